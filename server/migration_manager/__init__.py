@@ -1,0 +1,3 @@
+"""migration-manager: safe, validated, reversible database migrations."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,185 @@
+"""`db-migrate`: the shell surface. Parses arguments, calls one service function, renders its report.
+
+Global options work before or after the command (`db-migrate --env prod status` and
+`db-migrate status --env prod` alike). Approval is asked here, never in the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from . import __version__
+from .errors import MigrationError
+from .urls import redact
+
+EXIT_NOT_APPROVED = 8
+EXIT_FAILED = 9
+EXIT_INVALID = 1
+EXIT_INTERNAL = 70
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--env", "--environment", dest="env", default=default, metavar="NAME",
+                        help="environment from .claude/settings.json (skills.migration-manager.environments)")
+    parser.add_argument("--url", default=default, help="database URL (instead of an environment)")
+    parser.add_argument("--dir", dest="migrations_dir", default=default, type=Path, metavar="PATH",
+                        help="migrations folder (default: migrations/)")
+    parser.add_argument("--project", dest="project_dir", default=argparse.SUPPRESS if suppress else Path.cwd(),
+                        type=Path, metavar="PATH", help="project folder (default: current directory)")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="print the report as JSON")
+    parser.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="approve the shown plan without asking (a human decision)")
+    parser.add_argument("--lock-timeout", dest="lock_wait_seconds", type=float, default=default, metavar="SECONDS",
+                        help="how long to wait for another run's migration lock")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="db-migrate", description="Safe database migrations.")
+    parser.add_argument("--version", action="version", version=f"migration-manager {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    create = command("create", "create a new migration file from the template")
+    create.add_argument("name")
+    create.add_argument("--sql", dest="format", action="store_const", const="sql", default="sql",
+                        help="native SQL file with -- UP / -- DOWN sections (default)")
+    create.add_argument("--python", dest="format", action="store_const", const="python",
+                        help="Python data migration with up(ctx) / down(ctx)")
+    command("status", "current version, applied history, pending, dirty state")
+    command("validate", "check files, versions, checksums and history before applying")
+    apply = command("apply", "apply pending migrations")
+    apply.add_argument("--to", dest="to_version", metavar="VERSION", help="stop after this version")
+    apply.add_argument("--dry-run", action="store_true", help="print the exact SQL; change nothing")
+    apply.add_argument("--allow-out-of-order", action="store_true", help="apply pending migrations older than current")
+    apply.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    rollback = command("rollback", "run DOWN scripts, newest first (default: the last migration)")
+    group = rollback.add_mutually_exclusive_group()
+    group.add_argument("--to", dest="to_version", metavar="VERSION", help="roll back everything newer than VERSION")
+    group.add_argument("--steps", type=int, metavar="N", help="roll back the last N migrations")
+    group.add_argument("--all", action="store_true", help="roll back every applied migration")
+    rollback.add_argument("--dry-run", action="store_true", help="show the plan and SQL; change nothing")
+    rollback.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    rollback.add_argument("--emergency", action="store_true",
+                          help="skip analysis for speed; still locked, recorded and approval-gated")
+    resolve = command("resolve", "get out of a dirty state, or accept an intended checksum change")
+    resolve.add_argument("version")
+    how = resolve.add_mutually_exclusive_group(required=True)
+    for flag, text in (("--retry", "re-run the dirty migration from the statement that failed"),
+                       ("--mark-applied", "you finished it by hand: record it as applied"),
+                       ("--mark-not-applied", "you undid it by hand: record it as not applied"),
+                       ("--accept-checksum", "the edit of this applied file is intended: record the new checksum")):
+        how.add_argument(flag, dest="action", action="store_const", const=flag[2:], help=text)
+    baseline = command("baseline", "adopt an existing database: record migrations up to VERSION as applied, "
+                                   "without running them")
+    baseline.add_argument("--to", dest="to_version", required=True, metavar="VERSION")
+    history = command("history", "the history table and the append-only event log")
+    history.add_argument("--limit", type=int, default=50, help="how many events (newest first)")
+    compare = command("compare", "which migrations are applied in which environment")
+    compare.add_argument("environments", nargs="*", metavar="ENV")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .render import Renderer
+
+    renderer = Renderer(json_output=args.json)
+    try:
+        return _dispatch(args, renderer)
+    except MigrationError as exc:
+        renderer.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        renderer.plain("Interrupted. The migration lock is released with this process; run `db-migrate status`.")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback for a user
+        if args.debug:
+            traceback.print_exc()
+        renderer.plain(f"Internal error: {redact(str(exc))} ({type(exc).__name__}). Re-run with --debug for details; "
+                       "run `db-migrate status` to see the database state.")
+        return EXIT_INTERNAL
+
+
+def _target(args: argparse.Namespace) -> dict[str, Any]:
+    return {"project_dir": args.project_dir, "env": args.env, "url": args.url, "migrations_dir": args.migrations_dir,
+            "lock_wait_seconds": args.lock_wait_seconds}
+
+
+def _dispatch(args: argparse.Namespace, renderer) -> int:
+    from . import service
+
+    target = _target(args)
+    if args.command == "create":
+        return renderer.show(service.create(service.CreateRequest(**target, name=args.name, format=args.format)))
+    if args.command == "status":
+        return renderer.show(service.status(service.TargetRequest(**target)))
+    if args.command == "validate":
+        report = service.validate(service.TargetRequest(**target))
+        renderer.show(report)
+        return 0 if report.ok else EXIT_INVALID
+    if args.command == "compare":
+        return renderer.show(service.compare(service.CompareRequest(**target, environments=args.environments)))
+    if args.command == "apply":
+        request = service.ApplyRequest(**target, to_version=args.to_version, dry_run=args.dry_run,
+                                       allow_out_of_order=args.allow_out_of_order, outside_window=args.outside_window)
+        return _run(service.apply, request, args, renderer)
+    if args.command == "rollback":
+        request = service.RollbackRequest(**target, to_version=args.to_version, steps=args.steps, all=args.all,
+                                          dry_run=args.dry_run, outside_window=args.outside_window,
+                                          emergency=args.emergency)
+        return _run(service.rollback, request, args, renderer)
+    if args.command == "resolve":
+        request = service.ResolveRequest(**target, version=args.version, action=args.action)
+        return _run(service.resolve, request, args, renderer)
+    if args.command == "baseline":
+        return _run(lambda request, progress: service.baseline(request),
+                    service.BaselineRequest(**target, version=args.to_version), args, renderer)
+    if args.command == "history":
+        return renderer.show(service.history(service.TargetRequest(**target), limit=args.limit))
+    raise AssertionError(args.command)
+
+
+def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> int:
+    report = use_case(request, progress=renderer.progress)
+    if report.outcome != "needs-approval":
+        return _finish(report, renderer)
+    renderer.show(report)
+    if not (args.yes or renderer.confirm("Proceed?")):
+        renderer.plain("Not approved: nothing was changed." + ("" if sys.stdin.isatty() else
+                       " (No terminal to ask on: a human can approve with --yes.)"))
+        return EXIT_NOT_APPROVED
+    approved = request.model_copy(update={"approved": True, "approved_plan_id": report.plan_id})
+    return _finish(use_case(approved, progress=renderer.progress), renderer)
+
+
+def _finish(report, renderer) -> int:
+    renderer.show(report)
+    if report.outcome == "failed":
+        return EXIT_FAILED
+    if report.outcome == "needs-approval":
+        return EXIT_NOT_APPROVED
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,253 @@
+"""Settings: where they come from, what they mean, and which database a command targets.
+
+Sources, later ones winning: built-in defaults < .claude/settings.json
+(`skills.migration-manager`) < .claude/settings.local.json < migration-manager.yaml
+< environment variables (MM_ENV, DATABASE_URL) < command-line flags.
+`${VAR}` / `${VAR:-default}` inside URLs are read from the environment.
+No configuration at all gives an embedded SQLite database in the project folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .urls import parse_url, redact
+
+SKILL_KEY = "migration-manager"
+LOCAL_DB = ".migration-manager/local.db"
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_WINDOW = re.compile(
+    r"^\s*(?:(?P<days>[A-Za-z,\- ]+?)\s+)?(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*(?P<tz>\S+)?\s*$"
+)
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Strict(BaseModel):
+    # A misspelt key (say "requireAproval") must fail loudly, not silently drop a safety rule.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ValidationSettings(Strict):
+    preCheck: bool = True
+    safetyCheck: bool = True
+    performanceAnalysis: bool = True
+
+
+class RollbackSettings(Strict):
+    autoOnFailure: bool = True
+    keepBackups: int = Field(7, description="days a pre-migration backup is kept")
+
+
+class Environment(Strict):
+    url: str
+    requireApproval: bool = False
+    maintenanceWindow: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Environment(url={redact(self.url)!r}, requireApproval={self.requireApproval})"
+
+
+class Settings(Strict):
+    strategy: Literal["offline", "online", "shadow", "blue-green", "blue_green"] = "online"
+    autoBackup: bool = True
+    validation: ValidationSettings = ValidationSettings()
+    rollback: RollbackSettings = RollbackSettings()
+    environments: dict[str, Environment] = {}
+    defaultEnvironment: str | None = None
+    migrationsDir: str = "migrations"
+    historyTable: str = Field("schema_migrations", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    backupDir: str = ".migration-manager/backups"
+    author: str | None = None
+    lockWaitSeconds: float = Field(120, description="how long a run waits for another run's migration lock")
+    ddlLockTimeoutMs: int = Field(5000, description="lock_timeout for each migration statement")
+    ddlLockRetries: int = Field(3, description="retries of a migration whose statement hit lock_timeout")
+    statementTimeoutMs: int | None = None
+    sources: list[str] = Field(default_factory=list, exclude=True)
+
+    def redacted(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        for env in data["environments"].values():
+            env["url"] = redact(env["url"])
+        return data
+
+
+class Target(BaseModel):
+    """The database one command runs against."""
+
+    name: str
+    url: str = Field(repr=False)
+    require_approval: bool = False
+    maintenance_window: str | None = None
+    implicit: bool = False  # chosen without --env/--url (embedded SQLite or DATABASE_URL)
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+
+def load_settings(project_dir: Path) -> Settings:
+    merged: dict[str, Any] = {}
+    sources: list[str] = []
+    for path in (project_dir / ".claude" / "settings.json", project_dir / ".claude" / "settings.local.json"):
+        if path.exists():
+            data = _read_json(path).get("skills", {}).get(SKILL_KEY)
+            if data:
+                _deep_merge(merged, data)
+                sources.append(str(path))
+    yaml_path = project_dir / "migration-manager.yaml"
+    if yaml_path.exists():
+        _deep_merge(merged, _read_yaml(yaml_path))
+        sources.append(str(yaml_path))
+    try:
+        settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(
+            "The migration-manager configuration is invalid:\n" + redact(_explain(exc)),
+            state="Nothing was run.",
+            next_step=f"Fix the setting in {', '.join(sources) or 'your configuration'}.",
+        ) from None
+    settings.sources = sources
+    return settings
+
+
+def resolve_target(settings: Settings, project_dir: Path, env: str | None, url: str | None) -> Target:
+    if env and url:
+        raise ConfigError("Give either --env or --url, not both.", next_step="Drop one of them.")
+    if url:
+        return Target(name="(url)", url=interpolate(url))
+    env = env or os.environ.get("MM_ENV") or settings.defaultEnvironment
+    if env:
+        return _named(settings, env)
+    if settings.environments:
+        return _named(settings, _default_environment(settings))
+    if os.environ.get("DATABASE_URL"):
+        return Target(name="DATABASE_URL", url=interpolate(os.environ["DATABASE_URL"]), implicit=True)
+    path = project_dir / LOCAL_DB
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Target(name="local", url=f"sqlite:///{path}", implicit=True)
+
+
+def _named(settings: Settings, env: str) -> Target:
+    found = settings.environments.get(env)
+    if found is None:
+        known = ", ".join(sorted(settings.environments)) or "none configured"
+        raise ConfigError(
+            f"Unknown environment '{env}'. Known environments: {known}.",
+            state="Nothing was run.",
+            next_step="Use one of those names, or add it under skills.migration-manager.environments "
+            "in .claude/settings.json.",
+        )
+    url = interpolate(found.url)
+    parse_url(url)  # fail early, with a redacted message, on a malformed URL
+    return Target(name=env, url=url, require_approval=found.requireApproval,
+                  maintenance_window=found.maintenanceWindow)
+
+
+def _default_environment(settings: Settings) -> str:
+    """Only ever default to a development database, never to one that needs approval."""
+    names = list(settings.environments)
+    for candidate in ("dev", "development", "local"):
+        if candidate in settings.environments:
+            return candidate
+    if len(names) == 1 and not settings.environments[names[0]].requireApproval:
+        return names[0]
+    raise ConfigError(
+        f"Several environments are configured ({', '.join(names)}) and none was chosen.",
+        state="Nothing was run.",
+        next_step="Pass --env NAME (or set MM_ENV, or defaultEnvironment in the configuration).",
+    )
+
+
+def interpolate(url: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name, default = match["name"], match["default"]
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"The database URL refers to ${{{name}}}, which is not set in the environment.",
+            state="Nothing was run.",
+            next_step=f"export {name}=... (or use ${{{name}:-default}} in the URL).",
+        )
+
+    return _VAR.sub(value, url)
+
+
+def in_maintenance_window(window: str, now: datetime | None = None) -> bool:
+    """'02:00-04:00 UTC', 'Sat,Sun 01:00-05:00 Europe/Paris', '22:00-02:00' (wraps midnight; UTC default)."""
+    match = _WINDOW.match(window)
+    if not match:
+        raise ConfigError(f"maintenanceWindow '{window}' is not understood.",
+                          next_step="Write it like '02:00-04:00 UTC' or 'Sat,Sun 01:00-05:00 Europe/Paris'.")
+    zone = _zone(match["tz"] or "UTC", window)
+    local = (now or datetime.now(timezone.utc)).astimezone(zone)
+    start, end = time.fromisoformat(match["start"].zfill(5)), time.fromisoformat(match["end"].zfill(5))
+    current = local.time().replace(tzinfo=None)
+    if start <= end:
+        inside, opened = start <= current < end, local
+    else:  # wraps midnight: after 00:00 the window belongs to the day it opened
+        inside = current >= start or current < end
+        opened = local if current >= start else local - timedelta(days=1)
+    if inside and match["days"]:
+        inside = opened.weekday() in _days(match["days"], window)
+    return inside
+
+
+def _zone(name: str, window: str):
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"Unknown time zone '{name}' in maintenanceWindow '{window}'.",
+                          next_step="Use UTC or an IANA zone name like Europe/Paris.") from None
+
+
+def _days(spec: str, window: str) -> set[int]:
+    days: set[int] = set()
+    for part in spec.lower().replace(" ", "").split(","):
+        ends = [p[:3] for p in part.split("-")]
+        if any(e not in _DAYS for e in ends):
+            raise ConfigError(f"Unknown day '{part}' in maintenanceWindow '{window}'.", next_step="Use Mon..Sun.")
+        first, last = _DAYS.index(ends[0]), _DAYS.index(ends[-1])
+        days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)])
+    return days
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}", state="Nothing was run.", next_step="Fix the JSON.") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}", state="Nothing was run.", next_step="Fix the YAML.") from None
+    return data.get(SKILL_KEY, data) if isinstance(data, dict) else {}
+
+
+def _deep_merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _explain(exc: ValidationError) -> str:
+    return "\n".join(f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -1,0 +1,74 @@
+"""The one interface every database engine implements.
+
+Callers ask capabilities (`engine.caps.transactional_ddl`), never the dialect's name.
+Dialect-specific SQL lives in the engine modules only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from ..urls import DatabaseURL
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    transactional_ddl: bool  # DDL and the history row can commit together
+    lock_kind: str  # human words for the migration lock ("advisory lock", "GET_LOCK", "lock file")
+    client_tool: str | None = None  # psql / mariadb, for messages
+
+
+@dataclass(frozen=True)
+class TableStats:
+    table: str
+    rows: int  # estimate from catalog statistics (exact for SQLite)
+    bytes: int
+
+
+@runtime_checkable
+class Engine(Protocol):
+    dialect: str  # sqlglot dialect: "sqlite" | "postgres" | "mysql"
+    caps: Capabilities
+    url: DatabaseURL
+    param: str  # placeholder for query parameters: "?" or "%s"
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run one statement; return the affected row count (-1 when unknown)."""
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run a query and return all rows."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """BEGIN ... COMMIT, or ROLLBACK when the block raises."""
+
+    def acquire_lock(self, name: str, timeout_s: float) -> None:
+        """Take the migration lock (session-level, dies with the process). Raises LockTimeout."""
+
+    def release_lock(self, name: str) -> None: ...
+
+    def server_version(self) -> str: ...
+
+    def needs_autocommit(self, statement: str) -> bool:
+        """True for statements that cannot run inside a transaction block (CREATE INDEX CONCURRENTLY...)."""
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """True when exc means "gave up waiting for a table lock" (PostgreSQL 55P03, MySQL 1205)."""
+
+    def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None: ...
+
+    def history_ddl(self, table: str, log_table: str) -> list[str]:
+        """CREATE TABLE IF NOT EXISTS statements for the history and event-log tables."""
+
+    def table_exists(self, table: str) -> bool: ...
+
+    def tables(self) -> list[str]: ...
+
+    def table_stats(self, table: str) -> TableStats: ...
+
+    def sqlalchemy_url(self) -> str:
+        """URL for SQLAlchemy's inspector (internal use only: contains the password)."""
+
+    def close(self) -> None: ...

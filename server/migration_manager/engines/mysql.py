@@ -1,0 +1,148 @@
+"""MySQL / MariaDB via PyMySQL. DDL auto-commits, so progress is recorded per statement."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from ..urls import DatabaseURL
+from .base import Capabilities, TableStats
+from .common import connection_failed, poll_lock
+
+HINT = "Check host, port, database name, user and password; is the server running?"
+LOCK_WAIT_ERRORS = {1205, 3572}  # lock wait timeout, NOWAIT
+
+
+def connect(url: DatabaseURL) -> MySQLEngine:
+    return MySQLEngine(url)
+
+
+class MySQLEngine:
+    dialect = "mysql"
+    caps = Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb")
+    param = "%s"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.conn = self._connect()
+        self._lock_conn = None
+        self._is_mariadb = "mariadb" in self.server_version().lower()
+
+    def _connect(self):
+        import pymysql
+
+        try:
+            return pymysql.connect(
+                host=self.url.host or "localhost", port=self.url.port or 3306, user=self.url.user or "root",
+                password=self.url.password or "", database=self.url.database or None, autocommit=True,
+                connect_timeout=10, charset="utf8mb4", client_flag=0,
+            )
+        except pymysql.Error as exc:
+            raise connection_failed(self.url, exc, HINT) from None
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        with self.conn.cursor() as cur:
+            return cur.execute(sql, _adapt(params))
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        with self.conn.cursor() as cur:
+            cur.execute(sql, _adapt(params))
+            return list(cur.fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # Only DML is protected: any DDL inside commits implicitly (caps.transactional_ddl is False).
+        self.conn.begin()
+        try:
+            yield
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+
+    def acquire_lock(self, name: str, timeout_s: float) -> None:
+        # GET_LOCK belongs to a dedicated session, released when that session ends.
+        # GET_LOCK names are server-wide: scope them to this database (and keep them <= 64 chars).
+        self._lock_conn = self._connect()
+        scoped = f"{self.url.database}:{name}"
+        lock_name = scoped if len(scoped) <= 64 else hashlib.sha256(scoped.encode()).hexdigest()
+
+        def try_once() -> bool:
+            with self._lock_conn.cursor() as cur:
+                cur.execute("SELECT GET_LOCK(%s, 0)", [lock_name])
+                return cur.fetchone()[0] == 1
+
+        poll_lock(try_once, name, timeout_s, self.url.redacted)
+
+    def release_lock(self, name: str) -> None:
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+            self._lock_conn = None
+
+    def server_version(self) -> str:
+        version = self.query("SELECT VERSION()")[0][0]
+        return version if "mariadb" in version.lower() else f"MySQL {version}"
+
+    def needs_autocommit(self, statement: str) -> bool:
+        return False  # everything runs statement by statement anyway
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        args = getattr(exc, "args", ())
+        return bool(args) and args[0] in LOCK_WAIT_ERRORS
+
+    def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
+        # lock_wait_timeout defaults to one year: a DDL queued behind a long transaction blocks everyone.
+        if lock_timeout_ms is not None:
+            self.execute(f"SET SESSION lock_wait_timeout = {max(1, int(lock_timeout_ms) // 1000)}")
+            self.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(lock_timeout_ms) // 1000)}")
+        if statement_timeout_ms is not None and self._is_mariadb:
+            self.execute(f"SET SESSION max_statement_time = {int(statement_timeout_ms) / 1000:.3f}")
+
+    def history_ddl(self, table: str, log_table: str) -> list[str]:
+        return [
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                version VARCHAR(64) PRIMARY KEY, name VARCHAR(255) NOT NULL, checksum VARCHAR(80) NOT NULL,
+                applied_at DATETIME(6) NOT NULL, duration_ms BIGINT NOT NULL DEFAULT 0, author VARCHAR(255),
+                strategy VARCHAR(32), status VARCHAR(16) NOT NULL, statements_done INT NOT NULL DEFAULT 0,
+                statements_total INT NOT NULL DEFAULT 0, error TEXT, down_script LONGTEXT, backup_id VARCHAR(255)
+            ) ENGINE=InnoDB""",
+            f"""CREATE TABLE IF NOT EXISTS {log_table} (
+                id BIGINT AUTO_INCREMENT PRIMARY KEY, version VARCHAR(64) NOT NULL, name VARCHAR(255),
+                action VARCHAR(32) NOT NULL, outcome VARCHAR(16) NOT NULL, at DATETIME(6) NOT NULL,
+                duration_ms BIGINT, author VARCHAR(255), statements_done INT, detail TEXT
+            ) ENGINE=InnoDB""",
+        ]
+
+    def table_exists(self, table: str) -> bool:
+        return bool(self.query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table]))
+
+    def tables(self) -> list[str]:
+        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                          "AND table_type = 'BASE TABLE' ORDER BY 1")
+        return [r[0] for r in rows]
+
+    def table_stats(self, table: str) -> TableStats:
+        found = self.query(
+            "SELECT coalesce(table_rows, 0), coalesce(data_length, 0) + coalesce(index_length, 0) "
+            "FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table])
+        rows, size = found[0] if found else (0, 0)
+        return TableStats(table, int(rows), int(size))
+
+    def sqlalchemy_url(self) -> str:
+        return "mysql+pymysql://" + self.url.raw.split("://", 1)[1]
+
+    def close(self) -> None:
+        self.release_lock("")
+        self.conn.close()
+
+
+def _adapt(params: Sequence[Any] | None) -> Sequence[Any] | None:
+    # DATETIME has no time zone: store UTC, naive (history timestamps are always UTC).
+    if params is None:
+        return None
+    return [p.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(p, datetime) and p.tzinfo else p
+            for p in params]

@@ -1,0 +1,123 @@
+"""PostgreSQL via psycopg 3. DDL is transactional; the migration lock is a session advisory lock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ..urls import DatabaseURL
+from .base import Capabilities, TableStats
+from .common import connection_failed, lock_key, poll_lock
+
+# Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
+_AUTOCOMMIT_ONLY = re.compile(
+    r"^\s*(create\s+(unique\s+)?index\s+concurrently|drop\s+index\s+concurrently|reindex\b.*\bconcurrently"
+    r"|vacuum\b|create\s+database|drop\s+database|alter\s+system|create\s+tablespace|drop\s+tablespace"
+    r"|alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently)",
+    re.IGNORECASE | re.DOTALL,
+)
+HINT = "Check host, port, database name, user and password (PGPASSWORD or the URL); is the server running?"
+
+
+def connect(url: DatabaseURL) -> PostgresEngine:
+    return PostgresEngine(url)
+
+
+class PostgresEngine:
+    dialect = "postgres"
+    caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql")
+    param = "%s"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.conn = self._connect()
+        self._lock_conn = None
+
+    def _connect(self):
+        import psycopg
+
+        kwargs = {"host": self.url.host or "localhost", "port": self.url.port or 5432, "dbname": self.url.database,
+                  "user": self.url.user, "password": self.url.password, "connect_timeout": 10,
+                  "application_name": "migration-manager", **self.url.query}
+        try:
+            return psycopg.connect(autocommit=True, **{k: v for k, v in kwargs.items() if v is not None})
+        except psycopg.Error as exc:
+            raise connection_failed(self.url, exc, HINT) from None
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        cur = self.conn.execute(sql, params)  # params=None: '%' in SQL stays literal
+        return cur.rowcount
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def acquire_lock(self, name: str, timeout_s: float) -> None:
+        # A dedicated autocommit session holds the lock: it survives our own COMMITs, is never
+        # part of a migration's transaction, and dies with the process (no stale lock row).
+        self._lock_conn = self._connect()
+        key = lock_key(name)
+        poll_lock(lambda: self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0],
+                  name, timeout_s, self.url.redacted)
+
+    def release_lock(self, name: str) -> None:
+        if self._lock_conn is not None:
+            self._lock_conn.close()  # closing the session releases the advisory lock
+            self._lock_conn = None
+
+    def server_version(self) -> str:
+        return "PostgreSQL " + self.query("SHOW server_version")[0][0]
+
+    def needs_autocommit(self, statement: str) -> bool:
+        return bool(_AUTOCOMMIT_ONLY.match(statement))
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) == "55P03"
+
+    def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
+        if lock_timeout_ms is not None:
+            self.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        if statement_timeout_ms is not None:
+            self.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+
+    def history_ddl(self, table: str, log_table: str) -> list[str]:
+        return [
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                version varchar(64) PRIMARY KEY, name text NOT NULL, checksum varchar(80) NOT NULL,
+                applied_at timestamptz NOT NULL, duration_ms bigint NOT NULL DEFAULT 0, author text,
+                strategy text, status varchar(16) NOT NULL, statements_done integer NOT NULL DEFAULT 0,
+                statements_total integer NOT NULL DEFAULT 0, error text, down_script text, backup_id text)""",
+            f"""CREATE TABLE IF NOT EXISTS {log_table} (
+                id bigserial PRIMARY KEY, version varchar(64) NOT NULL, name text, action varchar(32) NOT NULL,
+                outcome varchar(16) NOT NULL, at timestamptz NOT NULL, duration_ms bigint, author text,
+                statements_done integer, detail text)""",
+        ]
+
+    def table_exists(self, table: str) -> bool:
+        return self.query("SELECT to_regclass(%s) IS NOT NULL", [table])[0][0]
+
+    def tables(self) -> list[str]:
+        rows = self.query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
+    def table_stats(self, table: str) -> TableStats:
+        rows, size = self.query(
+            "SELECT greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid) FROM pg_class c "
+            "WHERE c.oid = to_regclass(%s)", [table])[0]
+        return TableStats(table, rows, size)
+
+    def sqlalchemy_url(self) -> str:
+        return "postgresql+psycopg://" + self.url.raw.split("://", 1)[1]
+
+    def close(self) -> None:
+        self.release_lock("")
+        self.conn.close()

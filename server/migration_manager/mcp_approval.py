@@ -1,0 +1,185 @@
+"""Approvals through MCP elicitation: the human sees the exact plan and answers; the model cannot.
+
+The resolvers below run before apply / rollback / resolve (the SDK's dependency injection): they
+compute the plan with a dry run and, when the service says it needs approval (or the maintenance
+window is closed), ask the human. The SDK carries the question over whichever protocol the
+client speaks: a mid-call elicitation request, or an input-required round trip whose answer is
+bound to the exact question (plan id included). The real run then passes
+`approved_plan_id`, so the service refuses if the plan changed after the human said yes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from .mcp_calls import call_service, project_of, service_package, target_of, version_arg
+from .reports import RunReport
+
+
+class Approval(BaseModel):
+    """What the human answers in the approval dialog (elicitation form)."""
+
+    approve: bool = Field(title="Approve", description="Run exactly this plan now.")
+
+
+class WindowApproval(Approval):
+    outside_window: bool = Field(
+        False,
+        title="Run outside the maintenance window",
+        description="The environment's maintenance window is closed now; tick to run anyway.",
+    )
+
+
+class Gate(BaseModel):
+    """The resolver's own verdict when no dialog is shown."""
+
+    needed: bool  # approval needed but the client cannot ask the human
+    reasons: list[str] = []
+    window_closed: bool = False
+
+
+def plan_text(plan: RunReport, reasons: list[str]) -> str:
+    verb = "Apply" if plan.action == "apply" else "Roll back"
+    lines = [
+        f"{verb} {len(plan.migrations)} migration(s) on '{plan.environment}' ({plan.database})",
+        f"plan {plan.plan_id}, version {plan.version_before or '(none)'}:",
+    ]
+    for run in plan.migrations:
+        lines.append(f"  {run.version}_{run.name} [{run.direction}, {run.mode}]")
+        lines += [f"    {i}. {_preview(s.sql)}" for i, s in enumerate(run.statements[:12], start=1)]
+        if len(run.statements) > 12:
+            lines.append(f"    … {len(run.statements) - 12} more statement(s)")
+    if reasons:
+        lines.append("Approval needed because:")
+        lines += [f"  - {r}" for r in reasons]
+    return "\n".join(lines)
+
+
+def _preview(sql: str, limit: int = 160) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def can_elicit(ctx: Context) -> bool:
+    caps = ctx.client_capabilities
+    form = caps.elicitation if caps is not None else None
+    return form is not None and (form.form is not None or form.url is None)
+
+
+async def approval_for(plan: RunReport, ctx: Context) -> Elicit[Approval] | Elicit[WindowApproval] | Gate:
+    reasons = list(plan.approval_reasons)
+    closed = bool(plan.migrations) and window_closed(ctx, plan.environment)
+    if closed:
+        reasons.append(f"the maintenance window of '{plan.environment}' is closed now")
+    if not plan.migrations or not reasons:
+        return Gate(needed=False)
+    if not can_elicit(ctx):
+        return Gate(needed=True, reasons=reasons, window_closed=closed)
+    return Elicit(plan_text(plan, reasons), WindowApproval if closed else Approval)
+
+
+def window_closed(ctx: Context, environment: str) -> bool:
+    from .config import in_maintenance_window, load_settings
+
+    env = load_settings(project_of(ctx)).environments.get(environment)
+    return bool(env and env.maintenanceWindow and not in_maintenance_window(env.maintenanceWindow))
+
+
+def approved_request(outcome: ElicitationResult[Approval], plan: RunReport, cli: str) -> dict[str, Any]:
+    """The approval fields for the real run, or a ToolError saying why nothing runs."""
+    if not isinstance(outcome, AcceptedElicitation):
+        raise ToolError(f"The human {outcome.action}d the approval for plan {plan.plan_id}. Nothing was changed.")
+    answer = outcome.data
+    if isinstance(answer, Gate):
+        if not answer.needed:
+            return {}
+        if answer.window_closed:
+            cli += " --outside-window"
+        raise ToolError(
+            f"{plan.action.capitalize()} on '{plan.environment}' needs a human's approval "
+            f"({'; '.join(answer.reasons)}), and this MCP client cannot show an approval dialog "
+            f"(it does not support elicitation). Nothing was changed. A human can review and approve it "
+            f"in a terminal: `{cli} --dry-run`, then `{cli}` and answer y (or add --yes)."
+        )
+    if not answer.approve:
+        raise ToolError(f"The human did not approve plan {plan.plan_id}. Nothing was changed.")
+    return {
+        "approved": True,
+        "approved_plan_id": plan.plan_id,
+        "outside_window": bool(getattr(answer, "outside_window", False)),
+    }
+
+
+# ---- resolvers: run before apply / rollback / resolve (SDK dependency injection) --------
+# They compute the plan and, when needed, ask the human; the SDK carries the question over
+# whichever protocol the client speaks (a mid-call elicitation, or an input-required round).
+
+
+async def apply_plan(ctx: Context, env: str | None = None, to_version: str | None = None) -> RunReport:
+    service = service_package()
+    return await call_service(
+        service.apply, service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), dry_run=True)
+    )
+
+
+async def apply_approval(plan: Annotated[RunReport, Resolve(apply_plan)], ctx: Context) -> Elicit[Approval] | Gate:
+    return await approval_for(plan, ctx)
+
+
+async def rollback_plan(
+    ctx: Context, env: str | None = None, to_version: str | None = None, steps: int | None = None
+) -> RunReport:
+    service = service_package()
+    return await call_service(
+        service.rollback,
+        service.RollbackRequest(**target_of(ctx, env), to_version=version_arg(to_version), steps=steps, dry_run=True),
+    )
+
+
+async def rollback_approval(
+    plan: Annotated[RunReport, Resolve(rollback_plan)], ctx: Context
+) -> Elicit[Approval] | Gate:
+    return await approval_for(plan, ctx)
+
+
+async def resolve_question(ctx: Context, version: str, action: str, env: str | None = None) -> Elicit[Approval] | Gate:
+    service = service_package()
+    state = await call_service(service.status, service.TargetRequest(**target_of(ctx, env)))
+    question = (
+        f"Resolve migration {version_arg(version, 'version')} on '{state.environment}' ({state.database}) "
+        f"with '{action}'?\n{state.dirty_detail or 'Status: ' + state.next_action}"
+    )
+    return Elicit(question, Approval) if can_elicit(ctx) else Gate(needed=True)
+
+
+async def baseline_question(ctx: Context, version: str, env: str | None = None) -> Elicit[Approval] | Gate:
+    service = service_package()
+    state = await call_service(service.status, service.TargetRequest(**target_of(ctx, env)))
+    wanted = version_arg(version, "version")
+    versions = [m.version for m in state.pending]
+    if wanted not in versions:
+        raise ToolError(f"Version {wanted} is not pending on '{state.environment}' (see the status tool).")
+    chosen = state.pending[: versions.index(wanted) + 1]
+    question = "\n".join(
+        [
+            f"Record {len(chosen)} migration(s) as APPLIED on '{state.environment}' ({state.database}) WITHOUT "
+            "running them? Only if the database already has these changes:"
+        ]
+        + [f"  {m.version}_{m.name}" for m in chosen]
+    )
+    return Elicit(question, Approval) if can_elicit(ctx) else Gate(needed=True)
+
+
+def confirmed(outcome: ElicitationResult[Approval], what: str, cli: str) -> None:
+    """Raise the ToolError that stops a history change the human did not confirm (or could not be asked)."""
+    if isinstance(outcome, AcceptedElicitation) and isinstance(outcome.data, Gate):
+        raise ToolError(
+            f"{what} changes the migration history, so a human must confirm it, and this MCP client cannot "
+            f"show a dialog (no elicitation support). Nothing was changed. In a terminal: `{cli}`."
+        )
+    if not isinstance(outcome, AcceptedElicitation) or not outcome.data.approve:
+        raise ToolError(f"The human did not confirm: {what}. Nothing was changed.")

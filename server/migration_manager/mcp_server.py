@@ -1,0 +1,344 @@
+"""MCP server: every migration-manager use case as an MCP tool, plus resources and prompts.
+
+Wiring only: each tool checks its arguments, calls one service function in a worker thread
+and returns the service's pydantic report as structured output (with a short summary and the
+JSON as text, for clients that read text only). Safety lives in the service; this layer adds
+exactly one thing, the human in the loop: an apply or rollback the service says needs
+approval is shown to the human through MCP elicitation, bound to the plan id they saw.
+There is no argument a model can set to approve.
+
+A service call runs in a worker thread that a client's cancel does not interrupt: a migration
+that started finishes (or fails and says its state); it is never cut half-way by a disconnect.
+
+Adding a tool (test, sync, backup, restore...): one function in `build_server` taking `EnvArg`
+and typed arguments, calling `call_service(service.x, service.XRequest(**target_of(ctx, env), ...))`
+and returning `tool_result(report, summary)`, with honest annotations (READ_ONLY / WRITES_FILE /
+CHANGES_DB). A tool that changes a database takes `plan` + `approval` resolvers like `apply`
+(see mcp_approval.py), or `confirmation` like `resolve` when the service has no dry run.
+
+Run: `migration-manager-mcp` (stdio, for Claude Code / .mcp.json) or
+`MM_MCP_TOKEN=... migration-manager-mcp --transport http --port 8765` (127.0.0.1 only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from . import __version__
+from .mcp_approval import (
+    Approval,
+    apply_approval,
+    apply_plan,
+    approved_request,
+    baseline_question,
+    confirmed,
+    resolve_question,
+    rollback_approval,
+    rollback_plan,
+)
+from .mcp_calls import (
+    MIGRATION_NAME,
+    EnvArg,
+    ResolveAction,
+    RollbackTo,
+    Steps,
+    ToVersionArg,
+    call_service,
+    cli_command,
+    env_name,
+    progress_bridge,
+    project_of,
+    run_text,
+    service_package,
+    status_text,
+    target_of,
+    tool_result,
+    validate_text,
+    version_arg,
+)
+from .mcp_prompts import register_prompts
+from .mcp_resources import register_completions, register_resources
+from .reports import CompareReport, CreateReport, RunReport, StatusReport, ValidateReport
+
+TOKEN_VAR = "MM_MCP_TOKEN"
+PROJECT_VAR = "MM_PROJECT_DIR"
+
+# ---- server ------------------------------------------------------------------------------
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+WRITES_FILE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+CHANGES_DB = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+
+INSTRUCTIONS = """migration-manager: safe database schema migrations.
+Workflow: status -> validate -> analyze -> dry_run -> apply (rollback to undo; compare across environments).
+Tools take environment NAMES from the project's configuration (read migrations://config), never URLs.
+apply and rollback ask the human for approval when the environment or the plan requires it; you cannot approve.
+"""
+
+
+class _LazyService:
+    """The service package, imported on the first tool call: `initialize` is answered before it loads."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(service_package(), name)
+
+
+def _default_project() -> Path:
+    # Claude Code starts project servers in the project and sets CLAUDE_PROJECT_DIR for them too.
+    return Path(os.environ.get(PROJECT_VAR) or os.environ.get("CLAUDE_PROJECT_DIR") or Path.cwd())
+
+
+def build_server(project_dir: Path | None = None) -> MCPServer:
+    service = _LazyService()
+    server = MCPServer(
+        "migration-manager",
+        title="Migration manager",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        log_level="WARNING",
+    )
+    server.project_dir = (project_dir or _default_project()).resolve()
+
+    @server.tool(title="Migration status", annotations=READ_ONLY)
+    async def status(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, StatusReport]:
+        """Show which migrations are applied and pending on an environment, the current version, and any
+        dirty (half-applied) or edited/missing migration, with the next step to take. Changes nothing."""
+        report = await call_service(service.status, service.TargetRequest(**target_of(ctx, env)))
+        return tool_result(report, status_text(report))
+
+    @server.tool(title="Create a migration file", annotations=WRITES_FILE)
+    async def create(
+        ctx: Context,
+        name: Annotated[str, Field(description="What the migration does, in words: e.g. 'add user phone'.")],
+        format: Annotated[
+            Literal["sql", "python"],
+            Field(
+                description="'sql': one file with -- UP / -- DOWN sections; 'python': up(ctx)/down(ctx) functions, "
+                "for data migrations."
+            ),
+        ] = "sql",
+        env: EnvArg = None,
+    ) -> Annotated[CallToolResult, CreateReport]:
+        """Create a new, empty migration file in the project's migrations folder (version = UTC timestamp) and
+        return its path. Write the UP and the DOWN into that file next. Touches no database."""
+        if not MIGRATION_NAME.match(name):
+            raise ToolError("name must be words made of letters, digits, spaces, '_' or '-' (e.g. 'add user phone').")
+        report = await call_service(
+            service.create, service.CreateRequest(**target_of(ctx, env), name=name, format=format)
+        )
+        return tool_result(report, f"Created {report.path} (version {report.version}). Write its UP and DOWN now.")
+
+    @server.tool(title="Validate migrations", annotations=READ_ONLY)
+    async def validate(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, ValidateReport]:
+        """Check every migration file: it parses for the environment's SQL dialect, versions are unique, each
+        has a DOWN, no applied migration was edited or lost, nothing is dirty, plus schema- and data-aware
+        findings for the pending ones against the live database. Changes nothing."""
+        report = await call_service(service.validate, service.TargetRequest(**target_of(ctx, env)))
+        return tool_result(report, validate_text(report))
+
+    @server.tool(title="Preview an apply (dry run)", annotations=READ_ONLY)
+    async def dry_run(
+        ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None
+    ) -> Annotated[CallToolResult, RunReport]:
+        """Show exactly what `apply` would run: the pending migrations in order, each statement, whether it runs
+        in a transaction, the findings, whether approval will be needed, and the plan id. Changes nothing."""
+        report = await call_service(
+            service.apply, service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), dry_run=True)
+        )
+        return tool_result(report, run_text(report))
+
+    @server.tool(title="Apply pending migrations", annotations=CHANGES_DB)
+    async def apply(
+        ctx: Context,
+        plan: Annotated[RunReport, Resolve(apply_plan)],
+        approval: Annotated[ElicitationResult[Approval], Resolve(apply_approval)],
+        env: EnvArg = None,
+        to_version: ToVersionArg = None,
+    ) -> Annotated[CallToolResult, RunReport]:
+        """Apply the pending migrations (up to to_version) under the migration lock, with backup, per-statement
+        progress and history. If the environment requires approval (requireApproval, maintenance window) or
+        the plan is dangerous, the human is asked to approve the exact plan in a dialog; without their yes
+        nothing changes. Run dry_run first and show the plan to the user."""
+        grant = approved_request(approval, plan, cli_command(env, "apply", to=to_version))
+        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), **grant)
+        report = await call_service(service.apply, request, progress=progress_bridge(ctx))
+        return tool_result(report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+
+    @server.tool(title="Roll back migrations", annotations=CHANGES_DB)
+    async def rollback(
+        ctx: Context,
+        plan: Annotated[RunReport, Resolve(rollback_plan)],
+        approval: Annotated[ElicitationResult[Approval], Resolve(rollback_approval)],
+        env: EnvArg = None,
+        to_version: RollbackTo = None,
+        steps: Steps = None,
+    ) -> Annotated[CallToolResult, RunReport]:
+        """Undo the newest applied migration (or `steps` of them, or all newer than to_version) by running their
+        DOWN scripts under the migration lock. Same approvals as apply: the human approves the exact plan."""
+        grant = approved_request(approval, plan, cli_command(env, "rollback", to=to_version, steps=steps))
+        request = service.RollbackRequest(
+            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, **grant
+        )
+        report = await call_service(service.rollback, request, progress=progress_bridge(ctx))
+        return tool_result(report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+
+    @server.tool(title="Resolve a dirty or edited migration", annotations=CHANGES_DB)
+    async def resolve(
+        ctx: Context,
+        confirmation: Annotated[ElicitationResult[Approval], Resolve(resolve_question)],
+        version: Annotated[str, Field(description="The dirty (or edited) migration version, from the status tool.")],
+        action: ResolveAction,
+        env: EnvArg = None,
+    ) -> Annotated[CallToolResult, RunReport]:
+        """Get out of a dirty state left by a failed or killed run, or accept an intended edit of an applied
+        file. It rewrites migration history or re-runs statements, so the human always confirms it in a dialog."""
+        confirmed(confirmation, f"resolve {version} ({action})", cli_command(env, f"resolve {version} --{action}"))
+        request = service.ResolveRequest(**target_of(ctx, env), version=version_arg(version, "version"), action=action)
+        report = await call_service(service.resolve, request, progress=progress_bridge(ctx))
+        return tool_result(report, run_text(report))
+
+    @server.tool(title="Baseline an existing database", annotations=CHANGES_DB)
+    async def baseline(
+        ctx: Context,
+        confirmation: Annotated[ElicitationResult[Approval], Resolve(baseline_question)],
+        version: Annotated[str, Field(description="Record every pending migration up to this version as applied.")],
+        env: EnvArg = None,
+    ) -> Annotated[CallToolResult, RunReport]:
+        """Adopt a database that already has the schema: record the pending migrations up to `version` as
+        applied WITHOUT running them. Wrong use hides real pending changes, so the human always confirms it."""
+        confirmed(confirmation, f"baseline up to {version}", cli_command(env, f"baseline {version}"))
+        request = service.BaselineRequest(**target_of(ctx, env), version=version_arg(version, "version"), approved=True)
+        report = await call_service(service.baseline, request)
+        return tool_result(report, run_text(report))
+
+    _register_analysis_tools(server, service)
+    register_resources(server, service)
+    register_prompts(server)
+    register_completions(server)
+    return server
+
+
+def _register_analysis_tools(server: MCPServer, service: Any) -> None:
+    @server.tool(title="Analyze pending migrations", annotations=READ_ONLY)
+    async def analyze(
+        ctx: Context,
+        env: EnvArg = None,
+        version: Annotated[str | None, Field(description="Only this pending migration version; omit for all.")] = None,
+    ) -> Annotated[CallToolResult, RunReport]:
+        """Analyze the pending migrations against the live database before running them: every statement as it
+        will run (split for the environment's dialect, in or outside a transaction), the data-aware findings
+        (dangerous operations, rows affected, locks) and whether applying will need the human's approval.
+        Changes nothing."""
+        report = await call_service(service.apply, service.ApplyRequest(**target_of(ctx, env), dry_run=True))
+        wanted = version_arg(version, "version")
+        if wanted is not None:
+            report.migrations = [m for m in report.migrations if m.version == wanted]
+            if not report.migrations:
+                raise ToolError(f"Version {wanted} is not pending on '{report.environment}' (see the status tool).")
+        return tool_result(report, run_text(report))
+
+    @server.tool(title="Compare environments", annotations=READ_ONLY)
+    async def compare(
+        ctx: Context,
+        envs: Annotated[
+            list[str] | None,
+            Field(
+                description="Environment NAMES to compare, in promotion order "
+                "(e.g. ['dev', 'staging', 'production']); omit for all."
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, CompareReport]:
+        """The migration matrix across environments: for every migration, whether it is applied, pending, dirty
+        or edited on each environment, and which environment is behind which. Changes nothing."""
+        names = [name for name in (env_name(e) for e in envs or []) if name]
+        report = await call_service(
+            service.compare, service.CompareRequest(project_dir=project_of(ctx), environments=names)
+        )
+        lines = [
+            f"{row.version}_{row.name}: " + ", ".join(f"{e}={s}" for e, s in row.states.items())
+            for row in report.rows[:50]
+        ]
+        return tool_result(report, "\n".join(report.summary + lines + [f"{e}: {m}" for e, m in report.errors.items()]))
+
+
+# ---- transports --------------------------------------------------------------------------
+class BearerGate:
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>` (compared in constant time)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not self._authorized(dict(scope.get("headers") or [])):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b'Bearer realm="migration-manager"'),
+                    ],
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b'{"error": "unauthorized", "message": "Send Authorization: Bearer <MM_MCP_TOKEN>."}',
+                }
+            )
+            return
+        await self.app(scope, receive, send)  # lifespan and authorized requests
+
+    def _authorized(self, headers: dict[bytes, bytes]) -> bool:
+        scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.token)
+
+
+def http_app(server: MCPServer, token: str) -> BearerGate:
+    return BearerGate(server.streamable_http_app(host="127.0.0.1"), token)
+
+
+def serve_http(server: MCPServer, port: int, token: str | None) -> None:
+    if not token or len(token) < 16:
+        raise SystemExit(
+            f"Refusing to serve HTTP without a bearer token: set {TOKEN_VAR} to a secret of at "
+            "least 16 characters (clients send it as 'Authorization: Bearer <token>')."
+        )
+    import uvicorn
+
+    config = uvicorn.Config(http_app(server, token), host="127.0.0.1", port=port, log_level="warning")
+    anyio.run(uvicorn.Server(config).serve)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="migration-manager-mcp", description="migration-manager MCP server")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--port", type=int, default=8765, help="HTTP port on 127.0.0.1 (http transport)")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help=f"project folder (default: ${PROJECT_VAR}, else $CLAUDE_PROJECT_DIR, else the current directory)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # stdout belongs to the protocol on stdio
+    server = build_server(args.project_dir)
+    if args.transport == "http":
+        serve_http(server, args.port, os.environ.get(TOKEN_VAR))
+    else:
+        server.run("stdio")
+
+
+if __name__ == "__main__":
+    main()

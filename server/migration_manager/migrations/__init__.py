@@ -1,0 +1,1 @@
+"""Migrations on disk: formats, statements, checksums and the plan against history."""

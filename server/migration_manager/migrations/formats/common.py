@@ -1,0 +1,71 @@
+"""Helpers shared by the format readers: building Scripts and Migrations from SQL text."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from ...errors import MigrationFileError
+from ..model import Migration, Script
+from ..sqltext import is_transaction_control, normalize, split
+
+CHECKSUM_ALGORITHM = "v1"  # never change silently: a new algorithm gets a new prefix
+_HEADER = re.compile(r"^\s*--\s*(author|strategy|timeout)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_NO_TRANSACTION = re.compile(r"^\s*--\s*(no-transaction|no_transaction)\s*$", re.IGNORECASE | re.MULTILINE)
+_VERSION_NAME = re.compile(r"^(?P<version>\d[\d.]*)_(?P<name>.+)$")
+
+
+def sql_script(text: str, dialect: str, *, no_transaction: bool = False, path: Path | None = None) -> Script:
+    """Split a direction's SQL; drop BEGIN/COMMIT written in the file (the runner owns the transaction)."""
+    try:
+        statements = split(text, dialect)
+    except MigrationFileError as exc:
+        raise MigrationFileError(f"{path}: {exc.message}", next_step="Fix the SQL in that file.") from None
+    kept = tuple(s for s in statements if not is_transaction_control(s, dialect))
+    return Script(statements=kept, source=text, no_transaction=no_transaction)
+
+
+def checksum(script: Script, dialect: str) -> str:
+    """sha256 of the normalized UP: comment or whitespace edits do not change it."""
+    if script.is_python:
+        body = "\n".join(line.rstrip() for line in script.source.splitlines() if line.strip())
+    else:
+        body = "\n".join(normalize(s, dialect) for s in script.statements)
+    return f"{CHECKSUM_ALGORITHM}:{hashlib.sha256(body.encode()).hexdigest()}"
+
+
+def headers(text: str) -> dict[str, str]:
+    found = {m.group(1).lower(): m.group(2) for m in _HEADER.finditer(text)}
+    if _NO_TRANSACTION.search(text):
+        found["no-transaction"] = "true"
+    return found
+
+
+def version_and_name(stem: str, path: Path) -> tuple[str, str]:
+    match = _VERSION_NAME.match(stem)
+    if not match:
+        raise MigrationFileError(
+            f"{path.name}: cannot read a version from the file name.",
+            next_step="Name migrations VERSION_name (e.g. 20240116093000_add_users.sql), "
+            "or use the Flyway (V1__name.sql) or golang-migrate (1_name.up.sql) conventions.",
+        )
+    return match["version"], match["name"]
+
+
+def build(path: Path, fmt: str, version: str, name: str, up: Script, down: Script | None, dialect: str,
+          meta: dict[str, str], down_path: Path | None = None) -> Migration:
+    if up.is_empty:
+        raise MigrationFileError(f"{path.name}: the UP section has no statements.", next_step="Write the UP SQL.")
+    return Migration(
+        version=version,
+        name=name,
+        path=path,
+        format=fmt,
+        up=up,
+        down=down if down is not None and not down.is_empty else None,
+        checksum=checksum(up, dialect),
+        author=meta.get("author"),
+        strategy=meta.get("strategy"),
+        down_path=down_path,
+    )

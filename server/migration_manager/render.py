@@ -1,0 +1,184 @@
+"""Terminal rendering of reports with rich (or JSON with --json). No logic: reports carry the facts."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+from rich import box
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from .errors import MigrationError
+from .reports import CompareReport, CreateReport, HistoryReport, RunReport, StatusReport, ValidateReport
+
+MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
+        "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
+
+
+class Renderer:
+    def __init__(self, json_output: bool) -> None:
+        self.json = json_output
+        # Piped output (CI logs, the demo) gets a wide page instead of rich's 80-column default.
+        width = None if sys.stdout.isatty() else 130
+        self.out = Console(highlight=False, width=width)
+        self.err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
+
+    # ---- generic -----------------------------------------------------------------------
+    def show(self, report: BaseModel) -> int:
+        if self.json:
+            print(report.model_dump_json(indent=2))
+            return 0
+        handler = {HistoryReport: self._history, StatusReport: self._status, ValidateReport: self._validate, RunReport: self._run,
+                   CreateReport: self._create, CompareReport: self._compare}.get(type(report))
+        if handler:
+            handler(report)
+        else:  # reports of other areas: readable JSON is better than nothing
+            self.out.print_json(report.model_dump_json())
+        return 0
+
+    def error(self, exc: MigrationError) -> None:
+        if self.json:
+            import json
+
+            print(json.dumps(exc.to_dict(), indent=2))
+            return
+        self.err.print(f"[bold red]Error ({exc.kind}):[/] ", end="")
+        self.err.print(exc.message, markup=False)
+        if exc.state:
+            self.err.print("[bold]Database state:[/] ", end="")
+            self.err.print(exc.state, markup=False)
+        if exc.next_step:
+            self.err.print("[bold]Next step:[/] ", end="")
+            self.err.print(exc.next_step, markup=False)
+
+    def plain(self, text: str) -> None:
+        (self.err if self.json else self.out).print(text, markup=False)
+
+    def confirm(self, question: str) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        answer = self.err.input(f"[bold]{question}[/] [y/N]: ")
+        return answer.strip().lower() in ("y", "yes")
+
+    def progress(self, event: Any) -> None:
+        if self.json:
+            return
+        if event.phase == "statement":
+            self.err.print(f"    [dim]{event.statement_index}/{event.statement_total} {event.message}[/]", markup=True)
+        else:
+            where = f"[{event.migration_index}/{event.migration_total}] " if event.migration_total else ""
+            self.err.print(f"  → {where}{event.message}", markup=False)
+
+    # ---- per report ----------------------------------------------------------------------
+    def _status(self, r: StatusReport) -> None:
+        state = "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending else "[green]UP TO DATE[/]"
+        self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
+        self.out.print(f"[bold]Current version[/] {r.current_version or '(none)'}   [bold]Status[/] {state}")
+        if r.applied:
+            table = Table(title="Applied", title_justify="left", box=box.SIMPLE_HEAD)
+            for column in ("", "version", "name", "applied at (UTC)", "duration", "author", "checksum", "rollback"):
+                table.add_column(column)
+            for m in r.applied:
+                table.add_row(MARK[m.state], m.version, m.name,
+                              m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
+                              f"{(m.duration_ms or 0) / 1000:.2f}s", m.author or "", (m.checksum or "")[3:13],
+                              "yes" if m.can_roll_back else "no")
+            self.out.print(table)
+        if r.pending:
+            table = Table(title=f"Pending ({len(r.pending)})", title_justify="left", box=box.SIMPLE_HEAD)
+            for column in ("version", "name", "format", "file", "has DOWN"):
+                table.add_column(column)
+            for m in r.pending:
+                table.add_row(m.version, m.name, m.format or "", m.file or "", "yes" if m.can_roll_back else "no")
+            self.out.print(table)
+        if r.dirty_detail:
+            self.out.print("[bold red]DIRTY[/]")
+            self.out.print(r.dirty_detail, markup=False)
+        for problem in r.problems:
+            self.out.print(f"[red]![/] {problem}")
+        self.out.print(f"Rollback available: {r.rollback_available} migration(s)")
+        self.out.print(f"[bold]Next:[/] {r.next_action}")
+
+    def _history(self, r: HistoryReport) -> None:
+        self.out.print(f"[bold]History[/] {r.environment} ({r.database}): {len(r.rows)} row(s)")
+        for m in r.rows:
+            self.out.print(f"  {MARK[m.state]} {m.version}_{m.name}  {m.status}  "
+                           f"{m.applied_at:%Y-%m-%d %H:%M:%S}  {m.author or ''}")
+        table = Table(title="Event log (newest first)", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("#", "at (UTC)", "action", "outcome", "migration", "duration", "author", "detail"):
+            table.add_column(column)
+        for e in r.events:
+            table.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.action, e.outcome, f"{e.version}_{e.name or ''}",
+                          f"{(e.duration_ms or 0) / 1000:.2f}s", e.author or "", (e.detail or "")[:60])
+        self.out.print(table)
+
+    def _validate(self, r: ValidateReport) -> None:
+        self.out.print(f"[bold]Validate[/] {r.environment} ({r.database})")
+        for check in r.checks:
+            self.out.print(f"  {'[green]✓[/]' if check.ok else '[red]✗[/]'} {check.name}: {check.detail}")
+        for finding in r.findings:
+            self._finding(finding)
+        self.out.print("[green]Result: SAFE TO APPLY[/]" if r.ok else "[red]Result: NOT SAFE — fix the items above[/]")
+
+    def _run(self, r: RunReport) -> None:
+        title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}
+        self.out.print(f"[bold]{title.get(r.outcome, r.action.capitalize())}[/] on {r.environment} ({r.database})  "
+                       f"version {r.version_before or '(none)'} → {r.version_after or '(none)'}")
+        for run in r.migrations:
+            self._migration(run, show_sql=r.outcome in ("dry-run", "needs-approval") or run.status == "failed")
+        for finding in r.findings:
+            self._finding(finding)
+        for reason in r.approval_reasons:
+            self.out.print(f"[yellow]approval:[/] {reason}")
+        if r.backup_id:
+            self.out.print(f"Backup: {r.backup_id}")
+        colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
+        self.out.print(f"[{colour}]{r.message}[/]", markup=True)
+        if r.error:
+            self.out.print(f"[bold]Database state:[/] {r.error.get('state', '')}\n[bold]Next step:[/] "
+                           f"{r.error.get('next_step', '')}")
+
+    def _migration(self, run, *, show_sql: bool) -> None:
+        status = {"applied": "[green]applied[/]", "rolled-back": "[green]rolled back[/]",
+                  "failed": "[red]FAILED[/]", "planned": "[dim]planned[/]"}[run.status]
+        took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
+        source = f", DOWN from {run.script_source}" if run.script_source else ""
+        self.out.print(f"  {run.direction.upper()} {run.version}_{run.name} [{run.mode}{source}] {status}{took}")
+        if not show_sql:
+            return
+        if run.python_source:
+            self.out.print(Syntax(run.python_source, "python", line_numbers=False, padding=(0, 4)))
+            return
+        text = ";\n".join(s.sql for s in run.statements) + ";"
+        if run.mode == "transaction":
+            text = f"BEGIN;\n{text}\n-- + history row\nCOMMIT;"
+        self.out.print(Syntax(text, "sql", padding=(0, 4), word_wrap=True))
+        for statement in run.statements:
+            if statement.error:
+                self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
+
+    def _finding(self, f: dict) -> None:
+        colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.get("severity", ""), "blue")
+        self.out.print(f"  [{colour}]{f.get('severity', 'info')}[/] {f.get('rule', '')} {f.get('message', '')}")
+        if f.get("recommendation"):
+            self.out.print(f"      → {f['recommendation']}", markup=False)
+
+    def _create(self, r: CreateReport) -> None:
+        self.out.print(f"Created [bold]{r.path}[/] (version {r.version}, {r.format}). Write the UP and DOWN, "
+                       "then run db-migrate validate.")
+
+    def _compare(self, r: CompareReport) -> None:
+        table = Table(title="Environment comparison", title_justify="left")
+        table.add_column("migration")
+        for env in r.environments:
+            table.add_column(env)
+        for row in r.rows:
+            table.add_row(f"{row.version}_{row.name}", *(MARK.get(row.states[e], row.states[e]) for e in r.environments))
+        self.out.print(table)
+        for env, message in r.errors.items():
+            self.out.print(f"[red]{env}: {message}[/]")
+        for line in r.summary:
+            self.out.print(f"  {line}")

@@ -1,0 +1,139 @@
+"""Reports: the one truth every surface shows (CLI tables, --json, MCP structured output)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class MigrationInfo(BaseModel):
+    version: str
+    name: str
+    state: Literal["applied", "pending", "dirty", "missing-file", "edited"]
+    format: str | None = None
+    file: str | None = None
+    applied_at: datetime | None = None
+    duration_ms: int | None = None
+    author: str | None = None
+    checksum: str | None = None
+    can_roll_back: bool = False
+    status: str | None = None  # history status for dirty rows
+    statements_done: int | None = None
+    statements_total: int | None = None
+    error: str | None = None
+
+
+class StatusReport(BaseModel):
+    environment: str
+    database: str
+    server_version: str
+    current_version: str | None
+    applied: list[MigrationInfo]
+    pending: list[MigrationInfo]
+    dirty: bool
+    dirty_detail: str | None = None
+    problems: list[str] = Field(default_factory=list, description="edited / missing / out-of-order files")
+    rollback_available: int = Field(0, description="applied migrations that have a DOWN, newest first, contiguous")
+    next_action: str
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class ValidateReport(BaseModel):
+    environment: str
+    database: str
+    ok: bool
+    checks: list[Check]
+    findings: list[dict[str, Any]] = Field(default_factory=list, description="schema- and data-aware findings")
+
+
+class StatementRun(BaseModel):
+    index: int
+    sql: str
+    outside_transaction: bool = False
+    status: Literal["planned", "done", "failed", "skipped"] = "planned"
+    duration_ms: int | None = None
+    error: str | None = None
+
+
+class MigrationRun(BaseModel):
+    version: str
+    name: str
+    direction: Literal["up", "down"]
+    mode: Literal["transaction", "per-statement", "python"]
+    statements: list[StatementRun]
+    python_source: str | None = None
+    script_source: str | None = Field(None, description="where the DOWN comes from: file or history")
+    status: Literal["planned", "applied", "rolled-back", "failed"] = "planned"
+    duration_ms: int | None = None
+    lock_retries: int = 0
+    error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RunReport(BaseModel):
+    """apply and rollback (also their dry runs)."""
+
+    action: Literal["apply", "rollback", "resolve", "baseline"]
+    environment: str
+    database: str
+    dry_run: bool = False
+    plan_id: str = Field(description="hash of the exact plan; an approval is bound to it")
+    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"]
+    needs_approval: bool = False
+    approval_reasons: list[str] = Field(default_factory=list)
+    maintenance_window: str | None = None
+    window_open: bool | None = Field(None, description="None when the environment has no maintenance window")
+    migrations: list[MigrationRun]
+    version_before: str | None = None
+    version_after: str | None = None
+    backup_id: str | None = None
+    findings: list[dict[str, Any]] = Field(default_factory=list)
+    message: str = ""
+    error: dict[str, str] | None = Field(None, description="message / state / next_step when outcome is failed")
+
+
+class CreateReport(BaseModel):
+    version: str
+    name: str
+    path: str
+    format: str
+
+
+class HistoryEvent(BaseModel):
+    id: int
+    version: str
+    name: str | None
+    action: str
+    outcome: str
+    at: datetime
+    duration_ms: int | None = None
+    author: str | None = None
+    statements_done: int | None = None
+    detail: str | None = None
+
+
+class HistoryReport(BaseModel):
+    environment: str
+    database: str
+    rows: list[MigrationInfo] = Field(description="the history table, oldest first")
+    events: list[HistoryEvent] = Field(description="the append-only event log, newest first")
+
+
+class CompareRow(BaseModel):
+    version: str
+    name: str
+    states: dict[str, str]
+
+
+class CompareReport(BaseModel):
+    environments: list[str]
+    rows: list[CompareRow]
+    summary: list[str]
+    errors: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,15 @@
+"""The service layer: one function per use case. Surfaces (CLI, MCP) call these and nothing below.
+
+Requests and reports are pydantic models; nothing here prints or prompts.
+"""
+
+from .compare import CompareRequest, compare
+from .context import ProgressEvent, TargetRequest
+from .inspect import CreateRequest, create, history, status, validate
+from .migrate import ApplyRequest, RollbackRequest, apply, rollback
+from .resolve import BaselineRequest, ResolveRequest, baseline, resolve
+
+__all__ = [
+    "ApplyRequest", "BaselineRequest", "baseline", "CompareRequest", "CreateRequest", "ProgressEvent", "ResolveRequest", "RollbackRequest",
+    "TargetRequest", "apply", "compare", "create", "history", "resolve", "rollback", "status", "validate",
+]

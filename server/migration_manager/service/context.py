@@ -1,0 +1,117 @@
+"""Resolving a request into a project, a target database, its engine, history and migrations."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ..config import Settings, Target, load_settings, resolve_target
+from ..engines import Engine, open_engine
+from ..errors import MigrationFileError
+from ..history import History
+from ..migrations.formats import is_companion, read_directory, read_file
+from ..migrations.model import Migration
+from ..urls import parse_url
+
+DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+
+
+class TargetRequest(BaseModel):
+    """Which project and database a command works on."""
+
+    project_dir: Path = Field(default_factory=Path.cwd, description="project folder (holds .claude/ and migrations/)")
+    env: str | None = Field(None, description="environment name from the configuration")
+    url: str | None = Field(None, description="database URL (overrides environments)", repr=False)
+    migrations_dir: Path | None = Field(None, description="migrations folder (default: settings.migrationsDir)")
+    lock_wait_seconds: float | None = Field(None, description="how long to wait for another run's lock")
+
+
+class ProgressEvent(BaseModel):
+    phase: str  # backup | migration | statement | done
+    message: str
+    migration_index: int = 0
+    migration_total: int = 0
+    statement_index: int = 0
+    statement_total: int = 0
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class Project:
+    dir: Path
+    settings: Settings
+    target: Target
+    migrations_dir: Path
+    dialect: str
+
+    def read_migrations(self) -> list[Migration]:
+        return read_directory(self.migrations_dir, self.dialect)
+
+    def read_each(self) -> tuple[list[Migration], list[MigrationFileError]]:
+        """Every readable migration, and one error per unreadable file (for validate)."""
+        found, errors = [], []
+        if self.migrations_dir.is_dir():
+            for path in sorted(self.migrations_dir.iterdir()):
+                if path.is_file() and path.suffix in (".sql", ".py") and not is_companion(path):
+                    try:
+                        found.append(read_file(path, self.dialect))
+                    except MigrationFileError as exc:
+                        errors.append(exc)
+        return found, errors
+
+    def author(self) -> str:
+        return self.settings.author or os.environ.get("MM_AUTHOR") or _git_user(self.dir) or getpass.getuser()
+
+
+def open_project(request: TargetRequest) -> Project:
+    project_dir = request.project_dir.resolve()
+    settings = load_settings(project_dir)
+    target = resolve_target(settings, project_dir, request.env, request.url)
+    migrations_dir = request.migrations_dir or Path(settings.migrationsDir)
+    if not migrations_dir.is_absolute():
+        migrations_dir = project_dir / migrations_dir
+    if request.lock_wait_seconds is not None:
+        settings.lockWaitSeconds = request.lock_wait_seconds
+    dialect = DIALECTS.get(parse_url(target.url).kind, "sqlite")
+    return Project(project_dir, settings, target, migrations_dir, dialect)
+
+
+@dataclass
+class Connection:
+    project: Project
+    engine: Engine
+    history: History
+
+    @property
+    def lock_name(self) -> str:
+        return f"migration-manager:{self.project.settings.historyTable}"
+
+
+@contextmanager
+def connect(project: Project, *, lock: bool) -> Iterator[Connection]:
+    """Open the target database; with lock=True hold the migration lock for the whole block."""
+    engine = open_engine(project.target.url)
+    conn = Connection(project, engine, History(engine, project.settings.historyTable))
+    try:
+        if lock:
+            engine.acquire_lock(conn.lock_name, project.settings.lockWaitSeconds)
+        yield conn
+    finally:
+        engine.close()
+
+
+def _git_user(directory: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "config", "user.name"], cwd=directory, capture_output=True, text=True, timeout=2)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

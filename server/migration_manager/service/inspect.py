@@ -1,0 +1,207 @@
+"""Read-only use cases: status, validate; and create (writes a file, never the database)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from pydantic import Field
+
+from ..errors import ConfigError, MigrationError, MigrationFileError
+from ..history import HistoryRow
+from ..migrations.formats import read_directory, version_key
+from ..migrations.model import Migration
+from ..migrations.plan import Plan, make_plan
+from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
+                       ValidateReport)
+from .context import Project, TargetRequest, connect, open_project
+from .migrate import dirty_error
+from .templates import TEMPLATES
+
+
+class CreateRequest(TargetRequest):
+    name: str = Field(description="what the migration does, e.g. add_user_phone")
+    format: str = Field("sql", description="sql (native -- UP/-- DOWN) or python")
+    up: str | None = Field(None, description="SQL for the UP section (sql format only)")
+    down: str | None = Field(None, description="SQL for the DOWN section (sql format only)")
+
+
+def history(request: TargetRequest, limit: int = 100) -> HistoryReport:
+    project = open_project(request)
+    with connect(project, lock=False) as conn:
+        rows = conn.history.rows()
+        events = conn.history.events(limit)
+        plan = make_plan(project.read_each()[0], rows)
+    ordered = sorted(rows.values(), key=lambda r: version_key(r.version))
+    infos = [_dirty_info(r) if r.dirty else _applied_info(r, plan) for r in ordered]
+    return HistoryReport(environment=project.target.name, database=project.target.display_url, rows=infos,
+                         events=[HistoryEvent(**e) for e in events])
+
+
+def status(request: TargetRequest) -> StatusReport:
+    project = open_project(request)
+    migrations, file_errors = project.read_each()  # a broken file is a problem to show, not a reason to fail
+    with connect(project, lock=False) as conn:
+        plan = make_plan(migrations, conn.history.rows())
+        version = conn.engine.server_version()
+    applied = [_applied_info(row, plan) for row in plan.applied]
+    pending = [_pending_info(m, project) for m in plan.pending]
+    dirty = [_dirty_info(row) for row in plan.dirty]
+    detail = dirty_error(plan.dirty[0]).explain() if plan.dirty else None
+    return StatusReport(
+        environment=project.target.name, database=project.target.display_url, server_version=version,
+        current_version=plan.current_version, applied=applied + dirty, pending=pending, dirty=bool(plan.dirty),
+        dirty_detail=detail, problems=[e.message for e in file_errors] + _problems(plan),
+        rollback_available=_rollback_depth(plan),
+        next_action=_next_action(plan),
+    )
+
+
+def validate(request: TargetRequest) -> ValidateReport:
+    project = open_project(request)
+    migrations, errors = project.read_each()
+    checks = [Check(name="files parse", ok=not errors,
+                    detail="; ".join(e.message for e in errors) or f"{len(migrations)} migration file(s) read")]
+    checks.append(_unique_versions(migrations))
+    checks.append(_syntax(migrations, project.dialect))
+    checks.append(Check(name="every migration has a DOWN", ok=True,
+                        detail=", ".join(f"{m.label}: no DOWN (rollback impossible)" for m in migrations
+                                         if not m.can_roll_back) or "all have one"))
+    findings: list[dict] = []
+    try:
+        with connect(project, lock=False) as conn:
+            plan = make_plan(migrations, conn.history.rows())
+            checks += _history_checks(plan)
+            from .safety import findings_for
+
+            findings = findings_for(conn, plan.pending, "up")
+    except MigrationError as exc:
+        checks.append(Check(name="database reachable", ok=False, detail=exc.message))
+    ok = all(c.ok for c in checks) and not any(f.get("severity") == "error" for f in findings)
+    return ValidateReport(environment=project.target.name, database=project.target.display_url, ok=ok,
+                          checks=checks, findings=findings)
+
+
+def create(request: CreateRequest) -> CreateReport:
+    project = open_project(request)
+    name = re.sub(r"[^a-z0-9]+", "_", request.name.lower()).strip("_")
+    if not name:
+        raise ConfigError(f"'{request.name}' cannot be used as a migration name.", next_step="Use letters and digits.")
+    template = TEMPLATES.get(request.format)
+    if template is None:
+        raise ConfigError(f"Unknown migration format '{request.format}'.", next_step=f"Use one of {', '.join(TEMPLATES)}.")
+    project.migrations_dir.mkdir(parents=True, exist_ok=True)
+    version = _new_version(project)
+    path = project.migrations_dir / f"{version}_{name}.{template.suffix}"
+    if (request.up or request.down) and request.format != "sql":
+        raise ConfigError("up/down SQL can only be given for the sql format.", next_step="Use format='sql'.")
+    text = template.text.format(name=name, author=project.author(),
+                                created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if request.up:
+        text = text.replace("  -- Your SQL here", _indent(request.up))
+    if request.down:
+        text = text.replace("  -- Rollback SQL here", _indent(request.down))
+    path.write_text(text)
+    return CreateReport(version=version, name=name, path=str(path), format=request.format)
+
+
+def _indent(sql: str) -> str:
+    body = sql.strip()
+    body = body if body.endswith(";") else body + ";"
+    return "\n".join("  " + line if line.strip() else line for line in body.splitlines())
+
+
+def _new_version(project: Project) -> str:
+    """A UTC timestamp, bumped past the newest existing version so order is always creation order."""
+    version = int(datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"))
+    try:
+        existing = [m.version for m in read_directory(project.migrations_dir, project.dialect)]
+    except MigrationError:
+        existing = []
+    newest = max((int(v) for v in existing if v.isdigit()), default=0)
+    return str(max(version, newest + 1))
+
+
+# ---- checks ------------------------------------------------------------------------------
+def _unique_versions(migrations: list[Migration]) -> Check:
+    seen: dict[tuple, str] = {}
+    clashes = []
+    for m in migrations:
+        key = version_key(m.version)
+        if key in seen:
+            clashes.append(f"{seen[key]} and {m.path.name} share version {m.version}")
+        seen[key] = m.path.name
+    return Check(name="versions unique", ok=not clashes, detail="; ".join(clashes) or "ok")
+
+
+def _syntax(migrations: list[Migration], dialect: str) -> Check:
+    from ..migrations.syntax import syntax_errors
+
+    problems = [f"{m.path.name}: {p}" for m in migrations for p in syntax_errors(m, dialect)]
+    return Check(name=f"SQL parses ({dialect})", ok=not problems, detail="; ".join(problems) or "ok")
+
+
+def _history_checks(plan: Plan) -> list[Check]:
+    return [
+        Check(name="no edited applied migration", ok=not plan.edited,
+              detail="; ".join(f"{m.path.name}: checksum {r.checksum[:15]}… recorded, {m.checksum[:15]}… on disk"
+                               for m, r in plan.edited) or "ok"),
+        Check(name="no applied migration missing on disk", ok=not plan.missing,
+              detail=", ".join(f"{r.version}_{r.name}" for r in plan.missing) or "ok"),
+        Check(name="no conflicting heads (out-of-order pending)", ok=not plan.out_of_order,
+              detail=", ".join(m.label for m in plan.out_of_order) or "ok"),
+        Check(name="not dirty", ok=not plan.dirty,
+              detail="; ".join(dirty_error(r).message for r in plan.dirty) or "ok"),
+    ]
+
+
+# ---- status helpers ----------------------------------------------------------------------
+def _applied_info(row: HistoryRow, plan: Plan) -> MigrationInfo:
+    migration = plan.file_for(row.version)
+    edited = migration is not None and migration.checksum != row.checksum
+    return MigrationInfo(
+        version=row.version, name=row.name,
+        state="missing-file" if migration is None else "edited" if edited else "applied",
+        format=migration.format if migration else None, file=migration.path.name if migration else None,
+        applied_at=row.applied_at, duration_ms=row.duration_ms, author=row.author, checksum=row.checksum,
+        can_roll_back=bool((migration and migration.can_roll_back) or row.down_script), status=row.status,
+    )
+
+
+def _pending_info(migration: Migration, project: Project) -> MigrationInfo:
+    return MigrationInfo(version=migration.version, name=migration.name, state="pending", format=migration.format,
+                         file=migration.path.name, author=migration.author, checksum=migration.checksum,
+                         can_roll_back=migration.can_roll_back)
+
+
+def _dirty_info(row: HistoryRow) -> MigrationInfo:
+    return MigrationInfo(version=row.version, name=row.name, state="dirty", applied_at=row.applied_at,
+                         status=row.status, statements_done=row.statements_done,
+                         statements_total=row.statements_total, error=row.error, checksum=row.checksum)
+
+
+def _rollback_depth(plan: Plan) -> int:
+    depth = 0
+    for row in reversed(plan.applied):
+        migration = plan.file_for(row.version)
+        if not ((migration and migration.can_roll_back) or row.down_script):
+            break
+        depth += 1
+    return depth
+
+
+def _problems(plan: Plan) -> list[str]:
+    problems = [f"{m.path.name} was edited after it was applied (checksum differs)" for m, _ in plan.edited]
+    problems += [f"{r.version}_{r.name} is applied but its file is missing" for r in plan.missing]
+    problems += [f"{m.label} is pending but older than the current version (out of order)" for m in plan.out_of_order]
+    return problems
+
+
+def _next_action(plan: Plan) -> str:
+    if plan.dirty:
+        return f"Resolve the dirty migration: db-migrate resolve {plan.dirty[0].version} --retry (see dirty_detail)"
+    if plan.edited or plan.missing:
+        return "Fix the problems listed, then db-migrate validate"
+    if plan.pending:
+        return "db-migrate validate, then db-migrate apply --dry-run, then db-migrate apply"
+    return "Up to date. Create the next migration with db-migrate create NAME"

@@ -1,0 +1,259 @@
+"""Use cases that change the database: apply, rollback, resolve. All run the safety pipeline:
+connect -> lock -> plan (history, checksums, conflicts) -> analyze -> gate -> backup -> run -> record.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..errors import ConnectionLost, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
+from ..history import HistoryRow
+from ..migrations.formats import version_key
+from ..migrations.model import Migration, Script
+from ..migrations.plan import Plan, make_plan
+from ..reports import MigrationRun, RunReport
+from ..urls import redact
+from .context import Connection, Progress, TargetRequest, connect, open_project
+from .runner import Runner, plan_run
+from .safety import approval_reasons, check_window, findings_for, plan_id, window_open
+
+
+class ApplyRequest(TargetRequest):
+    to_version: str | None = Field(None, description="apply up to and including this version")
+    dry_run: bool = Field(False, description="show the exact SQL; change nothing")
+    approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
+    approved_plan_id: str | None = Field(None, description="when set, the approval holds only for this plan")
+    outside_window: bool = Field(False, description="human override of the maintenance window")
+    allow_out_of_order: bool = False
+
+
+class RollbackRequest(TargetRequest):
+    to_version: str | None = Field(None, description="roll back every migration newer than this version")
+    steps: int | None = Field(None, ge=1, description="roll back this many migrations (default 1)")
+    all: bool = False
+    dry_run: bool = False
+    approved: bool = False
+    approved_plan_id: str | None = None
+    outside_window: bool = False
+    emergency: bool = Field(False, description="skip analysis (still locked, recorded, and approval-gated)")
+
+
+def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
+    project = open_project(request)
+    migrations = project.read_migrations()
+    with connect(project, lock=not request.dry_run) as conn:
+        plan = _plan(conn, migrations, create_history=not request.dry_run)
+        plan.refuse_conflicts(request.allow_out_of_order)
+        selected = _select_pending(plan, request.to_version)
+        runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
+        report = _report(conn, "apply", runs, plan.current_version, request.dry_run)
+        report.findings = findings_for(conn, selected, "up")
+        if not runs:
+            report.outcome, report.message = "nothing-to-do", "Database is up to date."
+            return report
+        if _stop_for_approval(conn, report, request, []):
+            return report
+        _execute(conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run))
+        if report.outcome == "failed" and project.settings.rollback.autoOnFailure:
+            _undo_completed(conn, report, selected, progress)
+        report.version_after = _current(conn)
+        return report
+
+
+def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunReport:
+    project = open_project(request)
+    migrations = project.read_migrations()
+    with connect(project, lock=not request.dry_run) as conn:
+        plan = _plan(conn, migrations, create_history=False)
+        rows = _select_applied(plan, request)
+        scripts = [_down_script(plan, row, conn) for row in rows]
+        runs = [plan_run(conn, r.version, r.name, "down", s) for r, s in zip(rows, scripts)]
+        for run, (row, script) in zip(runs, zip(rows, scripts)):
+            run.script_source = "file" if plan.file_for(row.version) and plan.file_for(row.version).down else "history"
+        report = _report(conn, "rollback", runs, plan.current_version, request.dry_run)
+        down_migrations = [m for m in (plan.file_for(r.version) for r in rows) if m is not None]
+        report.findings = [] if request.emergency else findings_for(conn, down_migrations, "down")
+        if not runs:
+            report.outcome, report.message = "nothing-to-do", "Nothing is applied: nothing to roll back."
+            return report
+        if _stop_for_approval(conn, report, request, []):
+            return report
+        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], scripts[i], run))
+        report.version_after = _current(conn)
+        return report
+
+
+# ---- planning ----------------------------------------------------------------------------
+def _plan(conn: Connection, migrations: list[Migration], *, create_history: bool) -> Plan:
+    if create_history:
+        conn.history.ensure()
+    plan = make_plan(migrations, conn.history.rows())
+    if plan.dirty:
+        raise dirty_error(plan.dirty[0])
+    return plan
+
+
+def dirty_error(row: HistoryRow) -> DirtyState:
+    doing = "rolling back" if "roll" in row.status else "applying"
+    running = row.status in ("running", "rolling_back")
+    how = "the process running it died" if running else f"statement {row.statements_done + 1} failed"
+    unsure = (f" Statement {row.statements_done + 1} may or may not have completed on the server: check it."
+              if running else "")
+    return DirtyState(
+        f"Migration {row.version}_{row.name} is dirty: {how} while {doing} it "
+        f"({row.statements_done} of {row.statements_total} statements done)." + (f" Error: {row.error}" if row.error else ""),
+        state=f"Statements 1..{row.statements_done} of {row.version} are committed; the rest did not run.{unsure}",
+        next_step=f"`db-migrate resolve {row.version} --retry` re-runs from statement {row.statements_done + 1}; "
+        f"`--mark-applied` or `--mark-not-applied` records what you finished or undid by hand. "
+        "`db-migrate status` shows the details.",
+    )
+
+
+def _select_pending(plan: Plan, to_version: str | None) -> list[Migration]:
+    if to_version is None:
+        return plan.pending
+    key = version_key(to_version)
+    if plan.file_for(to_version) is None:
+        raise MigrationFileError(f"No migration has version {to_version}.", state="Nothing was run.",
+                                 next_step="`db-migrate status` lists the versions.")
+    if any(version_key(r.version) == key for r in plan.applied):
+        raise MigrationFileError(f"{to_version} is already applied.", state="Nothing was run.",
+                                 next_step=f"To go back to it, use `db-migrate rollback --to {to_version}`.")
+    return [m for m in plan.pending if version_key(m.version) <= key]
+
+
+def _select_applied(plan: Plan, request: RollbackRequest) -> list[HistoryRow]:
+    newest_first = list(reversed(plan.applied))
+    if request.all:
+        return newest_first
+    if request.to_version is not None:
+        key = version_key(request.to_version)
+        if request.to_version not in ("0",) and not any(version_key(r.version) == key for r in plan.applied):
+            raise MigrationFileError(f"Version {request.to_version} is not applied.", state="Nothing was run.",
+                                     next_step="Pick an applied version from `db-migrate status` (or 0 for all).")
+        return [r for r in newest_first if version_key(r.version) > key]
+    return newest_first[: request.steps or 1]
+
+
+def _down_script(plan: Plan, row: HistoryRow, conn: Connection) -> Script:
+    migration = plan.file_for(row.version)
+    if migration is not None and migration.down is not None:
+        return migration.down
+    if row.down_script:  # the DOWN recorded when it was applied: works even if the file is gone
+        from ..migrations.formats.common import sql_script
+
+        return sql_script(row.down_script, conn.project.dialect)
+    raise RollbackUnavailable(
+        f"{row.version}_{row.name} has no DOWN script (neither in its file nor recorded when applied).",
+        state="Nothing was rolled back.",
+        next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`).",
+    )
+
+
+# ---- gate and execution ------------------------------------------------------------------
+def _report(conn: Connection, action: str, runs: list[MigrationRun], current: str | None, dry_run: bool) -> RunReport:
+    target = conn.project.target
+    return RunReport(action=action, environment=target.name, database=target.display_url, dry_run=dry_run,
+                     plan_id=plan_id(target.name, action, runs), outcome="dry-run" if dry_run else "done",
+                     migrations=runs, version_before=current, version_after=current,
+                     maintenance_window=target.maintenance_window, window_open=window_open(conn))
+
+
+def _stop_for_approval(conn: Connection, report: RunReport, request, destructive: list[str]) -> bool:
+    """True when the report must go back to a human (dry run, or approval missing)."""
+    report.approval_reasons = approval_reasons(conn, report.findings, destructive)
+    report.needs_approval = bool(report.approval_reasons)
+    if request.dry_run:
+        report.message = "Dry run: nothing was changed."
+        return True
+    check_window(conn, request.outside_window)
+    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
+    if report.needs_approval and not approved:
+        report.outcome = "needs-approval"
+        report.message = "Approval needed before anything changes: " + "; ".join(report.approval_reasons)
+        return True
+    return False
+
+
+def _execute(conn: Connection, report: RunReport, progress: Progress | None, step) -> None:
+    settings = conn.project.settings
+    # Every statement waits at most ddlLockTimeoutMs for a table lock, so a DDL queued behind a
+    # long transaction never stalls the traffic queued behind it (retried with backoff instead).
+    conn.engine.set_session_timeouts(settings.ddlLockTimeoutMs, settings.statementTimeoutMs)
+    author = conn.project.author()
+    total = len(report.migrations)
+    for index, run in enumerate(report.migrations):
+        runner = Runner(conn, author, progress, (index + 1, total))
+        try:
+            try:
+                step(runner, run, index)
+            except MigrationError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a driver error outside a statement: the link is gone
+                raise connection_lost(conn, run, exc) from None
+        except MigrationError as exc:
+            run.status, run.error = "failed", exc.message
+            _log_failure(conn, run, report.action, author, exc)
+            report.outcome = "failed"
+            report.message = exc.message
+            report.error = exc.to_dict()
+            return
+    done = sum(1 for r in report.migrations if r.status != "planned")
+    report.message = f"{'Applied' if report.action == 'apply' else 'Rolled back'} {done} migration(s)."
+
+
+def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> ConnectionLost:
+    done = sum(1 for s in run.statements if s.status == "done")
+    if run.mode == "per-statement":
+        state = (f"{run.version}_{run.name} is probably dirty: {done} of {len(run.statements)} statements were "
+                 "committed before the connection was lost; the next statement may or may not have completed.")
+    else:
+        state = (f"{run.version}_{run.name} ran in one transaction that never committed, so the server rolled it "
+                 "back: the migration is not applied.")
+    return ConnectionLost(
+        f"The connection to {conn.project.target.display_url} was lost while running {run.version}_{run.name}: "
+        f"{redact(' '.join(str(exc).split()))}",
+        state=state, next_step="Check that the server is up, then run `db-migrate status` before anything else.")
+
+
+def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, exc: MigrationError) -> None:
+    try:
+        conn.history.log(run.version, run.name, action, "failed", author=author, detail=exc.message[:2000])
+    except Exception:  # noqa: BLE001 - a lost connection must not hide the error that caused it
+        exc.state += " (The failure event could not be written to the log: the connection was lost.)"
+
+
+def _undo_completed(conn: Connection, report: RunReport, selected: list[Migration], progress: Progress | None) -> None:
+    """rollback.autoOnFailure: put back what this command already applied, newest first, via DOWN."""
+    completed = [(m, r) for m, r in zip(selected, report.migrations) if r.status == "applied"]
+    if not completed:
+        report.message += "\nautoOnFailure: nothing this command applied needed undoing."
+        return
+    try:
+        rows = conn.history.rows()
+    except Exception:  # noqa: BLE001 - the server went away: say so instead of crashing
+        report.message += "\nautoOnFailure: the database is unreachable; nothing could be undone. Run status."
+        return
+    undone = []
+    for migration, run in reversed(completed):
+        if migration.down is None:
+            report.message += f"\nautoOnFailure: {migration.label} has no DOWN; it stays applied."
+            break
+        down_run = plan_run(conn, migration.version, migration.name, "down", migration.down)
+        try:
+            Runner(conn, conn.project.author(), progress, (0, 0)).rollback(rows[migration.version], migration.down, down_run)
+        except MigrationError as exc:
+            report.message += f"\nautoOnFailure: rolling back {migration.label} failed too: {exc.message}"
+            break
+        run.status = "rolled-back"
+        undone.append(migration.label)
+    if undone:
+        report.message += f"\nautoOnFailure: rolled back {', '.join(undone)} with their DOWN scripts."
+
+
+def _current(conn: Connection) -> str | None:
+    try:
+        rows = [r for r in conn.history.rows().values() if not r.dirty]
+    except Exception:  # noqa: BLE001 - unreachable after a lost connection: unknown, not a crash
+        return None
+    return max(rows, key=lambda r: version_key(r.version)).version if rows else None

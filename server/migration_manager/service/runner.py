@@ -1,0 +1,246 @@
+"""Running one migration in one direction, and recording it.
+
+Two modes, chosen by capability, never by database name:
+* transaction: the statements and the history change commit together or not at all
+  (PostgreSQL, SQLite). A lock_timeout (SQLSTATE 55P03) rolls back and retries with backoff.
+* per-statement: DDL auto-commits (MySQL/MariaDB) or must run outside a transaction
+  (CREATE INDEX CONCURRENTLY...). The history row records progress after every statement,
+  so a failure or a crash leaves "dirty at statement k of n", never a silent half-migration.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import StatementFailed
+from ..history import APPLIED, HistoryRow, utcnow
+from ..migrations.model import Migration, Script
+from ..reports import MigrationRun, StatementRun
+from ..urls import redact
+from .context import Connection, Progress, ProgressEvent
+
+
+class MigrationContext:
+    """What a Python migration's up(ctx)/down(ctx) receives."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._engine = conn.engine
+        self.dialect = conn.engine.dialect
+        self.param = conn.engine.param
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        return self._engine.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self._engine.query(sql, params)
+
+
+def mode_for(conn: Connection, script: Script) -> str:
+    if script.is_python:
+        return "python"
+    if (conn.engine.caps.transactional_ddl and not script.no_transaction
+            and not any(conn.engine.needs_autocommit(s) for s in script.statements)):
+        return "transaction"
+    return "per-statement"
+
+
+def plan_run(conn: Connection, version: str, name: str, direction: str, script: Script) -> MigrationRun:
+    mode = mode_for(conn, script)
+    statements = [
+        StatementRun(index=i, sql=sql, outside_transaction=mode == "per-statement")
+        for i, sql in enumerate(script.statements, start=1)
+    ]
+    return MigrationRun(version=version, name=name, direction=direction, mode=mode, statements=statements,
+                        python_source=script.source if script.is_python else None)
+
+
+class Runner:
+    def __init__(self, conn: Connection, author: str, progress: Progress | None, position: tuple[int, int]) -> None:
+        self.conn = conn
+        self.engine = conn.engine
+        self.history = conn.history
+        self.settings = conn.project.settings
+        self.author = author
+        self.progress = progress
+        self.position = position
+
+    # ---- apply -------------------------------------------------------------------------
+    def apply(self, migration: Migration, run: MigrationRun, *, start_at: int = 1, backup_id: str | None = None) -> None:
+        started = time.monotonic()
+        row = HistoryRow(version=migration.version, name=migration.name, checksum=migration.checksum,
+                         applied_at=utcnow(), author=migration.author or self.author,
+                         strategy=migration.strategy or self.settings.strategy,
+                         statements_total=max(len(run.statements), 1), backup_id=backup_id,
+                         down_script=migration.down.source if migration.down else None)
+        self._emit("migration", f"Applying {migration.label} ({run.mode})")
+        if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(migration.up)):
+            self._with_retries(run, lambda: self._apply_in_transaction(migration, run, row, started))
+        else:
+            self._apply_per_statement(migration, run, row, started, start_at)
+        run.status = "applied"
+        run.duration_ms = _ms(started)
+        self.history.log(migration.version, migration.name, "apply", "ok", duration_ms=run.duration_ms,
+                         author=row.author, statements_done=len(run.statements))
+
+    def _apply_in_transaction(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float) -> None:
+        with self.engine.transaction():
+            self._run_script(migration.up, run, 1)
+            row.duration_ms = _ms(started)
+            row.statements_done = row.statements_total
+            self.history.insert(row)
+
+    def _apply_per_statement(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float,
+                             start_at: int) -> None:
+        if start_at == 1:
+            row.status = "running"
+            self.history.insert(row)
+        else:
+            self.history.update(migration.version, status="running", error=None)
+        try:
+            self._run_script(migration.up, run, start_at, record=True)
+        except StatementFailed as exc:
+            self._record_failure(exc, migration.version, "failed")
+            raise
+        self.history.update(migration.version, status=APPLIED, applied_at=utcnow(), duration_ms=_ms(started),
+                            statements_done=row.statements_total, error=None)
+
+    # ---- rollback ----------------------------------------------------------------------
+    def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1) -> None:
+        started = time.monotonic()
+        self._emit("migration", f"Rolling back {row.version}_{row.name} ({run.mode})")
+        if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
+            def attempt() -> None:
+                with self.engine.transaction():
+                    self._run_script(script, run, 1)
+                    self.history.delete(row.version)
+
+            self._with_retries(run, attempt)
+        else:
+            self.history.update(row.version, status="rolling_back", statements_done=start_at - 1, error=None)
+            try:
+                self._run_script(script, run, start_at, record=True)
+            except StatementFailed as exc:
+                self._record_failure(exc, row.version, "rollback_failed")
+                raise
+            self.history.delete(row.version)
+        run.status = "rolled-back"
+        run.duration_ms = _ms(started)
+        self.history.log(row.version, row.name, "rollback", "ok", duration_ms=run.duration_ms, author=self.author,
+                         statements_done=len(run.statements))
+
+    # ---- statements --------------------------------------------------------------------
+    def _run_script(self, script: Script, run: MigrationRun, start_at: int, record: bool = False) -> None:
+        if script.is_python:
+            self._run_python(script, run)
+            if record:
+                self.history.update(run.version, statements_done=1)
+            return
+        for statement in run.statements:
+            if statement.index < start_at:
+                statement.status = "skipped"
+                continue
+            self._run_statement(run, statement, retry=record)
+            if record:
+                self.history.update(run.version, statements_done=statement.index)
+
+    def _run_statement(self, run: MigrationRun, statement: StatementRun, *, retry: bool) -> None:
+        self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
+        started = time.monotonic()
+        attempts = self.settings.ddlLockRetries + 1 if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                self.engine.execute(statement.sql)
+                break
+            except Exception as exc:  # noqa: BLE001 - any driver error is reported with its statement
+                if retry and attempt < attempts and self.engine.is_lock_timeout(exc):
+                    run.lock_retries += 1
+                    _backoff(attempt)
+                    continue
+                statement.status, statement.error = "failed", _clean(exc, self.conn)
+                raise self._failure(run, statement, self.engine.is_lock_timeout(exc)) from None
+        statement.status, statement.duration_ms = "done", _ms(started)
+
+    def _run_python(self, script: Script, run: MigrationRun) -> None:
+        module_name = f"mm_migration_{run.version}_{run.direction}"
+        spec = importlib.util.spec_from_loader(module_name, loader=None)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            exec(compile(script.source, f"{run.version}_{run.name}.py", "exec"), module.__dict__)  # noqa: S102
+            getattr(module, script.python_callable)(MigrationContext(self.conn))
+        except Exception as exc:  # noqa: BLE001 - user code: report it, never crash the runner
+            run.error = f"{type(exc).__name__}: {_clean(exc, self.conn)}"
+            raise StatementFailed(f"{run.version}_{run.name}: {script.python_callable}(ctx) raised {run.error}") from None
+
+    def _with_retries(self, run: MigrationRun, attempt_once) -> None:
+        """Transactional attempt; a lock_timeout rolled everything back, so it is safe to retry."""
+        for attempt in range(1, self.settings.ddlLockRetries + 2):
+            try:
+                attempt_once()
+                return
+            except StatementFailed as exc:
+                if not exc.lock_timeout or attempt > self.settings.ddlLockRetries:
+                    raise
+                run.lock_retries += 1
+                for statement in run.statements:
+                    statement.status, statement.error = "planned", None
+                _backoff(attempt)
+
+    def _failure(self, run: MigrationRun, statement: StatementRun, lock_timeout: bool) -> StatementFailed:
+        total = len(run.statements)
+        verb = "apply" if run.direction == "up" else "rollback"
+        if run.mode == "per-statement":
+            done = statement.index - 1
+            state = (f"DIRTY: {run.version}_{run.name} stopped at statement {statement.index} of {total} ({verb}); "
+                     f"statements 1..{done} are committed, {statement.index}..{total} did not run.")
+            step = (f"Fix the cause, then `db-migrate resolve {run.version} --retry` (re-runs from statement "
+                    f"{statement.index}), or finish/undo it by hand and use `--mark-applied` / `--mark-not-applied`.")
+        else:
+            state = f"Unchanged for {run.version}_{run.name}: its transaction was rolled back."
+            step = "Fix the migration (or the data it trips on) and run the command again."
+        error = StatementFailed(
+            f"{verb.capitalize()} of {run.version}_{run.name} failed at statement {statement.index} of {total}: "
+            f"{statement.error}\n  SQL: {_preview(statement.sql, 300)}",
+            state=state, next_step=step)
+        error.lock_timeout = lock_timeout
+        return error
+
+    def _record_failure(self, exc: StatementFailed, version: str, status: str) -> None:
+        try:
+            self.history.update(version, status=status, error=exc.message[:2000])
+        except Exception:  # noqa: BLE001 - the server may be gone; the original error matters more
+            exc.state += (" The failure could not be recorded (the connection was lost): the history row still says "
+                          "the run is in progress, and `db-migrate status` will report it as interrupted.")
+
+    def _python_in_transaction(self, script: Script) -> bool:
+        return self.engine.caps.transactional_ddl and not script.no_transaction
+
+    def _emit(self, phase: str, message: str, index: int = 0, total: int = 0) -> None:
+        if self.progress:
+            self.progress(ProgressEvent(phase=phase, message=message, migration_index=self.position[0],
+                                        migration_total=self.position[1], statement_index=index,
+                                        statement_total=total))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.25 * 2 ** attempt, 5) * (0.5 + random.random()))  # jitter: retries do not march in step
+
+
+def _preview(sql: str, limit: int = 120) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _clean(exc: BaseException, conn: Connection) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate == "55P03":
+        text = f"lock timeout ({text})"
+    return redact(text)

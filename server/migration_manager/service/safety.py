@@ -1,0 +1,58 @@
+"""The gate between a plan and a change: approvals, maintenance windows, findings, backups."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..config import in_maintenance_window
+from ..errors import ApprovalRequired
+from ..migrations.model import Migration
+from ..reports import MigrationRun
+from .context import Connection
+
+
+def plan_id(environment: str, action: str, runs: list[MigrationRun]) -> str:
+    """Binds an approval to the exact plan that was shown: any change gives another id."""
+    digest = hashlib.sha256(f"{environment}|{action}".encode())
+    for run in runs:
+        digest.update(f"|{run.version}|{run.direction}|".encode())
+        for statement in run.statements:
+            digest.update(statement.sql.encode())
+        digest.update((run.python_source or "").encode())
+    return digest.hexdigest()[:16]
+
+
+def window_open(conn: Connection) -> bool | None:
+    window = conn.project.target.maintenance_window
+    return in_maintenance_window(window) if window else None
+
+
+def check_window(conn: Connection, outside_window: bool) -> None:
+    window = conn.project.target.maintenance_window
+    if window and not outside_window and not in_maintenance_window(window):
+        raise ApprovalRequired(
+            f"Environment '{conn.project.target.name}' only changes inside its maintenance window ({window}).",
+            state="Nothing was changed.",
+            next_step="Run it inside the window, or (as a human, deliberately) add --outside-window.",
+        )
+
+
+def approval_reasons(conn: Connection, findings: list[dict[str, Any]], destructive: list[str]) -> list[str]:
+    reasons = []
+    if conn.project.target.require_approval:
+        reasons.append(f"environment '{conn.project.target.name}' requires approval (requireApproval)")
+    reasons += [f"dangerous: {f.get('message', f)}" for f in findings if f.get("severity") in ("danger", "error")]
+    reasons += destructive
+    return reasons
+
+
+def findings_for(conn: Connection, migrations: list[Migration], direction: str) -> list[dict[str, Any]]:
+    """Data-aware findings from the analysis package, when safetyCheck is on."""
+    if not conn.project.settings.validation.safetyCheck or not migrations:
+        return []
+    try:
+        from .analyze import findings_for_plan
+    except ImportError:  # analysis is optional at this layer
+        return []
+    return findings_for_plan(conn.engine, migrations, direction=direction)

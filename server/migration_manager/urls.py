@@ -1,0 +1,86 @@
+"""Database URLs: parse them, and redact them before they reach any output."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .errors import ConfigError
+
+SCHEMES = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mongodb": "mongodb",
+    "mongodb+srv": "mongodb",
+}
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
+_PASSWORD_PARAM = re.compile(r"(?P<head>[?&](?:password|pwd|pass)=)(?P<pw>[^&\s]*)", re.I)
+
+
+def redact(text: str) -> str:
+    """Replace every password found in URLs (user:PASSWORD@ and ?password=) inside text by ***."""
+    text = _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}", text)
+    return _PASSWORD_PARAM.sub(lambda m: f"{m['head']}***", text)
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    raw: str
+    kind: str  # sqlite | postgres | mysql | mongodb
+    user: str | None
+    password: str | None
+    host: str | None
+    port: int | None
+    database: str
+    query: dict[str, str]
+
+    @property
+    def redacted(self) -> str:
+        return redact(self.raw)
+
+    def __repr__(self) -> str:  # never leak the password through a repr
+        return f"DatabaseURL({self.redacted!r})"
+
+
+def parse_url(url: str) -> DatabaseURL:
+    """Parse a database URL; the error never echoes the password."""
+    if not url or "://" not in url:
+        raise ConfigError(
+            f"'{redact(url or '')}' is not a database URL.",
+            next_step="Use e.g. postgresql://user@host:5432/db, mysql://root@127.0.0.1:3306/db, "
+            "sqlite:///path/to/file.db or mongodb://host:27017/db.",
+        )
+    parts = urlsplit(url)
+    kind = SCHEMES.get(parts.scheme.split("+")[0].lower()) or SCHEMES.get(parts.scheme.lower())
+    if kind is None:
+        raise ConfigError(
+            f"Unsupported database scheme '{parts.scheme}' in {redact(url)}.",
+            next_step="Supported: " + ", ".join(sorted(SCHEMES)) + ".",
+        )
+    if kind == "sqlite":
+        # sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:
+        database = unquote(url.split("://", 1)[1])
+        database = database[1:] if database.startswith("/") else database
+        database = database.split("?", 1)[0]
+        if not database:
+            raise ConfigError(f"SQLite URL {url} names no file.", next_step="Use sqlite:///migrations.db")
+        return DatabaseURL(url, kind, None, None, None, None, database, dict(parse_qsl(parts.query)))
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"The port in {redact(url)} is not a number.", next_step="Fix the URL.") from None
+    return DatabaseURL(
+        raw=url,
+        kind=kind,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        host=parts.hostname,
+        port=port,
+        database=unquote(parts.path.lstrip("/")),
+        query=dict(parse_qsl(parts.query)),
+    )
