@@ -28,7 +28,7 @@ test: $(STAMP) node
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python tests/bench/run.py
+	BENCH=$(BENCH) $(BIN)/python tests/bench/run.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .migration-manager
