@@ -47,6 +47,7 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         selected = _select_pending(plan, request.to_version)
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
         report = _report(conn, "apply", runs, plan.current_version, request.dry_run)
+        report.version_after = selected[-1].version if selected else plan.current_version
         report.findings = findings_for(conn, selected, "up")
         if not runs:
             report.outcome, report.message = "nothing-to-do", "Database is up to date."
@@ -71,6 +72,8 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
         for run, (row, script) in zip(runs, zip(rows, scripts)):
             run.script_source = "file" if plan.file_for(row.version) and plan.file_for(row.version).down else "history"
         report = _report(conn, "rollback", runs, plan.current_version, request.dry_run)
+        leaving = {r.version for r in rows}
+        report.version_after = next((r.version for r in reversed(plan.applied) if r.version not in leaving), None)
         down_migrations = [m for m in (plan.file_for(r.version) for r in rows) if m is not None]
         report.findings = [] if request.emergency else findings_for(conn, down_migrations, "down")
         if not runs:
