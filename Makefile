@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The real MCP clients (Claude Code CLI, MCP Inspector) the tests drive, in ./node_modules.
+# Reinstalled only when package-lock.json changed (its hash is kept in node_modules/.mm-lock).
 node:
 	@if [ -f package.json ] && command -v npm >/dev/null; then \
-		if [ ! -d node_modules ] || [ package.json -nt node_modules ]; then \
-			npm ci --no-audit --no-fund --loglevel=error && touch node_modules; fi; \
+		lock=$$(sha256sum package-lock.json | cut -d' ' -f1); \
+		if [ "$$(cat node_modules/.mm-lock 2>/dev/null)" != "$$lock" ]; then \
+			npm ci --no-audit --no-fund --loglevel=error && echo "$$lock" > node_modules/.mm-lock; fi; \
 	fi
 
 demo: $(STAMP)
