@@ -77,14 +77,20 @@ def test_claude_plugin_details_lists_the_skill_the_commands_and_the_server(tmp_p
     assert "Connected" in line, listed
 
 
+def main_checkout() -> Path:
+    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO,
+                            capture_output=True, text=True)
+    return Path(common.stdout.strip()).parent if common.returncode == 0 else REPO
+
+
 def test_claude_mcp_list_reports_the_project_server_connected(tmp_path: Path) -> None:
     claude = node_tool("claude")
     env = client_env(tmp_path / "home")
     # The human trusted this folder once (Claude Code's trust dialog); from then on the project's own
     # .claude/settings.json approves the server it ships in .mcp.json.
-    (tmp_path / "home" / ".claude.json").write_text(
-        json.dumps({"projects": {str(REPO): {"hasTrustDialogAccepted": True}}})
-    )
+    # Claude Code keys a git worktree by its main checkout, so trust both.
+    trusted = {str(folder): {"hasTrustDialogAccepted": True} for folder in (REPO, main_checkout())}
+    (tmp_path / "home" / ".claude.json").write_text(json.dumps({"projects": trusted}))
     listed = run([str(claude), "mcp", "list"], env, REPO).stdout
     line = next(line for line in listed.splitlines() if line.startswith("migration-manager:"))
     assert "Connected" in line, listed
