@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -105,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     except MigrationError as exc:
         renderer.error(exc)
         return exc.exit_code
+    except BrokenPipeError:  # `db-migrate status | head`: the reader left; the work itself is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         renderer.plain("Interrupted. The migration lock is released with this process; run `db-migrate status`.")
         return 130

@@ -66,6 +66,12 @@ class Renderer:
     def progress(self, event: Any) -> None:
         if self.json:
             return
+        try:
+            self._progress(event)
+        except OSError:  # a closed terminal or pipe must never interrupt a running migration
+            pass
+
+    def _progress(self, event: Any) -> None:
         if event.phase == "statement":
             self.err.print(f"    [dim]{event.statement_index}/{event.statement_total} {event.message}[/]", markup=True)
         else:

@@ -15,6 +15,7 @@ from ..reports import RunReport
 from .context import Progress, TargetRequest, connect, open_project
 from .migrate import _down_script, _execute, _report
 from .runner import plan_run
+from .safety import stop_for_environment_approval
 
 
 class ResolveRequest(TargetRequest):
@@ -39,11 +40,8 @@ def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunRep
         migration = plan.file_for(row.version)
         report = _report(conn, "resolve", [], plan.current_version, False)
         report.plan_id = _plan_id(project.target.name, request)
-        if project.target.require_approval and not (
-                request.approved and request.approved_plan_id in (None, report.plan_id)):
-            report.outcome, report.needs_approval = "needs-approval", True
-            report.approval_reasons = [f"environment '{project.target.name}' requires approval (requireApproval)"]
-            report.message = f"Approval needed to {request.action} {row.version}_{row.name} (status {row.status})."
+        if stop_for_environment_approval(project.target, report, request,
+                                         f"Approval needed to {request.action} {row.version}_{row.name} (status {row.status})."):
             return report
         author = project.author()
         if request.action == "accept-checksum":
@@ -117,11 +115,9 @@ def baseline(request: BaselineRequest) -> RunReport:
         chosen = [m for m in plan.pending if version_key(m.version) <= key]
         report = _report(conn, "baseline", [plan_run(conn, m.version, m.name, "up", m.up) for m in chosen],
                          plan.current_version, False)
-        if project.target.require_approval and not (
-                request.approved and request.approved_plan_id in (None, report.plan_id)):
-            report.outcome, report.needs_approval = "needs-approval", True
-            report.approval_reasons = [f"environment '{project.target.name}' requires approval (requireApproval)"]
-            report.message = f"Approval needed to record {len(chosen)} migration(s) as applied without running them."
+        report.version_after = chosen[-1].version if chosen else plan.current_version
+        if stop_for_environment_approval(project.target, report, request, f"Approval needed to record {len(chosen)} "
+                                         "migration(s) as applied without running them."):
             return report
         author = project.author()
         for migration, run in zip(chosen, report.migrations):

@@ -47,6 +47,21 @@ def approval_reasons(conn: Connection, findings: list[dict[str, Any]], destructi
     return reasons
 
 
+def stop_for_environment_approval(target, report, request, message: str) -> bool:
+    """True (and the report says why) when a requireApproval environment has not approved this plan.
+
+    For changes that are not migrations (resolve, baseline, restore): the only reason is the
+    environment's rule; the approval binds to report.plan_id like an apply's does.
+    """
+    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
+    if not target.require_approval or approved:
+        return False
+    report.outcome, report.needs_approval = "needs-approval", True
+    report.approval_reasons = [f"environment '{target.name}' requires approval (requireApproval)"]
+    report.message = message
+    return True
+
+
 def findings_for(conn: Connection, migrations: list[Migration], direction: str) -> list[dict[str, Any]]:
     """Data-aware findings from the analysis package, when safetyCheck is on."""
     if not conn.project.settings.validation.safetyCheck or not migrations:
