@@ -1,0 +1,1 @@
+"""Static and data-aware analysis of migrations: statements -> operations -> findings."""

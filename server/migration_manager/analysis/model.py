@@ -1,0 +1,116 @@
+"""What analysis speaks: the operations a statement performs, and the findings about them.
+
+`Operation` is parsed from SQL text alone (analysis/operations.py); it never looks at a database.
+`Finding` is what a rule says about an operation, with counts probed from the live tables.
+Both are stable interfaces: simulate, locks, impact, backups and rollback read them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["info", "warning", "danger", "error"]
+SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "danger": 2, "error": 3}
+
+# Every kind an Operation can have. DDL on a table, then indexes, then DML, then session settings.
+OperationKind = Literal[
+    "create_table", "drop_table", "rename_table", "truncate",
+    "add_column", "drop_column", "rename_column", "alter_column_type",
+    "set_not_null", "drop_not_null", "set_default", "drop_default",
+    "add_constraint", "drop_constraint", "validate_constraint",
+    "create_index", "drop_index",
+    "insert", "update", "delete",
+    "set_lock_timeout", "set_statement_timeout", "set",
+    "other",
+]
+ConstraintType = Literal["unique", "primary_key", "foreign_key", "check", "exclude"]
+
+
+class ColumnSpec(BaseModel):
+    """A column as written in CREATE TABLE / ADD COLUMN."""
+
+    name: str
+    type: str = Field(description="the type as written, e.g. varchar(100)")
+    nullable: bool = True
+    default: str | None = Field(None, description="DEFAULT expression as written")
+    primary_key: bool = False
+    unique: bool = False
+
+
+class Operation(BaseModel):
+    """One thing a statement does. An ALTER TABLE with three actions gives three operations."""
+
+    kind: OperationKind
+    statement_index: int = Field(1, description="1-based position of the statement in its script")
+    statement: str = Field("", description="the statement's SQL text")
+    table: str | None = Field(None, description="target table, unqualified (schema in `schema`)")
+    schema_name: str | None = None
+    column: str | None = None
+    columns: list[str] = Field(default_factory=list, description="index/constraint columns, in order")
+    new_name: str | None = Field(None, description="rename_table / rename_column target; a MySQL CHANGE's new name")
+    old_type: str | None = Field(None, description="set by analysis from the live schema; never by the parser")
+    new_type: str | None = Field(None, description="alter_column_type / add_column type as written")
+    using: str | None = Field(None, description="PostgreSQL ALTER ... TYPE ... USING expression")
+    nullable: bool | None = Field(None, description="add_column / MySQL MODIFY: False when NOT NULL is written")
+    default: str | None = Field(None, description="DEFAULT expression (add_column, set_default)")
+    default_volatile: bool | None = Field(None, description="True when the DEFAULT calls a volatile function")
+    index_name: str | None = None
+    constraint_name: str | None = None
+    constraint_type: ConstraintType | None = None
+    unique: bool = False
+    concurrently: bool = False
+    not_valid: bool = False
+    expression_index: bool = Field(False, description="an index on expressions, not plain columns")
+    where: str | None = Field(None, description="partial-index predicate, or the WHERE of UPDATE/DELETE (SQL)")
+    check: str | None = Field(None, description="CHECK expression (SQL, dialect of the statement)")
+    ref_table: str | None = None
+    ref_columns: list[str] = Field(default_factory=list)
+    if_exists: bool = False
+    if_not_exists: bool = False
+    cascade: bool = False
+    algorithm: str | None = Field(None, description="MySQL ALGORITHM= clause (INSTANT/INPLACE/COPY)")
+    lock: str | None = Field(None, description="MySQL LOCK= clause (NONE/SHARED/EXCLUSIVE)")
+    value: str | None = Field(None, description="SET statements: the value as written")
+    detail: str | None = Field(None, description="index method or MySQL index kind (gin, FULLTEXT), 'using index'")
+    column_specs: list[ColumnSpec] = Field(default_factory=list, description="create_table columns")
+    constraints: list[Operation] = Field(default_factory=list,
+                                         description="create_table inline constraints (kind add_constraint)")
+
+    @property
+    def is_ddl(self) -> bool:
+        return self.kind not in ("insert", "update", "delete", "set_lock_timeout", "set_statement_timeout", "set")
+
+    @property
+    def target(self) -> str:
+        """`table.column` or `table`, for messages."""
+        return f"{self.table}.{self.column}" if self.column else (self.table or "?")
+
+
+class Finding(BaseModel):
+    """What a rule found about one operation, with the numbers from the live tables."""
+
+    rule: str = Field(description="rule id; skill_resources/rules-catalog.md explains each")
+    severity: Severity
+    title: str
+    message: str = Field(description="the consequence in one sentence, with the real numbers")
+    migration: str | None = Field(None, description="version of the migration the statement belongs to")
+    direction: Literal["up", "down"] = "up"
+    statement_index: int | None = None
+    statement: str | None = None
+    table: str | None = None
+    column: str | None = None
+    rows_total: int | None = Field(None, description="rows in the table (exact when probed, else estimate)")
+    rows_affected: int | None = Field(None, description="rows the rule counted: lost, truncated, blocking...")
+    counts: dict[str, int] = Field(default_factory=dict, description="every figure the probe measured, by name")
+    exact: bool = Field(True, description="False when counts come from a sample or were not measured")
+    confidence: str | None = Field(None, description="how sure a sampled count is, in words")
+    probe_sql: str | None = Field(None, description="the query that measured it (run it to see the rows)")
+    recommendation: str = ""
+    safe_rewrite: str | None = Field(None, description="SQL that does the same change safely, when one exists")
+
+    @property
+    def blocks(self) -> bool:
+        """danger and error stop the apply pipeline for a human's approval."""
+        return SEVERITY_ORDER[self.severity] >= SEVERITY_ORDER["danger"]

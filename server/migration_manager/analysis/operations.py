@@ -1,0 +1,348 @@
+"""SQL statement text -> the operations it performs (`Operation`), for one dialect.
+
+sqlglot reads all three dialects. Where it gives up (it returns a generic `Command`), PostgreSQL
+statements go to pglast, PostgreSQL's own parser, and the few MySQL forms sqlglot does not know
+(`RENAME TABLE`, `CREATE INDEX ... ALGORITHM=... LOCK=...`) are read by pattern. A statement no
+parser understands becomes one `other` operation: analysis never crashes on SQL it cannot read.
+Pure text in, data out: nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from .model import ColumnSpec, Operation
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" is handled here
+
+# Functions whose value changes per row: a DEFAULT calling one cannot be stored once in the
+# catalog (PostgreSQL 11+ "fast default"), so ADD COLUMN rewrites every row.
+VOLATILE_FUNCTIONS = {"random", "rand", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "uuid",
+                      "clock_timestamp", "timeofday", "nextval", "statement_timestamp", "txid_current",
+                      "uuid_short", "sys_guid", "random_bytes"}
+_VOLATILE_NODES = (exp.Rand, exp.Uuid)
+
+_MYSQL_INDEX_OPTIONS = re.compile(r"\s*,?\s*\b(ALGORITHM|LOCK)\s*=?\s*(\w+)", re.IGNORECASE)
+_RENAME_TABLE = re.compile(r"^\s*RENAME\s+TABLES?\s+(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def script_operations(statements: Sequence[str], dialect: str) -> list[Operation]:
+    """Every operation of a script, statement by statement (statement_index is 1-based)."""
+    return [op for index, sql in enumerate(statements, start=1) for op in statement_operations(sql, dialect, index)]
+
+
+def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operation]:
+    text = sql.strip().rstrip(";").strip()
+    try:
+        tree = sqlglot.parse_one(text, read=dialect)
+    except (ParseError, TokenError, ValueError):
+        tree = None
+    if tree is None or isinstance(tree, exp.Command):
+        ops = _fallback(text, dialect)
+    else:
+        ops = _from_tree(tree, dialect)
+    ops = ops or [Operation(kind="other")]
+    return [op.model_copy(update={"statement": text, "statement_index": index}) for op in ops]
+
+
+# ---- sqlglot trees -------------------------------------------------------------------------
+def _from_tree(tree: exp.Expression, dialect: str) -> list[Operation]:
+    if isinstance(tree, exp.Alter) and (tree.args.get("kind") or "TABLE").upper() == "TABLE":
+        return _alter_table(tree, dialect)
+    if isinstance(tree, exp.Create):
+        return _create(tree, dialect)
+    if isinstance(tree, exp.Drop):
+        return _drop(tree)
+    if isinstance(tree, exp.TruncateTable):
+        return [Operation(kind="truncate", **_name(t)) for t in tree.expressions]
+    if isinstance(tree, (exp.Update, exp.Delete)):
+        where = tree.args.get("where")
+        return [Operation(kind="update" if isinstance(tree, exp.Update) else "delete", **_name(tree.this),
+                          where=where.this.sql(dialect) if where else None)]
+    if isinstance(tree, exp.Insert):
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        return [Operation(kind="insert", **_name(target))]
+    if isinstance(tree, exp.Set):
+        return [_setting(item, dialect) for item in tree.expressions]
+    return [Operation(kind="other")]
+
+
+def _alter_table(tree: exp.Alter, dialect: str) -> list[Operation]:
+    base = {**_name(tree.this), "if_exists": bool(tree.args.get("exists")), "not_valid": bool(tree.args.get("not_valid"))}
+    for option in tree.args.get("options") or []:
+        if isinstance(option, exp.AlgorithmProperty):
+            base["algorithm"] = option.this.name.upper()
+        elif isinstance(option, exp.LockProperty):
+            base["lock"] = option.this.name.upper()
+    ops: list[Operation] = []
+    for action in tree.args.get("actions") or []:
+        ops += _alter_action(action, base, dialect)
+    return ops
+
+
+def _alter_action(action: exp.Expression, base: dict, dialect: str) -> list[Operation]:
+    if isinstance(action, exp.ColumnDef):
+        spec = _column_spec(action, dialect)
+        return [_op("add_column", base, column=spec.name, new_type=spec.type, nullable=spec.nullable,
+                          default=spec.default, default_volatile=_volatile_default(action),
+                          if_not_exists=bool(action.args.get("exists")))]
+    if isinstance(action, exp.AlterColumn):
+        return [_alter_column(action, base, dialect)]
+    if isinstance(action, exp.ModifyColumn):  # MySQL MODIFY / CHANGE: the column is redefined in full
+        return _modify_column(action, base, dialect)
+    if isinstance(action, exp.Drop):
+        return [_drop_in_alter(action, base)]
+    if isinstance(action, exp.DropPrimaryKey):
+        return [_op("drop_constraint", base, constraint_type="primary_key")]
+    if isinstance(action, exp.RenameColumn):
+        return [_op("rename_column", base, column=action.this.name, new_name=action.args["to"].name)]
+    if isinstance(action, exp.AlterRename):
+        return [_op("rename_table", base, new_name=action.this.name)]
+    if isinstance(action, exp.AddConstraint):
+        return [op for item in action.expressions for op in _constraint(item, base, dialect)]
+    return [_op("other", base)]
+
+
+def _alter_column(action: exp.AlterColumn, base: dict, dialect: str) -> Operation:
+    column = action.this.name
+    if action.args.get("dtype"):
+        using = action.args.get("using")
+        return _op("alter_column_type", base, column=column, new_type=action.args["dtype"].sql(dialect),
+                         using=using.sql(dialect) if isinstance(using, exp.Expression) else None)
+    if action.args.get("allow_null") is False:
+        return _op("set_not_null", base, column=column)
+    if action.args.get("allow_null") is True:
+        return _op("drop_not_null", base, column=column)
+    if action.args.get("default") is not None:
+        default = action.args["default"]
+        return _op("set_default", base, column=column, default=default.sql(dialect),
+                         default_volatile=_is_volatile(default))
+    if action.args.get("drop"):
+        return _op("drop_default", base, column=column)
+    return _op("other", base, column=column)
+
+
+def _modify_column(action: exp.ModifyColumn, base: dict, dialect: str) -> list[Operation]:
+    spec = _column_spec(action.this, dialect)
+    old_name = action.args.get("rename_from")
+    column = old_name.name if old_name is not None else spec.name
+    ops = [_op("alter_column_type", base, column=column, new_type=spec.type, nullable=spec.nullable,
+                     default=spec.default, new_name=spec.name if old_name is not None else None)]
+    if not spec.nullable:
+        ops.append(_op("set_not_null", base, column=column))
+    if old_name is not None and old_name.name != spec.name:
+        ops.append(_op("rename_column", base, column=column, new_name=spec.name))
+    return ops
+
+
+def _drop_in_alter(action: exp.Drop, base: dict) -> Operation:
+    kind = (action.args.get("kind") or "COLUMN").upper()
+    targets = _dropped(action)
+    name = targets[0].name if targets else None
+    common = {**base, "if_exists": bool(action.args.get("exists")), "cascade": bool(action.args.get("cascade"))}
+    if kind == "COLUMN":
+        return _op("drop_column", common, column=name)
+    if kind == "INDEX":
+        return _op("drop_index", common, index_name=name)
+    constraint_type = "foreign_key" if kind == "FOREIGN KEY" else "check" if kind == "CHECK" else None
+    return _op("drop_constraint", common, constraint_name=name, constraint_type=constraint_type)
+
+
+def _constraint(item: exp.Expression, base: dict, dialect: str) -> list[Operation]:
+    """ADD CONSTRAINT name <kind> ..., ADD UNIQUE (..), ADD PRIMARY KEY (..), MySQL ADD INDEX (..)."""
+    name = None
+    if isinstance(item, exp.Constraint):
+        name = item.this.name
+        return [op for part in item.expressions for op in _constraint(part, {**base, "constraint_name": name}, dialect)]
+    if isinstance(item, exp.ForeignKey):
+        reference = item.args["reference"].this
+        return [_op("add_constraint", base, constraint_type="foreign_key",
+                          columns=[c.name for c in item.expressions], ref_table=reference.this.name,
+                          ref_columns=[c.name for c in reference.expressions])]
+    if isinstance(item, exp.CheckColumnConstraint):
+        return [_op("add_constraint", base, constraint_type="check", check=item.this.sql(dialect))]
+    if isinstance(item, exp.UniqueColumnConstraint):
+        schema = item.this
+        columns = [c.name for c in schema.expressions] if isinstance(schema, exp.Schema) else []
+        index = schema.this.name if isinstance(schema, exp.Schema) and schema.this is not None else None
+        return [_op("add_constraint", base, constraint_type="unique", unique=True, columns=columns,
+                          index_name=index, constraint_name=base.get("constraint_name") or index)]
+    if isinstance(item, exp.PrimaryKey):
+        return [_op("add_constraint", base, constraint_type="primary_key", unique=True,
+                          columns=[c.name for c in item.expressions])]
+    if isinstance(item, exp.ExcludeColumnConstraint):
+        return [_op("add_constraint", base, constraint_type="exclude")]
+    if isinstance(item, exp.IndexColumnConstraint):  # MySQL ADD INDEX / KEY / FULLTEXT / SPATIAL
+        kind = (item.args.get("kind") or "").upper() or None
+        return [_op("create_index", base, index_name=item.this.name if item.this else None,
+                          columns=[c.name for c in item.expressions], detail=kind)]
+    return [_op("other", base)]
+
+
+def _create(tree: exp.Create, dialect: str) -> list[Operation]:
+    kind = (tree.args.get("kind") or "").upper()
+    if kind == "INDEX":
+        index = tree.this
+        params = index.args.get("params")
+        ordered = params.args.get("columns") or [] if params else []
+        plain = [o.this for o in ordered if isinstance(o.this, exp.Column)]
+        where = params.args.get("where") if params else None
+        using = params.args.get("using") if params else None
+        return [Operation(kind="create_index", **_name(index.args["table"]),
+                          index_name=index.this.name if index.this else None, columns=[c.name for c in plain],
+                          expression_index=len(plain) != len(ordered), unique=bool(tree.args.get("unique")),
+                          concurrently=bool(tree.args.get("concurrently")), if_not_exists=bool(tree.args.get("exists")),
+                          where=where.this.sql(dialect) if where else None, detail=using.name if using else None)]
+    if kind == "TABLE":
+        schema = tree.this
+        table = schema.this if isinstance(schema, exp.Schema) else schema
+        columns = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)] if isinstance(schema, exp.Schema) else []
+        constraints = [op for e in (schema.expressions if isinstance(schema, exp.Schema) else [])
+                       if not isinstance(e, exp.ColumnDef) for op in _constraint(e, _name(table), dialect)]
+        constraints += _inline_references(columns, table)
+        return [Operation(kind="create_table", **_name(table), if_not_exists=bool(tree.args.get("exists")),
+                          column_specs=[_column_spec(c, dialect) for c in columns],
+                          constraints=[c for c in constraints if c.kind == "add_constraint"])]
+    return [Operation(kind="other")]
+
+
+def _inline_references(columns: list[exp.ColumnDef], table: exp.Table) -> list[Operation]:
+    """`col int REFERENCES users(id)` inside CREATE TABLE: a foreign key like any other."""
+    found = []
+    for column in columns:
+        for reference in column.find_all(exp.Reference):
+            target = reference.this
+            found.append(Operation(kind="add_constraint", **_name(table), constraint_type="foreign_key",
+                                   columns=[column.name], ref_table=target.this.name,
+                                   ref_columns=[c.name for c in target.expressions]))
+    return found
+
+
+def _drop(tree: exp.Drop) -> list[Operation]:
+    kind = (tree.args.get("kind") or "").upper()
+    common = {"if_exists": bool(tree.args.get("exists")), "cascade": bool(tree.args.get("cascade"))}
+    if kind == "TABLE":
+        return [Operation(kind="drop_table", **_name(t), **common) for t in _dropped(tree)]
+    if kind == "INDEX":
+        on = tree.args.get("cluster")  # MySQL DROP INDEX ix ON table
+        table = _name(on.this) if isinstance(on, exp.OnProperty) else {}
+        return [_op("drop_index", table, index_name=t.name, concurrently=bool(tree.args.get("concurrently")),
+                          **common) for t in _dropped(tree)]
+    return [Operation(kind="other")]
+
+
+def _dropped(drop: exp.Drop) -> list[exp.Expression]:
+    """What a DROP names (sqlglot keeps them under `tables` for every kind of object)."""
+    return list(drop.args.get("tables") or drop.expressions or [])
+
+
+def _setting(item: exp.Expression, dialect: str) -> Operation:
+    assignment = item.this
+    if not isinstance(assignment, exp.EQ):
+        return Operation(kind="set")
+    name = assignment.this.name.lower()
+    value = assignment.expression.name if isinstance(assignment.expression, exp.Literal) else assignment.expression.sql(dialect)
+    kind = ("set_lock_timeout" if name in ("lock_timeout", "lock_wait_timeout", "innodb_lock_wait_timeout")
+            else "set_statement_timeout" if name in ("statement_timeout", "max_statement_time", "max_execution_time")
+            else "set")
+    return Operation(kind=kind, column=name, value=value)
+
+
+# ---- pieces ----------------------------------------------------------------------------------
+def _name(table: exp.Expression | None) -> dict:
+    if not isinstance(table, exp.Table):
+        return {}
+    return {"table": table.name, "schema_name": table.db or None}
+
+
+def _column_spec(column: exp.ColumnDef, dialect: str) -> ColumnSpec:
+    kinds = [c.args.get("kind") for c in column.args.get("constraints") or []]
+    default = next((k.this for k in kinds if isinstance(k, exp.DefaultColumnConstraint)), None)
+    primary = any(isinstance(k, exp.PrimaryKeyColumnConstraint) for k in kinds)
+    not_null = any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null") for k in kinds)
+    dtype = column.args.get("kind")
+    return ColumnSpec(name=column.name, type=dtype.sql(dialect) if dtype else "", nullable=not (not_null or primary),
+                      default=default.sql(dialect) if default is not None else None, primary_key=primary,
+                      unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds))
+
+
+def _volatile_default(column: exp.ColumnDef) -> bool | None:
+    default = column.find(exp.DefaultColumnConstraint)
+    return _is_volatile(default.this) if default is not None else None
+
+
+def _is_volatile(expression: exp.Expression) -> bool:
+    for node in expression.walk():
+        if isinstance(node, _VOLATILE_NODES):
+            return True
+        if isinstance(node, exp.Func) and node.sql_name().lower() in VOLATILE_FUNCTIONS:
+            return True
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() in VOLATILE_FUNCTIONS:
+            return True
+    return False
+
+
+# ---- what sqlglot leaves as a Command ------------------------------------------------------
+def _fallback(text: str, dialect: str) -> list[Operation]:
+    if dialect == "postgres":
+        return _pglast_operations(text)
+    rename = _RENAME_TABLE.match(text)
+    if rename:  # MySQL RENAME TABLE a TO b, c TO d
+        pairs = [p.split() for p in rename.group(1).split(",")]
+        return [Operation(kind="rename_table", table=_unquote(p[0]), new_name=_unquote(p[2]))
+                for p in pairs if len(p) == 3 and p[1].upper() == "TO"]
+    options = dict((k.upper(), v.upper()) for k, v in _MYSQL_INDEX_OPTIONS.findall(text))
+    if options:  # CREATE INDEX ... ALGORITHM=INPLACE LOCK=NONE: read it without the options
+        stripped = _MYSQL_INDEX_OPTIONS.sub("", text)
+        try:
+            tree = sqlglot.parse_one(stripped, read=dialect)
+        except (ParseError, TokenError, ValueError):
+            return []
+        if isinstance(tree, exp.Command):
+            return []
+        return [op.model_copy(update={"algorithm": options.get("ALGORITHM"), "lock": options.get("LOCK")})
+                for op in _from_tree(tree, dialect)]
+    return []
+
+
+def _pglast_operations(text: str) -> list[Operation]:
+    """The ALTER TABLE forms sqlglot does not read, from PostgreSQL's own parser."""
+    import pglast
+    from pglast import ast
+    from pglast.enums import AlterTableType, ConstrType
+
+    try:
+        statement = pglast.parse_sql(text)[0].stmt
+    except pglast.parser.ParseError:
+        return []
+    if not isinstance(statement, ast.AlterTableStmt):
+        return []
+    table = {"table": statement.relation.relname, "schema_name": statement.relation.schemaname}
+    ops = []
+    for cmd in statement.cmds or ():
+        if cmd.subtype == AlterTableType.AT_ValidateConstraint:
+            ops.append(_op("validate_constraint", table, constraint_name=cmd.name))
+        elif cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
+            contype = {ConstrType.CONSTR_PRIMARY: "primary_key", ConstrType.CONSTR_UNIQUE: "unique"}.get(cmd.def_.contype)
+            # ADD ... USING INDEX: the unique index already exists, so no scan and no duplicates to find.
+            ops.append(_op("add_constraint", table, constraint_type=contype, unique=contype is not None,
+                                 constraint_name=cmd.def_.conname, index_name=cmd.def_.indexname,
+                                 detail="using index" if cmd.def_.indexname else None))
+        else:
+            ops.append(_op("other", table))
+    return ops
+
+
+def _unquote(name: str) -> str:
+    return name.strip("`\"").split(".")[-1].strip("`\"")
+
+
+def _op(kind: str, base: dict, **fields) -> Operation:
+    """An operation from the statement-wide fields (`base`) and its own, its own taking precedence."""
+    return Operation(kind=kind, **{**base, **fields})
