@@ -1,0 +1,196 @@
+"""A snapshot of the live schema (tables, columns, indexes, constraints, foreign keys) that the
+simulation can change in memory: "what would this migration do" without touching the database.
+
+One catalog reader per database (`postgres.py`, `mysql.py`, `sqlite.py`), each a handful of
+catalog queries for the whole schema (not one round trip per table), and each says how its
+server scopes names (`Naming`): PostgreSQL puts index names in the schema's relation namespace,
+MySQL/MariaDB per table, and so on.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Literal
+
+from sqlglot import exp
+
+ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check"]
+
+
+def key(name: str) -> str:
+    """Names compare case-insensitively (unquoted identifiers fold on every server we read)."""
+    return name.strip('"`[]').lower()
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column type as the server reports it, with sqlglot's normalized form for comparisons."""
+
+    text: str
+    normalized: str
+    family: str  # integer | decimal | float | string | temporal | boolean | json | uuid | binary | other
+
+    @classmethod
+    def parse(cls, text: str, dialect: str) -> ColumnType:
+        try:
+            data_type = exp.DataType.build(text, dialect=dialect)
+        except Exception:  # noqa: BLE001 - a type sqlglot does not know (domains, enums, arrays of them)
+            return cls(text, text.lower(), "other")
+        family = _family(data_type)
+        if family == "integer":  # MySQL's display width (int(11)) is not part of the type
+            data_type.set("expressions", [])
+        return cls(text, data_type.sql(dialect=dialect).lower(), family)
+
+
+def _family(data_type: exp.DataType) -> str:
+    T = exp.DataType.Type
+    groups = [
+        ("integer", exp.DataType.INTEGER_TYPES | {T.SERIAL, T.BIGSERIAL, T.SMALLSERIAL}),
+        ("decimal", exp.DataType.REAL_TYPES - exp.DataType.FLOAT_TYPES - {T.UDOUBLE}),
+        ("float", exp.DataType.FLOAT_TYPES | {T.UDOUBLE}),
+        ("string", exp.DataType.TEXT_TYPES),
+        ("temporal", exp.DataType.TEMPORAL_TYPES | {T.INTERVAL}),
+        ("boolean", {T.BOOLEAN}),
+        ("json", {T.JSON, T.JSONB}),
+        ("uuid", {T.UUID}),
+        ("binary", exp.DataType.BINARY_TYPES | {T.VARBINARY}),
+    ]
+    return next((name for name, kinds in groups if data_type.this in kinds), "other")
+
+
+@dataclass
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool = True
+    default: str | None = None
+
+
+@dataclass
+class Index:
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    primary: bool = False
+
+
+@dataclass
+class Constraint:
+    name: str
+    table: str
+    kind: ConstraintKind
+    columns: tuple[str, ...] = ()
+    ref_table: str | None = None
+    ref_columns: tuple[str, ...] = ()
+    definition: str | None = None  # CHECK expression (as the server prints it), when known
+    valid: bool = True  # False: added NOT VALID and not validated yet (PostgreSQL)
+
+
+@dataclass
+class Table:
+    name: str
+    columns: dict[str, Column] = field(default_factory=dict)  # key(name) -> Column, in table order
+    indexes: dict[str, Index] = field(default_factory=dict)
+    constraints: dict[str, Constraint] = field(default_factory=dict)
+    view: bool = False
+
+    def column(self, name: str) -> Column | None:
+        return self.columns.get(key(name))
+
+    def is_unique_on(self, columns: tuple[str, ...]) -> bool:
+        """Is there a primary key or unique index/constraint on exactly these columns (any order)?"""
+        wanted = {key(c) for c in columns}
+        uniques = [i.columns for i in self.indexes.values() if i.unique or i.primary]
+        uniques += [c.columns for c in self.constraints.values() if c.kind in ("primary_key", "unique")]
+        return any({key(c) for c in cols} == wanted for cols in uniques)
+
+    def primary_columns(self) -> tuple[str, ...]:
+        found = [c.columns for c in self.constraints.values() if c.kind == "primary_key"]
+        found += [i.columns for i in self.indexes.values() if i.primary]
+        return found[0] if found else ()
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How a server scopes object names (the source of "already exists" errors)."""
+
+    index_names: Literal["schema", "table"]  # PostgreSQL: one namespace with tables; MySQL: per table
+    constraint_names: Literal["schema", "table"]  # MySQL/MariaDB foreign keys: per database
+
+
+@dataclass
+class Snapshot:
+    dialect: str
+    naming: Naming
+    tables: dict[str, Table] = field(default_factory=dict)  # key(name) -> Table (views included)
+    other_relations: set[str] = field(default_factory=set)  # sequences etc.: they share PG's namespace
+
+    def table(self, name: str) -> Table | None:
+        return self.tables.get(key(name))
+
+    def copy(self) -> Snapshot:
+        return copy.deepcopy(self)
+
+    def index_owner(self, name: str, table: str) -> str | None:
+        """The table that already has an index named `name` where it would clash, else None."""
+        candidates = self.tables.values() if self.naming.index_names == "schema" else filter(None, [self.table(table)])
+        return next((t.name for t in candidates if key(name) in t.indexes), None)
+
+    def constraint_owner(self, name: str, table: str, kind: ConstraintKind) -> str | None:
+        # Constraints backed by an index (PK/UNIQUE) clash with index names too on PostgreSQL.
+        scope_all = self.naming.constraint_names == "schema" and kind == "foreign_key"
+        candidates = self.tables.values() if scope_all else filter(None, [self.table(table)])
+        owner = next((t.name for t in candidates if key(name) in t.constraints), None)
+        if owner is None and kind in ("primary_key", "unique"):
+            owner = self.index_owner(name, table)
+        return owner
+
+    def relation_exists(self, name: str) -> bool:
+        """Would a new table/index named `name` clash with an existing relation (PostgreSQL namespace)?"""
+        return key(name) in self.tables or key(name) in self.other_relations or (
+            self.naming.index_names == "schema" and any(key(name) in t.indexes for t in self.tables.values()))
+
+    def index_table(self, name: str) -> str | None:
+        """The table an index belongs to (PostgreSQL's DROP INDEX names only the index)."""
+        return next((t.name for t in self.tables.values() if key(name) in t.indexes), None)
+
+    def resolve(self, op):
+        """`op` with what its SQL leaves out but this schema knows: the table of a DROP INDEX,
+        the column's current type before a type change."""
+        updates = {}
+        if op.kind == "drop_index" and not op.table and op.index_name:
+            updates["table"] = self.index_table(op.index_name)
+        table = self.table(op.table) if op.table else None
+        column = table.column(op.column) if table is not None and op.column else None
+        if op.kind == "alter_column_type" and op.old_type is None and column is not None:
+            updates["old_type"] = column.type.text
+        return op.model_copy(update=updates) if updates else op
+
+    def shape(self) -> dict[str, dict]:
+        """A comparable picture of the schema: what must be equal after UP then DOWN."""
+        return {name: _table_shape(table) for name, table in self.tables.items()}
+
+
+def _table_shape(table: Table) -> dict:
+    return {
+        "columns": {n: (c.type.normalized, c.nullable) for n, c in table.columns.items()},
+        "indexes": {n: (tuple(map(key, i.columns)), i.unique) for n, i in table.indexes.items()},
+        "constraints": {n: (c.kind, tuple(map(key, c.columns)), key(c.ref_table or ""))
+                        for n, c in table.constraints.items()},
+    }
+
+
+READERS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+
+
+def read_schema(engine, exclude: tuple[str, ...] = ()) -> Snapshot:
+    """Snapshot the current schema of the engine's database (the tables in `exclude` left out,
+    e.g. the history tables, which migrations never touch)."""
+    reader = import_module(f".{READERS[engine.dialect]}", __name__)
+    snapshot = reader.read(engine)
+    for name in exclude:
+        snapshot.tables.pop(key(name), None)
+    return snapshot

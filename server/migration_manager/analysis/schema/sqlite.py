@@ -1,0 +1,51 @@
+"""SQLite reader: sqlite_schema plus the table/index/foreign-key PRAGMAs."""
+
+from __future__ import annotations
+
+from . import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
+
+# Index names are database-wide, like table names; constraints are named per table.
+NAMING = Naming(index_names="schema", constraint_names="table")
+
+
+def read(engine) -> Snapshot:
+    snapshot = Snapshot("sqlite", NAMING)
+    objects = engine.query("SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+                           "AND name NOT LIKE 'sqlite_%'")
+    for name, kind in objects:
+        table = snapshot.tables[key(name)] = Table(name, view=kind == "view")
+        _read_columns(engine, table)
+        if kind == "table":
+            _read_indexes(engine, table)
+            _read_foreign_keys(engine, table)
+    return snapshot
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_columns(engine, table: Table) -> None:
+    primary = []
+    for _, name, type_text, notnull, default, pk in engine.query(f"PRAGMA table_info({_quote(table.name)})"):
+        table.columns[key(name)] = Column(name, ColumnType.parse(type_text or "blob", "sqlite"), not notnull, default)
+        if pk:
+            primary.append((pk, name))
+    if primary:
+        table.constraints["primary"] = Constraint("PRIMARY", table.name, "primary_key",
+                                                  tuple(name for _, name in sorted(primary)))
+
+
+def _read_indexes(engine, table: Table) -> None:
+    for _, name, unique, origin, _partial in engine.query(f"PRAGMA index_list({_quote(table.name)})"):
+        columns = tuple(r[2] or "(expression)" for r in engine.query(f"PRAGMA index_info({_quote(name)})"))
+        table.indexes[key(name)] = Index(name, table.name, columns, bool(unique), origin == "pk")
+
+
+def _read_foreign_keys(engine, table: Table) -> None:
+    for row in engine.query(f"PRAGMA foreign_key_list({_quote(table.name)})"):
+        fk_id, _, ref_table, column, ref_column = row[:5]
+        name = f"fk_{table.name}_{fk_id}"  # SQLite keeps no names for foreign keys
+        found = table.constraints.setdefault(key(name), Constraint(name, table.name, "foreign_key", ref_table=ref_table))
+        found.columns += (column,)
+        found.ref_columns += (ref_column,) if ref_column else ()
