@@ -80,3 +80,11 @@ def sqlite_url(tmp_path: Path) -> str:
 def any_url(request: pytest.FixtureRequest) -> str:
     """The same test on each relational database."""
     return request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mysql": "mysql_url"}[request.param])
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """An empty project folder (migrations/ inside) driven through the installed `db-migrate`."""
+    from dbcheck import Project
+
+    return Project(tmp_path / "project")

@@ -190,6 +190,7 @@ def in_maintenance_window(window: str, now: datetime | None = None) -> bool:
         raise ConfigError(f"maintenanceWindow '{window}' is not understood.",
                           next_step="Write it like '02:00-04:00 UTC' or 'Sat,Sun 01:00-05:00 Europe/Paris'.")
     zone = _zone(match["tz"] or "UTC", window)
+    days = _days(match["days"], window) if match["days"] else None  # a bad day name fails at any hour
     local = (now or datetime.now(timezone.utc)).astimezone(zone)
     start, end = time.fromisoformat(match["start"].zfill(5)), time.fromisoformat(match["end"].zfill(5))
     current = local.time().replace(tzinfo=None)
@@ -198,8 +199,8 @@ def in_maintenance_window(window: str, now: datetime | None = None) -> bool:
     else:  # wraps midnight: after 00:00 the window belongs to the day it opened
         inside = current >= start or current < end
         opened = local if current >= start else local - timedelta(days=1)
-    if inside and match["days"]:
-        inside = opened.weekday() in _days(match["days"], window)
+    if inside and days is not None:
+        inside = opened.weekday() in days
     return inside
 
 

@@ -21,9 +21,12 @@ class Plan:
     missing: list[HistoryRow] = field(default_factory=list)  # applied, but no file on disk
     out_of_order: list[Migration] = field(default_factory=list)  # pending, older than the newest applied
 
+    def __post_init__(self) -> None:
+        # Built once: status and rollback look a file up per history row (10k rows must stay O(n)).
+        self._by_key = {version_key(m.version): m for m in self.migrations}
+
     def file_for(self, version: str) -> Migration | None:
-        key = version_key(version)
-        return next((m for m in self.migrations if version_key(m.version) == key), None)
+        return self._by_key.get(version_key(version))
 
     @property
     def current_version(self) -> str | None:

@@ -134,6 +134,10 @@ def _split_sqlite(sql: str) -> list[str]:
 def _split_mysql(sql: str) -> list[str]:
     if _DELIMITER.search(sql):
         return _split_with_delimiters(sql)
+    return _split_mysql_semicolons(sql)
+
+
+def _split_mysql_semicolons(sql: str) -> list[str]:
     statements, current, depth, previous = [], "", 0, ";"
     routine = False
     for kind, text in tokens(sql, "mysql"):
@@ -174,5 +178,22 @@ def _split_with_delimiters(sql: str) -> list[str]:
         if index % 2 == 1:
             delimiter = piece
             continue
-        statements.extend(s for s in piece.split(delimiter) if s.strip())
+        if delimiter == ";":
+            statements.extend(_split_mysql_semicolons(piece))
+        else:
+            statements.extend(_split_on(piece, delimiter))
+    return statements
+
+
+def _split_on(sql: str, delimiter: str) -> list[str]:
+    """Split where `delimiter` (e.g. // or $$) appears outside quotes and comments."""
+    statements, current, code = [], "", ""
+    for kind, text in tokens(sql, "mysql"):
+        current += text
+        code = "" if kind in ("string", "comment") else code + text
+        if code.endswith(delimiter):
+            statements.append(current[: -len(delimiter)])
+            current, code = "", ""
+    if current.strip():
+        statements.append(current)
     return statements

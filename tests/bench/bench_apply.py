@@ -1,0 +1,224 @@
+"""Apply and status benchmark: `db-migrate` against each database's own client, same SQL, same run.
+
+    python tests/bench/bench_apply.py [--migrations 500] [--history 10000] [--runs 3] [--only pg,mysql,sqlite]
+
+apply: N small native migrations (each `BEGIN; CREATE TABLE ...; INSERT ...; COMMIT;` as `create`
+writes them) applied by `db-migrate apply` (one process, wall clock from spawn to exit, a fresh
+database each run) versus the same files' UP SQL piped through the database's client in ONE session,
+in plain mode: every migration's BEGIN/COMMIT as written, so N transactions on PostgreSQL and SQLite
+(psql -X -q -v ON_ERROR_STOP=1; sqlite3), and N auto-committed DDL + DML pairs on MariaDB (mariadb).
+The client does none of our work (no lock, no history, no checks): the ratio is our whole overhead.
+
+status: `db-migrate status` with H history rows (and the H matching files on disk, as in a real
+project) versus `SELECT * FROM schema_migrations` through the client.
+
+Medians of --runs runs; each figure printed with its ratio to the client baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+PG_HOST = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+MY_HOST = ["-h", "127.0.0.1", "-P", "3306", "-uroot"]
+DB_MIGRATE = str(Path(sys.executable).with_name("db-migrate"))
+
+
+# ---- databases ------------------------------------------------------------------------------
+class Postgres:
+    label, client = "PostgreSQL", "psql"
+
+    def create(self) -> str:
+        name = f"mm_bench_{uuid.uuid4().hex[:10]}"
+        _run(["psql", *PG_HOST, "-X", "-q", "-d", "postgres", "-c", f'CREATE DATABASE "{name}"'])
+        return name
+
+    def drop(self, name: str) -> None:
+        _run(["psql", *PG_HOST, "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
+
+    def url(self, name: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    def client_script(self, name: str, script: Path) -> list[str]:
+        return ["psql", *PG_HOST, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", name, "-f", str(script)]
+
+    def client_query(self, name: str, sql: str) -> list[str]:
+        return ["psql", *PG_HOST, "-X", "-q", "-d", name, "-c", sql]
+
+    def seed_history(self, name: str, count: int) -> None:
+        _run(self.client_query(name, _HISTORY_SEED_PG.format(n=count)))
+
+
+class MariaDB:
+    label, client = "MariaDB", "mariadb"
+
+    def create(self) -> str:
+        name = f"mm_bench_{uuid.uuid4().hex[:10]}"
+        _run(["mariadb", *MY_HOST, "-e", f"CREATE DATABASE `{name}`"])
+        return name
+
+    def drop(self, name: str) -> None:
+        _run(["mariadb", *MY_HOST, "-e", f"DROP DATABASE IF EXISTS `{name}`"])
+
+    def url(self, name: str) -> str:
+        return f"mysql://root@127.0.0.1:3306/{name}"
+
+    def client_script(self, name: str, script: Path) -> list[str]:
+        return ["sh", "-c", f"mariadb {' '.join(MY_HOST)} {name} < {script}"]
+
+    def client_query(self, name: str, sql: str) -> list[str]:
+        return ["mariadb", *MY_HOST, name, "-e", sql]
+
+    def seed_history(self, name: str, count: int) -> None:
+        _run(self.client_query(name, _HISTORY_SEED_MY.format(n=count)))
+
+
+class SQLite:
+    label, client = "SQLite", "sqlite3"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def create(self) -> str:
+        return str(self.folder / f"bench_{uuid.uuid4().hex[:10]}.db")
+
+    def drop(self, name: str) -> None:
+        for suffix in ("", ".migrate-lock", "-journal", "-wal", "-shm"):
+            Path(name + suffix).unlink(missing_ok=True)
+
+    def url(self, name: str) -> str:
+        return f"sqlite:///{name}"
+
+    def client_script(self, name: str, script: Path) -> list[str]:
+        return ["sh", "-c", f"sqlite3 -bail {name} < {script}"]
+
+    def client_query(self, name: str, sql: str) -> list[str]:
+        return ["sqlite3", name, sql]
+
+    def seed_history(self, name: str, count: int) -> None:
+        _run(self.client_query(name, _HISTORY_SEED_SQLITE.format(n=count)))
+
+
+# History rows as `db-migrate` writes them; the tables themselves come from a real `db-migrate` run.
+_HISTORY_SEED_PG = """INSERT INTO schema_migrations (version, name, checksum, applied_at, duration_ms, author, strategy,
+ status, statements_done, statements_total, down_script)
+ SELECT lpad(g::text, 8, '0'), 'm' || g, 'v1:' || md5(g::text), now(), 3, 'bench', 'online', 'applied', 2, 2,
+ 'DROP TABLE t' || g || ';' FROM generate_series(1, {n}) g ON CONFLICT DO NOTHING"""
+_HISTORY_SEED_MY = """INSERT IGNORE INTO schema_migrations (version, name, checksum, applied_at, duration_ms, author,
+ strategy, status, statements_done, statements_total, down_script)
+ SELECT lpad(seq, 8, '0'), concat('m', seq), concat('v1:', md5(seq)), utc_timestamp(6), 3, 'bench', 'online',
+ 'applied', 2, 2, concat('DROP TABLE t', seq, ';') FROM seq_1_to_{n}"""
+_HISTORY_SEED_SQLITE = """WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n})
+ INSERT OR IGNORE INTO schema_migrations (version, name, checksum, applied_at, duration_ms, author, strategy, status,
+ statements_done, statements_total, down_script)
+ SELECT printf('%08d', i), 'm' || i, 'v1:' || hex(randomblob(16)), strftime('%Y-%m-%dT%H:%M:%f+00:00'), 3, 'bench',
+ 'online', 'applied', 2, 2, 'DROP TABLE t' || i || ';' FROM g"""
+
+
+# ---- workload -------------------------------------------------------------------------------
+def write_migrations(folder: Path, count: int) -> Path:
+    """`count` native migrations, and the client script with the same UP SQL in the same order."""
+    folder.mkdir(parents=True)
+    script_parts = []
+    for i in range(1, count + 1):
+        up = f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\nINSERT INTO t{i} VALUES (1, 'x');"
+        (folder / f"{i:08d}_table_{i}.sql").write_text(
+            f"-- author: bench\n-- UP\nBEGIN;\n{up}\nCOMMIT;\n\n-- DOWN\nBEGIN;\nDROP TABLE t{i};\nCOMMIT;\n")
+        script_parts.append(f"BEGIN;\n{up}\nCOMMIT;\n")
+    script = folder.parent / f"{folder.name}.client.sql"
+    script.write_text("".join(script_parts))
+    return script
+
+
+def _run(command: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stdout}{done.stderr}")
+    return elapsed
+
+
+def timed_fresh(db, runs: int, body: Callable[[str], list[str]], prepare: Callable[[str], None] | None = None) -> float:
+    """Median wall time of `body(db_name)` on a fresh database per run."""
+    times = []
+    for _ in range(runs):
+        name = db.create()
+        try:
+            if prepare:
+                prepare(name)
+            times.append(_run(body(name)))
+        finally:
+            db.drop(name)
+    return statistics.median(times)
+
+
+def bench_apply(db, folder: Path, count: int, runs: int) -> tuple[float, float]:
+    migrations = folder / f"apply_{count}"
+    script = write_migrations(migrations, count)
+    client = timed_fresh(db, runs, lambda name: db.client_script(name, script))
+    ours = timed_fresh(db, runs, lambda name: [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"])
+    return ours, client
+
+
+def bench_status(db, folder: Path, count: int, runs: int) -> tuple[float, float]:
+    migrations = folder / f"status_{count}"
+    if not migrations.exists():
+        migrations.mkdir(parents=True)
+        for i in range(1, count + 1):
+            (migrations / f"{i:08d}_m{i}.sql").write_text(f"-- UP\nCREATE TABLE t{i} (id integer);\n-- DOWN\nDROP TABLE t{i};\n")
+    name = db.create()
+    try:
+        # A real run creates the history tables; then the rows are seeded by SQL (applying 10k files is not the point).
+        one = folder / "status_setup"
+        if not one.exists():
+            one.mkdir()
+            (one / "00000000_setup.sql").write_text("-- UP\nCREATE TABLE setup_done (id integer);\n")
+        _run([DB_MIGRATE, "--url", db.url(name), "--dir", str(one), "apply"])
+        db.seed_history(name, count)
+        _run(db.client_query(name, "DELETE FROM schema_migrations WHERE version = '00000000'"))
+        status = [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "--json", "status"]
+        ours = statistics.median(_run(status) for _ in range(runs))
+        client = statistics.median(_run(db.client_query(name, "SELECT * FROM schema_migrations")) for _ in range(runs))
+    finally:
+        db.drop(name)
+    return ours, client
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--migrations", type=int, default=500)
+    parser.add_argument("--history", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="pg,mysql,sqlite", help="comma-separated: pg, mysql, sqlite")
+    args = parser.parse_args(argv)
+    if not Path(DB_MIGRATE).exists():
+        raise SystemExit(f"{DB_MIGRATE} not found: run `make install` first")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        databases = {"pg": Postgres(), "mysql": MariaDB(), "sqlite": SQLite(folder)}
+        print(f"db-migrate vs the database's client, medians of {args.runs} runs (wall clock, process included)")
+        for key in args.only.split(","):
+            db = databases[key]
+            if shutil.which(db.client) is None:
+                print(f"  {db.label}: {db.client} not installed, skipped")
+                continue
+            ours, client = bench_apply(db, folder / key, args.migrations, args.runs)
+            print(f"  {db.label:10} apply {args.migrations} migrations : {ours:6.2f} s  "
+                  f"({db.client} one session, plain: {client:6.2f} s)  ratio {ours / client:5.2f}", flush=True)
+            ours, client = bench_status(db, folder / key, args.history, args.runs)
+            print(f"  {db.label:10} status, {args.history} history rows : {ours:6.2f} s  "
+                  f"({db.client} SELECT *:       {client:6.2f} s)  ratio {ours / client:5.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""What the engine and end-to-end tests look at: a database's schema, its rows, and a project on disk.
+
+Deliberately independent of the code under test: raw drivers and the databases' own dump tools.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DB_MIGRATE = str(Path(sys.executable).with_name("db-migrate"))
+HISTORY_TABLES = ("schema_migrations", "schema_migrations_log")
+
+
+def kind(url: str) -> str:
+    return {"postgresql": "postgres", "mysql": "mysql", "sqlite": "sqlite"}[url.split("://", 1)[0]]
+
+
+def connect(url: str):
+    """A raw autocommit DB-API connection to the test database."""
+    parts = urlsplit(url)
+    if kind(url) == "postgres":
+        import psycopg
+
+        return psycopg.connect(url, autocommit=True)
+    if kind(url) == "mysql":
+        import pymysql
+
+        return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                               password=parts.password or "", database=parts.path.lstrip("/"), autocommit=True)
+    return sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+
+
+def query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = connect(url)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql, params or None) if kind(url) != "sqlite" else cur.execute(sql, params)
+        rows = list(cur.fetchall()) if cur.description else []
+        return [tuple(r) for r in rows]
+    finally:
+        conn.close()
+
+
+def execute(url: str, sql: str) -> None:
+    query(url, sql)
+
+
+def tables(url: str) -> set[str]:
+    sql = {
+        "postgres": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+        "mysql": "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    }[kind(url)]
+    return {r[0] for r in query(url, sql)}
+
+
+def user_tables(url: str) -> set[str]:
+    return tables(url) - set(HISTORY_TABLES)
+
+
+def history(url: str) -> dict[str, tuple]:
+    """version -> (status, statements_done, statements_total, checksum)."""
+    rows = query(url, "SELECT version, status, statements_done, statements_total, checksum FROM schema_migrations")
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def events(url: str) -> list[tuple]:
+    return query(url, "SELECT version, action, outcome FROM schema_migrations_log ORDER BY id")
+
+
+def schema_dump(url: str, *, include_history: bool = False) -> str:
+    """The schema as the database's own tools print it (pg_dump --schema-only, SHOW CREATE TABLE, sqlite_master)."""
+    skip = () if include_history else HISTORY_TABLES
+    if kind(url) == "postgres":
+        parts = urlsplit(url)
+        command = ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-h", parts.hostname,
+                   "-p", str(parts.port or 5432), "-U", parts.username or "postgres", parts.path.lstrip("/")]
+        for table in skip:
+            command += ["-T", table, "-T", f"{table}_id_seq"]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        # \restrict / \unrestrict carry a random key per dump (pg_dump 15.14+): not schema.
+        return "\n".join(line for line in out.splitlines()
+                         if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
+    if kind(url) == "mysql":
+        names = sorted(t for t in tables(url) if t not in skip)
+        views = {r[0] for r in query(url, "SELECT table_name FROM information_schema.views WHERE table_schema = DATABASE()")}
+        dumps = []
+        for name in names:
+            create = query(url, f"SHOW CREATE {'VIEW' if name in views else 'TABLE'} `{name}`")[0][1]
+            dumps.append(re.sub(r" AUTO_INCREMENT=\d+", "", create))
+        triggers = query(url, "SELECT trigger_name, action_statement FROM information_schema.triggers "
+                              "WHERE trigger_schema = DATABASE() ORDER BY 1")
+        return "\n".join(dumps + [f"TRIGGER {n}: {s}" for n, s in triggers])
+    rows = query(url, "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+                      "ORDER BY type, name")
+    return "\n".join(f"{t} {n} on {tb}: {s}" for t, n, tb, s in rows if tb not in skip)
+
+
+# ---- projects on disk -----------------------------------------------------------------------
+@dataclass
+class Project:
+    root: Path
+    url: str | None = None
+
+    @property
+    def migrations(self) -> Path:
+        folder = self.root / "migrations"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.migrations / name
+        path.write_text(text)
+        return path
+
+    def native(self, version: str, name: str, up: str, down: str | None = None, header: str = "") -> Path:
+        """A migration as `db-migrate create` writes it: BEGIN/COMMIT inside each section."""
+        text = f"{header}-- UP\nBEGIN;\n{up}\nCOMMIT;\n"
+        if down is not None:
+            text += f"\n-- DOWN\nBEGIN;\n{down}\nCOMMIT;\n"
+        return self.write(f"{version}_{name}.sql", text)
+
+    def run(self, *args: str, url: str | None = None, env: dict[str, str] | None = None, timeout: float = 120,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`db-migrate` as a user runs it, in the project folder."""
+        target = url or self.url
+        command = [DB_MIGRATE, *(["--url", target] if target else []), *args]
+        return subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=timeout,
+                              env=clean_env(env), input=stdin if stdin is not None else "")
+
+    def popen(self, *args: str, url: str | None = None) -> subprocess.Popen[str]:
+        target = url or self.url
+        command = [DB_MIGRATE, *(["--url", target] if target else []), *args]
+        return subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=clean_env(None), stdin=subprocess.DEVNULL)
+
+
+def clean_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The caller's environment without anything that would pick another database behind the test's back."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MM_ENV", "PGPASSWORD", "MM_AUTHOR")}
+    env["COLUMNS"] = "200"
+    return env | (extra or {})

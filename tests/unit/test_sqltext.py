@@ -1,0 +1,103 @@
+"""The statement splitter and the checksum normalizer, per dialect."""
+
+from __future__ import annotations
+
+import pytest
+
+from migration_manager.errors import MigrationFileError
+from migration_manager.migrations.sqltext import is_transaction_control, normalize, split
+
+
+def test_postgres_dollar_quoted_body_stays_one_statement() -> None:
+    sql = """CREATE FUNCTION touch() RETURNS trigger AS $$
+BEGIN
+  NEW.updated_at := now(); RETURN NEW;
+END; $$ LANGUAGE plpgsql;
+CREATE TABLE t (id int);"""
+    parts = split(sql, "postgres")
+    assert len(parts) == 2
+    assert parts[0].startswith("CREATE FUNCTION touch()") and parts[0].endswith("LANGUAGE plpgsql")
+    assert parts[1] == "CREATE TABLE t (id int)"
+
+
+def test_postgres_tagged_dollar_quotes_and_strings_with_semicolons() -> None:
+    sql = "INSERT INTO t VALUES ('a;b', $tag$ x;y $tag$, E'it\\'s;');\nSELECT ';'"
+    assert split(sql, "postgres") == ["INSERT INTO t VALUES ('a;b', $tag$ x;y $tag$, E'it\\'s;')", "SELECT ';'"]
+
+
+def test_postgres_comments_with_semicolons_do_not_split() -> None:
+    sql = "-- first; still a comment\nCREATE TABLE a (id int); /* block; comment */\nCREATE TABLE b (id int);"
+    parts = split(sql, "postgres")
+    assert len(parts) == 2
+    assert normalize(parts[0], "postgres") == "CREATE TABLE a (id int)"
+    assert normalize(parts[1], "postgres") == "CREATE TABLE b (id int)"
+
+
+def test_postgres_unterminated_quote_is_a_file_error() -> None:
+    with pytest.raises(MigrationFileError, match="Cannot split"):
+        split("INSERT INTO t VALUES ('oops);", "postgres")
+
+
+def test_mysql_strings_backslashes_and_hash_comments() -> None:
+    sql = "INSERT INTO t VALUES ('it\\'s; fine', \"x;y\"); # trailing; comment\nSELECT `a;b` FROM t;"
+    parts = split(sql, "mysql")
+    assert [normalize(p, "mysql") for p in parts] == ["INSERT INTO t VALUES ('it\\'s; fine', \"x;y\")",
+                                                     "SELECT `a;b` FROM t"]
+
+
+def test_mysql_routine_body_without_delimiter_is_kept_whole() -> None:
+    sql = """CREATE PROCEDURE p() BEGIN
+  IF 1 THEN SELECT 1; END IF;
+  WHILE 0 DO SET @x = 0; END WHILE;
+  CASE WHEN 1 THEN SELECT 2; END CASE;
+END;
+CREATE TABLE t (id int);"""
+    parts = split(sql, "mysql")
+    assert len(parts) == 2
+    assert parts[0].startswith("CREATE PROCEDURE p()") and parts[0].endswith("END")
+    assert parts[1] == "CREATE TABLE t (id int)"
+
+
+def test_mysql_delimiter_blocks_respect_quotes() -> None:
+    sql = """DELIMITER //
+CREATE PROCEDURE p() BEGIN SELECT '//'; SELECT 2; END //
+DELIMITER ;
+INSERT INTO t VALUES ('a;b'); SELECT "x;y";
+"""
+    assert split(sql, "mysql") == ["CREATE PROCEDURE p() BEGIN SELECT '//'; SELECT 2; END",
+                                   "INSERT INTO t VALUES ('a;b')", 'SELECT "x;y"']
+
+
+def test_mysql_trigger_with_begin_end_is_one_statement() -> None:
+    sql = "CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; SET NEW.b = 2; END;\nSELECT 1;"
+    assert split(sql, "mysql") == ["CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; "
+                                   "SET NEW.b = 2; END", "SELECT 1"]
+
+
+def test_sqlite_trigger_body_is_one_statement() -> None:
+    sql = "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO l VALUES (';'); UPDATE l SET a = 1; END;\nCREATE TABLE x (a int);"
+    assert split(sql, "sqlite") == ["CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO l VALUES (';'); "
+                                    "UPDATE l SET a = 1; END", "CREATE TABLE x (a int)"]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_blank_and_comment_only_pieces_are_dropped(dialect: str) -> None:
+    assert split("-- nothing here\n;\n  ;\n/* nor here */", dialect) == []
+
+
+@pytest.mark.parametrize("statement", ["BEGIN", "begin;", "COMMIT", "START TRANSACTION", "COMMIT WORK", "END",
+                                       "ROLLBACK", "BEGIN TRANSACTION"])
+def test_transaction_control_is_recognised(statement: str) -> None:
+    assert is_transaction_control(statement, "postgres")
+
+
+@pytest.mark.parametrize("statement", ["BEGIN ATOMIC SELECT 1; END", "COMMITTED_AT int", "CREATE TABLE begin_x (a int)"])
+def test_other_statements_are_not_transaction_control(statement: str) -> None:
+    assert not is_transaction_control(statement, "postgres")
+
+
+def test_normalize_ignores_comments_and_whitespace_but_not_string_contents() -> None:
+    a = normalize("CREATE  TABLE t (\n  a int -- note\n);", "postgres")
+    b = normalize("/* header */ CREATE TABLE t ( a int );", "postgres")
+    assert a == b == "CREATE TABLE t ( a int )"
+    assert normalize("SELECT 'a  b'", "postgres") != normalize("SELECT 'a b'", "postgres")
