@@ -93,7 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=50, help="how many events (newest first)")
     compare = command("compare", "which migrations are applied in which environment")
     compare.add_argument("environments", nargs="*", metavar="ENV")
+    _backup_commands(command)
     return parser
+
+
+def _backup_commands(command) -> None:
+    backup = command("backup", "backups of the environment: list (default), create, prune expired ones")
+    backup.add_argument("backup_action", nargs="?", choices=["list", "create", "prune"], default="list",
+                        metavar="list|create|prune")
+    backup.add_argument("--all", dest="all_environments", action="store_true", help="list: every environment")
+    restore = command("restore", "restore a backup into the environment (after approval), or --into another database")
+    which = restore.add_mutually_exclusive_group(required=True)
+    which.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help="from `db-migrate backup list`")
+    which.add_argument("--latest", action="store_true", help="the newest backup of the environment")
+    which.add_argument("--timestamp", metavar="T", help="point in time, e.g. '2026-01-15 09:30:00' (UTC): "
+                       "PostgreSQL with WAL archiving only")
+    restore.add_argument("--into", dest="into_url", metavar="URL", help="restore into this empty database instead")
+    restore.add_argument("--dry-run", action="store_true", help="show what would be restored; change nothing")
+    restore.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +171,14 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
     if args.command == "baseline":
         return _run(lambda request, progress: service.baseline(request),
                     service.BaselineRequest(**target, version=args.to_version), args, renderer)
+    if args.command == "backup":
+        request = service.BackupRequest(**target, action=args.backup_action, all_environments=args.all_environments)
+        return renderer.show(service.backup(request, progress=renderer.progress))
+    if args.command == "restore":
+        request = service.RestoreRequest(**target, backup_id=args.backup_id, latest=args.latest, into_url=args.into_url,
+                                         timestamp=args.timestamp, dry_run=args.dry_run,
+                                         outside_window=args.outside_window)
+        return _run(service.restore, request, args, renderer)
     if args.command == "history":
         return renderer.show(service.history(service.TargetRequest(**target), limit=args.limit))
     raise AssertionError(args.command)

@@ -90,3 +90,17 @@ class StatementFailed(MigrationError):
 class RollbackUnavailable(MigrationError):
     kind = "rollback_unavailable"
     exit_code = 10
+
+
+class BackupFailed(MigrationError):
+    """A backup could not be taken (client tool missing, disk full, unwritable backupDir, dump error)."""
+
+    kind = "backup_failed"
+    exit_code = 11
+
+
+class RestoreFailed(MigrationError):
+    """A restore was refused (unknown backup, checksum mismatch, no WAL archive) or did not complete."""
+
+    kind = "restore_failed"
+    exit_code = 12

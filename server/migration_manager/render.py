@@ -12,7 +12,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from .errors import MigrationError
-from .reports import CompareReport, CreateReport, HistoryReport, RunReport, StatusReport, ValidateReport
+from .reports import (BackupReport, CompareReport, CreateReport, HistoryReport, RestoreReport, RunReport, StatusReport,
+                      ValidateReport)
 
 MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
         "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
@@ -32,7 +33,8 @@ class Renderer:
             print(report.model_dump_json(indent=2))
             return 0
         handler = {HistoryReport: self._history, StatusReport: self._status, ValidateReport: self._validate, RunReport: self._run,
-                   CreateReport: self._create, CompareReport: self._compare}.get(type(report))
+                   CreateReport: self._create, CompareReport: self._compare, BackupReport: self._backups,
+                   RestoreReport: self._restore}.get(type(report))
         if handler:
             handler(report)
         else:  # reports of other areas: readable JSON is better than nothing
@@ -141,6 +143,8 @@ class Renderer:
             self.out.print(f"[yellow]approval:[/] {reason}")
         if r.backup_id:
             self.out.print(f"Backup: {r.backup_id}")
+        if r.failure_recovery:
+            self.out.print(f"[bold]autoOnFailure:[/] {r.failure_recovery}")
         colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
         self.out.print(f"[{colour}]{r.message}[/]", markup=True)
         if r.error:
@@ -188,3 +192,30 @@ class Renderer:
             self.out.print(f"[red]{env}: {message}[/]")
         for line in r.summary:
             self.out.print(f"  {line}")
+
+    def _backups(self, r: BackupReport) -> None:
+        table = Table(title=f"Backups ({r.backup_dir})", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("id", "environment", "taken (UTC)", "version", "scope", "size", "expires (UTC)", "format"):
+            table.add_column(column)
+        for m in r.backups:
+            scope = m.scope if m.scope == "whole" else f"tables: {', '.join(m.tables)}"
+            table.add_row(m.id, m.environment, f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.version_before or "(none)", scope,
+                          f"{m.size_bytes / 1_048_576:,.1f} MB", f"{m.expires_at:%Y-%m-%d %H:%M}", m.format)
+        if r.backups:
+            self.out.print(table)
+        self.out.print(r.message, markup=False)
+
+    def _restore(self, r: RestoreReport) -> None:
+        self.out.print(f"[bold]Restore[/] into {r.environment} ({r.database})  version {r.version_before or '(none)'}"
+                       f" → {r.version_after or r.backup and r.backup.version_before or '(none)'}")
+        if r.backup:
+            b = r.backup
+            self.out.print(f"  backup {b.id}: taken {b.created_at:%Y-%m-%d %H:%M:%S} UTC on {b.environment}, {b.scope}"
+                           f"{' (' + ', '.join(b.tables) + ')' if b.tables else ''}, {b.size_bytes:,} bytes, "
+                           f"sha256 {'verified' if r.checksum_verified else 'NOT verified'}", markup=False)
+        for index, step in enumerate(r.steps, start=1):
+            self.out.print(f"  {index}. {step}", markup=False)
+        for reason in r.approval_reasons:
+            self.out.print(f"[yellow]approval:[/] {reason}")
+        colour = {"failed": "red", "needs-approval": "yellow", "manual-steps": "yellow"}.get(r.outcome, "green")
+        self.out.print(f"[{colour}]{r.message}[/]" + (f" ({r.duration_ms / 1000:.1f}s)" if r.duration_ms else ""))

@@ -94,6 +94,8 @@ class RunReport(BaseModel):
     version_before: str | None = None
     version_after: str | None = None
     backup_id: str | None = None
+    failure_recovery: Literal["transaction-rollback", "down-scripts", "backup-restore", "not-recovered"] | None = Field(
+        None, description="rollback.autoOnFailure: how the database was returned to its state before the command")
     findings: list[dict[str, Any]] = Field(default_factory=list)
     message: str = ""
     error: dict[str, str] | None = Field(None, description="message / state / next_step when outcome is failed")
@@ -137,3 +139,36 @@ class CompareReport(BaseModel):
     rows: list[CompareRow]
     summary: list[str]
     errors: dict[str, str] = Field(default_factory=dict)
+
+
+# ---- backups and restores (service/backups.py) --------------------------------------------
+from .backup.manifest import Manifest  # noqa: E402 - kept beside the reports that use it
+
+
+class BackupReport(BaseModel):
+    """backup create / list / prune."""
+
+    action: Literal["create", "list", "prune"]
+    environment: str | None = None
+    backup_dir: str
+    backups: list[Manifest] = Field(default_factory=list, description="created, listed, or deleted by prune")
+    message: str = ""
+
+
+class RestoreReport(BaseModel):
+    """restore (and its plan, when approval is needed or for a point-in-time request)."""
+
+    environment: str
+    database: str
+    plan_id: str = Field(description="hash of backup + target; an approval is bound to it")
+    outcome: Literal["dry-run", "done", "needs-approval", "failed", "manual-steps"]
+    needs_approval: bool = False
+    approval_reasons: list[str] = Field(default_factory=list)
+    backup: Manifest | None = None
+    checksum_verified: bool = False
+    into: bool = Field(False, description="restored into another (empty) database instead of the environment")
+    version_before: str | None = None
+    version_after: str | None = None
+    duration_ms: int | None = None
+    steps: list[str] = Field(default_factory=list, description="point-in-time restore: what must be done, in order")
+    message: str = ""

@@ -3,6 +3,7 @@
 Requests and reports are pydantic models; nothing here prints or prompts.
 """
 
+from .backups import BackupRequest, RestoreRequest, backup, restore
 from .compare import CompareRequest, compare
 from .context import ProgressEvent, TargetRequest
 from .inspect import CreateRequest, create, history, status, validate
@@ -13,3 +14,4 @@ __all__ = [
     "ApplyRequest", "BaselineRequest", "baseline", "CompareRequest", "CreateRequest", "ProgressEvent", "ResolveRequest", "RollbackRequest",
     "TargetRequest", "apply", "compare", "create", "history", "resolve", "rollback", "status", "validate",
 ]
+__all__ += ["BackupRequest", "RestoreRequest", "backup", "restore"]

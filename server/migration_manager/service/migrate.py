@@ -13,7 +13,9 @@ from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
 from ..urls import redact
+from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
+from .recovery import recover
 from .runner import Runner, plan_run
 from .safety import approval_reasons, check_window, findings_for, plan_id, window_open
 
@@ -54,9 +56,10 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             return report
         if _stop_for_approval(conn, report, request, []):
             return report
-        _execute(conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run))
+        backup = backup_before_change(conn, report, [m.up for m in selected], progress)
+        _execute(conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id))
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure:
-            _undo_completed(conn, report, selected, progress)
+            recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
         report.version_after = _current(conn)
         return report
 
@@ -81,6 +84,7 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
             return report
         if _stop_for_approval(conn, report, request, []):
             return report
+        backup_before_change(conn, report, scripts, progress)
         _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], scripts[i], run))
         report.version_after = _current(conn)
         return report
@@ -226,17 +230,19 @@ def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, 
         exc.state += " (The failure event could not be written to the log: the connection was lost.)"
 
 
-def _undo_completed(conn: Connection, report: RunReport, selected: list[Migration], progress: Progress | None) -> None:
-    """rollback.autoOnFailure: put back what this command already applied, newest first, via DOWN."""
+def _undo_completed(conn: Connection, report: RunReport, selected: list[Migration], progress: Progress | None) -> bool:
+    """rollback.autoOnFailure: put back what this command already applied, newest first, via DOWN.
+
+    True when everything was undone (False: the caller falls back to the pre-apply backup)."""
     completed = [(m, r) for m, r in zip(selected, report.migrations) if r.status == "applied"]
     if not completed:
         report.message += "\nautoOnFailure: nothing this command applied needed undoing."
-        return
+        return True
     try:
         rows = conn.history.rows()
     except Exception:  # noqa: BLE001 - the server went away: say so instead of crashing
         report.message += "\nautoOnFailure: the database is unreachable; nothing could be undone. Run status."
-        return
+        return False
     undone = []
     for migration, run in reversed(completed):
         if migration.down is None:
@@ -252,6 +258,7 @@ def _undo_completed(conn: Connection, report: RunReport, selected: list[Migratio
         undone.append(migration.label)
     if undone:
         report.message += f"\nautoOnFailure: rolled back {', '.join(undone)} with their DOWN scripts."
+    return len(undone) == len(completed)
 
 
 def _current(conn: Connection) -> str | None:

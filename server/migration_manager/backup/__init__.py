@@ -1,0 +1,26 @@
+"""Backups and restores, one module per database (postgres.py, mysql.py, sqlite.py).
+
+Each module offers the same three functions, chosen by the engine's dialect:
+* `size(engine)`: bytes the database holds (to check the backup disk first);
+* `backup(engine, folder, tables)`: write a dump into `folder` (whole database, or only `tables`)
+  and return a `Dump` saying which file, tool, command and format;
+* `restore(engine, path, manifest, into_empty)`: put the dump back. Into the database it came
+  from, everything the backup covers is replaced, so the result is exactly the backed-up state
+  (objects created after the backup are dropped too); `into_empty` loads into a fresh database.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import NamedTuple
+
+
+class Dump(NamedTuple):
+    file: str  # name inside the backup folder
+    tool: str
+    command: str
+    format: str
+
+
+def module_for(dialect: str):
+    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect]}", __name__)

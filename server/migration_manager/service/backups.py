@@ -1,0 +1,291 @@
+"""Backups and restores: `backup create|list|prune`, `restore`, and the pre-migration backup that
+apply and rollback take (autoBackup), which rollback.autoOnFailure restores as a last resort.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from ..backup import module_for
+from ..backup.manifest import Manifest, sha256_of, size_of
+from ..backup.store import BackupStore, expiry
+from ..config import Target
+from ..errors import BackupFailed, ConfigError, RestoreFailed
+from ..history import utcnow
+from ..migrations.formats import version_key
+from ..reports import BackupReport, RestoreReport
+from ..urls import parse_url, redact
+from .context import Connection, Progress, ProgressEvent, Project, TargetRequest, connect, open_project
+from .safety import check_window
+
+LOG_COLUMNS = ("version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
+
+
+class BackupRequest(TargetRequest):
+    action: Literal["create", "list", "prune"] = "list"
+    all_environments: bool = Field(False, description="list: backups of every environment, not only this one")
+
+
+class RestoreRequest(TargetRequest):
+    backup_id: str | None = Field(None, description="the backup to restore (default with latest=True: the newest)")
+    latest: bool = False
+    into_url: str | None = Field(None, repr=False, description="restore into this (empty) database instead")
+    timestamp: str | None = Field(None, description="point-in-time restore to this moment (PostgreSQL WAL archive)")
+    dry_run: bool = False
+    approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
+    approved_plan_id: str | None = None
+    outside_window: bool = False
+
+
+# ---- backup create / list / prune ----------------------------------------------------------
+def backup(request: BackupRequest, progress: Progress | None = None) -> BackupReport:
+    project = open_project(request)
+    store = store_of(project)
+    report = BackupReport(action=request.action, environment=project.target.name, backup_dir=str(store.root))
+    if request.action == "list":
+        report.backups = store.list(None if request.all_environments else project.target.name)
+        report.message = f"{len(report.backups)} backup(s) in {store.root}."
+    elif request.action == "prune":
+        report.backups = store.prune()
+        report.message = (f"Deleted {len(report.backups)} backup(s) older than rollback.keepBackups = "
+                          f"{project.settings.rollback.keepBackups} day(s).")
+    else:
+        with connect(project, lock=True) as conn:  # under the lock: no migration runs half-way through it
+            current = current_version(conn)
+            report.backups = [take_backup(conn, reason="manual", version_before=current, version_after=current,
+                                          progress=progress)]
+        report.message = f"Backup {report.backups[0].id} written ({report.backups[0].size_bytes:,} bytes)."
+    return report
+
+
+def store_of(project: Project) -> BackupStore:
+    root = Path(project.settings.backupDir)
+    return BackupStore(root if root.is_absolute() else project.dir / root)
+
+
+def take_backup(conn: Connection, *, reason: str, version_before: str | None, version_after: str | None,
+                tables: list[str] | None = None, progress: Progress | None = None) -> Manifest:
+    """Back up the target (whole, or only `tables`) and write its manifest. Raises BackupFailed."""
+    project, engine = conn.project, conn.engine
+    module = module_for(engine.dialect)
+    tables = tables if tables is not None and module.TABLE_SCOPE else None
+    store = store_of(project)
+    created_at = utcnow()
+    backup_id = store.new_id(project.target.name, created_at)
+    folder = store.prepare(backup_id, needed_bytes=module.size(engine))
+    if progress:
+        progress(ProgressEvent(phase="backup", message=f"Backing up {project.target.display_url} ({backup_id})"))
+    try:
+        # Tables the migration will create are listed in the manifest (a restore drops them) but
+        # cannot be dumped yet.
+        existing = set(engine.tables())
+        dump = module.backup(engine, folder, None if tables is None else [t for t in tables if t in existing])
+        path = folder / dump.file
+        manifest = Manifest(
+            id=backup_id, environment=project.target.name, database=project.target.display_url,
+            dialect=engine.dialect, server_version=engine.server_version(), version_before=version_before,
+            version_after=version_after, reason=reason, tool=dump.tool, command=redact(dump.command),
+            format=dump.format, scope="tables" if tables is not None else "whole", tables=tables or [],
+            file=dump.file, size_bytes=size_of(path), sha256=sha256_of(path), created_at=created_at,
+            expires_at=expiry(created_at, project.settings.rollback.keepBackups))
+        store.save(manifest)
+    except OSError as exc:  # disk full or folder gone while writing
+        store.discard(backup_id)
+        raise BackupFailed(f"Could not write the backup to {store.root}: {exc.strerror or exc}.",
+                           state="Nothing was changed.",
+                           next_step="Free some space or set backupDir to a writable, larger disk.") from None
+    except BaseException:
+        store.discard(backup_id)  # never leave a half-written backup that looks usable
+        raise
+    return manifest
+
+
+# ---- restore -------------------------------------------------------------------------------
+def restore(request: RestoreRequest, progress: Progress | None = None) -> RestoreReport:
+    project = open_project(request)
+    if request.timestamp:
+        return point_in_time(project, request)
+    store = store_of(project)
+    manifest = store.get(request.backup_id) if request.backup_id else store.latest(project.target.name)
+    store.verify(manifest)  # before anything else: a damaged backup is never used
+    into = request.into_url is not None
+    target = _into_target(request.into_url) if into else project.target
+    if parse_url(target.url).kind != manifest.dialect:
+        raise RestoreFailed(f"Backup {manifest.id} is a {manifest.dialect} backup; {target.display_url} is not.",
+                            state="Nothing was changed.", next_step="Restore it into a database of the same kind.")
+    with connect(replace(project, target=target), lock=not request.dry_run) as conn:
+        report = _restore_plan(conn, manifest, into, request)
+        if report.outcome != "done":
+            return report
+        started = time.monotonic()
+        if progress:
+            progress(ProgressEvent(phase="backup", message=f"Restoring {manifest.id} into {target.display_url}"))
+        restore_backup(conn, manifest, into_empty=into)
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        report.version_after = current_version(conn)
+        report.message = (f"Restored backup {manifest.id} (taken {manifest.created_at:%Y-%m-%d %H:%M:%S} UTC at "
+                          f"version {manifest.version_before or '(none)'}) into {target.display_url}.")
+        if not into:
+            _log(conn, manifest, "restore", "ok", f"restored backup {manifest.id}")
+        return report
+
+
+def _restore_plan(conn: Connection, manifest: Manifest, into: bool, request: RestoreRequest) -> RestoreReport:
+    target = conn.project.target
+    digest = hashlib.sha256(f"{target.name}|restore|{manifest.id}|{manifest.sha256}|{into}".encode()).hexdigest()
+    report = RestoreReport(environment=target.name, database=target.display_url, plan_id=digest[:16],
+                           outcome="dry-run" if request.dry_run else "done", backup=manifest,
+                           checksum_verified=True, into=into, version_before=current_version(conn))
+    if into:
+        if conn.engine.tables():
+            raise RestoreFailed(f"{target.display_url} is not empty; --into only restores into an empty database.",
+                                state="Nothing was changed.",
+                                next_step="Create a new database (e.g. `createdb inspect_copy`) and pass its URL.")
+    else:
+        what = "only the tables " + ", ".join(manifest.tables) if manifest.scope == "tables" else "everything"
+        report.approval_reasons.append(
+            f"restore replaces {what} in {target.display_url} with backup {manifest.id} taken "
+            f"{manifest.created_at:%Y-%m-%d %H:%M:%S} UTC (version {manifest.version_before or '(none)'}): "
+            "every change made since then is lost")
+        if target.require_approval:
+            report.approval_reasons.append(f"environment '{target.name}' requires approval (requireApproval)")
+    report.needs_approval = bool(report.approval_reasons)
+    if request.dry_run:
+        report.message = "Dry run: nothing was changed."
+        return report
+    if not into:
+        check_window(conn, request.outside_window)
+    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
+    if report.needs_approval and not approved:
+        report.outcome = "needs-approval"
+        report.message = "Approval needed before anything changes: " + "; ".join(report.approval_reasons)
+    return report
+
+
+def restore_backup(conn: Connection, manifest: Manifest, *, into_empty: bool = False) -> None:
+    """Put a verified backup back. The event log keeps what happened since (it is never rewritten)."""
+    store = store_of(conn.project)
+    store.verify(manifest)
+    kept = [] if into_empty else _events_since(conn, manifest.created_at)
+    module_for(manifest.dialect).restore(conn.engine, store.artifact(manifest), manifest, into_empty=into_empty)
+    if kept:
+        conn.history.ensure()
+        placeholders = ", ".join([conn.engine.param] * len(LOG_COLUMNS))
+        for row in kept:
+            conn.engine.execute(
+                f"INSERT INTO {conn.history.log_table} ({', '.join(LOG_COLUMNS)}) VALUES ({placeholders})", list(row))
+
+
+def _events_since(conn: Connection, moment: datetime) -> list[tuple]:
+    if not conn.history.engine.table_exists(conn.history.log_table):
+        return []
+    return conn.engine.query(f"SELECT {', '.join(LOG_COLUMNS)} FROM {conn.history.log_table} "
+                             f"WHERE at >= {conn.engine.param} ORDER BY id", [moment])
+
+
+def _log(conn: Connection, manifest: Manifest, action: str, outcome: str, detail: str) -> None:
+    if not conn.engine.table_exists(conn.history.log_table):
+        return  # the backup predates the history tables: the restore must not add them
+    conn.history.log(manifest.version_before or "-", None, action, outcome, author=conn.project.author(),
+                     detail=detail)
+
+
+def _into_target(url: str) -> Target:
+    parse_url(url)  # a malformed URL fails here, redacted
+    return Target(name="(into)", url=url)
+
+
+# ---- point in time -------------------------------------------------------------------------
+def point_in_time(project: Project, request: RestoreRequest) -> RestoreReport:
+    from ..backup import point_in_time as pitr
+
+    moment = _moment(request.timestamp or "")
+    with connect(project, lock=False) as conn:
+        engine, server = conn.engine, conn.engine.server_version()
+        if engine.dialect == "sqlite":
+            raise pitr.sqlite_refusal()
+        if engine.dialect == "mysql":
+            raise pitr.mysql_refusal(str(engine.query("SELECT @@log_bin")[0][0] and "ON" or "OFF"), server)
+        from ..backup.postgres import server_wal_settings
+
+        settings = server_wal_settings(engine)
+        if pitr.archiving_gaps(settings):
+            raise pitr.refusal(settings, server)
+        steps = pitr.steps(settings, moment, engine.url.port or 5432)
+    return RestoreReport(
+        environment=project.target.name, database=project.target.display_url, outcome="manual-steps",
+        plan_id=hashlib.sha256(f"{project.target.name}|pitr|{moment.isoformat()}".encode()).hexdigest()[:16],
+        steps=steps,
+        message=f"WAL archiving is on ({settings.get('archive_command') or settings.get('archive_library')}). "
+        f"A point-in-time restore to {moment.isoformat()} replays a base backup plus the archived WAL into a NEW data "
+        "directory on the database host, as the postgres OS user; migration-manager does not run these steps "
+        "itself (it has no access to the server's files). Nothing was changed.")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"'{text}' is not a moment I can read.", state="Nothing was changed.",
+                          next_step="Write it like '2026-01-15 09:30:00' (UTC) or '2026-01-15T09:30:00+01:00'.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def current_version(conn: Connection) -> str | None:
+    try:
+        rows = [r for r in conn.history.rows().values() if not r.dirty]
+    except Exception:  # noqa: BLE001 - unreachable after a lost connection: unknown, not a crash
+        return None
+    return max(rows, key=lambda r: version_key(r.version)).version if rows else None
+
+
+# ---- the pre-migration backup (autoBackup) -------------------------------------------------
+def backup_before_change(conn: Connection, report, scripts: list, progress: Progress | None) -> Manifest | None:
+    """apply / rollback: back up after the approval gate, before anything changes (autoBackup).
+
+    Raises BackupFailed (tool missing, disk full, unwritable backupDir): the command stops with
+    nothing changed. Only the tables the scripts touch are backed up when the analysis proves
+    they touch nothing else; otherwise the whole database."""
+    if not conn.project.settings.autoBackup:
+        return None
+    manifest = take_backup(conn, reason=report.action, version_before=report.version_before,
+                           version_after=report.version_after, tables=touched_tables(conn, scripts),
+                           progress=progress)
+    report.backup_id = manifest.id
+    return manifest
+
+
+def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
+    """The tables `scripts` change, plus the history tables; None unless that is provably all.
+
+    Not provable (-> whole database): Python migrations, a statement analysis cannot read, another
+    schema, a table not found, or objects outside the set that depend on it (foreign keys into
+    it, views, triggers), which a table-only restore would break or miss."""
+    engine = conn.engine
+    module = module_for(engine.dialect)
+    if not module.TABLE_SCOPE:
+        return None
+    from ..analysis.operations import script_operations
+
+    existing = set(engine.tables())
+    tables = {conn.history.table, conn.history.log_table}
+    for script in scripts:
+        if script.is_python:
+            return None
+        for op in script_operations(script.statements, engine.dialect):
+            if op.kind.startswith("set"):
+                continue
+            if op.kind == "other" or op.table is None or op.schema_name is not None:
+                return None
+            if op.table not in existing and op.kind != "create_table":
+                return None
+            tables.update(t for t in (op.table, op.new_name if op.kind == "rename_table" else None) if t)
+    present = sorted(t for t in tables if t in existing)
+    return None if module.outside_dependents(engine, present) else sorted(tables)

@@ -1,0 +1,77 @@
+"""rollback.autoOnFailure: after a failed apply, return the database to its state before the command.
+
+Three paths, cheapest first, and the report says which one was taken (`failure_recovery`):
+1. transaction-rollback: the failed migration ran in one transaction (PostgreSQL, SQLite) or its
+   failing statement was the first (MariaDB: a single statement is atomic), so it left nothing
+   behind; nothing else had been applied by this command.
+2. down-scripts: as 1, plus the migrations this command had already applied are undone with
+   their DOWN scripts, newest first.
+3. backup-restore: the failed migration stopped half-way outside a transaction (MariaDB DDL
+   auto-commits) or a DOWN is missing or failed: the pre-apply backup is restored.
+When none is possible (no backup: autoBackup off) it is `not-recovered` and the message says
+exactly what state the database is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..backup.manifest import Manifest
+from ..errors import MigrationError
+from ..reports import MigrationRun, RunReport
+from .backups import restore_backup
+from .context import Connection
+
+
+def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_completed: Callable[[], bool]) -> None:
+    failed = next((r for r in report.migrations if r.status == "failed"), None)
+    if failed is None:
+        return
+    try:
+        if not _left_partial(conn, failed):
+            _forget_unstarted(conn, failed)
+            if undo_completed():
+                undone = any(r.status == "rolled-back" for r in report.migrations)
+                report.failure_recovery = "down-scripts" if undone else "transaction-rollback"
+                return
+        if backup is None:
+            report.failure_recovery = "not-recovered"
+            report.message += ("\nautoOnFailure: the database could not be returned to its state before the command "
+                               "and there is no pre-apply backup (autoBackup is off). Run `db-migrate status`.")
+            return
+        _restore(conn, report, backup, failed)
+    except MigrationError as exc:
+        report.failure_recovery = "not-recovered"
+        report.message += f"\nautoOnFailure could not finish: {exc.message} Database state: {exc.state}"
+    except Exception as exc:  # noqa: BLE001 - e.g. the connection is gone: say so, never crash
+        report.failure_recovery = "not-recovered"
+        report.message += f"\nautoOnFailure could not finish ({type(exc).__name__}). Run `db-migrate status`."
+
+
+def _left_partial(conn: Connection, failed: MigrationRun) -> bool:
+    """True when the failed migration changed something that no transaction took back."""
+    if failed.mode == "python":
+        return not conn.engine.caps.transactional_ddl
+    return failed.mode == "per-statement" and any(s.status == "done" for s in failed.statements)
+
+
+def _forget_unstarted(conn: Connection, failed: MigrationRun) -> None:
+    """A per-statement run that failed at its first statement left only its dirty history row."""
+    if failed.mode == "per-statement":
+        row = conn.history.rows().get(failed.version)
+        if row is not None and row.dirty and row.statements_done == 0:
+            conn.history.delete(failed.version)
+
+
+def _restore(conn: Connection, report: RunReport, backup: Manifest, failed: MigrationRun) -> None:
+    restore_backup(conn, backup)
+    for run in report.migrations:
+        if run.status == "applied":
+            run.status = "rolled-back"
+    report.failure_recovery = "backup-restore"
+    conn.history.log(failed.version, failed.name, "restore", "ok", author=conn.project.author(),
+                     detail=f"autoOnFailure: restored pre-apply backup {backup.id}")
+    report.message += (f"\nautoOnFailure: restored the pre-apply backup {backup.id}; the database is exactly as it "
+                       "was before this command.")
+    if report.error:
+        report.error["state"] = f"Restored from backup {backup.id}: exactly as before this command."
