@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--to", dest="to_version", required=True, metavar="VERSION")
     history = command("history", "the history table and the append-only event log")
     history.add_argument("--limit", type=int, default=50, help="how many events (newest first)")
+    test = command("test", "rehearse the pending migrations on a scratch copy: apply, validate, roll back, compare, "
+                           "drop the copy (the environment is only read)")
+    test.add_argument("to_version", nargs="?", metavar="VERSION", help="test pending migrations up to this version")
     compare = command("compare", "which migrations are applied in which environment")
     compare.add_argument("environments", nargs="*", metavar="ENV")
     _backup_commands(command)
@@ -152,6 +155,10 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
         return renderer.show(service.status(service.TargetRequest(**target)))
     if args.command == "validate":
         report = service.validate(service.TargetRequest(**target))
+        renderer.show(report)
+        return 0 if report.ok else EXIT_INVALID
+    if args.command == "test":
+        report = service.test(service.TestRequest(**target, to_version=args.to_version), progress=renderer.progress)
         renderer.show(report)
         return 0 if report.ok else EXIT_INVALID
     if args.command == "compare":

@@ -48,6 +48,13 @@ class ConnectionLost(MigrationError):
     exit_code = 3
 
 
+class CopyFailed(MigrationError):
+    """A scratch copy for `db-migrate test` could not be made (client tool missing, no privilege, dump error)."""
+
+    kind = "copy_failed"
+    exit_code = 13
+
+
 class MigrationFileError(MigrationError):
     """A migration file cannot be read, parsed or is inconsistent (duplicate version, missing DOWN...)."""
 

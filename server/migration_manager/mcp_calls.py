@@ -24,7 +24,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import MigrationError
-from .reports import RunReport, StatusReport, ValidateReport
+from .reports import RunReport, StatusReport, TestReport, ValidateReport
 from .urls import redact
 
 log = logging.getLogger("migration_manager.mcp")
@@ -188,3 +188,13 @@ def run_text(r: RunReport, approved_plan: str | None = None) -> str:
             "Call the tool again to show the new plan."
         )
     return "\n".join(lines + ([r.message] if r.message else []))
+
+
+def test_text(r: TestReport) -> str:
+    lines = [f"test on a copy of {r.environment}: {r.outcome.upper()} in {r.total_ms / 1000:.2f}s"
+             + (f" ({r.copy_method})" if r.copy_method else "")]
+    lines += [f"  [{'ok' if s.ok else 'FAIL'}] {s.name}: {s.duration_ms / 1000:.3f}s {s.detail[:120]}" for s in r.steps]
+    lines += [f"  {m.version}_{m.name}: apply {m.apply_ms}ms, rollback {m.rollback_ms}ms" for m in r.migrations]
+    lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in r.checks]
+    lines += [f"  note: {n}" for n in r.notes]
+    return "\n".join(lines + [r.message])

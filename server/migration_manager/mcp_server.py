@@ -64,13 +64,14 @@ from .mcp_calls import (
     service_package,
     status_text,
     target_of,
+    test_text,
     tool_result,
     validate_text,
     version_arg,
 )
 from .mcp_prompts import register_prompts
 from .mcp_resources import register_completions, register_resources
-from .reports import CompareReport, CreateReport, RunReport, StatusReport, ValidateReport
+from .reports import CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
 
 TOKEN_VAR = "MM_MCP_TOKEN"
 PROJECT_VAR = "MM_PROJECT_DIR"
@@ -79,6 +80,8 @@ PROJECT_VAR = "MM_PROJECT_DIR"
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 WRITES_FILE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 CHANGES_DB = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+# Creates a scratch copy beside the environment's database and drops it again: the environment is only read.
+SCRATCH_COPY = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 INSTRUCTIONS = """migration-manager: safe database schema migrations.
 Workflow: status -> validate -> analyze -> dry_run -> apply (rollback to undo; compare across environments).
@@ -247,6 +250,17 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
             if not report.migrations:
                 raise ToolError(f"Version {wanted} is not pending on '{report.environment}' (see the status tool).")
         return tool_result(report, run_text(report))
+
+    @server.tool(title="Test migrations on a copy", annotations=SCRATCH_COPY)
+    async def test(
+        ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None
+    ) -> Annotated[CallToolResult, TestReport]:
+        """Rehearse the pending migrations on a scratch copy of the environment's database: copy it, apply them,
+        check constraints, row counts and checksums of untouched tables, roll them back, compare schema and data
+        with the original, and drop the copy. Every step is timed. The environment itself is only read."""
+        request = service.TestRequest(**target_of(ctx, env), to_version=version_arg(to_version))
+        report = await call_service(service.test, request, progress=progress_bridge(ctx))
+        return tool_result(report, test_text(report))
 
     @server.tool(title="Compare environments", annotations=READ_ONLY)
     async def compare(

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from .errors import MigrationError
 from .reports import (BackupReport, CompareReport, CreateReport, HistoryReport, RestoreReport, RunReport, StatusReport,
-                      ValidateReport)
+                      TestReport, ValidateReport)
 
 MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
         "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
@@ -34,7 +34,7 @@ class Renderer:
             return 0
         handler = {HistoryReport: self._history, StatusReport: self._status, ValidateReport: self._validate, RunReport: self._run,
                    CreateReport: self._create, CompareReport: self._compare, BackupReport: self._backups,
-                   RestoreReport: self._restore}.get(type(report))
+                   RestoreReport: self._restore, TestReport: self._test}.get(type(report))
         if handler:
             handler(report)
         else:  # reports of other areas: readable JSON is better than nothing
@@ -219,3 +219,54 @@ class Renderer:
             self.out.print(f"[yellow]approval:[/] {reason}")
         colour = {"failed": "red", "needs-approval": "yellow", "manual-steps": "yellow"}.get(r.outcome, "green")
         self.out.print(f"[{colour}]{r.message}[/]" + (f" ({r.duration_ms / 1000:.1f}s)" if r.duration_ms else ""))
+
+    def _test(self, r: TestReport) -> None:
+        self.out.print(f"[bold]Test on a copy of {r.environment}[/] ({r.database}, {r.server_version})")
+        if r.copy_name:
+            self.out.print(f"Copy: {r.copy_name} — {r.copy_method}", markup=False)
+        self.out.print(f"Version {r.version_before or '(none)'} → {r.version_tested or '(not reached)'} → "
+                       f"back to {r.version_before or '(none)'}")
+        steps = Table(title="Steps", title_justify="left", box=box.SIMPLE_HEAD)
+        for column, justify in (("", "left"), ("step", "left"), ("duration", "right"), ("detail", "left")):
+            steps.add_column(column, justify=justify)
+        for s in r.steps:
+            steps.add_row("[green]✓[/]" if s.ok else "[red]✗[/]", s.name, _seconds(s.duration_ms), s.detail[:90])
+        self.out.print(steps)
+        migrations = Table(title="Migrations", title_justify="left", box=box.SIMPLE_HEAD)
+        for column, justify in (("migration", "left"), ("apply", "right"), ("rollback", "right"), ("error", "left")):
+            migrations.add_column(column, justify=justify)
+        for m in r.migrations:
+            migrations.add_row(f"{m.version}_{m.name}", _seconds(m.apply_ms) if m.applied else "[red]not applied[/]",
+                               _seconds(m.rollback_ms) if m.rolled_back else "[yellow]—[/]", (m.error or "")[:80])
+        self.out.print(migrations)
+        if r.tables:
+            self.out.print(self._test_tables(r))
+        for check in r.checks:
+            self.out.print(f"  {'[green]✓[/]' if check.ok else '[red]✗[/]'} {check.name}: ", end="")
+            self.out.print(check.detail, markup=False)
+        for note in r.notes:
+            self.out.print(f"  [yellow]note:[/] {note}")
+        self.out.print(f"Copy dropped: {'yes' if r.copy_dropped else '[red]NO[/]'}   Total: {_seconds(r.total_ms)}")
+        colour = {"failed": "red", "passed": "green"}.get(r.outcome, "yellow")
+        self.out.print(f"[bold {colour}]{r.outcome.upper()}[/] ", end="")
+        self.out.print(r.message, markup=False)
+
+    def _test_tables(self, r: TestReport) -> Table:
+        table = Table(title="Tables (rows; ✓ = checksum equal to the original)", title_justify="left",
+                      box=box.SIMPLE_HEAD)
+        for column in ("table", "touched", "rows before", "after apply", "after rollback"):
+            table.add_column(column, justify="left" if column in ("table", "touched") else "right")
+
+        def cell(rows: int | None, same: bool | None) -> str:
+            mark = "" if same is None else " [green]✓[/]" if same else " [red]✗[/]"
+            return ("[dim]gone[/]" if rows is None else f"{rows:,}") + mark
+
+        for t in r.tables:
+            table.add_row(t.table, "yes" if t.touched else "", f"{t.rows_before:,}",
+                          cell(t.rows_after_apply, t.unchanged_after_apply),
+                          cell(t.rows_after_rollback, t.restored_after_rollback))
+        return table
+
+
+def _seconds(ms: int | None) -> str:
+    return "" if ms is None else f"{ms / 1000:.3f}s"

@@ -172,3 +172,60 @@ class RestoreReport(BaseModel):
     duration_ms: int | None = None
     steps: list[str] = Field(default_factory=list, description="point-in-time restore: what must be done, in order")
     message: str = ""
+
+
+# ---- db-migrate test: a rehearsal on a scratch copy ---------------------------------------
+class TestStep(BaseModel):
+    __test__ = False  # not a pytest test class
+    name: str
+    ok: bool
+    duration_ms: int
+    detail: str = ""
+
+
+class TestedMigration(BaseModel):
+    __test__ = False  # not a pytest test class
+    version: str
+    name: str
+    apply_ms: int | None = None
+    rollback_ms: int | None = None
+    applied: bool = False
+    rolled_back: bool = False
+    error: str | None = None
+
+
+class TableResult(BaseModel):
+    table: str
+    touched: bool = Field(description="named by a statement of the migrations tested")
+    rows_before: int
+    rows_after_apply: int | None = Field(None, description="None: the table no longer exists after apply")
+    rows_after_rollback: int | None = None
+    unchanged_after_apply: bool | None = Field(None, description="checksum equal after apply (untouched tables)")
+    restored_after_rollback: bool | None = Field(None, description="checksum equal to the original after rollback")
+
+
+class TestReport(BaseModel):
+    """db-migrate test: the pending migrations rehearsed on a scratch copy, with every step timed."""
+
+    __test__ = False  # not a pytest test class
+    environment: str
+    database: str
+    server_version: str
+    copy_name: str | None = None
+    copy_method: str | None = None
+    version_before: str | None = None
+    version_tested: str | None = Field(None, description="the version the copy reached")
+    migrations: list[TestedMigration] = Field(default_factory=list)
+    steps: list[TestStep] = Field(default_factory=list)
+    tables: list[TableResult] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    schema_differences: list[str] = Field(default_factory=list, description="original vs after apply + rollback")
+    notes: list[str] = Field(default_factory=list)
+    copy_dropped: bool = False
+    total_ms: int = 0
+    outcome: Literal["passed", "failed", "nothing-to-do"] = "passed"
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"

@@ -23,6 +23,7 @@ ALL_TOOLS = {
     "resolve",
     "baseline",
     "compare",
+    "test",
 }
 
 
@@ -36,8 +37,9 @@ async def test_tools_are_listed_with_honest_annotations(sqlite_project: Path) ->
     for name in ("apply", "rollback", "resolve", "baseline"):
         assert tools[name].annotations.read_only_hint is False, name
         assert tools[name].annotations.destructive_hint is True, name
-    assert tools["create"].annotations.read_only_hint is False
-    assert tools["create"].annotations.destructive_hint is False
+    for name in ("create", "test"):  # a file written; a scratch copy made and dropped
+        assert tools[name].annotations.read_only_hint is False, name
+        assert tools[name].annotations.destructive_hint is False, name
     for tool in tools.values():
         assert tool.title and len(tool.description) > 60, tool.name
         assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
@@ -265,3 +267,24 @@ async def test_a_cancelled_apply_finishes_the_migration_instead_of_cutting_it(tm
                 await anyio.sleep(0.1)
     assert status["current_version"] == "20240101000000" and status["dirty"] is False
     assert "big" in sqlite_tables(tmp_path / "dev.db")
+
+
+async def test_test_tool_rehearses_on_a_copy_and_leaves_the_environment_alone(sqlite_project: Path, tmp_path: Path) -> None:
+    async with Client(build_server(sqlite_project)) as client:
+        await client.call_tool("apply", {"env": "dev", "to_version": "20240101000000"})
+        result = await client.call_tool("test", {"env": "dev"})
+        status = await client.call_tool("status", {"env": "dev"})
+    assert not result.is_error, text_of(result)
+    report = result.structured_content
+    assert report["outcome"] == "passed" and report["copy_dropped"] is True
+    assert [m["version"] for m in report["migrations"]] == ["20240102000000"]
+    assert "test on a copy of dev: PASSED" in text_of(result) and "roll back on the copy" in text_of(result)
+    assert status.structured_content["current_version"] == "20240101000000"
+    assert "phone" not in {c for c in _sqlite_columns(tmp_path / "dev.db", "users")}
+
+
+def _sqlite_columns(path: Path, table: str) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}

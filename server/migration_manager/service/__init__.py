@@ -9,9 +9,10 @@ from .context import ProgressEvent, TargetRequest
 from .inspect import CreateRequest, create, history, status, validate
 from .migrate import ApplyRequest, RollbackRequest, apply, rollback
 from .resolve import BaselineRequest, ResolveRequest, baseline, resolve
+from .test_copy import TestReport, TestRequest, test
 
 __all__ = [
     "ApplyRequest", "BaselineRequest", "baseline", "CompareRequest", "CreateRequest", "ProgressEvent", "ResolveRequest", "RollbackRequest",
-    "TargetRequest", "apply", "compare", "create", "history", "resolve", "rollback", "status", "validate",
+    "TargetRequest", "TestReport", "TestRequest", "apply", "compare", "create", "history", "resolve", "rollback", "status", "test", "validate",
 ]
 __all__ += ["BackupRequest", "RestoreRequest", "backup", "restore"]
