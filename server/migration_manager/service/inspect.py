@@ -15,7 +15,7 @@ from ..migrations.plan import Plan, make_plan
 from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
                        ValidateReport)
 from .context import Project, TargetRequest, connect, open_project
-from .migrate import dirty_error
+from .migrate import check_dirty, dirty_error
 from .templates import TEMPLATES
 
 
@@ -44,10 +44,11 @@ def status(request: TargetRequest) -> StatusReport:
     with connect(project, lock=False) as conn:
         plan = make_plan(migrations, conn.history.rows())
         version = conn.engine.server_version()
+        check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty else None
     applied = [_applied_info(row, plan) for row in plan.applied]
     pending = [_pending_info(m, project) for m in plan.pending]
     dirty = [_dirty_info(row) for row in plan.dirty]
-    detail = dirty_error(plan.dirty[0]).explain() if plan.dirty else None
+    detail = dirty_error(plan.dirty[0], check).explain() if plan.dirty else None
     return StatusReport(
         environment=project.target.name, database=project.target.display_url, server_version=version,
         current_version=plan.current_version, applied=applied + dirty, pending=pending, dirty=bool(plan.dirty),

@@ -4,6 +4,8 @@ connect -> lock -> plan (history, checksums, conflicts) -> analyze -> gate -> ba
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from ..errors import ConnectionLost, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
@@ -18,6 +20,9 @@ from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
 from .runner import Runner, plan_run
 from .safety import approval_reasons, check_window, findings_for, plan_id, window_open
+
+if TYPE_CHECKING:
+    from .crash_check import StatementCheck
 
 
 class ApplyRequest(TargetRequest):
@@ -96,21 +101,40 @@ def _plan(conn: Connection, migrations: list[Migration], *, create_history: bool
         conn.history.ensure()
     plan = make_plan(migrations, conn.history.rows())
     if plan.dirty:
-        raise dirty_error(plan.dirty[0])
+        raise dirty_error(plan.dirty[0], check_dirty(conn, plan, plan.dirty[0]))
     return plan
 
 
-def dirty_error(row: HistoryRow) -> DirtyState:
+def check_dirty(conn: Connection, plan: Plan, row: HistoryRow) -> StatementCheck | None:
+    """For a run that died: what the live schema says about its first unrecorded statement."""
+    from .crash_check import check_unrecorded_statement  # analysis (sqlglot) only when something is dirty
+
+    try:
+        script = _down_script(plan, row, conn) if "roll" in row.status else getattr(plan.file_for(row.version), "up", None)
+        return check_unrecorded_statement(conn, row, script.statements) if script else None
+    except Exception:  # noqa: BLE001 - advisory: a failed check must not hide the dirty state itself
+        return None
+
+
+def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtyState:
     doing = "rolling back" if "roll" in row.status else "applying"
     running = row.status in ("running", "rolling_back")
     how = "the process running it died" if running else f"statement {row.statements_done + 1} failed"
-    unsure = (f" Statement {row.statements_done + 1} may or may not have completed on the server: check it."
-              if running else "")
+    done, resume = row.statements_done, f"re-runs from statement {row.statements_done + 1}"
+    state = f"Statements 1..{done} of {row.version} are committed; the rest did not run."
+    if running:
+        state += f" Statement {done + 1} may or may not have completed on the server: check it."
+    if check is not None and check.verdict == "not-run":
+        state = f"Statements 1..{done} of {row.version} are committed; the rest did not run. {check.explain()}"
+    if check is not None and check.verdict == "completed":
+        state = (f"Statements 1..{check.index} of {row.version} are committed (the history recorded {done}); "
+                 f"the rest did not run. {check.explain()}")
+        resume = f"records statement {check.index} as done and continues from statement {check.index + 1}"
     return DirtyState(
         f"Migration {row.version}_{row.name} is dirty: {how} while {doing} it "
-        f"({row.statements_done} of {row.statements_total} statements done)." + (f" Error: {row.error}" if row.error else ""),
-        state=f"Statements 1..{row.statements_done} of {row.version} are committed; the rest did not run.{unsure}",
-        next_step=f"`db-migrate resolve {row.version} --retry` re-runs from statement {row.statements_done + 1}; "
+        f"({done} of {row.statements_total} statements done)." + (f" Error: {row.error}" if row.error else ""),
+        state=state,
+        next_step=f"`db-migrate resolve {row.version} --retry` {resume}; "
         f"`--mark-applied` or `--mark-not-applied` records what you finished or undid by hand. "
         "`db-migrate status` shows the details.",
     )
@@ -205,8 +229,9 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
             report.message = exc.message
             report.error = exc.to_dict()
             return
-    done = sum(1 for r in report.migrations if r.status != "planned")
-    report.message = f"{'Applied' if report.action == 'apply' else 'Rolled back'} {done} migration(s)."
+    done = [r for r in report.migrations if r.status != "planned"]
+    verb = {"up": "Applied", "down": "Rolled back"}[done[-1].direction] if done else "Ran"
+    report.message += f"{verb} {len(done)} migration(s)."
 
 
 def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> ConnectionLost:

@@ -13,7 +13,7 @@ from ..migrations.formats import version_key
 from ..migrations.plan import make_plan
 from ..reports import RunReport
 from .context import Progress, TargetRequest, connect, open_project
-from .migrate import _down_script, _execute, _report
+from .migrate import _down_script, _execute, _report, check_dirty
 from .runner import plan_run
 from .safety import stop_for_environment_approval
 
@@ -63,7 +63,7 @@ def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunRep
             conn.history.log(row.version, row.name, "mark-not-applied", "ok", author=author, detail=f"was {row.status}")
             report.message = f"Marked {row.version}_{row.name} as not applied (it is pending again)."
         else:
-            _retry(conn, row, migration, report, progress)
+            _retry(conn, plan, row, migration, report, progress)
         report.version_after = make_plan(migrations, conn.history.rows()).current_version
         return report
 
@@ -72,8 +72,7 @@ def _plan_id(environment: str, request: ResolveRequest) -> str:
     return hashlib.sha256(f"{environment}|resolve|{request.version}|{request.action}".encode()).hexdigest()[:16]
 
 
-def _retry(conn, row, migration, report: RunReport, progress: Progress | None) -> None:
-    start = row.statements_done + 1
+def _retry(conn, plan, row, migration, report: RunReport, progress: Progress | None) -> None:
     rolling_back = "roll" in row.status
     if migration is None and not rolling_back:
         raise MigrationFileError(f"The file of {row.version} is missing.", next_step="Restore it, then retry.")
@@ -81,6 +80,7 @@ def _retry(conn, row, migration, report: RunReport, progress: Progress | None) -
         raise HistoryConflict(f"{migration.path.name} changed since the failed run started.",
                               state="Nothing was changed.",
                               next_step="Restore the file, or finish by hand and use --mark-applied.")
+    start = _first_statement_to_run(conn, plan, row, report)
     if rolling_back:
         script = _down_script(make_plan([migration] if migration else [], {}), row, conn)
         run = plan_run(conn, row.version, row.name, "down", script)
@@ -92,6 +92,19 @@ def _retry(conn, row, migration, report: RunReport, progress: Progress | None) -
         run.mode = "per-statement"
         report.migrations.append(run)
         _execute(conn, report, progress, lambda runner, r, i: runner.apply(migration, r, start_at=start))
+
+
+def _first_statement_to_run(conn, plan, row, report: RunReport) -> int:
+    """Resume after the last recorded statement, or after the next one when the live schema shows
+    that it completed before the process died (re-running it would fail on "already exists")."""
+    check = check_dirty(conn, plan, row)
+    if check is None or check.verdict != "completed":
+        return row.statements_done + 1
+    conn.history.update(row.version, statements_done=check.index)
+    conn.history.log(row.version, row.name, "recovered", "ok", author=conn.project.author(),
+                     statements_done=check.index, detail=check.explain())
+    report.message = check.explain() + f" Recorded it as done; resuming at statement {check.index + 1}.\n"
+    return check.index + 1
 
 
 class BaselineRequest(TargetRequest):
