@@ -69,6 +69,7 @@ from .mcp_calls import (
     validate_text,
     version_arg,
 )
+from .mcp_backup_tools import register_backup_tools
 from .mcp_prompts import register_prompts
 from .mcp_resources import register_completions, register_resources
 from .reports import CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
@@ -226,6 +227,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         return tool_result(report, run_text(report))
 
     _register_analysis_tools(server, service)
+    register_backup_tools(server, service, writes=WRITES_FILE, destructive=CHANGES_DB)
     register_resources(server, service)
     register_prompts(server)
     register_completions(server)

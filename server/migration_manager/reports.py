@@ -158,6 +158,7 @@ class BackupReport(BaseModel):
 class RestoreReport(BaseModel):
     """restore (and its plan, when approval is needed or for a point-in-time request)."""
 
+    action: Literal["restore"] = "restore"
     environment: str
     database: str
     plan_id: str = Field(description="hash of backup + target; an approval is bound to it")

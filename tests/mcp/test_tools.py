@@ -24,6 +24,8 @@ ALL_TOOLS = {
     "baseline",
     "compare",
     "test",
+    "backup",
+    "restore",
 }
 
 
@@ -34,10 +36,10 @@ async def test_tools_are_listed_with_honest_annotations(sqlite_project: Path) ->
     for name in ("status", "validate", "analyze", "dry_run", "compare"):
         assert tools[name].annotations.read_only_hint is True, name
         assert tools[name].annotations.destructive_hint is False, name
-    for name in ("apply", "rollback", "resolve", "baseline"):
+    for name in ("apply", "rollback", "resolve", "baseline", "restore"):
         assert tools[name].annotations.read_only_hint is False, name
         assert tools[name].annotations.destructive_hint is True, name
-    for name in ("create", "test"):  # a file written; a scratch copy made and dropped
+    for name in ("create", "test", "backup"):  # a file written; a scratch copy made and dropped; backup files
         assert tools[name].annotations.read_only_hint is False, name
         assert tools[name].annotations.destructive_hint is False, name
     for tool in tools.values():
