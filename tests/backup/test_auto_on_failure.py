@@ -12,9 +12,11 @@ from migration_manager.service import ApplyRequest, apply
 BASE = (["CREATE TABLE base (id integer PRIMARY KEY)"], ["DROP TABLE base"])
 FIRST = (["ALTER TABLE customers ADD COLUMN phone varchar(20)", "UPDATE customers SET phone = 'x' WHERE id < 10"],
          ["ALTER TABLE customers DROP COLUMN phone"])
+# A failure only the server can find (validation refuses a plan whose failure it can foresee).
+FAILS = "INSERT INTO base VALUES (1), (1)"
 # Two statements change things, then the third fails: on MariaDB the first two are committed.
 HALF_WAY = (["CREATE TABLE half (id integer PRIMARY KEY)", "ALTER TABLE orders ADD COLUMN half_col integer",
-             "INSERT INTO no_such_table VALUES (1)"], ["DROP TABLE half"])
+             FAILS], ["DROP TABLE half"])
 
 
 def _project_at_base(url: str, tmp_path: Path, **settings) -> Path:
@@ -45,7 +47,7 @@ def test_failure_half_way_returns_the_database_to_its_state_before_the_command(a
 def test_failure_without_a_usable_down_is_undone_from_the_backup(any_url: str, tmp_path: Path) -> None:
     project = _project_at_base(any_url, tmp_path)
     write_migration(project, "20240102000000", "first_no_down", FIRST[0], None)
-    write_migration(project, "20240103000000", "fails", ["INSERT INTO no_such_table VALUES (1)"], None)
+    write_migration(project, "20240103000000", "fails", [FAILS], None)
     before = fingerprint(any_url)
     log_before = fingerprint(any_url, with_log=True)["rows"]["schema_migrations_log"]
 
@@ -61,7 +63,7 @@ def test_failure_without_a_usable_down_is_undone_from_the_backup(any_url: str, t
 def test_a_single_failed_migration_is_undone_by_its_transaction_or_atomic_statement(
         any_url: str, tmp_path: Path) -> None:
     project = _project_at_base(any_url, tmp_path)
-    write_migration(project, "20240102000000", "fails_first", ["INSERT INTO no_such_table VALUES (1)",
+    write_migration(project, "20240102000000", "fails_first", [FAILS,
                                                                 "CREATE TABLE never (id integer)"], None)
     before = fingerprint(any_url)
 

@@ -73,9 +73,11 @@ def validate(request: TargetRequest) -> ValidateReport:
         with connect(project, lock=False) as conn:
             plan = make_plan(migrations, conn.history.rows())
             checks += _history_checks(plan)
-            from .safety import findings_for
+            from .safety import findings_for, schema_findings
 
-            findings = findings_for(conn, plan.pending, "up")
+            findings = schema_findings(conn, plan, plan.pending)
+            checks.append(_schema_check(findings, len(plan.pending), conn.project.settings.validation.preCheck))
+            findings += findings_for(conn, plan.pending, "up")
     except MigrationError as exc:
         checks.append(Check(name="database reachable", ok=False, detail=exc.message))
     ok = all(c.ok for c in checks) and not any(f.get("severity") == "error" for f in findings)
@@ -140,6 +142,16 @@ def _syntax(migrations: list[Migration], dialect: str) -> Check:
 
     problems = [f"{m.path.name}: {p}" for m in migrations for p in syntax_errors(m, dialect)]
     return Check(name=f"SQL parses ({dialect})", ok=not problems, detail="; ".join(problems) or "ok")
+
+
+def _schema_check(findings: list[dict], pending: int, enabled: bool) -> Check:
+    if not enabled:
+        return Check(name="schema-aware simulation", ok=True, detail="off (validation.preCheck is false)")
+    errors = sum(1 for f in findings if f.get("severity") == "error")
+    warnings = len(findings) - errors
+    return Check(name="schema-aware simulation", ok=not errors,
+                 detail=f"{pending} pending migration(s) replayed on the live schema: {errors} error(s), "
+                 f"{warnings} other finding(s)")
 
 
 def _history_checks(plan: Plan) -> list[Check]:

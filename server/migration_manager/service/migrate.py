@@ -19,7 +19,7 @@ from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
 from .runner import Runner, plan_run
-from .safety import approval_reasons, check_window, findings_for, plan_id, window_open
+from .safety import approval_reasons, check_window, findings_for, plan_id, refuse_errors, schema_findings, window_open
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
@@ -55,9 +55,11 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
         report = _report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
-        report.findings = findings_for(conn, selected, "up")
+        report.findings = schema_findings(conn, plan, selected) + findings_for(conn, selected, "up")
         if not runs:
             report.outcome, report.message = "nothing-to-do", "Database is up to date."
+            return report
+        if refuse_errors(report):
             return report
         if _stop_for_approval(conn, report, request, []):
             return report

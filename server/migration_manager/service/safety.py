@@ -8,7 +8,8 @@ from typing import Any
 from ..config import in_maintenance_window
 from ..errors import ApprovalRequired
 from ..migrations.model import Migration
-from ..reports import MigrationRun
+from ..migrations.plan import Plan
+from ..reports import MigrationRun, RunReport
 from .context import Connection
 
 
@@ -71,3 +72,31 @@ def findings_for(conn: Connection, migrations: list[Migration], direction: str) 
     except ImportError:  # analysis is optional at this layer
         return []
     return findings_for_plan(conn.engine, migrations, direction=direction)
+
+
+def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration]) -> list[dict[str, Any]]:
+    """Schema-aware validation, when preCheck is on: `migrations` replayed in order on a snapshot of
+    the live schema (and each DOWN after its UP), plus out-of-order conflicts with newer migrations."""
+    if not conn.project.settings.validation.preCheck or not migrations:
+        return []
+    from ..analysis.schema import read_schema
+    from ..analysis.simulate import conflict_findings, simulate
+
+    snapshot = read_schema(conn.engine, exclude=(conn.history.table, conn.history.log_table))
+    findings = simulate(snapshot, migrations) + conflict_findings(plan, conn.project.dialect)
+    return [f.model_dump(exclude_none=True) for f in findings]
+
+
+def refuse_errors(report: RunReport) -> bool:
+    """Errors found by validation are statements the server would refuse: nothing runs."""
+    errors = [f for f in report.findings if f.get("severity") == "error"]
+    if not errors:
+        return False
+    report.outcome = "failed"
+    report.message = f"Validation found {len(errors)} error(s); nothing was run."
+    report.error = {"message": "; ".join(f"{f.get('migration', '')} statement {f.get('statement_index', '?')}: "
+                                         f"{f.get('message', '')}" for f in errors),
+                    "state": "Nothing was run: the database is unchanged.",
+                    "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
+                    "If a finding is wrong, validation.preCheck=false in the settings turns these checks off."}
+    return True

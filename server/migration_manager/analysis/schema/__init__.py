@@ -100,6 +100,10 @@ class Table:
     def column(self, name: str) -> Column | None:
         return self.columns.get(key(name))
 
+    def has_index_leading_with(self, columns: tuple[str, ...]) -> bool:
+        wanted = [key(c) for c in columns]
+        return any([key(c) for c in i.columns[: len(wanted)]] == wanted for i in self.indexes.values())
+
     def is_unique_on(self, columns: tuple[str, ...]) -> bool:
         """Is there a primary key or unique index/constraint on exactly these columns (any order)?"""
         wanted = {key(c) for c in columns}
@@ -119,6 +123,23 @@ class Naming:
 
     index_names: Literal["schema", "table"]  # PostgreSQL: one namespace with tables; MySQL: per table
     constraint_names: Literal["schema", "table"]  # MySQL/MariaDB foreign keys: per database
+    generated: Literal["postgres", "mysql"] = "postgres"  # how unnamed constraints get their names
+    foreign_key_index: bool = False  # InnoDB adds an index named like the FK when none leads with its columns
+
+    def generated_name(self, table: str, columns: list[str], suffix: str, taken) -> str:
+        """The name the server gives an unnamed constraint or index (suffix: pkey, key, fkey,
+        check, idx), numbered like the server does until `taken(name)` is False."""
+        if self.generated == "mysql":
+            if suffix == "pkey":
+                return "PRIMARY"
+            numbered = {"fkey": f"{table}_ibfk_", "check": "CONSTRAINT_"}.get(suffix)
+            first = columns[0] if columns else table
+            candidates = (f"{numbered}{n}" if numbered else (first if n == 1 else f"{first}_{n}") for n in range(1, 10**6))
+        else:
+            parts = [table] if suffix == "pkey" else [table, *(columns[:1] if suffix == "check" else columns)]
+            base = "_".join([*parts, suffix])[:63]
+            candidates = (base if n == 0 else f"{base}{n}" for n in range(10**6))
+        return next(name for name in candidates if not taken(name))
 
 
 @dataclass
@@ -127,6 +148,7 @@ class Snapshot:
     naming: Naming
     tables: dict[str, Table] = field(default_factory=dict)  # key(name) -> Table (views included)
     other_relations: set[str] = field(default_factory=set)  # sequences etc.: they share PG's namespace
+    name: str | None = None  # the schema (PostgreSQL) or database (MySQL) that was read
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(key(name))

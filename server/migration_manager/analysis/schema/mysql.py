@@ -6,7 +6,7 @@ from . import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, ke
 
 # Index names are per table; foreign-key names are per database in InnoDB ("Duplicate foreign
 # key constraint name"), and so are CHECK names on MySQL 8 (MariaDB keeps them per table).
-NAMING = Naming(index_names="table", constraint_names="schema")
+NAMING = Naming(index_names="table", constraint_names="schema", generated="mysql", foreign_key_index=True)
 
 _TABLES = """SELECT table_name, table_type = 'VIEW' FROM information_schema.tables
 WHERE table_schema = DATABASE()"""
@@ -31,7 +31,7 @@ _KINDS = {"PRIMARY KEY": "primary_key", "UNIQUE": "unique", "FOREIGN KEY": "fore
 
 
 def read(engine) -> Snapshot:
-    snapshot = Snapshot("mysql", NAMING)
+    snapshot = Snapshot("mysql", NAMING, name=engine.query("SELECT DATABASE()")[0][0])
     for table, is_view in engine.query(_TABLES):
         snapshot.tables[key(table)] = Table(table, view=bool(is_view))
     for table, column, type_text, nullable, default in engine.query(_COLUMNS):

@@ -53,7 +53,7 @@ _KINDS = {"p": "primary_key", "u": "unique", "f": "foreign_key", "c": "check"}
 
 
 def read(engine) -> Snapshot:
-    snapshot = Snapshot("postgres", NAMING)
+    snapshot = Snapshot("postgres", NAMING, name=engine.query("SELECT current_schema()")[0][0])
     for table, is_view, column, type_text, nullable, default in engine.query(_COLUMNS):
         entry = snapshot.tables.setdefault(key(table), Table(table, view=is_view))
         if column is not None:

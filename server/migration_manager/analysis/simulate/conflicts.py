@@ -1,0 +1,75 @@
+"""Conflicts: a pending migration older than migrations that already ran or run before it (it was
+written on another branch) and that touches the same objects as one of them.
+
+Objects are compared at the finest level the operations name: a column, an index, a constraint;
+a table-level change (create, drop, rename, truncate) touches everything in its table.
+"""
+
+from __future__ import annotations
+
+from ...migrations.formats import version_key
+from ...migrations.model import Migration
+from ...migrations.plan import Plan
+from ..model import Finding, Operation
+from ..operations import script_operations
+from ..schema import key
+
+_TABLE_LEVEL = {"create_table", "drop_table", "rename_table", "truncate"}
+
+
+def touched(migration: Migration, dialect: str) -> set[tuple[str, str]]:
+    """(table, object) pairs the UP changes; object "*" for the whole table."""
+    if migration.up.is_python:
+        return set()
+    found = set()
+    for op in script_operations(migration.up.statements, dialect):
+        if op.table and op.is_ddl:
+            found |= {(key(op.table), name) for name in _objects(op)}
+            if op.kind == "rename_table" and op.new_name:
+                found.add((key(op.new_name), "*"))
+    return found
+
+
+def _objects(op: Operation) -> list[str]:
+    if op.kind in _TABLE_LEVEL:
+        return ["*"]
+    if op.column:
+        return [f"column {key(op.column)}"] + ([f"column {key(op.new_name)}"] if op.new_name else [])
+    if op.index_name or op.constraint_name:
+        return [f"{'index' if op.index_name else 'constraint'} {key(op.index_name or op.constraint_name)}"]
+    return [f"column {key(c)}" for c in op.columns] or ["*"]
+
+
+def overlap(first: set[tuple[str, str]], second: set[tuple[str, str]]) -> list[str]:
+    """What both change: `table.object`, or `table` when either changes the whole table."""
+    shared = set()
+    for table, thing in first:
+        for other_table, other_thing in second:
+            if table == other_table and (thing == other_thing or "*" in (thing, other_thing)):
+                shared.add(table if "*" in (thing, other_thing) else f"{table}.{thing}")
+    return sorted(shared)
+
+
+def conflict_findings(plan: Plan, dialect: str) -> list[Finding]:
+    findings = []
+    for migration in plan.out_of_order:
+        mine = touched(migration, dialect)
+        newer = [(row.version, plan.file_for(row.version), "applied") for row in plan.applied
+                 if version_key(row.version) > version_key(migration.version)]
+        newer += [(m.version, m, "pending") for m in plan.pending
+                  if version_key(m.version) > version_key(migration.version) and m not in plan.out_of_order]
+        for version, other, state in newer:
+            shared = overlap(mine, touched(other, dialect)) if other is not None else []
+            if shared:
+                findings.append(_conflict(migration, other, state, shared))
+    return findings
+
+
+def _conflict(migration: Migration, other: Migration, state: str, shared: list[str]) -> Finding:
+    return Finding(
+        rule="migration-conflict", severity="danger" if state == "applied" else "warning",
+        title="migrations from different branches touch the same objects", migration=migration.version,
+        table=shared[0].split(".")[0],
+        message=f"{migration.label} is older than {other.label} ({state}) but was not applied before it, and both "
+        f"change {', '.join(shared)}: the result depends on an order nobody tested.",
+        recommendation=f"Review both; if {migration.label} must run after {other.label}, give it a newer version.")
