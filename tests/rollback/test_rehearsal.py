@@ -62,23 +62,27 @@ def test_a_migration_that_fails_on_the_copy_fails_the_test_and_the_copy_is_dropp
     seed_users(project)
     write(project, "20240102000000", "add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
           "ALTER TABLE users DROP COLUMN phone")
-    write(project, "20240103000000", "broken", "ALTER TABLE no_such_table ADD COLUMN x INTEGER",
-          "ALTER TABLE no_such_table DROP COLUMN x")
+    # a failure only the server finds (validation refuses a plan whose failure it can foresee)
+    write(project, "20240103000000", "broken", "UPDATE users SET id = 1", "SELECT 1")
 
     report = rehearse(project)
 
     assert report.outcome == "failed"
     apply_step = next(s for s in report.steps if s.name == "apply on the copy")
-    assert not apply_step.ok and "no_such_table" in apply_step.detail
+    assert not apply_step.ok and _duplicate_key(apply_step.detail)
     assert "roll back on the copy" not in [s.name for s in report.steps]
     assert report.steps[-1].name == "drop the copy" and report.copy_dropped
     assert not copy_exists(project, report.copy_name)
     assert [m.applied for m in report.migrations] == [True, False]
     assert report.migrations[0].rolled_back  # rollback.autoOnFailure undid it on the copy
     assert any("autoOnFailure" in note for note in report.notes)
-    assert "no_such_table" in (report.migrations[1].error or "")
+    assert _duplicate_key(report.migrations[1].error or "")
     assert "Test FAILED" in report.message and "apply on the copy" in report.message
     assert "phone" not in columns(project, "users")
+
+
+def _duplicate_key(error: str) -> bool:
+    return any(word in error.lower() for word in ("duplicate", "unique constraint"))
 
 
 def test_rollback_that_loses_values_fails_the_data_check(project: Path) -> None:
