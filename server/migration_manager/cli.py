@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Python data migration with up(ctx) / down(ctx)")
     command("status", "current version, applied history, pending, dirty state")
     command("validate", "check files, versions, checksums and history before applying")
+    analyze = command("analyze", "what the pending migrations would do to the data, locks and traffic; changes nothing")
+    analyze.add_argument("version", nargs="?", help="only this pending migration (default: all pending)")
     apply = command("apply", "apply pending migrations")
     apply.add_argument("--to", dest="to_version", metavar="VERSION", help="stop after this version")
     apply.add_argument("--dry-run", action="store_true", help="print the exact SQL; change nothing")
@@ -161,6 +163,10 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
         report = service.test(service.TestRequest(**target, to_version=args.to_version), progress=renderer.progress)
         renderer.show(report)
         return 0 if report.ok else EXIT_INVALID
+    if args.command == "analyze":
+        report = service.analyze(service.AnalyzeRequest(**target, version=args.version))
+        renderer.show(report)
+        return EXIT_INVALID if report.summary.get("danger") or report.summary.get("error") else 0
     if args.command == "compare":
         return renderer.show(service.compare(service.CompareRequest(**target, environments=args.environments)))
     if args.command == "apply":

@@ -24,7 +24,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import MigrationError
-from .reports import RunReport, StatusReport, TestReport, ValidateReport
+from .reports import AnalyzeReport, RunReport, StatusReport, TestReport, ValidateReport
 from .urls import redact
 
 log = logging.getLogger("migration_manager.mcp")
@@ -168,8 +168,18 @@ def status_text(r: StatusReport) -> str:
 def validate_text(r: ValidateReport) -> str:
     lines = [f"{r.environment}: {'OK' if r.ok else 'PROBLEMS FOUND'}"]
     lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in r.checks]
-    lines += [f"  finding: {f.get('severity', '')} {f.get('message', f)}" for f in r.findings]
+    lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in r.findings]
     return "\n".join(lines)
+
+
+def analyze_text(r: AnalyzeReport) -> str:
+    counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
+    lines = [f"{r.environment} ({r.server_version}): {len(r.migrations)} pending migration(s) analyzed, {counts}"]
+    for m in r.migrations:
+        lines.append(f"  {m.version}_{m.name} [{m.mode}], {len(m.statements)} statement(s)")
+        lines += [f"    {f.severity} {f.rule} (statement {f.statement_index}): {f.message}" for f in m.findings]
+    lines += [f"  approval needed: {reason}" for reason in r.approval_reasons]
+    return "\n".join(lines + [f"Next: {r.next_action}"])
 
 
 def run_text(r: RunReport, approved_plan: str | None = None) -> str:

@@ -50,6 +50,7 @@ from .mcp_approval import (
 )
 from .mcp_calls import (
     MIGRATION_NAME,
+    analyze_text,
     EnvArg,
     ResolveAction,
     RollbackTo,
@@ -72,7 +73,7 @@ from .mcp_calls import (
 from .mcp_backup_tools import register_backup_tools
 from .mcp_prompts import register_prompts
 from .mcp_resources import register_completions, register_resources
-from .reports import CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
+from .reports import AnalyzeReport, CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
 
 TOKEN_VAR = "MM_MCP_TOKEN"
 PROJECT_VAR = "MM_PROJECT_DIR"
@@ -240,18 +241,15 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
         ctx: Context,
         env: EnvArg = None,
         version: Annotated[str | None, Field(description="Only this pending migration version; omit for all.")] = None,
-    ) -> Annotated[CallToolResult, RunReport]:
+    ) -> Annotated[CallToolResult, AnalyzeReport]:
         """Analyze the pending migrations against the live database before running them: every statement as it
-        will run (split for the environment's dialect, in or outside a transaction), the data-aware findings
-        (dangerous operations, rows affected, locks) and whether applying will need the human's approval.
-        Changes nothing."""
-        report = await call_service(service.apply, service.ApplyRequest(**target_of(ctx, env), dry_run=True))
-        wanted = version_arg(version, "version")
-        if wanted is not None:
-            report.migrations = [m for m in report.migrations if m.version == wanted]
-            if not report.migrations:
-                raise ToolError(f"Version {wanted} is not pending on '{report.environment}' (see the status tool).")
-        return tool_result(report, run_text(report))
+        will run, and the data-aware findings with real counts from the tables (rows and values a DROP loses,
+        values a narrower type truncates, duplicates blocking a UNIQUE, NULLs blocking NOT NULL, orphans blocking
+        a FOREIGN KEY, rows violating a CHECK), lock-heavy operations, each with the probe query, a recommendation
+        and a safe rewrite; and whether applying will need the human's approval. Changes nothing."""
+        request = service.AnalyzeRequest(**target_of(ctx, env), version=version_arg(version, "version"))
+        report = await call_service(service.analyze, request)
+        return tool_result(report, analyze_text(report))
 
     @server.tool(title="Test migrations on a copy", annotations=SCRATCH_COPY)
     async def test(

@@ -8,12 +8,14 @@ from typing import Any
 from pydantic import BaseModel
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from .analysis.model import Finding
 from .errors import MigrationError
-from .reports import (BackupReport, CompareReport, CreateReport, HistoryReport, RestoreReport, RunReport, StatusReport,
-                      TestReport, ValidateReport)
+from .reports import (AnalyzeReport, BackupReport, CompareReport, CreateReport, HistoryReport, RestoreReport,
+                      RunReport, StatusReport, TestReport, ValidateReport)
 
 MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
         "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
@@ -34,7 +36,7 @@ class Renderer:
             return 0
         handler = {HistoryReport: self._history, StatusReport: self._status, ValidateReport: self._validate, RunReport: self._run,
                    CreateReport: self._create, CompareReport: self._compare, BackupReport: self._backups,
-                   RestoreReport: self._restore, TestReport: self._test}.get(type(report))
+                   RestoreReport: self._restore, TestReport: self._test, AnalyzeReport: self._analyze}.get(type(report))
         if handler:
             handler(report)
         else:  # reports of other areas: readable JSON is better than nothing
@@ -170,11 +172,35 @@ class Renderer:
             if statement.error:
                 self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
 
-    def _finding(self, f: dict) -> None:
-        colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.get("severity", ""), "blue")
-        self.out.print(f"  [{colour}]{f.get('severity', 'info')}[/] {f.get('rule', '')} {f.get('message', '')}")
-        if f.get("recommendation"):
-            self.out.print(f"      → {f['recommendation']}", markup=False)
+    def _finding(self, f: Finding) -> None:
+        colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.severity, "blue")
+        where = f" {f.migration} #{f.statement_index}" if f.migration else ""
+        self.out.print(f"  [{colour}]{f.severity}[/] [bold]{f.rule}[/]{where}: {escape(f.message)}")
+        if f.confidence:
+            self.out.print(f"      ({f.confidence})", markup=False)
+        if f.recommendation and f.severity != "info":
+            self.out.print(f"      → {f.recommendation}", markup=False)
+
+    def _analyze(self, r: AnalyzeReport) -> None:
+        counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
+        self.out.print(f"[bold]Analysis[/] of {len(r.migrations)} pending migration(s) on {r.environment} "
+                       f"({r.database}, {r.server_version}): {counts}")
+        for m in r.migrations:
+            self.out.print(f"  [bold]{m.version}_{m.name}[/] [{m.mode}]")
+            for s in m.statements:
+                self.out.print(f"    {s.index}. {escape(s.sql.splitlines()[0][:110])}  [dim]{', '.join(s.operations)}[/]")
+            for f in m.findings:
+                self._finding(f)
+                if f.probe_sql and f.severity != "info":
+                    self.out.print(Syntax(f.probe_sql, "sql", padding=(0, 6), word_wrap=True))
+                if f.safe_rewrite and f.severity != "info":
+                    self.out.print("      safe rewrite:")
+                    self.out.print(Syntax(f.safe_rewrite, "sql", padding=(0, 6), word_wrap=True))
+        for item in r.impact:
+            self.out.print_json(data=item if isinstance(item, dict) else item.model_dump(mode="json"))
+        for reason in r.approval_reasons:
+            self.out.print(f"[yellow]approval:[/] {escape(reason)}")
+        self.out.print(f"[bold]Next:[/] {r.next_action}")
 
     def _create(self, r: CreateReport) -> None:
         self.out.print(f"Created [bold]{r.path}[/] (version {r.version}, {r.format}). Write the UP and DOWN, "

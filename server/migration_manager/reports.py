@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .analysis.model import Finding
+
 
 class MigrationInfo(BaseModel):
     version: str
@@ -50,7 +52,7 @@ class ValidateReport(BaseModel):
     database: str
     ok: bool
     checks: list[Check]
-    findings: list[dict[str, Any]] = Field(default_factory=list, description="schema- and data-aware findings")
+    findings: list[Finding] = Field(default_factory=list, description="schema- and data-aware findings")
 
 
 class StatementRun(BaseModel):
@@ -96,7 +98,7 @@ class RunReport(BaseModel):
     backup_id: str | None = None
     failure_recovery: Literal["transaction-rollback", "down-scripts", "backup-restore", "not-recovered"] | None = Field(
         None, description="rollback.autoOnFailure: how the database was returned to its state before the command")
-    findings: list[dict[str, Any]] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list, description="data-aware findings; danger/error need approval")
     message: str = ""
     error: dict[str, str] | None = Field(None, description="message / state / next_step when outcome is failed")
 
@@ -230,3 +232,34 @@ class TestReport(BaseModel):
     @property
     def ok(self) -> bool:
         return self.outcome != "failed"
+
+
+# ---- analyze (service/analyze.py) ---------------------------------------------------------
+class AnalyzedStatement(BaseModel):
+    index: int
+    sql: str
+    outside_transaction: bool = False
+    operations: list[str] = Field(default_factory=list, description="what the statement does (operation kinds)")
+
+
+class AnalyzedMigration(BaseModel):
+    version: str
+    name: str
+    mode: Literal["transaction", "per-statement", "python"]
+    statements: list[AnalyzedStatement]
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class AnalyzeReport(BaseModel):
+    """analyze: what the pending migrations would do to this database, before anything runs."""
+
+    environment: str
+    database: str
+    server_version: str
+    dialect: str
+    migrations: list[AnalyzedMigration]
+    impact: list[Any] = Field(default_factory=list, description="per-statement lock, duration and size estimates")
+    summary: dict[str, int] = Field(default_factory=dict, description="findings by severity")
+    needs_approval: bool = False
+    approval_reasons: list[str] = Field(default_factory=list)
+    next_action: str = ""

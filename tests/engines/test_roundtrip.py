@@ -37,7 +37,9 @@ def test_up_down_up_gives_an_identical_schema(any_url: str, project: Project) ->
     assert "users_email" in first and "big_orders" in first
     assert query(any_url, "SELECT count(*) FROM users") == [(2,)]
 
-    report = service.rollback(service.RollbackRequest(**target, all=True))
+    # The DOWNs drop tables that now hold rows: a dangerous finding, so a human approves the rollback.
+    assert service.rollback(service.RollbackRequest(**target, all=True)).outcome == "needs-approval"
+    report = service.rollback(service.RollbackRequest(**target, all=True, approved=True))
     assert report.outcome == "done"
     assert [run.version for run in report.migrations] == versions[::-1]  # newest first
     assert schema_dump(any_url) == empty

@@ -2,7 +2,8 @@
 
 sqlglot reads all three dialects. Where it gives up (it returns a generic `Command`), PostgreSQL
 statements go to pglast, PostgreSQL's own parser, and the few MySQL forms sqlglot does not know
-(`RENAME TABLE`, `CREATE INDEX ... ALGORITHM=... LOCK=...`) are read by pattern. A statement no
+(`RENAME TABLE`, `CREATE INDEX ... ALGORITHM=... LOCK=...`) are read by pattern. Names are
+normalized as the server resolves them (unquoted PostgreSQL names folded to lower case). A statement no
 parser understands becomes one `other` operation: analysis never crashes on SQL it cannot read.
 Pure text in, data out: nothing here touches a database.
 """
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from .model import ColumnSpec, Operation
 
@@ -46,7 +48,8 @@ def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operati
     if tree is None or isinstance(tree, exp.Command):
         ops = _fallback(text, dialect)
     else:
-        ops = _from_tree(tree, dialect)
+        # Names as the server resolves them: PostgreSQL folds unquoted names to lower case, and so on.
+        ops = _from_tree(normalize_identifiers(tree, dialect=dialect), dialect)
     ops = ops or [Operation(kind="other")]
     return [op.model_copy(update={"statement": text, "statement_index": index}) for op in ops]
 

@@ -68,6 +68,12 @@ class Engine(Protocol):
 
     def table_stats(self, table: str) -> TableStats: ...
 
+    def probe_query(self, sql: str, timeout_ms: int) -> list[tuple] | None:
+        """A read-only analysis query bounded in time: its rows, or None when it ran out of time."""
+
+    def sample_clause(self, percent: float) -> str | None:
+        """FROM-clause suffix that reads about `percent`% of a table's pages, or None (no sampling)."""
+
     def sqlalchemy_url(self) -> str:
         """URL for SQLAlchemy's inspector (internal use only: contains the password)."""
 

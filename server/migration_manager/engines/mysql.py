@@ -14,6 +14,7 @@ from .common import connection_failed, poll_lock
 
 HINT = "Check host, port, database name, user and password; is the server running?"
 LOCK_WAIT_ERRORS = {1205, 3572}  # lock wait timeout, NOWAIT
+STATEMENT_TIMEOUT_ERRORS = {1969, 3024}  # MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME
 
 
 def connect(url: DatabaseURL) -> MySQLEngine:
@@ -131,6 +132,23 @@ class MySQLEngine:
             "FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table])
         rows, size = found[0] if found else (0, 0)
         return TableStats(table, int(rows), int(size))
+
+    def probe_query(self, sql: str, timeout_ms: int) -> list[tuple] | None:
+        import pymysql
+
+        if self._is_mariadb:  # MariaDB: a per-statement max_statement_time (seconds)
+            bounded = f"SET STATEMENT max_statement_time = {max(0.001, timeout_ms / 1000):.3f} FOR {sql}"
+        else:  # MySQL: the optimizer hint applies to this SELECT only (milliseconds)
+            bounded = sql.replace("SELECT", f"SELECT /*+ MAX_EXECUTION_TIME({max(1, int(timeout_ms))}) */", 1)
+        try:
+            return self.query(bounded)
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] in STATEMENT_TIMEOUT_ERRORS:
+                return None
+            raise
+
+    def sample_clause(self, percent: float) -> str | None:
+        return None  # no TABLESAMPLE: probes read the whole table within their time budget
 
     def sqlalchemy_url(self) -> str:
         return "mysql+pymysql://" + self.url.raw.split("://", 1)[1]

@@ -115,6 +115,22 @@ class PostgresEngine:
             "WHERE c.oid = to_regclass(%s)", [table])[0]
         return TableStats(table, rows, size)
 
+    def probe_query(self, sql: str, timeout_ms: int) -> list[tuple] | None:
+        import psycopg
+
+        try:
+            # SET LOCAL ends with this transaction: the session's own timeouts are untouched.
+            with self.conn.transaction():
+                self.conn.execute("SET TRANSACTION READ ONLY")
+                self.conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+                return self.conn.execute(sql).fetchall()
+        except psycopg.errors.QueryCanceled:
+            return None
+
+    def sample_clause(self, percent: float) -> str | None:
+        # SYSTEM samples whole pages: it reads only those pages, which is what makes it cheap.
+        return f"TABLESAMPLE SYSTEM ({percent:.6f})"
+
     def sqlalchemy_url(self) -> str:
         return "postgresql+psycopg://" + self.url.raw.split("://", 1)[1]
 

@@ -6,6 +6,7 @@ import fcntl
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -119,6 +120,22 @@ class SQLiteEngine:
         except sqlite3.Error:  # dbstat is a compile-time option
             size = 0
         return TableStats(table, rows, size)
+
+    def probe_query(self, sql: str, timeout_ms: int) -> list[tuple] | None:
+        deadline = time.monotonic() + timeout_ms / 1000
+        # The progress handler is SQLite's way to stop a running query: non-zero aborts it.
+        self.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            return self.conn.execute(sql).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return None
+            raise
+        finally:
+            self.conn.set_progress_handler(None, 0)
+
+    def sample_clause(self, percent: float) -> str | None:
+        return None
 
     def sqlalchemy_url(self) -> str:
         return f"sqlite:///{self.path}"

@@ -3,6 +3,7 @@
 Requests and reports are pydantic models; nothing here prints or prompts.
 """
 
+from .analyze import AnalyzeRequest, analyze
 from .backups import BackupRequest, RestoreRequest, backup, restore
 from .compare import CompareRequest, compare
 from .context import ProgressEvent, TargetRequest
@@ -12,6 +13,7 @@ from .resolve import BaselineRequest, ResolveRequest, baseline, resolve
 from .test_copy import TestReport, TestRequest, test
 
 __all__ = [
+    "AnalyzeRequest", "analyze",
     "ApplyRequest", "BaselineRequest", "baseline", "CompareRequest", "CreateRequest", "ProgressEvent", "ResolveRequest", "RollbackRequest",
     "TargetRequest", "TestReport", "TestRequest", "apply", "compare", "create", "history", "resolve", "rollback", "status", "test", "validate",
 ]

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from pydantic import Field
 
+from ..analysis.model import Finding
 from ..errors import ConfigError, MigrationError, MigrationFileError
 from ..history import HistoryRow
 from ..migrations.formats import read_directory, version_key
@@ -68,7 +69,7 @@ def validate(request: TargetRequest) -> ValidateReport:
     checks.append(Check(name="every migration has a DOWN", ok=True,
                         detail=", ".join(f"{m.label}: no DOWN (rollback impossible)" for m in migrations
                                          if not m.can_roll_back) or "all have one"))
-    findings: list[dict] = []
+    findings: list[Finding] = []
     try:
         with connect(project, lock=False) as conn:
             plan = make_plan(migrations, conn.history.rows())
@@ -80,7 +81,7 @@ def validate(request: TargetRequest) -> ValidateReport:
             findings += findings_for(conn, plan.pending, "up")
     except MigrationError as exc:
         checks.append(Check(name="database reachable", ok=False, detail=exc.message))
-    ok = all(c.ok for c in checks) and not any(f.get("severity") == "error" for f in findings)
+    ok = all(c.ok for c in checks) and not any(f.severity == "error" for f in findings)
     return ValidateReport(environment=project.target.name, database=project.target.display_url, ok=ok,
                           checks=checks, findings=findings)
 
@@ -144,10 +145,10 @@ def _syntax(migrations: list[Migration], dialect: str) -> Check:
     return Check(name=f"SQL parses ({dialect})", ok=not problems, detail="; ".join(problems) or "ok")
 
 
-def _schema_check(findings: list[dict], pending: int, enabled: bool) -> Check:
+def _schema_check(findings: list[Finding], pending: int, enabled: bool) -> Check:
     if not enabled:
         return Check(name="schema-aware simulation", ok=True, detail="off (validation.preCheck is false)")
-    errors = sum(1 for f in findings if f.get("severity") == "error")
+    errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors
     return Check(name="schema-aware simulation", ok=not errors,
                  detail=f"{pending} pending migration(s) replayed on the live schema: {errors} error(s), "

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
+from ..analysis.model import Finding
 from ..config import in_maintenance_window
 from ..errors import ApprovalRequired
 from ..migrations.model import Migration
@@ -39,11 +39,11 @@ def check_window(conn: Connection, outside_window: bool) -> None:
         )
 
 
-def approval_reasons(conn: Connection, findings: list[dict[str, Any]], destructive: list[str]) -> list[str]:
+def approval_reasons(conn: Connection, findings: list[Finding], destructive: list[str]) -> list[str]:
     reasons = []
     if conn.project.target.require_approval:
         reasons.append(f"environment '{conn.project.target.name}' requires approval (requireApproval)")
-    reasons += [f"dangerous: {f.get('message', f)}" for f in findings if f.get("severity") in ("danger", "error")]
+    reasons += [f"{f.severity} ({f.rule}): {f.message}" for f in findings if f.blocks]
     reasons += destructive
     return reasons
 
@@ -63,18 +63,17 @@ def stop_for_environment_approval(target, report, request, message: str) -> bool
     return True
 
 
-def findings_for(conn: Connection, migrations: list[Migration], direction: str) -> list[dict[str, Any]]:
+def findings_for(conn: Connection, migrations: list[Migration], direction: str) -> list[Finding]:
     """Data-aware findings from the analysis package, when safetyCheck is on."""
     if not conn.project.settings.validation.safetyCheck or not migrations:
         return []
-    try:
-        from .analyze import findings_for_plan
-    except ImportError:  # analysis is optional at this layer
-        return []
-    return findings_for_plan(conn.engine, migrations, direction=direction)
+    from .analyze import findings_for_plan
+
+    return findings_for_plan(conn.engine, migrations, direction=direction,
+                             lock_timeout_ms=conn.project.settings.ddlLockTimeoutMs)
 
 
-def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration]) -> list[dict[str, Any]]:
+def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration]) -> list[Finding]:
     """Schema-aware validation, when preCheck is on: `migrations` replayed in order on a snapshot of
     the live schema (and each DOWN after its UP), plus out-of-order conflicts with newer migrations."""
     if not conn.project.settings.validation.preCheck or not migrations:
@@ -84,18 +83,18 @@ def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration]) -
 
     snapshot = read_schema(conn.engine, exclude=(conn.history.table, conn.history.log_table))
     findings = simulate(snapshot, migrations) + conflict_findings(plan, conn.project.dialect)
-    return [f.model_dump(exclude_none=True) for f in findings]
+    return findings
 
 
 def refuse_errors(report: RunReport) -> bool:
     """Errors found by validation are statements the server would refuse: nothing runs."""
-    errors = [f for f in report.findings if f.get("severity") == "error"]
+    errors = [f for f in report.findings if f.severity == "error"]
     if not errors:
         return False
     report.outcome = "failed"
     report.message = f"Validation found {len(errors)} error(s); nothing was run."
-    report.error = {"message": "; ".join(f"{f.get('migration', '')} statement {f.get('statement_index', '?')}: "
-                                         f"{f.get('message', '')}" for f in errors),
+    report.error = {"message": "; ".join(f"{f.migration or ''} statement {f.statement_index or '?'}: {f.message}"
+                                         for f in errors),
                     "state": "Nothing was run: the database is unchanged.",
                     "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
                     "If a finding is wrong, validation.preCheck=false in the settings turns these checks off."}

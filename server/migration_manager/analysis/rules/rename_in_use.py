@@ -1,0 +1,50 @@
+"""rename-in-use: renaming a table or column breaks the code that is running now."""
+
+from __future__ import annotations
+
+from ..context import OperationContext
+from ..model import Finding
+from ..probes import Measure
+from . import Rule
+
+
+class RenameInUse(Rule):
+    """The application deployed right now still uses the old name: from the moment the rename
+    commits, each of its queries naming it fails, until new code is deployed everywhere (and a
+    rollback of the code breaks again). Renames need an expand / contract sequence.
+
+    Bad:
+        ALTER TABLE users RENAME COLUMN name TO full_name;
+    Good (column): add the new column, write both, backfill, switch reads, drop the old one later:
+        ALTER TABLE users ADD COLUMN full_name text;
+        -- trigger or application writes both; backfill in batches; deploy reads of full_name
+        ALTER TABLE users DROP COLUMN name;        -- a later release
+    Good (table, PostgreSQL): rename, and leave a view under the old name for old code:
+        ALTER TABLE users RENAME TO accounts;
+        CREATE VIEW users AS SELECT * FROM accounts;
+    """
+
+    id = "rename-in-use"
+    severity = "warning"
+    title = "rename breaks running code"
+    kinds = ("rename_column", "rename_table")
+    probe = "none: the table exists on the server (a table the plan created is not used yet)"
+    recommendation = ("Expand / contract: add the new name alongside the old, move the code over, remove the old "
+                      "name in a later release.")
+
+    def applies(self, ctx: OperationContext) -> bool:
+        renames_column = ctx.op.kind == "rename_column" and ctx.added_in_plan is None
+        return super().applies(ctx) and ctx.live_table is not None and (renames_column or ctx.op.kind == "rename_table")
+
+    def check(self, ctx: OperationContext, measured: dict[str, Measure]) -> Finding | None:
+        op = ctx.op
+        old = op.target
+        rewrite = None
+        if op.kind == "rename_table" and ctx.dialect == "postgres":
+            rewrite = f"ALTER TABLE {op.table} RENAME TO {op.new_name};\nCREATE VIEW {op.table} AS SELECT * FROM {op.new_name};"
+        return self.finding(ctx, f"Renaming {old} to {op.new_name}: every query of the running application that names "
+                            f"{old} fails from the moment this commits.", safe_rewrite=rewrite,
+                            rows_total=ctx.estimated_rows(), exact=False)
+
+
+RULE = RenameInUse()

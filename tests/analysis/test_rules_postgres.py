@@ -1,0 +1,150 @@
+"""The labeled corpus on PostgreSQL: seeded data whose every count is known by construction, each
+dangerous migration with its exact figures, each safe one with no warning or danger."""
+
+from __future__ import annotations
+
+import pytest
+from rule_cases import analyze, labels, one, seeded_database
+
+pytestmark = pytest.mark.postgres
+
+# users: 1000 rows. name: every 10th is 150 characters (100 rows), the rest 20. email 'u' || g % 950:
+# 50 values (u1..u50) appear twice = 50 groups, 100 rows. bio: every 4th set (250), 750 NULL.
+# score: every 100th is 5e9 (10 rows beyond int). balance: every 5th has .125 (200 rows), one is 1000.125.
+# orders: 600 rows; user_id NULL every 50th (12), 5000+g for the other multiples of 20 (24 orphans),
+# else 2..601 (exist). amount g % 10 - 3: negative for 3 of every 10 (180 rows).
+# events: 20000 rows, kind 'a' on even ids (10000).
+SEED = [
+    "CREATE TABLE users (id int PRIMARY KEY, name varchar(255), email text, bio text, score bigint, "
+    "balance numeric(12,3), plan text)",
+    "INSERT INTO users SELECT g, repeat('n', CASE WHEN g % 10 = 0 THEN 150 ELSE 20 END), 'u' || (g % 950), "
+    "CASE WHEN g % 4 = 0 THEN 'bio' END, CASE WHEN g % 100 = 0 THEN 5000000000 ELSE g END, "
+    "CASE WHEN g % 5 = 0 THEN g + 0.125 ELSE g END, 'free' FROM generate_series(1, 1000) g",
+    "CREATE TABLE orders (id int PRIMARY KEY, user_id int, amount int, note text)",
+    "INSERT INTO orders SELECT g, CASE WHEN g % 50 = 0 THEN NULL WHEN g % 20 = 0 THEN 5000 + g ELSE g % 1000 + 1 END, "
+    "g % 10 - 3, NULL FROM generate_series(1, 600) g",
+    "CREATE TABLE events (id int PRIMARY KEY, kind text)",
+    "INSERT INTO events SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 20000) g",
+    "CREATE TABLE empty_t (id int, x text)",
+    "ANALYZE",
+]
+
+
+@pytest.fixture(scope="module")
+def db():
+    with seeded_database("postgres", SEED) as url:
+        yield url
+
+
+DANGEROUS = [  # (migration, {(rule, severity)}, rule to look at, its exact counts)
+    (["ALTER TABLE users DROP COLUMN bio"], {("drop-column", "danger")},
+     "drop-column", {"rows": 1000, "non_null_values": 250}),
+    (["DROP TABLE orders"], {("drop-table", "danger")}, "drop-table", {"rows": 600}),
+    (["TRUNCATE orders"], {("drop-table", "danger")}, "drop-table", {"rows": 600}),
+    (["ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"],
+     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"too_long": 100}),
+    (["ALTER TABLE users ALTER COLUMN score TYPE int"],
+     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"out_of_range": 10}),
+    (["ALTER TABLE users ALTER COLUMN balance TYPE numeric(5,2)"],
+     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing",
+     {"overflow": 1, "rounded": 200}),
+    (["ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)"],
+     {("unique-duplicates", "danger"), ("index-not-concurrent", "warning")}, "unique-duplicates",
+     {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
+    (["CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)"], {("unique-duplicates", "danger")},
+     "unique-duplicates", {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
+    (["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"], {("not-null-blocked", "danger")},
+     "not-null-blocked", {"nulls": 750}),
+    (["ALTER TABLE users ADD COLUMN c int NOT NULL"], {("not-null-blocked", "danger")},
+     "not-null-blocked", {"rows": 1000}),
+    (["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"],
+     {("foreign-key-orphans", "danger"), ("constraint-not-valid", "warning")}, "foreign-key-orphans",
+     {"orphan_rows": 24}),
+    (["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID"],
+     {("foreign-key-orphans", "warning")}, "foreign-key-orphans", {"orphan_rows": 24}),
+    (["ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
+     {("check-violations", "danger"), ("constraint-not-valid", "warning")}, "check-violations",
+     {"violating_rows": 180}),
+    (["ALTER TABLE events ADD COLUMN x int", "UPDATE events SET kind = 'c' WHERE kind = 'a'"],
+     {("ddl-with-big-dml", "warning")}, "ddl-with-big-dml", {"rows": 10000}),
+]
+
+
+@pytest.mark.parametrize("migration, expected, rule, counts", DANGEROUS, ids=[c[0][-1][:60] for c in DANGEROUS])
+def test_dangerous_migration_is_found_with_exact_counts(db, migration, expected, rule, counts):
+    findings = analyze(db, migration)
+    assert labels(findings) == expected
+    found = one(findings, rule)
+    assert found.counts == counts
+    assert found.probe_sql
+
+
+STATIC = [  # lock-heavy statements: no data to count, the finding comes from the lock model
+    ("ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid()", "volatile-default"),
+    ("ALTER TABLE users RENAME COLUMN name TO full_name", "rename-in-use"),
+    ("CREATE INDEX users_plan_idx ON users (plan)", "index-not-concurrent"),
+]
+
+
+@pytest.mark.parametrize("statement, rule", STATIC)
+def test_lock_heavy_statement_is_a_warning_with_the_table_size(db, statement, rule):
+    findings = analyze(db, [statement])
+    assert labels(findings) == {(rule, "warning")}
+    assert one(findings, rule).rows_total == 1000  # the catalog estimate, after ANALYZE
+
+
+def test_index_rewrite_adds_concurrently(db):
+    finding = one(analyze(db, ["CREATE UNIQUE INDEX users_plan_idx ON users (plan)"]), "index-not-concurrent")
+    assert finding.safe_rewrite == "CREATE UNIQUE INDEX CONCURRENTLY users_plan_idx ON users (plan);"
+
+
+SAFE = [
+    ["ALTER TABLE users ADD COLUMN age int"],
+    ["ALTER TABLE users ADD COLUMN active boolean NOT NULL DEFAULT true"],
+    ["CREATE INDEX CONCURRENTLY users_name_idx ON users (name)"],
+    ["CREATE UNIQUE INDEX CONCURRENTLY users_email_recent ON users (email) WHERE id > 950"],  # unique among these
+    ["ALTER TABLE orders ADD CONSTRAINT orders_id_fk FOREIGN KEY (id) REFERENCES users (id) NOT VALID",
+     "ALTER TABLE orders VALIDATE CONSTRAINT orders_id_fk"],
+    ["ALTER TABLE users ALTER COLUMN name TYPE varchar(300)"],
+    ["ALTER TABLE users ALTER COLUMN plan SET NOT NULL"],
+    ["DROP TABLE empty_t"],
+    ["ALTER TABLE events ADD COLUMN x int", "DELETE FROM events WHERE id <= 100"],
+    # a table the plan creates has no rows: nothing to probe, nothing blocked
+    ["CREATE TABLE t2 (id int, u int)", "ALTER TABLE t2 ADD COLUMN c int NOT NULL", "CREATE UNIQUE INDEX ON t2 (u)",
+     "ALTER TABLE t2 ADD CONSTRAINT t2_fk FOREIGN KEY (u) REFERENCES users (id)", "DROP TABLE t2"],
+]
+
+
+@pytest.mark.parametrize("migration", SAFE, ids=[m[0][:60] for m in SAFE])
+def test_safe_migration_has_no_warning_or_danger(db, migration):
+    assert labels(analyze(db, migration)) == set()
+
+
+def test_probes_follow_the_plan_renames_and_new_columns(db):
+    findings = analyze(db, ["ALTER TABLE users RENAME TO people"], ["ALTER TABLE people DROP COLUMN bio"],
+                       ["ALTER TABLE people ADD COLUMN nick text", "ALTER TABLE people ALTER COLUMN nick SET NOT NULL"])
+    assert one(findings, "drop-column").counts == {"rows": 1000, "non_null_values": 250}
+    assert (one(findings, "drop-column").migration, one(findings, "drop-column").table) == ("2", "people")
+    assert one(findings, "not-null-blocked").counts == {"nulls": 1000}  # the new column is NULL in every row
+
+
+def test_foreign_key_to_a_table_the_plan_creates_orphans_every_keyed_row(db):
+    findings = analyze(db, ["CREATE TABLE plans (id int PRIMARY KEY)",
+                            "ALTER TABLE users ADD CONSTRAINT users_plan_fk FOREIGN KEY (id) REFERENCES plans (id)"])
+    assert one(findings, "foreign-key-orphans").counts == {"orphan_rows": 1000}
+
+
+def test_missing_lock_timeout_fires_once_per_migration_without_one(db):
+    statements = ["ALTER TABLE users ADD COLUMN a int", "ALTER TABLE users ADD COLUMN b int"]
+    findings = analyze(db, statements, lock_timeout_ms=None)
+    assert [(f.rule, f.statement_index) for f in findings] == [("missing-lock-timeout", 1)]
+    assert analyze(db, ["SET lock_timeout = '2s'", *statements], lock_timeout_ms=None) == []
+
+
+def test_probe_queries_list_the_rows_behind_the_count(db):
+    from dbcheck import query
+
+    finding = one(analyze(db, ["ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"]), "type-narrowing")
+    assert len(query(db, finding.probe_sql)) == 100
+    duplicates = one(analyze(db, ["CREATE UNIQUE INDEX CONCURRENTLY ux ON users (email)"]), "unique-duplicates")
+    assert sum(row[-1] for row in query(db, duplicates.probe_sql)) == 100
