@@ -46,8 +46,8 @@ def test_validate_reports_a_missing_table_and_apply_refuses_before_running_anyth
     report = validate(TargetRequest(project_dir=project, env="dev"))
     check = next(c for c in report.checks if c.name == "schema-aware simulation")
     assert not report.ok and not check.ok and "1 error(s)" in check.detail
-    assert [(f["rule"], f["migration"], f["statement_index"]) for f in report.findings
-            if f["severity"] == "error"] == [("schema-missing-table", "1", 2)]
+    assert [(f.rule, f.migration, f.statement_index) for f in report.findings
+            if f.severity == "error"] == [("schema-missing-table", "1", 2)]
 
     result = apply(ApplyRequest(project_dir=project, env="dev"))
     assert result.outcome == "failed" and "Validation found 1 error(s)" in result.message
@@ -77,9 +77,9 @@ def test_out_of_order_migration_touching_the_same_column_is_a_conflict(pg_url, t
     _write(project, "20240100", "CREATE INDEX users_email ON users (email);")  # out of order, no overlap
 
     report = validate(TargetRequest(project_dir=project, env="dev"))
-    conflicts = [f for f in report.findings if f["rule"] == "migration-conflict"]
-    assert [(f["migration"], f["severity"]) for f in conflicts] == [("20240101", "danger")]
-    assert "users.column phone" in conflicts[0]["message"] and "20240102_m (applied)" in conflicts[0]["message"]
+    conflicts = [f for f in report.findings if f.rule == "migration-conflict"]
+    assert [(f.migration, f.severity) for f in conflicts] == [("20240101", "danger")]
+    assert "users.column phone" in conflicts[0].message and "20240102_m (applied)" in conflicts[0].message
 
 
 def test_precheck_off_lets_the_server_find_the_error(pg_url, tmp_path):
