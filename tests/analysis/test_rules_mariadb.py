@@ -4,7 +4,7 @@ online-DDL rule (ALGORITHM / LOCK) in place of the PostgreSQL lock rules."""
 from __future__ import annotations
 
 import pytest
-from rule_cases import analyze, labels, one, seeded_database
+from .rule_cases import analyze, labels, one, seeded_database
 
 pytestmark = pytest.mark.mysql
 

@@ -4,7 +4,7 @@ dangerous migration with its exact figures, each safe one with no warning or dan
 from __future__ import annotations
 
 import pytest
-from rule_cases import analyze, labels, one, seeded_database
+from .rule_cases import analyze, labels, one, seeded_database
 
 pytestmark = pytest.mark.postgres
 

@@ -4,7 +4,7 @@ lock levels to speak of)."""
 from __future__ import annotations
 
 import pytest
-from rule_cases import analyze, labels, one, seeded_database
+from .rule_cases import analyze, labels, one, seeded_database
 
 SEED = [
     "CREATE TABLE users (id integer PRIMARY KEY, email text, bio text)",
