@@ -1,8 +1,8 @@
 """Data probes: the exact numbers behind a finding, measured on the live tables, cheaply.
 
 Rules ask for figures (`Probe`); `measure` answers them all at once:
-* every "how many rows satisfy X" on one table becomes one SUM(CASE WHEN X THEN 1 ELSE 0 END)
-  column of a single SELECT, so N rules on a table cost one scan, not N;
+* every "how many rows satisfy X" on one table becomes one COUNT(CASE WHEN X THEN 1 END) column
+  of a single SELECT, so N rules on a table cost one scan, not N;
 * duplicate groups (UNIQUE) and orphans (FOREIGN KEY) need their own query shape: one query each;
 * everything shares a time budget. A query that runs out of it gives "not measured" (never a
   guess). A table above `sample_above_rows` is read from a page sample where the server can
@@ -21,7 +21,7 @@ from typing import Literal
 from sqlglot import exp
 
 log = logging.getLogger(__name__)
-ONE, ZERO = exp.Literal.number(1), exp.Literal.number(0)
+ONE = exp.Literal.number(1)
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,10 @@ def measure(engine, probes: list[Probe], budget: Budget | None = None) -> dict[s
 # ---- one scan per table ----------------------------------------------------------------------
 def _count_ifs(engine, table: str, probes: list[Probe], clock: _Clock) -> dict[str, Measure]:
     dialect = engine.dialect
-    sums = [exp.Sum(this=exp.Case(ifs=[exp.If(this=p.condition, true=ONE)], default=ZERO)) for p in probes]
-    columns = ", ".join(render(e, dialect) for e in [exp.Count(this=exp.Star()), *sums])
+    # COUNT(CASE WHEN x THEN 1 END) counts where x is TRUE (NULL and FALSE alike are skipped), and
+    # measures about a quarter faster than SUM(CASE ... ELSE 0 END) on PostgreSQL (bench_probes.py).
+    counts = [exp.Count(this=exp.Case(ifs=[exp.If(this=p.condition, true=ONE)])) for p in probes]
+    columns = ", ".join(render(e, dialect) for e in [exp.Count(this=exp.Star()), *counts])
     estimate = engine.table_stats(table).rows
     sample = _sample(engine, estimate, clock.budget)
     source = quote(table, dialect) + (f" {sample[0]}" if sample else "")
@@ -109,8 +111,9 @@ def _sample(engine, estimate: int, budget: Budget) -> tuple[str, float] | None:
 
 def _scaled(count: int, sampled: int, fraction: float, estimate: int, sql: str) -> Measure:
     """A count read from a page sample, scaled to the table, with a 95% interval (normal approximation;
-    with no hit at all, the rule of three)."""
-    total = round(sampled / fraction) if fraction else estimate
+    with no hit at all, the rule of three). The share comes from the sample; the table's size from the
+    catalog estimate, which varies less than the number of rows a page sample happens to read."""
+    total = estimate if estimate > 0 else round(sampled / fraction)
     if sampled == 0:
         return Measure(None, rows=total, exact=False, confidence="the sample read no rows", sql=sql)
     share = count / sampled

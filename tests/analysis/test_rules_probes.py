@@ -1,0 +1,99 @@
+"""Probes: one scan per table, a time budget that leaves figures unmeasured (never guessed), and a
+stated sample on a huge table. The engines' bounded query leaves the session as it was."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlglot import exp
+
+from migration_manager.analysis.probes import Budget, Probe, measure
+from migration_manager.engines import open_engine
+
+from .rule_cases import analyze, one, seeded_database
+
+SLOW = {"postgres": "SELECT pg_sleep(2)", "mysql": "SELECT SLEEP(2)",
+        "sqlite": "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"}
+
+
+def test_bounded_probe_gives_none_and_leaves_the_session_untouched(any_url):
+    engine = open_engine(any_url)
+    try:
+        assert engine.probe_query(SLOW[engine.dialect], 50) is None
+        assert engine.probe_query("SELECT 1", 1000) == [(1,)]
+        if engine.dialect == "postgres":  # SET LOCAL ended with the probe's transaction
+            assert engine.query("SHOW statement_timeout") == [("0",)]
+            assert engine.query("SHOW transaction_read_only") == [("off",)]
+    finally:
+        engine.close()
+
+
+@pytest.mark.postgres
+def test_huge_table_is_sampled_with_a_stated_interval_that_holds_the_true_count(tmp_path):
+    seed = ["CREATE TABLE big (id int PRIMARY KEY, v int)",
+            "INSERT INTO big SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g END FROM generate_series(1, 200000) g",
+            "ANALYZE big"]
+    with seeded_database("postgres", seed) as url:
+        engine = open_engine(url)
+        try:
+            nulls = exp.Is(this=exp.column("v", quoted=True), expression=exp.Null())
+            probes = [Probe("nulls", "big", condition=nulls)]
+            sampled = measure(engine, probes, Budget(sample_above_rows=50_000, sample_rows=40_000))["nulls"]
+            exact = measure(engine, probes)["nulls"]
+        finally:
+            engine.close()
+    assert (exact.value, exact.exact, exact.rows) == (20_000, True, 200_000)
+    assert not sampled.exact and "page sample" in sampled.confidence
+    low, high = (int(x.replace(",", "")) for x in sampled.confidence.split("interval ")[1].split(" ")[0].split(".."))
+    assert low <= 20_000 <= high and low < sampled.value < high
+
+
+@pytest.mark.postgres
+def test_out_of_budget_figure_is_unknown_and_still_dangerous():
+    seed = ["CREATE TABLE t (id int, bio text)", "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 10) g"]
+    with seeded_database("postgres", seed) as url:
+        engine = open_engine(url)
+        try:
+            probe = Probe("bio", "t", condition=exp.Not(this=exp.Is(this=exp.column("bio"), expression=exp.Null())))
+            assert measure(engine, [probe], Budget(seconds=0))["bio"].value is None
+        finally:
+            engine.close()
+        from migration_manager.analysis.findings import ScriptToCheck, find
+
+        engine = open_engine(url)
+        try:
+            findings = find(engine, [ScriptToCheck("1", "up", ("ALTER TABLE t DROP COLUMN bio",), True)],
+                            budget=Budget(seconds=0))
+        finally:
+            engine.close()
+    finding = one(findings, "drop-column")
+    assert finding.severity == "danger" and "unknown number of non-null values" in finding.message
+
+
+@pytest.mark.postgres
+def test_probes_on_one_table_share_one_scan():
+    seed = ["CREATE TABLE t (id int, a text, b text)",
+            "INSERT INTO t SELECT g, CASE WHEN g % 2 = 0 THEN 'x' END, CASE WHEN g % 3 = 0 THEN 'y' END "
+            "FROM generate_series(1, 300) g"]
+    with seeded_database("postgres", seed) as url:
+        before = _sequential_scans(url)
+        findings = analyze(url, ["ALTER TABLE t DROP COLUMN a", "ALTER TABLE t ALTER COLUMN b SET NOT NULL",
+                                 "DELETE FROM t WHERE id > 0"])
+        after = _sequential_scans(url, other_than=before)
+    assert one(findings, "drop-column").counts["non_null_values"] == 150
+    assert one(findings, "not-null-blocked").counts == {"nulls": 200}
+    assert after - before == 1
+
+
+def _sequential_scans(url: str, other_than: int | None = None) -> int:
+    """pg_stat_user_tables.seq_scan of t; with `other_than`, waits (briefly) for the count to move, since
+    a session that just ended may still be flushing its statistics."""
+    from dbcheck import query
+
+    for _ in range(100):
+        scans = query(url, "SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relname = 't'")[0][0]
+        if other_than is None or scans != other_than:
+            return scans
+        time.sleep(0.05)
+    return scans
