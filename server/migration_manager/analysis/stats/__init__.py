@@ -1,0 +1,99 @@
+"""Numbers from the server itself for the impact report: table sizes from catalog statistics,
+current activity (sessions, open transactions, load now against the long-run average), the
+server's measured throughput, and the query that watches locks while a statement runs.
+One module per database (postgres.py, mysql.py, sqlite.py) holds its catalog SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import import_module
+
+from pydantic import BaseModel, Field
+
+MODULES = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+
+
+class TableSize(BaseModel):
+    table: str
+    rows: int = Field(description="row estimate from catalog statistics")
+    rows_source: str = Field(description="which statistic the row count comes from")
+    table_bytes: int = Field(description="the table's own data (heap / clustered index)")
+    index_bytes: int
+    avg_row_bytes: float = 0.0
+
+
+class Activity(BaseModel):
+    """How busy the server is now, read from its own statistics."""
+
+    active_sessions: int
+    open_transactions: int
+    oldest_transaction_s: float | None = Field(None, description="age of the oldest open transaction: "
+                                               "a DDL lock waits for it")
+    average_tps: float | None = Field(None, description="transactions (PostgreSQL) or queries (MySQL) per second "
+                                      "since the statistics were reset / the server started")
+    current_tps: float | None = Field(None, description="the same, sampled over the last second")
+    source: str = ""
+
+    @property
+    def quieter_than_usual(self) -> bool | None:
+        if self.average_tps is None or self.current_tps is None:
+            return None
+        return self.current_tps <= self.average_tps
+
+
+class Throughput(BaseModel):
+    """What this server does per second, measured on a calibration table of `rows` rows."""
+
+    rows: int
+    scan_rows_per_s: float
+    scan_bytes_per_s: float | None = None
+    rewrite_rows_per_s: float
+    rewrite_bytes_per_s: float | None = None
+    index_rows_per_s: dict[str, float] = Field(description="index build by key family: integer, string")
+    update_rows_per_s: float = Field(description="UPDATE of every row of a table with two indexes")
+    join_rows_per_s: float = Field(description="anti-join of a table with a keyed table, as a foreign-key check "
+                                   "runs it (rows of both sides per second)")
+    measured_ms: int
+
+
+def _module(engine):
+    return import_module(f".{MODULES[engine.dialect]}", __name__)
+
+
+def table_sizes(engine, tables: list[str]) -> dict[str, TableSize]:
+    """Sizes of the tables that exist (others are left out), keyed by lower-case name."""
+    return {size.table.lower(): size for size in _module(engine).table_sizes(engine, tables)}
+
+
+def key_width(engine, table: str, columns: list[str]) -> float | None:
+    """Average width in bytes of these columns' values, where the server keeps it (pg_stats)."""
+    return _module(engine).key_width(engine, table, columns)
+
+
+def activity(engine, sample_s: float = 1.0) -> Activity:
+    return _module(engine).activity(engine, sample_s)
+
+
+def watch_query(engine, tables: list[str]) -> str:
+    return _module(engine).watch_query(tables)
+
+
+_THROUGHPUT: dict[str, Throughput] = {}
+
+
+def throughput(engine, rows: int = 50_000) -> Throughput:
+    """The server's throughput, measured once per process and server (a second or less)."""
+    where = f"{engine.url.kind}://{engine.url.host}:{engine.url.port}" if engine.url.host else engine.url.redacted
+    if where not in _THROUGHPUT:
+        started = time.perf_counter()
+        measured = _module(engine).measure_throughput(engine, rows)
+        _THROUGHPUT[where] = measured.model_copy(update={"measured_ms": int((time.perf_counter() - started) * 1000)})
+    return _THROUGHPUT[where]
+
+
+def timed(run) -> float:
+    """Seconds one call of `run` takes (never zero, so rates stay finite)."""
+    started = time.perf_counter()
+    run()
+    return max(time.perf_counter() - started, 1e-6)
