@@ -196,11 +196,37 @@ class Renderer:
                 if f.safe_rewrite and f.severity != "info":
                     self.out.print("      safe rewrite:")
                     self.out.print(Syntax(f.safe_rewrite, "sql", padding=(0, 6), word_wrap=True))
-        for item in r.impact:
-            self.out.print_json(data=item if isinstance(item, dict) else item.model_dump(mode="json"))
+        if r.impact:
+            self._impact(r.impact)
         for reason in r.approval_reasons:
             self.out.print(f"[yellow]approval:[/] {escape(reason)}")
         self.out.print(f"[bold]Next:[/] {r.next_action}")
+
+    def _impact(self, items: list) -> None:
+        table = Table(title="Performance impact", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in ("statement", "lock", "blocks", "rows", "size", "est. time", "extra disk", "impact"):
+            table.add_column(column)
+        colour = {"high": "red", "medium": "yellow", "low": "green"}
+        for i in items:
+            size = "" if i.table_bytes is None else f"{(i.table_bytes + (i.index_bytes or 0)) / 1_048_576:,.1f} MB"
+            table.add_row(f"{i.migration} #{i.statement_index} {escape(i.statement.splitlines()[0][:40])}",
+                          f"{i.algorithm + ', ' if i.algorithm else ''}{i.lock}", i.blocks,
+                          "" if i.rows is None else f"{i.rows:,}", size, f"{i.estimated_seconds:,.2f} s",
+                          f"{i.extra_disk_bytes / 1_048_576:,.1f} MB" if i.extra_disk_bytes else "",
+                          f"[{colour[i.impact]}]{i.impact}[/]")
+        self.out.print(table)
+        for i in items:
+            if i.impact == "low" and not i.recommendations:
+                continue
+            self.out.print(f"  {i.migration} #{i.statement_index} [{colour[i.impact]}]{i.impact}[/]: "
+                           f"{escape(i.explanation)} ({escape(i.estimate_basis)}, {i.server})")
+            for advice in i.recommendations:
+                self.out.print(f"      → {advice}", markup=False)
+            for version, differs in i.other_versions.items():
+                self.out.print(f"      on {version}: {differs}", markup=False)
+            if i.impact != "low":
+                self.out.print("      watch its locks while it runs:")
+                self.out.print(Syntax(i.watch_query, "sql", padding=(0, 6), word_wrap=True))
 
     def _create(self, r: CreateReport) -> None:
         self.out.print(f"Created [bold]{r.path}[/] (version {r.version}, {r.format}). Write the UP and DOWN, "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .analysis.impact import StatementImpact
 from .analysis.model import Finding
 
 
@@ -258,7 +259,9 @@ class AnalyzeReport(BaseModel):
     server_version: str
     dialect: str
     migrations: list[AnalyzedMigration]
-    impact: list[Any] = Field(default_factory=list, description="per-statement lock, duration and size estimates")
+    impact: list[StatementImpact] = Field(default_factory=list,
+                                          description="Performance Impact Report: per-statement lock, what it "
+                                          "blocks, table size, estimated duration, extra disk, impact, advice")
     summary: dict[str, int] = Field(default_factory=dict, description="findings by severity")
     needs_approval: bool = False
     approval_reasons: list[str] = Field(default_factory=list)

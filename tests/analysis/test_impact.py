@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from migration_manager.analysis import stats
-from migration_manager.analysis.impact import impact_for_plan
+from migration_manager.analysis.impact.plan import impact_for_plan
 from migration_manager.engines import open_engine
 
 from .simulate_cases import write_migrations
@@ -127,7 +127,7 @@ def test_activity_counts_open_transactions_and_their_age(pg):
     with psycopg.connect(url) as idle:
         idle.execute("SELECT 1")  # opens a transaction and leaves it open
         time.sleep(0.3)
-        seen = stats.activity(engine, 0.05)
+        seen = stats.with_current_load(engine, stats.activity(engine), 0.05)
         idle.rollback()
     assert seen.open_transactions >= 1 and seen.oldest_transaction_s >= 0.3
     assert seen.average_tps is not None and seen.average_tps > 0
@@ -148,3 +148,39 @@ def test_mysql_catalog_sizes_and_copy_claim(mysql_url, tmp_path):
     assert 5000 * 0.5 <= report.rows <= 5000 * 1.5  # InnoDB's row count is a sampled estimate
     assert (report.algorithm, report.lock, report.blocks) == ("COPY", "metadata lock, LOCK=SHARED", "writes")
     assert report.rewrites_table and report.extra_disk_bytes == data + index
+
+
+def _project(root, url: str, **settings):
+    import json
+
+    (root / ".claude").mkdir(parents=True)
+    config = {"environments": {"dev": {"url": url}}, **settings}
+    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
+    (root / "migrations").mkdir()
+    (root / "migrations" / "1_retype.sql").write_text(
+        "-- UP\nALTER TABLE items ALTER COLUMN v TYPE bigint;\nALTER TABLE items ADD COLUMN note text;\n"
+        "-- DOWN\nALTER TABLE items DROP COLUMN note;\nALTER TABLE items ALTER COLUMN v TYPE int;\n")
+    return root
+
+
+def test_analyze_fills_the_impact_report_and_the_cli_shows_it(pg, tmp_path, capsys):
+    from migration_manager.cli import main
+    from migration_manager.service import AnalyzeRequest, analyze
+
+    url, _ = pg
+    project = _project(tmp_path / "p", url)
+    report = analyze(AnalyzeRequest(project_dir=project, env="dev"))
+    assert [(i.statement_index, i.operations, i.rewrites_table) for i in report.impact] == [
+        (1, ["alter_column_type"], True), (2, ["add_column"], False)]
+    assert report.impact[0].rows == ROWS
+    assert main(["analyze", "--project", str(project), "--env", "dev"]) == 0
+    shown = capsys.readouterr().out
+    assert "Performance impact" in shown and "ACCESS EXCLUSIVE" in shown and "reads and writes" in shown
+
+
+def test_performance_analysis_off_leaves_the_impact_report_empty(pg, tmp_path):
+    from migration_manager.service import AnalyzeRequest, analyze
+
+    url, _ = pg
+    project = _project(tmp_path / "p", url, validation={"performanceAnalysis": False})
+    assert analyze(AnalyzeRequest(project_dir=project, env="dev")).impact == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..analysis.findings import ScriptToCheck, find
+from ..analysis.impact import StatementImpact
 from ..analysis.model import Finding
 from ..analysis.operations import script_operations
 from ..errors import MigrationFileError
@@ -42,10 +43,23 @@ def analyze(request: AnalyzeRequest) -> AnalyzeReport:
         analyzed = [_analyzed(conn, m, findings) for m in shown]
         reasons = approval_reasons(conn, [f for m in analyzed for f in m.findings], [])
         server = conn.engine.server_version()
+        impact = _impact(conn, selected, {m.version for m in shown})
     return AnalyzeReport(
         environment=project.target.name, database=project.target.display_url, server_version=server,
-        dialect=project.dialect, migrations=analyzed, needs_approval=bool(reasons), approval_reasons=reasons,
-        summary=_summary(analyzed), next_action=_next_action(analyzed, reasons))
+        dialect=project.dialect, migrations=analyzed, impact=impact, needs_approval=bool(reasons),
+        approval_reasons=reasons, summary=_summary(analyzed), next_action=_next_action(analyzed, reasons))
+
+
+def _impact(conn, selected: list[Migration], shown: set[str]) -> list[StatementImpact]:
+    """The Performance Impact Report (validation.performanceAnalysis), for the migrations shown."""
+    if not conn.project.settings.validation.performanceAnalysis:
+        return []
+    from ..analysis.impact.plan import impact_for_plan
+
+    history = (conn.history.table, conn.history.log_table)
+    found = impact_for_plan(conn.engine, selected, "up", window=conn.project.target.maintenance_window,
+                            exclude=history)
+    return [item for item in found if item.migration in shown]
 
 
 def _up_to(pending: list[Migration], version: str | None, where: str) -> list[Migration]:

@@ -71,8 +71,15 @@ def key_width(engine, table: str, columns: list[str]) -> float | None:
     return _module(engine).key_width(engine, table, columns)
 
 
-def activity(engine, sample_s: float = 1.0) -> Activity:
-    return _module(engine).activity(engine, sample_s)
+def activity(engine) -> Activity:
+    """Sessions and open transactions now (one catalog read, no waiting)."""
+    return _module(engine).activity(engine)
+
+
+def with_current_load(engine, seen: Activity, sample_s: float = 1.0) -> Activity:
+    """`seen` plus the load now against the long-run average (counters read `sample_s` apart)."""
+    average, current = _module(engine).load(engine, sample_s)
+    return seen.model_copy(update={"average_tps": average, "current_tps": current})
 
 
 def watch_query(engine, tables: list[str]) -> str:

@@ -34,16 +34,19 @@ _LOAD = "SELECT variable_name, variable_value FROM information_schema.GLOBAL_STA
         "('QUESTIONS', 'UPTIME')"
 
 
-def activity(engine, sample_s: float) -> Activity:
+def activity(engine) -> Activity:
     active, open_tx, oldest = engine.query(_ACTIVITY)[0]
+    return Activity(active_sessions=int(active), open_transactions=int(open_tx),
+                    oldest_transaction_s=float(oldest) if oldest is not None else None,
+                    source="PROCESSLIST, INNODB_TRX, GLOBAL_STATUS (queries per second since the server started)")
+
+
+def load(engine, sample_s: float) -> tuple[float | None, float]:
     first = _load(engine)
     time.sleep(sample_s)
     second = _load(engine)
-    return Activity(active_sessions=int(active), open_transactions=int(open_tx),
-                    oldest_transaction_s=float(oldest) if oldest is not None else None,
-                    average_tps=first["QUESTIONS"] / first["UPTIME"] if first["UPTIME"] else None,
-                    current_tps=(second["QUESTIONS"] - first["QUESTIONS"] - 1) / sample_s,
-                    source="PROCESSLIST, INNODB_TRX, GLOBAL_STATUS (queries per second since the server started)")
+    average = first["QUESTIONS"] / first["UPTIME"] if first["UPTIME"] else None
+    return average, (second["QUESTIONS"] - first["QUESTIONS"] - 1) / sample_s  # -1: our own query
 
 
 def _load(engine) -> dict[str, float]:

@@ -44,16 +44,20 @@ SELECT xact_commit + xact_rollback, extract(epoch FROM now() - coalesce(stats_re
 FROM pg_stat_database WHERE datname = current_database()"""
 
 
-def activity(engine, sample_s: float) -> Activity:
+def activity(engine) -> Activity:
     active, open_tx, oldest = engine.query(_ACTIVITY)[0]
+    return Activity(active_sessions=active, open_transactions=open_tx,
+                    oldest_transaction_s=float(oldest) if oldest is not None else None,
+                    source="pg_stat_activity, pg_stat_database (transactions since the statistics reset)")
+
+
+def load(engine, sample_s: float) -> tuple[float | None, float]:
+    """(average since the statistics reset, now) in transactions per second. Backends flush their
+    counters about once a second: a shorter sample reads low."""
     total, seconds = engine.query(_TRANSACTIONS)[0]
     time.sleep(sample_s)
     later, _ = engine.query(_TRANSACTIONS)[0]
-    return Activity(active_sessions=active, open_transactions=open_tx,
-                    oldest_transaction_s=float(oldest) if oldest is not None else None,
-                    average_tps=float(total) / float(seconds) if seconds else None,
-                    current_tps=(later - total) / sample_s,
-                    source="pg_stat_activity, pg_stat_database (transactions since the statistics reset)")
+    return (float(total) / float(seconds) if seconds else None), (later - total) / sample_s
 
 
 def watch_query(tables: list[str]) -> str:

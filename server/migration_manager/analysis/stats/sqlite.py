@@ -20,8 +20,12 @@ def key_width(engine, table: str, columns: list[str]) -> float | None:
     return None
 
 
-def activity(engine, sample_s: float) -> Activity:
+def activity(engine) -> Activity:
     return Activity(active_sessions=0, open_transactions=0, source="SQLite keeps no activity statistics")
+
+
+def load(engine, sample_s: float) -> tuple[None, None]:
+    return None, None
 
 
 def watch_query(tables: list[str]) -> str:
