@@ -87,4 +87,7 @@ def project(tmp_path: Path):
     """An empty project folder (migrations/ inside) driven through the installed `db-migrate`."""
     from dbcheck import Project
 
-    return Project(tmp_path / "project")
+    project = Project(tmp_path / "project")
+    # Pre-migration backups have their own tests (tests/backup); here they would only add a dump per apply.
+    project.configure({"autoBackup": False})
+    return project

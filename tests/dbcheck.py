@@ -115,6 +115,13 @@ class Project:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    def configure(self, settings: dict) -> None:
+        """migration-manager.yaml with these settings (replacing the file)."""
+        import yaml
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "migration-manager.yaml").write_text(yaml.safe_dump(settings))
+
     def write(self, name: str, text: str) -> Path:
         path = self.migrations / name
         path.write_text(text)

@@ -1,47 +1,124 @@
-"""Does each statement parse for its dialect? pglast (PostgreSQL's own parser) for PostgreSQL;
-sqlglot for MySQL/MariaDB and SQLite, except compound routine bodies sqlglot cannot read
-(CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT), which the server checks when they run."""
+"""Does each statement parse for its dialect? Each problem names the file's line.
+
+PostgreSQL: pglast (PostgreSQL's own parser). SQLite: SQLite's own parser, by compiling
+`EXPLAIN <statement>` in an empty in-memory database (a syntax error is reported before any
+name is resolved, so "no such table" is not a syntax problem). MySQL/MariaDB: sqlglot, except
+compound routine bodies it cannot read (CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT), which the
+server checks when they run.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
+from pathlib import Path
 
-from .model import Migration
+from .model import Migration, Script
 
 _ROUTINE = re.compile(r"^\s*create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b",
                       re.IGNORECASE)
+_SQLITE_SYNTAX = ("syntax error", "incomplete input", "unrecognized token")
+# What may follow CREATE / DROP in MySQL; sqlglot reads anything else as an opaque command, typos included.
+_MYSQL_OBJECTS = {"table", "index", "view", "database", "schema", "procedure", "function", "trigger", "event", "user",
+                  "role", "sequence", "server", "tablespace", "temporary", "unique", "fulltext", "spatial", "or",
+                  "definer", "algorithm", "sql", "if", "online", "offline", "aggregate", "logfile", "package"}
+_CREATE_OR_DROP = re.compile(r"^\s*(create|drop)\s+(?P<what>[a-z_]+)", re.IGNORECASE)
 
 
 def syntax_errors(migration: Migration, dialect: str) -> list[str]:
-    scripts = [("UP", migration.up)] + ([("DOWN", migration.down)] if migration.down else [])
+    scripts = [("UP", migration.up, migration.path)]
+    if migration.down:
+        scripts.append(("DOWN", migration.down, migration.down_path or migration.path))
     errors = []
-    for label, script in scripts:
-        for index, statement in enumerate(script.statements, start=1):
+    for label, script, path in scripts:
+        for index, (statement, first_line) in enumerate(_with_lines(script, path), start=1):
             problem = statement_error(statement, dialect)
             if problem:
-                errors.append(f"{label} statement {index}: {problem}")
+                message, line_in_statement = problem
+                where = f" (line {first_line + line_in_statement})" if first_line else ""
+                errors.append(f"{label} statement {index}{where}: {message}")
     return errors
 
 
-def statement_error(statement: str, dialect: str) -> str | None:
+def statement_error(statement: str, dialect: str) -> tuple[str, int] | None:
+    """(message, line offset inside the statement) when the statement does not parse."""
     if dialect == "postgres":
-        import pglast
-
-        try:
-            pglast.parse_sql(statement)
-        except pglast.parser.ParseError as exc:
-            return str(exc)
-        return None
+        return _postgres_error(statement)
+    if dialect == "sqlite":
+        return _sqlite_error(statement)
     if _ROUTINE.match(_strip_leading_comments(statement)):
         return None
+    return _mysql_error(statement)
+
+
+def _postgres_error(statement: str) -> tuple[str, int] | None:
+    import pglast
+
+    try:
+        pglast.parse_sql(statement)
+    except pglast.parser.ParseError as exc:
+        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        return str(exc.args[0]), statement.count("\n", 0, location)
+    return None
+
+
+def _sqlite_error(statement: str) -> tuple[str, int] | None:
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute(f"EXPLAIN {statement}")
+    except sqlite3.Error as exc:
+        if any(marker in str(exc) for marker in _SQLITE_SYNTAX):
+            return str(exc), _line_of_token(statement, str(exc))
+    finally:
+        probe.close()
+    return None
+
+
+def _mysql_error(statement: str) -> tuple[str, int] | None:
     import sqlglot
     from sqlglot.errors import ParseError, TokenError
 
+    found = _CREATE_OR_DROP.match(_strip_leading_comments(statement))
+    if found and found["what"].lower() not in _MYSQL_OBJECTS:
+        return f"unknown object kind '{found['what']}' after {found[1].upper()}", 0
+    sqlglot_log = logging.getLogger("sqlglot")
+    was_disabled, sqlglot_log.disabled = sqlglot_log.disabled, True  # its "falling back to Command" warnings
     try:
-        sqlglot.parse(statement, read=dialect)
-    except (ParseError, TokenError) as exc:
-        return " ".join(str(exc).split())[:300]
+        sqlglot.parse(statement, read="mysql")
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        description = first.get("description") or " ".join(str(exc).split())[:300]
+        return description, max(int(first.get("line") or 1) - 1, 0)
+    except TokenError as exc:
+        return " ".join(str(exc).split())[:300], 0
+    finally:
+        sqlglot_log.disabled = was_disabled
     return None
+
+
+def _with_lines(script: Script, path: Path | None) -> list[tuple[str, int]]:
+    """Each statement with the file line it starts on (0 when the file cannot be matched)."""
+    try:
+        text = path.read_text(encoding="utf-8") if path else ""
+    except OSError:
+        text = ""
+    cursor = text.find(script.source) if script.source and script.source in text else 0
+    found = []
+    for statement in script.statements:
+        at = text.find(statement, cursor)
+        if at < 0:
+            found.append((statement, 0))
+            continue
+        cursor = at + len(statement)
+        found.append((statement, text.count("\n", 0, at + len(statement) - len(statement.lstrip())) + 1))
+    return found
+
+
+def _line_of_token(statement: str, message: str) -> int:
+    near = re.search(r'near "([^"]+)"', message)
+    at = statement.find(near[1]) if near else -1
+    return statement.count("\n", 0, at) if at >= 0 else 0
 
 
 def _strip_leading_comments(statement: str) -> str:

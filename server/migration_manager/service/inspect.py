@@ -10,7 +10,7 @@ from pydantic import Field
 from ..analysis.model import Finding
 from ..errors import ConfigError, MigrationError, MigrationFileError
 from ..history import HistoryRow
-from ..migrations.formats import read_directory, version_key
+from ..migrations.formats import version_key
 from ..migrations.model import Migration
 from ..migrations.plan import Plan, make_plan
 from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
@@ -118,11 +118,10 @@ def _indent(sql: str) -> str:
 def _new_version(project: Project) -> str:
     """A UTC timestamp, bumped past the newest existing version so order is always creation order."""
     version = int(datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"))
-    try:
-        existing = [m.version for m in read_directory(project.migrations_dir, project.dialect)]
-    except MigrationError:
-        existing = []
-    newest = max((int(v) for v in existing if v.isdigit()), default=0)
+    # From file names, not by parsing: a just-created file (empty UP) does not parse yet, and two
+    # `create` in the same second must still get two versions.
+    existing = [found[1] for path in project.migrations_dir.iterdir() if (found := re.match(r"(\d+)_", path.name))]
+    newest = max((int(v) for v in existing), default=0)
     return str(max(version, newest + 1))
 
 
