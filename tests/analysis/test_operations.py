@@ -48,7 +48,8 @@ def test_statement_gives_one_operation(sql, dialect, expected):
 def test_unique_index_concurrently_partial_on_expression():
     [op] = ops("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ix ON users (lower(email)) WHERE deleted_at IS NULL")
     assert op == {"kind": "create_index", "table": "users", "index_name": "ix", "unique": True, "concurrently": True,
-                  "expression_index": True, "if_not_exists": True, "where": "deleted_at IS NULL"}
+                  "expression_index": True, "expressions": ["LOWER(email)"], "if_not_exists": True,
+                  "where": "deleted_at IS NULL"}
 
 
 def test_add_columns_report_nullability_default_and_volatility():
@@ -74,7 +75,7 @@ def test_mysql_change_renames_and_retypes():
 def test_mysql_create_index_with_online_options():
     [op] = ops("CREATE UNIQUE INDEX ux ON users (email) ALGORITHM=INPLACE LOCK=NONE", "mysql")
     assert op == {"kind": "create_index", "table": "users", "index_name": "ux", "columns": ["email"], "unique": True,
-                  "algorithm": "INPLACE", "lock": "NONE"}
+                  "expressions": ["email"], "algorithm": "INPLACE", "lock": "NONE"}
 
 
 def test_mysql_add_unique_index_is_a_unique_constraint():

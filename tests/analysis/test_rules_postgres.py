@@ -120,6 +120,15 @@ def test_safe_migration_has_no_warning_or_danger(db, migration):
     assert labels(analyze(db, migration)) == set()
 
 
+def test_unique_index_on_an_expression_groups_by_the_expression(db):
+    # emails u1..u50 collide twice each already; lower() adds nothing here, so the same 50 groups
+    finding = one(analyze(db, ["CREATE UNIQUE INDEX CONCURRENTLY ux ON users (lower(email))"]), "unique-duplicates")
+    assert finding.counts == {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}
+    assert "GROUP BY LOWER(\"email\")" in finding.probe_sql
+    none = analyze(db, ["CREATE UNIQUE INDEX CONCURRENTLY ux ON users (lower(name), id)"])
+    assert labels(none) == set()
+
+
 def test_probes_follow_the_plan_renames_and_new_columns(db):
     findings = analyze(db, ["ALTER TABLE users RENAME TO people"], ["ALTER TABLE people DROP COLUMN bio"],
                        ["ALTER TABLE people ADD COLUMN nick text", "ALTER TABLE people ALTER COLUMN nick SET NOT NULL"])

@@ -63,6 +63,7 @@ class Operation(BaseModel):
     concurrently: bool = False
     not_valid: bool = False
     expression_index: bool = Field(False, description="an index on expressions, not plain columns")
+    expressions: list[str] = Field(default_factory=list, description="create_index: every key as SQL, in order")
     where: str | None = Field(None, description="partial-index predicate, or the WHERE of UPDATE/DELETE (SQL)")
     check: str | None = Field(None, description="CHECK expression (SQL, dialect of the statement)")
     ref_table: str | None = None

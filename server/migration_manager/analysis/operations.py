@@ -200,6 +200,7 @@ def _create(tree: exp.Create, dialect: str) -> list[Operation]:
         return [Operation(kind="create_index", **_name(index.args["table"]),
                           index_name=index.this.name if index.this else None, columns=[c.name for c in plain],
                           expression_index=len(plain) != len(ordered), unique=bool(tree.args.get("unique")),
+                          expressions=[o.this.sql(dialect) for o in ordered],
                           concurrently=bool(tree.args.get("concurrently")), if_not_exists=bool(tree.args.get("exists")),
                           where=where.this.sql(dialect) if where else None, detail=using.name if using else None)]
     if kind == "TABLE":

@@ -40,6 +40,7 @@ class Probe:
     kind: Literal["count_if", "duplicates", "orphans"] = "count_if"
     condition: exp.Expression | None = None  # count_if: rows where this is TRUE
     columns: tuple[str, ...] = ()  # duplicates: the key; orphans: the referencing columns
+    keys: tuple[exp.Expression, ...] = ()  # duplicates: key expressions (an index on lower(email)), else columns
     where: exp.Expression | None = None  # duplicates: a partial index's predicate
     ref_table: str | None = None  # orphans
     ref_columns: tuple[str, ...] = ()
@@ -132,7 +133,7 @@ def _listing(probe: Probe, dialect: str) -> str:
 # ---- queries of their own --------------------------------------------------------------------
 def _duplicates(engine, probe: Probe, clock: _Clock) -> Measure:
     dialect = engine.dialect
-    keys = [exp.column(c, quoted=True) for c in probe.columns]
+    keys = list(probe.keys) or [exp.column(c, quoted=True) for c in probe.columns]
     filters = [exp.Not(this=exp.Is(this=k, expression=exp.Null())) for k in keys]  # NULLs never collide
     if probe.where is not None:
         filters.append(exp.paren(probe.where))

@@ -35,13 +35,20 @@ class UniqueDuplicates(Rule):
     def applies(self, ctx: OperationContext) -> bool:
         op = ctx.op
         keyed = op.constraint_type in ("unique", "primary_key") if op.kind == "add_constraint" else op.unique
-        return super().applies(ctx) and keyed and op.detail != "using index" and bool(op.columns)
+        return super().applies(ctx) and keyed and op.detail != "using index" and bool(op.columns or op.expressions)
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
-        columns = ctx.live_columns()
-        if ctx.live_table is None or columns is None:
+        if ctx.live_table is None or not ctx.columns_known_live(ctx.op.where or "TRUE"):
             return []
         where = exp.condition(ctx.op.where, dialect=ctx.dialect) if ctx.op.where else None
+        if ctx.op.expression_index:  # e.g. UNIQUE (lower(email)): group by the expressions themselves
+            if not all(ctx.columns_known_live(e) for e in ctx.op.expressions):
+                return []
+            keys = tuple(exp.condition(e, dialect=ctx.dialect) for e in ctx.op.expressions)
+            return [Probe(self.key(ctx, "dup"), ctx.live_table, "duplicates", keys=keys, where=where)]
+        columns = ctx.live_columns()
+        if columns is None:
+            return []
         probes = [Probe(self.key(ctx, "dup"), ctx.live_table, "duplicates", columns=tuple(columns), where=where)]
         if ctx.op.constraint_type == "primary_key":
             nulls = exp.or_(*(exp.Is(this=exp.column(c, quoted=True), expression=exp.Null()) for c in columns))
@@ -54,7 +61,7 @@ class UniqueDuplicates(Rule):
             return None
         nulls = measured.get(self.key(ctx, "nulls"))
         null_rows = nulls.value if nulls is not None else 0
-        key = f"{ctx.op.table} ({', '.join(ctx.op.columns)})"
+        key = f"{ctx.op.table} ({', '.join(ctx.op.expressions if ctx.op.expression_index else ctx.op.columns)})"
         if duplicates.value is None:
             return self.finding(ctx, f"Duplicates in {key} could not be counted within the time budget.",
                                 measure=duplicates)
