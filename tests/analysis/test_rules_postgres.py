@@ -53,7 +53,7 @@ DANGEROUS = [  # (migration, {(rule, severity)}, rule to look at, its exact coun
      {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
     (["CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)"], {("unique-duplicates", "danger")},
      "unique-duplicates", {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
-    (["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"], {("not-null-blocked", "danger")},
+    (["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"], {("not-null-blocked", "danger"), ("not-null-scan", "warning")},
      "not-null-blocked", {"nulls": 750}),
     (["ALTER TABLE users ADD COLUMN c int NOT NULL"], {("not-null-blocked", "danger")},
      "not-null-blocked", {"rows": 1000}),
@@ -83,6 +83,7 @@ STATIC = [  # lock-heavy statements: no data to count, the finding comes from th
     ("ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid()", "volatile-default"),
     ("ALTER TABLE users RENAME COLUMN name TO full_name", "rename-in-use"),
     ("CREATE INDEX users_plan_idx ON users (plan)", "index-not-concurrent"),
+    ("ALTER TABLE users ALTER COLUMN plan SET NOT NULL", "not-null-scan"),  # no NULL, still a locked scan
 ]
 
 
@@ -106,7 +107,9 @@ SAFE = [
     ["ALTER TABLE orders ADD CONSTRAINT orders_id_fk FOREIGN KEY (id) REFERENCES users (id) NOT VALID",
      "ALTER TABLE orders VALIDATE CONSTRAINT orders_id_fk"],
     ["ALTER TABLE users ALTER COLUMN name TYPE varchar(300)"],
-    ["ALTER TABLE users ALTER COLUMN plan SET NOT NULL"],
+    ["ALTER TABLE users ADD CONSTRAINT plan_nn CHECK (plan IS NOT NULL) NOT VALID",  # not-null-scan's Good
+     "ALTER TABLE users VALIDATE CONSTRAINT plan_nn", "ALTER TABLE users ALTER COLUMN plan SET NOT NULL",
+     "ALTER TABLE users DROP CONSTRAINT plan_nn"],
     ["DROP TABLE empty_t"],
     ["ALTER TABLE events ADD COLUMN x int", "DELETE FROM events WHERE id <= 100"],
     # a table the plan creates has no rows: nothing to probe, nothing blocked
