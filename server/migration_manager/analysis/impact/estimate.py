@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from ..locks import LockImpact
 from ..model import Operation
 from ..schema import Snapshot
-from ..stats import TableSize, Throughput
+from ..stats import Rate, TableSize, Throughput
 
 METADATA_SECONDS = 0.001
-CONCURRENT_FACTOR = 2.0  # CREATE INDEX CONCURRENTLY scans the table twice and waits for old snapshots
+CONCURRENT_FACTOR = 1.2  # CREATE INDEX CONCURRENTLY: a second pass over the rows changed meanwhile
 _TYPE_WIDTH = {"integer": 8, "decimal": 12, "float": 8, "temporal": 8, "boolean": 1, "uuid": 16, "string": 32}
 _INDEX_TUPLE_OVERHEAD = 16  # index tuple header + item pointer, per row
 _FILL = 0.9  # B-tree leaf fill factor
+_SORT_TUPLE_OVERHEAD = 64  # bytes per row an in-memory sort holds beyond the key (tuple, slot, allocation)
+EXTERNAL_SORT_FACTOR = 2.5  # a sort that spills to disk (merge passes) against one in memory
 
 
 @dataclass
@@ -28,48 +30,61 @@ class Estimate:
 def estimate(op: Operation, claim: LockImpact, size: TableSize | None, speed: Throughput, schema: Snapshot,
              key_width: float | None, referenced: TableSize | None = None) -> Estimate:
     if size is None or size.rows == 0:
-        return Estimate(METADATA_SECONDS, "new or empty table: nothing to scan or copy")
+        return Estimate(max(speed.ddl_fixed_s, METADATA_SECONDS), "new or empty table: nothing to scan or copy")
     if op.kind in ("update", "delete"):
-        table = schema.table(op.table or "")
-        # Each index adds an entry per changed row; the calibration table had two.
-        indexes = len(table.indexes) if table is not None else 2
-        seconds = size.rows / speed.update_rows_per_s * (1 + indexes) / 3
-        return Estimate(seconds, f"at most every row ({size.rows:,}, {indexes} index(es)) changed at "
-                        f"{_rate(speed.update_rows_per_s)} rows/s measured here (fewer if its WHERE matches fewer)")
+        return _dml(op, size, speed, schema)
     if claim.rewrites_table:
-        return _rewrite(op, size, speed, schema)
+        return _rewrite(op, claim, size, speed, schema, referenced)
     if claim.builds_index:
         return _index_build(op, size, speed, schema, key_width)
     if claim.scans_table:
         return _scan(size, speed, referenced)
-    return Estimate(METADATA_SECONDS, "catalog change only: no scan, no copy")
+    return Estimate(max(speed.ddl_fixed_s, METADATA_SECONDS), "catalog change only: no scan, no copy")
 
 
-def _rewrite(op: Operation, size: TableSize, speed: Throughput, schema: Snapshot) -> Estimate:
-    if speed.rewrite_bytes_per_s and size.table_bytes:
-        copy = size.table_bytes / speed.rewrite_bytes_per_s
-        basis = f"copy of {_mb(size.table_bytes)} at {_mb(speed.rewrite_bytes_per_s)}/s"
-    else:
-        copy = size.rows / speed.rewrite_rows_per_s
-        basis = f"copy of {size.rows:,} rows at {_rate(speed.rewrite_rows_per_s)} rows/s"
+def _dml(op: Operation, size: TableSize, speed: Throughput, schema: Snapshot) -> Estimate:
     table = schema.table(op.table or "")
-    indexes = list(table.indexes.values()) if table is not None else []
-    rebuild = sum(_index_seconds(size.rows, speed, _family(schema, op.table, i.columns)) for i in indexes)
+    indexes = len(table.indexes) if table is not None else 2
+    # Each index takes an entry per changed row; the calibration table had two.
+    seconds = speed.update.fixed_s + size.rows / speed.update.rows_per_s * (1 + indexes) / 3
+    return Estimate(seconds, f"at most every row ({size.rows:,}, {indexes} index(es)) changed at "
+                    f"{_rate(speed.update.rows_per_s)} rows/s (fewer if its WHERE matches fewer)")
+
+
+def _rewrite(op: Operation, claim: LockImpact, size: TableSize, speed: Throughput, schema: Snapshot,
+             referenced: TableSize | None) -> Estimate:
+    rate = speed.rebuild if claim.algorithm == "INPLACE" else speed.rewrite
+    copy = rate.seconds(size.rows, size.table_bytes)
+    basis = f"{'rebuild' if claim.algorithm == 'INPLACE' else 'copy'} of {size.rows:,} rows " + (
+        f"({_mb(size.table_bytes)} at {_mb(rate.bytes_per_s)}/s)" if rate.bytes_per_s else
+        f"at {_rate(rate.rows_per_s)} rows/s")
+    table = schema.table(op.table or "")
+    indexes = [i for i in table.indexes.values() if not i.primary] if table is not None else []
+    rebuild = sum(_index_rows_seconds(size.rows, speed, _family(schema, op.table, i.columns),
+                                      _default_width(schema, op.table, list(i.columns))) for i in indexes)
     if indexes:
-        basis += f", then {len(indexes)} index(es) rebuilt"
-    return Estimate(copy + rebuild, basis + " (measured on this server)", size.table_bytes + size.index_bytes)
+        basis += f", then {len(indexes)} secondary index(es) rebuilt"
+    if referenced is not None:  # MySQL COPY that adds a foreign key looks every row up in the parent
+        rebuild += size.rows / speed.join.rows_per_s
+        basis += ", each row checked against the referenced table"
+        if table is not None and schema.naming.foreign_key_index and not table.has_index_leading_with(tuple(op.columns)):
+            rebuild += _index_rows_seconds(size.rows, speed, _family(schema, op.table, op.columns), 8.0)
+            basis += ", and its index built"
+    return Estimate(copy + rebuild, basis, size.table_bytes + size.index_bytes)
 
 
 def _index_build(op: Operation, size: TableSize, speed: Throughput, schema: Snapshot,
                  key_width: float | None) -> Estimate:
     family = _family(schema, op.table, op.columns)
-    seconds = _index_seconds(size.rows, speed, family)
-    basis = f"index build over {size.rows:,} rows at {_rate(speed.index_rows_per_s.get(family, 0))} {family}-key " \
-            "rows/s measured here"
+    rate = speed.index.get(family) or speed.index["integer"]
+    width = key_width if key_width is not None else _default_width(schema, op.table, op.columns)
+    seconds = rate.fixed_s + _index_rows_seconds(size.rows, speed, family, width)
+    basis = f"index build over {size.rows:,} rows at {_rate(rate.rows_per_s)} {family}-key rows/s"
+    if _spills(size.rows, width, speed):
+        basis += f" (its sort exceeds {_mb(speed.sort_memory_bytes)} and spills to disk)"
     if op.concurrently:
         seconds *= CONCURRENT_FACTOR
-        basis += ", twice for CONCURRENTLY (two passes)"
-    width = key_width if key_width is not None else _default_width(schema, op.table, op.columns)
+        basis += ", plus the second pass of CONCURRENTLY"
     disk = int(size.rows * (width + _INDEX_TUPLE_OVERHEAD) / _FILL)
     return Estimate(seconds, basis, disk)
 
@@ -77,25 +92,25 @@ def _index_build(op: Operation, size: TableSize, speed: Throughput, schema: Snap
 def _scan(size: TableSize, speed: Throughput, referenced: TableSize | None) -> Estimate:
     if referenced is not None:  # a foreign key is checked with one anti-join of both tables
         rows = size.rows + referenced.rows
-        return Estimate(rows / speed.join_rows_per_s, f"anti-join of {size.rows:,} rows with the {referenced.rows:,} "
-                        f"referenced rows at {_rate(speed.join_rows_per_s)} rows/s measured on this server")
-    scanned = [size]
-    if speed.scan_bytes_per_s and all(s.table_bytes for s in scanned):
-        total = sum(s.table_bytes for s in scanned)
-        seconds = total / speed.scan_bytes_per_s
-        basis = f"scan of {_mb(total)} at {_mb(speed.scan_bytes_per_s)}/s"
-    else:
-        rows = sum(s.rows for s in scanned)
-        seconds = rows / speed.scan_rows_per_s
-        basis = f"scan of {rows:,} rows at {_rate(speed.scan_rows_per_s)} rows/s"
-    return Estimate(seconds, basis + " measured on this server")
+        return Estimate(speed.join.seconds(rows), f"anti-join of {size.rows:,} rows with the {referenced.rows:,} "
+                        f"referenced rows at {_rate(speed.join.rows_per_s)} rows/s")
+    seconds = speed.scan.seconds(size.rows, size.table_bytes)
+    basis = f"scan of {_mb(size.table_bytes)} at {_mb(speed.scan.bytes_per_s)}/s" if speed.scan.bytes_per_s else \
+        f"scan of {size.rows:,} rows at {_rate(speed.scan.rows_per_s)} rows/s"
+    return Estimate(seconds, basis)
 
 
-def _index_seconds(rows: int, speed: Throughput, family: str) -> float:
-    """Sorting grows as n log n: scale the calibration rate by log(n) / log(n0)."""
-    rate = speed.index_rows_per_s.get(family) or speed.index_rows_per_s["integer"]
+def _index_rows_seconds(rows: int, speed: Throughput, family: str, width: float) -> float:
+    """The per-row part of an index build: sorting grows as n log n from the calibration size, and
+    slows down when it no longer fits in the server's sort memory (the calibration always fits)."""
+    rate: Rate = speed.index.get(family) or speed.index["integer"]
     growth = max(1.0, math.log2(max(rows, 2)) / math.log2(max(speed.rows, 2)))
-    return rows / rate * growth
+    spill = EXTERNAL_SORT_FACTOR if _spills(rows, width, speed) else 1.0
+    return rows / rate.rows_per_s * growth * spill
+
+
+def _spills(rows: int, width: float, speed: Throughput) -> bool:
+    return bool(speed.sort_memory_bytes) and rows * (width + _SORT_TUPLE_OVERHEAD) > speed.sort_memory_bytes
 
 
 def _family(schema: Snapshot, table_name: str | None, columns: list[str] | tuple[str, ...]) -> str:

@@ -9,8 +9,7 @@ MySQL/MariaDB per table, and so on.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from typing import Literal
 
@@ -100,6 +99,12 @@ class Table:
     def column(self, name: str) -> Column | None:
         return self.columns.get(key(name))
 
+    def copy(self) -> Table:
+        """A copy whose columns, indexes and constraints can change without touching this one."""
+        return replace(self, columns={k: replace(c) for k, c in self.columns.items()},
+                       indexes={k: replace(i) for k, i in self.indexes.items()},
+                       constraints={k: replace(c) for k, c in self.constraints.items()})
+
     def has_index_leading_with(self, columns: tuple[str, ...]) -> bool:
         wanted = [key(c) for c in columns]
         return any([key(c) for c in i.columns[: len(wanted)]] == wanted for i in self.indexes.values())
@@ -149,12 +154,30 @@ class Snapshot:
     tables: dict[str, Table] = field(default_factory=dict)  # key(name) -> Table (views included)
     other_relations: set[str] = field(default_factory=set)  # sequences etc.: they share PG's namespace
     name: str | None = None  # the schema (PostgreSQL) or database (MySQL) that was read
+    shared: set[str] = field(default_factory=set, repr=False)  # tables still shared with the snapshot copied
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(key(name))
 
     def copy(self) -> Snapshot:
-        return copy.deepcopy(self)
+        """Copy on write: the copy shares every table until `edit` changes it, so copying a big
+        schema per migration costs one dict, not the schema."""
+        self.shared = set(self.tables)  # both sides now share every table: both must copy before a change
+        return replace(self, tables=dict(self.tables), other_relations=set(self.other_relations),
+                       shared=set(self.tables))
+
+    def edit(self, name: str) -> Table | None:
+        """The table `name`, safe to change in this snapshot only."""
+        name = key(name)
+        if name in self.shared:
+            self.shared.discard(name)
+            self.tables[name] = self.tables[name].copy()
+        return self.tables.get(name)
+
+    def changed_tables(self, other: Snapshot) -> set[str]:
+        """Names of the tables that differ in identity between the two snapshots (added, dropped,
+        or edited in either): only these can differ in shape."""
+        return {n for n in set(self.tables) | set(other.tables) if self.tables.get(n) is not other.tables.get(n)}
 
     def index_owner(self, name: str, table: str) -> str | None:
         """The table that already has an index named `name` where it would clash, else None."""
@@ -191,9 +214,10 @@ class Snapshot:
             updates["old_type"] = column.type.text
         return op.model_copy(update=updates) if updates else op
 
-    def shape(self) -> dict[str, dict]:
-        """A comparable picture of the schema: what must be equal after UP then DOWN."""
-        return {name: _table_shape(table) for name, table in self.tables.items()}
+    def shape(self, only: set[str] | None = None) -> dict[str, dict]:
+        """A comparable picture of the schema (or of the tables `only`): what must be equal after UP
+        then DOWN."""
+        return {name: _table_shape(table) for name, table in self.tables.items() if only is None or name in only}
 
 
 def _table_shape(table: Table) -> dict:

@@ -19,7 +19,8 @@ def undo_findings(migration: Migration, before: Snapshot, after_up: Replay) -> l
     # A DOWN that fails stops a rollback, not this apply: report it, but as a warning.
     findings = [f.model_copy(update={"severity": "warning" if f.severity == "error" else f.severity,
                                      "message": f"DOWN: {f.message}"}) for f in down.findings]
-    differences = _differences(before.shape(), down.schema.shape(), down.uncertain)
+    changed = before.changed_tables(down.schema)
+    differences = _differences(before.shape(changed), down.schema.shape(changed), down.uncertain)
     if differences:
         findings.append(Finding(
             rule="down-does-not-undo", severity="warning", title="DOWN does not undo UP", migration=migration.version,

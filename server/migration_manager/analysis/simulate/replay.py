@@ -69,8 +69,9 @@ class Replay:
 
     # ---- lookups -------------------------------------------------------------------------------
     def table(self, op: Operation, name: str | None = None) -> Table | None:
+        """The table the operation changes (a private copy in this snapshot), or a finding."""
         name = name or op.table
-        found = self.schema.table(name) if name else None
+        found = self.schema.edit(name) if name else None
         if found is None and name:
             self.missing(op, "table", name)
         return found
@@ -112,7 +113,7 @@ class Replay:
                         f"{table.name} is referenced by foreign key(s) {names}: DROP TABLE fails without CASCADE.",
                         "Drop the foreign keys first (or the referencing tables).")
         for other, constraint in referencing:
-            other.constraints.pop(key(constraint.name), None)
+            self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
         del self.schema.tables[key(table.name)]
 
     def _rename_table(self, op: Operation) -> None:
@@ -124,10 +125,16 @@ class Replay:
         del self.schema.tables[key(table.name)]
         old, table.name = table.name, op.new_name
         self.schema.tables[key(op.new_name)] = table
-        for other in self.schema.tables.values():
+        for other in self._referencing(old):
             for constraint in other.constraints.values():
                 if key(constraint.ref_table or "") == key(old):
                     constraint.ref_table = op.new_name
+
+    def _referencing(self, name: str) -> list[Table]:
+        """Tables with a foreign key to `name`, each a private copy ready to change."""
+        found = [t.name for t in self.schema.tables.values()
+                 if any(c.kind == "foreign_key" and key(c.ref_table or "") == key(name) for c in t.constraints.values())]
+        return [self.schema.edit(n) for n in found]
 
     def _truncate(self, op: Operation) -> None:
         self.table(op)
@@ -153,10 +160,10 @@ class Replay:
         if table is None or not self.columns(op, table, [op.column]):
             return
         name = key(op.column)
-        for other in self.schema.tables.values():
+        for other in self._referencing(table.name):
             for constraint in list(other.constraints.values()):
-                if constraint.kind == "foreign_key" and other is not table and \
-                        key(constraint.ref_table or "") == key(table.name) and name in map(key, constraint.ref_columns):
+                if other is not table and name in map(key, constraint.ref_columns) and \
+                        key(constraint.ref_table or "") == key(table.name):
                     if not op.cascade:
                         self.report(op, "schema-still-referenced", "error", "column still referenced",
                                     f"{table.name}.{op.column} is referenced by foreign key {other.name}."
@@ -180,7 +187,7 @@ class Replay:
         rename = {key(op.column): op.new_name}
         for item in [*table.indexes.values(), *table.constraints.values()]:
             item.columns = tuple(rename.get(key(c), c) for c in item.columns)
-        for other in self.schema.tables.values():
+        for other in self._referencing(table.name):
             for constraint in other.constraints.values():
                 if key(constraint.ref_table or "") == key(table.name):
                     constraint.ref_columns = tuple(rename.get(key(c), c) for c in constraint.ref_columns)
@@ -252,7 +259,7 @@ class Replay:
         table.indexes[key(name)] = Index(name, table.name, tuple(op.columns), op.unique)
 
     def _drop_index(self, op: Operation) -> None:
-        table = self.schema.table(op.table) if op.table else None
+        table = self.schema.edit(op.table) if op.table else None
         name = op.index_name or ""
         if table is None or key(name) not in table.indexes:
             return self.missing(op, "index", name, table=op.table)

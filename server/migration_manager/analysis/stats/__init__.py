@@ -42,19 +42,46 @@ class Activity(BaseModel):
         return self.current_tps <= self.average_tps
 
 
+class Rate(BaseModel):
+    """One kind of work on this server: a fixed cost per statement plus a cost per row (or byte),
+    fitted from two calibration tables of different sizes."""
+
+    fixed_s: float
+    rows_per_s: float
+    bytes_per_s: float | None = None
+
+    def seconds(self, rows: int, table_bytes: int | None = None, growth: float = 1.0) -> float:
+        if self.bytes_per_s and table_bytes:
+            return self.fixed_s + table_bytes / self.bytes_per_s * growth
+        return self.fixed_s + rows / self.rows_per_s * growth
+
+
+def fit(small: tuple[int, int, float], big: tuple[int, int, float]) -> Rate:
+    """A Rate through two measurements (rows, bytes, seconds); a fixed cost is never negative."""
+    (rows_a, bytes_a, took_a), (rows_b, bytes_b, took_b) = small, big
+    per_row = (took_b - took_a) / (rows_b - rows_a)
+    if per_row <= 0:  # noise swallowed the difference: no fixed cost, the big table's average
+        return Rate(fixed_s=0.0, rows_per_s=rows_b / took_b, bytes_per_s=bytes_b / took_b if bytes_b else None)
+    fixed = max(took_a - per_row * rows_a, 0.0)
+    per_byte = (took_b - took_a) / (bytes_b - bytes_a) if bytes_b > bytes_a else None
+    return Rate(fixed_s=fixed, rows_per_s=1 / per_row, bytes_per_s=1 / per_byte if per_byte and per_byte > 0 else None)
+
+
 class Throughput(BaseModel):
-    """What this server does per second, measured on a calibration table of `rows` rows."""
+    """What this server does per second, measured on calibration tables of `rows` / 5 and `rows` rows."""
 
     rows: int
-    scan_rows_per_s: float
-    scan_bytes_per_s: float | None = None
-    rewrite_rows_per_s: float
-    rewrite_bytes_per_s: float | None = None
-    index_rows_per_s: dict[str, float] = Field(description="index build by key family: integer, string")
-    update_rows_per_s: float = Field(description="UPDATE of every row of a table with two indexes")
-    join_rows_per_s: float = Field(description="anti-join of a table with a keyed table, as a foreign-key check "
-                                   "runs it (rows of both sides per second)")
-    measured_ms: int
+    scan: Rate
+    rewrite: Rate = Field(description="the table copied row by row (PostgreSQL rewrite, MySQL ALGORITHM=COPY)")
+    rebuild: Rate = Field(description="an in-place rebuild (MySQL ALGORITHM=INPLACE); PostgreSQL: as rewrite")
+    index: dict[str, Rate] = Field(description="index build by key family: integer, string")
+    update: Rate = Field(description="UPDATE of every row of a table with two indexes")
+    join: Rate = Field(description="anti-join of a table with a keyed table, as a foreign-key check runs it "
+                       "(rows of both sides)")
+    ddl_fixed_s: float = Field(description="a catalog-only ALTER: the floor of any DDL statement")
+    sort_memory_bytes: int | None = Field(None, description="memory an index build sorts in before it spills to "
+                                          "disk (PostgreSQL maintenance_work_mem)")
+    measured_ms: int = 0
 
 
 def _module(engine):
@@ -89,12 +116,13 @@ def watch_query(engine, tables: list[str]) -> str:
 _THROUGHPUT: dict[str, Throughput] = {}
 
 
-def throughput(engine, rows: int = 50_000) -> Throughput:
-    """The server's throughput, measured once per process and server (a second or less)."""
+def throughput(engine, rows: int | None = None) -> Throughput:
+    """The server's throughput, measured once per process and server (about a second)."""
     where = f"{engine.url.kind}://{engine.url.host}:{engine.url.port}" if engine.url.host else engine.url.redacted
     if where not in _THROUGHPUT:
         started = time.perf_counter()
-        measured = _module(engine).measure_throughput(engine, rows)
+        module = _module(engine)
+        measured = module.measure_throughput(engine, rows or module.CALIBRATION_ROWS)
         _THROUGHPUT[where] = measured.model_copy(update={"measured_ms": int((time.perf_counter() - started) * 1000)})
     return _THROUGHPUT[where]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from . import Activity, TableSize, Throughput, timed
+from . import Activity, TableSize, Throughput, fit, timed
 
 _SIZES = """
 SELECT c.relname, c.reltuples::bigint, s.n_live_tup, pg_relation_size(c.oid), pg_indexes_size(c.oid)
@@ -69,31 +69,42 @@ def watch_query(tables: list[str]) -> str:
 
 
 _CALIBRATION = """
-CREATE TABLE mm_calibration AS
+CREATE TABLE {table} AS
 SELECT g AS id, (g * 7919) % {rows} AS k, md5(g::text) AS s, now() AS t FROM generate_series(1, {rows}) g"""
-
-
 # How a foreign key is checked: every row looked up in the referenced table.
-_ANTI_JOIN = ("SELECT count(*) FROM mm_calibration a "
-              "LEFT JOIN mm_calibration b ON b.id = a.id WHERE b.id IS NULL")
+_ANTI_JOIN = "SELECT count(*) FROM {table} a LEFT JOIN {table} b ON b.id = a.id WHERE b.id IS NULL"
+
+
+CALIBRATION_ROWS = 50_000
 
 
 def measure_throughput(engine, rows: int) -> Throughput:
-    """Scan, rewrite and index-build rates on a table created and measured inside one transaction
-    that is rolled back: nothing is left behind, and the WAL is written as for a real table."""
+    """Scan, rewrite, index, update and join rates fitted on two tables (rows / 5 and rows), created
+    and measured inside one transaction that is rolled back: nothing is left behind, and the WAL
+    is written as for a real table."""
     conn = engine.conn
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL synchronous_commit = off")
-        conn.execute(_CALIBRATION.format(rows=int(rows)))
-        heap = conn.execute("SELECT pg_relation_size('mm_calibration')").fetchone()[0]
-        conn.execute("SELECT count(*) FROM mm_calibration")  # warm the buffers like a table in use
-        scan = timed(lambda: conn.execute("SELECT count(*) FROM mm_calibration WHERE k IS NULL"))
-        rewrite = timed(lambda: conn.execute("ALTER TABLE mm_calibration ALTER COLUMN id TYPE bigint"))
-        integer = timed(lambda: conn.execute("CREATE INDEX ON mm_calibration (k)"))
-        string = timed(lambda: conn.execute("CREATE INDEX ON mm_calibration (s)"))
-        update = timed(lambda: conn.execute("UPDATE mm_calibration SET k = k + 1"))
-        join = timed(lambda: conn.execute(_ANTI_JOIN))
-    return Throughput(rows=rows, scan_rows_per_s=rows / scan, scan_bytes_per_s=heap / scan,
-                      rewrite_rows_per_s=rows / rewrite, rewrite_bytes_per_s=heap / rewrite,
-                      index_rows_per_s={"integer": rows / integer, "string": rows / string},
-                      update_rows_per_s=rows / update, join_rows_per_s=2 * rows / join, measured_ms=0)
+        small, big = (_calibrate(conn, f"mm_calibration_{n}", n) for n in (max(rows // 5, 1000), rows))
+    rate = {name: fit(small[name], big[name]) for name in big}
+    return Throughput(rows=rows, scan=rate["scan"], rewrite=rate["rewrite"], rebuild=rate["rewrite"],
+                      index={"integer": rate["integer"], "string": rate["string"]}, update=rate["update"],
+                      join=rate["join"], ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]),
+                      sort_memory_bytes=engine.query("SELECT setting::bigint * 1024 FROM pg_settings "
+                                                     "WHERE name = 'maintenance_work_mem'")[0][0])
+
+
+def _calibrate(conn, table: str, rows: int) -> dict[str, tuple[int, int, float]]:
+    """(rows, bytes, seconds) of each kind of work on a fresh table of `rows` rows."""
+    conn.execute(_CALIBRATION.format(table=table, rows=int(rows)))
+    heap = conn.execute(f"SELECT pg_relation_size('{table}')").fetchone()[0]
+    conn.execute(f"SELECT count(*) FROM {table}")  # warm the buffers like a table in use
+    return {
+        "scan": (rows, heap, timed(lambda: conn.execute(f"SELECT count(*) FROM {table} WHERE k IS NULL"))),
+        "ddl": (rows, heap, timed(lambda: conn.execute(f"ALTER TABLE {table} ADD COLUMN x int"))),
+        "rewrite": (rows, heap, timed(lambda: conn.execute(f"ALTER TABLE {table} ALTER COLUMN id TYPE bigint"))),
+        "integer": (rows, 0, timed(lambda: conn.execute(f"CREATE INDEX ON {table} (k)"))),
+        "string": (rows, 0, timed(lambda: conn.execute(f"CREATE INDEX ON {table} (s)"))),
+        "join": (2 * rows, 0, timed(lambda: conn.execute(_ANTI_JOIN.format(table=table)))),
+        "update": (rows, 0, timed(lambda: conn.execute(f"UPDATE {table} SET k = k + 1"))),
+    }

@@ -3,7 +3,7 @@ throughput on a TEMP table. SQLite keeps no activity statistics."""
 
 from __future__ import annotations
 
-from . import Activity, TableSize, Throughput, timed
+from . import Activity, TableSize, Throughput, fit, timed
 
 
 def table_sizes(engine, tables: list[str]) -> list[TableSize]:
@@ -33,25 +33,35 @@ def watch_query(tables: list[str]) -> str:
 
 
 # How a foreign key is checked: every row looked up in the referenced table.
-_ANTI_JOIN = ("SELECT count(*) FROM temp.mm_calibration a "
-              "LEFT JOIN temp.mm_calibration b ON b.id = a.id WHERE b.id IS NULL")
+_ANTI_JOIN = "SELECT count(*) FROM temp.{table} a LEFT JOIN temp.{table} b ON b.id = a.id WHERE b.id IS NULL"
+
+
+CALIBRATION_ROWS = 50_000
 
 
 def measure_throughput(engine, rows: int) -> Throughput:
-    engine.execute("DROP TABLE IF EXISTS temp.mm_calibration")
-    engine.execute(f"CREATE TEMP TABLE mm_calibration AS WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+    small, big = (_calibrate(engine, f"mm_calibration_{n}", n) for n in (max(rows // 5, 1000), rows))
+    rate = {name: fit(small[name], big[name]) for name in big}
+    return Throughput(rows=rows, scan=rate["scan"], rewrite=rate["rewrite"], rebuild=rate["rewrite"],
+                      index={"integer": rate["integer"], "string": rate["string"]}, update=rate["update"],
+                      join=rate["join"], ddl_fixed_s=0.0)
+
+
+def _calibrate(engine, table: str, rows: int) -> dict[str, tuple[int, int, float]]:
+    engine.execute(f"CREATE TEMP TABLE {table} AS WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
                    f"FROM g WHERE n < {int(rows)}) SELECT n AS id, (n * 7919) % {int(rows)} AS k, "
                    "hex(randomblob(16)) AS s FROM g")
     try:
-        scan = timed(lambda: engine.query("SELECT count(*) FROM temp.mm_calibration WHERE k IS NULL"))
-        rewrite = timed(lambda: engine.execute("CREATE TEMP TABLE mm_copy AS SELECT * FROM temp.mm_calibration"))
-        integer = timed(lambda: engine.execute("CREATE INDEX temp.mm_k ON mm_calibration (k)"))
-        string = timed(lambda: engine.execute("CREATE INDEX temp.mm_s ON mm_calibration (s)"))
-        update = timed(lambda: engine.execute("UPDATE temp.mm_calibration SET k = k + 1"))
-        join = timed(lambda: engine.query(_ANTI_JOIN))
+        def run(sql: str) -> tuple[int, int, float]:
+            return rows, 0, timed(lambda: engine.execute(sql.format(table=table)))
+        return {
+            "scan": (rows, 0, timed(lambda: engine.query(f"SELECT count(*) FROM temp.{table} WHERE k IS NULL"))),
+            "rewrite": run("CREATE TEMP TABLE {table}_copy AS SELECT * FROM temp.{table}"),
+            "integer": run("CREATE INDEX temp.{table}_k ON {table} (k)"),
+            "string": run("CREATE INDEX temp.{table}_s ON {table} (s)"),
+            "join": (2 * rows, 0, timed(lambda: engine.query(_ANTI_JOIN.format(table=table)))),
+            "update": run("UPDATE temp.{table} SET k = k + 1"),
+        }
     finally:
-        engine.execute("DROP TABLE IF EXISTS temp.mm_copy")
-        engine.execute("DROP TABLE IF EXISTS temp.mm_calibration")
-    return Throughput(rows=rows, scan_rows_per_s=rows / scan, rewrite_rows_per_s=rows / rewrite,
-                      index_rows_per_s={"integer": rows / integer, "string": rows / string},
-                      update_rows_per_s=rows / update, join_rows_per_s=2 * rows / join, measured_ms=0)
+        engine.execute(f"DROP TABLE IF EXISTS temp.{table}_copy")
+        engine.execute(f"DROP TABLE IF EXISTS temp.{table}")
