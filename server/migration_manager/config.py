@@ -68,7 +68,8 @@ class Settings(Strict):
     backupDir: str = ".migration-manager/backups"
     author: str | None = None
     lockWaitSeconds: float = Field(120, description="how long a run waits for another run's migration lock")
-    ddlLockTimeoutMs: int = Field(5000, description="lock_timeout for each migration statement")
+    ddlLockTimeoutMs: int | None = Field(5000, description="lock_timeout for each migration statement; null or 0: "
+                                         "none (the server's own, which waits forever; missing-lock-timeout warns)")
     ddlLockRetries: int = Field(3, description="retries of a migration whose statement hit lock_timeout")
     statementTimeoutMs: int | None = None
     sources: list[str] = Field(default_factory=list, exclude=True)

@@ -34,6 +34,9 @@ SETUP = [
 CASES = [
     "ALTER TABLE t ADD COLUMN c int",
     "ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 5 FIRST",
+    "ALTER TABLE t ADD COLUMN c char(36) DEFAULT (uuid())",  # computed per row: the table is copied
+    "ALTER TABLE t ADD COLUMN c datetime(6) DEFAULT (sysdate(6))",
+    "ALTER TABLE t ADD COLUMN c double DEFAULT (rand())",  # MariaDB evaluates it once: instant
     "ALTER TABLE t DROP COLUMN n",
     "ALTER TABLE t RENAME COLUMN n TO n2",
     "ALTER TABLE t MODIFY v bigint",

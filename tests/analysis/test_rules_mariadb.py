@@ -42,6 +42,8 @@ DANGEROUS = [
      "type-narrowing", {"out_of_range": 10}),
     (["ALTER TABLE users MODIFY balance DECIMAL(5,2)"], {("type-narrowing", "danger"), COPY},
      "type-narrowing", {"overflow": 1, "rounded": 200}),
+    (["ALTER TABLE users MODIFY bio VARCHAR(2)"], {("type-narrowing", "danger"), COPY},
+     "type-narrowing", {"too_long": 250}),
     (["ALTER TABLE users ADD UNIQUE INDEX users_email_key (email)"], {("unique-duplicates", "danger")},
      "unique-duplicates", {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
     (["CREATE UNIQUE INDEX users_email_key ON users (email) ALGORITHM=INPLACE LOCK=NONE"],
@@ -65,6 +67,44 @@ def test_dangerous_migration_is_found_with_exact_counts(db, migration, expected,
     findings = analyze(db, migration)
     assert labels(findings) == expected
     assert one(findings, rule).counts == counts
+
+
+def test_unique_probe_query_lists_the_duplicate_groups(db):
+    from dbcheck import query
+
+    found = one(analyze(db, ["ALTER TABLE users ADD UNIQUE INDEX users_email_key (email)"]), "unique-duplicates")
+    groups = query(db, found.probe_sql)
+    assert len(groups) == 50 and sum(row[-1] for row in groups) == 100
+
+
+def test_per_row_default_copies_the_table_and_says_how_to_avoid_it(db):
+    findings = analyze(db, ["ALTER TABLE users ADD COLUMN token CHAR(36) DEFAULT (UUID())"])
+    assert labels(findings) == {("volatile-default", "warning")}
+    found = one(findings, "volatile-default")
+    assert "LOCK=SHARED" in found.message and "writes wait" in found.message and found.rows_total == 1000
+    assert found.safe_rewrite.splitlines()[0] == "ALTER TABLE users ADD COLUMN token CHAR(36);"
+
+
+def test_rand_default_gives_every_existing_row_the_same_value(db):
+    from dbcheck import query
+
+    found = one(analyze(db, ["ALTER TABLE users ADD COLUMN r DOUBLE DEFAULT (RAND())"]), "volatile-default")
+    assert "they all get the same value" in found.message
+    # what the server does, on a scratch table: one value for the old rows, one each for new rows
+    query(db, "CREATE TABLE rand_check AS SELECT id FROM users LIMIT 20")
+    query(db, "ALTER TABLE rand_check ADD COLUMN r DOUBLE DEFAULT (RAND()), ALGORITHM=INSTANT")
+    query(db, "INSERT INTO rand_check (id) VALUES (-1), (-2), (-3)")
+    assert query(db, "SELECT COUNT(DISTINCT r) FROM rand_check WHERE id > 0") == [(1,)]
+    assert query(db, "SELECT COUNT(DISTINCT r) FROM rand_check WHERE id < 0") == [(3,)]
+    query(db, "DROP TABLE rand_check")
+
+
+def test_missing_lock_timeout_fires_once_unless_the_migration_sets_one(db):
+    statements = ["ALTER TABLE users ADD COLUMN a INT", "ALTER TABLE users ADD COLUMN b INT"]
+    findings = analyze(db, statements, lock_timeout_ms=None)
+    assert [(f.rule, f.statement_index) for f in findings if f.severity != "info"] == [("missing-lock-timeout", 1)]
+    assert "SET SESSION lock_wait_timeout = 5;" in findings[0].safe_rewrite
+    assert labels(analyze(db, ["SET SESSION lock_wait_timeout = 5", *statements], lock_timeout_ms=None)) == set()
 
 
 def test_missing_default_on_mariadb_says_rows_get_a_fake_value(db):

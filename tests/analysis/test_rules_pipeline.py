@@ -100,3 +100,12 @@ def test_cli_analyze_json_exits_1_on_danger(pg_url, tmp_path):
     assert finding["counts"] == {"rows": 100, "non_null_values": 50}
     text = seeded.run("analyze", "1")
     assert "drop-column" in text.stdout and "50 non-null values" in text.stdout
+
+
+def test_lock_timeout_switched_off_in_the_settings_is_a_warning(seeded):
+    seeded.configure({"ddlLockTimeoutMs": None})
+    seeded.native("1", "add_note", "ALTER TABLE users ADD COLUMN note text;", "ALTER TABLE users DROP COLUMN note;")
+    report = service.analyze(_request(seeded, service.AnalyzeRequest))
+    assert [(f.rule, f.statement_index) for f in report.migrations[0].findings] == [("missing-lock-timeout", 1)]
+    seeded.configure({})
+    assert service.analyze(_request(seeded, service.AnalyzeRequest)).migrations[0].findings == []

@@ -43,6 +43,8 @@ DANGEROUS = [  # (migration, {(rule, severity)}, rule to look at, its exact coun
     (["TRUNCATE orders"], {("drop-table", "danger")}, "drop-table", {"rows": 600}),
     (["ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"],
      {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"too_long": 100}),
+    (["ALTER TABLE users ALTER COLUMN bio TYPE varchar(2)"],  # TEXT -> VARCHAR(n)
+     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"too_long": 250}),
     (["ALTER TABLE users ALTER COLUMN score TYPE int"],
      {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"out_of_range": 10}),
     (["ALTER TABLE users ALTER COLUMN balance TYPE numeric(5,2)"],

@@ -27,7 +27,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command
 # catalog (PostgreSQL 11+ "fast default"), so ADD COLUMN rewrites every row.
 VOLATILE_FUNCTIONS = {"random", "rand", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "uuid",
                       "clock_timestamp", "timeofday", "nextval", "statement_timestamp", "txid_current",
-                      "uuid_short", "sys_guid", "random_bytes"}
+                      "uuid_short", "sys_guid", "random_bytes", "sysdate"}
 _VOLATILE_NODES = (exp.Rand, exp.Uuid)
 
 _MYSQL_INDEX_OPTIONS = re.compile(r"\s*,?\s*\b(ALGORITHM|LOCK)\s*=?\s*(\w+)", re.IGNORECASE)

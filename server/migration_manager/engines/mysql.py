@@ -96,7 +96,7 @@ class MySQLEngine:
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         # lock_wait_timeout defaults to one year: a DDL queued behind a long transaction blocks everyone.
-        if lock_timeout_ms is not None:
+        if lock_timeout_ms:  # None or 0: no timeout of ours (0 would otherwise round up to 1 s)
             self.execute(f"SET SESSION lock_wait_timeout = {max(1, int(lock_timeout_ms) // 1000)}")
             self.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(lock_timeout_ms) // 1000)}")
         if statement_timeout_ms is not None and self._is_mariadb:

@@ -9,6 +9,8 @@ MariaDB facts are proven on the live server (tests/analysis/test_locks_mysql.py)
 
 from __future__ import annotations
 
+import re
+
 from . import LockImpact, Server
 
 RANK = ["INSTANT", "NOCOPY", "INPLACE", "COPY"]
@@ -41,6 +43,22 @@ def _instant(mariadb_since: tuple, mysql_since: tuple, what: str):
         return _claim(op, "INPLACE", "NONE", f"{what}: online table rebuild (reads and writes go on)",
                       rewrites_table=True)
     return handler
+
+
+# MariaDB fills the existing rows of an INSTANT column by evaluating its DEFAULT once (RAND() and NOW()
+# give every old row the same value); these functions it refuses to evaluate once, so it copies the
+# table (proven on the server). MySQL 8.0 takes no expression DEFAULT instantly (vitess #16024).
+_PER_ROW_DEFAULT = re.compile(r"\b(UUID|UUID_SHORT|SYS_GUID|SYSDATE|RANDOM_BYTES)\s*\(", re.IGNORECASE)
+
+
+def _add_column(op, server: Server, mariadb: bool, schema) -> LockImpact:
+    default = op.default or ""
+    if _PER_ROW_DEFAULT.search(default) or (not mariadb and default.startswith("(")):
+        return _claim(op, "COPY", "SHARED", f"DEFAULT {default} is computed for every existing row: the table is "
+                      "copied row by row, reads go on, writes wait for the copy", rewrites_table=True,
+                      safer="Add the column without the DEFAULT (instant), SET DEFAULT separately, backfill old rows "
+                      "in batches.")
+    return _instant((10, 3), (8, 0, 12), "ADD COLUMN")(op, server, mariadb, schema)
 
 
 def _alter_column_type(op, server: Server, mariadb: bool, schema) -> LockImpact:
@@ -149,7 +167,7 @@ HANDLERS = {
     "set": _session_setting,
     "set_lock_timeout": _session_setting,
     "set_statement_timeout": _session_setting,
-    "add_column": _instant((10, 3), (8, 0, 12), "ADD COLUMN"),
+    "add_column": _add_column,
     "drop_column": _instant((10, 4), (8, 0, 29), "DROP COLUMN"),
     "rename_column": _instant((10, 4), (8, 0, 28), "RENAME COLUMN"),
     "set_default": _instant((10, 0), (5, 6), "SET DEFAULT"),

@@ -41,6 +41,8 @@ class MySQLOnlineDDL(LockRule):
     def fires(self, ctx: OperationContext, claim) -> bool:
         if self._refused(ctx, claim):
             return True
+        if ctx.op.kind == "add_column" and ctx.op.default_volatile:
+            return False  # volatile-default says it, with the rewrite
         return claim.algorithm == "COPY" or (claim.blocks_writes and claim.algorithm != "INSTANT")
 
     def message(self, ctx: OperationContext, claim, table: str) -> str:

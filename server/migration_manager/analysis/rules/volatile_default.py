@@ -1,4 +1,5 @@
-"""volatile-default: ADD COLUMN with a volatile DEFAULT rewrites the table (PostgreSQL)."""
+"""volatile-default: ADD COLUMN with a volatile DEFAULT rewrites the table, or (MariaDB) gives every
+existing row one and the same "random" value."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ class VolatileDefault(LockRule):
     """Since PostgreSQL 11, ADD COLUMN with a constant (or stable) DEFAULT is instant: the value is
     stored once in the catalog. A volatile DEFAULT (random(), gen_random_uuid(), clock_timestamp(),
     nextval()) differs per row, so every row is rewritten under ACCESS EXCLUSIVE: reads and
-    writes wait for the whole table.
+    writes wait for the whole table. MySQL/MariaDB copy the table (ALGORITHM=COPY: writes wait)
+    for UUID(), UUID_SHORT(), SYSDATE(), RANDOM_BYTES(); MariaDB adds a RAND() column instantly by
+    evaluating it once, so every existing row gets the same value.
 
     Bad:
         ALTER TABLE orders ADD COLUMN token uuid DEFAULT gen_random_uuid();
@@ -23,24 +26,32 @@ class VolatileDefault(LockRule):
     id = "volatile-default"
     title = "volatile DEFAULT rewrites the table"
     kinds = ("add_column",)
-    dialects = ("postgres",)
+    dialects = ("postgres", "mysql")
     recommendation = "Add the column without the DEFAULT, SET DEFAULT separately, and backfill existing rows in batches."
 
     def applies(self, ctx: OperationContext) -> bool:
         return super().applies(ctx) and bool(ctx.op.default_volatile)
 
     def fires(self, ctx: OperationContext, claim) -> bool:
-        return claim.rewrites_table
+        return claim.rewrites_table or _evaluated_once(ctx, claim)
 
     def message(self, ctx: OperationContext, claim, table: str) -> str:
+        if _evaluated_once(ctx, claim):
+            return (f"DEFAULT {ctx.op.default} is evaluated once for the existing rows of {table}: they all get the "
+                    f"same value of {ctx.op.column}; only new rows get their own.")
+        waits = "reads and writes wait" if claim.blocks_reads else "writes wait"
         return (f"DEFAULT {ctx.op.default} is volatile: adding {ctx.op.column} rewrites every row of {table} "
-                f"under {claim.lock}; reads and writes wait.")
+                f"under {claim.lock}; {waits}.")
 
     def rewrite(self, ctx: OperationContext) -> str | None:
         op = ctx.op
         return (f"ALTER TABLE {op.table} ADD COLUMN {op.column} {op.new_type};\n"
                 f"ALTER TABLE {op.table} ALTER COLUMN {op.column} SET DEFAULT {op.default};\n"
                 f"UPDATE {op.table} SET {op.column} = {op.default} WHERE {op.column} IS NULL;  -- in batches")
+
+
+def _evaluated_once(ctx: OperationContext, claim) -> bool:
+    return ctx.live.server.flavor == "mariadb" and claim.algorithm == "INSTANT"
 
 
 RULE = VolatileDefault()
