@@ -211,9 +211,13 @@ def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> in
 
 
 def _finish(report, renderer) -> int:
+    from .errors import RollbackUnavailable
+
     renderer.show(report)
     if report.outcome == "failed":
-        return EXIT_FAILED
+        # A refused rollback (no DOWN) exits as RollbackUnavailable always has, with the plan shown.
+        refused = (getattr(report, "error", None) or {}).get("error") == RollbackUnavailable.kind
+        return RollbackUnavailable.exit_code if refused else EXIT_FAILED
     if report.outcome == "needs-approval":
         return EXIT_NOT_APPROVED
     return 0

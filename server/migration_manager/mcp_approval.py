@@ -16,7 +16,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from .mcp_calls import call_service, project_of, service_package, target_of, version_arg
+from .mcp_calls import call_service, project_of, rollback_plan_lines, service_package, target_of, version_arg
 from .reports import RunReport
 
 
@@ -53,6 +53,8 @@ def plan_text(plan: RunReport, reasons: list[str]) -> str:
         lines += [f"    {i}. {_preview(s.sql)}" for i, s in enumerate(run.statements[:12], start=1)]
         if len(run.statements) > 12:
             lines.append(f"    … {len(run.statements) - 12} more statement(s)")
+    if plan.rollback_plan:
+        lines += rollback_plan_lines(plan.rollback_plan)
     if reasons:
         lines.append("Approval needed because:")
         lines += [f"  - {r}" for r in reasons]
@@ -75,8 +77,8 @@ async def approval_for(plan: RunReport, ctx: Context) -> Elicit[Approval] | Elic
     closed = bool(plan.migrations) and window_closed(ctx, plan.environment)
     if closed:
         reasons.append(f"the maintenance window of '{plan.environment}' is closed now")
-    if not plan.migrations or not reasons:
-        return Gate(needed=False)
+    if not plan.migrations or not reasons or plan.outcome == "failed":
+        return Gate(needed=False)  # a refused plan (no DOWN, validation errors) runs nothing: no question to ask
     if not can_elicit(ctx):
         return Gate(needed=True, reasons=reasons, window_closed=closed)
     return Elicit(plan_text(plan, reasons), WindowApproval if closed else Approval)

@@ -24,7 +24,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import MigrationError
-from .reports import AnalyzeReport, RunReport, StatusReport, TestReport, ValidateReport
+from .reports import AnalyzeReport, RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport
 from .urls import redact
 
 log = logging.getLogger("migration_manager.mcp")
@@ -182,6 +182,23 @@ def analyze_text(r: AnalyzeReport) -> str:
     return "\n".join(lines + [f"Next: {r.next_action}"])
 
 
+def rollback_plan_lines(p: RollbackPlan) -> list[str]:
+    """The rollback plan in plain lines: the approval dialog and the tool's text summary show it."""
+    lines = ["Rollback plan" + (" (EMERGENCY)" if p.emergency else "") + ":"]
+    for step in p.steps:
+        took = "" if step.estimated_seconds is None else f", estimated {step.estimated_seconds:,.2f} s"
+        lines.append(f"  {step.version}_{step.name}: can roll back: {'yes' if step.can_roll_back else 'no'} "
+                     f"({step.why}){took}")
+        lines += [f"    - {loss.text}" for loss in step.destroys]
+    b = p.backup
+    scope = "the whole database" if b.scope == "whole" else ", ".join(b.tables) if b.tables else "scope unknown"
+    size = f", ~{b.estimated_bytes:,} bytes on disk" if b.estimated_bytes is not None else ""
+    lines.append(f"  backup first: yes ({scope}{size})" if b.will_back_up else f"  backup first: no ({b.why})")
+    if p.estimated_seconds is not None:
+        lines.append(f"  estimated time: {p.estimated_seconds:,.2f} s in total ({p.estimate_note})")
+    return lines + [f"  note: {n}" for n in p.notes]
+
+
 def run_text(r: RunReport, approved_plan: str | None = None) -> str:
     lines = [
         f"{r.action} on {r.environment}: {r.outcome} (plan {r.plan_id}); "
@@ -190,6 +207,8 @@ def run_text(r: RunReport, approved_plan: str | None = None) -> str:
     lines += [
         f"  {m.version}_{m.name} [{m.direction}] {m.status}" + (f": {m.error}" if m.error else "") for m in r.migrations
     ]
+    if r.rollback_plan and r.outcome in ("dry-run", "needs-approval", "failed"):
+        lines += rollback_plan_lines(r.rollback_plan)
     label = "approved" if r.outcome in ("done", "failed") else "approval needed"
     lines += [f"  {label}: {reason}" for reason in r.approval_reasons]
     if approved_plan and r.outcome == "needs-approval":

@@ -15,7 +15,7 @@ from rich.table import Table
 from .analysis.model import Finding
 from .errors import MigrationError
 from .reports import (AnalyzeReport, BackupReport, CompareReport, CreateReport, HistoryReport, RestoreReport,
-                      RunReport, StatusReport, TestReport, ValidateReport)
+                      RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport)
 
 MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
         "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
@@ -137,6 +137,8 @@ class Renderer:
         title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}
         self.out.print(f"[bold]{title.get(r.outcome, r.action.capitalize())}[/] on {r.environment} ({r.database})  "
                        f"version {r.version_before or '(none)'} → {r.version_after or '(none)'}")
+        if r.rollback_plan:
+            self._rollback_plan(r.rollback_plan)
         for run in r.migrations:
             self._migration(run, show_sql=r.outcome in ("dry-run", "needs-approval") or run.status == "failed")
         for finding in r.findings:
@@ -152,6 +154,26 @@ class Renderer:
         if r.error:
             self.out.print(f"[bold]Database state:[/] {r.error.get('state', '')}\n[bold]Next step:[/] "
                            f"{r.error.get('next_step', '')}")
+
+    def _rollback_plan(self, p: RollbackPlan) -> None:
+        self.out.print("[bold]Rollback plan[/]" + (" [red](EMERGENCY)[/]" if p.emergency else ""))
+        for step in p.steps:
+            verdict = "[green]yes[/]" if step.can_roll_back else "[red]no[/]"
+            took = "" if step.estimated_seconds is None else f"  est. {_duration(step.estimated_seconds)}"
+            self.out.print(f"  {step.version}_{escape(step.name)}  can roll back: {verdict} ({escape(step.why)}){took}")
+            for loss in step.destroys:
+                self.out.print(f"      [red]{escape(loss.text)}[/]")
+        b = p.backup
+        if b.will_back_up:
+            what = "the whole database" if b.scope == "whole" else "tables " + ", ".join(b.tables) if b.tables else ""
+            size = f" (~{_size(b.estimated_bytes)} on disk)" if b.estimated_bytes is not None else ""
+            self.out.print(f"  Backup first: yes, {what}{size}: {escape(b.why)}")
+        else:
+            self.out.print(f"  Backup first: [yellow]no[/] ({escape(b.why)})")
+        if p.estimated_seconds is not None:
+            self.out.print(f"  Estimated time: {_duration(p.estimated_seconds)} in total ({escape(p.estimate_note)})")
+        for note in p.notes:
+            self.out.print(f"  [yellow]note:[/] {escape(note)}")
 
     def _migration(self, run, *, show_sql: bool) -> None:
         status = {"applied": "[green]applied[/]", "rolled-back": "[green]rolled back[/]",
@@ -318,6 +340,16 @@ class Renderer:
                           cell(t.rows_after_apply, t.unchanged_after_apply),
                           cell(t.rows_after_rollback, t.restored_after_rollback))
         return table
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 0.01:
+        return "under 0.01 s"
+    return f"{seconds:,.2f} s" if seconds < 120 else f"{seconds / 60:,.1f} min"
+
+
+def _size(size: int) -> str:
+    return f"{size / 1_048_576:,.1f} MB" if size >= 1_048_576 else f"{size / 1024:,.0f} KB"
 
 
 def _seconds(ms: int | None) -> str:

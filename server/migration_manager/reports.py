@@ -80,6 +80,54 @@ class MigrationRun(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class DataLoss(BaseModel):
+    """Data one statement of a DOWN destroys, counted on the live tables before anything runs."""
+
+    statement_index: int
+    kind: Literal["drop_table", "truncate", "drop_column", "delete"]
+    table: str
+    column: str | None = None
+    count: int | None = Field(None, description="rows (table, delete) or non-null values (column); None: not counted")
+    exact: bool = Field(True, description="False: '~', a page sample or the catalog estimate")
+    source: Literal["counted", "sampled", "catalog estimate", "new in this rollback", "not counted"] = "counted"
+    text: str = Field(description="e.g. 'drops table user_preferences (3,456 rows)'")
+
+
+class RollbackStep(BaseModel):
+    """One migration of a rollback plan: can it be undone, what its DOWN destroys, how long it may take."""
+
+    version: str
+    name: str
+    can_roll_back: bool
+    why: str = Field(description="where the DOWN comes from, or why there is none")
+    destroys: list[DataLoss] = Field(default_factory=list)
+    estimated_seconds: float | None = Field(None, description="sum of the per-statement estimates; None: unknown")
+    estimate_basis: str = ""
+
+
+class BackupPlan(BaseModel):
+    """Whether the rollback backs up first (autoBackup), what, and about how big."""
+
+    will_back_up: bool
+    scope: Literal["whole", "tables"] | None = None
+    tables: list[str] = Field(default_factory=list)
+    estimated_bytes: int | None = Field(None, description="database (whole) or tables' size on disk; a dump is "
+                                        "usually smaller")
+    why: str
+
+
+class RollbackPlan(BaseModel):
+    """What `rollback` will do, shown before approval and in --dry-run (also in --json and MCP)."""
+
+    steps: list[RollbackStep]
+    backup: BackupPlan
+    estimated_seconds: float | None = Field(None, description="all steps together; None when any is unknown")
+    estimate_note: str = ("estimated from this server's measured throughput and the tables' catalog sizes "
+                          "(analysis/impact); an estimate, not a promise")
+    emergency: bool = False
+    notes: list[str] = Field(default_factory=list, description="what was skipped or could not be measured, and why")
+
+
 class RunReport(BaseModel):
     """apply and rollback (also their dry runs)."""
 
@@ -100,6 +148,8 @@ class RunReport(BaseModel):
     failure_recovery: Literal["transaction-rollback", "down-scripts", "backup-restore", "not-recovered"] | None = Field(
         None, description="rollback.autoOnFailure: how the database was returned to its state before the command")
     findings: list[Finding] = Field(default_factory=list, description="data-aware findings; danger/error need approval")
+    rollback_plan: RollbackPlan | None = Field(None, description="rollback: per migration, can it roll back, what "
+                                               "its DOWN destroys, the backup, the estimated time")
     message: str = ""
     error: dict[str, str] | None = Field(None, description="message / state / next_step when outcome is failed")
 

@@ -42,6 +42,8 @@ class Migration:
     strategy: str | None = None
     down_path: Path | None = None  # separate DOWN file (golang-migrate, Flyway U...)
     extra_paths: tuple[Path, ...] = field(default=())
+    irreversible: str | None = None  # the DOWN says it cannot undo the UP (`-- irreversible: why`); "" = no reason
+
 
     @property
     def label(self) -> str:
@@ -49,4 +51,4 @@ class Migration:
 
     @property
     def can_roll_back(self) -> bool:
-        return self.down is not None and not self.down.is_empty
+        return self.down is not None and not self.down.is_empty and self.irreversible is None

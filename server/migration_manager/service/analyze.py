@@ -24,10 +24,10 @@ class AnalyzeRequest(TargetRequest):
 
 
 def findings_for_plan(engine, migrations: list[Migration], direction: str = "up", *,
-                      lock_timeout_ms: int | None = None) -> list[Finding]:
-    """Data-aware findings for these migrations run in this order in this direction."""
+                      lock_timeout_ms: int | None = None, rules=None) -> list[Finding]:
+    """Data-aware findings for these migrations run in this order in this direction (all rules, or `rules`)."""
     scripts = [_script_to_check(engine, m, direction) for m in migrations]
-    return find(engine, [s for s in scripts if s is not None], lock_timeout_ms=lock_timeout_ms)
+    return find(engine, [s for s in scripts if s is not None], lock_timeout_ms=lock_timeout_ms, rules=rules)
 
 
 def analyze(request: AnalyzeRequest) -> AnalyzeReport:

@@ -18,6 +18,7 @@ from ..urls import redact
 from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
+from .rollback_plan import Undo, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, plan_run
 from .safety import approval_reasons, check_window, findings_for, plan_id, refuse_errors, schema_findings, window_open
 
@@ -77,24 +78,31 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
     with connect(project, lock=not request.dry_run) as conn:
         plan = _plan(conn, migrations, create_history=False)
         rows = _select_applied(plan, request)
-        scripts = [_down_script(plan, row, conn) for row in rows]
-        runs = [plan_run(conn, r.version, r.name, "down", s) for r, s in zip(rows, scripts)]
-        for run, (row, script) in zip(runs, zip(rows, scripts)):
-            run.script_source = "file" if plan.file_for(row.version) and plan.file_for(row.version).down else "history"
+        undos = [undo_for(plan, row, project.dialect) for row in rows]
+        runs = [_down_run(conn, undo) for undo in undos]
         report = _report(conn, "rollback", runs, plan.current_version, request.dry_run)
         leaving = {r.version for r in rows}
         report.version_after = next((r.version for r in reversed(plan.applied) if r.version not in leaving), None)
-        down_migrations = [m for m in (plan.file_for(r.version) for r in rows) if m is not None]
-        report.findings = [] if request.emergency else findings_for(conn, down_migrations, "down")
         if not runs:
             report.outcome, report.message = "nothing-to-do", "Nothing is applied: nothing to roll back."
             return report
-        if _stop_for_approval(conn, report, request, []):
+        ready = [u.migration for u in undos if u.migration is not None]
+        report.findings = [] if request.emergency else findings_for(conn, ready, "down")
+        report.rollback_plan = plan_rollback(conn, undos, report.findings, emergency=request.emergency)
+        if refuse_unavailable(report) or _stop_for_approval(conn, report, request, []):
             return report
-        backup_before_change(conn, report, scripts, progress)
-        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], scripts[i], run))
+        backup_before_change(conn, report, [m.down for m in ready], progress)
+        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run))
         report.version_after = _current(conn)
         return report
+
+
+def _down_run(conn: Connection, undo: Undo) -> MigrationRun:
+    """The DOWN as it will run; a migration that cannot roll back gets an empty run (the plan says why)."""
+    script = undo.migration.down if undo.migration is not None else Script()
+    run = plan_run(conn, undo.row.version, undo.row.name, "down", script)
+    run.script_source = undo.source
+    return run
 
 
 # ---- planning ----------------------------------------------------------------------------
@@ -169,18 +177,12 @@ def _select_applied(plan: Plan, request: RollbackRequest) -> list[HistoryRow]:
 
 
 def _down_script(plan: Plan, row: HistoryRow, conn: Connection) -> Script:
-    migration = plan.file_for(row.version)
-    if migration is not None and migration.down is not None:
-        return migration.down
-    if row.down_script:  # the DOWN recorded when it was applied: works even if the file is gone
-        from ..migrations.formats.common import sql_script
-
-        return sql_script(row.down_script, conn.project.dialect)
-    raise RollbackUnavailable(
-        f"{row.version}_{row.name} has no DOWN script (neither in its file nor recorded when applied).",
-        state="Nothing was rolled back.",
-        next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`).",
-    )
+    """The DOWN that rolls `row` back (its file's, else the one recorded when applied); raises when there is none."""
+    undo = undo_for(plan, row, conn.project.dialect)
+    if undo.migration is None:
+        raise RollbackUnavailable(undo.why + ".", state="Nothing was rolled back.",
+                                  next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`).")
+    return undo.migration.down
 
 
 # ---- gate and execution ------------------------------------------------------------------

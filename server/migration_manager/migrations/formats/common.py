@@ -53,6 +53,16 @@ def version_and_name(stem: str, path: Path) -> tuple[str, str]:
     return match["version"], match["name"]
 
 
+# A DOWN may say on purpose that it cannot undo its UP: `-- irreversible` or `-- irreversible: why`.
+IRREVERSIBLE = re.compile(r"^\s*--\s*irreversible\b[\s:.-]*(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def irreversible(down_source: str) -> str | None:
+    """The reason a DOWN gives for being irreversible ("" without one), or None when it does not say so."""
+    found = IRREVERSIBLE.search(down_source or "")
+    return found.group(1).strip() if found else None
+
+
 def build(path: Path, fmt: str, version: str, name: str, up: Script, down: Script | None, dialect: str,
           meta: dict[str, str], down_path: Path | None = None) -> Migration:
     if up.is_empty:
@@ -68,4 +78,5 @@ def build(path: Path, fmt: str, version: str, name: str, up: Script, down: Scrip
         author=meta.get("author"),
         strategy=meta.get("strategy"),
         down_path=down_path,
+        irreversible=irreversible(down.source) if down is not None else None,
     )

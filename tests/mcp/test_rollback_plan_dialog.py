@@ -1,0 +1,49 @@
+"""The MCP rollback tool: the approval dialog shows the rollback plan (verdicts, counted losses, backup,
+estimate), and a rollback that cannot run is refused with its plan and no dialog."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp_helpers import Dialogs, sqlite_tables, text_of, write_migration
+from migration_manager.mcp_server import build_server
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_rollback_dialog_shows_the_plan_with_counts(sqlite_project: Path, tmp_path: Path) -> None:
+    async with Client(build_server(sqlite_project), elicitation_callback=Dialogs("accept")) as client:
+        await client.call_tool("apply", {"env": "prod"})
+    with sqlite3.connect(tmp_path / "prod.db") as db:
+        db.executemany("INSERT INTO users (id, email, phone) VALUES (?, ?, ?)",
+                       [(1, "a@x", "555"), (2, "b@x", "556"), (3, "c@x", None)])
+    dialogs = Dialogs("decline")
+    async with Client(build_server(sqlite_project), elicitation_callback=dialogs) as client:
+        result = await client.call_tool("rollback", {"env": "prod", "steps": 2})
+    assert result.is_error and "Nothing was changed" in text_of(result)
+    shown = dialogs.shown[0]
+    for line in ("Rollback plan:", "20240102000000_add_phone: can roll back: yes (DOWN from its file)",
+                 "- drops column users.phone (2 non-null values)", "- drops table users (3 rows)",
+                 "backup first: yes", "estimated time:"):
+        assert line in shown, (line, shown)
+    assert "phone" in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]
+
+
+async def test_rollback_without_down_is_refused_with_its_plan_and_no_dialog(
+    sqlite_project: Path, tmp_path: Path
+) -> None:
+    write_migration(sqlite_project, "20240103000000", "audit", "CREATE TABLE audit (id integer)", None)
+    dialogs = Dialogs("accept")
+    async with Client(build_server(sqlite_project), elicitation_callback=dialogs) as client:
+        await client.call_tool("apply", {"env": "prod"})
+        asked = len(dialogs.shown)
+        result = await client.call_tool("rollback", {"env": "prod"})
+    report = result.structured_content
+    assert report["outcome"] == "failed" and report["error"]["error"] == "rollback_unavailable"
+    assert report["rollback_plan"]["steps"][0]["can_roll_back"] is False
+    assert "20240103000000_audit has no DOWN script" in text_of(result)
+    assert len(dialogs.shown) == asked  # nothing to approve: the plan cannot run
+    assert "audit" in sqlite_tables(tmp_path / "prod.db")
