@@ -114,3 +114,9 @@ def test_an_index_whose_sort_outgrows_the_sort_memory_is_slower_per_row():
     spilling = estimate(op, claim, SIZE, SPEED.model_copy(update={"sort_memory_bytes": 64 << 20}), _schema(), 33.0)
     assert spilling.seconds - 0.005 == pytest.approx(2.5 * (in_memory.seconds - 0.005))
     assert "spills to disk" in spilling.basis and "spills" not in in_memory.basis
+
+
+def test_disk_advice_starts_at_a_megabyte():
+    claim = _claim(lock="ACCESS EXCLUSIVE", rewrites_table=True)
+    assert not [a for a in recommendations(claim, "low", 300_000, None, None) if "free disk" in a]
+    assert "Needs about 120 MB of free disk while it runs." in recommendations(claim, "low", 120 * 1_048_576, None, None)

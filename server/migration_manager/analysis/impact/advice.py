@@ -37,7 +37,7 @@ def recommendations(claim: LockImpact, impact: str, extra_disk: int, activity: A
     if (claim.blocks_reads or claim.blocks_writes) and not busy:
         advice.append("Set a short lock timeout (PostgreSQL lock_timeout, MySQL lock_wait_timeout: a few seconds) "
                       "and retry, so the brief lock never waits in front of the traffic.")
-    if extra_disk:
+    if extra_disk >= 1_048_576:  # below a megabyte the advice is noise ("about 0 MB")
         advice.append(f"Needs about {extra_disk / 1_048_576:,.0f} MB of free disk while it runs.")
     if impact != "low":
         advice += _timing(activity, window)
