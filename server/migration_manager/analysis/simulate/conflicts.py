@@ -1,5 +1,7 @@
 """Conflicts: a pending migration older than migrations that already ran or run before it (it was
-written on another branch) and that touches the same objects as one of them.
+written on another branch) and that touches the same objects as one of them; and, where git knows,
+a pending migration written on a different branch from another pending or applied one that touches
+the same objects (both authors wrote theirs without seeing the other's).
 
 Objects are compared at the finest level the operations name: a column, an index, a constraint;
 a table-level change (create, drop, rename, truncate) touches everything in its table.
@@ -7,6 +9,7 @@ a table-level change (create, drop, rename, truncate) touches everything in its 
 
 from __future__ import annotations
 
+from ...migrations.branches import Lineage
 from ...migrations.formats import version_key
 from ...migrations.model import Migration
 from ...migrations.plan import Plan
@@ -51,6 +54,10 @@ def overlap(first: set[tuple[str, str]], second: set[tuple[str, str]]) -> list[s
 
 
 def conflict_findings(plan: Plan, dialect: str) -> list[Finding]:
+    return _out_of_order(plan, dialect) + _branches(plan, dialect)
+
+
+def _out_of_order(plan: Plan, dialect: str) -> list[Finding]:
     findings = []
     for migration in plan.out_of_order:
         mine = touched(migration, dialect)
@@ -65,11 +72,47 @@ def conflict_findings(plan: Plan, dialect: str) -> list[Finding]:
     return findings
 
 
-def _conflict(migration: Migration, other: Migration, state: str, shared: list[str]) -> Finding:
+def _branches(plan: Plan, dialect: str) -> list[Finding]:
+    """Each pending migration against every other migration on disk whose file git says was added on
+    another branch (compared by objects only then: the SQL of the rest is never parsed)."""
+    if not plan.pending:
+        return []
+    lineage = Lineage(plan.pending[0].path.parent)
+    if not lineage.added:
+        return []
+    applied = {row.version for row in plan.applied}
+    findings, seen = [], set()
+    for migration in plan.pending:
+        for other in plan.migrations:
+            pair = frozenset((migration.version, other.version))
+            if other is migration or pair in seen or _out_of_order_pair(plan, migration, other) \
+                    or lineage.parallel(migration.path, other.path) is None:
+                continue
+            seen.add(pair)
+            shared = overlap(touched(migration, dialect), touched(other, dialect))
+            if shared:
+                state = "applied" if other.version in applied else "pending"
+                findings.append(_conflict(migration, other, state, shared, branches=True))
+    return findings
+
+
+def _out_of_order_pair(plan: Plan, first: Migration, second: Migration) -> bool:
+    """The out-of-order check already compares these two."""
+    older, newer = sorted((first, second), key=lambda m: version_key(m.version))
+    return older in plan.out_of_order and newer not in plan.out_of_order
+
+
+def _conflict(migration: Migration, other: Migration, state: str, shared: list[str], branches: bool = False) -> Finding:
+    if branches:
+        why = (f"{migration.label} and {other.label} ({state}) were written on different branches (git: neither "
+               f"commit that added them contains the other), and both change {', '.join(shared)}: each was written "
+               "without the other, and the result depends on an order nobody tested.")
+    else:
+        why = (f"{migration.label} is older than {other.label} ({state}) but was not applied before it, and both "
+               f"change {', '.join(shared)}: the result depends on an order nobody tested.")
     return Finding(
-        rule="migration-conflict", severity="danger" if state == "applied" else "warning",
+        rule="migration-conflict", severity="danger" if state == "applied" and not branches else "warning",
         title="migrations from different branches touch the same objects", migration=migration.version,
-        table=shared[0].split(".")[0],
-        message=f"{migration.label} is older than {other.label} ({state}) but was not applied before it, and both "
-        f"change {', '.join(shared)}: the result depends on an order nobody tested.",
-        recommendation=f"Review both; if {migration.label} must run after {other.label}, give it a newer version.")
+        table=shared[0].split(".")[0], message=why,
+        recommendation=f"Review both together; if {migration.label} must run after {other.label}, give it a newer "
+        "version, and test the merged result (db-migrate test).")

@@ -1,0 +1,99 @@
+"""Two migrations written on different git branches that change the same object are a conflict even
+when both are pending and in version order: neither author saw the other's change."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from migration_manager.engines import open_engine
+from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
+
+pytestmark = pytest.mark.postgres
+
+
+def git(project: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main",
+                    *args], cwd=project, check=True, capture_output=True)
+
+
+def commit(project: Path, version: str, up: str, down: str) -> None:
+    (project / "migrations" / f"{version}_m.sql").write_text(f"-- UP\n{up}\n-- DOWN\n{down}\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", version)
+
+
+@pytest.fixture
+def project(pg_url, tmp_path):
+    root = tmp_path / "p"
+    (root / ".claude").mkdir(parents=True)
+    (root / ".claude" / "settings.json").write_text(
+        json.dumps({"skills": {"migration-manager": {"environments": {"dev": {"url": pg_url}}}}}))
+    (root / "migrations").mkdir()
+    engine = open_engine(pg_url)
+    engine.execute("CREATE TABLE users (id integer PRIMARY KEY, email varchar(200))")
+    engine.close()
+    git(root, "init", "-q")
+    commit(root, "20240101", "ALTER TABLE users ADD COLUMN name text;", "ALTER TABLE users DROP COLUMN name;")
+    assert apply(ApplyRequest(project_dir=root, env="dev")).outcome == "done"
+    return root
+
+
+def _conflicts(project: Path) -> list:
+    return [f for f in validate(TargetRequest(project_dir=project, env="dev")).findings if f.rule == "migration-conflict"]
+
+
+def test_pending_migrations_from_two_branches_on_the_same_column_conflict(project):
+    git(project, "checkout", "-qb", "widen")
+    commit(project, "20240102", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);",
+           "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);")
+    git(project, "checkout", "-q", "main")
+    git(project, "checkout", "-qb", "require")
+    commit(project, "20240103", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+           "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;")
+    commit(project, "20240104", "CREATE TABLE audit (id integer);", "DROP TABLE audit;")  # touches nothing shared
+    git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "--no-edit", "widen", "require")
+
+    [conflict] = _conflicts(project)
+    assert (conflict.migration, conflict.severity, conflict.table) == ("20240102", "warning", "users")
+    assert "20240103_m (pending) were written on different branches" in conflict.message
+    assert "users.column email" in conflict.message
+    assert apply(ApplyRequest(project_dir=project, env="dev")).outcome == "done"  # a warning: it does not stop
+
+
+def test_a_pending_migration_against_an_applied_one_from_another_branch(project):
+    git(project, "checkout", "-qb", "rename")
+    commit(project, "20240102", "ALTER TABLE users RENAME COLUMN name TO full_name;",
+           "ALTER TABLE users RENAME COLUMN full_name TO name;")
+    assert apply(ApplyRequest(project_dir=project, env="dev")).outcome == "done"  # deployed from the branch
+    git(project, "checkout", "-q", "main")
+    git(project, "checkout", "-qb", "index")
+    commit(project, "20240103", "CREATE INDEX users_name ON users (id);", "DROP INDEX users_name;")  # other object
+    commit(project, "20240104", "ALTER TABLE users ALTER COLUMN name SET DEFAULT 'x';",
+           "ALTER TABLE users ALTER COLUMN name DROP DEFAULT;")
+    git(project, "merge", "-q", "--no-edit", "rename")
+
+    [conflict] = _conflicts(project)
+    assert conflict.migration == "20240104" and "20240102_m (applied)" in conflict.message
+
+
+def test_migrations_written_one_after_the_other_do_not_conflict(project):
+    commit(project, "20240102", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);",
+           "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);")
+    commit(project, "20240103", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+           "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;")
+    assert _conflicts(project) == []
+
+
+def test_files_git_does_not_know_are_not_judged(project):
+    git(project, "checkout", "-qb", "widen")
+    commit(project, "20240102", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);",
+           "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);")
+    git(project, "checkout", "-q", "main")
+    (project / "migrations" / "20240103_m.sql").write_text("-- UP\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n")
+    git(project, "merge", "-q", "--no-edit", "widen")
+    assert _conflicts(project) == []  # 20240103 is not committed: nobody knows where it was written
