@@ -21,6 +21,12 @@ SEED = [
     "INSERT INTO orders SELECT seq, CASE WHEN seq % 50 = 0 THEN NULL WHEN seq % 20 = 0 THEN 5000 + seq "
     "ELSE seq % 1000 + 1 END, CAST(seq % 10 AS SIGNED) - 3, NULL FROM seq_1_to_600",
     "CREATE TABLE empty_t (id int, x text)",
+    # accounts: a view and a trigger naming accounts.handle, a procedure naming accounts only
+    "CREATE TABLE accounts (id int PRIMARY KEY, handle varchar(40)) ENGINE=InnoDB",
+    "INSERT INTO accounts SELECT seq, concat('h', seq) FROM seq_1_to_30",
+    "CREATE VIEW account_handles AS SELECT handle FROM accounts",
+    "CREATE TRIGGER account_trim BEFORE INSERT ON accounts FOR EACH ROW SET NEW.handle = TRIM(NEW.handle)",
+    "CREATE PROCEDURE account_total() SELECT count(*) FROM accounts",
     "ANALYZE TABLE users, orders",
 ]
 
@@ -133,3 +139,37 @@ SAFE = [
 @pytest.mark.parametrize("migration", SAFE, ids=[m[0][:60] for m in SAFE])
 def test_safe_migration_has_no_danger(db, migration):
     assert not [f for f in analyze(db, migration) if f.blocks]
+
+
+@pytest.mark.parametrize("statement, broken", [
+    ("ALTER TABLE accounts RENAME COLUMN handle TO nick", ["view account_handles", "trigger account_trim"]),
+    ("RENAME TABLE accounts TO members", ["view account_handles", "procedure account_total"]),  # the trigger moves
+])
+def test_rename_names_the_views_triggers_and_routines_it_breaks_and_the_server_agrees(db, statement, broken):
+    import pymysql
+    from dbcheck import connect
+
+    found = one(analyze(db, [statement]), "rename-in-use")
+    assert found.severity == "danger" and found.counts == {"broken_objects": len(broken)}
+    assert all(name in found.message for name in broken)
+    calls = {"view account_handles": "SELECT * FROM account_handles",
+             "trigger account_trim": "INSERT INTO {table} (id, {column}) VALUES (99, ' x ')",
+             "procedure account_total": "CALL account_total()"}
+    table, column = ("members", "handle") if "RENAME TABLE" in statement else ("accounts", "nick")
+    conn = connect(db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)  # for real (MariaDB DDL commits): undone below
+            for name in broken:
+                with pytest.raises(pymysql.MySQLError):
+                    cur.execute(calls[name].format(table=table, column=column))
+            if "RENAME TABLE" in statement:
+                cur.execute("INSERT INTO members VALUES (99, ' x ')")  # the trigger moved with its table
+                cur.execute("SELECT handle FROM members WHERE id = 99")
+                assert cur.fetchall() == (("x",),)
+                cur.execute("DELETE FROM members WHERE id = 99")
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("RENAME TABLE members TO accounts" if "RENAME TABLE" in statement
+                        else "ALTER TABLE accounts RENAME COLUMN nick TO handle")
+        conn.close()

@@ -26,6 +26,12 @@ SEED = [
     "CREATE TABLE events (id int PRIMARY KEY, kind text)",
     "INSERT INTO events SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(1, 20000) g",
     "CREATE TABLE empty_t (id int, x text)",
+    # accounts: 30 rows; a view (follows a rename), a function naming accounts.handle, one naming accounts only
+    "CREATE TABLE accounts (id int PRIMARY KEY, handle text)",
+    "INSERT INTO accounts SELECT g, 'h' || g FROM generate_series(1, 30) g",
+    "CREATE VIEW account_handles AS SELECT handle FROM accounts",
+    "CREATE FUNCTION account_handle(i int) RETURNS text LANGUAGE sql AS $$ SELECT handle FROM accounts WHERE id = i $$",
+    "CREATE FUNCTION account_count() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT count(*) FROM accounts); END $$",
     "ANALYZE",
 ]
 
@@ -162,3 +168,24 @@ def test_probe_queries_list_the_rows_behind_the_count(db):
     assert len(query(db, finding.probe_sql)) == 100
     duplicates = one(analyze(db, ["CREATE UNIQUE INDEX CONCURRENTLY ux ON users (email)"]), "unique-duplicates")
     assert sum(row[-1] for row in query(db, duplicates.probe_sql)) == 100
+
+
+@pytest.mark.parametrize("statement, broken", [
+    ("ALTER TABLE accounts RENAME COLUMN handle TO nick", ["function account_handle(integer)"]),
+    ("ALTER TABLE accounts RENAME TO members", ["function account_count()", "function account_handle(integer)"]),
+])
+def test_rename_names_the_stored_functions_it_breaks_and_the_server_agrees(db, statement, broken):
+    import psycopg
+
+    found = one(analyze(db, [statement]), "rename-in-use")
+    assert found.severity == "danger" and found.counts["broken_objects"] == len(broken)
+    assert found.counts["writes"] == 30  # the seed's inserts, from pg_stat_user_tables
+    assert all(name in found.message for name in broken)
+    with psycopg.connect(db) as conn:  # rename for real, inside a transaction rolled back
+        conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM account_handles").fetchone() == (30,)  # views follow
+        for name in broken:  # every function named fails now: its body still says the old name
+            call = name.split()[1].replace("(integer)", "(1)")
+            with pytest.raises((psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable)), conn.transaction():
+                conn.execute(f"SELECT {call}")
+        conn.rollback()

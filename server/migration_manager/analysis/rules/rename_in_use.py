@@ -5,13 +5,16 @@ from __future__ import annotations
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure
+from ..stats import usage
 from . import Rule
 
 
 class RenameInUse(Rule):
     """The application deployed right now still uses the old name: from the moment the rename
     commits, each of its queries naming it fails, until new code is deployed everywhere (and a
-    rollback of the code breaks again). Renames need an expand / contract sequence.
+    rollback of the code breaks again). Objects stored in the database as text break too: on
+    MySQL/MariaDB every view, trigger and routine naming it; on PostgreSQL every function whose body
+    names it (views follow a rename there). Renames need an expand / contract sequence.
 
     Bad:
         ALTER TABLE users RENAME COLUMN name TO full_name;
@@ -28,9 +31,10 @@ class RenameInUse(Rule):
     severity = "warning"
     title = "rename breaks running code"
     kinds = ("rename_column", "rename_table")
-    probe = "none: the table exists on the server (a table the plan created is not used yet)"
+    probe = ("the catalog: stored objects whose text names the old name (PostgreSQL function bodies; MySQL views, "
+             "triggers, routines) and the table's reads and writes since the statistics were reset")
     recommendation = ("Expand / contract: add the new name alongside the old, move the code over, remove the old "
-                      "name in a later release.")
+                      "name in a later release. Update or recreate the objects that name it in the same migration.")
 
     def applies(self, ctx: OperationContext) -> bool:
         renames_column = ctx.op.kind == "rename_column" and ctx.added_in_plan is None
@@ -42,9 +46,18 @@ class RenameInUse(Rule):
         rewrite = None
         if op.kind == "rename_table" and ctx.dialect == "postgres":
             rewrite = f"ALTER TABLE {op.table} RENAME TO {op.new_name};\nCREATE VIEW {op.table} AS SELECT * FROM {op.new_name};"
-        return self.finding(ctx, f"Renaming {old} to {op.new_name}: every query of the running application that names "
-                            f"{old} fails from the moment this commits.", safe_rewrite=rewrite,
-                            rows_total=ctx.estimated_rows(), exact=False)
+        used = usage(ctx.live.engine, ctx.live_table, ctx.live_column if op.kind == "rename_column" else None)
+        message = (f"Renaming {old} to {op.new_name}: every query of the running application that names {old} fails "
+                   "from the moment this commits")
+        if used.breaks:
+            message += f"; {len(used.breaks)} object(s) in the database that name it break too: {', '.join(used.breaks)}"
+        if used.reads is not None:
+            message += (f". {ctx.live_table} was scanned {used.reads:,} time(s) and {used.writes:,} row(s) written "
+                        "since the statistics were reset")
+        counts = {"broken_objects": len(used.breaks)}
+        counts.update({k: v for k, v in (("reads", used.reads), ("writes", used.writes)) if v is not None})
+        return self.finding(ctx, message + ".", severity="danger" if used.breaks else "warning", safe_rewrite=rewrite,
+                            rows_total=ctx.estimated_rows(), exact=False, counts=counts)
 
 
 RULE = RenameInUse()

@@ -42,6 +42,16 @@ class Activity(BaseModel):
         return self.current_tps <= self.average_tps
 
 
+class Usage(BaseModel):
+    """Who uses a table (or one of its columns), read from the server: the objects stored in the
+    database whose text names it, which a rename breaks, and how much the table was used lately."""
+
+    breaks: list[str] = Field(default_factory=list, description="views, triggers, functions a rename breaks")
+    reads: int | None = Field(None, description="scans of the table since the statistics were reset")
+    writes: int | None = Field(None, description="rows inserted, updated, deleted since then")
+    source: str = ""
+
+
 class Rate(BaseModel):
     """One kind of work on this server: a fixed cost per statement plus a cost per row (or byte),
     fitted from two calibration tables of different sizes."""
@@ -107,6 +117,18 @@ def with_current_load(engine, seen: Activity, sample_s: float = 1.0) -> Activity
     """`seen` plus the load now against the long-run average (counters read `sample_s` apart)."""
     average, current = _module(engine).load(engine, sample_s)
     return seen.model_copy(update={"average_tps": average, "current_tps": current})
+
+
+def usage(engine, table: str, column: str | None = None) -> Usage:
+    """What names `table` (or `table`.`column`) on the server and breaks when it is renamed."""
+    return _module(engine).usage(engine, table, column)
+
+
+def names_in(text: str, *names: str) -> bool:
+    """Every one of `names` appears in `text` as a word of its own (quoted or not, any case)."""
+    import re
+
+    return all(re.search(rf"(?<![\w$]){re.escape(n)}(?![\w$])", text or "", re.IGNORECASE) for n in names)
 
 
 def watch_query(engine, tables: list[str]) -> str:

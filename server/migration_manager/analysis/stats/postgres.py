@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from . import Activity, TableSize, Throughput, fit, timed
+from . import Activity, TableSize, Throughput, Usage, fit, names_in, timed
 
 _SIZES = """
 SELECT c.relname, c.reltuples::bigint, s.n_live_tup, pg_relation_size(c.oid), pg_indexes_size(c.oid)
@@ -31,6 +31,29 @@ def key_width(engine, table: str, columns: list[str]) -> float | None:
     found = engine.query("SELECT sum(avg_width) FROM pg_stats WHERE schemaname = current_schema() AND "
                          "tablename = %s AND attname = ANY(%s)", [table, columns])
     return float(found[0][0]) if found and found[0][0] is not None else None
+
+
+# Views and SQL-standard function bodies (BEGIN ATOMIC) are stored parsed and follow a rename;
+# a function body stored as text (plpgsql, LANGUAGE sql AS $$...$$) is re-read at call time and breaks.
+_FUNCTIONS = """
+SELECT p.oid::regprocedure::text, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND strpos(lower(p.prosrc), lower(%s)) > 0
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                  AND d.deptype = 'e')"""
+
+_TABLE_USE = """
+SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0), n_tup_ins + n_tup_upd + n_tup_del
+FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = %s"""
+
+
+def usage(engine, table: str, column: str | None = None) -> Usage:
+    names = [table] + ([column] if column else [])
+    breaks = [f"function {signature}" for signature, body in engine.query(_FUNCTIONS, [table])
+              if names_in(body, *names)]
+    used = engine.query(_TABLE_USE, [table])
+    reads, writes = used[0] if used else (None, None)
+    return Usage(breaks=breaks, reads=reads, writes=writes,
+                 source="pg_proc bodies; pg_stat_user_tables (since the statistics were reset)")
 
 
 _ACTIVITY = """

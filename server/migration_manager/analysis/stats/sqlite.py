@@ -3,7 +3,7 @@ throughput on a TEMP table. SQLite keeps no activity statistics."""
 
 from __future__ import annotations
 
-from . import Activity, TableSize, Throughput, fit, timed
+from . import Activity, TableSize, Throughput, Usage, fit, timed
 
 
 def table_sizes(engine, tables: list[str]) -> list[TableSize]:
@@ -26,6 +26,11 @@ def activity(engine) -> Activity:
 
 def load(engine, sample_s: float) -> tuple[None, None]:
     return None, None
+
+
+def usage(engine, table: str, column: str | None = None) -> Usage:
+    # ALTER TABLE ... RENAME rewrites the views and triggers that name the table or column (3.26+).
+    return Usage(source="SQLite renames inside views and triggers itself and keeps no use counters")
 
 
 def watch_query(tables: list[str]) -> str:
