@@ -7,68 +7,25 @@ run on every machine. A server that is down skips its tests, unless MM_REQUIRE_S
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-PG_ADMIN = os.environ.get("MM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MYSQL_ADMIN = os.environ.get("MM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
-REQUIRE = os.environ.get("MM_REQUIRE_SERVICES") == "1"
-
-
-def _unavailable(what: str, exc: Exception) -> None:
-    message = f"{what} is not reachable: {exc}"
-    if REQUIRE:
-        pytest.fail(message + " (MM_REQUIRE_SERVICES=1)")
-    pytest.skip(message)
-
-
-def _base(url: str) -> str:
-    return url.rsplit("/", 1)[0]
+from dbcheck import throwaway_database
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
-    import psycopg
-
-    name = f"mm_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "server down"
-        _unavailable("PostgreSQL", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{_base(PG_ADMIN)}/{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _mysql_admin():
-    import pymysql
-
-    return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True, connect_timeout=5)
+    with throwaway_database("postgres") as url:
+        yield url
 
 
 @pytest.fixture
 def mysql_url() -> Iterator[str]:
     """A fresh, empty MariaDB/MySQL database, dropped afterwards."""
-    name = f"mm_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = _mysql_admin()
-    except Exception as exc:  # noqa: BLE001
-        _unavailable("MariaDB", exc)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}`")
-    admin.close()
-    yield f"{MYSQL_ADMIN.rstrip('/')}/{name}"
-    admin = _mysql_admin()
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    admin.close()
+    with throwaway_database("mysql") as url:
+        yield url
 
 
 @pytest.fixture

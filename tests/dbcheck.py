@@ -5,17 +5,71 @@ Deliberately independent of the code under test: raw drivers and the databases' 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DB_MIGRATE = str(Path(sys.executable).with_name("db-migrate"))
 HISTORY_TABLES = ("schema_migrations", "schema_migrations_log")
+PG_ADMIN = os.environ.get("MM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL_ADMIN = os.environ.get("MM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
+REQUIRE = os.environ.get("MM_REQUIRE_SERVICES") == "1"
+
+
+# ---- throwaway databases --------------------------------------------------------------------
+def unavailable(what: str, exc: Exception) -> None:
+    """A server that is down skips the test, unless MM_REQUIRE_SERVICES=1 (CI), where it fails it."""
+    import pytest
+
+    message = f"{what} is not reachable: {exc}"
+    if REQUIRE:
+        pytest.fail(message + " (MM_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@contextmanager
+def throwaway_database(server: str, prefix: str = "mm_test") -> Iterator[str]:
+    """The URL of a fresh, empty database on `server` ("postgres" or "mysql"), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN if server == "postgres" else MYSQL_ADMIN
+    quoted = f'"{name}"' if server == "postgres" else f"`{name}`"
+    try:
+        _admin_execute(server, f"CREATE DATABASE {quoted}")
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "server down"
+        unavailable("PostgreSQL" if server == "postgres" else "MariaDB", exc)
+    try:
+        yield f"{admin.rstrip('/').rsplit('/', 1)[0] if server == 'postgres' else admin.rstrip('/')}/{name}"
+    finally:
+        _admin_execute(server, f"DROP DATABASE IF EXISTS {quoted}" + (" WITH (FORCE)" if server == "postgres" else ""))
+
+
+def _admin_execute(server: str, sql: str) -> None:
+    if server == "postgres":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql)
+        return
+    import pymysql
+
+    parts = urlsplit(MYSQL_ADMIN)
+    admin = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                            password=parts.password or "", autocommit=True, connect_timeout=5)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        admin.close()
 
 
 def kind(url: str) -> str:
@@ -104,6 +158,15 @@ def schema_dump(url: str, *, include_history: bool = False) -> str:
 
 
 # ---- projects on disk -----------------------------------------------------------------------
+def make_project(root: Path, url: str, **settings: Any) -> Path:
+    """A project folder whose .claude/settings.json has one environment, `dev` at `url`, and `settings`."""
+    (root / ".claude").mkdir(parents=True, exist_ok=True)
+    config = {"environments": {"dev": {"url": url}}, **settings}
+    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
+    (root / "migrations").mkdir(exist_ok=True)
+    return root
+
+
 @dataclass
 class Project:
     root: Path

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from migration_manager.analysis.schema import read_schema
+from migration_manager.analysis.simulate import simulate
 from migration_manager.migrations.formats import read_file
 
 
@@ -38,3 +39,21 @@ def shape_after_up_and_down(engine, migration) -> tuple[dict, dict]:
     assert first_failure(engine, [migration], "up") is None
     assert first_failure(engine, [migration], "down") is None
     return before, read_schema(engine).shape()
+
+
+def assert_good_set_runs_clean(engine, directory: Path, dialect: str, scripts) -> None:
+    """No finding for these migrations, and on the server each DOWN undoes its UP, as the simulation says."""
+    migrations = write_migrations(directory, dialect, scripts)
+    assert simulate(read_schema(engine), migrations) == []
+    for migration in migrations:
+        before, after = shape_after_up_and_down(engine, migration)
+        assert before == after, "the simulation said DOWN undoes UP: so must the server"
+
+
+def assert_error_is_the_statement_the_server_refuses(engine, directory: Path, dialect: str, scripts, rule: str) -> None:
+    migrations = write_migrations(directory, dialect, scripts)
+    errors = [f for f in simulate(read_schema(engine), migrations) if f.severity == "error"]
+    assert errors and errors[0].rule == rule, errors
+    failed = first_failure(engine, migrations)
+    assert failed is not None, "the server ran what the simulation called an error"
+    assert (errors[0].migration, errors[0].statement_index) == failed[:2], failed

@@ -3,11 +3,11 @@ when both are pending and in version order: neither author saw the other's chang
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from dbcheck import make_project
 
 from migration_manager.engines import open_engine
 from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
@@ -28,11 +28,7 @@ def commit(project: Path, version: str, up: str, down: str) -> None:
 
 @pytest.fixture
 def project(pg_url, tmp_path):
-    root = tmp_path / "p"
-    (root / ".claude").mkdir(parents=True)
-    (root / ".claude" / "settings.json").write_text(
-        json.dumps({"skills": {"migration-manager": {"environments": {"dev": {"url": pg_url}}}}}))
-    (root / "migrations").mkdir()
+    root = make_project(tmp_path / "p", pg_url)
     engine = open_engine(pg_url)
     engine.execute("CREATE TABLE users (id integer PRIMARY KEY, email varchar(200))")
     engine.close()

@@ -9,6 +9,7 @@ import time
 
 import psycopg
 import pytest
+from dbcheck import make_project
 
 from migration_manager.analysis import stats
 from migration_manager.analysis.impact.plan import impact_for_plan
@@ -151,12 +152,7 @@ def test_mysql_catalog_sizes_and_copy_claim(mysql_url, tmp_path):
 
 
 def _project(root, url: str, **settings):
-    import json
-
-    (root / ".claude").mkdir(parents=True)
-    config = {"environments": {"dev": {"url": url}}, **settings}
-    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
-    (root / "migrations").mkdir()
+    make_project(root, url, **settings)
     (root / "migrations" / "1_retype.sql").write_text(
         "-- UP\nALTER TABLE items ALTER COLUMN v TYPE bigint;\nALTER TABLE items ADD COLUMN note text;\n"
         "-- DOWN\nALTER TABLE items DROP COLUMN note;\nALTER TABLE items ALTER COLUMN v TYPE int;\n")

@@ -9,7 +9,13 @@ from migration_manager.analysis.schema import read_schema
 from migration_manager.analysis.simulate import simulate
 from migration_manager.engines import open_engine
 
-from .simulate_cases import first_failure, shape_after_up_and_down, write_migrations
+from .simulate_cases import (
+    assert_error_is_the_statement_the_server_refuses,
+    assert_good_set_runs_clean,
+    first_failure,
+    shape_after_up_and_down,
+    write_migrations,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -78,21 +84,12 @@ def engine(pg_url):
 
 
 def test_good_migration_set_has_no_findings_and_runs(engine, tmp_path):
-    migrations = write_migrations(tmp_path, "postgres", GOOD)
-    assert simulate(read_schema(engine), migrations) == []
-    for migration in migrations:
-        before, after = shape_after_up_and_down(engine, migration)
-        assert before == after, "the simulation said DOWN undoes UP: so must the server"
+    assert_good_set_runs_clean(engine, tmp_path, "postgres", GOOD)
 
 
 @pytest.mark.parametrize("name, scripts, rule", ERRORS, ids=[case[0] for case in ERRORS])
 def test_error_finding_is_the_statement_the_server_refuses(engine, tmp_path, name, scripts, rule):
-    migrations = write_migrations(tmp_path, "postgres", scripts)
-    errors = [f for f in simulate(read_schema(engine), migrations) if f.severity == "error"]
-    assert errors and errors[0].rule == rule, errors
-    failed = first_failure(engine, migrations)
-    assert failed is not None, "the server ran what the simulation called an error"
-    assert (errors[0].migration, errors[0].statement_index) == failed[:2], failed
+    assert_error_is_the_statement_the_server_refuses(engine, tmp_path, "postgres", scripts, rule)
 
 
 @pytest.mark.parametrize("sql, rule", [

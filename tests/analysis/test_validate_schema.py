@@ -3,10 +3,10 @@ before anything runs, out-of-order migrations that touch the same objects are co
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from dbcheck import make_project
 
 from migration_manager.engines import open_engine
 from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
@@ -15,10 +15,7 @@ SETUP = ["CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) NOT NUL
 
 
 def _project(root: Path, url: str, **settings) -> Path:
-    (root / ".claude").mkdir(parents=True)
-    config = {"environments": {"dev": {"url": url}}, **settings}
-    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
-    (root / "migrations").mkdir()
+    make_project(root, url, **settings)
     engine = open_engine(url)
     for statement in SETUP:
         engine.execute(statement)
