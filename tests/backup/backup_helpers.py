@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dbcheck import make_project  # noqa: F401 - the backup tests' project folders
 
 from migration_manager.engines import open_engine
 
@@ -44,14 +45,6 @@ SEED = {
         "SELECT n, 1 + n % 500, (n % 250) * 1.5 FROM g",
     ],
 }
-
-
-def make_project(root: Path, url: str, **settings: Any) -> Path:
-    (root / ".claude").mkdir(parents=True, exist_ok=True)
-    config = {"environments": {"dev": {"url": url}}, **settings}
-    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
-    (root / "migrations").mkdir(exist_ok=True)
-    return root
 
 
 def write_migration(project: Path, version: str, name: str, up: list[str], down: list[str] | None) -> None:

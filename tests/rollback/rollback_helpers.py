@@ -6,19 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dbcheck import make_project  # noqa: F401 - the rollback tests' project folders
+
 from migration_manager import service
 from migration_manager.engines import open_engine
 
 USERS = ("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, nickname VARCHAR(50))",
          "DROP TABLE users")
-
-
-def make_project(root: Path, url: str, **settings: Any) -> Path:
-    (root / ".claude").mkdir(parents=True, exist_ok=True)
-    config = {"environments": {"dev": {"url": url}}, **settings}
-    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
-    (root / "migrations").mkdir(exist_ok=True)
-    return root
 
 
 def settings_url(project: Path) -> str:
