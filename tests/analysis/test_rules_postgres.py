@@ -189,3 +189,49 @@ def test_rename_names_the_stored_functions_it_breaks_and_the_server_agrees(db, s
             with pytest.raises((psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable)), conn.transaction():
                 conn.execute(f"SELECT {call}")
         conn.rollback()
+
+
+FIX_FIRST = [  # the fix the rule recommends, earlier in the same plan: the live count is before it
+    (["UPDATE users SET bio = '' WHERE bio IS NULL", "ALTER TABLE users ALTER COLUMN bio SET NOT NULL"],
+     "not-null-blocked", {"nulls": 750}),
+    (["DELETE FROM users WHERE id NOT IN (SELECT min(id) FROM users GROUP BY email)",
+      "CREATE UNIQUE INDEX users_email_key ON users (email)"], "unique-duplicates",
+     {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
+    (["UPDATE orders SET amount = 0 WHERE amount < 0", "ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
+     "check-violations", {"violating_rows": 180}),
+]
+
+
+@pytest.mark.parametrize("migration, rule, counts", FIX_FIRST, ids=[m[0][:40] for m, _, _ in FIX_FIRST])
+def test_a_fix_earlier_in_the_plan_makes_the_count_a_warning_and_the_server_agrees(db, migration, rule, counts):
+    import psycopg
+
+    found = one(analyze(db, migration), rule)
+    assert (found.severity, found.counts, found.exact) == ("warning", counts, False)
+    assert "Measured before statement 1 (" in found.message
+    with psycopg.connect(db) as conn:  # the plan runs on the server (rolled back)
+        for statement in migration:
+            conn.execute(statement)
+        conn.rollback()
+
+
+def test_a_data_change_of_other_columns_leaves_the_danger(db):
+    import psycopg
+
+    migration = ["UPDATE users SET plan = 'pro' WHERE id < 10", "ALTER TABLE users ALTER COLUMN bio SET NOT NULL"]
+    found = one(analyze(db, migration), "not-null-blocked")
+    assert found.severity == "danger" and "Measured before" not in found.message
+    with psycopg.connect(db) as conn, pytest.raises(psycopg.errors.NotNullViolation):
+        for statement in migration:
+            conn.execute(statement)
+
+
+def test_a_fix_in_an_earlier_migration_is_named_with_its_version(db):
+    found = one(analyze(db, ["UPDATE users SET bio = 'x' WHERE bio IS NULL"],
+                        ["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"]), "not-null-blocked")
+    assert found.severity == "warning" and "before statement 1 of 1 (UPDATE users)" in found.message
+
+
+def test_deleting_rows_before_dropping_the_table_is_still_a_loss(db):
+    found = one(analyze(db, ["DELETE FROM orders WHERE id <= 100", "DROP TABLE orders"]), "drop-table")
+    assert found.severity == "danger" and found.counts == {"rows": 600}

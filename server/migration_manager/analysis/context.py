@@ -64,6 +64,8 @@ class PlanState:
     table_origin: dict[str, str] = field(default_factory=dict)  # current name -> live name (renames)
     added_columns: dict[tuple[str, str], Operation] = field(default_factory=dict)
     column_origin: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, current) -> live name
+    data_changes: dict[str, list[tuple[str | None, Operation]]] = field(default_factory=dict)  # live table ->
+    # the plan's UPDATE / DELETE of it so far, with their migration
 
     def live_table(self, table: str | None) -> str | None:
         """The live table an operation's table is, or None when the plan created it (no rows yet)."""
@@ -84,7 +86,15 @@ class PlanState:
             op=op, live=self.live, live_table=live_table,
             live_column=self.live_column(table, op.column) if op.column else None, added_in_plan=added,
             columns_live=names, added_columns=frozenset(c for t, c in self.added_columns if t == table),
-            parent_live=parent, parent_created=op.ref_table in self.created, **common)
+            parent_live=parent, parent_created=op.ref_table in self.created,
+            data_changed_by=tuple(self.data_changes.get(live_table or "", ())), **common)
+
+    def record(self, op: Operation, migration: str | None) -> None:
+        """`apply`, plus the data changes: a count measured on the live table describes it before them."""
+        live_table = self.live_table(op.table)
+        if op.kind in ("update", "delete") and live_table is not None:
+            self.data_changes.setdefault(live_table, []).append((migration, op))
+        self.apply(op)
 
     def apply(self, op: Operation) -> None:
         table = op.table or ""
@@ -128,6 +138,7 @@ class OperationContext:
     script: tuple[Operation, ...]  # every operation of the same script, in order
     transactional: bool  # the script runs in one transaction
     lock_timeout_ms: int | None  # what the runner sets (settings), before any SET in the script
+    data_changed_by: tuple[tuple[str | None, Operation], ...] = ()  # earlier UPDATE/DELETE of live_table
 
     @property
     def dialect(self) -> str:

@@ -15,6 +15,7 @@ from .probes import Budget, measure
 from .rules import Rule, all_rules
 
 log = logging.getLogger(__name__)
+LOSS_RULES = {"drop-column", "drop-table"}  # rows deleted or blanked first are lost all the same
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,36 @@ def find(engine, scripts: Sequence[ScriptToCheck], *, lock_timeout_ms: int | Non
     checks = _applicable(engine, scripts, lock_timeout_ms, rules or all_rules())
     probes = {p.name: p for rule, ctx in checks for p in _safely(rule, ctx, rule.probes, [])}
     measured = measure(engine, list(probes.values()), budget)
-    found = [_safely(rule, ctx, lambda c: rule.check(c, measured), None) for rule, ctx in checks]
-    return [f for f in found if f is not None]
+    found = [(_safely(rule, ctx, lambda c: rule.check(c, measured), None), ctx) for rule, ctx in checks]
+    return [_before_data_changes(finding, ctx) for finding, ctx in found if finding is not None]
+
+
+def _before_data_changes(finding: Finding, ctx: OperationContext) -> Finding:
+    """A count is measured on the live table: before the plan's own earlier UPDATE/DELETE of those rows,
+    which may be the very fix (backfill, then SET NOT NULL; merge duplicates, then UNIQUE; delete orphans,
+    then the FOREIGN KEY). Then it is a warning that says so, not a danger stopping the fix it asks for."""
+    if finding.severity != "danger" or not finding.counts or finding.rule in LOSS_RULES:
+        return finding
+    named = {n.lower() for n in (ctx.live_column, ctx.op.column, *ctx.op.columns, *_check_columns(ctx)) if n}
+    changes = [(m, o) for m, o in ctx.data_changed_by if o.kind == "delete" or named & {c.lower() for c in o.columns}]
+    if not changes:
+        return finding
+    migration, first = changes[0]
+    where = f"statement {first.statement_index}" + (f" of {migration}" if migration != ctx.migration else "")
+    note = (f" Measured before {where} ({first.kind.upper()} {first.table}), which runs first and may change these "
+            "rows: the probe query shows what is left after it runs.")
+    return finding.model_copy(update={"severity": "warning", "exact": False, "message": finding.message + note})
+
+
+def _check_columns(ctx: OperationContext) -> list[str]:
+    if not ctx.op.check:
+        return []
+    from sqlglot import exp
+
+    try:
+        return [c.name for c in exp.condition(ctx.op.check, dialect=ctx.dialect).find_all(exp.Column)]
+    except Exception:  # noqa: BLE001 - an expression sqlglot cannot read names no column
+        return []
 
 
 def _applicable(engine, scripts: Sequence[ScriptToCheck], lock_timeout_ms: int | None,
@@ -46,7 +75,7 @@ def _applicable(engine, scripts: Sequence[ScriptToCheck], lock_timeout_ms: int |
             ctx = state.context(op, migration=script.migration, direction=script.direction, script=operations,
                                 transactional=script.transactional, lock_timeout_ms=lock_timeout_ms)
             checks += [(rule, ctx) for rule in rules if rule.applies(ctx)]
-            state.apply(op)
+            state.record(op, script.migration)
     return checks
 
 

@@ -48,7 +48,8 @@ class Operation(BaseModel):
     table: str | None = Field(None, description="target table, unqualified (schema in `schema`)")
     schema_name: str | None = None
     column: str | None = None
-    columns: list[str] = Field(default_factory=list, description="index/constraint columns, in order")
+    columns: list[str] = Field(default_factory=list, description="index/constraint columns, in order; "
+                               "update: the columns it sets")
     new_name: str | None = Field(None, description="rename_table / rename_column target; a MySQL CHANGE's new name")
     old_type: str | None = Field(None, description="set by analysis from the live schema; never by the parser")
     new_type: str | None = Field(None, description="alter_column_type / add_column type as written")

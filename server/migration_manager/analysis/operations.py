@@ -66,8 +66,10 @@ def _from_tree(tree: exp.Expression, dialect: str) -> list[Operation]:
         return [Operation(kind="truncate", **_name(t)) for t in tree.expressions]
     if isinstance(tree, (exp.Update, exp.Delete)):
         where = tree.args.get("where")
+        assigned = [a.this.name for a in tree.expressions if isinstance(a, exp.EQ) and isinstance(a.this, exp.Column)] \
+            if isinstance(tree, exp.Update) else []
         return [Operation(kind="update" if isinstance(tree, exp.Update) else "delete", **_name(tree.this),
-                          where=where.this.sql(dialect) if where else None)]
+                          columns=assigned, where=where.this.sql(dialect) if where else None)]
     if isinstance(tree, exp.Insert):
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         return [Operation(kind="insert", **_name(target))]
