@@ -93,3 +93,19 @@ def test_files_git_does_not_know_are_not_judged(project):
     (project / "migrations" / "20240103_m.sql").write_text("-- UP\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n")
     git(project, "merge", "-q", "--no-edit", "widen")
     assert _conflicts(project) == []  # 20240103 is not committed: nobody knows where it was written
+
+
+def test_an_index_on_a_column_another_branch_renames_conflicts_two_new_indexes_do_not(project):
+    git(project, "checkout", "-qb", "rename")
+    commit(project, "20240102", "ALTER TABLE users RENAME COLUMN email TO mail;",
+           "ALTER TABLE users RENAME COLUMN mail TO email;")
+    git(project, "checkout", "-q", "main")
+    git(project, "checkout", "-qb", "index")
+    commit(project, "20240103", "CREATE INDEX users_email ON users (email);", "DROP INDEX users_email;")
+    commit(project, "20240104", "CREATE INDEX users_email_id ON users (email, id);", "DROP INDEX users_email_id;")
+    git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "--no-edit", "rename", "index")
+
+    conflicts = _conflicts(project)
+    assert sorted((f.migration, "20240103_m" in f.message, "20240104_m" in f.message) for f in conflicts) == [
+        ("20240102", False, True), ("20240102", True, False)]  # 03 and 04 only use the column: no conflict

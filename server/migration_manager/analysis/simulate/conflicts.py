@@ -4,7 +4,9 @@ a pending migration written on a different branch from another pending or applie
 the same objects (both authors wrote theirs without seeing the other's).
 
 Objects are compared at the finest level the operations name: a column, an index, a constraint;
-a table-level change (create, drop, rename, truncate) touches everything in its table.
+a table-level change (create, drop, rename, truncate) touches everything in its table. An index or
+constraint also *uses* its columns (and a foreign key the referenced ones): two migrations conflict
+when one changes an object the other changes or uses (two new indexes on one column do not).
 """
 
 from __future__ import annotations
@@ -18,18 +20,20 @@ from ..operations import script_operations
 from ..schema import key
 
 _TABLE_LEVEL = {"create_table", "drop_table", "rename_table", "truncate"}
+Touch = tuple[str, str, bool]  # (table, object or "*", True when it changes the object, False when it uses it)
 
 
-def touched(migration: Migration, dialect: str) -> set[tuple[str, str]]:
-    """(table, object) pairs the UP changes; object "*" for the whole table."""
+def touched(migration: Migration, dialect: str) -> set[Touch]:
+    """What the UP changes or uses, per table; object "*" for the whole table."""
     if migration.up.is_python:
         return set()
     found = set()
     for op in script_operations(migration.up.statements, dialect):
         if op.table and op.is_ddl:
-            found |= {(key(op.table), name) for name in _objects(op)}
+            found |= {(key(op.table), name, True) for name in _objects(op)}
+            found |= _uses(op)
             if op.kind == "rename_table" and op.new_name:
-                found.add((key(op.new_name), "*"))
+                found.add((key(op.new_name), "*", True))
     return found
 
 
@@ -43,12 +47,22 @@ def _objects(op: Operation) -> list[str]:
     return [f"column {key(c)}" for c in op.columns] or ["*"]
 
 
-def overlap(first: set[tuple[str, str]], second: set[tuple[str, str]]) -> list[str]:
-    """What both change: `table.object`, or `table` when either changes the whole table."""
+def _uses(op: Operation) -> set[Touch]:
+    if op.column or not (op.index_name or op.constraint_name):
+        return set()
+    used = {(key(op.table), f"column {key(c)}", False) for c in op.columns}
+    if op.ref_table:
+        used |= {(key(op.ref_table), f"column {key(c)}", False) for c in op.ref_columns}
+    return used
+
+
+def overlap(first: set[Touch], second: set[Touch]) -> list[str]:
+    """What one changes and the other changes or uses: `table.object`, or `table` for a whole-table change."""
     shared = set()
-    for table, thing in first:
-        for other_table, other_thing in second:
-            if table == other_table and (thing == other_thing or "*" in (thing, other_thing)):
+    for table, thing, changes in first:
+        for other_table, other_thing, other_changes in second:
+            if table == other_table and (changes or other_changes) and \
+                    (thing == other_thing or "*" in (thing, other_thing)):
                 shared.add(table if "*" in (thing, other_thing) else f"{table}.{thing}")
     return sorted(shared)
 
@@ -105,11 +119,12 @@ def _out_of_order_pair(plan: Plan, first: Migration, second: Migration) -> bool:
 def _conflict(migration: Migration, other: Migration, state: str, shared: list[str], branches: bool = False) -> Finding:
     if branches:
         why = (f"{migration.label} and {other.label} ({state}) were written on different branches (git: neither "
-               f"commit that added them contains the other), and both change {', '.join(shared)}: each was written "
-               "without the other, and the result depends on an order nobody tested.")
+               f"commit that added them contains the other), and both touch {', '.join(shared)} (one changes what the "
+               "other changes or uses): each was written without the other, and the result depends on an order "
+               "nobody tested.")
     else:
         why = (f"{migration.label} is older than {other.label} ({state}) but was not applied before it, and both "
-               f"change {', '.join(shared)}: the result depends on an order nobody tested.")
+               f"touch {', '.join(shared)}: the result depends on an order nobody tested.")
     return Finding(
         rule="migration-conflict", severity="danger" if state == "applied" and not branches else "warning",
         title="migrations from different branches touch the same objects", migration=migration.version,
