@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--dry-run", action="store_true", help="show the plan and SQL; change nothing")
     rollback.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
     rollback.add_argument("--emergency", action="store_true",
-                          help="skip analysis for speed; still locked, recorded and approval-gated")
+                          help="as fast as the database allows: no analysis, no schema validation, no row counts, "
+                               "no time estimate and NO BACKUP; still locked, recorded and approval-gated")
     resolve = command("resolve", "get out of a dirty state, or accept an intended checksum change")
     resolve.add_argument("version")
     how = resolve.add_mutually_exclusive_group(required=True)

@@ -133,13 +133,17 @@ async def apply_approval(plan: Annotated[RunReport, Resolve(apply_plan)], ctx: C
 
 
 async def rollback_plan(
-    ctx: Context, env: str | None = None, to_version: str | None = None, steps: int | None = None
+    ctx: Context,
+    env: str | None = None,
+    to_version: str | None = None,
+    steps: int | None = None,
+    emergency: bool = False,
 ) -> RunReport:
     service = service_package()
-    return await call_service(
-        service.rollback,
-        service.RollbackRequest(**target_of(ctx, env), to_version=version_arg(to_version), steps=steps, dry_run=True),
+    request = service.RollbackRequest(
+        **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, dry_run=True, emergency=emergency
     )
+    return await call_service(service.rollback, request)
 
 
 async def rollback_approval(

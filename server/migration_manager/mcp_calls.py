@@ -120,10 +120,12 @@ def target_of(ctx: Context, env: str | None, **extra: Any) -> dict[str, Any]:
     return {"project_dir": project_of(ctx), "env": env_name(env), **extra}
 
 
-def cli_command(env: str | None, verb: str, *, to: str | None = None, steps: int | None = None) -> str:
+def cli_command(env: str | None, verb: str, *, to: str | None = None, steps: int | None = None,
+                emergency: bool = False) -> str:
     """The db-migrate command a human runs in a terminal to do the same thing (and approve it there)."""
     parts = ["db-migrate"] + (["--env", env] if env else []) + [verb]
     parts += (["--to", to] if to else []) + (["--steps", str(steps)] if steps else [])
+    parts += ["--emergency"] if emergency else []
     return " ".join(parts)
 
 
@@ -142,6 +144,16 @@ RollbackTo = Annotated[
 ]
 Steps = Annotated[
     int | None, Field(ge=1, le=1000, description="How many migrations to roll back, newest first (default 1).")
+]
+Emergency = Annotated[
+    bool,
+    Field(
+        description="Set true ONLY when the user explicitly asks for an emergency rollback (production is broken "
+        "and every second counts). It skips the analysis, the schema validation, the row counts, the time estimate "
+        "and the automatic backup, so nothing can be restored from a pre-rollback backup afterwards. It still takes "
+        "the migration lock and records the history, and the human still approves it where the environment "
+        "requires approval or the DOWN drops data. Never set it on your own initiative; default false."
+    ),
 ]
 ResolveAction = Annotated[
     Literal["retry", "mark-applied", "mark-not-applied", "accept-checksum"],

@@ -51,6 +51,7 @@ from .mcp_approval import (
 from .mcp_calls import (
     MIGRATION_NAME,
     analyze_text,
+    Emergency,
     EnvArg,
     ResolveAction,
     RollbackTo,
@@ -188,12 +189,16 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         env: EnvArg = None,
         to_version: RollbackTo = None,
         steps: Steps = None,
+        emergency: Emergency = False,
     ) -> Annotated[CallToolResult, RunReport]:
         """Undo the newest applied migration (or `steps` of them, or all newer than to_version) by running their
-        DOWN scripts under the migration lock. Same approvals as apply: the human approves the exact plan."""
-        grant = approved_request(approval, plan, cli_command(env, "rollback", to=to_version, steps=steps))
+        DOWN scripts under the migration lock, after a backup. The report's rollback_plan says, per migration,
+        whether it can roll back, what its DOWN destroys (counted rows), the backup and the estimated time.
+        Same approvals as apply: the human approves the exact plan."""
+        cli = cli_command(env, "rollback", to=to_version, steps=steps, emergency=emergency)
+        grant = approved_request(approval, plan, cli)
         request = service.RollbackRequest(
-            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, **grant
+            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, emergency=emergency, **grant
         )
         report = await call_service(service.rollback, request, progress=progress_bridge(ctx))
         return tool_result(report, run_text(report, approved_plan=grant.get("approved_plan_id")))

@@ -47,3 +47,20 @@ async def test_rollback_without_down_is_refused_with_its_plan_and_no_dialog(
     assert "20240103000000_audit has no DOWN script" in text_of(result)
     assert len(dialogs.shown) == asked  # nothing to approve: the plan cannot run
     assert "audit" in sqlite_tables(tmp_path / "prod.db")
+
+
+async def test_emergency_rollback_tool_still_asks_and_says_no_backup(sqlite_project: Path, tmp_path: Path) -> None:
+    dialogs = Dialogs("accept")
+    async with Client(build_server(sqlite_project), elicitation_callback=dialogs) as client:
+        await client.call_tool("apply", {"env": "prod"})
+        asked = len(dialogs.shown)
+        result = await client.call_tool("rollback", {"env": "prod", "emergency": True})
+    assert not result.is_error, text_of(result)
+    report = result.structured_content
+    assert report["outcome"] == "done" and report["backup_id"] is None and report["findings"] == []
+    assert report["rollback_plan"]["emergency"] is True
+    shown = dialogs.shown[asked]  # the human approved the emergency plan, shown as such
+    for line in ("Rollback plan (EMERGENCY):", "backup first: no (no backup: --emergency",
+                 "- drops column users.phone (non-null values not counted: --emergency)", "requireApproval"):
+        assert line in shown, (line, shown)
+    assert "phone" not in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]

@@ -18,7 +18,7 @@ from ..urls import redact
 from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
-from .rollback_plan import Undo, plan_rollback, refuse_unavailable, undo_for
+from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, plan_run
 from .safety import approval_reasons, check_window, findings_for, plan_id, refuse_errors, schema_findings, window_open
 
@@ -43,7 +43,8 @@ class RollbackRequest(TargetRequest):
     approved: bool = False
     approved_plan_id: str | None = None
     outside_window: bool = False
-    emergency: bool = Field(False, description="skip analysis (still locked, recorded, and approval-gated)")
+    emergency: bool = Field(False, description="as fast as the database allows: no analysis, no schema validation, "
+                            "no row counts or time estimate, no autoBackup; still locked, recorded and approval-gated")
 
 
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
@@ -87,12 +88,16 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
             report.outcome, report.message = "nothing-to-do", "Nothing is applied: nothing to roll back."
             return report
         ready = [u.migration for u in undos if u.migration is not None]
-        report.findings = [] if request.emergency else findings_for(conn, ready, "down")
+        if not request.emergency:  # --emergency: what the server itself refuses is the only check
+            report.findings = schema_findings(conn, plan, ready, "down") + findings_for(conn, ready, "down")
         report.rollback_plan = plan_rollback(conn, undos, report.findings, emergency=request.emergency)
-        if refuse_unavailable(report) or _stop_for_approval(conn, report, request, []):
+        if (refuse_unavailable(report) or refuse_errors(report)
+                or _stop_for_approval(conn, report, request, emergency_reasons(report.rollback_plan))):
             return report
-        backup_before_change(conn, report, [m.down for m in ready], progress)
-        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run))
+        if not request.emergency:  # the plan says "no backup: --emergency"
+            backup_before_change(conn, report, [m.down for m in ready], progress)
+        note = EMERGENCY_NOTE if request.emergency else None
+        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note))
         report.version_after = _current(conn)
         return report
 

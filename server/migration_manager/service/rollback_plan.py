@@ -24,6 +24,7 @@ from .context import Connection
 
 LOSS_RULES = ("drop-table", "drop-column")  # the rules whose probes count what a DROP loses
 LOSS_KINDS = ("drop_table", "truncate", "drop_column", "delete")
+EMERGENCY_NOTE = "--emergency: no analysis, no schema validation, no backup"  # the event log's detail
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,15 @@ def plan_rollback(conn: Connection, undos: list[Undo], findings: list[Finding], 
     _fill_losses(conn, steps, ready, _loss_findings(conn, ready, findings, plan.notes), plan.notes)
     _fill_estimates(conn, steps, ready, plan)
     return plan
+
+
+def emergency_reasons(plan: RollbackPlan | None) -> list[str]:
+    """--emergency skips the findings that would ask for approval, so data a DOWN destroys (read from the
+    statements alone, uncounted) asks instead: an emergency is never a way around the approval of a DROP."""
+    if plan is None or not plan.emergency:
+        return []
+    return [f"--emergency, without analysis or backup: {s.version}_{s.name} {loss.text}"
+            for s in plan.steps for loss in s.destroys]
 
 
 def refuse_unavailable(report: RunReport) -> bool:

@@ -109,7 +109,8 @@ class Runner:
                             statements_done=row.statements_total, error=None)
 
     # ---- rollback ----------------------------------------------------------------------
-    def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1) -> None:
+    def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1,
+                 note: str | None = None) -> None:
         started = time.monotonic()
         self._emit("migration", f"Rolling back {row.version}_{row.name} ({run.mode})")
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
@@ -130,7 +131,7 @@ class Runner:
         run.status = "rolled-back"
         run.duration_ms = _ms(started)
         self.history.log(row.version, row.name, "rollback", "ok", duration_ms=run.duration_ms, author=self.author,
-                         statements_done=len(run.statements))
+                         statements_done=len(run.statements), detail=note)
 
     # ---- statements --------------------------------------------------------------------
     def _run_script(self, script: Script, run: MigrationRun, start_at: int, record: bool = False) -> None:

@@ -73,17 +73,19 @@ def findings_for(conn: Connection, migrations: list[Migration], direction: str) 
                              lock_timeout_ms=conn.project.settings.ddlLockTimeoutMs)
 
 
-def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration]) -> list[Finding]:
+def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration], direction: str = "up") -> list[Finding]:
     """Schema-aware validation, when preCheck is on: `migrations` replayed in order on a snapshot of
-    the live schema (and each DOWN after its UP), plus out-of-order conflicts with newer migrations."""
+    the live schema. Up: each DOWN is also replayed after its UP, plus out-of-order conflicts with newer
+    migrations. Down (rollback): the DOWN scripts, newest first, as they will run."""
     if not conn.project.settings.validation.preCheck or not migrations:
         return []
     from ..analysis.schema import read_schema
     from ..analysis.simulate import conflict_findings, simulate
 
     snapshot = read_schema(conn.engine, exclude=(conn.history.table, conn.history.log_table))
-    findings = simulate(snapshot, migrations) + conflict_findings(plan, conn.project.dialect)
-    return findings
+    if direction == "down":
+        return simulate(snapshot, migrations, "down")
+    return simulate(snapshot, migrations) + conflict_findings(plan, conn.project.dialect)
 
 
 def refuse_errors(report: RunReport) -> bool:
