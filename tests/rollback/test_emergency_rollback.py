@@ -183,3 +183,18 @@ def test_emergency_without_data_loss_runs_without_a_question(tmp_path: Path, sql
     apply(project)
     report = rollback(project, emergency=True)
     assert report.outcome == "done" and report.approval_reasons == []
+
+
+def test_validation_refuses_a_down_the_server_would_refuse_and_emergency_lets_the_server_say_it(
+        project: Path) -> None:
+    write(project, "1", "t", "CREATE TABLE t (id INTEGER)", "DROP TABLE nowhere")
+    apply(project)
+    checked = rollback(project, approved=True)
+    assert checked.outcome == "failed" and checked.message.startswith("Validation found 1 error(s)")
+    assert [f.rule for f in checked.findings if f.severity == "error"] == ["schema-missing-table"]
+    assert log_events(project)[-1][1] == "apply"  # refused before anything ran: no event
+    fast = rollback(project, emergency=True, approved=True)
+    assert fast.outcome == "failed" and "nowhere" in fast.message  # the server's own error
+    assert log_events(project)[-1][1:3] == ("rollback", "failed")
+    assert "t" in tables(project)
+    assert [r[0] for r in query(project, "SELECT version FROM schema_migrations")] == ["1"]
