@@ -14,7 +14,7 @@ rollback: a ~1 GB PostgreSQL database (--rollback-size-mb; two tables, `events` 
 `accounts`), its last migration `ALTER TABLE events ADD COLUMN region; CREATE INDEX ... (created_at)`
 applied by db-migrate, then `db-migrate rollback --yes`:
   * default config (autoBackup on): the backup scope (tables or whole) and size are printed;
-  * `--emergency` (skips analysis; the backup is still taken);
+  * `--emergency` (skips analysis, validation, the plan's counts and estimate, and the backup);
   * autoBackup: false (our overhead without any backup);
   * the DOWN SQL alone through psql (baseline);
 and `db-migrate backup create` of the whole database beside a bare `pg_dump -Fc` of it.
@@ -255,7 +255,7 @@ def rollback_bench(size_mb: int, folder: Path, runs: int) -> None:
               f"{manifest['format']}, {mb(manifest['size_bytes'])}): {with_backup:6.1f} s  "
               f"ratio {with_backup / bare:6.1f} to the bare DOWN  goal < {GOAL_S} s: "
               f"{'met' if with_backup < GOAL_S else 'MISSED'}")
-        print(f"  rollback --yes --emergency (analysis skipped):      {emergency:6.1f} s  "
+        print(f"  rollback --yes --emergency (no analysis, no backup): {emergency:6.1f} s  "
               f"goal < {GOAL_S} s: {'met' if emergency < GOAL_S else 'MISSED'}")
         print(f"  rollback --yes with autoBackup: false:              {plain:6.1f} s  ratio {plain / bare:6.1f}")
         print(f"  the DOWN SQL alone through psql -1 (baseline):      {bare:6.1f} s")
