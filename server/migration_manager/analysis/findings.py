@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .after_changes import after_changes
 from .context import LiveDatabase, OperationContext, PlanState
 from .model import Finding
 from .operations import script_operations
@@ -31,16 +32,39 @@ class ScriptToCheck:
 def find(engine, scripts: Sequence[ScriptToCheck], *, lock_timeout_ms: int | None = None,
          budget: Budget | None = None, rules: Sequence[Rule] | None = None) -> list[Finding]:
     checks = _applicable(engine, scripts, lock_timeout_ms, rules or all_rules())
-    probes = {p.name: p for rule, ctx in checks for p in _safely(rule, ctx, rule.probes, [])}
+    probes, counted_after = {}, set()
+    for rule, ctx in checks:
+        asked = _safely(rule, ctx, rule.probes, [])
+        after = _after_data_changes(rule, ctx, asked, engine.dialect)
+        if after is not None:
+            asked = after
+            counted_after.add(id(ctx))
+        probes.update((p.name, p) for p in asked)
     measured = measure(engine, list(probes.values()), budget)
     found = [(_safely(rule, ctx, lambda c: rule.check(c, measured), None), ctx) for rule, ctx in checks]
-    return [_before_data_changes(finding, ctx) for finding, ctx in found if finding is not None]
+    return [_before_data_changes(finding, ctx, id(ctx) in counted_after) for finding, ctx in found
+            if finding is not None]
 
 
-def _before_data_changes(finding: Finding, ctx: OperationContext) -> Finding:
+def _after_data_changes(rule: Rule, ctx: OperationContext, asked: list, dialect: str) -> list | None:
+    """The rule's probes as after the plan's earlier UPDATE/DELETE of the table, when every one of them
+    can be put that way (analysis/after_changes.py); None to keep them as they are."""
+    if not asked or not ctx.data_changed_by or rule.id in LOSS_RULES:
+        return None
+    changes = [op for _, op in ctx.data_changed_by]
+    after = [after_changes(p, changes, dialect) for p in asked]
+    return None if any(p is None for p in after) else after
+
+
+def _before_data_changes(finding: Finding, ctx: OperationContext, counted_after: bool = False) -> Finding:
     """A count is measured on the live table: before the plan's own earlier UPDATE/DELETE of those rows,
     which may be the very fix (backfill, then SET NOT NULL; merge duplicates, then UNIQUE; delete orphans,
-    then the FOREIGN KEY). Then it is a warning that says so, not a danger stopping the fix it asks for."""
+    then the FOREIGN KEY). Counted as after them where the probe can be (`counted_after`: said so, the
+    severity stands); otherwise a warning that says so, not a danger stopping the fix it asks for."""
+    if counted_after:
+        _, first = ctx.data_changed_by[0]
+        return finding.model_copy(update={"message": finding.message + f" (Counted as after the plan's earlier "
+                                          f"{first.kind.upper()} {first.table}, which runs first.)"})
     if finding.severity != "danger" or not finding.counts or finding.rule in LOSS_RULES:
         return finding
     named = {n.lower() for n in (ctx.live_column, ctx.op.column, *ctx.op.columns, *_check_columns(ctx)) if n}
