@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -41,6 +42,13 @@ def script_operations(statements: Sequence[str], dialect: str) -> list[Operation
 
 def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operation]:
     text = sql.strip().rstrip(";").strip()
+    return [op.model_copy(update={"statement": text, "statement_index": index}) for op in _operations(text, dialect)]
+
+
+@lru_cache(maxsize=4096)
+def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
+    """Parsed once per statement text: one apply reads each script several times (schema replay,
+    rules, DOWN check, backup scope), and sqlglot's parse is the costly part. Callers get copies."""
     try:
         tree = sqlglot.parse_one(text, read=dialect)
     except (ParseError, TokenError, ValueError):
@@ -50,8 +58,7 @@ def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operati
     else:
         # Names as the server resolves them: PostgreSQL folds unquoted names to lower case, and so on.
         ops = _from_tree(normalize_identifiers(tree, dialect=dialect), dialect)
-    ops = ops or [Operation(kind="other")]
-    return [op.model_copy(update={"statement": text, "statement_index": index}) for op in ops]
+    return tuple(ops or [Operation(kind="other")])
 
 
 # ---- sqlglot trees -------------------------------------------------------------------------

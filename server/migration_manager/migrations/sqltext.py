@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ..errors import MigrationFileError
 
@@ -22,63 +23,47 @@ _ROUTINE = re.compile(
     r"^create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b", re.IGNORECASE
 )
 _OPENERS = {"begin", "case", "if", "loop", "while", "repeat"}
-_DOLLAR_TAG = re.compile(r"\$[A-Za-z_]*\$")
 _STATEMENT_START = {";", "begin", "then", "else", "do", ":", "loop", "repeat"}
+
+
+def _token_pattern(dialect: str) -> re.Pattern[str]:
+    """One regular expression per dialect for the lexer: the scan runs in C, not a Python loop per
+    character (status reads and checksums every file). Kinds, tried in this order: whitespace;
+    comments (-- to end of line, /* to */ or the end, # on MySQL); quoted strings, identifiers and
+    backticks (a doubled quote escapes itself; on MySQL a backslash escapes in '...'; unterminated:
+    to the end); PostgreSQL $tag$ ... $tag$ bodies; words (letters, digits, _, and $ after the first);
+    any other single character."""
+    hash_comment = r"|\#[^\n]*" if dialect == "mysql" else ""
+    single = r"'(?:\\[\s\S]?|''|[^'\\])*'?" if dialect == "mysql" else r"'(?:''|[^'])*'?"
+    dollar = r"|(?P<tag>\$[A-Za-z_]*\$)[\s\S]*?(?:(?P=tag)|\Z)" if dialect == "postgres" else ""
+    return re.compile(
+        r"(?P<ws>\s+)"
+        rf"|(?P<comment>--[^\n]*|/\*(?:[\s\S]*?\*/|[\s\S]*){hash_comment})"
+        rf"|(?P<string>{single}|\"(?:\"\"|[^\"])*\"?|`(?:``|[^`])*`?{dollar})"
+        r"|(?P<word>\w[\w$]*)"
+        r"|(?P<punct>[\s\S])")
+
+
+_TOKEN = {dialect: _token_pattern(dialect) for dialect in ("postgres", "mysql", "sqlite")}
+# A character that may start a string or a comment (normalize's fast path looks for none).
+_QUOTES_OR_COMMENTS = {"postgres": re.compile(r"['\"`$]|--|/\*"), "mysql": re.compile(r"['\"`#]|--|/\*"),
+                       "sqlite": re.compile(r"['\"`]|--|/\*")}
 
 
 def tokens(sql: str, dialect: str) -> Iterator[tuple[str, str]]:
     """Yield (kind, text) with kind in ws | comment | string | word | punct."""
-    i, n = 0, len(sql)
-    while i < n:
-        kind, j = _next_token(sql, i, dialect)
-        yield kind, sql[i:j]
-        i = j
+    for match in _TOKEN.get(dialect, _TOKEN["sqlite"]).finditer(sql):
+        kind = match.lastgroup
+        yield ("string" if kind == "tag" else kind), match.group()
 
 
-def _next_token(sql: str, i: int, dialect: str) -> tuple[str, int]:
-    n, c = len(sql), sql[i]
-    if c.isspace():
-        j = i
-        while j < n and sql[j].isspace():
-            j += 1
-        return "ws", j
-    if sql.startswith("--", i) or (c == "#" and dialect == "mysql"):
-        j = sql.find("\n", i)
-        return "comment", n if j < 0 else j
-    if sql.startswith("/*", i):
-        j = sql.find("*/", i + 2)
-        return "comment", n if j < 0 else j + 2
-    if c in "'\"`":
-        return "string", _end_of_quote(sql, i, c, backslash=dialect == "mysql")
-    if c == "$" and dialect == "postgres" and (m := _DOLLAR_TAG.match(sql, i)):
-        j = sql.find(m.group(0), m.end())
-        return "string", n if j < 0 else j + len(m.group(0))
-    if c.isalnum() or c == "_":
-        j = i
-        while j < n and (sql[j].isalnum() or sql[j] in "_$"):
-            j += 1
-        return "word", j
-    return "punct", i + 1
-
-
-def _end_of_quote(sql: str, start: int, quote: str, *, backslash: bool) -> int:
-    i, n = start + 1, len(sql)
-    while i < n:
-        c = sql[i]
-        if backslash and c == "\\" and quote == "'":
-            i += 2
-            continue
-        if c == quote:
-            if i + 1 < n and sql[i + 1] == quote:  # doubled quote escapes itself
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
-
-
+@lru_cache(maxsize=4096)
 def normalize(statement: str, dialect: str) -> str:
-    """The statement without comments and with whitespace collapsed (checksum input)."""
+    """The statement without comments and with whitespace collapsed (checksum input). Cached:
+    reading a file asks it of each statement up to three times (blank? BEGIN/COMMIT? checksum)."""
+    if not _QUOTES_OR_COMMENTS[dialect if dialect in _TOKEN else "sqlite"].search(statement):
+        # Only words, punctuation and whitespace: the tokens below would just collapse whitespace.
+        return " ".join(statement.split()).rstrip(";").strip()
     out: list[str] = []
     for kind, text in tokens(statement, dialect):
         if kind == "comment":

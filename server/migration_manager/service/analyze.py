@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
-from ..analysis.findings import ScriptToCheck, find
-from ..analysis.impact import StatementImpact
 from ..analysis.model import Finding
-from ..analysis.operations import script_operations
 from ..errors import MigrationFileError
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
@@ -16,6 +15,13 @@ from ..reports import AnalyzedMigration, AnalyzedStatement, AnalyzeReport
 from .context import TargetRequest, connect, open_project
 from .runner import plan_run
 from .safety import approval_reasons
+
+if TYPE_CHECKING:
+    from ..analysis.findings import ScriptToCheck
+    from ..analysis.impact import StatementImpact
+
+# The analysis (sqlglot) is imported where it runs, not here: every command imports this package,
+# and status, history or backup create should not pay for loading the SQL parser.
 
 
 class AnalyzeRequest(TargetRequest):
@@ -26,6 +32,8 @@ class AnalyzeRequest(TargetRequest):
 def findings_for_plan(engine, migrations: list[Migration], direction: str = "up", *,
                       lock_timeout_ms: int | None = None, rules=None) -> list[Finding]:
     """Data-aware findings for these migrations run in this order in this direction (all rules, or `rules`)."""
+    from ..analysis.findings import find
+
     scripts = [_script_to_check(engine, m, direction) for m in migrations]
     return find(engine, [s for s in scripts if s is not None], lock_timeout_ms=lock_timeout_ms, rules=rules)
 
@@ -72,6 +80,8 @@ def _up_to(pending: list[Migration], version: str | None, where: str) -> list[Mi
 
 
 def _script_to_check(engine, migration: Migration, direction: str) -> ScriptToCheck | None:
+    from ..analysis.findings import ScriptToCheck
+
     script: Script | None = migration.up if direction == "up" else migration.down
     if script is None or not script.statements:
         return None  # Python migrations are judged when they run; nothing to read here
@@ -81,6 +91,8 @@ def _script_to_check(engine, migration: Migration, direction: str) -> ScriptToCh
 
 
 def _analyzed(conn, migration: Migration, findings: list[Finding]) -> AnalyzedMigration:
+    from ..analysis.operations import script_operations
+
     run = plan_run(conn, migration.version, migration.name, "up", migration.up)
     operations = script_operations(migration.up.statements, conn.project.dialect)
     statements = [AnalyzedStatement(index=s.index, sql=s.sql, outside_transaction=s.outside_transaction,

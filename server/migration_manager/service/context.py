@@ -60,7 +60,7 @@ class Project:
         """Every readable migration, and one error per unreadable file (for validate)."""
         found, errors = [], []
         if self.migrations_dir.is_dir():
-            for path in sorted(self.migrations_dir.iterdir()):
+            for path in sorted(self.migrations_dir.iterdir(), key=lambda p: p.name):
                 if path.is_file() and path.suffix in (".sql", ".py") and not is_companion(path):
                     try:
                         found.append(read_file(path, self.dialect))

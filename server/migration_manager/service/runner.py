@@ -83,15 +83,16 @@ class Runner:
             self._apply_per_statement(migration, run, row, started, start_at)
         run.status = "applied"
         run.duration_ms = _ms(started)
-        self.history.log(migration.version, migration.name, "apply", "ok", duration_ms=run.duration_ms,
-                         author=row.author, statements_done=len(run.statements))
 
     def _apply_in_transaction(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float) -> None:
+        # The history row and the log event commit with the migration: one commit per migration, and
+        # never a migration recorded without its event (or the other way round).
         with self.engine.transaction():
             self._run_script(migration.up, run, 1)
             row.duration_ms = _ms(started)
             row.statements_done = row.statements_total
             self.history.insert(row)
+            self._log_ok(run, "apply", row.author, started)
 
     def _apply_per_statement(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float,
                              start_at: int) -> None:
@@ -105,8 +106,10 @@ class Runner:
         except StatementFailed as exc:
             self._record_failure(exc, migration.version, "failed")
             raise
-        self.history.update(migration.version, status=APPLIED, applied_at=utcnow(), duration_ms=_ms(started),
-                            statements_done=row.statements_total, error=None)
+        with self.engine.transaction():  # DML only: the final record and its event in one commit
+            self.history.update(migration.version, status=APPLIED, applied_at=utcnow(), duration_ms=_ms(started),
+                                statements_done=row.statements_total, error=None)
+            self._log_ok(run, "apply", row.author, started)
 
     # ---- rollback ----------------------------------------------------------------------
     def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1,
@@ -118,6 +121,7 @@ class Runner:
                 with self.engine.transaction():
                     self._run_script(script, run, 1)
                     self.history.delete(row.version)
+                    self._log_ok(run, "rollback", self.author, started, note)
 
             self._with_retries(run, attempt)
         else:
@@ -127,11 +131,16 @@ class Runner:
             except StatementFailed as exc:
                 self._record_failure(exc, row.version, "rollback_failed")
                 raise
-            self.history.delete(row.version)
+            with self.engine.transaction():
+                self.history.delete(row.version)
+                self._log_ok(run, "rollback", self.author, started, note)
         run.status = "rolled-back"
         run.duration_ms = _ms(started)
-        self.history.log(row.version, row.name, "rollback", "ok", duration_ms=run.duration_ms, author=self.author,
-                         statements_done=len(run.statements), detail=note)
+
+    def _log_ok(self, run: MigrationRun, action: str, author: str | None, started: float,
+                detail: str | None = None) -> None:
+        self.history.log(run.version, run.name, action, "ok", duration_ms=_ms(started), author=author,
+                         statements_done=len(run.statements), detail=detail)
 
     # ---- statements --------------------------------------------------------------------
     def _run_script(self, script: Script, run: MigrationRun, start_at: int, record: bool = False) -> None:

@@ -10,6 +10,7 @@ MySQL/MariaDB per table, and so on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import import_module
 from typing import Literal
 
@@ -33,6 +34,10 @@ class ColumnType:
 
     @classmethod
     def parse(cls, text: str, dialect: str) -> ColumnType:
+        return _parse_type(text, dialect)
+
+    @classmethod
+    def _parse(cls, text: str, dialect: str) -> ColumnType:
         try:
             data_type = exp.DataType.build(text, dialect=dialect)
         except Exception:  # noqa: BLE001 - a type sqlglot does not know (domains, enums, arrays of them)
@@ -41,6 +46,12 @@ class ColumnType:
         if family == "integer":  # MySQL's display width (int(11)) is not part of the type
             data_type.set("expressions", [])
         return cls(text, data_type.sql(dialect=dialect).lower(), family)
+
+
+@lru_cache(maxsize=4096)
+def _parse_type(text: str, dialect: str) -> ColumnType:
+    """Cached (a ColumnType is immutable): a schema repeats a few types over thousands of columns."""
+    return ColumnType._parse(text, dialect)
 
 
 def _family(data_type: exp.DataType) -> str:
@@ -182,25 +193,29 @@ class Snapshot:
     def index_owner(self, name: str, table: str) -> str | None:
         """The table that already has an index named `name` where it would clash, else None."""
         candidates = self.tables.values() if self.naming.index_names == "schema" else filter(None, [self.table(table)])
-        return next((t.name for t in candidates if key(name) in t.indexes), None)
+        name = key(name)  # once, not once per table: a schema may have thousands of tables
+        return next((t.name for t in candidates if name in t.indexes), None)
 
     def constraint_owner(self, name: str, table: str, kind: ConstraintKind) -> str | None:
         # Constraints backed by an index (PK/UNIQUE) clash with index names too on PostgreSQL.
         scope_all = self.naming.constraint_names == "schema" and kind == "foreign_key"
         candidates = self.tables.values() if scope_all else filter(None, [self.table(table)])
-        owner = next((t.name for t in candidates if key(name) in t.constraints), None)
+        wanted = key(name)
+        owner = next((t.name for t in candidates if wanted in t.constraints), None)
         if owner is None and kind in ("primary_key", "unique"):
             owner = self.index_owner(name, table)
         return owner
 
     def relation_exists(self, name: str) -> bool:
         """Would a new table/index named `name` clash with an existing relation (PostgreSQL namespace)?"""
-        return key(name) in self.tables or key(name) in self.other_relations or (
-            self.naming.index_names == "schema" and any(key(name) in t.indexes for t in self.tables.values()))
+        name = key(name)
+        return name in self.tables or name in self.other_relations or (
+            self.naming.index_names == "schema" and any(name in t.indexes for t in self.tables.values()))
 
     def index_table(self, name: str) -> str | None:
         """The table an index belongs to (PostgreSQL's DROP INDEX names only the index)."""
-        return next((t.name for t in self.tables.values() if key(name) in t.indexes), None)
+        name = key(name)
+        return next((t.name for t in self.tables.values() if name in t.indexes), None)
 
     def resolve(self, op):
         """`op` with what its SQL leaves out but this schema knows: the table of a DROP INDEX,

@@ -105,8 +105,9 @@ class Replay:
         table = self.table(op)
         if table is None:
             return
+        dropped = key(table.name)
         referencing = [(t, c) for t in self.schema.tables.values() if t is not table
-                       for c in list(t.constraints.values()) if c.kind == "foreign_key" and key(c.ref_table or "") == key(table.name)]
+                       for c in list(t.constraints.values()) if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
         if referencing and not op.cascade:
             names = ", ".join(f"{t.name}.{c.name}" for t, c in referencing)
             self.report(op, "schema-still-referenced", "error", "table still referenced",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from ...errors import MigrationFileError
@@ -34,7 +35,7 @@ def read_directory(directory: Path, dialect: str) -> list[Migration]:
         return []
     migrations = [
         read_file(path, dialect)
-        for path in sorted(directory.iterdir())
+        for path in sorted(directory.iterdir(), key=lambda p: p.name)
         if path.is_file() and path.suffix in (".sql", ".py") and not is_companion(path)
     ]
     _refuse_duplicates(migrations)
@@ -58,7 +59,9 @@ def _refuse_duplicates(migrations: list[Migration]) -> None:
         seen[key] = migration
 
 
+@lru_cache(maxsize=65536)
 def version_key(version: str) -> tuple:
-    """Numeric ordering for 20240116093000, 1.2.10, 001 alike."""
+    """Numeric ordering for 20240116093000, 1.2.10, 001 alike. Cached: planning 10,000 migrations
+    compares their versions many times over."""
     parts = version.replace("_", ".").split(".")
     return tuple(int(p) if p.isdigit() else 0 for p in parts if p != "")
