@@ -124,3 +124,44 @@ def test_backup_holds_only_the_touched_tables_when_nothing_else_depends_on_them(
     whole = store.get(second.backup_id)  # orders has a foreign key into customers, and a view reads orders
     assert whole.scope == "whole" and whole.tables == []
     assert json.loads((store.root / scoped.id / "manifest.json").read_text())["scope"] == "tables"
+
+
+def test_rollback_of_a_postgres_index_backs_up_only_the_indexed_table(pg_url: str, tmp_path: Path) -> None:
+    # DROP INDEX names no table on PostgreSQL: the scope comes from the catalog, not the whole database.
+    seed(pg_url)
+    project = make_project(tmp_path / "proj", pg_url)
+    run_sql(pg_url, "CREATE TABLE settings (k varchar(50) PRIMARY KEY, v text)")
+    write_migration(project, "20240101000000", "settings_v", ["CREATE INDEX settings_v ON settings (v)"],
+                    ["DROP INDEX settings_v"])
+    apply(ApplyRequest(project_dir=project, env="dev"))
+
+    report = rollback(RollbackRequest(project_dir=project, env="dev", approved=True))
+
+    assert report.outcome == "done"
+    manifest = store_of(open_project(RollbackRequest(project_dir=project, env="dev"))).get(report.backup_id)
+    assert manifest.scope == "tables"
+    assert manifest.tables == ["schema_migrations", "schema_migrations_log", "settings"]
+    engine = open_engine(pg_url)
+    try:
+        assert engine.query("SELECT count(*) FROM pg_indexes WHERE indexname = 'settings_v'")[0][0] == 0
+    finally:
+        engine.close()
+
+
+def test_dropping_an_unknown_or_other_schema_index_backs_up_everything(pg_url: str, tmp_path: Path) -> None:
+    from migration_manager.migrations.formats.common import sql_script
+    from migration_manager.service.backups import touched_tables
+    from migration_manager.service.context import connect
+
+    seed(pg_url)
+    project = make_project(tmp_path / "proj", pg_url)
+    run_sql(pg_url, "CREATE SCHEMA other", "CREATE TABLE other.t (id integer)", "CREATE INDEX t_id ON other.t (id)",
+            "CREATE INDEX customers_note ON customers (note)")
+    with connect(open_project(ApplyRequest(project_dir=project, env="dev")), lock=False) as conn:
+        def scope(sql: str) -> list[str] | None:
+            return touched_tables(conn, [sql_script(sql, "postgres")])
+
+        assert scope("DROP INDEX other.t_id") is None
+        assert scope("DROP INDEX IF EXISTS nowhere_idx") is None
+        assert scope("DROP INDEX t_id") is None  # not in the current schema
+        assert scope("DROP INDEX customers_note") is None  # orders has a foreign key into customers

@@ -39,7 +39,7 @@ PG_HOST = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
 MY_HOST = ["--protocol=TCP", "-h", "127.0.0.1", "-P", "3306", "-uroot"]
 DB_MIGRATE = str(Path(sys.executable).with_name("db-migrate"))
 GOAL_S = 120
-ROW_BYTES = 250  # on-disk bytes per generated row (heap + primary key), to size the tables
+ROW_BYTES = 180  # on-disk bytes per generated row (heap + primary key), to size the tables
 
 
 # ---- helpers --------------------------------------------------------------------------------

@@ -126,6 +126,13 @@ def _quote(value: str) -> str:
 
 
 
+def index_table(engine: Engine, index: str) -> str | None:
+    """The table of an index in the current schema (None if there is none by that name)."""
+    rows = engine.query("SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
+                        [index])
+    return rows[0][0] if rows else None
+
+
 def outside_dependents(engine: Engine, tables: list[str]) -> list[str]:
     """Objects outside `tables` that a table-only restore would break or miss: foreign keys that point
     into them, views over them, triggers on them (which may write elsewhere)."""

@@ -266,7 +266,7 @@ def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
     """The tables `scripts` change, plus the history tables; None unless that is provably all.
 
     Not provable (-> whole database): Python migrations, a statement analysis cannot read, another
-    schema, a table not found, or objects outside the set that depend on it (foreign keys into
+    schema, a table (or the table of a dropped index) not found, or objects outside the set that depend on it (foreign keys into
     it, views, triggers), which a table-only restore would break or miss."""
     engine = conn.engine
     module = module_for(engine.dialect)
@@ -282,6 +282,9 @@ def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
         for op in script_operations(script.statements, engine.dialect):
             if op.kind.startswith("set"):
                 continue
+            if op.kind == "drop_index" and op.table is None and op.index_name and hasattr(module, "index_table"):
+                # PostgreSQL's DROP INDEX names only the index: its table is in the catalog.
+                op = op.model_copy(update={"table": module.index_table(engine, op.index_name)})
             if op.kind == "other" or op.table is None or op.schema_name is not None:
                 return None
             if op.table not in existing and op.kind != "create_table":
