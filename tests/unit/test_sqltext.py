@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migration_manager.errors import MigrationFileError
-from migration_manager.migrations.sqltext import is_transaction_control, normalize, split
+from migration_manager.migrations.sqltext import is_transaction_control, normalize, split, tokens
 
 
 def test_postgres_dollar_quoted_body_stays_one_statement() -> None:
@@ -101,3 +101,32 @@ def test_normalize_ignores_comments_and_whitespace_but_not_string_contents() -> 
     b = normalize("/* header */ CREATE TABLE t ( a int );", "postgres")
     assert a == b == "CREATE TABLE t ( a int )"
     assert normalize("SELECT 'a  b'", "postgres") != normalize("SELECT 'a b'", "postgres")
+
+
+# Checksums recorded in the history tables must never change: these values were computed by the
+# character-by-character lexer that the regular-expression lexer replaced.
+PINNED_CHECKSUMS = {
+    "postgres": ("-- c\nCREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; -- x\n $body$ LANGUAGE sql;\n"
+                 "INSERT INTO t VALUES ('a''b;c', E'\\\\', \"Q\"\"x\", $$d;$$) /* x; */;\nSELECT x$y$ FROM t;\n",
+                 "v1:cf3c23fad9622a2c092ec0bebc9f156339bc38244756209b84eb119545ec2798"),
+    "mysql": ("# c\nINSERT INTO t VALUES ('a\\'b;c', \"d\"\"e\", `f``g`) -- x;\n;\n"
+              "UPDATE t SET a = 'x'  /* c; */ WHERE b = 'y\\\\';\n",
+              "v1:06a632c61e3de5ca97173336ff489a88fd06a3a3625764d51f023d1f6df93fc9"),
+    "sqlite": ("CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET a = 'x;y'; -- c\nEND;\n"
+               "SELECT  [a] ,\t\"b\"\n FROM t;\n",
+               "v1:0802752cf8c2fc3bc507a4f10f5bd3cd68899183303b82a30d879db143f585d7"),
+}
+
+
+@pytest.mark.parametrize("dialect", sorted(PINNED_CHECKSUMS))
+def test_checksums_of_quoted_and_commented_scripts_are_stable(dialect: str) -> None:
+    from migration_manager.migrations.formats.common import checksum, sql_script
+
+    text, expected = PINNED_CHECKSUMS[dialect]
+    assert checksum(sql_script(text, dialect), dialect) == expected
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_tokens_cover_the_text_exactly_even_when_unterminated(dialect: str) -> None:
+    for text in ("'open", "/* open", "$tag$ open", "`open", "a -- c", "x$y$ 'it''s' \\", "'a\\"):
+        assert "".join(t for _, t in tokens(text, dialect)) == text
