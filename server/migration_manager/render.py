@@ -90,7 +90,7 @@ class Renderer:
 
     # ---- per report ----------------------------------------------------------------------
     def _status(self, r: StatusReport) -> None:
-        state = "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending else "[green]UP TO DATE[/]"
+        state = "[yellow]IN PROGRESS[/]" if r.in_progress else "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending else "[green]UP TO DATE[/]"
         self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
         self.out.print(f"[bold]Current version[/] {r.current_version or '(none)'}   [bold]Status[/] {state}")
         if r.applied:
@@ -111,7 +111,7 @@ class Renderer:
                 table.add_row(m.version, m.name, m.format or "", m.file or "", "yes" if m.can_roll_back else "no")
             self.out.print(table)
         if r.dirty_detail:
-            self.out.print("[bold red]DIRTY[/]")
+            self.out.print("[bold yellow]IN PROGRESS[/]" if r.in_progress else "[bold red]DIRTY[/]")
             self.out.print(r.dirty_detail, markup=False)
         for problem in r.problems:
             self.out.print(f"[red]![/] {problem}")

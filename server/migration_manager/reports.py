@@ -39,6 +39,8 @@ class StatusReport(BaseModel):
     dirty_detail: str | None = None
     problems: list[str] = Field(default_factory=list, description="edited / missing / out-of-order files")
     rollback_available: int = Field(0, description="applied migrations that have a DOWN, newest first, contiguous")
+    in_progress: bool = Field(False, description="a run is going on now: the dirty row's run still holds the lock")
+    lock_holder: str | None = Field(None, description="who holds the migration lock while a run is in progress")
     next_action: str
 
 

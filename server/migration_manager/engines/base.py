@@ -49,6 +49,9 @@ class Engine(Protocol):
 
     def release_lock(self, name: str) -> None: ...
 
+    def lock_holder(self, name: str) -> str | None:
+        """Who holds the migration lock now (session id and what it runs), or None when it is free."""
+
     def server_version(self) -> str: ...
 
     def needs_autocommit(self, statement: str) -> bool:

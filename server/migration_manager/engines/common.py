@@ -28,7 +28,8 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
 
 
-def poll_lock(try_once: Callable[[], bool], name: str, timeout_s: float, where: str) -> None:
+def poll_lock(try_once: Callable[[], bool], name: str, timeout_s: float, where: str,
+              holder: Callable[[], str | None] | None = None) -> None:
     """Poll a non-blocking try-lock until it succeeds or time runs out.
 
     Polling (not a blocking wait) is deliberate: a session blocked on an advisory lock
@@ -37,10 +38,22 @@ def poll_lock(try_once: Callable[[], bool], name: str, timeout_s: float, where: 
     deadline = time.monotonic() + timeout_s
     while not try_once():
         if time.monotonic() >= deadline:
+            who = _describe(holder)
             raise LockTimeout(
-                f"Another migration run holds the migration lock '{name}' on {where}; waited {timeout_s:g}s.",
-                state="Nothing was changed by this run. The other run is still working (or its session is still open).",
+                f"Another migration run holds the migration lock '{name}' on {where}{who}; waited {timeout_s:g}s.",
+                state="Nothing was changed by this run. The other run is still working (or its session is still open: "
+                "a killed process's last statement runs on the server until it ends, and holds the lock until then).",
                 next_step="Wait for it to finish and run the command again, or raise --lock-timeout. "
                 "The lock is session-level: it is released when the other process exits.",
             )
         time.sleep(LOCK_POLL_SECONDS)
+
+
+def _describe(holder: Callable[[], str | None] | None) -> str:
+    if holder is None:
+        return ""
+    try:
+        found = holder()
+    except Exception:  # noqa: BLE001 - only decoration for the message
+        return ""
+    return f" (held by {found})" if found else ""

@@ -29,7 +29,7 @@ class MySQLEngine:
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         self.conn = self._connect()
-        self._lock_conn = None
+        self._lock_name: str | None = None
         self._is_mariadb = "mariadb" in self.server_version().lower()
 
     def _connect(self):
@@ -64,24 +64,40 @@ class MySQLEngine:
             raise
         self.conn.commit()
 
-    def acquire_lock(self, name: str, timeout_s: float) -> None:
-        # GET_LOCK belongs to a dedicated session, released when that session ends.
+    def _scoped(self, name: str) -> str:
         # GET_LOCK names are server-wide: scope them to this database (and keep them <= 64 chars).
-        self._lock_conn = self._connect()
         scoped = f"{self.url.database}:{name}"
-        lock_name = scoped if len(scoped) <= 64 else hashlib.sha256(scoped.encode()).hexdigest()
+        return scoped if len(scoped) <= 64 else hashlib.sha256(scoped.encode()).hexdigest()
 
-        def try_once() -> bool:
-            with self._lock_conn.cursor() as cur:
-                cur.execute("SELECT GET_LOCK(%s, 0)", [lock_name])
-                return cur.fetchone()[0] == 1
-
-        poll_lock(try_once, name, timeout_s, self.url.redacted)
+    def acquire_lock(self, name: str, timeout_s: float) -> None:
+        # GET_LOCK is held by the session that runs the statements (COMMIT does not release it).
+        # When our process is killed, the server keeps running that session's statement to its end
+        # (an ALTER even commits) and only then drops the session and the lock: nobody else starts
+        # while a dead run's statement is still changing the schema.
+        lock_name = self._scoped(name)
+        poll_lock(lambda: self.query("SELECT GET_LOCK(%s, 0)", [lock_name])[0][0] == 1,
+                  name, timeout_s, self.url.redacted, lambda: self.lock_holder(name))
+        self._lock_name = lock_name
 
     def release_lock(self, name: str) -> None:
-        if self._lock_conn is not None:
-            self._lock_conn.close()
-            self._lock_conn = None
+        if self._lock_name is not None and self.conn.open:
+            try:
+                self.query("SELECT RELEASE_LOCK(%s)", [self._lock_name])
+            except Exception:  # noqa: BLE001 - a session that is gone has released it already
+                pass
+        self._lock_name = None
+
+    def lock_holder(self, name: str) -> str | None:
+        holder = self.query("SELECT IS_USED_LOCK(%s)", [self._scoped(name)])[0][0]
+        if holder is None:
+            return None
+        found = self.query("SELECT command, time, info FROM information_schema.processlist WHERE id = %s", [holder])
+        if not found:
+            return f"MariaDB/MySQL connection {holder}"
+        command, seconds, sql = found[0]
+        flat = " ".join((sql or "").split())
+        doing = f"running for {seconds}s: {flat[:100]}" if sql else f"{command.lower()} for {seconds}s"
+        return f"MariaDB/MySQL connection {holder} ({doing})"
 
     def server_version(self) -> str:
         version = self.query("SELECT VERSION()")[0][0]
@@ -154,8 +170,10 @@ class MySQLEngine:
         return "mysql+pymysql://" + self.url.raw.split("://", 1)[1]
 
     def close(self) -> None:
-        self.release_lock("")
-        self.conn.close()
+        try:
+            self.conn.close()  # ending the session releases GET_LOCK
+        except Exception:  # noqa: BLE001 - already closed by a lost connection
+            pass
 
 
 def _adapt(params: Sequence[Any] | None) -> Sequence[Any] | None:

@@ -21,6 +21,11 @@ _AUTOCOMMIT_ONLY = re.compile(
 HINT = "Check host, port, database name, user and password (PGPASSWORD or the URL); is the server running?"
 
 
+def _short(sql: str | None, limit: int = 100) -> str:
+    flat = " ".join((sql or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def connect(url: DatabaseURL) -> PostgresEngine:
     return PostgresEngine(url)
 
@@ -33,7 +38,8 @@ class PostgresEngine:
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         self.conn = self._connect()
-        self._lock_conn = None
+        self._lock_key: int | None = None
+        self._notice_lost_client()
 
     def _connect(self):
         import psycopg
@@ -58,18 +64,44 @@ class PostgresEngine:
         with self.conn.transaction():
             yield
 
+    def _notice_lost_client(self) -> None:
+        # A killed client's statement keeps running (and holding its locks and the migration lock)
+        # until the server next talks to the client. From PostgreSQL 14 the server can poll the
+        # socket during a statement and cancel it: the transaction is rolled back within a second.
+        if int(self.query("SHOW server_version_num")[0][0]) >= 140000:
+            self.execute("SET client_connection_check_interval = 1000")
+
     def acquire_lock(self, name: str, timeout_s: float) -> None:
-        # A dedicated autocommit session holds the lock: it survives our own COMMITs, is never
-        # part of a migration's transaction, and dies with the process (no stale lock row).
-        self._lock_conn = self._connect()
+        # Session-level advisory lock, taken outside any transaction (COMMIT/ROLLBACK keep it), on the
+        # session that runs the migrations: it is free only once that session has ended on the server,
+        # so a killed client whose last statement is still running keeps everyone else out until the
+        # server has cancelled it (not only until our process is gone).
         key = lock_key(name)
-        poll_lock(lambda: self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0],
-                  name, timeout_s, self.url.redacted)
+        poll_lock(lambda: self.conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0],
+                  name, timeout_s, self.url.redacted, lambda: self.lock_holder(name))
+        self._lock_key = key
 
     def release_lock(self, name: str) -> None:
-        if self._lock_conn is not None:
-            self._lock_conn.close()  # closing the session releases the advisory lock
-            self._lock_conn = None
+        if self._lock_key is not None and not self.conn.closed:
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", [self._lock_key])
+            except Exception:  # noqa: BLE001 - a session that is gone has released it already
+                pass
+        self._lock_key = None
+
+    def lock_holder(self, name: str) -> str | None:
+        key = lock_key(name)
+        rows = self.query(
+            "SELECT a.pid, a.state, extract(epoch FROM now() - a.query_start)::int, a.query FROM pg_locks l "
+            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.objsubid = 1",
+            [key >> 32, key & 0xFFFFFFFF])
+        if not rows:
+            return None
+        pid, state, seconds, sql = rows[0]
+        doing = f"running for {seconds}s: {_short(sql)}" if state == "active" else f"{state}, last: {_short(sql)}"
+        return f"PostgreSQL session {pid} ({doing})"
 
     def server_version(self) -> str:
         return "PostgreSQL " + self.query("SHOW server_version")[0][0]
@@ -136,5 +168,4 @@ class PostgresEngine:
         return "postgresql+psycopg://" + self.url.raw.split("://", 1)[1]
 
     def close(self) -> None:
-        self.release_lock("")
-        self.conn.close()
+        self.conn.close()  # ending the session releases the advisory lock

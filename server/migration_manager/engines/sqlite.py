@@ -72,7 +72,23 @@ class SQLiteEngine:
             except BlockingIOError:
                 return False
 
-        poll_lock(try_once, name, timeout_s, self.url.redacted)
+        poll_lock(try_once, name, timeout_s, self.url.redacted, lambda: self.lock_holder(name))
+        os.ftruncate(self._lock_fd, 0)
+        os.write(self._lock_fd, str(os.getpid()).encode())  # for lock_holder's message only
+
+    def lock_holder(self, name: str) -> str | None:
+        path = f"{self.path}.migrate-lock"
+        if self.path == ":memory:" or not os.path.exists(path):
+            return None
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # granted: nobody holds the exclusive lock
+            return None
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return f"process {pid or '?'} (lock file {path})"
+        finally:
+            os.close(fd)
 
     def release_lock(self, name: str) -> None:
         if self._lock_fd is not None:

@@ -16,7 +16,7 @@ from ..migrations.plan import Plan, make_plan
 from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
                        ValidateReport)
 from .context import Project, TargetRequest, connect, open_project
-from .migrate import check_dirty, dirty_error
+from .migrate import check_dirty, dirty_error, in_progress_error
 from .templates import TEMPLATES
 
 
@@ -45,18 +45,30 @@ def status(request: TargetRequest) -> StatusReport:
     with connect(project, lock=False) as conn:
         plan = make_plan(migrations, conn.history.rows())
         version = conn.engine.server_version()
-        check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty else None
+        holder = _running_holder(conn, plan)
+        check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder else None
     applied = [_applied_info(row, plan) for row in plan.applied]
     pending = [_pending_info(m, project) for m in plan.pending]
     dirty = [_dirty_info(row) for row in plan.dirty]
-    detail = dirty_error(plan.dirty[0], check).explain() if plan.dirty else None
+    error = (in_progress_error(plan.dirty[0], holder) if holder else dirty_error(plan.dirty[0], check)) if plan.dirty else None
+    detail = error.explain() if error else None
     return StatusReport(
         environment=project.target.name, database=project.target.display_url, server_version=version,
         current_version=plan.current_version, applied=applied + dirty, pending=pending, dirty=bool(plan.dirty),
         dirty_detail=detail, problems=[e.message for e in file_errors] + _problems(plan),
-        rollback_available=_rollback_depth(plan),
-        next_action=_next_action(plan),
+        rollback_available=_rollback_depth(plan), in_progress=bool(holder), lock_holder=holder,
+        next_action=error.next_step if holder else _next_action(plan),
     )
+
+
+def _running_holder(conn, plan: Plan) -> str | None:
+    """Who holds the lock while the history says a run is going on (None: nobody, so that run died)."""
+    if not plan.dirty or plan.dirty[0].status not in ("running", "rolling_back"):
+        return None
+    try:
+        return conn.engine.lock_holder(conn.lock_name)
+    except Exception:  # noqa: BLE001 - no privilege to see other sessions: fall back to the dirty report
+        return None
 
 
 def validate(request: TargetRequest) -> ValidateReport:

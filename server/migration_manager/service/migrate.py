@@ -131,18 +131,32 @@ def check_dirty(conn: Connection, plan: Plan, row: HistoryRow) -> StatementCheck
         return None
 
 
+def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
+    """A `running` row while someone holds the migration lock: the run is going on, not dead."""
+    doing = "rolled back" if "roll" in row.status else "applied"
+    return DirtyState(
+        f"Migration {row.version}_{row.name} is being {doing} right now ({row.statements_done} of "
+        f"{row.statements_total} statements recorded); the migration lock is held by {holder}.",
+        state=f"Statements 1..{row.statements_done} are committed; statement {row.statements_done + 1} is still "
+        "running on the server. If the process that started it was killed, the server runs that statement to its "
+        "end before it drops the session and the lock.",
+        next_step="Wait for it, then run `db-migrate status` again. To stop it now, cancel that session on the "
+        "server; status will then show where it stopped.",
+    )
+
+
 def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtyState:
     doing = "rolling back" if "roll" in row.status else "applying"
     running = row.status in ("running", "rolling_back")
     how = "the process running it died" if running else f"statement {row.statements_done + 1} failed"
     done, resume = row.statements_done, f"re-runs from statement {row.statements_done + 1}"
-    state = f"Statements 1..{done} of {row.version} are committed; the rest did not run."
+    state = f"Statements 1..{done} of {row.version}_{row.name} are committed; the rest did not run."
     if running:
         state += f" Statement {done + 1} may or may not have completed on the server: check it."
     if check is not None and check.verdict == "not-run":
-        state = f"Statements 1..{done} of {row.version} are committed; the rest did not run. {check.explain()}"
+        state = f"Statements 1..{done} of {row.version}_{row.name} are committed; the rest did not run. {check.explain()}"
     if check is not None and check.verdict == "completed":
-        state = (f"Statements 1..{check.index} of {row.version} are committed (the history recorded {done}); "
+        state = (f"Statements 1..{check.index} of {row.version}_{row.name} are committed (the history recorded {done}); "
                  f"the rest did not run. {check.explain()}")
         resume = f"records statement {check.index} as done and continues from statement {check.index + 1}"
     return DirtyState(
