@@ -202,7 +202,10 @@ def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> in
     report = use_case(request, progress=renderer.progress)
     if report.outcome != "needs-approval":
         return _finish(report, renderer)
-    renderer.show(report)
+    if args.json and not args.yes:  # one JSON document: the plan that needs approval
+        return _finish(report, renderer)
+    if not args.json:  # --json --yes prints only the final report (stdout stays one JSON document)
+        renderer.show(report)
     if not (args.yes or renderer.confirm("Proceed?")):
         renderer.plain("Not approved: nothing was changed." + ("" if sys.stdin.isatty() else
                        " (No terminal to ask on: a human can approve with --yes.)"))

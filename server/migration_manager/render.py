@@ -187,6 +187,8 @@ class Renderer:
         took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
         source = f", DOWN from {run.script_source}" if run.script_source else ""
         self.out.print(f"  {run.direction.upper()} {run.version}_{run.name} [{run.mode}{source}] {status}{took}")
+        if run.mode_reason:
+            self.out.print(f"    outside a transaction: {run.mode_reason}", markup=False)
         if not show_sql:
             return
         if run.python_source:

@@ -65,6 +65,8 @@ class StatementRun(BaseModel):
     status: Literal["planned", "done", "failed", "skipped"] = "planned"
     duration_ms: int | None = None
     error: str | None = None
+    leftovers: list[str] = Field(default_factory=list,
+                                 description="INVALID indexes a failed CREATE INDEX CONCURRENTLY left behind")
 
 
 class MigrationRun(BaseModel):
@@ -72,6 +74,7 @@ class MigrationRun(BaseModel):
     name: str
     direction: Literal["up", "down"]
     mode: Literal["transaction", "per-statement", "python"]
+    mode_reason: str | None = Field(None, description="why the migration runs outside one transaction")
     statements: list[StatementRun]
     python_source: str | None = None
     script_source: str | None = Field(None, description="where the DOWN comes from: file or history")

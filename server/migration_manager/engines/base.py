@@ -57,6 +57,15 @@ class Engine(Protocol):
     def needs_autocommit(self, statement: str) -> bool:
         """True for statements that cannot run inside a transaction block (CREATE INDEX CONCURRENTLY...)."""
 
+    def invalid_indexes(self) -> set[str]:
+        """Indexes the server keeps but does not use (PostgreSQL: a failed CREATE INDEX CONCURRENTLY's)."""
+
+    def index_named_by(self, statement: str) -> str | None:
+        """The index a statement that runs outside a transaction creates, as invalid_indexes() names it."""
+
+    def drop_invalid_index_sql(self, index: str) -> str:
+        """The statement that removes such an index without blocking writes."""
+
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """True when exc means "gave up waiting for a table lock" (PostgreSQL 55P03, MySQL 1205)."""
 

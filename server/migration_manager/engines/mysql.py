@@ -106,6 +106,15 @@ class MySQLEngine:
     def needs_autocommit(self, statement: str) -> bool:
         return False  # everything runs statement by statement anyway
 
+    def invalid_indexes(self) -> set[str]:
+        return set()  # an index build here either completes or leaves nothing
+
+    def index_named_by(self, statement: str) -> str | None:
+        return None
+
+    def drop_invalid_index_sql(self, index: str) -> str:
+        return f"DROP INDEX {index};"
+
     def is_lock_timeout(self, exc: BaseException) -> bool:
         args = getattr(exc, "args", ())
         return bool(args) and args[0] in LOCK_WAIT_ERRORS

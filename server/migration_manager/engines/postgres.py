@@ -18,6 +18,10 @@ _AUTOCOMMIT_ONLY = re.compile(
     r"|alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently)",
     re.IGNORECASE | re.DOTALL,
 )
+# The index a CREATE INDEX CONCURRENTLY names (unquoted names fold to lower case, as the server does).
+_CONCURRENT_INDEX_NAME = re.compile(
+    r"^\s*create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?(?!on\b)(?P<name>\"[^\"]+\"|\w+)",
+    re.IGNORECASE)
 HINT = "Check host, port, database name, user and password (PGPASSWORD or the URL); is the server running?"
 
 
@@ -108,6 +112,24 @@ class PostgresEngine:
 
     def needs_autocommit(self, statement: str) -> bool:
         return bool(_AUTOCOMMIT_ONLY.match(statement))
+
+    def invalid_indexes(self) -> set[str]:
+        rows = self.query(
+            "SELECT CASE WHEN n.nspname = current_schema() THEN quote_ident(c.relname) "
+            "ELSE quote_ident(n.nspname) || '.' || quote_ident(c.relname) END FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')")
+        return {r[0] for r in rows}
+
+    def index_named_by(self, statement: str) -> str | None:
+        found = _CONCURRENT_INDEX_NAME.match(statement)
+        if not found:
+            return None
+        name = found["name"]
+        return name if name.startswith('"') else name.lower()
+
+    def drop_invalid_index_sql(self, index: str) -> str:
+        return f"DROP INDEX CONCURRENTLY IF EXISTS {index};"
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlstate", None) == "55P03"

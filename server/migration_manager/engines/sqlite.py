@@ -102,6 +102,15 @@ class SQLiteEngine:
     def needs_autocommit(self, statement: str) -> bool:
         return bool(_AUTOCOMMIT_ONLY.match(statement))
 
+    def invalid_indexes(self) -> set[str]:
+        return set()  # an index build here either completes or leaves nothing
+
+    def index_named_by(self, statement: str) -> str | None:
+        return None
+
+    def drop_invalid_index_sql(self, index: str) -> str:
+        return f"DROP INDEX {index};"
+
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from ..errors import ConnectionLost, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
+from ..errors import (ConnectionLost, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable,
+                      StatementFailed)
 from ..history import HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
@@ -243,8 +244,8 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
                 step(runner, run, index)
             except MigrationError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a driver error outside a statement: the link is gone
-                raise connection_lost(conn, run, exc) from None
+            except Exception as exc:  # noqa: BLE001 - a driver error outside a statement (history, session)
+                raise outside_statement_failure(conn, run, exc) from None
         except MigrationError as exc:
             run.status, run.error = "failed", exc.message
             _log_failure(conn, run, report.action, author, exc)
@@ -255,6 +256,21 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
     done = [r for r in report.migrations if r.status != "planned"]
     verb = {"up": "Applied", "down": "Rolled back"}[done[-1].direction] if done else "Ran"
     report.message += f"{verb} {len(done)} migration(s)."
+
+
+def outside_statement_failure(conn: Connection, run: MigrationRun, exc: Exception) -> MigrationError:
+    """A driver error between statements: the server went away, or writing the history failed."""
+    try:
+        conn.engine.query("SELECT 1")
+    except Exception:  # noqa: BLE001 - no answer: the connection is gone
+        return connection_lost(conn, run, exc)
+    done = sum(1 for s in run.statements if s.status == "done")
+    return StatementFailed(
+        f"Recording {run.version}_{run.name} in the history table failed: {redact(' '.join(str(exc).split()))}",
+        state=f"{done} of {len(run.statements)} statements ran" + (
+            "; the transaction was rolled back, nothing of it is applied." if run.mode == "transaction" else
+            " and are committed; the history row may not say so."),
+        next_step="Run `db-migrate status` and compare it with the schema before anything else.")
 
 
 def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> ConnectionLost:

@@ -28,8 +28,14 @@ def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_c
     if failed is None:
         return
     try:
+        dropped = _drop_leftovers(conn, report, failed)
         if not _left_partial(conn, failed):
             _forget_unstarted(conn, failed)
+            if failed.mode == "per-statement" and report.error:  # the DIRTY wording no longer holds
+                report.error["state"] = (f"Unchanged for {failed.version}_{failed.name}: its first statement failed, "
+                                         "nothing of it was committed" + (f", and the INVALID index {dropped} it left "
+                                         "was dropped" if dropped else "") + "; it is pending again.")
+                report.error["next_step"] = "Fix the migration (or the data it trips on) and run the command again."
             if undo_completed():
                 undone = any(r.status == "rolled-back" for r in report.migrations)
                 report.failure_recovery = "down-scripts" if undone else "transaction-rollback"
@@ -46,6 +52,18 @@ def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_c
     except Exception as exc:  # noqa: BLE001 - e.g. the connection is gone: say so, never crash
         report.failure_recovery = "not-recovered"
         report.message += f"\nautoOnFailure could not finish ({type(exc).__name__}). Run `db-migrate status`."
+
+
+def _drop_leftovers(conn: Connection, report: RunReport, failed: MigrationRun) -> str:
+    """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index: the state before the command has none."""
+    dropped = []
+    for statement in failed.statements:
+        for index in list(statement.leftovers):
+            conn.engine.execute(conn.engine.drop_invalid_index_sql(index))
+            statement.leftovers.remove(index)
+            dropped.append(index)
+            report.message += f"\nautoOnFailure: dropped the INVALID index {index} the failed statement left behind."
+    return ", ".join(dropped)
 
 
 def _left_partial(conn: Connection, failed: MigrationRun) -> bool:

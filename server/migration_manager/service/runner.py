@@ -39,23 +39,31 @@ class MigrationContext:
         return self._engine.query(sql, params)
 
 
-def mode_for(conn: Connection, script: Script) -> str:
+def mode_for(conn: Connection, script: Script) -> tuple[str, str | None]:
+    """The run mode, and why it is not one transaction (said in the plan, never silently)."""
     if script.is_python:
-        return "python"
-    if (conn.engine.caps.transactional_ddl and not script.no_transaction
-            and not any(conn.engine.needs_autocommit(s) for s in script.statements)):
-        return "transaction"
-    return "per-statement"
+        return "python", None
+    if not conn.engine.caps.transactional_ddl:
+        return "per-statement", ("DDL commits implicitly on this server: statement by statement, progress recorded "
+                                 "after each")
+    if script.no_transaction:
+        return "per-statement", "the file asks for no transaction: statement by statement, progress recorded after each"
+    blocking = next((i for i, s in enumerate(script.statements, start=1) if conn.engine.needs_autocommit(s)), None)
+    if blocking:
+        return "per-statement", (f"statement {blocking} ({_preview(script.statements[blocking - 1], 60)}) cannot run "
+                                 "inside a transaction block: every statement runs on its own (BEGIN/COMMIT in the "
+                                 "file are not used), progress recorded after each")
+    return "transaction", None
 
 
 def plan_run(conn: Connection, version: str, name: str, direction: str, script: Script) -> MigrationRun:
-    mode = mode_for(conn, script)
+    mode, reason = mode_for(conn, script)
     statements = [
         StatementRun(index=i, sql=sql, outside_transaction=mode == "per-statement")
         for i, sql in enumerate(script.statements, start=1)
     ]
-    return MigrationRun(version=version, name=name, direction=direction, mode=mode, statements=statements,
-                        python_source=script.source if script.is_python else None)
+    return MigrationRun(version=version, name=name, direction=direction, mode=mode, mode_reason=reason,
+                        statements=statements, python_source=script.source if script.is_python else None)
 
 
 class Runner:
@@ -69,7 +77,9 @@ class Runner:
         self.position = position
 
     # ---- apply -------------------------------------------------------------------------
-    def apply(self, migration: Migration, run: MigrationRun, *, start_at: int = 1, backup_id: str | None = None) -> None:
+    def apply(self, migration: Migration, run: MigrationRun, *, start_at: int | None = None,
+              backup_id: str | None = None) -> None:
+        """start_at=None: a fresh run (inserts the history row); a number: resume the dirty row from there."""
         started = time.monotonic()
         row = HistoryRow(version=migration.version, name=migration.name, checksum=migration.checksum,
                          applied_at=utcnow(), author=migration.author or self.author,
@@ -95,12 +105,12 @@ class Runner:
             self._log_ok(run, "apply", row.author, started)
 
     def _apply_per_statement(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float,
-                             start_at: int) -> None:
-        if start_at == 1:
-            row.status = "running"
+                             start_at: int | None) -> None:
+        if start_at is None:
+            start_at, row.status = 1, "running"
             self.history.insert(row)
-        else:
-            self.history.update(migration.version, status="running", error=None)
+        else:  # resolve --retry: the dirty row is there already, possibly failed at statement 1
+            self.history.update(migration.version, status="running", error=None, statements_done=start_at - 1)
         try:
             self._run_script(migration.up, run, start_at, record=True)
         except StatementFailed as exc:
@@ -161,12 +171,14 @@ class Runner:
         self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
         started = time.monotonic()
         attempts = self.settings.ddlLockRetries + 1 if retry else 1
+        invalid_before = self._invalid_indexes(statement.sql)
         for attempt in range(1, attempts + 1):
             try:
                 self.engine.execute(statement.sql)
                 break
             except Exception as exc:  # noqa: BLE001 - any driver error is reported with its statement
-                if retry and attempt < attempts and self.engine.is_lock_timeout(exc):
+                statement.leftovers = self._leftovers(statement.sql, invalid_before)
+                if retry and attempt < attempts and self.engine.is_lock_timeout(exc) and not statement.leftovers:
                     run.lock_retries += 1
                     _backoff(attempt)
                     continue
@@ -199,6 +211,26 @@ class Runner:
                     statement.status, statement.error = "planned", None
                 _backoff(attempt)
 
+    def _invalid_indexes(self, sql: str) -> set[str] | None:
+        """Before a statement that runs outside a transaction: the invalid indexes already there."""
+        if not self.engine.needs_autocommit(sql):
+            return None
+        try:
+            return self.engine.invalid_indexes()
+        except Exception:  # noqa: BLE001 - only used to explain a failure
+            return None
+
+    def _leftovers(self, sql: str, before: set[str] | None) -> list[str]:
+        """INVALID indexes the failed statement left (a failed CREATE INDEX CONCURRENTLY is not cleaned up)."""
+        if before is None:
+            return []
+        try:
+            after = self.engine.invalid_indexes()
+        except Exception:  # noqa: BLE001 - the connection may be gone
+            return []
+        named = self.engine.index_named_by(sql)
+        return sorted(i for i in after if i not in before or i == named)
+
     def _failure(self, run: MigrationRun, statement: StatementRun, lock_timeout: bool) -> StatementFailed:
         total = len(run.statements)
         verb = "apply" if run.direction == "up" else "rollback"
@@ -211,9 +243,17 @@ class Runner:
         else:
             state = f"Unchanged for {run.version}_{run.name}: its transaction was rolled back."
             step = "Fix the migration (or the data it trips on) and run the command again."
+        left = ""
+        if statement.leftovers:
+            names = ", ".join(statement.leftovers)
+            drops = " ".join(self.engine.drop_invalid_index_sql(i) for i in statement.leftovers)
+            left = (f"\n  The failed statement left the INVALID index {names} behind (not used by queries, but its "
+                    f"name is taken and writes still maintain it): drop it with `{drops}`")
+            state += f" The INVALID index {names} is left behind."
+            step = f"First `{drops}`. Then: {step}"
         error = StatementFailed(
             f"{verb.capitalize()} of {run.version}_{run.name} failed at statement {statement.index} of {total}: "
-            f"{statement.error}\n  SQL: {_preview(statement.sql, 300)}",
+            f"{statement.error}\n  SQL: {_preview(statement.sql, 300)}{left}",
             state=state, next_step=step)
         error.lock_timeout = lock_timeout
         return error
