@@ -7,11 +7,12 @@ run on every machine. A server that is down skips its tests, unless MM_REQUIRE_S
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbcheck import throwaway_database
+from dbcheck import MYSQL_USER_PASSWORD, _admin_execute, throwaway_database
 
 
 @pytest.fixture
@@ -26,6 +27,20 @@ def mysql_url() -> Iterator[str]:
     """A fresh, empty MariaDB/MySQL database, dropped afterwards."""
     with throwaway_database("mysql") as url:
         yield url
+
+
+@pytest.fixture
+def mysql_user_url(mysql_url: str) -> Iterator[str]:
+    """The throwaway MariaDB database, reached as a user who has a password (MYSQL_USER_PASSWORD)."""
+    user, database = f"mm_pw_{uuid.uuid4().hex[:8]}", mysql_url.rsplit("/", 1)[1]
+    for host in ("%", "localhost"):
+        _admin_execute("mysql", f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{MYSQL_USER_PASSWORD}'")
+        _admin_execute("mysql", f"GRANT ALL ON `{database}`.* TO '{user}'@'{host}'")
+    try:
+        yield f"mysql://{user}:{MYSQL_USER_PASSWORD}@127.0.0.1:3306/{database}"
+    finally:
+        for host in ("%", "localhost"):
+            _admin_execute("mysql", f"DROP USER IF EXISTS '{user}'@'{host}'")
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 DB_MIGRATE = str(Path(sys.executable).with_name("db-migrate"))
 HISTORY_TABLES = ("schema_migrations", "schema_migrations_log")
+MYSQL_USER_PASSWORD = "Pw-s3cret-9f2c"  # the password of the mysql_user_url fixture's user
 PG_ADMIN = os.environ.get("MM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_ADMIN = os.environ.get("MM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
 REQUIRE = os.environ.get("MM_REQUIRE_SERVICES") == "1"

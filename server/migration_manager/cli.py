@@ -45,11 +45,24 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                         help="show tracebacks")
 
 
+class UsageError(Exception):
+    """A command line argparse refuses; raised instead of exiting so --json can answer in JSON."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(self, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="db-migrate", description="Safe database migrations.")
+    parser = _Parser(prog="db-migrate", description="Safe database migrations.")
     parser.add_argument("--version", action="version", version=f"migration-manager {__version__}")
     _global_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _global_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -120,7 +133,11 @@ def _backup_commands(command) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _usage_error(exc, json_output="--json" in argv)
     from .render import Renderer
 
     renderer = Renderer(json_output=args.json)
@@ -133,14 +150,38 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KeyboardInterrupt:
-        renderer.plain("Interrupted. The migration lock is released with this process; run `db-migrate status`.")
-        return 130
+        renderer.error(Interrupted("Interrupted.", state="Whatever statement was running is rolled back (PostgreSQL, "
+                                   "SQLite) or left dirty at that statement (MariaDB); the migration lock is released "
+                                   "with this process.", next_step="Run `db-migrate status`."))
+        return Interrupted.exit_code
     except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback for a user
         if args.debug:
             traceback.print_exc()
-        renderer.plain(f"Internal error: {redact(str(exc))} ({type(exc).__name__}). Re-run with --debug for details; "
-                       "run `db-migrate status` to see the database state.")
+        renderer.error(InternalError(f"Internal error: {redact(str(exc))} ({type(exc).__name__}).",
+                                     state="Unknown: run `db-migrate status` to see the database state.",
+                                     next_step="Re-run with --debug for details, and report it."))
         return EXIT_INTERNAL
+
+
+class Interrupted(MigrationError):
+    kind = "interrupted"
+    exit_code = 130
+
+
+class InternalError(MigrationError):
+    kind = "internal_error"
+    exit_code = EXIT_INTERNAL
+
+
+def _usage_error(exc: UsageError, *, json_output: bool) -> int:
+    if json_output:
+        print(json.dumps({"error": "usage_error", "message": f"{exc.parser.prog}: {exc.message}",
+                          "state": "Nothing was run.", "next_step": f"See `{exc.parser.prog} --help`.",
+                          "exit_code": 2}, indent=2))
+    else:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+    return 2
 
 
 def _target(args: argparse.Namespace) -> dict[str, Any]:
@@ -218,10 +259,12 @@ def _finish(report, renderer) -> int:
     from .errors import RollbackUnavailable
 
     renderer.show(report)
-    if report.outcome == "failed":
+    if report.outcome == "failed":  # the failure's own code: 9 a statement failed, 3 the connection was lost...
+        error = getattr(report, "error", None) or {}
+        if error.get("exit_code"):
+            return int(error["exit_code"])
         # A refused rollback (no DOWN) exits as RollbackUnavailable always has, with the plan shown.
-        refused = (getattr(report, "error", None) or {}).get("error") == RollbackUnavailable.kind
-        return RollbackUnavailable.exit_code if refused else EXIT_FAILED
+        return RollbackUnavailable.exit_code if error.get("error") == RollbackUnavailable.kind else EXIT_FAILED
     if report.outcome == "needs-approval":
         return EXIT_NOT_APPROVED
     return 0

@@ -27,13 +27,17 @@ class MigrationError(Exception):
             parts.append(f"Next step: {self.next_step}")
         return "\n".join(parts)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"error": self.kind, "message": self.message, "state": self.state, "next_step": self.next_step}
+    def to_dict(self) -> dict[str, str | int]:
+        return {"error": self.kind, "message": self.message, "state": self.state, "next_step": self.next_step,
+                "exit_code": self.exit_code}
 
 
 class ConfigError(MigrationError):
     kind = "config_error"
     exit_code = 2
+
+    def __init__(self, message: str, *, state: str = "", next_step: str = "") -> None:
+        super().__init__(message, state=state or "Nothing was run: no database was contacted.", next_step=next_step)
 
 
 class ConnectionFailed(MigrationError):

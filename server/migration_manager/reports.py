@@ -156,7 +156,8 @@ class RunReport(BaseModel):
     rollback_plan: RollbackPlan | None = Field(None, description="rollback: per migration, can it roll back, what "
                                                "its DOWN destroys, the backup, the estimated time")
     message: str = ""
-    error: dict[str, str] | None = Field(None, description="message / state / next_step when outcome is failed")
+    error: dict[str, str | int] | None = Field(
+        None, description="error (kind), message, state, next_step and exit_code when outcome is failed")
 
 
 class CreateReport(BaseModel):

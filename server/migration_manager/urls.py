@@ -19,12 +19,15 @@ SCHEMES = {
 }
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
+# user:password@host written without a (well-formed) scheme, e.g. a mistyped "mysql//root:pw@host/db".
+_PASSWORD_IN_USERINFO = re.compile(r"(?P<head>[^\s:/@'\"]+:)(?P<pw>[^\s@/'\"]+)(?P<tail>@)")
 _PASSWORD_PARAM = re.compile(r"(?P<head>[?&](?:password|pwd|pass)=)(?P<pw>[^&\s]*)", re.I)
 
 
 def redact(text: str) -> str:
     """Replace every password found in URLs (user:PASSWORD@ and ?password=) inside text by ***."""
     text = _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}", text)
+    text = _PASSWORD_IN_USERINFO.sub(lambda m: f"{m['head']}***{m['tail']}", text)
     return _PASSWORD_PARAM.sub(lambda m: f"{m['head']}***", text)
 
 

@@ -173,7 +173,8 @@ def test_mariadb_killed_mid_migration_is_dirty_refused_and_retried(mysql_url: st
     assert report["dirty"] is True and report["in_progress"] is False and report["lock_holder"] is None
     dirty, = [m for m in report["applied"] if m["state"] == "dirty"]
     assert (dirty["status"], dirty["statements_done"], dirty["statements_total"]) == ("running", 1, 3)
-    assert "the process running it died while applying it (1 of 3 statements done)" in report["dirty_detail"]
+    assert ("the run stopped without recording its end (its process died or lost its connection) while applying "
+            "it (1 of 3 statements done)") in report["dirty_detail"]
     assert "Statement 2 may or may not have completed on the server" in report["dirty_detail"]
 
     for command in (["apply"], ["rollback"]):

@@ -8,19 +8,17 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from ..errors import (ConnectionLost, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable,
-                      StatementFailed)
+from ..errors import DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
 from ..history import HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
-from ..urls import redact
 from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
-from .runner import Runner, plan_run
+from .runner import Runner, outside_statement_failure, plan_run
 from .safety import approval_reasons, check_window, findings_for, plan_id, refuse_errors, schema_findings, window_open
 
 if TYPE_CHECKING:
@@ -149,7 +147,8 @@ def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
 def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtyState:
     doing = "rolling back" if "roll" in row.status else "applying"
     running = row.status in ("running", "rolling_back")
-    how = "the process running it died" if running else f"statement {row.statements_done + 1} failed"
+    how = ("the run stopped without recording its end (its process died or lost its connection)" if running
+           else f"statement {row.statements_done + 1} failed")
     done, resume = row.statements_done, f"re-runs from statement {row.statements_done + 1}"
     state = f"Statements 1..{done} of {row.version}_{row.name} are committed; the rest did not run."
     if running:
@@ -256,35 +255,6 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
     done = [r for r in report.migrations if r.status != "planned"]
     verb = {"up": "Applied", "down": "Rolled back"}[done[-1].direction] if done else "Ran"
     report.message += f"{verb} {len(done)} migration(s)."
-
-
-def outside_statement_failure(conn: Connection, run: MigrationRun, exc: Exception) -> MigrationError:
-    """A driver error between statements: the server went away, or writing the history failed."""
-    try:
-        conn.engine.query("SELECT 1")
-    except Exception:  # noqa: BLE001 - no answer: the connection is gone
-        return connection_lost(conn, run, exc)
-    done = sum(1 for s in run.statements if s.status == "done")
-    return StatementFailed(
-        f"Recording {run.version}_{run.name} in the history table failed: {redact(' '.join(str(exc).split()))}",
-        state=f"{done} of {len(run.statements)} statements ran" + (
-            "; the transaction was rolled back, nothing of it is applied." if run.mode == "transaction" else
-            " and are committed; the history row may not say so."),
-        next_step="Run `db-migrate status` and compare it with the schema before anything else.")
-
-
-def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> ConnectionLost:
-    done = sum(1 for s in run.statements if s.status == "done")
-    if run.mode == "per-statement":
-        state = (f"{run.version}_{run.name} is probably dirty: {done} of {len(run.statements)} statements were "
-                 "committed before the connection was lost; the next statement may or may not have completed.")
-    else:
-        state = (f"{run.version}_{run.name} ran in one transaction that never committed, so the server rolled it "
-                 "back: the migration is not applied.")
-    return ConnectionLost(
-        f"The connection to {conn.project.target.display_url} was lost while running {run.version}_{run.name}: "
-        f"{redact(' '.join(str(exc).split()))}",
-        state=state, next_step="Check that the server is up, then run `db-migrate status` before anything else.")
 
 
 def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, exc: MigrationError) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import StatementFailed
+from ..errors import ConnectionLost, MigrationError, StatementFailed
 from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
 from ..reports import MigrationRun, StatementRun
@@ -183,6 +183,8 @@ class Runner:
                     _backoff(attempt)
                     continue
                 statement.status, statement.error = "failed", _clean(exc, self.conn)
+                if not connection_alive(self.conn):  # the server went away, or ended our session
+                    raise connection_lost(self.conn, run, exc) from None
                 raise self._failure(run, statement, self.engine.is_lock_timeout(exc)) from None
         statement.status, statement.duration_ms = "done", _ms(started)
 
@@ -273,6 +275,52 @@ class Runner:
             self.progress(ProgressEvent(phase=phase, message=message, migration_index=self.position[0],
                                         migration_total=self.position[1], statement_index=index,
                                         statement_total=total))
+
+
+def outside_statement_failure(conn: Connection, run: MigrationRun, exc: Exception) -> MigrationError:
+    """A driver error between statements: the server went away, or writing the history failed."""
+    if not connection_alive(conn):
+        return connection_lost(conn, run, exc)
+    done = sum(1 for s in run.statements if s.status == "done")
+    return StatementFailed(
+        f"Recording {run.version}_{run.name} in the history table failed: {redact(' '.join(str(exc).split()))}",
+        state=f"{done} of {len(run.statements)} statements ran" + (
+            "; the transaction was rolled back, nothing of it is applied." if run.mode == "transaction" else
+            " and are committed; the history row may not say so."),
+        next_step="Run `db-migrate status` and compare it with the schema before anything else.")
+
+
+def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> ConnectionLost:
+    """The server went away (or ended our session) during the run: say what that leaves, per run mode."""
+    done = sum(1 for s in run.statements if s.status == "done")
+    total = len(run.statements)
+    running = next((s for s in run.statements if s.status == "failed"), None)
+    where = f" at statement {running.index} of {total}" if running else ""
+    step = "Check that the server is up, then run `db-migrate status` before anything else."
+    if run.mode == "transaction":
+        state = (f"{run.version}_{run.name} ran in one transaction that never committed, so the server rolled it "
+                 "back: the migration is not applied.")
+        step = "Check that the server is up, then run the command again (`db-migrate status` shows it pending)."
+    elif running:
+        state = (f"DIRTY: statements 1..{done} of {run.version}_{run.name} are committed; statement {running.index} "
+                 "was running when the session ended and may or may not have completed. The history row could not "
+                 "be updated: it still says the run is in progress.")
+        step = (f"Check that the server is up, then `db-migrate status` (it reads the live schema to tell whether "
+                f"statement {running.index} completed), then `db-migrate resolve {run.version} --retry`.")
+    else:
+        state = (f"{run.version}_{run.name} is probably dirty: {done} of {total} statements were committed before "
+                 "the connection was lost; the next statement may or may not have completed.")
+    return ConnectionLost(
+        f"The connection to {conn.project.target.display_url} was lost while running {run.version}_{run.name}"
+        f"{where}: {redact(' '.join(str(exc).split()))}", state=state, next_step=step)
+
+
+def connection_alive(conn: Connection) -> bool:
+    try:
+        conn.engine.query("SELECT 1")
+    except Exception:  # noqa: BLE001 - no answer: the session is gone
+        return False
+    return True
 
 
 def _ms(started: float) -> int:

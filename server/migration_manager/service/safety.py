@@ -95,7 +95,7 @@ def refuse_errors(report: RunReport) -> bool:
         return False
     report.outcome = "failed"
     report.message = f"Validation found {len(errors)} error(s); nothing was run."
-    report.error = {"message": "; ".join(f"{f.migration or ''} statement {f.statement_index or '?'}: {f.message}"
+    report.error = {"error": "validation_failed", "exit_code": 1, "message": "; ".join(f"{f.migration or ''} statement {f.statement_index or '?'}: {f.message}"
                                          for f in errors),
                     "state": "Nothing was run: the database is unchanged.",
                     "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
