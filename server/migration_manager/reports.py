@@ -142,6 +142,7 @@ class RunReport(BaseModel):
     dry_run: bool = False
     plan_id: str = Field(description="hash of the exact plan; an approval is bound to it")
     outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"]
+    lock_wait_ms: int = Field(0, description="how long this run waited for another run's migration lock")
     needs_approval: bool = False
     approval_reasons: list[str] = Field(default_factory=list)
     maintenance_window: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class Connection:
     project: Project
     engine: Engine
     history: History
+    lock_wait_ms: int = 0  # how long this run waited for another run's migration lock
 
     @property
     def lock_name(self) -> str:
@@ -103,7 +105,9 @@ def connect(project: Project, *, lock: bool) -> Iterator[Connection]:
     conn = Connection(project, engine, History(engine, project.settings.historyTable))
     try:
         if lock:
+            started = time.monotonic()
             engine.acquire_lock(conn.lock_name, project.settings.lockWaitSeconds)
+            conn.lock_wait_ms = int((time.monotonic() - started) * 1000)
         yield conn
     finally:
         engine.close()

@@ -209,6 +209,7 @@ def _report(conn: Connection, action: str, runs: list[MigrationRun], current: st
     target = conn.project.target
     return RunReport(action=action, environment=target.name, database=target.display_url, dry_run=dry_run,
                      plan_id=plan_id(target.name, action, runs), outcome="dry-run" if dry_run else "done",
+                     lock_wait_ms=conn.lock_wait_ms,
                      migrations=runs, version_before=current, version_after=current,
                      maintenance_window=target.maintenance_window, window_open=window_open(conn))
 
