@@ -52,6 +52,9 @@ class Engine(Protocol):
     def lock_holder(self, name: str) -> str | None:
         """Who holds the migration lock now (session id and what it runs), or None when it is free."""
 
+    def is_connected(self) -> bool:
+        """False when the server went away or ended our session (a failed statement alone is not that)."""
+
     def server_version(self) -> str: ...
 
     def needs_autocommit(self, statement: str) -> bool:

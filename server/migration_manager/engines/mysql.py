@@ -99,6 +99,15 @@ class MySQLEngine:
         doing = f"running for {seconds}s: {flat[:100]}" if sql else f"{command.lower()} for {seconds}s"
         return f"MariaDB/MySQL connection {holder} ({doing})"
 
+    def is_connected(self) -> bool:
+        if not self.conn.open:  # PyMySQL closes its side on "Lost connection" (2013) and friends
+            return False
+        try:
+            self.conn.ping(reconnect=False)
+        except Exception:  # noqa: BLE001 - killed server-side (KILL CONNECTION) before we noticed
+            return False
+        return True
+
     def server_version(self) -> str:
         version = self.query("SELECT VERSION()")[0][0]
         return version if "mariadb" in version.lower() else f"MySQL {version}"

@@ -107,6 +107,10 @@ class PostgresEngine:
         doing = f"running for {seconds}s: {_short(sql)}" if state == "active" else f"{state}, last: {_short(sql)}"
         return f"PostgreSQL session {pid} ({doing})"
 
+    def is_connected(self) -> bool:
+        # Not a query: inside a failed transaction every query fails until ROLLBACK, the session is fine.
+        return not (self.conn.closed or self.conn.broken)
+
     def server_version(self) -> str:
         return "PostgreSQL " + self.query("SHOW server_version")[0][0]
 

@@ -96,6 +96,9 @@ class SQLiteEngine:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    def is_connected(self) -> bool:
+        return True  # a file: there is no server to lose
+
     def server_version(self) -> str:
         return f"SQLite {sqlite3.sqlite_version}"
 

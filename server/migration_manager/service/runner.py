@@ -317,10 +317,9 @@ def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> Conn
 
 def connection_alive(conn: Connection) -> bool:
     try:
-        conn.engine.query("SELECT 1")
+        return conn.engine.is_connected()
     except Exception:  # noqa: BLE001 - no answer: the session is gone
         return False
-    return True
 
 
 def _ms(started: float) -> int:
