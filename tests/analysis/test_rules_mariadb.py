@@ -181,3 +181,11 @@ def test_a_backfill_earlier_in_the_plan_is_counted(db):
     partial = one(analyze(db, ["UPDATE users SET bio = '' WHERE bio IS NULL AND id <= 500",
                                "ALTER TABLE users MODIFY bio TEXT NOT NULL"]), "not-null-blocked")
     assert (partial.severity, partial.counts) == ("danger", {"nulls": 375})
+
+
+def test_orphans_are_counted_after_the_plans_own_delete(db):
+    fk = "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"
+    found = one(analyze(db, ["DELETE FROM orders WHERE user_id > 5500", fk]), "foreign-key-orphans")
+    assert (found.severity, found.counts) == ("danger", {"orphan_rows": 20})
+    assert "orphan_rows" not in {k for f in analyze(db, ["DELETE FROM orders WHERE user_id > 5000", fk])
+                                 for k in f.counts}

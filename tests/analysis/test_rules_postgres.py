@@ -232,12 +232,33 @@ def test_a_partial_fix_leaves_the_exact_rest_dangerous_and_the_server_agrees(db)
             conn.execute(migration[2])
 
 
-def test_orphans_deleted_first_make_the_foreign_key_count_a_warning(db):
-    found = one(analyze(db, ["DELETE FROM orders WHERE user_id NOT IN (SELECT id FROM users)",
-                             "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)"]),
+FK = "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)"
+
+
+@pytest.mark.parametrize("fix, left", [
+    ("DELETE FROM orders WHERE user_id NOT IN (SELECT id FROM users)", 0),
+    ("UPDATE orders SET user_id = NULL WHERE user_id NOT IN (SELECT id FROM users)", 0),
+    ("DELETE FROM orders WHERE user_id > 5500", 20),  # 4 of the 24 orphans
+    ("UPDATE orders SET user_id = 1 WHERE user_id > 5300", 12),
+])
+def test_orphans_are_counted_after_the_plans_own_fix_and_the_server_agrees(db, fix, left):
+    import psycopg
+
+    found = [f for f in analyze(db, [fix, FK]) if f.rule == "foreign-key-orphans"]
+    assert [f.counts for f in found] == ([{"orphan_rows": left}] if left else [])
+    with psycopg.connect(db) as conn:  # rolled back
+        conn.execute(fix)
+        orphans = conn.execute("SELECT count(*) FROM orders o WHERE user_id IS NOT NULL AND NOT EXISTS "
+                               "(SELECT 1 FROM users u WHERE u.id = o.user_id)").fetchone()[0]
+        assert orphans == left
+        conn.rollback()
+
+
+def test_a_fix_the_probe_cannot_follow_makes_the_count_a_warning_measured_before_it(db):
+    found = one(analyze(db, ["UPDATE orders o SET user_id = u.id FROM users u WHERE u.id = o.id", FK]),
                 "foreign-key-orphans")
     assert (found.severity, found.counts, found.exact) == ("warning", {"orphan_rows": 24}, False)
-    assert "Measured before statement 1 (DELETE orders)" in found.message
+    assert "Measured before statement 1 (UPDATE orders)" in found.message
 
 
 def test_a_data_change_of_other_columns_leaves_the_danger(db):

@@ -40,8 +40,9 @@ class Probe:
     kind: Literal["count_if", "duplicates", "orphans"] = "count_if"
     condition: exp.Expression | None = None  # count_if: rows where this is TRUE
     columns: tuple[str, ...] = ()  # duplicates: the key; orphans: the referencing columns
-    keys: tuple[exp.Expression, ...] = ()  # duplicates: key expressions (an index on lower(email)), else columns
-    where: exp.Expression | None = None  # duplicates: a partial index's predicate
+    keys: tuple[exp.Expression, ...] = ()  # duplicates: key expressions (an index on lower(email)), else columns;
+    # orphans: the referencing values as expressions of the child row (alias c), else columns
+    where: exp.Expression | None = None  # duplicates: a partial index's predicate; orphans: child rows counted
     ref_table: str | None = None  # orphans
     ref_columns: tuple[str, ...] = ()
 
@@ -153,12 +154,14 @@ def _duplicates(engine, probe: Probe, clock: _Clock) -> Measure:
 def _orphans(engine, probe: Probe, clock: _Clock) -> Measure:
     dialect = engine.dialect
     child, parent = exp.to_table(probe.table, alias="c"), exp.to_table(probe.ref_table, alias="p")
-    referencing = [exp.column(c, table="c", quoted=True) for c in probe.columns]
+    referencing = list(probe.keys) or [exp.column(c, table="c", quoted=True) for c in probe.columns]
     matches = [exp.EQ(this=exp.column(r, table="p", quoted=True), expression=c)
                for r, c in zip(probe.ref_columns, referencing)]
     parent_row = exp.select(ONE).from_(parent).where(exp.and_(*matches))
     # MATCH SIMPLE (the default everywhere): a row with any NULL in the key is not checked.
     filters = [exp.Not(this=exp.Is(this=c, expression=exp.Null())) for c in referencing]
+    if probe.where is not None:  # the child rows still there after the plan's earlier DELETEs
+        filters.append(exp.paren(probe.where))
     condition = exp.and_(*filters, exp.Not(this=exp.Exists(this=parent_row)))
     count = exp.select(exp.Count(this=exp.Star())).from_(child).where(condition)
     listing = exp.select(exp.Star()).from_(child).where(condition)
