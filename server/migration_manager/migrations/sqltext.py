@@ -105,6 +105,8 @@ def _split_postgres(sql: str) -> list[str]:
 
 
 def _split_sqlite(sql: str) -> list[str]:
+    if not _QUOTES_OR_COMMENTS["sqlite"].search(sql):
+        return _split_sqlite_plain(sql)
     statements, current = [], ""
     for kind, text in tokens(sql, "sqlite"):
         current += text
@@ -113,6 +115,19 @@ def _split_sqlite(sql: str) -> list[str]:
             current = ""
     if current.strip():
         statements.append(current)
+    return statements
+
+
+def _split_sqlite_plain(sql: str) -> list[str]:
+    """No quote or comment in the text: every ';' is a candidate end, and SQLite itself says which
+    ones end a statement (not those inside a trigger body), without a Python loop per token."""
+    statements, start = [], 0
+    for end in (m.end() for m in re.finditer(";", sql)):
+        if sqlite3.complete_statement(sql[start:end]):
+            statements.append(sql[start:end].rstrip().rstrip(";"))
+            start = end
+    if sql[start:].strip():
+        statements.append(sql[start:])
     return statements
 
 
