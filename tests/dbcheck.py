@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 DB_MIGRATE = str(Path(sys.executable).with_name("db-migrate"))
 HISTORY_TABLES = ("schema_migrations", "schema_migrations_log")
 MYSQL_USER_PASSWORD = "Pw-s3cret-9f2c"  # the password of the mysql_user_url fixture's user
+ARCHIVE_PREFIX = "_mm_archive_"  # the tool's archives of destroyed data (service/archive.py): not the user's schema
 PG_ADMIN = os.environ.get("MM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 MYSQL_ADMIN = os.environ.get("MM_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/")
 REQUIRE = os.environ.get("MM_REQUIRE_SERVICES") == "1"
@@ -117,7 +118,7 @@ def tables(url: str) -> set[str]:
 
 
 def user_tables(url: str) -> set[str]:
-    return tables(url) - set(HISTORY_TABLES)
+    return {t for t in tables(url) - set(HISTORY_TABLES) if not t.lower().startswith(ARCHIVE_PREFIX)}
 
 
 def history(url: str) -> dict[str, tuple]:
@@ -139,12 +140,13 @@ def schema_dump(url: str, *, include_history: bool = False) -> str:
                    "-p", str(parts.port or 5432), "-U", parts.username or "postgres", parts.path.lstrip("/")]
         for table in skip:
             command += ["-T", table, "-T", f"{table}_id_seq"]
+        command += ["-T", f"{ARCHIVE_PREFIX}*"]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         # \restrict / \unrestrict carry a random key per dump (pg_dump 15.14+): not schema.
         return "\n".join(line for line in out.splitlines()
                          if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
     if kind(url) == "mysql":
-        names = sorted(t for t in tables(url) if t not in skip)
+        names = sorted(t for t in tables(url) if t not in skip and not t.lower().startswith(ARCHIVE_PREFIX))
         views = {r[0] for r in query(url, "SELECT table_name FROM information_schema.views WHERE table_schema = DATABASE()")}
         dumps = []
         for name in names:
@@ -155,7 +157,8 @@ def schema_dump(url: str, *, include_history: bool = False) -> str:
         return "\n".join(dumps + [f"TRIGGER {n}: {s}" for n, s in triggers])
     rows = query(url, "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
                       "ORDER BY type, name")
-    return "\n".join(f"{t} {n} on {tb}: {s}" for t, n, tb, s in rows if tb not in skip)
+    return "\n".join(f"{t} {n} on {tb}: {s}" for t, n, tb, s in rows
+                     if tb not in skip and not tb.lower().startswith(ARCHIVE_PREFIX))
 
 
 # ---- projects on disk -----------------------------------------------------------------------

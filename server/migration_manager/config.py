@@ -44,7 +44,9 @@ class ValidationSettings(Strict):
 
 class RollbackSettings(Strict):
     autoOnFailure: bool = True
-    keepBackups: int = Field(7, description="days a pre-migration backup is kept")
+    keepBackups: int = Field(7, description="days a pre-migration backup (and an archive table never restored) is kept")
+    archiveDestroyedData: bool = Field(True, description="copy what DROP COLUMN / DROP TABLE / a narrowing type "
+                                       "change destroys into an archive table, and put it back on rollback")
 
 
 class Environment(Strict):

@@ -68,7 +68,7 @@ class History:
             found = self.engine.query(f"SELECT {', '.join(COLUMNS)} FROM {self.table}")
         except Exception as exc:  # noqa: BLE001 - most likely another tool's table of the same name
             raise foreign_table(self.table, exc) from None
-        return {r[0]: HistoryRow(**dict(zip(COLUMNS, r)) | {"applied_at": _as_utc(r[3])}) for r in found}
+        return {r[0]: HistoryRow(**dict(zip(COLUMNS, r)) | {"applied_at": as_utc(r[3])}) for r in found}
 
     def insert(self, row: HistoryRow) -> None:
         values = [getattr(row, c) for c in COLUMNS]
@@ -94,7 +94,7 @@ class History:
             return []
         cols = ("id", "version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
         rows = self.engine.query(f"SELECT {', '.join(cols)} FROM {self.log_table} ORDER BY id DESC LIMIT {int(limit)}")
-        return [dict(zip(cols, r)) | {"at": _as_utc(r[5])} for r in rows]
+        return [dict(zip(cols, r)) | {"at": as_utc(r[5])} for r in rows]
 
 
 def foreign_table(table: str, exc: Exception) -> HistoryConflict:
@@ -107,7 +107,7 @@ def foreign_table(table: str, exc: Exception) -> HistoryConflict:
     )
 
 
-def _as_utc(value: Any) -> datetime:
+def as_utc(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

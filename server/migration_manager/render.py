@@ -168,7 +168,8 @@ class Renderer:
             took = "" if step.estimated_seconds is None else f"  est. {_duration(step.estimated_seconds)}"
             self.out.print(f"  {step.version}_{escape(step.name)}  can roll back: {verdict} ({escape(step.why)}){took}")
             for loss in step.destroys:
-                self.out.print(f"      [red]{escape(loss.text)}[/]")
+                kept = f" [cyan]— archived first into {loss.archived_into}[/]" if loss.archived_into else ""
+                self.out.print(f"      [red]{escape(loss.text)}[/]{kept}")
         b = p.backup
         if b.will_back_up:
             what = "the whole database" if b.scope == "whole" else "tables " + ", ".join(b.tables) if b.tables else ""
@@ -189,18 +190,33 @@ class Renderer:
         self.out.print(f"  {run.direction.upper()} {run.version}_{run.name} [{run.mode}{source}] {status}{took}")
         if run.mode_reason:
             self.out.print(f"    outside a transaction: {run.mode_reason}", markup=False)
+        self._archives(run, planned=run.status == "planned")
         if not show_sql:
             return
         if run.python_source:
             self.out.print(Syntax(run.python_source, "python", line_numbers=False, padding=(0, 4)))
             return
-        text = ";\n".join(s.sql for s in run.statements) + ";"
+        text = ";\n".join(_with_archive_sql(s.sql, s.index, run.archives) for s in run.statements) + ";"
         if run.mode == "transaction":
             text = f"BEGIN;\n{text}\n-- + history row\nCOMMIT;"
         self.out.print(Syntax(text, "sql", padding=(0, 4), word_wrap=True))
         for statement in run.statements:
             if statement.error:
                 self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
+
+    def _archives(self, run, *, planned: bool) -> None:
+        for s in run.archives:
+            rows = f"{s.rows:,} rows" if s.rows is not None else f"~{s.rows_estimate or 0:,} rows"
+            if s.action == "archive":
+                verb = "archives" if planned else "archived"
+                self.out.print(f"    [cyan]{verb} {rows}[/] of {escape(s.target)} into {s.archive_table} before "
+                               f"statement {s.statement_index}")
+            elif s.action == "restore":
+                verb = "puts back" if planned else "put back"
+                self.out.print(f"    [cyan]{verb} {rows}[/] of {escape(s.target)} from {s.archive_table} after "
+                               f"statement {s.statement_index}" + (f" ({escape(s.note)})" if s.note else ""))
+            else:
+                self.out.print(f"    [yellow]![/] {escape(s.note)}")
 
     def _finding(self, f: Finding) -> None:
         colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.severity, "blue")
@@ -362,3 +378,12 @@ def _size(size: int) -> str:
 
 def _seconds(ms: int | None) -> str:
     return "" if ms is None else f"{ms / 1000:.3f}s"
+
+
+def _with_archive_sql(sql: str, index: int, archives: list) -> str:
+    """A statement with the archive SQL the runner runs before it and the restore SQL after it."""
+    before = [f"-- archive {s.target}\n" + ";\n".join(s.sql) for s in archives
+              if s.action == "archive" and s.statement_index == index and s.sql]
+    after = [f"-- put back {s.target}\n" + ";\n".join(s.sql) for s in archives
+             if s.action == "restore" and s.statement_index == index and s.sql]
+    return ";\n".join([*before, sql, *after])

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from .analysis.impact import StatementImpact
 from .analysis.model import Finding
+from .archive import ArchiveStep
 
 
 class MigrationInfo(BaseModel):
@@ -83,6 +84,17 @@ class MigrationRun(BaseModel):
     lock_retries: int = 0
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    archives: list[ArchiveStep] = Field(
+        default_factory=list, description="archive before destroy (rollback.archiveDestroyedData): what is "
+        "(planned: will be) copied into an archive table before a destructive statement, restored after the "
+        "statement that re-creates it, or cannot be archived by key")
+
+    @computed_field  # in --json and MCP output too: "archives N rows first"
+    @property
+    def archived_rows(self) -> int:
+        """Rows this run archives first (exact once run, the table's estimate in a plan)."""
+        return sum((s.rows if s.rows is not None else s.rows_estimate or 0) for s in self.archives
+                   if s.action == "archive")
 
 
 class DataLoss(BaseModel):
@@ -96,6 +108,8 @@ class DataLoss(BaseModel):
     exact: bool = Field(True, description="False: '~', a page sample or the catalog estimate")
     source: Literal["counted", "sampled", "catalog estimate", "new in this rollback", "not counted"] = "counted"
     text: str = Field(description="e.g. 'drops table user_preferences (3,456 rows)'")
+    archived_into: str | None = Field(None, description="rollback.archiveDestroyedData: the archive table that keeps "
+                                      "these values first (put back if the migration is applied again)")
 
 
 class RollbackStep(BaseModel):
@@ -212,6 +226,8 @@ class BackupReport(BaseModel):
     environment: str | None = None
     backup_dir: str
     backups: list[Manifest] = Field(default_factory=list, description="created, listed, or deleted by prune")
+    archives_dropped: list[ArchiveStep] = Field(
+        default_factory=list, description="prune: archive tables never restored, older than rollback.keepBackups days")
     message: str = ""
 
 

@@ -17,7 +17,7 @@ from ..backup import module_for
 from ..backup.manifest import Manifest, sha256_of, size_of
 from ..backup.store import BackupStore, expiry
 from ..config import Target
-from ..errors import BackupFailed, ConfigError, RestoreFailed
+from ..errors import BackupFailed, ConfigError, MigrationError, RestoreFailed
 from ..history import utcnow
 from ..migrations.formats import version_key
 from ..reports import BackupReport, RestoreReport
@@ -56,6 +56,7 @@ def backup(request: BackupRequest, progress: Progress | None = None) -> BackupRe
         report.backups = store.prune()
         report.message = (f"Deleted {len(report.backups)} backup(s) older than rollback.keepBackups = "
                           f"{project.settings.rollback.keepBackups} day(s).")
+        report.message += _prune_archives(project, report)
     else:
         with connect(project, lock=True) as conn:  # under the lock: no migration runs half-way through it
             current = current_version(conn)
@@ -63,6 +64,18 @@ def backup(request: BackupRequest, progress: Progress | None = None) -> BackupRe
                                           progress=progress)]
         report.message = f"Backup {report.backups[0].id} written ({report.backups[0].size_bytes:,} bytes)."
     return report
+
+
+def _prune_archives(project: Project, report: BackupReport) -> str:
+    """Archive tables of destroyed data that were never restored go after keepBackups days too."""
+    from .archive import prune_archives
+
+    try:
+        with connect(project, lock=True) as conn:  # under the lock: never an archive a running rollback reads
+            report.archives_dropped = prune_archives(conn, project.settings.rollback.keepBackups)
+    except MigrationError as exc:
+        return f" Archive tables were not checked: {exc.message}"
+    return f" Dropped {len(report.archives_dropped)} archive table(s) older than that." if report.archives_dropped else ""
 
 
 def store_of(project: Project) -> BackupStore:

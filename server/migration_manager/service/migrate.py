@@ -14,6 +14,7 @@ from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
+from .archive import mark_archived, plan_archives
 from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
@@ -62,6 +63,7 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             return report
         if refuse_errors(report):
             return report
+        plan_archives(conn, runs, [m.up for m in selected])
         if _stop_for_approval(conn, report, request, []):
             return report
         backup = backup_before_change(conn, report, [m.up for m in selected], progress)
@@ -89,14 +91,18 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
         ready = [u.migration for u in undos if u.migration is not None]
         if not request.emergency:  # --emergency: what the server itself refuses is the only check
             report.findings = schema_findings(conn, plan, ready, "down") + findings_for(conn, ready, "down")
+        if not request.emergency:  # like the backup, the archive copy is skipped: it reads (and copies) the tables
+            plan_archives(conn, runs, [u.migration.down if u.migration is not None else Script() for u in undos])
         report.rollback_plan = plan_rollback(conn, undos, report.findings, emergency=request.emergency)
+        mark_archived(report, emergency=request.emergency)
         if (refuse_unavailable(report) or refuse_errors(report)
                 or _stop_for_approval(conn, report, request, emergency_reasons(report.rollback_plan))):
             return report
         if not request.emergency:  # the plan says "no backup: --emergency"
             backup_before_change(conn, report, [m.down for m in ready], progress)
         note = EMERGENCY_NOTE if request.emergency else None
-        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note))
+        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note,
+                                                                                archive=not request.emergency))
         report.version_after = _current(conn)
         return report
 
@@ -285,7 +291,8 @@ def _undo_completed(conn: Connection, report: RunReport, selected: list[Migratio
             break
         down_run = plan_run(conn, migration.version, migration.name, "down", migration.down)
         try:
-            Runner(conn, conn.project.author(), progress, (0, 0)).rollback(rows[migration.version], migration.down, down_run)
+            Runner(conn, conn.project.author(), progress, (0, 0)).rollback(rows[migration.version], migration.down,
+                                                                         down_run, archive=False)
         except MigrationError as exc:
             report.message += f"\nautoOnFailure: rolling back {migration.label} failed too: {exc.message}"
             break

@@ -21,6 +21,7 @@ from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
 from ..reports import MigrationRun, StatementRun
 from ..urls import redact
+from .archive import Archiver
 from .context import Connection, Progress, ProgressEvent
 
 
@@ -87,10 +88,12 @@ class Runner:
                          statements_total=max(len(run.statements), 1), backup_id=backup_id,
                          down_script=migration.down.source if migration.down else None)
         self._emit("migration", f"Applying {migration.label} ({run.mode})")
+        self.archiver = Archiver(self.conn, run)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(migration.up)):
             self._with_retries(run, lambda: self._apply_in_transaction(migration, run, row, started))
         else:
             self._apply_per_statement(migration, run, row, started, start_at)
+        self.archiver.publish()
         run.status = "applied"
         run.duration_ms = _ms(started)
 
@@ -98,6 +101,7 @@ class Runner:
         # The history row and the log event commit with the migration: one commit per migration, and
         # never a migration recorded without its event (or the other way round).
         with self.engine.transaction():
+            self.archiver.reset()
             self._run_script(migration.up, run, 1)
             row.duration_ms = _ms(started)
             row.statements_done = row.statements_total
@@ -114,6 +118,7 @@ class Runner:
         try:
             self._run_script(migration.up, run, start_at, record=True)
         except StatementFailed as exc:
+            self.archiver.publish()  # committed archives are real: the report shows them
             self._record_failure(exc, migration.version, "failed")
             raise
         with self.engine.transaction():  # DML only: the final record and its event in one commit
@@ -123,12 +128,16 @@ class Runner:
 
     # ---- rollback ----------------------------------------------------------------------
     def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1,
-                 note: str | None = None) -> None:
+                 note: str | None = None, archive: bool = True) -> None:
+        """archive=False: archived data is still put back, but nothing new is archived (autoOnFailure
+        undoing what this same command applied: the data it destroys did not exist before the command)."""
         started = time.monotonic()
         self._emit("migration", f"Rolling back {row.version}_{row.name} ({run.mode})")
+        self.archiver = Archiver(self.conn, run, archive_new=archive)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
             def attempt() -> None:
                 with self.engine.transaction():
+                    self.archiver.reset()
                     self._run_script(script, run, 1)
                     self.history.delete(row.version)
                     self._log_ok(run, "rollback", self.author, started, note)
@@ -139,11 +148,13 @@ class Runner:
             try:
                 self._run_script(script, run, start_at, record=True)
             except StatementFailed as exc:
+                self.archiver.publish()
                 self._record_failure(exc, row.version, "rollback_failed")
                 raise
             with self.engine.transaction():
                 self.history.delete(row.version)
                 self._log_ok(run, "rollback", self.author, started, note)
+        self.archiver.publish()
         run.status = "rolled-back"
         run.duration_ms = _ms(started)
 
@@ -166,6 +177,7 @@ class Runner:
             self._run_statement(run, statement, retry=record)
             if record:
                 self.history.update(run.version, statements_done=statement.index)
+            self._restore_after(run, statement)
 
     def _run_statement(self, run: MigrationRun, statement: StatementRun, *, retry: bool) -> None:
         self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
@@ -174,10 +186,13 @@ class Runner:
         invalid_before = self._invalid_indexes(statement.sql)
         for attempt in range(1, attempts + 1):
             try:
+                self._archive_before(statement)
                 self.engine.execute(statement.sql)
                 break
             except Exception as exc:  # noqa: BLE001 - any driver error is reported with its statement
                 statement.leftovers = self._leftovers(statement.sql, invalid_before)
+                if retry:  # outside a transaction: the failed statement destroyed nothing, its archives go
+                    self.archiver.discard(statement)
                 if retry and attempt < attempts and self.engine.is_lock_timeout(exc) and not statement.leftovers:
                     run.lock_retries += 1
                     _backoff(attempt)
@@ -187,6 +202,32 @@ class Runner:
                     raise connection_lost(self.conn, run, exc) from None
                 raise self._failure(run, statement, self.engine.is_lock_timeout(exc)) from None
         statement.status, statement.duration_ms = "done", _ms(started)
+
+    def _archive_before(self, statement: StatementRun) -> None:
+        try:
+            self.archiver.before(statement)
+        except Exception as exc:  # noqa: BLE001 - reported as this statement's failure: it did not run
+            if self.engine.is_lock_timeout(exc):
+                raise  # waiting for the table lock: retried like the statement itself
+            raise ArchiveFailed("archiving what the statement destroys failed, so the statement did not run: "
+                                f"{_clean(exc, self.conn)}") from None
+
+    def _restore_after(self, run: MigrationRun, statement: StatementRun) -> None:
+        """Put archived data back after the statement that re-created its column or table."""
+        try:
+            self.archiver.after(statement)
+        except Exception as exc:  # noqa: BLE001 - the statement itself ran; say so precisely
+            statement.status, statement.error = "failed", f"restoring archived data failed: {_clean(exc, self.conn)}"
+            committed = run.mode == "per-statement"
+            error = StatementFailed(
+                f"{run.version}_{run.name}: statement {statement.index} ran, but putting the archived data back "
+                f"failed: {_clean(exc, self.conn)}",
+                state=(f"Statements 1..{statement.index} are committed; the archive tables are kept (the event log "
+                       "lists them)." if committed else
+                       f"Unchanged for {run.version}_{run.name}: its transaction was rolled back."),
+                next_step="Fix the cause (the restore SQL is in the report), then run the command again.")
+            error.lock_timeout = False
+            raise error from None
 
     def _run_python(self, script: Script, run: MigrationRun) -> None:
         module_name = f"mm_migration_{run.version}_{run.direction}"
@@ -320,6 +361,10 @@ def connection_alive(conn: Connection) -> bool:
         return conn.engine.is_connected()
     except Exception:  # noqa: BLE001 - no answer: the session is gone
         return False
+
+
+class ArchiveFailed(Exception):
+    """The archive before a statement could not be made: the statement is not run."""
 
 
 def _ms(started: float) -> int:

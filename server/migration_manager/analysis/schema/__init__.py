@@ -244,14 +244,16 @@ def _table_shape(table: Table) -> dict:
     }
 
 
+TOOL_PREFIX = "_mm_"  # migration-manager's own tables (archive/__init__.py), never part of the user's schema
 READERS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
 
 def read_schema(engine, exclude: tuple[str, ...] = ()) -> Snapshot:
     """Snapshot the current schema of the engine's database (the tables in `exclude` left out,
-    e.g. the history tables, which migrations never touch)."""
+    e.g. the history tables, which migrations never touch, and the tool's own `_mm_` tables:
+    archives of destroyed data)."""
     reader = import_module(f".{READERS[engine.dialect]}", __name__)
     snapshot = reader.read(engine)
-    for name in exclude:
+    for name in [*exclude, *(n for n in snapshot.tables if n.startswith(TOOL_PREFIX))]:
         snapshot.tables.pop(key(name), None)
     return snapshot

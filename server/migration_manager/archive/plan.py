@@ -1,0 +1,154 @@
+"""What a statement destroys and what re-creates it, on an `analysis.schema` snapshot, and the SQL
+that archives and restores (the database-specific parts in postgres.py, mysql.py, sqlite.py)."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..analysis.model import Operation
+from ..analysis.schema import Snapshot, Table, key
+from ..analysis.types import fits_within, shape
+from . import ArchiveStep, archive_name
+
+DESTRUCTIVE = {"drop_column", "drop_table", "alter_column_type"}
+RECREATING = {"add_column", "create_table", "alter_column_type", "rename_table"}
+
+
+def dialect_sql(dialect: str):
+    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect]}", __package__)
+
+
+# ---- what a statement destroys ---------------------------------------------------------------
+def archive_steps(ops: list[Operation], snapshot: Snapshot, version: str, direction: str) -> list[ArchiveStep]:
+    """The archives to take before the statement whose operations are `ops` runs on `snapshot`."""
+    steps = []
+    for op in ops:
+        if op.kind not in DESTRUCTIVE or not op.table or _other_schema(op, snapshot):
+            continue
+        table = snapshot.table(op.table)
+        if table is None or table.view:
+            continue  # the statement fails (or IF EXISTS skips it): nothing is destroyed
+        step = _step(snapshot.resolve(op), table, snapshot.dialect)
+        if step is not None:
+            steps.append(_named(step, version, direction, op.statement_index))
+    return steps
+
+
+def _step(op: Operation, table: Table, dialect: str) -> ArchiveStep | None:
+    if op.kind == "drop_table":
+        return ArchiveStep(action="archive", what="table", table=table.name, keys=list(key_columns(table)),
+                           row_columns=[c.name for c in table.columns.values()])
+    column = table.column(op.column or "")
+    if column is None:
+        return None
+    if op.kind == "alter_column_type" and not may_lose_values(column.type.text, op.new_type, dialect):
+        return None
+    what = "column" if op.kind == "drop_column" else "values"
+    keys = key_columns(table, without=column.name)
+    old_type = column.type.text if what == "values" else None
+    if not keys:
+        return ArchiveStep(action="not-archived", what=what, table=table.name, columns=[column.name], old_type=old_type)
+    return ArchiveStep(action="archive", what=what, table=table.name, columns=[column.name], keys=list(keys),
+                       old_type=old_type)
+
+
+def _named(step: ArchiveStep, version: str, direction: str, index: int) -> ArchiveStep:
+    step.version, step.direction, step.statement_index = version, direction, index
+    if step.action == "archive":
+        step.archive_table = archive_name(version, direction, index, step.table, (step.columns or [None])[0])
+    return step
+
+
+def key_columns(table: Table, without: str | None = None) -> tuple[str, ...]:
+    """Primary key, else the shortest unique key whose columns are all NOT NULL; never one that
+    contains `without` (the column being dropped cannot find its own rows again)."""
+    def usable(columns: tuple[str, ...], may_be_null: bool) -> bool:
+        found = [table.column(c) for c in columns]
+        return bool(columns) and all(c is not None and (may_be_null or not c.nullable) for c in found) and (
+            without is None or key(without) not in {key(c) for c in columns})
+
+    candidates = [(table.primary_columns(), True)]
+    uniques = [i.columns for i in table.indexes.values() if i.unique and not i.primary]
+    uniques += [c.columns for c in table.constraints.values() if c.kind == "unique"]
+    candidates += [(columns, False) for columns in sorted(uniques, key=len) if "(expression)" not in columns]
+    for columns, primary in candidates:
+        if usable(columns, primary):  # a primary key is NOT NULL by definition, whatever the catalog says
+            return tuple(table.column(c).name for c in columns)
+    return ()
+
+
+def may_lose_values(old_type: str, new_type: str | None, dialect: str) -> bool:
+    """A type change may lose data unless every value of the old type fits the new one unchanged."""
+    old, new = shape(old_type, dialect), shape(new_type, dialect)
+    if old is None or new is None:
+        return (old_type or "").lower() != (new_type or "").lower()
+    return not fits_within(old, new)
+
+
+def _other_schema(op: Operation, snapshot: Snapshot) -> bool:
+    return bool(op.schema_name) and key(op.schema_name) != key(snapshot.name or op.schema_name)
+
+
+# ---- what a statement re-creates -------------------------------------------------------------
+def recreated(ops: list[Operation], archived: ArchiveStep) -> bool:
+    """Does one of `ops` re-create what `archived` holds (the column re-added, the table created
+    again or renamed into place, the column's type changed back)?"""
+    table, columns = key(archived.table), {key(c) for c in archived.columns}
+    for op in ops:
+        if op.kind == "create_table" and key(op.table or "") == table:
+            return True
+        if op.kind == "rename_table" and key(op.new_name or "") == table:
+            return True
+        if archived.what == "table" or key(op.table or "") != table:
+            continue
+        if op.kind == "add_column" and key(op.column or "") in columns:
+            return True
+        if op.kind == "alter_column_type" and archived.what == "values" and key(op.column or "") in columns:
+            return True
+    return False
+
+
+def restorable(archived: ArchiveStep, snapshot: Snapshot) -> str | None:
+    """Why `archived` cannot be put back into the live schema now; None when it can."""
+    table = snapshot.table(archived.table)
+    if table is None:
+        return f"{archived.table} does not exist"
+    missing = [c for c in [*archived.keys, *archived.columns] if table.column(c) is None]
+    if missing:
+        return f"{archived.table} has no column {', '.join(missing)}"
+    if archived.what == "values":
+        now = table.column(archived.columns[0]).type.text
+        if may_lose_values(archived.old_type or "", now, snapshot.dialect):
+            return f"{archived.target} is now {now}, which does not hold every archived {archived.old_type} value"
+    return None
+
+
+# ---- SQL -----------------------------------------------------------------------------------------
+def create_sql(step: ArchiveStep, dialect: str, in_transaction: bool = True) -> list[str]:
+    """The statements that copy what `step` would lose into its archive table (a lock that holds
+    writers off until the destructive statement only where that statement runs in the same transaction)."""
+    sql = dialect_sql(dialect)
+    q = sql.quote
+    picked = ", ".join(q(c) for c in [*step.keys, *step.columns]) if step.columns else "*"
+    copy = f"CREATE TABLE {q(step.archive_table)} AS SELECT {picked} FROM {q(step.table)}"
+    return [*(sql.before_copy(step.table) if in_transaction else []), copy]
+
+
+def restore_sql(archived: ArchiveStep, table_columns: list[str], dialect: str, table_empty: bool) -> list[str]:
+    """The statements that put `archived` back: values by key into existing rows (UPDATE ... FROM),
+    missing rows (whole-table archives) inserted; the caller drops the archive afterwards."""
+    sql = dialect_sql(dialect)
+    live = {key(c): c for c in table_columns}
+    if archived.what != "table":
+        return [sql.update_from(archived.table, archived.archive_table, archived.keys, archived.columns)]
+    columns = [live[key(c)] for c in archived.row_columns if key(c) in live]
+    if not archived.keys:  # nothing matches rows: only a table re-created empty can take them back
+        return [sql.insert_select(archived.table, archived.archive_table, columns, [])] if table_empty else []
+    values = [c for c in columns if key(c) not in {key(k) for k in archived.keys}]
+    statements = [] if table_empty or not values else [
+        sql.update_from(archived.table, archived.archive_table, archived.keys, values)]
+    return statements + [sql.insert_select(archived.table, archived.archive_table, columns, archived.keys)]
+
+
+def drop_sql(archived: ArchiveStep, dialect: str) -> str:
+    return f"DROP TABLE IF EXISTS {dialect_sql(dialect).quote(archived.archive_table)}"

@@ -1,0 +1,41 @@
+"""Archive SQL for PostgreSQL."""
+
+from __future__ import annotations
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def before_copy(table: str) -> list[str]:
+    # SHARE blocks writers until the transaction ends (the DROP follows in it): no write made
+    # between the copy and the drop can be missing from the archive. Readers are not blocked.
+    return [f"LOCK TABLE {quote(table)} IN SHARE MODE"]
+
+
+def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -> str:
+    sets = ", ".join(f"{quote(c)} = _a.{quote(c)}" for c in columns)
+    match = " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
+    return f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {match}"
+
+
+def insert_select(table: str, archive: str, columns: list[str], keys: list[str]) -> str:
+    names = ", ".join(quote(c) for c in columns)
+    picked = ", ".join(f"_a.{quote(c)}" for c in columns)
+    # OVERRIDING SYSTEM VALUE: the archived ids go back as they were, also into GENERATED ALWAYS identities.
+    sql = f"INSERT INTO {quote(table)} ({names}) OVERRIDING SYSTEM VALUE SELECT {picked} FROM {quote(archive)} AS _a"
+    if keys:
+        match = " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
+        sql += f" WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} AS _t WHERE {match})"
+    return sql
+
+
+def after_insert(engine, table: str, columns: list[str]) -> list[str]:
+    """Serial / identity sequences past the restored ids, so the next insert does not collide."""
+    statements = []
+    for column in columns:
+        found = engine.query("SELECT pg_get_serial_sequence(%s, %s)", [quote(table), column])
+        if found and found[0][0]:
+            statements.append(f"SELECT setval('{found[0][0]}', max({quote(column)})) FROM {quote(table)} "
+                              f"HAVING max({quote(column)}) IS NOT NULL")
+    return statements

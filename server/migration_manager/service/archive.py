@@ -1,0 +1,307 @@
+"""Archive before destroy (rollback.archiveDestroyedData): the runner's hook around each statement.
+
+Before a statement that destroys data (DROP COLUMN, DROP TABLE, a type change that may lose values)
+the values are copied into an archive table `_mm_archive_...` — in the migration's own transaction
+on PostgreSQL and SQLite, just before the statement on MariaDB — and an `archive` event records it
+in the event log (which table and columns, the key, the row count). When the reverse direction of
+the same migration re-creates what was destroyed, the values are put back right after the statement
+that re-creates it (before, say, a SET NOT NULL that needs them), the archive is dropped and an
+`archive-restored` event says how many rows came back. Archives never restored are dropped by
+`db-migrate backup prune` once older than rollback.keepBackups days.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..analysis.operations import statement_operations
+from ..archive import MAY_DESTROY, MAY_RECREATE, PREFIX, ArchiveStep
+from ..archive.plan import (DESTRUCTIVE, RECREATING, archive_steps, create_sql, dialect_sql, drop_sql, recreated,
+                            restorable, restore_sql)
+from ..history import as_utc, utcnow
+from ..migrations.model import Script
+from ..analysis.schema import key
+from ..reports import MigrationRun, RunReport, StatementRun
+from .context import Connection
+
+COUNT_BELOW = 100_000  # rows: a plan counts a table exactly below this catalog estimate
+EVENTS = ("archive", "archive-restored", "archive-discarded", "archive-dropped")
+
+
+class Archiver:
+    """One migration run in one direction: archives before, restores after each statement."""
+
+    def __init__(self, conn: Connection, run: MigrationRun, *, archive_new: bool = True) -> None:
+        self.conn, self.engine, self.run = conn, conn.engine, run
+        self.enabled = conn.project.settings.rollback.archiveDestroyedData
+        self.archive_new = archive_new
+        self.made: list[ArchiveStep] = []  # this attempt's steps (archives, restores, notes)
+        self._pending: list[ArchiveStep] | None = None  # archives of the other direction, read once
+
+    def reset(self) -> None:
+        """A transaction attempt starts again (lock-timeout retry): what the last one did was rolled back."""
+        self.made, self._pending = [], None
+
+    def publish(self) -> None:
+        """The run's report shows what was done instead of the plan."""
+        if self.enabled:
+            self.run.archives = list(self.made)
+
+    # ---- before a statement: archive -----------------------------------------------------------
+    def before(self, statement: StatementRun) -> None:
+        if not self.enabled or not self.archive_new or not MAY_DESTROY.search(statement.sql):
+            return
+        ops = [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
+               if op.kind in DESTRUCTIVE]
+        if not ops:
+            return
+        for step in archive_steps(ops, self._snapshot(), self.run.version, self.run.direction):
+            if self._empty(step.table):
+                continue  # nothing to lose, nothing to keep
+            if step.action == "archive":
+                self._archive(step)
+            else:
+                step.note = cannot_archive_note(step, self.conn.project.settings.autoBackup)
+            self.made.append(step)
+
+    def _empty(self, table: str) -> bool:
+        return not self.engine.query(f"SELECT 1 FROM {dialect_sql(self.engine.dialect).quote(table)} LIMIT 1")
+
+    def _archive(self, step: ArchiveStep) -> None:
+        q = dialect_sql(self.engine.dialect).quote
+        step.sql = create_sql(step, self.engine.dialect, in_transaction=self.run.mode != "per-statement")
+        # A leftover of an attempt that failed before its statement ran (MariaDB): the data is still
+        # in the table (the snapshot found it), so a fresh copy replaces the old one.
+        self.engine.execute(drop_sql(step, self.engine.dialect))
+        for sql in step.sql:
+            self.engine.execute(sql)
+        step.rows = self.engine.query(f"SELECT COUNT(*) FROM {q(step.archive_table)}")[0][0]
+        self._log("archive", step)
+
+    def discard(self, statement: StatementRun) -> None:
+        """The statement failed outside a transaction (MariaDB): it destroyed nothing, so its archives go."""
+        for step in [s for s in self.made if s.statement_index == statement.index and s.action == "archive"]:
+            try:
+                self.engine.execute(drop_sql(step, self.engine.dialect))
+                self._log("archive-discarded", step)
+                self.made.remove(step)
+            except Exception:  # noqa: BLE001 - the connection may be gone; prune removes it later
+                step.note = "the statement failed; this archive could not be dropped (backup prune removes it)"
+
+    # ---- after a statement: restore ------------------------------------------------------------
+    def after(self, statement: StatementRun) -> None:
+        if not self.enabled or not MAY_RECREATE.search(statement.sql):
+            return
+        ops = [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
+               if op.kind in RECREATING]
+        due = [a for a in self._pending_archives() if recreated(ops, a)] if ops else []
+        if not due:
+            return
+        snapshot = self._snapshot()
+        for archived in due:
+            self._pending.remove(archived)
+            self.made.append(self._restore(archived, snapshot, statement.index))
+
+    def _restore(self, archived: ArchiveStep, snapshot, index: int) -> ArchiveStep:
+        step = archived.model_copy(update={"action": "restore", "statement_index": index, "rows": None,
+                                           "sql": [], "note": ""})
+        why = restorable(archived, snapshot)
+        if why:
+            step.action, step.note = "not-restored", f"{why}: the archive {archived.archive_table} is kept"
+            return step
+        table = snapshot.table(archived.table)
+        empty = self._empty(table.name)
+        columns = [c.name for c in table.columns.values()]
+        step.sql = restore_sql(archived, columns, self.engine.dialect, empty)
+        if not step.sql:
+            step.action = "not-restored"
+            step.note = (f"{archived.table} has no key and already holds rows: the archived rows are not added "
+                         f"twice; the archive {archived.archive_table} is kept")
+            return step
+        for sql in step.sql:
+            self.engine.execute(sql)
+        if archived.what == "table":
+            for sql in dialect_sql(self.engine.dialect).after_insert(self.engine, table.name, columns):
+                self.engine.query(sql)
+        step.rows = self._matched(archived, empty)
+        if step.rows < (archived.rows or 0):
+            step.note = f"{archived.rows - step.rows} archived row(s) no longer exist in {archived.table}"
+        self.engine.execute(drop_sql(archived, self.engine.dialect))
+        self._log("archive-restored", step)
+        return step
+
+    def _matched(self, archived: ArchiveStep, empty: bool) -> int:
+        """Archived rows that found their row again (by key), i.e. the rows restored."""
+        q = dialect_sql(self.engine.dialect).quote
+        source = f"SELECT COUNT(*) FROM {q(archived.archive_table)} AS _a"
+        if not archived.keys:
+            return self.engine.query(source)[0][0] if empty else 0
+        match = " AND ".join(f"_t.{q(k)} = _a.{q(k)}" for k in archived.keys)
+        return self.engine.query(f"{source} WHERE EXISTS (SELECT 1 FROM {q(archived.table)} AS _t WHERE {match})")[0][0]
+
+    # ---- reading -------------------------------------------------------------------------------
+    def _snapshot(self):
+        from ..analysis.schema import read_schema
+
+        return read_schema(self.engine, exclude=(self.conn.history.table, self.conn.history.log_table))
+
+    def _pending_archives(self) -> list[ArchiveStep]:
+        if self._pending is None:
+            self._pending = pending_archives(self.conn, self.run.version, self.run.direction)
+        return self._pending
+
+    def _log(self, action: str, step: ArchiveStep) -> None:
+        self.conn.history.log(self.run.version, self.run.name, action, "ok", author=self.conn.project.author(),
+                              statements_done=step.statement_index, detail=event_detail(step))
+
+
+def cannot_archive_note(step: ArchiveStep, backup: bool) -> str:
+    where = ("the pre-migration backup holds them" if backup else
+             "no backup holds them (autoBackup is off): take one first (`db-migrate backup create`)")
+    return f"values of {step.target} cannot be archived by key: no primary key or unique NOT NULL key; {where}"
+
+
+# ---- the event log -----------------------------------------------------------------------------
+def event_detail(step: ArchiveStep) -> str:
+    """One line a person reads in `db-migrate history`, then the step as JSON (what a restore reads)."""
+    rows = "" if step.rows is None else f"{step.rows} rows, "
+    return f"{step.target}: {rows}{step.archive_table}\n{step.model_dump_json(exclude={'sql'})}"
+
+
+def _step_of(detail: str) -> ArchiveStep:
+    return ArchiveStep.model_validate_json(detail.split("\n", 1)[-1])
+
+
+def archive_events(conn: Connection, version: str | None = None) -> list[tuple[str, ArchiveStep, object]]:
+    """(action, step, at) of every archive event, oldest first (of one migration when `version`)."""
+    log = conn.history.log_table
+    if not conn.engine.table_exists(log):
+        return []
+    p = conn.engine.param
+    where = f"action IN ({', '.join([p] * len(EVENTS))})" + (f" AND version = {p}" if version else "")
+    rows = conn.engine.query(f"SELECT action, detail, at FROM {log} WHERE {where} ORDER BY id",
+                             [*EVENTS, *([version] if version else [])])
+    return [(action, _step_of(detail), at) for action, detail, at in rows if detail]
+
+
+def live_archives(conn: Connection, version: str | None = None) -> list[tuple[ArchiveStep, object]]:
+    """Archives made and not yet restored, discarded or dropped, whose table still exists."""
+    alive: dict[str, tuple[ArchiveStep, object]] = {}
+    for action, step, at in archive_events(conn, version):
+        if action == "archive" and step.archive_table:
+            alive[step.archive_table] = (step, at)
+        else:
+            alive.pop(step.archive_table or "", None)
+    if not alive:
+        return []
+    existing = {t.lower() for t in conn.engine.tables() if t.lower().startswith(PREFIX)}
+    return [(s, at) for s, at in alive.values() if s.archive_table.lower() in existing]
+
+
+def pending_archives(conn: Connection, version: str, direction: str) -> list[ArchiveStep]:
+    """What the other direction of `version` archived and this direction may put back."""
+    return [s for s, _ in live_archives(conn, version) if s.direction != direction]
+
+
+# ---- planning (dry run, approval plan) ---------------------------------------------------------
+def plan_archives(conn: Connection, runs: list[MigrationRun], scripts: list[Script]) -> None:
+    """Fill each run's `archives` with what the runner will archive and restore, on the live schema
+    advanced statement by statement (a migration earlier in the plan may add what a later one drops)."""
+    if not conn.project.settings.rollback.archiveDestroyedData or not _may_matter(conn, runs, scripts):
+        return
+    from ..analysis.schema import read_schema
+    from ..analysis.simulate import Replay
+
+    live = read_schema(conn.engine, exclude=(conn.history.table, conn.history.log_table))
+    replay = Replay(live.copy())
+    for run, script in zip(runs, scripts):
+        if script.is_python:
+            replay.run_python()
+            continue
+        pending = pending_archives(conn, run.version, run.direction) if conn.history.exists() else []
+        for statement in run.statements:
+            ops = statement_operations(statement.sql, conn.engine.dialect, statement.index)
+            run.archives += _planned(conn, live, replay, run, ops)
+            replay.run(ops)
+            for archived in [a for a in pending if recreated(ops, a)]:
+                pending.remove(archived)
+                run.archives.append(_planned_restore(conn, replay, archived, statement.index))
+
+
+def mark_archived(report: RunReport, *, emergency: bool = False) -> None:
+    """The rollback plan's losses that an archive keeps say which archive table keeps them."""
+    if report.rollback_plan is None:
+        return
+    if emergency:
+        report.rollback_plan.notes.append("--emergency: nothing the DOWN destroys is archived first "
+                                          "(rollback.archiveDestroyedData is skipped, like the backup)")
+        return
+    runs = {run.version: run for run in report.migrations}
+    for step in report.rollback_plan.steps:
+        archives = [a for a in getattr(runs.get(step.version), "archives", []) if a.action == "archive"]
+        for loss in step.destroys:
+            loss.archived_into = next((a.archive_table for a in archives if _keeps(a, loss)), None)
+
+
+def _keeps(archive: ArchiveStep, loss) -> bool:
+    if archive.statement_index != loss.statement_index or key(archive.table) != key(loss.table):
+        return False
+    if loss.column is None:
+        return archive.what == "table"
+    return [key(c) for c in archive.columns] == [key(loss.column)]
+
+
+def _may_matter(conn: Connection, runs: list[MigrationRun], scripts: list[Script]) -> bool:
+    if any(MAY_DESTROY.search(s.sql) for run in runs for s in run.statements):
+        return True
+    return conn.history.exists() and any(
+        pending_archives(conn, run.version, run.direction) for run in runs)
+
+
+def _planned(conn: Connection, live, replay, run: MigrationRun, ops) -> list[ArchiveStep]:
+    steps = archive_steps(ops, replay.schema, run.version, run.direction)
+    for step in steps:
+        if step.action == "archive":
+            step.sql = create_sql(step, conn.engine.dialect)
+            step.rows_estimate = _rows(conn, step.table) if live.table(step.table) else 0
+        else:
+            step.note = cannot_archive_note(step, conn.project.settings.autoBackup)
+    return steps
+
+
+def _rows(conn: Connection, table: str) -> int:
+    """Rows of a table for a plan: counted when small (a fresh table's catalog estimate is often 0),
+    else the catalog estimate."""
+    estimate = conn.engine.table_stats(table).rows
+    if estimate >= COUNT_BELOW:
+        return estimate
+    return conn.engine.query(f"SELECT COUNT(*) FROM {dialect_sql(conn.engine.dialect).quote(table)}")[0][0]
+
+
+def _planned_restore(conn: Connection, replay, archived: ArchiveStep, index: int) -> ArchiveStep:
+    step = archived.model_copy(update={"action": "restore", "statement_index": index, "rows": None,
+                                       "rows_estimate": archived.rows, "note": ""})
+    why = restorable(archived, replay.schema)
+    if why:
+        step.action, step.note = "not-restored", f"{why}: the archive {archived.archive_table} is kept"
+        return step
+    table = replay.schema.table(archived.table)
+    columns = [c.name for c in table.columns.values()]
+    step.sql = restore_sql(archived, columns, conn.engine.dialect, table_empty=archived.what == "table")
+    step.sql.append(drop_sql(archived, conn.engine.dialect))
+    return step
+
+
+# ---- clean-up ----------------------------------------------------------------------------------
+def prune_archives(conn: Connection, keep_days: int) -> list[ArchiveStep]:
+    """Drop archives older than `keep_days` days that were never restored (e.g. a migration never
+    rolled back); each drop is an `archive-dropped` event."""
+    cutoff = utcnow() - timedelta(days=keep_days)
+    dropped = []
+    for step, at in live_archives(conn):
+        if as_utc(at) < cutoff:
+            conn.engine.execute(drop_sql(step, conn.engine.dialect))
+            conn.history.log(step.version, None, "archive-dropped", "ok", author=conn.project.author(),
+                             detail=event_detail(step))
+            dropped.append(step)
+    return dropped
