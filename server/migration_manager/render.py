@@ -220,7 +220,9 @@ class Renderer:
 
     def _finding(self, f: Finding) -> None:
         colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.severity, "blue")
-        where = f" {f.migration} #{f.statement_index}" if f.migration else ""
+        where = f" {f.migration}" if f.migration else ""
+        if f.migration and f.statement_index is not None:  # branch conflicts name a whole migration
+            where += f" #{f.statement_index}"
         self.out.print(f"  [{colour}]{f.severity}[/] [bold]{f.rule}[/]{where}: {escape(f.message)}")
         if f.confidence:
             self.out.print(f"      ({f.confidence})", markup=False)

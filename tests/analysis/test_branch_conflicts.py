@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dbcheck import make_project
+from dbcheck import DB_MIGRATE, make_project
 
 from migration_manager.engines import open_engine
 from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
@@ -109,3 +109,20 @@ def test_an_index_on_a_column_another_branch_renames_conflicts_two_new_indexes_d
     conflicts = _conflicts(project)
     assert sorted((f.migration, "20240103_m" in f.message, "20240104_m" in f.message) for f in conflicts) == [
         ("20240102", False, True), ("20240102", True, False)]  # 03 and 04 only use the column: no conflict
+
+
+def test_the_cli_names_the_conflicting_migration_without_a_statement_number(project):
+    git(project, "checkout", "-qb", "widen")
+    commit(project, "20240102", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);",
+           "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);")
+    git(project, "checkout", "-q", "main")
+    git(project, "checkout", "-qb", "require")
+    commit(project, "20240103", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+           "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;")
+    git(project, "checkout", "-q", "main")
+    git(project, "merge", "-q", "--no-edit", "widen", "require")
+
+    out = subprocess.run([DB_MIGRATE, "--project", str(project), "--env", "dev", "validate"],
+                         capture_output=True, text=True, timeout=120)
+    assert "migration-conflict 20240102:" in out.stdout, out.stdout + out.stderr
+    assert "#None" not in out.stdout
