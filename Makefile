@@ -29,7 +29,13 @@ demo: $(STAMP)
 test: $(STAMP) node
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	BENCH=$(BENCH) $(BIN)/python tests/bench/run.py
 
 clean:

@@ -6,7 +6,8 @@ For each migration of tests/analysis/test_rules_postgres.py (seeded exactly as t
 (rule, severity, the counted figure) and the time of the whole analysis (catalog reads and probes
 included), then squawk's rules and time on the same SQL (one process per file, as a CI runs it;
 `--assume-in-transaction`, timeouts excluded because migration-manager sets lock_timeout per
-statement). Totals: the corpus analysed by both, and the time of our analysis as a ratio to squawk's.
+statement). Totals: per label, how many migrations each tool flags (a dangerous or lock-heavy one should
+be flagged, a safe one should not), and the time of our analysis as a ratio to squawk's.
 """
 
 from __future__ import annotations
@@ -52,22 +53,38 @@ def squawk(binary: str, folder: Path, index: int, migration: list[str]) -> tuple
     return sorted({f"{f['rule_name']}:{f['level'].lower()}" for f in found}), took
 
 
+def _score(flagged: dict, tool: str, label: str, total: int) -> str:
+    hits = flagged.get((tool, label), 0)
+    return f"{total - hits if label == 'safe' else hits}/{total}"
+
+
 def main() -> None:
     binary = shutil.which("squawk") or str(Path(sys.executable).with_name("squawk"))
     has_squawk = Path(binary).exists()
     totals = {"ours": 0.0, "squawk": 0.0}
+    flagged: dict[tuple[str, str], int] = {}  # (tool, label) -> migrations with at least one finding
     with seeded_database("postgres", SEED) as url, tempfile.TemporaryDirectory() as folder:
         for index, (label, migration) in enumerate(corpus()):
             mine, mine_time = ours(url, migration)
             totals["ours"] += mine_time
+            flagged["ours", label] = flagged.get(("ours", label), 0) + bool(mine)
             print(f"[{label}] {' ; '.join(migration)[:110]}")
             print(f"    migration-manager {mine_time * 1000:6.1f} ms: {', '.join(mine) or '-'}")
             if has_squawk:
                 theirs, their_time = squawk(binary, Path(folder), index, migration)
                 totals["squawk"] += their_time
+                flagged["squawk", label] = flagged.get(("squawk", label), 0) + bool(theirs)
                 print(f"    squawk            {their_time * 1000:6.1f} ms: {', '.join(theirs) or '-'}")
     count = len(corpus())
-    print(f"\n{count} migrations. migration-manager: {totals['ours'] * 1000 / count:.1f} ms per migration "
+    print()
+    for label in ("dangerous", "lock-heavy", "safe"):
+        total = sum(1 for lbl, _ in corpus() if lbl == label)
+        want = "quiet on" if label == "safe" else "flags"
+        figures = [f"migration-manager {want} {_score(flagged, 'ours', label, total)}"]
+        if has_squawk:
+            figures.append(f"squawk {want} {_score(flagged, 'squawk', label, total)}")
+        print(f"{label:>10} ({total}): " + "; ".join(figures))
+    print(f"{count} migrations. migration-manager: {totals['ours'] * 1000 / count:.1f} ms per migration "
           "(parse, catalog, lock model, data probes on the seeded tables)")
     if has_squawk:
         print(f"squawk: {totals['squawk'] * 1000 / count:.1f} ms per migration (static, one process per file); "
