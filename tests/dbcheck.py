@@ -11,8 +11,9 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,17 @@ def _admin_execute(server: str, sql: str) -> None:
             cur.execute(sql)
     finally:
         admin.close()
+
+
+def wait_for(found: Callable[[], Any], what: str, timeout: float = 60, poll: float = 0.1) -> Any:
+    """Poll until found() is truthy and return it (a bound on waiting, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"gave up waiting for {what}")
 
 
 def kind(url: str) -> str:
@@ -169,6 +181,72 @@ def make_project(root: Path, url: str, **settings: Any) -> Path:
     (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
     (root / "migrations").mkdir(exist_ok=True)
     return root
+
+
+def settings_url(project: Path) -> str:
+    """The `dev` environment's URL of a project written by make_project."""
+    config = json.loads((project / ".claude" / "settings.json").read_text())
+    return config["skills"]["migration-manager"]["environments"]["dev"]["url"]
+
+
+def write_native(project: Path, version: str, name: str, up: str | list[str], down: str | list[str] | None) -> Path:
+    """A native migration file; several statements given as a list; no DOWN section when `down` is None."""
+    def body(sql: str | list[str]) -> str:
+        return "".join(f"{s};\n" for s in ([sql] if isinstance(sql, str) else sql))
+
+    text = f"-- UP\n{body(up)}" + (f"-- DOWN\n{body(down)}" if down is not None else "")
+    path = project / "migrations" / f"{version}_{name}.sql"
+    path.write_text(text)
+    return path
+
+
+def apply_ok(project: Path, **fields: Any) -> Any:
+    """service.apply on `dev`, approved; it must succeed (or find nothing to do)."""
+    from migration_manager import service
+
+    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True, **fields))
+    assert report.outcome in ("done", "nothing-to-do"), f"{report.message} {report.error}"
+    return report
+
+
+def rollback_ok(project: Path, **fields: Any) -> Any:
+    from migration_manager import service
+
+    report = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True, **fields))
+    assert report.outcome in ("done", "nothing-to-do"), f"{report.message} {report.error}"
+    return report
+
+
+def project_query(project: Path, sql: str) -> list[tuple]:
+    """Rows through the tool's own engine (the types the tool sees)."""
+    from migration_manager.engines import open_engine
+
+    engine = open_engine(settings_url(project))
+    try:
+        return [tuple(r) for r in engine.query(sql)]
+    finally:
+        engine.close()
+
+
+def project_execute(project: Path, *statements: str) -> None:
+    from migration_manager.engines import open_engine
+
+    engine = open_engine(settings_url(project))
+    try:
+        for sql in statements:
+            engine.execute(sql)
+    finally:
+        engine.close()
+
+
+def project_tables(project: Path) -> set[str]:
+    from migration_manager.engines import open_engine
+
+    engine = open_engine(settings_url(project))
+    try:
+        return set(engine.tables())
+    finally:
+        engine.close()
 
 
 @dataclass

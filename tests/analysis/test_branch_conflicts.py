@@ -38,11 +38,9 @@ def project(pg_url, tmp_path):
     return root
 
 
-def _conflicts(project: Path) -> list:
-    return [f for f in validate(TargetRequest(project_dir=project, env="dev")).findings if f.rule == "migration-conflict"]
-
-
-def test_pending_migrations_from_two_branches_on_the_same_column_conflict(project):
+def two_branches_change_email(project: Path) -> None:
+    """Branch `widen` widens users.email (20240102), branch `require` makes it NOT NULL (20240103); left on
+    `require` for the caller to add to it and merge."""
     git(project, "checkout", "-qb", "widen")
     commit(project, "20240102", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);",
            "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);")
@@ -50,6 +48,14 @@ def test_pending_migrations_from_two_branches_on_the_same_column_conflict(projec
     git(project, "checkout", "-qb", "require")
     commit(project, "20240103", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
            "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;")
+
+
+def _conflicts(project: Path) -> list:
+    return [f for f in validate(TargetRequest(project_dir=project, env="dev")).findings if f.rule == "migration-conflict"]
+
+
+def test_pending_migrations_from_two_branches_on_the_same_column_conflict(project):
+    two_branches_change_email(project)
     commit(project, "20240104", "CREATE TABLE audit (id integer);", "DROP TABLE audit;")  # touches nothing shared
     git(project, "checkout", "-q", "main")
     git(project, "merge", "-q", "--no-edit", "widen", "require")
@@ -112,13 +118,7 @@ def test_an_index_on_a_column_another_branch_renames_conflicts_two_new_indexes_d
 
 
 def test_the_cli_names_the_conflicting_migration_without_a_statement_number(project):
-    git(project, "checkout", "-qb", "widen")
-    commit(project, "20240102", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);",
-           "ALTER TABLE users ALTER COLUMN email TYPE varchar(200);")
-    git(project, "checkout", "-q", "main")
-    git(project, "checkout", "-qb", "require")
-    commit(project, "20240103", "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
-           "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;")
+    two_branches_change_email(project)
     git(project, "checkout", "-q", "main")
     git(project, "merge", "-q", "--no-edit", "widen", "require")
 

@@ -9,10 +9,11 @@ mode, whether reads and writes were blocked, whether the table was rewritten (ne
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
+
+from dbcheck import wait_for
 
 from migration_manager.analysis.locks import Server, lock_impact
 from migration_manager.analysis.locks.postgres import CONFLICTS
@@ -171,16 +172,6 @@ def test_drop_table_locks_the_tables_linked_by_foreign_keys(db):
         session.rollback()
 
 
-def _wait_for(condition, what: str, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_create_index_concurrently_lets_reads_and_writes_through(db):
     """CIC runs outside a transaction: catch it while it waits for an older writer to finish."""
     url, engine = db
@@ -191,7 +182,7 @@ def test_create_index_concurrently_lets_reads_and_writes_through(db):
         writer.execute("INSERT INTO t (id, v, s, pid) VALUES (200000, 1, 'w', 1)")  # open transaction
         build = threading.Thread(target=builder.execute, args=(op.statement,))
         build.start()
-        modes = _wait_for(lambda: engine.query(
+        modes = wait_for(lambda: engine.query(
             "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = 't'::regclass "
             "AND a.query LIKE 'CREATE INDEX CONCURRENTLY%%' AND l.granted"), "the index build to hold its lock")
         assert {_mode(m) for (m,) in modes} == {claim.lock}
@@ -211,7 +202,7 @@ def test_brief_exclusive_lock_queues_behind_a_reader_and_blocks_reads_behind_it(
         reader.execute("SELECT count(*) FROM t")  # a long transaction holding ACCESS SHARE
         alter = threading.Thread(target=migrator.execute, args=(op.statement,))
         alter.start()
-        _wait_for(lambda: engine.query("SELECT 1 FROM pg_locks WHERE relation = 't'::regclass AND NOT granted "
+        wait_for(lambda: engine.query("SELECT 1 FROM pg_locks WHERE relation = 't'::regclass AND NOT granted "
                                        "AND mode = 'AccessExclusiveLock'"), "the ALTER to wait")
         assert _blocked(url, PROBES["t"][0]), "a new read waits behind the queued ALTER"
         reader.rollback()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from dbcheck import make_project
 
 from migration_manager.engines import open_engine

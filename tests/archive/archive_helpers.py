@@ -6,65 +6,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-from migration_manager import service
-from migration_manager.engines import open_engine
+import dbcheck
+from dbcheck import apply_ok as apply  # noqa: F401 - the archive tests' names
+from dbcheck import project_execute as execute  # noqa: F401
+from dbcheck import project_query as query
+from dbcheck import rollback_ok as rollback  # noqa: F401
+from dbcheck import settings_url as url_of
+from dbcheck import write_native as write  # noqa: F401
+
+NO_BACKUP = {"autoBackup": False}
 
 
 def make_project(root: Path, url: str, **settings: Any) -> Path:
-    (root / ".claude").mkdir(parents=True, exist_ok=True)
-    config = {"environments": {"dev": {"url": url}}, "autoBackup": False, **settings}
-    (root / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": config}}))
-    (root / "migrations").mkdir(exist_ok=True)
-    return root
-
-
-def url_of(project: Path) -> str:
-    config = json.loads((project / ".claude" / "settings.json").read_text())
-    return config["skills"]["migration-manager"]["environments"]["dev"]["url"]
+    return dbcheck.make_project(root, url, **{**NO_BACKUP, **settings})
 
 
 def dialect(project: Path) -> str:
-    url = url_of(project)
-    return "sqlite" if url.startswith("sqlite") else "postgres" if url.startswith("postgres") else "mysql"
-
-
-def write(project: Path, version: str, name: str, up: str | list[str], down: str | list[str] | None) -> Path:
-    def body(sql: str | list[str]) -> str:
-        return "".join(f"{s};\n" for s in ([sql] if isinstance(sql, str) else sql))
-
-    text = f"-- UP\n{body(up)}" + (f"-- DOWN\n{body(down)}" if down is not None else "")
-    path = project / "migrations" / f"{version}_{name}.sql"
-    path.write_text(text)
-    return path
-
-
-def apply(project: Path, **fields: Any) -> service.RunReport:
-    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True, **fields))
-    assert report.outcome in ("done", "nothing-to-do"), f"{report.message} {report.error}"
-    return report
-
-
-def rollback(project: Path, **fields: Any) -> service.RunReport:
-    report = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True, **fields))
-    assert report.outcome in ("done", "nothing-to-do"), f"{report.message} {report.error}"
-    return report
-
-
-def query(project: Path, sql: str) -> list[tuple]:
-    engine = open_engine(url_of(project))
-    try:
-        return [tuple(r) for r in engine.query(sql)]
-    finally:
-        engine.close()
-
-
-def execute(project: Path, *statements: str) -> None:
-    engine = open_engine(url_of(project))
-    try:
-        for sql in statements:
-            engine.execute(sql)
-    finally:
-        engine.close()
+    return dbcheck.kind(url_of(project))
 
 
 def rows(project: Path, table: str, order: str = "id") -> list[tuple]:
@@ -73,11 +31,7 @@ def rows(project: Path, table: str, order: str = "id") -> list[tuple]:
 
 
 def tables(project: Path) -> set[str]:
-    engine = open_engine(url_of(project))
-    try:
-        return {t.lower() for t in engine.tables()}
-    finally:
-        engine.close()
+    return {t.lower() for t in dbcheck.project_tables(project)}
 
 
 def archive_tables(project: Path) -> set[str]:

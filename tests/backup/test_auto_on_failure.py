@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from backup_helpers import dialect_of, fingerprint, history_rows, make_project, seed, write_migration
 from migration_manager.service import ApplyRequest, apply
 

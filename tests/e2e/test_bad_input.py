@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from dbcheck import MYSQL_USER_PASSWORD as SECRET
-from dbcheck import Project, history, query, user_tables
+from dbcheck import Project, history, query, user_tables, wait_for
 
 
 def explained(done: subprocess.CompletedProcess, code: int, *needles: str) -> str:
@@ -119,15 +118,6 @@ def test_an_internal_error_is_json_without_password_or_traceback(monkeypatch: py
 
 
 # ---- the server goes away in the middle of a run --------------------------------------------
-def wait_for(found, what: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := found():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 def test_postgres_session_terminated_mid_migration(pg_url: str, project: Project) -> None:
     project.url = pg_url.replace("postgres@", f"postgres:{SECRET}@")  # trust auth: any password is accepted
     query(pg_url, "CREATE TABLE knob (secs integer)")

@@ -4,11 +4,10 @@ for the lock and then find nothing to do."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from dbcheck import Project, connect, events, history, kind, query
+from dbcheck import Project, connect, events, history, kind, query, wait_for
 
 PROCESSES = 16
 SLEEP = {"postgres": "SELECT pg_sleep(1);", "mysql": "SELECT SLEEP(1);",
@@ -45,15 +44,6 @@ WAITING = {
 GATED = {"postgres": "UPDATE gate SET n = 1 WHERE n = 0;", "mysql": "UPDATE gate SET n = 1 WHERE n = 0;"}
 
 
-def wait_for(found, what: str, timeout: float = 120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := found():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 @pytest.mark.xdist_group("processes")
 def test_sixteen_concurrent_applies_apply_each_migration_once(any_url: str, project: Project) -> None:
     project.url = any_url
@@ -77,7 +67,7 @@ def test_sixteen_concurrent_applies_apply_each_migration_once(any_url: str, proj
         runs = [project.popen("apply", "--json", "--lock-timeout", "300") for _ in range(PROCESSES)]
         if gated:
             waiting = WAITING[dialect].format(holder=holder_id)
-            wait_for(lambda: query(any_url, waiting)[0][0] >= PROCESSES - 1, "15 runs polling for the lock")
+            wait_for(lambda: query(any_url, waiting)[0][0] >= PROCESSES - 1, "15 runs polling for the lock", timeout=120)
     finally:
         if holder is not None:
             holder.cursor().execute("COMMIT")

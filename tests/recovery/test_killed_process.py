@@ -14,29 +14,16 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from dbcheck import Project, connect, events, history, query, user_tables
+from dbcheck import Project, connect, events, history, query, user_tables, wait_for
 
 # Statement 2 runs until the test lets it go; re-run with the knob at 0 it returns at once.
 PG_SLOW = "SELECT pg_sleep(secs) FROM knob;"
 SQLITE_SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < (SELECT secs FROM knob)) "
                "SELECT count(*) FROM c;")
-
-
-def wait_for(found: Callable[[], object], what: str, timeout: float = 60) -> object:
-    """Poll until found() is truthy (a bound on waiting, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def kill(run: subprocess.Popen) -> None:

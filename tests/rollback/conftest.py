@@ -1,29 +1,3 @@
 """Fixtures for the rollback-safety tests: a project with one environment on each real database."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
-from rollback_helpers import make_project
-
-
-@pytest.fixture
-def project(tmp_path: Path, any_url: str) -> Path:
-    """A project whose environment 'dev' is a throwaway database on SQLite, PostgreSQL or MariaDB."""
-    return make_project(tmp_path / "proj", any_url)
-
-
-@pytest.fixture
-def pg_project(tmp_path: Path, pg_url: str) -> Path:
-    return make_project(tmp_path / "proj", pg_url)
-
-
-@pytest.fixture
-def mysql_project(tmp_path: Path, mysql_url: str) -> Path:
-    return make_project(tmp_path / "proj", mysql_url)
-
-
-@pytest.fixture
-def sqlite_project(tmp_path: Path, sqlite_url: str) -> Path:
-    return make_project(tmp_path / "proj", sqlite_url)
+from project_fixtures import mysql_project, pg_project, project, project_settings, sqlite_project  # noqa: F401

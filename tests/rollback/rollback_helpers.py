@@ -2,60 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from dbcheck import make_project  # noqa: F401 - the rollback tests' project folders
-
-from migration_manager import service
-from migration_manager.engines import open_engine
+import dbcheck
+from dbcheck import apply_ok as apply  # noqa: F401 - the rollback tests' names
+from dbcheck import make_project  # noqa: F401
+from dbcheck import project_execute as execute  # noqa: F401
+from dbcheck import project_query as query
+from dbcheck import project_tables as tables  # noqa: F401
+from dbcheck import settings_url
+from dbcheck import write_native as write  # noqa: F401
 
 USERS = ("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, nickname VARCHAR(50))",
          "DROP TABLE users")
 
 
-def settings_url(project: Path) -> str:
-    config = json.loads((project / ".claude" / "settings.json").read_text())
-    return config["skills"]["migration-manager"]["environments"]["dev"]["url"]
-
-
-def write(project: Path, version: str, name: str, up: str | list[str], down: str | list[str] | None) -> Path:
-    """A native migration file; several statements given as a list."""
-    def body(sql: str | list[str]) -> str:
-        return "".join(f"{s};\n" for s in ([sql] if isinstance(sql, str) else sql))
-
-    text = f"-- UP\n{body(up)}" + (f"-- DOWN\n{body(down)}" if down is not None else "")
-    path = project / "migrations" / f"{version}_{name}.sql"
-    path.write_text(text)
-    return path
-
-
-def apply(project: Path, **fields: Any) -> Any:
-    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True, **fields))
-    assert report.outcome in ("done", "nothing-to-do"), report.message
-    return report
-
-
-def query(project: Path, sql: str) -> list[tuple]:
-    engine = open_engine(settings_url(project))
-    try:
-        return [tuple(r) for r in engine.query(sql)]
-    finally:
-        engine.close()
-
-
-def execute(project: Path, sql: str) -> None:
-    engine = open_engine(settings_url(project))
-    try:
-        engine.execute(sql)
-    finally:
-        engine.close()
-
-
 def dialect(project: Path) -> str:
-    url = settings_url(project)
-    return "sqlite" if url.startswith("sqlite") else "postgres" if url.startswith("postgres") else "mysql"
+    return dbcheck.kind(settings_url(project))
 
 
 def columns(project: Path, table: str) -> list[str]:
@@ -65,14 +28,6 @@ def columns(project: Path, table: str) -> list[str]:
     schema = "current_schema()" if kind == "postgres" else "DATABASE()"
     return [r[0] for r in query(project, "SELECT column_name FROM information_schema.columns WHERE table_name = "
                                          f"'{table}' AND table_schema = {schema} ORDER BY ordinal_position")]
-
-
-def tables(project: Path) -> set[str]:
-    engine = open_engine(settings_url(project))
-    try:
-        return set(engine.tables())
-    finally:
-        engine.close()
 
 
 def copy_exists(project: Path, name: str) -> bool:

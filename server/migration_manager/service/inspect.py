@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pydantic import Field
 
 from ..analysis.model import Finding
-from ..errors import ConfigError, MigrationError, MigrationFileError
+from ..errors import ConfigError, MigrationError
 from ..history import HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration
