@@ -97,3 +97,41 @@ def _sequential_scans(url: str, other_than: int | None = None) -> int:
             return scans
         time.sleep(0.05)
     return scans
+
+
+def test_every_count_form_counts_exactly_the_rows_where_its_condition_is_true(any_url):
+    """The scan picks the cheapest aggregate per condition (COUNT(x), COUNT(*) - COUNT(x), COUNT(*),
+    FILTER or CASE); each must give what a plain WHERE gives, NULLs and noise included."""
+    engine = open_engine(any_url)
+    try:
+        engine.execute("CREATE TABLE t (id int, v int, s varchar(20))")
+        for i in range(1, 13):  # v NULL on 3 rows; s NULL on 2, 'a' on 4, 'xy' on the other 6
+            engine.execute(f"INSERT INTO t VALUES ({i}, {'NULL' if i % 4 == 0 else i}, "
+                           f"{'NULL' if i % 6 == 0 else repr('a' if i % 3 == 0 else 'xy')})")
+        v, s = exp.column("v", quoted=True), exp.column("s", quoted=True)
+        conditions = {"v not null": exp.Not(this=exp.paren(v.is_(exp.null()))), "v null": v.is_(exp.null()),
+                      "every row": exp.true(), "v > 5, noise": exp.and_(exp.paren(v > 5), exp.paren(exp.true())),
+                      "s null, noise": exp.and_(exp.paren(s.is_(exp.null())), exp.paren(exp.true())),
+                      "not v > 5": exp.Not(this=exp.paren(v > 5)), "asked twice": v > 5,
+                      "s is not null": exp.condition("s IS NOT NULL"),
+                      "not (s is not null)": exp.condition("NOT (s IS NOT NULL)")}
+        measured = measure(engine, [Probe(name, "t", condition=c) for name, c in conditions.items()])
+        expected = {name: engine.query(f"SELECT COUNT(*) FROM t WHERE {c.sql(dialect=engine.dialect)}")[0][0]
+                    for name, c in conditions.items()}
+    finally:
+        engine.close()
+    assert {name: m.value for name, m in measured.items()} == expected
+    assert expected == {"v not null": 9, "v null": 3, "every row": 12, "v > 5, noise": 5, "s null, noise": 2,
+                        "not v > 5": 4, "asked twice": 5, "s is not null": 10, "not (s is not null)": 2}
+    assert {m.rows for m in measured.values()} == {12}
+
+
+@pytest.mark.parametrize("kind, narrow", [("postgres", "ALTER TABLE t ALTER COLUMN s TYPE varchar(3)"),
+                                          ("mysql", "ALTER TABLE t MODIFY s varchar(3)")])
+def test_too_long_counts_characters_not_bytes(kind, narrow):
+    """'ééé' has 6 bytes and fits varchar(3); the byte-length pre-check must not count it."""
+    create = "CREATE TABLE t (id int PRIMARY KEY, s varchar(10))" + (" CHARACTER SET utf8mb4" if kind == "mysql" else "")
+    seed = [create, "INSERT INTO t VALUES (1, 'ééé'), (2, 'éééé'), (3, 'abcd'), (4, 'ab'), (5, NULL)"]
+    with seeded_database(kind, seed) as url:
+        finding = one(analyze(url, [narrow]), "type-narrowing")
+    assert finding.counts == {"too_long": 2}

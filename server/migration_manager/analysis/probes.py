@@ -1,8 +1,8 @@
 """Data probes: the exact numbers behind a finding, measured on the live tables, cheaply.
 
 Rules ask for figures (`Probe`); `measure` answers them all at once:
-* every "how many rows satisfy X" on one table becomes one COUNT(CASE WHEN X THEN 1 END) column
-  of a single SELECT, so N rules on a table cost one scan, not N;
+* every "how many rows satisfy X" on one table becomes one column of a single SELECT, so N rules on
+  a table cost one scan, not N; each column is the cheapest exact count of its kind (`_counted`);
 * duplicate groups (UNIQUE) and orphans (FOREIGN KEY) need their own query shape: one query each;
 * everything shares a time budget. A query that runs out of it gives "not measured" (never a
   guess). A table above `sample_above_rows` is read from a page sample where the server can
@@ -86,21 +86,69 @@ def measure(engine, probes: list[Probe], budget: Budget | None = None) -> dict[s
 # ---- one scan per table ----------------------------------------------------------------------
 def _count_ifs(engine, table: str, probes: list[Probe], clock: _Clock) -> dict[str, Measure]:
     dialect = engine.dialect
-    # COUNT(CASE WHEN x THEN 1 END) counts where x is TRUE (NULL and FALSE alike are skipped), and
-    # measures about a quarter faster than SUM(CASE ... ELSE 0 END) on PostgreSQL (bench_probes.py).
-    counts = [exp.Count(this=exp.Case(ifs=[exp.If(this=p.condition, true=ONE)])) for p in probes]
-    columns = ", ".join(render(e, dialect) for e in [exp.Count(this=exp.Star()), *counts])
+    counted = [render(_counted(p.condition, engine.caps.aggregate_filter), dialect) for p in probes]
+    # Column 0 counts the rows scanned; a count asked twice (two rules, or TRUE = every row) is computed once.
+    columns = list(dict.fromkeys([render(exp.Count(this=exp.Star()), dialect), *counted]))
     estimate = engine.table_stats(table).rows
     sample = _sample(engine, estimate, clock.budget)
     source = quote(table, dialect) + (f" {sample[0]}" if sample else "")
-    rows = _bounded(engine, f"SELECT {columns} FROM {source}", clock)
+    rows = _bounded(engine, f"SELECT {', '.join(columns)} FROM {source}", clock)
     if rows is None:
         return {p.name: Measure(None, rows=estimate, exact=False, sql=_listing(p, dialect)) for p in probes}
-    scanned, *counts = (int(v or 0) for v in rows[0])
+    values = dict(zip(columns, (int(v or 0) for v in rows[0])))
+    scanned, counts = values[columns[0]], [values[c] for c in counted]
     if not sample:
         return {p.name: Measure(c, rows=scanned, sql=_listing(p, dialect)) for p, c in zip(probes, counts)}
     fraction = sample[1]
     return {p.name: _scaled(c, scanned, fraction, estimate, _listing(p, dialect)) for p, c in zip(probes, counts)}
+
+
+def _counted(condition: exp.Expression, filter_clause: bool) -> exp.Expression:
+    """The cheapest aggregate that counts, exactly, the rows where `condition` is TRUE (NULL and FALSE
+    alike are not counted). Every predicate is evaluated once per row, so its form is the cost
+    (tests/bench/bench_probes.py): COUNT(x) skips NULLs without evaluating an expression, and
+    PostgreSQL's FILTER costs about a seventh less than COUNT(CASE WHEN c THEN 1 END), which
+    MariaDB runs faster than SUM(c)."""
+    condition = _without_noise(condition)
+    star = exp.Count(this=exp.Star())
+    if _is_true(condition):
+        return star
+    null_test = _null_test(condition)
+    if null_test is not None:
+        value, is_null = null_test
+        return exp.Sub(this=star, expression=exp.Count(this=value)) if is_null else exp.Count(this=value)
+    if filter_clause:
+        return exp.Filter(this=star, expression=exp.Where(this=condition))
+    return exp.Count(this=exp.Case(ifs=[exp.If(this=condition, true=ONE)]))
+
+
+def _without_noise(condition: exp.Expression) -> exp.Expression:
+    """The condition without outer parentheses and `AND TRUE` (what after_changes.py adds when the plan
+    deletes nothing), so that `_counted` recognises its shape. Inner parentheses stay: NOT (a > 0)
+    must not become NOT a > 0, which MySQL's HIGH_NOT_PRECEDENCE reads as (NOT a) > 0."""
+    while isinstance(condition, exp.Paren):
+        condition = condition.this
+    if isinstance(condition, exp.And):
+        left, right = _without_noise(condition.this), _without_noise(condition.expression)
+        if _is_true(right):
+            return left
+        if _is_true(left):
+            return right
+    return condition
+
+
+def _is_true(condition: exp.Expression) -> bool:
+    return isinstance(condition, exp.Boolean) and bool(condition.this)
+
+
+def _null_test(condition: exp.Expression) -> tuple[exp.Expression, bool] | None:
+    """(x, True) for `x IS NULL`, (x, False) for `x IS NOT NULL`, each also under NOT; else None."""
+    if isinstance(condition, exp.Not):
+        inner = _null_test(_without_noise(condition.this))
+        return None if inner is None else (inner[0], not inner[1])
+    if isinstance(condition, exp.Is) and isinstance(condition.expression, exp.Null):
+        return condition.this, not condition.args.get("negate")
+    return None
 
 
 def _sample(engine, estimate: int, budget: Budget) -> tuple[str, float] | None:

@@ -19,6 +19,7 @@ class Capabilities:
     transactional_ddl: bool  # DDL and the history row can commit together
     lock_kind: str  # human words for the migration lock ("advisory lock", "GET_LOCK", "lock file")
     client_tool: str | None = None  # psql / mariadb, for messages
+    aggregate_filter: bool = False  # COUNT(*) FILTER (WHERE c): cheaper than COUNT(CASE WHEN c THEN 1 END)
 
 
 @dataclass(frozen=True)

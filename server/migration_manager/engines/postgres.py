@@ -36,7 +36,7 @@ def connect(url: DatabaseURL) -> PostgresEngine:
 
 class PostgresEngine:
     dialect = "postgres"
-    caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql")
+    caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql", aggregate_filter=True)
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -178,9 +178,8 @@ class PostgresEngine:
 
         try:
             # SET LOCAL ends with this transaction: the session's own timeouts are untouched.
-            with self.conn.transaction():
-                self.conn.execute("SET TRANSACTION READ ONLY")
-                self.conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
+            with self.conn.transaction():  # both settings in one round trip (no parameters: simple protocol)
+                self.conn.execute(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
                 return self.conn.execute(sql).fetchall()
         except psycopg.errors.QueryCanceled:
             return None

@@ -83,11 +83,12 @@ def _conditions(column: exp.Column, old: ColumnShape, new: ColumnShape) -> list[
     """(figure name, rows where it is true, what those rows are) for each way a value may not fit."""
     number = exp.Literal.number
     if new.family == "string":
-        return [("too_long", exp.Length(this=column) > number(new.max_chars),
-                 f"values longer than {new.max_chars} characters")]
+        return [("too_long", _longer_than(column, new.max_chars), f"values longer than {new.max_chars} characters")]
     if new.family == "integer":
         lo, hi = new.int_range or (0, 0)
-        found = [("out_of_range", exp.or_(column < number(lo), column > number(hi)), f"values outside {lo:,}..{hi:,}")]
+        # One BETWEEN costs less per row than two comparisons joined by OR (MariaDB); NULL stays uncounted.
+        outside = exp.Not(this=exp.paren(exp.Between(this=column, low=number(lo), high=number(hi))))
+        found = [("out_of_range", outside, f"values outside {lo:,}..{hi:,}")]
         if old.family != "integer":
             found.append(("rounded", exp.NEQ(this=column, expression=exp.Round(this=column)),
                           "values with decimals, which"))
@@ -104,3 +105,11 @@ def _conditions(column: exp.Column, old: ColumnShape, new: ColumnShape) -> list[
 
 
 RULE = TypeNarrowing()
+
+
+def _longer_than(column: exp.Column, chars: int) -> exp.Expression:
+    """Values of more than `chars` characters. Counting characters walks a UTF-8 string; its byte length
+    is at hand, and a value never has more characters than bytes, so only values of more than `chars`
+    bytes are counted through (OCTET_LENGTH: PostgreSQL and MySQL/MariaDB, where the rule applies)."""
+    limit = exp.Literal.number(chars)
+    return exp.and_(exp.Anonymous(this="OCTET_LENGTH", expressions=[column]) > limit, exp.Length(this=column) > limit)
