@@ -36,11 +36,14 @@ class Archiver:
         self.enabled = conn.project.settings.rollback.archiveDestroyedData
         self.archive_new = archive_new
         self.made: list[ArchiveStep] = []  # this attempt's steps (archives, restores, notes)
-        self._pending: list[ArchiveStep] | None = None  # archives of the other direction, read once
+        # Archives of the other direction, taken before the run's transaction starts: what this run
+        # reads is committed, whatever it writes later.
+        self._pending = pending_archives(conn, run.version, run.direction) if self.enabled else []
 
     def reset(self) -> None:
         """A transaction attempt starts again (lock-timeout retry): what the last one did was rolled back."""
-        self.made, self._pending = [], None
+        self.made = []
+        self._pending = pending_archives(self.conn, self.run.version, self.run.direction) if self.enabled else []
 
     def publish(self) -> None:
         """The run's report shows what was done instead of the plan."""
@@ -94,7 +97,7 @@ class Archiver:
             return
         ops = [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
                if op.kind in RECREATING]
-        due = [a for a in self._pending_archives() if recreated(ops, a)] if ops else []
+        due = [a for a in self._pending if recreated(ops, a)] if ops else []
         if not due:
             return
         snapshot = self._snapshot()
@@ -145,14 +148,8 @@ class Archiver:
 
         return read_schema(self.engine, exclude=(self.conn.history.table, self.conn.history.log_table))
 
-    def _pending_archives(self) -> list[ArchiveStep]:
-        if self._pending is None:
-            self._pending = pending_archives(self.conn, self.run.version, self.run.direction)
-        return self._pending
-
     def _log(self, action: str, step: ArchiveStep) -> None:
-        self.conn.history.log(self.run.version, self.run.name, action, "ok", author=self.conn.project.author(),
-                              statements_done=step.statement_index, detail=event_detail(step))
+        log_event(self.conn, step, action, self.run.name, statements_done=step.statement_index)
 
 
 def cannot_archive_note(step: ArchiveStep, backup: bool) -> str:
@@ -162,6 +159,13 @@ def cannot_archive_note(step: ArchiveStep, backup: bool) -> str:
 
 
 # ---- the event log -----------------------------------------------------------------------------
+def log_event(conn: Connection, step: ArchiveStep, action: str, name: str | None, **fields) -> None:
+    """Write an archive event; the command's copy of the live archives is read again on next use."""
+    conn.history.log(step.version, name, action, "ok", author=conn.project.author(), detail=event_detail(step),
+                     **fields)
+    conn.live_archives = None
+
+
 def event_detail(step: ArchiveStep) -> str:
     """One line a person reads in `db-migrate history`, then the step as JSON (what a restore reads)."""
     rows = "" if step.rows is None else f"{step.rows} rows, "
@@ -199,8 +203,15 @@ def live_archives(conn: Connection, version: str | None = None) -> list[tuple[Ar
 
 
 def pending_archives(conn: Connection, version: str, direction: str) -> list[ArchiveStep]:
-    """What the other direction of `version` archived and this direction may put back."""
-    return [s for s, _ in live_archives(conn, version) if s.direction != direction]
+    """What the other direction of `version` archived and this direction may put back.
+
+    The event log is read once per command for every version (not once per migration: a long log
+    would be scanned by each), and again only after the command wrote an archive event."""
+    if conn.live_archives is None:
+        conn.live_archives = {}
+        for step, _ in live_archives(conn):
+            conn.live_archives.setdefault(step.version, []).append(step)
+    return [s for s in conn.live_archives.get(version, []) if s.direction != direction]
 
 
 # ---- planning (dry run, approval plan) ---------------------------------------------------------
@@ -218,7 +229,7 @@ def plan_archives(conn: Connection, runs: list[MigrationRun], scripts: list[Scri
         if script.is_python:
             replay.run_python()
             continue
-        pending = pending_archives(conn, run.version, run.direction) if conn.history.exists() else []
+        pending = pending_archives(conn, run.version, run.direction)
         for statement in run.statements:
             ops = statement_operations(statement.sql, conn.engine.dialect, statement.index)
             run.archives += _planned(conn, live, replay, run, ops)
@@ -254,8 +265,7 @@ def _keeps(archive: ArchiveStep, loss) -> bool:
 def _may_matter(conn: Connection, runs: list[MigrationRun], scripts: list[Script]) -> bool:
     if any(MAY_DESTROY.search(s.sql) for run in runs for s in run.statements):
         return True
-    return conn.history.exists() and any(
-        pending_archives(conn, run.version, run.direction) for run in runs)
+    return any(pending_archives(conn, run.version, run.direction) for run in runs)
 
 
 def _planned(conn: Connection, live, replay, run: MigrationRun, ops) -> list[ArchiveStep]:
@@ -301,7 +311,6 @@ def prune_archives(conn: Connection, keep_days: int) -> list[ArchiveStep]:
     for step, at in live_archives(conn):
         if as_utc(at) < cutoff:
             conn.engine.execute(drop_sql(step, conn.engine.dialect))
-            conn.history.log(step.version, None, "archive-dropped", "ok", author=conn.project.author(),
-                             detail=event_detail(step))
+            log_event(conn, step, "archive-dropped", None)
             dropped.append(step)
     return dropped

@@ -8,7 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -92,6 +92,9 @@ class Connection:
     engine: Engine
     history: History
     lock_wait_ms: int = 0  # how long this run waited for another run's migration lock
+    # Live archives of destroyed data per version (service/archive.py): read once per command, read
+    # again only after the command wrote an archive event.
+    live_archives: dict[str, list] | None = field(default=None, repr=False)
 
     @property
     def lock_name(self) -> str:
