@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
@@ -49,20 +50,28 @@ def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operati
 def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
     """Parsed once per statement text: one apply reads each script several times (schema replay,
     rules, DOWN check, backup scope), and sqlglot's parse is the costly part. Callers get copies."""
+    reader = _sqlglot_dialect(dialect)
     try:
-        tree = sqlglot.parse_one(text, read=dialect)
+        tree = sqlglot.parse_one(text, read=reader)
     except (ParseError, TokenError, ValueError):
         tree = None
     if tree is None or isinstance(tree, exp.Command):
         ops = _fallback(text, dialect)
     else:
         # Names as the server resolves them: PostgreSQL folds unquoted names to lower case, and so on.
-        ops = _from_tree(normalize_identifiers(tree, dialect=dialect), dialect)
+        ops = _from_tree(normalize_identifiers(tree, dialect=reader), reader)
     return tuple(ops or [Operation(kind="other")])
 
 
+@lru_cache(maxsize=None)
+def _sqlglot_dialect(dialect: str) -> Dialect:
+    """One Dialect object per name: given a name, sqlglot builds a new one for every parse and every
+    `.sql()` call (a third of the time of reading a short statement)."""
+    return Dialect.get_or_raise(dialect)
+
+
 # ---- sqlglot trees -------------------------------------------------------------------------
-def _from_tree(tree: exp.Expression, dialect: str) -> list[Operation]:
+def _from_tree(tree: exp.Expression, dialect: Dialect) -> list[Operation]:
     if isinstance(tree, exp.Alter) and (tree.args.get("kind") or "TABLE").upper() == "TABLE":
         return _alter_table(tree, dialect)
     if isinstance(tree, exp.Create):
@@ -85,7 +94,7 @@ def _from_tree(tree: exp.Expression, dialect: str) -> list[Operation]:
     return [Operation(kind="other")]
 
 
-def _alter_table(tree: exp.Alter, dialect: str) -> list[Operation]:
+def _alter_table(tree: exp.Alter, dialect: Dialect) -> list[Operation]:
     base = {**_name(tree.this), "if_exists": bool(tree.args.get("exists")), "not_valid": bool(tree.args.get("not_valid"))}
     for option in tree.args.get("options") or []:
         if isinstance(option, exp.AlgorithmProperty):
@@ -98,7 +107,7 @@ def _alter_table(tree: exp.Alter, dialect: str) -> list[Operation]:
     return ops
 
 
-def _alter_action(action: exp.Expression, base: dict, dialect: str) -> list[Operation]:
+def _alter_action(action: exp.Expression, base: dict, dialect: Dialect) -> list[Operation]:
     if isinstance(action, exp.ColumnDef):
         spec = _column_spec(action, dialect)
         return [_op("add_column", base, column=spec.name, new_type=spec.type, nullable=spec.nullable,
@@ -121,7 +130,7 @@ def _alter_action(action: exp.Expression, base: dict, dialect: str) -> list[Oper
     return [_op("other", base)]
 
 
-def _alter_column(action: exp.AlterColumn, base: dict, dialect: str) -> Operation:
+def _alter_column(action: exp.AlterColumn, base: dict, dialect: Dialect) -> Operation:
     column = action.this.name
     if action.args.get("dtype"):
         using = action.args.get("using")
@@ -140,7 +149,7 @@ def _alter_column(action: exp.AlterColumn, base: dict, dialect: str) -> Operatio
     return _op("other", base, column=column)
 
 
-def _modify_column(action: exp.ModifyColumn, base: dict, dialect: str) -> list[Operation]:
+def _modify_column(action: exp.ModifyColumn, base: dict, dialect: Dialect) -> list[Operation]:
     spec = _column_spec(action.this, dialect)
     old_name = action.args.get("rename_from")
     column = old_name.name if old_name is not None else spec.name
@@ -166,7 +175,7 @@ def _drop_in_alter(action: exp.Drop, base: dict) -> Operation:
     return _op("drop_constraint", common, constraint_name=name, constraint_type=constraint_type)
 
 
-def _constraint(item: exp.Expression, base: dict, dialect: str) -> list[Operation]:
+def _constraint(item: exp.Expression, base: dict, dialect: Dialect) -> list[Operation]:
     """ADD CONSTRAINT name <kind> ..., ADD UNIQUE (..), ADD PRIMARY KEY (..), MySQL ADD INDEX (..)."""
     name = None
     if isinstance(item, exp.Constraint):
@@ -197,7 +206,7 @@ def _constraint(item: exp.Expression, base: dict, dialect: str) -> list[Operatio
     return [_op("other", base)]
 
 
-def _create(tree: exp.Create, dialect: str) -> list[Operation]:
+def _create(tree: exp.Create, dialect: Dialect) -> list[Operation]:
     kind = (tree.args.get("kind") or "").upper()
     if kind == "INDEX":
         index = tree.this
@@ -255,7 +264,7 @@ def _dropped(drop: exp.Drop) -> list[exp.Expression]:
     return list(drop.args.get("tables") or drop.expressions or [])
 
 
-def _setting(item: exp.Expression, dialect: str) -> Operation:
+def _setting(item: exp.Expression, dialect: Dialect) -> Operation:
     assignment = item.this
     if not isinstance(assignment, exp.EQ):
         return Operation(kind="set")
@@ -274,7 +283,7 @@ def _name(table: exp.Expression | None) -> dict:
     return {"table": table.name, "schema_name": table.db or None}
 
 
-def _column_spec(column: exp.ColumnDef, dialect: str) -> ColumnSpec:
+def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
     kinds = [c.args.get("kind") for c in column.args.get("constraints") or []]
     default = next((k.this for k in kinds if isinstance(k, exp.DefaultColumnConstraint)), None)
     primary = any(isinstance(k, exp.PrimaryKeyColumnConstraint) for k in kinds)
@@ -314,13 +323,13 @@ def _fallback(text: str, dialect: str) -> list[Operation]:
     if options:  # CREATE INDEX ... ALGORITHM=INPLACE LOCK=NONE: read it without the options
         stripped = _MYSQL_INDEX_OPTIONS.sub("", text)
         try:
-            tree = sqlglot.parse_one(stripped, read=dialect)
+            tree = sqlglot.parse_one(stripped, read=_sqlglot_dialect(dialect))
         except (ParseError, TokenError, ValueError):
             return []
         if isinstance(tree, exp.Command):
             return []
         return [op.model_copy(update={"algorithm": options.get("ALGORITHM"), "lock": options.get("LOCK")})
-                for op in _from_tree(tree, dialect)]
+                for op in _from_tree(tree, _sqlglot_dialect(dialect))]
     return []
 
 

@@ -60,7 +60,10 @@ class MySQLEngine:
         try:
             yield
         except BaseException:
-            self.conn.rollback()
+            try:
+                self.conn.rollback()
+            except Exception:  # noqa: BLE001 - the session is gone (the server rolled back): the first error matters
+                pass
             raise
         self.conn.commit()
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import re
 import time
-from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import partial
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConnectionLost, MigrationError, StatementFailed
@@ -23,6 +26,10 @@ from ..reports import MigrationRun, StatementRun
 from ..urls import redact
 from .archive import Archiver
 from .context import Connection, Progress, ProgressEvent
+
+# Statements that change rows only: they commit with a transaction on every server (DDL auto-commits
+# on MySQL/MariaDB, and some PostgreSQL statements refuse a transaction block).
+_DML = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
 class MigrationContext:
@@ -102,7 +109,7 @@ class Runner:
         # never a migration recorded without its event (or the other way round).
         with self.engine.transaction():
             self.archiver.reset()
-            self._run_script(migration.up, run, 1)
+            self._run_script(migration.up, run)
             row.duration_ms = _ms(started)
             row.statements_done = row.statements_total
             self.history.insert(row)
@@ -115,16 +122,18 @@ class Runner:
             self.history.insert(row)
         else:  # resolve --retry: the dirty row is there already, possibly failed at statement 1
             self.history.update(migration.version, status="running", error=None, statements_done=start_at - 1)
+
+        def finish() -> None:
+            self.history.update(migration.version, status=APPLIED, applied_at=utcnow(), duration_ms=_ms(started),
+                                statements_done=row.statements_total, error=None)
+            self._log_ok(run, "apply", row.author, started)
+
         try:
-            self._run_script(migration.up, run, start_at, record=True)
+            self._run_recorded(migration.up, run, start_at, finish)
         except StatementFailed as exc:
             self.archiver.publish()  # committed archives are real: the report shows them
             self._record_failure(exc, migration.version, "failed")
             raise
-        with self.engine.transaction():  # DML only: the final record and its event in one commit
-            self.history.update(migration.version, status=APPLIED, applied_at=utcnow(), duration_ms=_ms(started),
-                                statements_done=row.statements_total, error=None)
-            self._log_ok(run, "apply", row.author, started)
 
     # ---- rollback ----------------------------------------------------------------------
     def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1,
@@ -138,22 +147,24 @@ class Runner:
             def attempt() -> None:
                 with self.engine.transaction():
                     self.archiver.reset()
-                    self._run_script(script, run, 1)
+                    self._run_script(script, run)
                     self.history.delete(row.version)
                     self._log_ok(run, "rollback", self.author, started, note)
 
             self._with_retries(run, attempt)
         else:
             self.history.update(row.version, status="rolling_back", statements_done=start_at - 1, error=None)
+
+            def finish() -> None:
+                self.history.delete(row.version)
+                self._log_ok(run, "rollback", self.author, started, note)
+
             try:
-                self._run_script(script, run, start_at, record=True)
+                self._run_recorded(script, run, start_at, finish)
             except StatementFailed as exc:
                 self.archiver.publish()
                 self._record_failure(exc, row.version, "rollback_failed")
                 raise
-            with self.engine.transaction():
-                self.history.delete(row.version)
-                self._log_ok(run, "rollback", self.author, started, note)
         self.archiver.publish()
         run.status = "rolled-back"
         run.duration_ms = _ms(started)
@@ -164,20 +175,58 @@ class Runner:
                          statements_done=len(run.statements), detail=detail)
 
     # ---- statements --------------------------------------------------------------------
-    def _run_script(self, script: Script, run: MigrationRun, start_at: int, record: bool = False) -> None:
+    def _run_script(self, script: Script, run: MigrationRun) -> None:
+        """Inside the migration's transaction: the caller records it."""
         if script.is_python:
             self._run_python(script, run)
-            if record:
-                self.history.update(run.version, statements_done=1)
             return
         for statement in run.statements:
-            if statement.index < start_at:
-                statement.status = "skipped"
-                continue
-            self._run_statement(run, statement, retry=record)
-            if record:
-                self.history.update(run.version, statements_done=statement.index)
+            self._run_statement(run, statement, retry=False)
             self._restore_after(run, statement)
+
+    def _run_recorded(self, script: Script, run: MigrationRun, start_at: int, finish: Callable[[], None]) -> None:
+        """Per-statement mode: each statement commits on its own and its progress is recorded after it; the
+        last one's record is `finish` (final history change and event, one commit). A DML statement commits
+        in one transaction with its record, so it is never left "may or may not have completed"."""
+        self.committed = start_at - 1  # what a failure record says is done
+        if script.is_python:
+            self._run_python(script, run)
+            self.committed = 1
+        todo = [s for s in run.statements if s.index >= start_at]
+        for statement in run.statements[: len(run.statements) - len(todo)]:
+            statement.status = "skipped"
+        for statement in todo:
+            last = statement is todo[-1]
+            record = finish if last else partial(self.history.update, run.version, statements_done=statement.index)
+            if _DML.match(statement.sql):
+                self._run_with_record(run, statement, record)
+            else:
+                self._run_statement(run, statement, retry=True)
+                self.committed = statement.index
+                self._restore_after(run, statement)
+                with self.engine.transaction() if last else nullcontext():
+                    record()
+            self.committed = statement.index
+        if not todo:
+            with self.engine.transaction():
+                finish()
+
+    def _run_with_record(self, run: MigrationRun, statement: StatementRun, record: Callable[[], None]) -> None:
+        """A DML statement and its record in one transaction (DML re-creates nothing an archive would put
+        back). A lock timeout rolls both back, and it is retried with backoff like any statement."""
+        attempts = self.settings.ddlLockRetries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.engine.transaction():
+                    self._run_statement(run, statement, retry=False)
+                    record()
+                return
+            except StatementFailed as exc:
+                if not exc.lock_timeout or attempt == attempts:
+                    raise
+                run.lock_retries += 1
+                statement.status, statement.error = "planned", None
+                _backoff(attempt)
 
     def _run_statement(self, run: MigrationRun, statement: StatementRun, *, retry: bool) -> None:
         self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
@@ -303,7 +352,7 @@ class Runner:
 
     def _record_failure(self, exc: StatementFailed, version: str, status: str) -> None:
         try:
-            self.history.update(version, status=status, error=exc.message[:2000])
+            self.history.update(version, status=status, error=exc.message[:2000], statements_done=self.committed)
         except Exception:  # noqa: BLE001 - the server may be gone; the original error matters more
             exc.state += (" The failure could not be recorded (the connection was lost): the history row still says "
                           "the run is in progress, and `db-migrate status` will report it as interrupted.")
