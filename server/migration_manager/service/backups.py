@@ -23,7 +23,7 @@ from ..migrations.formats import version_key
 from ..reports import BackupReport, RestoreReport
 from ..urls import parse_url, redact
 from .context import Connection, Progress, ProgressEvent, Project, TargetRequest, connect, open_project
-from .safety import check_window
+from .safety import stop_for_approval
 
 LOG_COLUMNS = ("version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
 
@@ -169,16 +169,7 @@ def _restore_plan(conn: Connection, manifest: Manifest, into: bool, request: Res
             "every change made since then is lost")
         if target.require_approval:
             report.approval_reasons.append(f"environment '{target.name}' requires approval (requireApproval)")
-    report.needs_approval = bool(report.approval_reasons)
-    if request.dry_run:
-        report.message = "Dry run: nothing was changed."
-        return report
-    if not into:
-        check_window(conn, request.outside_window)
-    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
-    if report.needs_approval and not approved:
-        report.outcome = "needs-approval"
-        report.message = "Approval needed before anything changes: " + "; ".join(report.approval_reasons)
+    stop_for_approval(conn, report, request, window=not into)  # --into changes no environment
     return report
 
 

@@ -20,7 +20,8 @@ from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, outside_statement_failure, plan_run
-from .safety import approval_reasons, check_window, findings_for, plan_id, refuse_errors, schema_findings, window_open
+from .safety import (approval_reasons, findings_for, plan_id, refuse_errors, schema_findings, stop_for_approval,
+                     window_open)
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
@@ -223,17 +224,7 @@ def _report(conn: Connection, action: str, runs: list[MigrationRun], current: st
 def _stop_for_approval(conn: Connection, report: RunReport, request, destructive: list[str]) -> bool:
     """True when the report must go back to a human (dry run, or approval missing)."""
     report.approval_reasons = approval_reasons(conn, report.findings, destructive)
-    report.needs_approval = bool(report.approval_reasons)
-    if request.dry_run:
-        report.message = "Dry run: nothing was changed."
-        return True
-    check_window(conn, request.outside_window)
-    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
-    if report.needs_approval and not approved:
-        report.outcome = "needs-approval"
-        report.message = "Approval needed before anything changes: " + "; ".join(report.approval_reasons)
-        return True
-    return False
+    return stop_for_approval(conn, report, request)
 
 
 def _execute(conn: Connection, report: RunReport, progress: Progress | None, step) -> None:

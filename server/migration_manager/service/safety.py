@@ -48,6 +48,23 @@ def approval_reasons(conn: Connection, findings: list[Finding], destructive: lis
     return reasons
 
 
+def stop_for_approval(conn: Connection, report, request, *, window: bool = True) -> bool:
+    """True when the report (its approval_reasons already filled) must go back to a human: a dry run,
+    or approval missing for this exact plan. The maintenance window is enforced unless `window` is off."""
+    report.needs_approval = bool(report.approval_reasons)
+    if request.dry_run:
+        report.message = "Dry run: nothing was changed."
+        return True
+    if window:
+        check_window(conn, request.outside_window)
+    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
+    if report.needs_approval and not approved:
+        report.outcome = "needs-approval"
+        report.message = "Approval needed before anything changes: " + "; ".join(report.approval_reasons)
+        return True
+    return False
+
+
 def stop_for_environment_approval(target, report, request, message: str) -> bool:
     """True (and the report says why) when a requireApproval environment has not approved this plan.
 
