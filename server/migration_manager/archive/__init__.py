@@ -60,3 +60,18 @@ def archive_name(version: str, direction: str, statement_index: int, table: str,
     if len(name) <= MAX_NAME:
         return name
     return name[: MAX_NAME - 9] + "_" + hashlib.sha1(raw.encode()).hexdigest()[:8]
+
+
+def key_match(quote, keys: list[str]) -> str:
+    """`_t.k = _a.k AND ...`: a row of the table (_t) and its archived row (_a)."""
+    return " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
+
+
+def insert_missing(quote, table: str, archive: str, columns: list[str], keys: list[str], *, overriding: str = "") -> str:
+    """INSERT ... SELECT of the archived rows (of those whose key is no longer in the table, when keyed)."""
+    names = ", ".join(quote(c) for c in columns)
+    picked = ", ".join(f"_a.{quote(c)}" for c in columns)
+    sql = f"INSERT INTO {quote(table)} ({names}) {overriding}SELECT {picked} FROM {quote(archive)} AS _a"
+    if keys:
+        sql += f" WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} AS _t WHERE {key_match(quote, keys)})"
+    return sql

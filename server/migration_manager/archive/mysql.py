@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import insert_missing, key_match
+
 
 def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
@@ -15,18 +17,11 @@ def before_copy(table: str) -> list[str]:
 
 def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -> str:
     sets = ", ".join(f"_t.{quote(c)} = _a.{quote(c)}" for c in columns)
-    match = " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
-    return f"UPDATE {quote(table)} AS _t JOIN {quote(archive)} AS _a ON {match} SET {sets}"
+    return f"UPDATE {quote(table)} AS _t JOIN {quote(archive)} AS _a ON {key_match(quote, keys)} SET {sets}"
 
 
 def insert_select(table: str, archive: str, columns: list[str], keys: list[str]) -> str:
-    names = ", ".join(quote(c) for c in columns)
-    picked = ", ".join(f"_a.{quote(c)}" for c in columns)
-    sql = f"INSERT INTO {quote(table)} ({names}) SELECT {picked} FROM {quote(archive)} AS _a"
-    if keys:
-        match = " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
-        sql += f" WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} AS _t WHERE {match})"
-    return sql
+    return insert_missing(quote, table, archive, columns, keys)
 
 
 def after_insert(engine, table: str, columns: list[str]) -> list[str]:

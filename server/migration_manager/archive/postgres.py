@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import insert_missing, key_match
+
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -15,19 +17,12 @@ def before_copy(table: str) -> list[str]:
 
 def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -> str:
     sets = ", ".join(f"{quote(c)} = _a.{quote(c)}" for c in columns)
-    match = " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
-    return f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {match}"
+    return f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {key_match(quote, keys)}"
 
 
 def insert_select(table: str, archive: str, columns: list[str], keys: list[str]) -> str:
-    names = ", ".join(quote(c) for c in columns)
-    picked = ", ".join(f"_a.{quote(c)}" for c in columns)
     # OVERRIDING SYSTEM VALUE: the archived ids go back as they were, also into GENERATED ALWAYS identities.
-    sql = f"INSERT INTO {quote(table)} ({names}) OVERRIDING SYSTEM VALUE SELECT {picked} FROM {quote(archive)} AS _a"
-    if keys:
-        match = " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
-        sql += f" WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} AS _t WHERE {match})"
-    return sql
+    return insert_missing(quote, table, archive, columns, keys, overriding="OVERRIDING SYSTEM VALUE ")
 
 
 def after_insert(engine, table: str, columns: list[str]) -> list[str]:
