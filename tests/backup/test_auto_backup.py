@@ -165,3 +165,25 @@ def test_dropping_an_unknown_or_other_schema_index_backs_up_everything(pg_url: s
         assert scope("DROP INDEX IF EXISTS nowhere_idx") is None
         assert scope("DROP INDEX t_id") is None  # not in the current schema
         assert scope("DROP INDEX customers_note") is None  # orders has a foreign key into customers
+
+
+@pytest.mark.parametrize("kind", ["postgres", "mysql"])
+def test_a_plan_that_only_creates_and_fills_new_tables_backs_up_only_the_history(
+        kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from migration_manager.migrations.formats.common import sql_script
+    from migration_manager.service.backups import touched_tables
+    from migration_manager.service.context import connect
+
+    url = request.getfixturevalue("pg_url" if kind == "postgres" else "mysql_url")
+    seed(url)
+    project = make_project(tmp_path / "proj", url)
+    with connect(open_project(ApplyRequest(project_dir=project, env="dev")), lock=False) as conn:
+        def scope(*sql: str) -> list[str] | None:
+            return touched_tables(conn, [sql_script(";\n".join(sql) + ";", kind)])
+
+        history = ["schema_migrations", "schema_migrations_log"]
+        assert scope("CREATE TABLE fresh (id integer PRIMARY KEY)", "INSERT INTO fresh VALUES (1)",
+                     "CREATE INDEX fresh_id ON fresh (id)", "ALTER TABLE fresh RENAME TO fresher",
+                     "UPDATE fresher SET id = 2") == sorted([*history, "fresh", "fresher"])
+        assert scope("CREATE TABLE fresh (id integer)", "INSERT INTO elsewhere VALUES (1)") is None  # not found
+        assert scope("CREATE TABLE fresh (id integer)", "INSERT INTO customers (id) VALUES (9)") is None  # orders' FK

@@ -269,6 +269,8 @@ def backup_before_change(conn: Connection, report, scripts: list, progress: Prog
 def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
     """The tables `scripts` change, plus the history tables; None unless that is provably all.
 
+    A table an earlier statement of the plan creates counts as found (a plan that only creates tables and
+    fills them backs up the history tables; the manifest lists the new tables, which a restore drops).
     Not provable (-> whole database): Python migrations, a statement analysis cannot read, another
     schema, a table (or the table of a dropped index) not found, or objects outside the set that depend on it (foreign keys into
     it, views, triggers), which a table-only restore would break or miss."""
@@ -280,6 +282,7 @@ def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
 
     existing = set(engine.tables())
     tables = {conn.history.table, conn.history.log_table}
+    created: set[str] = set()  # by an earlier statement of the plan: nothing of it to back up yet
     for script in scripts:
         if script.is_python:
             return None
@@ -291,8 +294,10 @@ def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
                 op = op.model_copy(update={"table": module.index_table(engine, op.index_name)})
             if op.kind == "other" or op.table is None or op.schema_name is not None:
                 return None
-            if op.table not in existing and op.kind != "create_table":
+            if op.table not in existing and op.table not in created and op.kind != "create_table":
                 return None
+            if op.kind == "create_table" or (op.kind == "rename_table" and op.table in created):
+                created.add(op.new_name if op.kind == "rename_table" else op.table)
             tables.update(t for t in (op.table, op.new_name if op.kind == "rename_table" else None) if t)
     present = sorted(t for t in tables if t in existing)
-    return None if module.outside_dependents(engine, present) else sorted(tables)
+    return None if present and module.outside_dependents(engine, present) else sorted(tables)
