@@ -14,7 +14,6 @@ from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
-from .archive import mark_archived, plan_archives
 from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
@@ -49,6 +48,8 @@ class RollbackRequest(TargetRequest):
 
 
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
+    from .archive import plan_archives  # reads SQL with sqlglot, which status and history never load
+
     project = open_project(request)
     migrations = project.read_migrations()
     with connect(project, lock=not request.dry_run) as conn:
@@ -76,6 +77,8 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
 
 
 def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunReport:
+    from .archive import mark_archived, plan_archives  # reads SQL with sqlglot, which status never loads
+
     project = open_project(request)
     migrations = project.read_migrations()
     with connect(project, lock=not request.dry_run) as conn:

@@ -24,7 +24,6 @@ from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
 from ..reports import MigrationRun, StatementRun
 from ..urls import redact
-from .archive import Archiver
 from .context import Connection, Progress, ProgressEvent
 
 # Statements that change rows only: they commit with a transaction on every server (DDL auto-commits
@@ -95,7 +94,7 @@ class Runner:
                          statements_total=max(len(run.statements), 1), backup_id=backup_id,
                          down_script=migration.down.source if migration.down else None)
         self._emit("migration", f"Applying {migration.label} ({run.mode})")
-        self.archiver = Archiver(self.conn, run)
+        self.archiver = _archiver(self.conn, run)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(migration.up)):
             self._with_retries(run, lambda: self._apply_in_transaction(migration, run, row, started))
         else:
@@ -142,7 +141,7 @@ class Runner:
         undoing what this same command applied: the data it destroys did not exist before the command)."""
         started = time.monotonic()
         self._emit("migration", f"Rolling back {row.version}_{row.name} ({run.mode})")
-        self.archiver = Archiver(self.conn, run, archive_new=archive)
+        self.archiver = _archiver(self.conn, run, archive_new=archive)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
             def attempt() -> None:
                 with self.engine.transaction():
@@ -410,6 +409,13 @@ def connection_alive(conn: Connection) -> bool:
         return conn.engine.is_connected()
     except Exception:  # noqa: BLE001 - no answer: the session is gone
         return False
+
+
+def _archiver(conn: Connection, run: MigrationRun, **options):
+    # Imported here: the archive hook reads SQL with sqlglot, which status and history never load.
+    from .archive import Archiver
+
+    return Archiver(conn, run, **options)
 
 
 class ArchiveFailed(Exception):

@@ -1,0 +1,13 @@
+"""Commands that only read the history (status, history, backup) never load the SQL parser."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_service_and_the_cli_load_without_sqlglot() -> None:
+    code = ("import sys, migration_manager.cli, migration_manager.render, migration_manager.service; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlglot', 'pglast')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
