@@ -21,9 +21,20 @@ def test_a_copy_and_its_original_never_see_each_others_changes():
     assert "id" in original.table("users").columns
     original.edit("users").columns["email"] = Column("email", ColumnType.parse("text", "postgres"))
     assert "email" not in copy.table("users").columns
-    assert copy.changed_tables(original) == {"users"}
+    assert copy.touched == original.touched == {"users"}
+    assert copy.changed_tables(original, among=copy.touched | original.touched) == {"users"}
     untouched = original.copy()
-    assert untouched.changed_tables(original) == set()
+    assert untouched.touched == original.touched == set()
+    assert untouched.changed_tables(original, among={"users"}) == set()
+
+
+def test_a_copy_knows_the_tables_added_dropped_or_edited_since():
+    original = _snapshot()
+    copy = original.copy()
+    copy.put(Table("orders"))
+    copy.remove("users")
+    assert copy.touched == {"orders", "users"} and original.touched == set()
+    assert original.changed_tables(copy, among=copy.touched) == {"orders", "users"}
 
 
 def test_successive_migrations_on_one_table_with_correct_downs_have_no_findings(tmp_path):

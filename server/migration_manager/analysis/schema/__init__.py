@@ -166,6 +166,7 @@ class Snapshot:
     other_relations: set[str] = field(default_factory=set)  # sequences etc.: they share PG's namespace
     name: str | None = None  # the schema (PostgreSQL) or database (MySQL) that was read
     shared: set[str] = field(default_factory=set, repr=False)  # tables still shared with the snapshot copied
+    touched: set[str] = field(default_factory=set, repr=False)  # tables added, dropped or edited since the last copy
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(key(name))
@@ -174,21 +175,33 @@ class Snapshot:
         """Copy on write: the copy shares every table until `edit` changes it, so copying a big
         schema per migration costs one dict, not the schema."""
         self.shared = set(self.tables)  # both sides now share every table: both must copy before a change
+        self.touched = set()
         return replace(self, tables=dict(self.tables), other_relations=set(self.other_relations),
-                       shared=set(self.tables))
+                       shared=set(self.tables), touched=set())
 
     def edit(self, name: str) -> Table | None:
         """The table `name`, safe to change in this snapshot only."""
         name = key(name)
         if name in self.shared:
             self.shared.discard(name)
+            self.touched.add(name)
             self.tables[name] = self.tables[name].copy()
         return self.tables.get(name)
 
-    def changed_tables(self, other: Snapshot) -> set[str]:
+    def put(self, table: Table) -> None:
+        """Add (or replace) a table."""
+        self.tables[key(table.name)] = table
+        self.touched.add(key(table.name))
+
+    def remove(self, name: str) -> None:
+        self.tables.pop(key(name), None)
+        self.touched.add(key(name))
+
+    def changed_tables(self, other: Snapshot, among: set[str]) -> set[str]:
         """Names of the tables that differ in identity between the two snapshots (added, dropped,
-        or edited in either): only these can differ in shape."""
-        return {n for n in set(self.tables) | set(other.tables) if self.tables.get(n) is not other.tables.get(n)}
+        or edited in either): only these can differ in shape. `among`: the names either side touched
+        since they were copied from one another (no scan of the whole schema per migration)."""
+        return {n for n in among if self.tables.get(n) is not other.tables.get(n)}
 
     def index_owner(self, name: str, table: str) -> str | None:
         """The table that already has an index named `name` where it would clash, else None."""
@@ -232,7 +245,8 @@ class Snapshot:
     def shape(self, only: set[str] | None = None) -> dict[str, dict]:
         """A comparable picture of the schema (or of the tables `only`): what must be equal after UP
         then DOWN."""
-        return {name: _table_shape(table) for name, table in self.tables.items() if only is None or name in only}
+        names = self.tables if only is None else [n for n in only if n in self.tables]
+        return {name: _table_shape(self.tables[name]) for name in names}
 
 
 def _table_shape(table: Table) -> dict:

@@ -11,6 +11,8 @@ from .replay import Replay
 
 
 def undo_findings(migration: Migration, before: Snapshot, after_up: Replay) -> list[Finding]:
+    """`before` is the copy of `after_up.schema` taken just before the UP ran."""
+    up_touched = set(after_up.schema.touched)
     down = Replay(after_up.schema.copy(), migration=migration.version, direction="down",
                   uncertain=set(after_up.uncertain))
     if migration.down.is_python:
@@ -19,7 +21,7 @@ def undo_findings(migration: Migration, before: Snapshot, after_up: Replay) -> l
     # A DOWN that fails stops a rollback, not this apply: report it, but as a warning.
     findings = [f.model_copy(update={"severity": "warning" if f.severity == "error" else f.severity,
                                      "message": f"DOWN: {f.message}"}) for f in down.findings]
-    changed = before.changed_tables(down.schema)
+    changed = before.changed_tables(down.schema, among=up_touched | down.schema.touched)
     differences = _differences(before.shape(changed), down.schema.shape(changed), down.uncertain)
     if differences:
         findings.append(Finding(

@@ -89,7 +89,7 @@ class Replay:
         if self.schema.relation_exists(op.table):
             return self.exists(op, "table", op.table)
         table = Table(op.table)
-        self.schema.tables[key(op.table)] = table
+        self.schema.put(table)
         if not op.column_specs:  # CREATE TABLE ... AS / LIKE: columns unknown
             self.uncertain.add(key(op.table))
         for spec in op.column_specs:
@@ -107,7 +107,7 @@ class Replay:
             return
         dropped = key(table.name)
         referencing = [(t, c) for t in self.schema.tables.values() if t is not table
-                       for c in list(t.constraints.values()) if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
+                       for c in t.constraints.values() if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
         if referencing and not op.cascade:
             names = ", ".join(f"{t.name}.{c.name}" for t, c in referencing)
             self.report(op, "schema-still-referenced", "error", "table still referenced",
@@ -115,7 +115,7 @@ class Replay:
                         "Drop the foreign keys first (or the referencing tables).")
         for other, constraint in referencing:
             self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
-        del self.schema.tables[key(table.name)]
+        self.schema.remove(table.name)
 
     def _rename_table(self, op: Operation) -> None:
         table = self.table(op)
@@ -123,9 +123,9 @@ class Replay:
             return
         if self.schema.relation_exists(op.new_name):
             return self.exists(op, "table", op.new_name)
-        del self.schema.tables[key(table.name)]
+        self.schema.remove(table.name)
         old, table.name = table.name, op.new_name
-        self.schema.tables[key(op.new_name)] = table
+        self.schema.put(table)
         for other in self._referencing(old):
             for constraint in other.constraints.values():
                 if key(constraint.ref_table or "") == key(old):
@@ -377,5 +377,5 @@ class Replay:
 
     def _generated_name(self, table: Table, columns: list[str], suffix: str) -> str:
         def taken(name: str) -> bool:
-            return bool(self.schema.constraint_owner(name, table.name, "unique") or self.schema.index_owner(name, table.name))
+            return bool(self.schema.constraint_owner(name, table.name, "unique"))  # an index of that name too
         return self.schema.naming.generated_name(table.name, columns, suffix, taken)
