@@ -46,10 +46,12 @@ def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operati
     return [op.model_copy(update={"statement": text, "statement_index": index}) for op in _operations(text, dialect)]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
     """Parsed once per statement text: one apply reads each script several times (schema replay,
-    rules, DOWN check, backup scope), and sqlglot's parse is the costly part. Callers get copies."""
+    rules, DOWN check, backup scope), and sqlglot's parse is the costly part. Callers get copies.
+    The cache holds every statement of a large plan: each pass reads them in the same order, so a
+    cache smaller than the plan would miss on every one of them."""
     reader = _sqlglot_dialect(dialect)
     try:
         tree = sqlglot.parse_one(text, read=reader)

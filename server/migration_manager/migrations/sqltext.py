@@ -57,7 +57,7 @@ def tokens(sql: str, dialect: str) -> Iterator[tuple[str, str]]:
         yield ("string" if kind == "tag" else kind), match.group()
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # every statement of a large plan (read in order by each pass)
 def normalize(statement: str, dialect: str) -> str:
     """The statement without comments and with whitespace collapsed (checksum input). Cached:
     reading a file asks it of each statement up to three times (blank? BEGIN/COMMIT? checksum)."""
