@@ -135,3 +135,26 @@ def test_too_long_counts_characters_not_bytes(kind, narrow):
     with seeded_database(kind, seed) as url:
         finding = one(analyze(url, [narrow]), "type-narrowing")
     assert finding.counts == {"too_long": 2}
+
+
+def test_duplicates_are_counted_alike_whether_the_distinct_check_finds_none_or_some(any_url):
+    """COUNT(DISTINCT) answers 'no duplicate' alone; the GROUP BY runs only when a key repeats.
+    NULL keys never collide, and a partial index's predicate limits the rows."""
+    engine = open_engine(any_url)
+    try:
+        engine.execute("CREATE TABLE t (id int, a int, b int, c int)")
+        for i in range(1, 11):  # a: 1..5 twice; (a, b) all distinct; c: NULL on even ids, else 7 (5 rows)
+            engine.execute(f"INSERT INTO t VALUES ({i}, {(i + 1) // 2}, {i % 2}, {'NULL' if i % 2 == 0 else 7})")
+        a, id_ = exp.column("a", quoted=True), exp.column("id", quoted=True)
+        probes = [Probe("a", "t", "duplicates", columns=("a",)), Probe("a b", "t", "duplicates", columns=("a", "b")),
+                  Probe("id", "t", "duplicates", columns=("id",)), Probe("c", "t", "duplicates", columns=("c",)),
+                  Probe("a, id > 6", "t", "duplicates", columns=("a",), where=id_ > 6),
+                  Probe("a, id > 7", "t", "duplicates", columns=("a",), where=id_ > 7),
+                  Probe("a + 0, b", "t", "duplicates", keys=(exp.Add(this=a, expression=exp.Literal.number(0)),
+                                                          exp.column("b", quoted=True)))]
+        measured = measure(engine, probes)
+    finally:
+        engine.close()
+    assert {name: (m.value, m.groups) for name, m in measured.items()} == {
+        "a": (10, 5), "a b": (0, 0), "id": (0, 0), "c": (5, 1), "a, id > 6": (4, 2), "a, id > 7": (2, 1),
+        "a + 0, b": (0, 0)}

@@ -23,7 +23,8 @@ def connect(url: DatabaseURL) -> MySQLEngine:
 
 class MySQLEngine:
     dialect = "mysql"
-    caps = Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb")
+    caps = Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb",
+                        sorted_grouping="SQL_BIG_RESULT")
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:
