@@ -168,8 +168,11 @@ class PostgresEngine:
         return [r[0] for r in rows]
 
     def table_stats(self, table: str) -> TableStats:
+        # reltuples is -1 until the first VACUUM/ANALYZE (14+): a freshly loaded table of millions of rows
+        # is not empty, and n_live_tup has counted its inserts meanwhile.
         rows, size = self.query(
-            "SELECT greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid) FROM pg_class c "
+            "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, 0) END, "
+            "pg_total_relation_size(c.oid) FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
             "WHERE c.oid = to_regclass(%s)", [table])[0]
         return TableStats(table, rows, size)
 
