@@ -77,6 +77,19 @@ def test_rows_inserted_after_the_drop_keep_the_default_and_deleted_rows_are_said
         ("Zoë — “quoted” ünïcode",), ("none",)]
 
 
+def test_the_data_loss_finding_names_the_archive_that_keeps_the_values(project: Path) -> None:
+    seeded(project)
+    write(project, "20240102000000", "drop_bio", "ALTER TABLE people DROP COLUMN bio",
+          "ALTER TABLE people ADD COLUMN bio VARCHAR(200) DEFAULT 'none'")
+
+    plan = service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True))
+
+    (loss,) = [f for f in plan.findings if f.rule == "drop-column"]
+    assert loss.rows_affected == 58  # 59 rows, one NULL bio
+    assert loss.message.endswith("They are archived first into _mm_archive_20240102000000_u1_people_bio: "
+                                 "a rollback of 20240102000000 puts them back.")
+
+
 def test_switch_off_archives_nothing(project: Path) -> None:
     import json
 
@@ -88,6 +101,8 @@ def test_switch_off_archives_nothing(project: Path) -> None:
     write(project, "20240102000000", "drop_bio", "ALTER TABLE people DROP COLUMN bio",
           "ALTER TABLE people ADD COLUMN bio VARCHAR(200) DEFAULT 'none'")
 
+    assert "archived first" not in next(f.message for f in service.apply(service.ApplyRequest(
+        project_dir=project, env="dev", dry_run=True)).findings if f.rule == "drop-column")
     assert apply(project).migrations[0].archives == []
     assert archive_tables(project) == set()
     rollback(project)

@@ -239,23 +239,37 @@ def plan_archives(conn: Connection, runs: list[MigrationRun], scripts: list[Scri
                 run.archives.append(_planned_restore(conn, replay, archived, statement.index))
 
 
+LOSS_RULES = ("drop-column", "drop-table", "type-narrowing")  # findings whose lost data an archive keeps
+
+
 def mark_archived(report: RunReport, *, emergency: bool = False) -> None:
-    """The rollback plan's losses that an archive keeps say which archive table keeps them."""
+    """The findings and rollback-plan losses that an archive keeps say which archive table keeps them."""
+    runs = {run.version: run for run in report.migrations}
+    for finding in report.findings:
+        kept = _archive_of(runs, finding.migration, finding) if finding.rule in LOSS_RULES else None
+        if kept:
+            back = f"a rollback of {finding.migration}" if finding.direction == "up" else f"applying {finding.migration} again"
+            finding.message += f" They are archived first into {kept}: {back} puts them back."
     if report.rollback_plan is None:
         return
     if emergency:
         report.rollback_plan.notes.append("--emergency: nothing the DOWN destroys is archived first "
                                           "(rollback.archiveDestroyedData is skipped, like the backup)")
         return
-    runs = {run.version: run for run in report.migrations}
     for step in report.rollback_plan.steps:
-        archives = [a for a in getattr(runs.get(step.version), "archives", []) if a.action == "archive"]
         for loss in step.destroys:
-            loss.archived_into = next((a.archive_table for a in archives if _keeps(a, loss)), None)
+            loss.archived_into = _archive_of(runs, step.version, loss)
+
+
+def _archive_of(runs: dict[str, MigrationRun], version: str | None, loss) -> str | None:
+    """The archive table planned to keep what `loss` (a finding or a DataLoss: statement_index, table,
+    column) destroys in migration `version`, if any."""
+    archives = [a for a in getattr(runs.get(version), "archives", []) if a.action == "archive"]
+    return next((a.archive_table for a in archives if _keeps(a, loss)), None)
 
 
 def _keeps(archive: ArchiveStep, loss) -> bool:
-    if archive.statement_index != loss.statement_index or key(archive.table) != key(loss.table):
+    if archive.statement_index != loss.statement_index or key(archive.table) != key(loss.table or ""):
         return False
     if loss.column is None:
         return archive.what == "table"

@@ -66,6 +66,7 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         if refuse_errors(report):
             return report
         plan_archives(conn, runs, [m.up for m in selected])
+        mark_archived(report)
         if _stop_for_approval(conn, report, request, []):
             return report
         backup = backup_before_change(conn, report, [m.up for m in selected], progress)
