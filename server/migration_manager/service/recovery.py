@@ -91,5 +91,7 @@ def _restore(conn: Connection, report: RunReport, backup: Manifest, failed: Migr
                      detail=f"autoOnFailure: restored pre-apply backup {backup.id}")
     report.message += (f"\nautoOnFailure: restored the pre-apply backup {backup.id}; the database is exactly as it "
                        "was before this command.")
-    if report.error:
+    if report.error:  # nothing is dirty any more: the resolve --retry advice of a half-applied run no longer holds
         report.error["state"] = f"Restored from backup {backup.id}: exactly as before this command."
+        report.error["next_step"] = (f"Fix {failed.version}_{failed.name} (or the data it trips on); it is pending "
+                                     "again, so run the command again.")
