@@ -48,7 +48,7 @@ class RollbackRequest(TargetRequest):
 
 
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
-    from .archive import plan_archives  # reads SQL with sqlglot, which status and history never load
+    from .archive import mark_archived, plan_archives  # reads SQL with sqlglot, which status and history never load
 
     project = open_project(request)
     migrations = project.read_migrations()
