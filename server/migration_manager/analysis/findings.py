@@ -31,7 +31,8 @@ class ScriptToCheck:
 
 def find(engine, scripts: Sequence[ScriptToCheck], *, lock_timeout_ms: int | None = None,
          budget: Budget | None = None, rules: Sequence[Rule] | None = None) -> list[Finding]:
-    checks = _applicable(engine, scripts, lock_timeout_ms, rules or all_rules())
+    live = LiveDatabase(engine)  # the catalog, read once for every rule and probe
+    checks = _applicable(live, scripts, lock_timeout_ms, rules or all_rules())
     probes, counted_after = {}, set()
     for rule, ctx in checks:
         asked = _safely(rule, ctx, rule.probes, [])
@@ -40,7 +41,7 @@ def find(engine, scripts: Sequence[ScriptToCheck], *, lock_timeout_ms: int | Non
             asked = after
             counted_after.add(id(ctx))
         probes.update((p.name, p) for p in asked)
-    measured = measure(engine, list(probes.values()), budget)
+    measured = measure(engine, list(probes.values()), budget, estimated_rows=live.estimated_rows)
     found = [(_safely(rule, ctx, lambda c: rule.check(c, measured), None), ctx) for rule, ctx in checks]
     return [_before_data_changes(finding, ctx, id(ctx) in counted_after) for finding, ctx in found
             if finding is not None]
@@ -89,12 +90,12 @@ def _check_columns(ctx: OperationContext) -> list[str]:
         return []
 
 
-def _applicable(engine, scripts: Sequence[ScriptToCheck], lock_timeout_ms: int | None,
+def _applicable(live: LiveDatabase, scripts: Sequence[ScriptToCheck], lock_timeout_ms: int | None,
                 rules: Sequence[Rule]) -> list[tuple[Rule, OperationContext]]:
-    state = PlanState(LiveDatabase(engine))
+    state = PlanState(live)
     checks = []
     for script in scripts:
-        operations = tuple(script_operations(script.statements, engine.dialect))
+        operations = tuple(script_operations(script.statements, live.dialect))
         for op in operations:
             ctx = state.context(op, migration=script.migration, direction=script.direction, script=operations,
                                 transactional=script.transactional, lock_timeout_ms=lock_timeout_ms)

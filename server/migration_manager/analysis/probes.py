@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,15 +68,19 @@ class _Clock:
         return int((self.budget.seconds - (time.monotonic() - self.started)) * 1000)
 
 
-def measure(engine, probes: list[Probe], budget: Budget | None = None) -> dict[str, Measure]:
+def measure(engine, probes: list[Probe], budget: Budget | None = None,
+            estimated_rows: Callable[[str], int] | None = None) -> dict[str, Measure]:
+    """Every probe's figure. `estimated_rows` (table -> catalog estimate) lets a caller that has already
+    read a table's statistics share them; else they are read here."""
     clock = _Clock(budget or Budget())
+    estimate = estimated_rows or (lambda table: engine.table_stats(table).rows)
     results: dict[str, Measure] = {}
     by_table: dict[str, list[Probe]] = {}
     for probe in probes:
         if probe.kind == "count_if":
             by_table.setdefault(probe.table, []).append(probe)
     for table, group in by_table.items():
-        results.update(_count_ifs(engine, table, group, clock))
+        results.update(_count_ifs(engine, table, group, estimate(table), clock))
     for probe in probes:
         if probe.kind == "duplicates":
             results[probe.name] = _duplicates(engine, probe, clock)
@@ -85,12 +90,11 @@ def measure(engine, probes: list[Probe], budget: Budget | None = None) -> dict[s
 
 
 # ---- one scan per table ----------------------------------------------------------------------
-def _count_ifs(engine, table: str, probes: list[Probe], clock: _Clock) -> dict[str, Measure]:
+def _count_ifs(engine, table: str, probes: list[Probe], estimate: int, clock: _Clock) -> dict[str, Measure]:
     dialect = engine.dialect
     counted = [render(_counted(p.condition, engine.caps.aggregate_filter), dialect) for p in probes]
     # Column 0 counts the rows scanned; a count asked twice (two rules, or TRUE = every row) is computed once.
     columns = list(dict.fromkeys([render(exp.Count(this=exp.Star()), dialect), *counted]))
-    estimate = engine.table_stats(table).rows
     sample = _sample(engine, estimate, clock.budget)
     source = quote(table, dialect) + (f" {sample[0]}" if sample else "")
     rows = _bounded(engine, f"SELECT {', '.join(columns)} FROM {source}", clock)
