@@ -20,7 +20,7 @@ class Capabilities:
     lock_kind: str  # human words for the migration lock ("advisory lock", "GET_LOCK", "lock file")
     client_tool: str | None = None  # psql / mariadb, for messages
     aggregate_filter: bool = False  # COUNT(*) FILTER (WHERE c): cheaper than COUNT(CASE WHEN c THEN 1 END)
-    count_distinct_tuples: bool = True  # COUNT(DISTINCT a, b) over several keys
+    distinct_check_first: bool = False  # duplicates: COUNT(DISTINCT key) before the GROUP BY (cheaper when none)
     sorted_grouping: str | None = None  # SELECT modifier: group many keys by sorting (MySQL SQL_BIG_RESULT)
 
 

@@ -36,7 +36,8 @@ def connect(url: DatabaseURL) -> PostgresEngine:
 
 class PostgresEngine:
     dialect = "postgres"
-    caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql", aggregate_filter=True)
+    caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql", aggregate_filter=True,
+                        distinct_check_first=True)
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:

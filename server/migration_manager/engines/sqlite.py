@@ -26,7 +26,7 @@ def connect(url: DatabaseURL) -> SQLiteEngine:
 
 class SQLiteEngine:
     dialect = "sqlite"
-    caps = Capabilities(transactional_ddl=True, lock_kind="lock file", client_tool="sqlite3", count_distinct_tuples=False)
+    caps = Capabilities(transactional_ddl=True, lock_kind="lock file", client_tool="sqlite3")
     param = "?"
 
     def __init__(self, url: DatabaseURL) -> None:

@@ -27,9 +27,9 @@ class UniqueDuplicates(Rule):
     severity = "danger"
     title = "duplicates block a UNIQUE / PRIMARY KEY"
     kinds = ("add_constraint", "create_index")
-    probe = ("duplicate key groups and the rows in them (COUNT(DISTINCT key) first, then, only when a key repeats, "
-             "GROUP BY the key HAVING COUNT(*) > 1; NULL keys excluded, partial-index predicate applied); for a "
-             "PRIMARY KEY also NULLs in the key")
+    probe = ("duplicate key groups and the rows in them (GROUP BY the key HAVING COUNT(*) > 1, run on PostgreSQL only "
+             "when COUNT(DISTINCT key) finds a repeated key; NULL keys excluded, partial-index predicate applied); for "
+             "a PRIMARY KEY also NULLs in the key")
     recommendation = ("Merge or delete the duplicate rows first (the probe query lists them), then add the "
                       "constraint.")
 
