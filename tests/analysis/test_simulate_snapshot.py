@@ -57,3 +57,21 @@ def test_a_python_migration_makes_later_missing_objects_uncertain(tmp_path):
     later = write_migrations(tmp_path / "sql", "postgres", [("ALTER TABLE audit ADD COLUMN note text;", None)])
     findings = simulate(_snapshot(), [python, *later])
     assert [(f.rule, f.severity) for f in findings] == [("schema-missing-table", "warning")]
+
+
+def test_foreign_keys_and_index_names_are_found_after_renames_and_in_copies_only(tmp_path):
+    # The lookups that replaced whole-schema scans: a renamed table keeps its foreign keys and index
+    # names, and what one copy adds is not seen by the snapshot it was copied from.
+    findings = simulate(_snapshot(), write_migrations(tmp_path / "a", "postgres", [
+        ("CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (a_id bigint REFERENCES a (id));\n"
+         "CREATE INDEX b_a ON b (a_id);\nALTER TABLE b RENAME TO c;", None),
+        ("DROP TABLE a;", None),
+        ("CREATE INDEX b_a ON users (id);", None),
+    ]))
+    assert [(f.rule, f.migration) for f in findings] == [("schema-still-referenced", "2"),
+                                                           ("schema-duplicate-name", "3")]
+    assert "c." in findings[0].message
+    original = _snapshot()
+    copy = original.copy()
+    assert simulate(copy, write_migrations(tmp_path / "b", "postgres", [("CREATE INDEX x ON users (id);", None)])) == []
+    assert not original.relation_exists("x") and original.index_table("x") is None

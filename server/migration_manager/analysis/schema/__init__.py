@@ -167,6 +167,11 @@ class Snapshot:
     name: str | None = None  # the schema (PostgreSQL) or database (MySQL) that was read
     shared: set[str] = field(default_factory=set, repr=False)  # tables still shared with the snapshot copied
     touched: set[str] = field(default_factory=set, repr=False)  # tables added, dropped or edited since the last copy
+    # Where to look instead of scanning every table: the tables that may hold a foreign key, and per index
+    # name the tables that may hold such an index. Built on first use, then only grown (`note_*`, `put`), and
+    # shared with copies: a superset for every snapshot, each candidate checked against the table itself.
+    _fk_holders: dict[str, None] | None = field(default=None, repr=False)  # ordered: findings come out the same
+    _index_holders: dict[str, set[str]] | None = field(default=None, repr=False)
 
     def table(self, name: str) -> Table | None:
         return self.tables.get(key(name))
@@ -176,6 +181,7 @@ class Snapshot:
         schema per migration costs one dict, not the schema."""
         self.shared = set(self.tables)  # both sides now share every table: both must copy before a change
         self.touched = set()
+        self._build_holders()  # before sharing them: built once for a snapshot and all its copies
         return replace(self, tables=dict(self.tables), other_relations=set(self.other_relations),
                        shared=set(self.tables), touched=set())
 
@@ -192,6 +198,10 @@ class Snapshot:
         """Add (or replace) a table."""
         self.tables[key(table.name)] = table
         self.touched.add(key(table.name))
+        for index in table.indexes:
+            self.note_index(index, table.name)
+        if any(c.kind == "foreign_key" for c in table.constraints.values()):
+            self.note_foreign_key(table.name)
 
     def remove(self, name: str) -> None:
         self.tables.pop(key(name), None)
@@ -203,11 +213,44 @@ class Snapshot:
         since they were copied from one another (no scan of the whole schema per migration)."""
         return {n for n in among if self.tables.get(n) is not other.tables.get(n)}
 
+    def note_index(self, index: str, table: str) -> None:
+        """`table` now has an index named `index` (called by whatever adds one)."""
+        if self._index_holders is not None:
+            self._index_holders.setdefault(key(index), set()).add(key(table))
+
+    def note_foreign_key(self, table: str) -> None:
+        """`table` now has a foreign key (called by whatever adds one)."""
+        if self._fk_holders is not None:
+            self._fk_holders[key(table)] = None
+
+    def _build_holders(self) -> None:
+        if self._fk_holders is None:
+            self._fk_holders = {n: None for n, t in self.tables.items()
+                                if any(c.kind == "foreign_key" for c in t.constraints.values())}
+        if self._index_holders is None:
+            self._index_holders = {}
+            for table_key, table in self.tables.items():
+                for index in table.indexes:
+                    self._index_holders.setdefault(index, set()).add(table_key)
+
+    def foreign_key_holders(self) -> list[Table]:
+        """The tables with a foreign key (and maybe a few without: callers check the constraints)."""
+        self._build_holders()
+        return [t for t in map(self.tables.get, list(self._fk_holders)) if t is not None]
+
+    def _tables_with_index(self, name: str) -> list[Table]:
+        """The tables that have an index named `name` (a key)."""
+        self._build_holders()
+        found = map(self.tables.get, sorted(self._index_holders.get(name, ())))
+        return [t for t in found if t is not None and name in t.indexes]
+
     def index_owner(self, name: str, table: str) -> str | None:
         """The table that already has an index named `name` where it would clash, else None."""
-        candidates = self.tables.values() if self.naming.index_names == "schema" else filter(None, [self.table(table)])
-        name = key(name)  # once, not once per table: a schema may have thousands of tables
-        return next((t.name for t in candidates if name in t.indexes), None)
+        name = key(name)
+        if self.naming.index_names == "schema":
+            return next((t.name for t in self._tables_with_index(name)), None)
+        found = self.table(table)
+        return found.name if found is not None and name in found.indexes else None
 
     def constraint_owner(self, name: str, table: str, kind: ConstraintKind) -> str | None:
         # Constraints backed by an index (PK/UNIQUE) clash with index names too on PostgreSQL.
@@ -223,12 +266,11 @@ class Snapshot:
         """Would a new table/index named `name` clash with an existing relation (PostgreSQL namespace)?"""
         name = key(name)
         return name in self.tables or name in self.other_relations or (
-            self.naming.index_names == "schema" and any(name in t.indexes for t in self.tables.values()))
+            self.naming.index_names == "schema" and bool(self._tables_with_index(name)))
 
     def index_table(self, name: str) -> str | None:
         """The table an index belongs to (PostgreSQL's DROP INDEX names only the index)."""
-        name = key(name)
-        return next((t.name for t in self.tables.values() if name in t.indexes), None)
+        return next((t.name for t in self._tables_with_index(key(name))), None)
 
     def resolve(self, op):
         """`op` with what its SQL leaves out but this schema knows: the table of a DROP INDEX,

@@ -106,7 +106,7 @@ class Replay:
         if table is None:
             return
         dropped = key(table.name)
-        referencing = [(t, c) for t in self.schema.tables.values() if t is not table
+        referencing = [(t, c) for t in self.schema.foreign_key_holders() if t is not table
                        for c in t.constraints.values() if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
         if referencing and not op.cascade:
             names = ", ".join(f"{t.name}.{c.name}" for t, c in referencing)
@@ -133,7 +133,7 @@ class Replay:
 
     def _referencing(self, name: str) -> list[Table]:
         """Tables with a foreign key to `name`, each a private copy ready to change."""
-        found = [t.name for t in self.schema.tables.values()
+        found = [t.name for t in self.schema.foreign_key_holders()
                  if any(c.kind == "foreign_key" and key(c.ref_table or "") == key(name) for c in t.constraints.values())]
         return [self.schema.edit(n) for n in found]
 
@@ -212,7 +212,7 @@ class Replay:
 
     def _check_foreign_keys_of(self, op: Operation, table: Table, column: Column) -> None:
         """After a type change, every foreign key from or to the column must still match."""
-        for other in self.schema.tables.values():
+        for other in self.schema.foreign_key_holders():
             for constraint in other.constraints.values():
                 if constraint.kind != "foreign_key":
                     continue
@@ -258,6 +258,7 @@ class Replay:
                             "Give the index another name.")
             return
         table.indexes[key(name)] = Index(name, table.name, tuple(op.columns), op.unique)
+        self.schema.note_index(name, table.name)
 
     def _drop_index(self, op: Operation) -> None:
         table = self.schema.edit(op.table) if op.table else None
@@ -294,6 +295,7 @@ class Replay:
             name = "PRIMARY"  # MySQL ignores a primary key's name
         if self._add_named(op, table, Constraint(name, table.name, kind, tuple(columns))):
             table.indexes[key(name)] = Index(name, table.name, tuple(columns), True, primary)
+            self.schema.note_index(name, table.name)
 
     def _add_named(self, op: Operation, table: Table, constraint: Constraint) -> bool:
         owner = self.schema.constraint_owner(constraint.name, table.name, constraint.kind)
@@ -303,6 +305,8 @@ class Replay:
                         "Give the constraint another name.")
             return False
         table.constraints[key(constraint.name)] = constraint
+        if constraint.kind == "foreign_key":
+            self.schema.note_foreign_key(table.name)
         return True
 
     def _add_foreign_key(self, op: Operation, table: Table) -> None:
@@ -324,6 +328,7 @@ class Replay:
                                                       tuple(ref_columns), valid=not op.not_valid))
         if added and self.schema.naming.foreign_key_index and not table.has_index_leading_with(tuple(op.columns)):
             table.indexes[key(name)] = Index(name, table.name, tuple(op.columns))
+            self.schema.note_index(name, table.name)
 
     def _fk_target_ok(self, op: Operation, target: Table, ref_columns: list[str]) -> bool:
         missing = [c for c in ref_columns if target.column(c) is None]
