@@ -17,13 +17,22 @@ printed beside the six, with and without it, on a key without duplicates (amount
 
 Fair: one connection, warm caches (an untimed warm-up round first), every action once per round in
 turn so that a shared machine's load falls on all alike, medians of --runs rounds.
+
+The figures above are the analysis itself (analysis.findings.find, what `db-migrate analyze` runs on its
+connection). Last, the whole command as a person runs it, in seconds: `db-migrate analyze` of the six
+questions (a new Python process, connection, history, probes, and the impact report, which calibrates the
+server's throughput and samples its load), the same with validation.performanceAnalysis off, and
+`db-migrate status` (the floor of any command: a process that imports its models).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -167,6 +176,33 @@ def bench(label: str, url: str, statements: tuple[str, ...], runs: int, rows: in
     engine.close()
 
 
+def command_line(url: str, statements: tuple[str, ...], runs: int) -> None:
+    """`db-migrate analyze` and `status` end to end, each a new process, as a person runs them."""
+    db_migrate = str(Path(sys.executable).with_name("db-migrate"))
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "migrations").mkdir()
+        (Path(folder) / "migrations" / "001_six_questions.sql").write_text(
+            "-- UP\n" + "".join(f"{s};\n" for s in statements))
+        plain, no_impact = Path(folder) / "plain", Path(folder) / "no-impact"
+        for project in (plain, no_impact):
+            project.mkdir()
+            (project / "migrations").symlink_to(Path(folder) / "migrations")
+        (no_impact / "migration-manager.yaml").write_text("validation:\n  performanceAnalysis: false\n")
+
+        def run(project: Path, *command: str) -> Callable[[], None]:
+            def once() -> None:
+                done = subprocess.run([db_migrate, "--url", url, "--json", *command], cwd=project,
+                                      capture_output=True, text=True, check=False)
+                if done.returncode not in (0, 1) or json.loads(done.stdout).get("error"):  # 1: dangers found
+                    raise SystemExit(f"db-migrate {command[0]} failed: {done.stdout}{done.stderr}")
+            return once
+
+        median = timed_in_turn({"analyze": run(plain, "analyze"), "no impact": run(no_impact, "analyze"),
+                                "status": run(plain, "status")}, runs)
+    print(f"  db-migrate analyze, end to end: {median['analyze']:.2f} s; with performanceAnalysis off: "
+          f"{median['no impact']:.2f} s; db-migrate status (a process's floor): {median['status']:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -181,6 +217,7 @@ def main() -> None:
         url = seed(args.rows)
         try:
             bench(label, url, statements, args.runs, args.rows)
+            command_line(url, statements, args.runs)
         finally:
             drop(url)
 
