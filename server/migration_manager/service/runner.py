@@ -14,9 +14,9 @@ import importlib.util
 import random
 import re
 import time
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from functools import partial
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import ConnectionLost, MigrationError, StatementFailed
@@ -82,6 +82,7 @@ class Runner:
         self.author = author
         self.progress = progress
         self.position = position
+        self.committed = 0  # per-statement mode: statements committed so far (what a failure record says)
 
     # ---- apply -------------------------------------------------------------------------
     def apply(self, migration: Migration, run: MigrationRun, *, start_at: int | None = None,
@@ -187,7 +188,7 @@ class Runner:
         """Per-statement mode: each statement commits on its own and its progress is recorded after it; the
         last one's record is `finish` (final history change and event, one commit). A DML statement commits
         in one transaction with its record, so it is never left "may or may not have completed"."""
-        self.committed = start_at - 1  # what a failure record says is done
+        self.committed = start_at - 1
         if script.is_python:
             self._run_python(script, run)
             self.committed = 1
