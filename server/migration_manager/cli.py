@@ -20,6 +20,8 @@ from . import __version__
 from .errors import MigrationError
 from .urls import redact
 
+STATUS_ROWS = 20  # applied migrations `status` lists on a terminal; --all and --json give every one
+
 EXIT_NOT_APPROVED = 8
 EXIT_FAILED = 9
 EXIT_INVALID = 1
@@ -75,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="native SQL file with -- UP / -- DOWN sections (default)")
     create.add_argument("--python", dest="format", action="store_const", const="python",
                         help="Python data migration with up(ctx) / down(ctx)")
-    command("status", "current version, applied history, pending, dirty state")
+    status = command("status", "current version, applied history, pending, dirty state")
+    status.add_argument("--all", action="store_true",
+                        help=f"list every applied migration (default: the newest {STATUS_ROWS} and any with a problem)")
     command("validate", "check files, versions, checksums and history before applying")
     analyze = command("analyze", "what the pending migrations would do to the data, locks and traffic; changes nothing")
     analyze.add_argument("version", nargs="?", help="only this pending migration (default: all pending)")
@@ -196,6 +200,7 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
     if args.command == "create":
         return renderer.show(service.create(service.CreateRequest(**target, name=args.name, format=args.format)))
     if args.command == "status":
+        renderer.status_rows = None if args.all else STATUS_ROWS
         return renderer.show(service.status(service.TargetRequest(**target)))
     if args.command == "validate":
         report = service.validate(service.TargetRequest(**target))

@@ -28,6 +28,7 @@ class Renderer:
         width = None if sys.stdout.isatty() else 130
         self.out = Console(highlight=False, width=width)
         self.err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
+        self.status_rows: int | None = None  # applied rows `status` lists (the newest); None: all
 
     # ---- generic -----------------------------------------------------------------------
     def show(self, report: BaseModel) -> int:
@@ -93,16 +94,20 @@ class Renderer:
         state = "[yellow]IN PROGRESS[/]" if r.in_progress else "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending else "[green]UP TO DATE[/]"
         self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
         self.out.print(f"[bold]Current version[/] {r.current_version or '(none)'}   [bold]Status[/] {state}")
-        if r.applied:
+        shown = self._applied_shown(r)
+        if shown:
             table = Table(title="Applied", title_justify="left", box=box.SIMPLE_HEAD)
             for column in ("", "version", "name", "applied at (UTC)", "duration", "author", "checksum", "rollback"):
                 table.add_column(column)
-            for m in r.applied:
+            for m in shown:
                 table.add_row(MARK[m.state], m.version, m.name,
                               m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
                               f"{(m.duration_ms or 0) / 1000:.2f}s", m.author or "", (m.checksum or "")[3:13],
                               "yes" if m.can_roll_back else "no")
             self.out.print(table)
+        if len(shown) < len(r.applied):
+            self.out.print(f"… {len(r.applied) - len(shown):,} older applied migration(s) not listed "
+                           "(db-migrate status --all, or --json)")
         if r.pending:
             table = Table(title=f"Pending ({len(r.pending)})", title_justify="left", box=box.SIMPLE_HEAD)
             for column in ("version", "name", "format", "file", "has DOWN"):
@@ -117,6 +122,14 @@ class Renderer:
             self.out.print(f"[red]![/] {problem}")
         self.out.print(f"Rollback available: {r.rollback_available} migration(s)")
         self.out.print(f"[bold]Next:[/] {r.next_action}")
+
+    def _applied_shown(self, r: StatusReport) -> list:
+        """The newest `status_rows` applied migrations, and every older one that has a problem (dirty,
+        edited, file missing): a long history must not hide what needs attention."""
+        if self.status_rows is None or len(r.applied) <= self.status_rows:
+            return r.applied
+        newest = r.applied[-self.status_rows:]
+        return [m for m in r.applied[:-self.status_rows] if m.state != "applied"] + newest
 
     def _history(self, r: HistoryReport) -> None:
         self.out.print(f"[bold]History[/] {r.environment} ({r.database}): {len(r.rows)} row(s)")

@@ -160,3 +160,23 @@ def test_no_configuration_uses_the_embedded_sqlite_database(project: Project) ->
     done = project.run("apply", "--json")
     assert as_json(done)["database"].endswith(".migration-manager/local.db")
     assert user_tables(f"sqlite:///{project.root / '.migration-manager' / 'local.db'}") == {"a"}
+
+
+def test_status_lists_the_newest_applied_and_every_one_with_a_problem(sqlite_url: str, project: Project) -> None:
+    project.url = sqlite_url
+    for n in range(1, 26):
+        project.native(f"{n:02d}", f"m{n}", f"CREATE TABLE t{n} (id integer);", f"DROP TABLE t{n};")
+    assert project.run("apply").returncode == 0
+    (project.migrations / "02_m2.sql").write_text("-- UP\nCREATE TABLE t2 (id integer, edited integer);\n")
+
+    listed = project.run("status")
+    assert listed.returncode == 0, listed.stderr
+    row = r"^\s*(?:✓|✎ edited)\s+(\d\d)\s+m\d+\s"  # mark, version, name
+    rows = re.findall(row, listed.stdout, re.M)
+    assert rows == ["02"] + [f"{n:02d}" for n in range(6, 26)]  # the edited one, then the newest 20
+    assert "… 4 older applied migration(s) not listed (db-migrate status --all, or --json)" in listed.stdout
+
+    everything = project.run("status", "--all")
+    assert re.findall(row, everything.stdout, re.M) == [f"{n:02d}" for n in range(1, 26)]
+    assert "not listed" not in everything.stdout
+    assert len(as_json(project.run("status", "--json"))["applied"]) == 25
