@@ -158,3 +158,25 @@ def test_duplicates_are_counted_alike_whether_the_distinct_check_finds_none_or_s
     assert {name: (m.value, m.groups) for name, m in measured.items()} == {
         "a": (10, 5), "a b": (0, 0), "id": (0, 0), "c": (5, 1), "a, id > 6": (4, 2), "a, id > 7": (2, 1),
         "a + 0, b": (0, 0)}
+
+
+@pytest.mark.mysql
+def test_counts_hold_under_high_not_precedence(mysql_url):
+    """MySQL's HIGH_NOT_PRECEDENCE reads `NOT x IS NULL` as `(NOT x) IS NULL`: the probes and the queries
+    they show say `x IS NOT NULL`."""
+    from migration_manager.analysis.probes import not_null
+
+    engine = open_engine(mysql_url)
+    try:
+        engine.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',HIGH_NOT_PRECEDENCE')")
+        engine.execute("CREATE TABLE t (id int, k int, note text)")
+        engine.execute("INSERT INTO t VALUES (1, 1, 'a'), (2, 1, NULL), (3, NULL, NULL), (4, NULL, 'b'), (5, 2, 'c')")
+        note = exp.column("note", quoted=True)
+        measured = measure(engine, [Probe("kept", "t", condition=not_null(note)),
+                                    Probe("mixed", "t", condition=exp.and_(not_null(note), exp.column("id") > 1)),
+                                    Probe("dup", "t", "duplicates", columns=("k",))])
+        listed = {name: len(engine.query(m.sql)) for name, m in measured.items()}
+    finally:
+        engine.close()
+    assert {name: m.value for name, m in measured.items()} == {"kept": 3, "mixed": 2, "dup": 2}
+    assert listed == {"kept": 3, "mixed": 2, "dup": 1}

@@ -188,7 +188,7 @@ def _listing(probe: Probe, dialect: str) -> str:
 def _duplicates(engine, probe: Probe, clock: _Clock) -> Measure:
     dialect = engine.dialect
     keys = list(probe.keys) or [exp.column(c, quoted=True) for c in probe.columns]
-    filters = [exp.Not(this=exp.Is(this=k, expression=exp.Null())) for k in keys]  # NULLs never collide
+    filters = [not_null(k) for k in keys]  # NULLs never collide
     if probe.where is not None:
         filters.append(exp.paren(probe.where))
     keyed_rows = exp.and_(*filters)
@@ -228,7 +228,7 @@ def _orphans(engine, probe: Probe, clock: _Clock) -> Measure:
                for r, c in zip(probe.ref_columns, referencing)]
     parent_row = exp.select(ONE).from_(parent).where(exp.and_(*matches))
     # MATCH SIMPLE (the default everywhere): a row with any NULL in the key is not checked.
-    filters = [exp.Not(this=exp.Is(this=c, expression=exp.Null())) for c in referencing]
+    filters = [not_null(c) for c in referencing]
     if probe.where is not None:  # the child rows still there after the plan's earlier DELETEs
         filters.append(exp.paren(probe.where))
     condition = exp.and_(*filters, exp.Not(this=exp.Exists(this=parent_row)))
@@ -251,6 +251,12 @@ def _bounded(engine, sql: str, clock: _Clock) -> list[tuple] | None:
 
 
 # ---- rendering -------------------------------------------------------------------------------
+def not_null(value: exp.Expression) -> exp.Expression:
+    """`value IS NOT NULL`, never `NOT value IS NULL`: MySQL's HIGH_NOT_PRECEDENCE mode reads that as
+    `(NOT value) IS NULL`, true only where the value IS NULL."""
+    return exp.Is(this=value, expression=exp.Null(), negate=True)
+
+
 def render(expression: exp.Expression, dialect: str) -> str:
     return expression.sql(dialect=dialect, identify=True)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlglot import exp
-
 from ..context import OperationContext
 from ..model import Finding
-from ..probes import Measure, Probe
+from ..probes import Measure, Probe, not_null
 from . import Rule, count_text
 
 
@@ -32,7 +30,7 @@ class DropColumn(Rule):
     def probes(self, ctx: OperationContext) -> list[Probe]:
         if not ctx.probed:
             return []
-        return [self.count_if(ctx, exp.Not(this=exp.Is(this=self.column(ctx), expression=exp.Null())))]
+        return [self.count_if(ctx, not_null(self.column(ctx)))]
 
     def check(self, ctx: OperationContext, measured: dict[str, Measure]) -> Finding | None:
         if not ctx.probed:

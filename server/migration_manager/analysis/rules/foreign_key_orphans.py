@@ -6,7 +6,7 @@ from sqlglot import exp
 
 from ..context import OperationContext
 from ..model import Finding
-from ..probes import Measure, Probe
+from ..probes import Measure, Probe, not_null
 from . import Rule, count_text
 
 
@@ -58,7 +58,7 @@ class ForeignKeyOrphans(Rule):
 
 
 def _any_key(columns: list[str]) -> exp.Expression:
-    return exp.and_(*(exp.Not(this=exp.Is(this=exp.column(c, quoted=True), expression=exp.Null())) for c in columns))
+    return exp.and_(*(not_null(exp.column(c, quoted=True)) for c in columns))
 
 
 RULE = ForeignKeyOrphans()
