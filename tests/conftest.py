@@ -7,12 +7,21 @@ run on every machine. A server that is down skips its tests, unless MM_REQUIRE_S
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dbcheck import MYSQL_USER_PASSWORD, _admin_execute, throwaway_database
+
+# The tool's per-user cache (measured server throughput) goes to a folder of this test run, never the
+# developer's own; commands the tests start inherit it.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mm-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 
 @pytest.fixture

@@ -75,11 +75,15 @@ class _Context:
             rows=size.rows if size else None, rows_source=size.rows_source if size else None,
             table_bytes=size.table_bytes if size else None, index_bytes=size.index_bytes if size else None,
             estimated_seconds=round(work.seconds, 4), blocked_seconds=round(blocked, 4),
-            estimate_basis=f"{work.basis}; rates measured on this server",
+            estimate_basis=f"{work.basis}; rates measured on this server{self._measured_when()}",
             extra_disk_bytes=work.extra_disk_bytes, impact=rating, explanation=claim.explanation,
             other_versions=self._other_versions(ops, claim, schema),
             recommendations=recommendations(claim, rating, work.extra_disk_bytes, self.activity, self.window),
             watch_query=stats.watch_query(self.engine, tables)), claim
+
+    def _measured_when(self) -> str:
+        at = getattr(self.speed, "measured_at", None)
+        return f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
 
     def advise(self, item: StatementImpact, claim: LockImpact) -> StatementImpact:
         if item.impact == "low":

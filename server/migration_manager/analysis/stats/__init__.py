@@ -6,12 +6,21 @@ One module per database (postgres.py, mysql.py, sqlite.py) holds its catalog SQL
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import time
+from datetime import datetime, timedelta, timezone
 from importlib import import_module
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 MODULES = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+# A server's measured rates are kept this long (per user, keyed by server and version): the calibration
+# writes scratch tables and takes about a second; the hardware behind a server rarely changes within a day.
+THROUGHPUT_TTL = timedelta(hours=24)
+log = logging.getLogger(__name__)
 
 
 class TableSize(BaseModel):
@@ -92,6 +101,7 @@ class Throughput(BaseModel):
     sort_memory_bytes: int | None = Field(None, description="memory an index build sorts in before it spills to "
                                           "disk (PostgreSQL maintenance_work_mem)")
     measured_ms: int = 0
+    measured_at: datetime | None = Field(None, description="when the calibration ran (UTC)")
 
 
 def _module(engine):
@@ -139,14 +149,54 @@ _THROUGHPUT: dict[str, Throughput] = {}
 
 
 def throughput(engine, rows: int | None = None) -> Throughput:
-    """The server's throughput, measured once per process and server (about a second)."""
+    """The server's throughput: measured (about a second) at most once per THROUGHPUT_TTL for a server and
+    version, kept in the process and in the user's cache folder for the next command."""
     where = f"{engine.url.kind}://{engine.url.host}:{engine.url.port}" if engine.url.host else engine.url.redacted
-    if where not in _THROUGHPUT:
-        started = time.perf_counter()
-        module = _module(engine)
-        measured = module.measure_throughput(engine, rows or module.CALIBRATION_ROWS)
-        _THROUGHPUT[where] = measured.model_copy(update={"measured_ms": int((time.perf_counter() - started) * 1000)})
-    return _THROUGHPUT[where]
+    key = f"{where} {engine.server_version()} {rows or 'default'}"
+    if key not in _THROUGHPUT:
+        _THROUGHPUT[key] = _cached(key) or _measure(engine, key, rows)
+    return _THROUGHPUT[key]
+
+
+def _measure(engine, key: str, rows: int | None) -> Throughput:
+    started = time.perf_counter()
+    module = _module(engine)
+    measured = module.measure_throughput(engine, rows or module.CALIBRATION_ROWS).model_copy(update={
+        "measured_ms": int((time.perf_counter() - started) * 1000), "measured_at": datetime.now(timezone.utc)})
+    entries = {k: v for k, v in _cache_entries().items() if _fresh(v)}
+    entries[key] = measured.model_dump(mode="json")
+    try:
+        _cache_file().parent.mkdir(parents=True, exist_ok=True)
+        _cache_file().write_text(json.dumps(entries))
+    except OSError as exc:  # a read-only home: measure again next time, nothing worse
+        log.debug("throughput cache not written: %s", exc)
+    return measured
+
+
+def _cached(key: str) -> Throughput | None:
+    entry = _cache_entries().get(key)
+    return Throughput.model_validate(entry) if entry and _fresh(entry) else None
+
+
+def _fresh(entry: dict) -> bool:
+    try:
+        at = datetime.fromisoformat(entry["measured_at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return timedelta(0) <= datetime.now(timezone.utc) - at < THROUGHPUT_TTL
+
+
+def _cache_entries() -> dict:
+    try:
+        entries = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):  # none yet, or unreadable: measure
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "migration-manager" / "throughput.json"
 
 
 def timed(run) -> float:
