@@ -82,7 +82,7 @@ class _Context:
             watch_query=stats.watch_query(self.engine, tables)), claim
 
     def _measured_when(self) -> str:
-        at = getattr(self.speed, "measured_at", None)
+        at = self.speed.measured_at
         return f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
 
     def advise(self, item: StatementImpact, claim: LockImpact) -> StatementImpact:

@@ -154,17 +154,19 @@ def throughput(engine, rows: int | None = None) -> Throughput:
     where = f"{engine.url.kind}://{engine.url.host}:{engine.url.port}" if engine.url.host else engine.url.redacted
     key = f"{where} {engine.server_version()} {rows or 'default'}"
     if key not in _THROUGHPUT:
-        _THROUGHPUT[key] = _cached(key) or _measure(engine, key, rows)
+        entries = {k: v for k, v in _cache_entries().items() if _fresh(v)}  # the cache file, read once
+        _THROUGHPUT[key] = Throughput.model_validate(entries[key]) if key in entries else _measure(
+            engine, key, rows, entries)
     return _THROUGHPUT[key]
 
 
-def _measure(engine, key: str, rows: int | None) -> Throughput:
+def _measure(engine, key: str, rows: int | None, entries: dict) -> Throughput:
+    """Calibrate now and write the cache back: the fresh `entries` plus this one."""
     started = time.perf_counter()
     module = _module(engine)
     measured = module.measure_throughput(engine, rows or module.CALIBRATION_ROWS).model_copy(update={
         "measured_ms": int((time.perf_counter() - started) * 1000), "measured_at": datetime.now(timezone.utc)})
-    entries = {k: v for k, v in _cache_entries().items() if _fresh(v)}
-    entries[key] = measured.model_dump(mode="json")
+    entries = {**entries, key: measured.model_dump(mode="json")}
     try:
         _cache_file().parent.mkdir(parents=True, exist_ok=True)
         _cache_file().write_text(json.dumps(entries))
@@ -173,12 +175,7 @@ def _measure(engine, key: str, rows: int | None) -> Throughput:
     return measured
 
 
-def _cached(key: str) -> Throughput | None:
-    entry = _cache_entries().get(key)
-    return Throughput.model_validate(entry) if entry and _fresh(entry) else None
-
-
-def _fresh(entry: dict) -> bool:
+def _fresh(entry) -> bool:
     try:
         at = datetime.fromisoformat(entry["measured_at"])
     except (KeyError, TypeError, ValueError):
