@@ -214,19 +214,12 @@ class Runner:
     def _run_with_record(self, run: MigrationRun, statement: StatementRun, record: Callable[[], None]) -> None:
         """A DML statement and its record in one transaction (DML re-creates nothing an archive would put
         back). A lock timeout rolls both back, and it is retried with backoff like any statement."""
-        attempts = self.settings.ddlLockRetries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.engine.transaction():
-                    self._run_statement(run, statement, retry=False)
-                    record()
-                return
-            except StatementFailed as exc:
-                if not exc.lock_timeout or attempt == attempts:
-                    raise
-                run.lock_retries += 1
-                statement.status, statement.error = "planned", None
-                _backoff(attempt)
+        def attempt() -> None:
+            with self.engine.transaction():
+                self._run_statement(run, statement, retry=False)
+                record()
+
+        self._with_retries(run, attempt, [statement])
 
     def _run_statement(self, run: MigrationRun, statement: StatementRun, *, retry: bool) -> None:
         self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
@@ -289,8 +282,9 @@ class Runner:
             run.error = f"{type(exc).__name__}: {_clean(exc, self.conn)}"
             raise StatementFailed(f"{run.version}_{run.name}: {script.python_callable}(ctx) raised {run.error}") from None
 
-    def _with_retries(self, run: MigrationRun, attempt_once) -> None:
-        """Transactional attempt; a lock_timeout rolled everything back, so it is safe to retry."""
+    def _with_retries(self, run: MigrationRun, attempt_once, statements: list[StatementRun] | None = None) -> None:
+        """Transactional attempt; a lock_timeout rolled everything back, so it is safe to retry. `statements`:
+        those the attempt runs (default: all of the run), planned again before a retry."""
         for attempt in range(1, self.settings.ddlLockRetries + 2):
             try:
                 attempt_once()
@@ -299,7 +293,7 @@ class Runner:
                 if not exc.lock_timeout or attempt > self.settings.ddlLockRetries:
                     raise
                 run.lock_retries += 1
-                for statement in run.statements:
+                for statement in statements or run.statements:
                     statement.status, statement.error = "planned", None
                 _backoff(attempt)
 
