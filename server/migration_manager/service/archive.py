@@ -35,14 +35,14 @@ class Archiver:
         self.conn, self.engine, self.run = conn, conn.engine, run
         self.enabled = conn.project.settings.rollback.archiveDestroyedData
         self.archive_new = archive_new
-        self.made: list[ArchiveStep] = []  # this attempt's steps (archives, restores, notes)
-        # Archives of the other direction, taken before the run's transaction starts: what this run
-        # reads is committed, whatever it writes later.
-        self._pending = pending_archives(conn, run.version, run.direction) if self.enabled else []
+        self.reset()
 
     def reset(self) -> None:
-        """A transaction attempt starts again (lock-timeout retry): what the last one did was rolled back."""
-        self.made = []
+        """A first attempt, or a transaction attempt that starts again (lock-timeout retry): what the last
+        one did was rolled back."""
+        self.made: list[ArchiveStep] = []  # this attempt's steps (archives, restores, notes)
+        # Archives of the other direction, from the command's copy of the event log (read before this run
+        # wrote anything: what it reads is committed).
         self._pending = pending_archives(self.conn, self.run.version, self.run.direction) if self.enabled else []
 
     def publish(self) -> None:
