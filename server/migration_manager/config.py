@@ -3,7 +3,7 @@
 Sources, later ones winning: built-in defaults < .claude/settings.json
 (`skills.migration-manager`) < .claude/settings.local.json < migration-manager.yaml
 < environment variables (MM_ENV, DATABASE_URL) < command-line flags.
-`${VAR}` / `${VAR:-default}` inside URLs are read from the environment.
+`${VAR}` / `${VAR:-default}` inside URLs are read from the environment (percent-encoded in user:password@).
 No configuration at all gives an embedded SQLite database in the project folder.
 """
 
@@ -15,6 +15,7 @@ import re
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -171,19 +172,37 @@ def _default_environment(settings: Settings) -> str:
 
 
 def interpolate(url: str) -> str:
+    """Fill in `${VAR}` / `${VAR:-default}`. A value that lands in the user name or password is
+    percent-encoded: it is text, not URL syntax (a password "p@ss/w:rd#" would otherwise be cut at
+    the "@" and its tail taken for the host name)."""
+    userinfo_end = _userinfo_end(url)
+
     def value(match: re.Match[str]) -> str:
         name, default = match["name"], match["default"]
         if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(
-            f"The database URL refers to ${{{name}}}, which is not set in the environment.",
-            state="Nothing was run.",
-            next_step=f"export {name}=... (or use ${{{name}:-default}} in the URL).",
-        )
+            found = os.environ[name]
+        elif default is not None:
+            found = default
+        else:
+            raise ConfigError(
+                f"The database URL refers to ${{{name}}}, which is not set in the environment.",
+                state="Nothing was run.",
+                next_step=f"export {name}=... (or use ${{{name}:-default}} in the URL).",
+            )
+        return quote(found, safe="") if match.start() < userinfo_end else found
 
     return _VAR.sub(value, url)
+
+
+def _userinfo_end(url: str) -> int:
+    """Where the user:password@ part of a URL template ends (its "@"), or -1 when it has none."""
+    masked = _VAR.sub(lambda m: "x" * len(m[0]), url)  # a default may hold "/" or "@": not URL syntax
+    scheme_end = masked.find("://")
+    if scheme_end < 0:
+        return -1
+    authority = re.split(r"[/?#]", masked[scheme_end + 3:], maxsplit=1)[0]
+    at = authority.rfind("@")
+    return scheme_end + 3 + at if at >= 0 else -1
 
 
 def in_maintenance_window(window: str, now: datetime | None = None) -> bool:

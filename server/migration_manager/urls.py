@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from .errors import ConfigError
 
@@ -18,7 +18,8 @@ SCHEMES = {
     "mongodb+srv": "mongodb",
 }
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
+# The password runs to the last "@" of the word: one written with a raw "@" is hidden whole, not cut there.
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>\S*)(?P<tail>@)", re.I)
 # user:password@host written without a (well-formed) scheme, e.g. a mistyped "mysql//root:pw@host/db".
 _PASSWORD_IN_USERINFO = re.compile(r"(?P<head>[^\s:/@'\"]+:)(?P<pw>[^\s@/'\"]+)(?P<tail>@)")
 _PASSWORD_PARAM = re.compile(r"(?P<head>[?&](?:password|pwd|pass)=)(?P<pw>[^&\s]*)", re.I)
@@ -73,6 +74,7 @@ def parse_url(url: str) -> DatabaseURL:
         if not database:
             raise ConfigError(f"SQLite URL {url} names no file.", next_step="Use sqlite:///migrations.db")
         return DatabaseURL(url, kind, None, None, None, None, database, dict(parse_qsl(parts.query)))
+    _refuse_unencoded(url, parts)
     try:
         port = parts.port
     except ValueError:
@@ -86,4 +88,21 @@ def parse_url(url: str) -> DatabaseURL:
         port=port,
         database=unquote(parts.path.lstrip("/")),
         query=dict(parse_qsl(parts.query)),
+    )
+
+
+def _refuse_unencoded(url: str, parts: SplitResult) -> None:
+    """A server URL never holds a space, a "#" fragment or an "@" after the host: those are characters of a
+    user name or password written without percent-encoding, and the parts after them would be misread
+    (part of the password shown as the host name in the error, the rest sent to the server)."""
+    if not (re.search(r"\s", url) or parts.fragment or "@" in parts.path or "@" in parts.query):
+        return
+    scheme, rest = url.split("://", 1)
+    user = re.split(r"[:@]", rest, maxsplit=1)[0]
+    raise ConfigError(
+        f"The {scheme}:// URL for user '{user}' has characters its password (or user name) must percent-encode: "
+        "a space, @ / : # ? or % written as is (the URL is not shown: it would show part of the password).",
+        next_step="Encode them (@ as %40, / as %2F, : as %3A, # as %23, ? as %3F, % as %25, a space as %20), "
+        "e.g. python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' 'PASSWORD', "
+        "or put the password in an environment variable and write ${VAR} in the URL (its value is encoded for you).",
     )

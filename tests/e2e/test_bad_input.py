@@ -8,13 +8,15 @@ port, host or database name; MariaDB gets a real user with a real password, and 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import uuid
 from urllib.parse import urlsplit
 
 import pytest
 
 from dbcheck import MYSQL_USER_PASSWORD as SECRET
-from dbcheck import Project, history, query, user_tables, wait_for
+from dbcheck import Project, _admin_execute, history, query, user_tables, wait_for
 
 
 def explained(done: subprocess.CompletedProcess, code: int, *needles: str) -> str:
@@ -74,6 +76,35 @@ def test_mariadb_wrong_password_and_unknown_database(mysql_user_url: str, projec
         assert done.returncode == 0, done.stdout + done.stderr
         assert SECRET not in done.stdout + done.stderr
     assert "mysql://" + user + ":***@" in project.run("status", url=mysql_user_url).stdout
+
+
+URL_SYNTAX_PASSWORD = "Zq9@Lm4/Tr:7#Vx?%1 Yk"  # every character a URL gives a meaning to, and a space
+
+
+def test_a_password_with_url_syntax_from_an_environment_variable(mysql_url: str, project: Project) -> None:
+    """${VAR} in user:password@ is encoded: the password connects as it is; a wrong one shows no part of it."""
+    user, database = f"mm_pw_{uuid.uuid4().hex[:8]}", mysql_url.rsplit("/", 1)[1]
+    for host in ("%", "localhost"):
+        _admin_execute("mysql", f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{URL_SYNTAX_PASSWORD}'")
+        _admin_execute("mysql", f"GRANT ALL ON `{database}`.* TO '{user}'@'{host}'")
+    try:
+        project.configure({"autoBackup": False, "environments": {
+            "dev": {"url": f"mysql://{user}:${{MM_TEST_DB_PASSWORD}}@127.0.0.1:3306/{database}"}}})
+        project.native("1", "a", "CREATE TABLE a (id integer);", "DROP TABLE a;")
+        right = {"MM_TEST_DB_PASSWORD": URL_SYNTAX_PASSWORD}
+        for args in (["apply"], ["status", "--json"], ["backup", "create"]):
+            done = project.run(*args, env=right)
+            assert done.returncode == 0, done.stdout + done.stderr
+        assert query(mysql_url, "SELECT version, status FROM schema_migrations") == [("1", "applied")]
+
+        wrong = {"MM_TEST_DB_PASSWORD": "Qw2@" + URL_SYNTAX_PASSWORD[::-1]}
+        text = explained(project.run("status", env=wrong), 3, f"Access denied for user '{user}'",
+                         f"Cannot connect to mysql://{user}:***@127.0.0.1:3306/{database}")
+        for password in wrong.values():
+            assert all(part not in text for part in re.split(r"[@/:#? ]", password) if len(part) > 1), text
+    finally:
+        for host in ("%", "localhost"):
+            _admin_execute("mysql", f"DROP USER IF EXISTS '{user}'@'{host}'")
 
 
 @pytest.mark.parametrize("url, needle", [

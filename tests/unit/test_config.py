@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -98,6 +99,37 @@ def test_interpolation_reads_variables_and_defaults(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DB_PASS", "s3cret")
     monkeypatch.delenv("DB_HOST", raising=False)
     assert interpolate("postgresql://app:${DB_PASS}@${DB_HOST:-localhost}/db") == "postgresql://app:s3cret@localhost/db"
+
+
+def test_interpolated_user_and_password_are_percent_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = "p@ss/w:rd#?% x"
+    monkeypatch.setenv("DB_PASS", raw)
+    monkeypatch.setenv("DB_USER", "me@corp")
+    monkeypatch.setenv("DB_HOST", "db.example")
+    url = interpolate("mysql://${DB_USER}:${DB_PASS}@${DB_HOST}:3306/app")
+    assert url == "mysql://me%40corp:p%40ss%2Fw%3Ard%23%3F%25%20x@db.example:3306/app"
+    parsed = parse_url(url)
+    assert (parsed.user, parsed.password, parsed.host, parsed.database) == ("me@corp", raw, "db.example", "app")
+    # A default holding URL syntax is still a value; a whole URL in a variable is left as it is.
+    monkeypatch.delenv("NOPE_UNSET", raising=False)
+    assert parse_url(interpolate("postgresql://app:${NOPE_UNSET:-a/b@c}@h/db")).password == "a/b@c"
+    monkeypatch.setenv("WHOLE_URL", "postgresql://app:s3cret@h:5432/db")
+    assert interpolate("${WHOLE_URL}") == "postgresql://app:s3cret@h:5432/db"
+
+
+@pytest.mark.parametrize("url", ["mysql://root:Qz7@Kx8/Wv3@127.0.0.1/db", "mysql://root:Qz7@Kx8#Wv3@127.0.0.1/db",
+                                 "postgresql://app:Qz7 Kx8@h/db", "postgresql://app:Qz7@Kx8?Wv3@h/db"])
+def test_a_literal_url_with_an_unencoded_password_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_url(url)
+    text = caught.value.explain()
+    assert "must percent-encode" in text and "%40" in text
+    password = url.split(":", 2)[2].rsplit("@", 1)[0]
+    assert all(fragment not in text for fragment in re.split(r"[@/#? ]", password) if len(fragment) > 1)
+
+
+def test_redact_hides_a_password_written_with_a_raw_at_sign() -> None:
+    assert redact("Cannot connect to mysql://u:p@ss@h:3306/db: denied") == "Cannot connect to mysql://u:***@h:3306/db: denied"
 
 
 def test_interpolation_of_an_unset_variable_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
