@@ -94,6 +94,22 @@ def test_mariadb_failure_half_way_is_dirty_at_the_statement(mysql_url: str, proj
     assert not next(c for c in validate["checks"] if c["name"] == "not dirty")["ok"]
 
 
+def test_mariadb_failure_at_the_first_statement_says_nothing_was_committed(mysql_url: str, project: Project) -> None:
+    project.url = mysql_url
+    knob(mysql_url)
+    project.configure({"autoBackup": False, "rollback": {"autoOnFailure": False}})
+    project.native("1", "broken", "INSERT INTO knob VALUES (1);\nCREATE TABLE half1 (id integer);", "DROP TABLE half1;")
+    done = project.run("apply")
+    assert done.returncode == 9
+    text = " ".join((done.stdout + done.stderr).split())
+    assert "stopped at statement 1 of 2 (apply); no statement was committed, 1..2 did not run" in text, text
+    refused = " ".join(project.run("apply").stderr.split())
+    assert "No statement of 1_broken was committed; the rest did not run" in refused, refused
+    for shown in (text, refused, project.run("status").stdout):
+        assert "1..0" not in shown
+    assert history(mysql_url)["1"][:3] == ("failed", 0, 2) and user_tables(mysql_url) == {"knob"}
+
+
 def test_mariadb_resolve_retry_runs_from_the_failed_statement(mysql_url: str, project: Project) -> None:
     dirty_mariadb(project, mysql_url)
     execute(mysql_url, "DELETE FROM knob")  # fix the cause

@@ -18,7 +18,7 @@ from .backups import backup_before_change
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
-from .runner import Runner, outside_statement_failure, plan_run
+from .runner import Runner, committed_statements, outside_statement_failure, plan_run
 from .safety import (approval_reasons, findings_for, plan_id, refuse_errors, schema_findings, stop_for_approval,
                      window_open)
 
@@ -147,7 +147,7 @@ def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
     return DirtyState(
         f"Migration {row.version}_{row.name} is being {doing} right now ({row.statements_done} of "
         f"{row.statements_total} statements recorded); the migration lock is held by {holder}.",
-        state=f"Statements 1..{row.statements_done} are committed; statement {row.statements_done + 1} is still "
+        state=f"{_sentence(committed_statements(row.statements_done))}; statement {row.statements_done + 1} is still "
         "running on the server. If the process that started it was killed, the server runs that statement to its "
         "end before it drops the session and the lock.",
         next_step="Wait for it, then run `db-migrate status` again. To stop it now, cancel that session on the "
@@ -161,11 +161,12 @@ def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtySt
     how = ("the run stopped without recording its end (its process died or lost its connection)" if running
            else f"statement {row.statements_done + 1} failed")
     done, resume = row.statements_done, f"re-runs from statement {row.statements_done + 1}"
-    state = f"Statements 1..{done} of {row.version}_{row.name} are committed; the rest did not run."
+    committed = _sentence(committed_statements(done, f"{row.version}_{row.name}"))
+    state = f"{committed}; the rest did not run."
     if running:
         state += f" Statement {done + 1} may or may not have completed on the server: check it."
     if check is not None and check.verdict == "not-run":
-        state = f"Statements 1..{done} of {row.version}_{row.name} are committed; the rest did not run. {check.explain()}"
+        state = f"{committed}; the rest did not run. {check.explain()}"
     if check is not None and check.verdict == "completed":
         state = (f"Statements 1..{check.index} of {row.version}_{row.name} are committed (the history recorded {done}); "
                  f"the rest did not run. {check.explain()}")
@@ -178,6 +179,10 @@ def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtySt
         f"`--mark-applied` or `--mark-not-applied` records what you finished or undid by hand. "
         "`db-migrate status` shows the details.",
     )
+
+
+def _sentence(clause: str) -> str:
+    return clause[0].upper() + clause[1:]
 
 
 def _select_pending(plan: Plan, to_version: str | None) -> list[Migration]:

@@ -321,9 +321,8 @@ class Runner:
         total = len(run.statements)
         verb = "apply" if run.direction == "up" else "rollback"
         if run.mode == "per-statement":
-            done = statement.index - 1
             state = (f"DIRTY: {run.version}_{run.name} stopped at statement {statement.index} of {total} ({verb}); "
-                     f"statements 1..{done} are committed, {statement.index}..{total} did not run.")
+                     f"{committed_statements(statement.index - 1)}, {statement.index}..{total} did not run.")
             step = (f"Fix the cause, then `db-migrate resolve {run.version} --retry` (re-runs from statement "
                     f"{statement.index}), or finish/undo it by hand and use `--mark-applied` / `--mark-not-applied`.")
         else:
@@ -386,7 +385,7 @@ def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> Conn
                  "back: the migration is not applied.")
         step = "Check that the server is up, then run the command again (`db-migrate status` shows it pending)."
     elif running:
-        state = (f"DIRTY: statements 1..{done} of {run.version}_{run.name} are committed; statement {running.index} "
+        state = (f"DIRTY: {committed_statements(done, f'{run.version}_{run.name}')}; statement {running.index} "
                  "was running when the session ended and may or may not have completed. The history row could not "
                  "be updated: it still says the run is in progress.")
         step = (f"Check that the server is up, then `db-migrate status` (it reads the live schema to tell whether "
@@ -397,6 +396,12 @@ def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> Conn
     return ConnectionLost(
         f"The connection to {conn.project.target.display_url} was lost while running {run.version}_{run.name}"
         f"{where}: {redact(' '.join(str(exc).split()))}", state=state, next_step=step)
+
+
+def committed_statements(done: int, label: str = "") -> str:
+    """What per-statement progress leaves committed, as a clause ("statements 1..0" says nothing)."""
+    of = f" of {label}" if label else ""
+    return f"statements 1..{done}{of} are committed" if done else f"no statement{of} was committed"
 
 
 def connection_alive(conn: Connection) -> bool:
