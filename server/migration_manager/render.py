@@ -14,7 +14,7 @@ from rich.table import Table
 
 from .analysis.model import Finding
 from .errors import MigrationError
-from .reports import (AnalyzeReport, BackupReport, CompareReport, CreateReport, HistoryReport, RestoreReport,
+from .reports import (AnalyzeReport, BackupReport, Check, CompareReport, CreateReport, HistoryReport, RestoreReport,
                       RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport)
 
 MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
@@ -147,7 +147,7 @@ class Renderer:
     def _validate(self, r: ValidateReport) -> None:
         self.out.print(f"[bold]Validate[/] {r.environment} ({r.database})")
         for check in r.checks:
-            self.out.print(f"  {'[green]✓[/]' if check.ok else '[red]✗[/]'} {check.name}: {check.detail}")
+            self.out.print(f"  {_check_mark(check)} {check.name}: {check.detail}")
         for finding in r.findings:
             self._finding(finding)
         self.out.print("[green]Result: SAFE TO APPLY[/]" if r.ok else "[red]Result: NOT SAFE — fix the items above[/]")
@@ -368,7 +368,7 @@ class Renderer:
         if r.tables:
             self.out.print(self._test_tables(r))
         for check in r.checks:
-            self.out.print(f"  {'[green]✓[/]' if check.ok else '[red]✗[/]'} {check.name}: ", end="")
+            self.out.print(f"  {_check_mark(check)} {check.name}: ", end="")
             self.out.print(check.detail, markup=False)
         for note in r.notes:
             self.out.print(f"  [yellow]note:[/] {note}")
@@ -415,3 +415,7 @@ def _with_archive_sql(sql: str, index: int, archives: list) -> str:
     after = [f"-- put back {s.target}\n" + ";\n".join(s.sql) for s in archives
              if s.action == "restore" and s.statement_index == index and s.sql]
     return ";\n".join([*before, sql, *after])
+
+
+def _check_mark(check: Check) -> str:
+    return "[red]✗[/]" if not check.ok else "[yellow]⚠[/]" if check.warning else "[green]✓[/]"

@@ -48,6 +48,7 @@ class StatusReport(BaseModel):
 class Check(BaseModel):
     name: str
     ok: bool
+    warning: bool = False  # ok (nothing blocks) but not all is well, e.g. a migration with no DOWN: shown as ⚠
     detail: str = ""
 
 

@@ -147,6 +147,28 @@ def test_validate_passes_on_a_clean_project(sqlite_url: str, project: Project) -
     assert report["ok"] is True and all(c["ok"] for c in report["checks"])
 
 
+def test_validate_ticks_only_what_it_checked(sqlite_url: str, project: Project) -> None:
+    project.url = sqlite_url
+    project.native("1", "a", "CREATE TABLE a (id integer);", "DROP TABLE a;")
+    project.native("2", "b", "CREATE TABLE b (id integer);")  # no DOWN
+    project.native("3", "c", "CREATE TABLE c (id integer);", "-- irreversible: c is shared")
+    (project.migrations / "4_d.sql").write_bytes(b"-- UP\nCREATE TABLE d (name text DEFAULT '\xff');\n")  # not UTF-8
+    report = as_json(project.run("validate", "--json"))
+    checks = {c["name"]: c for c in report["checks"]}
+    downs = checks["every migration has a DOWN"]
+    assert downs["ok"] and downs["warning"], downs
+    assert "2_b: no DOWN (rollback impossible)" in downs["detail"]
+    assert "3_c: declared irreversible (c is shared)" in downs["detail"] and "1_a" not in downs["detail"]
+    parses = checks["SQL parses (sqlite)"]
+    assert not parses["ok"] and "not checked in the 1 file(s) that could not be read" in parses["detail"], parses
+    assert not checks["files parse"]["ok"] and report["ok"] is False
+
+    text = project.run("validate").stdout
+    assert re.search(r"⚠ every migration has a DOWN: 2_b: no DOWN", text), text
+    assert re.search(r"✗ SQL parses \(sqlite\): not checked", text), text
+    assert not re.search(r"✓ (every migration has a DOWN|SQL parses)", text), text
+
+
 def test_global_options_work_after_the_command(sqlite_url: str, project: Project) -> None:
     project.native("1", "a", "CREATE TABLE a (id integer);")
     done = project.run("apply", "--url", sqlite_url, "--json")

@@ -77,10 +77,8 @@ def validate(request: TargetRequest) -> ValidateReport:
     checks = [Check(name="files parse", ok=not errors,
                     detail="; ".join(e.message for e in errors) or f"{len(migrations)} migration file(s) read")]
     checks.append(_unique_versions(migrations))
-    checks.append(_syntax(migrations, project.dialect))
-    checks.append(Check(name="every migration has a DOWN", ok=True,
-                        detail=", ".join(f"{m.label}: no DOWN (rollback impossible)" for m in migrations
-                                         if not m.can_roll_back) or "all have one"))
+    checks.append(_syntax(migrations, project.dialect, len(errors)))
+    checks.append(_downs(migrations, len(errors)))
     findings: list[Finding] = []
     try:
         with connect(project, lock=False) as conn:
@@ -149,11 +147,28 @@ def _unique_versions(migrations: list[Migration]) -> Check:
     return Check(name="versions unique", ok=not clashes, detail="; ".join(clashes) or "ok")
 
 
-def _syntax(migrations: list[Migration], dialect: str) -> Check:
+def _syntax(migrations: list[Migration], dialect: str, unreadable: int) -> Check:
     from ..migrations.syntax import syntax_errors
 
     problems = [f"{m.path.name}: {p}" for m in migrations for p in syntax_errors(m, dialect)]
+    if unreadable:  # their SQL was never read: it cannot be said to parse
+        problems.append(_not_checked(unreadable))
     return Check(name=f"SQL parses ({dialect})", ok=not problems, detail="; ".join(problems) or "ok")
+
+
+def _downs(migrations: list[Migration], unreadable: int) -> Check:
+    """A migration without a DOWN may be intended (`-- irreversible`), so it warns rather than fails."""
+    missing = [f"{m.label}: " + ("declared irreversible" + (f" ({m.irreversible})" if m.irreversible else "")
+                                 if m.irreversible is not None else "no DOWN") + " (rollback impossible)"
+               for m in migrations if not m.can_roll_back]
+    if unreadable:
+        missing.append(_not_checked(unreadable))
+    return Check(name="every migration has a DOWN", ok=True, warning=bool(missing),
+                 detail="; ".join(missing) or "all have one")
+
+
+def _not_checked(unreadable: int) -> str:
+    return f"not checked in the {unreadable} file(s) that could not be read (see files parse)"
 
 
 def _schema_check(findings: list[Finding], pending: int, enabled: bool) -> Check:
