@@ -19,6 +19,8 @@ APPLIED = "applied"
 DIRTY_STATUSES = {"running", "failed", "rolling_back", "rollback_failed"}
 COLUMNS = ("version", "name", "checksum", "applied_at", "duration_ms", "author", "strategy", "status",
            "statements_done", "statements_total", "error", "down_script", "backup_id")
+LOG_COLUMNS = ("id", "version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
+EVENT_COLUMNS = LOG_COLUMNS[1:]  # what a new event sets (the id is generated)
 
 
 class HistoryRow(BaseModel):
@@ -51,23 +53,35 @@ class History:
         self.table = table
         self.log_table = f"{table}_log"
         self._p = engine.param
+        self._verified = False
 
     def ensure(self) -> None:
+        self.verify()  # another tool's table of the same name: refuse before creating its missing partner
         if not self.engine.table_exists(self.table) or not self.engine.table_exists(self.log_table):
             for ddl in self.engine.history_ddl(self.table, self.log_table):
                 self.engine.execute(ddl)
+
+    def verify(self) -> None:
+        """Raise HistoryConflict when a table of either name exists but is not ours (once per command)."""
+        if self._verified:
+            return
+        for table, columns in ((self.table, COLUMNS), (self.log_table, LOG_COLUMNS)):
+            if self.engine.table_exists(table):
+                try:
+                    self.engine.query(f"SELECT {', '.join(columns)} FROM {table} WHERE 1 = 0")
+                except Exception as exc:  # noqa: BLE001 - most likely another tool's table of the same name
+                    raise foreign_table(table, exc) from None
+        self._verified = True
 
     def exists(self) -> bool:
         return self.engine.table_exists(self.table)
 
     def rows(self) -> dict[str, HistoryRow]:
         """Every history row in one read, keyed by version (O(1) 'already applied?' lookups)."""
+        self.verify()
         if not self.exists():
             return {}
-        try:
-            found = self.engine.query(f"SELECT {', '.join(COLUMNS)} FROM {self.table}")
-        except Exception as exc:  # noqa: BLE001 - most likely another tool's table of the same name
-            raise foreign_table(self.table, exc) from None
+        found = self.engine.query(f"SELECT {', '.join(COLUMNS)} FROM {self.table}")
         return {r[0]: HistoryRow(**dict(zip(COLUMNS, r)) | {"applied_at": as_utc(r[3])}) for r in found}
 
     def insert(self, row: HistoryRow) -> None:
@@ -84,24 +98,25 @@ class History:
 
     def log(self, version: str, name: str | None, action: str, outcome: str, *, duration_ms: int | None = None,
             author: str | None = None, statements_done: int | None = None, detail: str | None = None) -> None:
-        cols = ("version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
         values = [version, name, action, outcome, utcnow(), duration_ms, author, statements_done, detail]
-        placeholders = ", ".join([self._p] * len(cols))
-        self.engine.execute(f"INSERT INTO {self.log_table} ({', '.join(cols)}) VALUES ({placeholders})", values)
+        placeholders = ", ".join([self._p] * len(EVENT_COLUMNS))
+        self.engine.execute(f"INSERT INTO {self.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", values)
 
     def events(self, limit: int = 50) -> list[dict[str, Any]]:
+        self.verify()
         if not self.engine.table_exists(self.log_table):
             return []
-        cols = ("id", "version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
-        rows = self.engine.query(f"SELECT {', '.join(cols)} FROM {self.log_table} ORDER BY id DESC LIMIT {int(limit)}")
-        return [dict(zip(cols, r)) | {"at": as_utc(r[5])} for r in rows]
+        rows = self.engine.query(f"SELECT {', '.join(LOG_COLUMNS)} FROM {self.log_table} "
+                                 f"ORDER BY id DESC LIMIT {int(limit)}")
+        return [dict(zip(LOG_COLUMNS, r)) | {"at": as_utc(r[5])} for r in rows]
 
 
 def foreign_table(table: str, exc: Exception) -> HistoryConflict:
     return HistoryConflict(
         f"The table '{table}' exists but is not a migration-manager history table "
-        f"({' '.join(str(exc).split())[:200]}). golang-migrate, dbmate and Rails use the same name.",
-        state="Nothing was changed; the other tool's table is untouched.",
+        f"({' '.join(str(exc).split())[:200]}): it belongs to another tool or to the application "
+        "(golang-migrate, dbmate and Rails name theirs schema_migrations).",
+        state="Nothing was changed: no table was created and that table is untouched.",
         next_step="Set historyTable to another name (e.g. \"historyTable\": \"mm_schema_migrations\" in "
         "skills.migration-manager), then record what is already applied with `db-migrate baseline --to VERSION`.",
     )

@@ -18,14 +18,12 @@ from ..backup.manifest import Manifest, sha256_of, size_of
 from ..backup.store import BackupStore, expiry
 from ..config import Target
 from ..errors import BackupFailed, ConfigError, MigrationError, RestoreFailed
-from ..history import utcnow
+from ..history import EVENT_COLUMNS, utcnow
 from ..migrations.formats import version_key
 from ..reports import BackupReport, RestoreReport
 from ..urls import parse_url, redact
 from .context import Connection, Progress, ProgressEvent, Project, TargetRequest, connect, open_project
 from .safety import stop_for_approval
-
-LOG_COLUMNS = ("version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
 
 
 class BackupRequest(TargetRequest):
@@ -181,16 +179,16 @@ def restore_backup(conn: Connection, manifest: Manifest, *, into_empty: bool = F
     module_for(manifest.dialect).restore(conn.engine, store.artifact(manifest), manifest, into_empty=into_empty)
     if kept:
         conn.history.ensure()
-        placeholders = ", ".join([conn.engine.param] * len(LOG_COLUMNS))
+        placeholders = ", ".join([conn.engine.param] * len(EVENT_COLUMNS))
         for row in kept:
             conn.engine.execute(
-                f"INSERT INTO {conn.history.log_table} ({', '.join(LOG_COLUMNS)}) VALUES ({placeholders})", list(row))
+                f"INSERT INTO {conn.history.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", list(row))
 
 
 def _events_since(conn: Connection, moment: datetime) -> list[tuple]:
     if not conn.history.engine.table_exists(conn.history.log_table):
         return []
-    return conn.engine.query(f"SELECT {', '.join(LOG_COLUMNS)} FROM {conn.history.log_table} "
+    return conn.engine.query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM {conn.history.log_table} "
                              f"WHERE at >= {conn.engine.param} ORDER BY id", [moment])
 
 

@@ -22,6 +22,7 @@ from ..migrations.model import Migration
 from ..urls import parse_url
 
 DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+NO_DATABASE_YET = "sqlite:///:memory:"  # what a read-only command reads where a SQLite file is still missing
 
 
 class TargetRequest(BaseModel):
@@ -103,8 +104,10 @@ class Connection:
 
 @contextmanager
 def connect(project: Project, *, lock: bool) -> Iterator[Connection]:
-    """Open the target database; with lock=True hold the migration lock for the whole block."""
-    engine = open_engine(project.target.url)
+    """Open the target database; with lock=True hold the migration lock for the whole block.
+
+    lock=False is a command that only reads: it never creates a SQLite file that is not there."""
+    engine = open_engine(project.target.url if lock or _file_exists(project.target.url) else NO_DATABASE_YET)
     conn = Connection(project, engine, History(engine, project.settings.historyTable))
     try:
         if lock:
@@ -114,6 +117,12 @@ def connect(project: Project, *, lock: bool) -> Iterator[Connection]:
         yield conn
     finally:
         engine.close()
+
+
+def _file_exists(url: str) -> bool:
+    """False only for a SQLite file that does not exist (yet): it reads as an empty database."""
+    parsed = parse_url(url)
+    return parsed.kind != "sqlite" or parsed.database == ":memory:" or Path(parsed.database).exists()
 
 
 def _git_user(directory: Path) -> str | None:
