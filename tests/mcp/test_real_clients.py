@@ -25,7 +25,9 @@ from mcp_helpers import (
     write_migration,
 )
 
-PLUGIN_FILES = ["SKILL.md", "skill_resources", ".claude", ".claude-plugin", ".mcp.json", "plugin"]
+PLUGIN_FILES = [
+    "SKILL.md", "skill_resources", ".claude", ".claude-plugin", ".mcp.json", "plugin", "pyproject.toml", "README.md"
+]
 
 
 def client_env(home: Path) -> dict[str, str]:
@@ -48,15 +50,27 @@ def run(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 180) -> 
     return done
 
 
-def test_claude_plugin_details_lists_the_skill_the_commands_and_the_server(tmp_path: Path) -> None:
-    claude = node_tool("claude")
-    source = tmp_path / "migration-manager"  # a clone, as a user has it (only the plugin's files)
+def clone_plugin_files(source: Path) -> None:
+    """What a user's clone holds of the repository that the plugin needs: its files and the package source."""
     source.mkdir()
     for name in PLUGIN_FILES:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, symlinks=True)
         else:
             shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "server", source / "server", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+
+
+def without_our_python(path: str) -> str:
+    """PATH without this repository's virtualenv: the package is not installed anywhere the plugin can see."""
+    venv = Path(sys.prefix).resolve()
+    return os.pathsep.join(p for p in path.split(os.pathsep) if p and not Path(p).resolve().is_relative_to(venv))
+
+
+def test_installed_plugin_installs_its_own_server_and_connects(tmp_path: Path) -> None:
+    claude = node_tool("claude")
+    source = tmp_path / "migration-manager"  # a clone, as a user has it: no .venv, package not installed
+    clone_plugin_files(source)
     env = client_env(tmp_path / "home")
     run([str(claude), "plugin", "validate", str(source)], env, tmp_path)
     run([str(claude), "plugin", "marketplace", "add", str(source)], env, tmp_path)
@@ -66,15 +80,46 @@ def test_claude_plugin_details_lists_the_skill_the_commands_and_the_server(tmp_p
     servers = next(line for line in details.splitlines() if line.strip().startswith("MCP servers ("))
     assert {"migration-manager", "db-migrate", "migration"} <= set(skills.split(")", 1)[1].replace(",", " ").split())
     assert "MCP servers (1)" in servers and "migration-manager" in servers
-    cached = sum(f.stat().st_size for f in (tmp_path / "home" / ".claude" / "plugins").rglob("*") if f.is_file())
-    assert cached < 1_000_000, "the plugin install copies the plugin/ folder, not the repository"
-    # the installed plugin's server starts from the plugin folder (no .venv there: the installed
-    # console script on PATH) and answers
+    plugins = tmp_path / "home" / ".claude" / "plugins"
+    cached = sum(f.stat().st_size for f in (plugins / "cache").rglob("*") if f.is_file())
+    assert cached < 2_000_000, "the plugin install copies the plugin/ folder (with the package source), not the repository"
+    assert list((plugins / "cache").rglob("python/server/migration_manager/mcp_server.py")), "the package source is bundled"
+    # The first start makes a virtualenv in the plugin's data folder and installs the bundled package
+    # there (pip, about a minute: more than Claude Code's default 30 s connect timeout, see README).
+    env["PATH"] = without_our_python(env["PATH"])
+    assert shutil.which("migration-manager-mcp", path=env["PATH"]) is None
+    env["MCP_TIMEOUT"] = "300000"
     project = make_project(tmp_path / "someproject", {"dev": {"url": f"sqlite:///{tmp_path / 'dev.db'}"}})
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    listed = run([str(claude), "mcp", "list"], env, project).stdout
+    listed = run([str(claude), "mcp", "list"], env, project, timeout=400).stdout
     line = next(line for line in listed.splitlines() if line.startswith("plugin:sc:migration-manager:"))
     assert "Connected" in line, listed
+    installed = list((plugins / "data").glob("*/env-*/bin/python"))
+    assert len(installed) == 1, list((plugins / "data").rglob("*"))
+    # later starts reuse it
+    listed = run([str(claude), "mcp", "list"], env, project).stdout
+    assert "Connected" in next(line for line in listed.splitlines() if line.startswith("plugin:sc:migration-manager:"))
+    assert list((plugins / "data").glob("*/env-*/bin/python")) == installed
+
+
+def test_plugin_launcher_says_what_to_install_without_python_3_11(tmp_path: Path) -> None:
+    tools = tmp_path / "bin"  # a PATH with a shell and the utilities, but no Python at all
+    tools.mkdir()
+    for tool in ("sh", "dirname", "cat", "find", "sort", "xargs", "cksum", "cut", "mkdir"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    plugin = tmp_path / "plugin"
+    clone_plugin_files(tmp_path / "clone")
+    shutil.copytree(tmp_path / "clone" / "plugin", plugin, symlinks=False)
+    done = subprocess.run(
+        [str(tools / "sh"), str(plugin / "bin" / "migration-manager-mcp")],
+        env={"PATH": str(tools), "CLAUDE_PLUGIN_DATA": str(tmp_path / "data"), "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""  # stdout is the MCP channel
+    assert done.stderr.strip().splitlines() == [
+        "migration-manager: Python 3.11 or newer is needed to start the MCP server; install it "
+        "(e.g. apt-get install python3 python3-venv) and restart Claude Code."
+    ]
 
 
 def main_checkout() -> Path:

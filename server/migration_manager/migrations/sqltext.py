@@ -1,6 +1,7 @@
 """Splitting SQL scripts into statements, and normalizing statements for checksums.
 
-PostgreSQL scripts are split by pglast's scanner (exact for $$ bodies, E'' strings, etc.).
+PostgreSQL scripts are split by pglast (PostgreSQL's own parser, else its scanner: exact for $$ bodies,
+E'' strings, etc.); text it cannot place is kept as statements (the syntax check names them).
 SQLite scripts are split where `sqlite3.complete_statement` says a statement ends (exact for
 CREATE TRIGGER ... BEGIN ... END). MySQL/MariaDB scripts are split by the small lexer below,
 which knows quotes, comments, DELIMITER lines and BEGIN ... END compound bodies.
@@ -96,12 +97,39 @@ def split(sql: str, dialect: str) -> list[str]:
 
 
 def _split_postgres(sql: str) -> list[str]:
+    """PostgreSQL's own parser splits exactly (a BEGIN ATOMIC body stays whole) when every statement
+    parses; else its scanner splits. Either one leaves out text it cannot place (the scanner drops a
+    statement without a keyword, and everything after an unbalanced parenthesis), so that text is kept
+    as statements of its own: the syntax check then names it, and nothing written in a file is lost."""
     import pglast  # imported lazily: it is only needed for PostgreSQL scripts
 
     try:
-        return list(pglast.split(sql, with_parser=False))
-    except pglast.Error as exc:  # scanner errors: an unterminated quote or comment
-        raise MigrationFileError(f"Cannot split the SQL into statements: {exc}") from None
+        pieces = pglast.split(sql, with_parser=True, only_slices=True)
+    except pglast.Error:
+        try:
+            pieces = pglast.split(sql, with_parser=False, only_slices=True)
+        except pglast.Error as exc:  # scanner errors: an unterminated quote or comment
+            raise MigrationFileError(f"Cannot split the SQL into statements: {exc}") from None
+    statements, done = [], 0
+    for piece in pieces:
+        statements += _split_like_psql(sql[done:piece.start])
+        statements.append(sql[piece])
+        done = piece.stop
+    return statements + _split_like_psql(sql[done:])
+
+
+def _split_like_psql(sql: str) -> list[str]:
+    """Text pglast left out, split as psql would send it: at a ';' outside parentheses."""
+    statements, current, depth = [], "", 0
+    for kind, text in tokens(sql, "postgres"):
+        if kind == "punct" and text == ";" and depth == 0:
+            statements.append(current)
+            current = ""
+            continue
+        current += text
+        if kind == "punct" and text in "()":
+            depth = depth + 1 if text == "(" else max(depth - 1, 0)
+    return statements + [current]
 
 
 def _split_sqlite(sql: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Migration, Script
@@ -19,6 +20,8 @@ from .model import Migration, Script
 _ROUTINE = re.compile(r"^\s*create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b",
                       re.IGNORECASE)
 _SQLITE_SYNTAX = ("syntax error", "incomplete input", "unrecognized token")
+_SQLITE_NO_TABLE = re.compile(r"no such table: (.+)$")
+_SQLITE_TABLES_TRIED = 4
 # What may follow CREATE / DROP in MySQL; sqlglot reads anything else as an opaque command, typos included.
 _MYSQL_OBJECTS = {"table", "index", "view", "database", "schema", "procedure", "function", "trigger", "event", "user",
                   "role", "sequence", "server", "tablespace", "temporary", "unique", "fulltext", "spatial", "or",
@@ -26,19 +29,39 @@ _MYSQL_OBJECTS = {"table", "index", "view", "database", "schema", "procedure", "
 _CREATE_OR_DROP = re.compile(r"^\s*(create|drop)\s+(?P<what>[a-z_]+)", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """A statement the dialect's parser rejects: where it is and the parser's message."""
+
+    direction: str  # "up" | "down"
+    index: int  # 1-based, in the script
+    line: int  # in the file; 0 when the file cannot be matched
+    message: str
+    statement: str
+
+    def describe(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.direction.upper()} statement {self.index}{where}: {self.message}"
+
+
 def syntax_errors(migration: Migration, dialect: str) -> list[str]:
-    scripts = [("UP", migration.up, migration.path)]
-    if migration.down:
-        scripts.append(("DOWN", migration.down, migration.down_path or migration.path))
-    errors = []
-    for label, script, path in scripts:
+    return [problem.describe() for problem in syntax_problems(migration, dialect)]
+
+
+def syntax_problems(migration: Migration, dialect: str, directions: tuple[str, ...] = ("up", "down")) -> list[SyntaxProblem]:
+    scripts = {"up": (migration.up, migration.path), "down": (migration.down, migration.down_path or migration.path)}
+    problems = []
+    for direction in directions:
+        script, path = scripts[direction]
+        if script is None:
+            continue
         for index, (statement, first_line) in enumerate(_with_lines(script, path), start=1):
             problem = statement_error(statement, dialect)
             if problem:
                 message, line_in_statement = problem
-                where = f" (line {first_line + line_in_statement})" if first_line else ""
-                errors.append(f"{label} statement {index}{where}: {message}")
-    return errors
+                line = first_line + line_in_statement if first_line else 0
+                problems.append(SyntaxProblem(direction, index, line, message, statement))
+    return problems
 
 
 def statement_error(statement: str, dialect: str) -> tuple[str, int] | None:
@@ -66,13 +89,27 @@ def _postgres_error(statement: str) -> tuple[str, int] | None:
 def _sqlite_error(statement: str) -> tuple[str, int] | None:
     probe = sqlite3.connect(":memory:")
     try:
-        probe.execute(f"EXPLAIN {statement}")
-    except sqlite3.Error as exc:
-        if any(marker in str(exc) for marker in _SQLITE_SYNTAX):
-            return str(exc), _line_of_token(statement, str(exc))
+        for _ in range(_SQLITE_TABLES_TRIED):
+            try:
+                probe.execute(f"EXPLAIN {statement}")
+                return None
+            except sqlite3.Error as exc:
+                if any(marker in str(exc) for marker in _SQLITE_SYNTAX):
+                    return str(exc), _line_of_token(statement, str(exc))
+                missing = _SQLITE_NO_TABLE.match(str(exc))
+                if not missing:
+                    return None
+                # ALTER TABLE looks its table up before it reads the rest: give it one, and read on.
+                probe.execute(f'CREATE TABLE {_sqlite_name(missing[1])} (_mm_probe)')
     finally:
         probe.close()
     return None
+
+
+def _sqlite_name(name: str) -> str:
+    schema, _, table = name.rpartition(".") if name.startswith(("main.", "temp.")) else ("", "", name)
+    quoted = '"' + table.replace('"', '""') + '"'
+    return f"{schema}.{quoted}" if schema else quoted
 
 
 def _mysql_error(statement: str) -> tuple[str, int] | None:

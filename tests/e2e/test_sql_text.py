@@ -1,0 +1,75 @@
+"""What is written in a migration file is what runs: a statement the parser rejects is never dropped,
+and transaction control the runner cannot honour is refused (issue 10)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dbcheck import Project, events, history, user_tables
+
+BROKEN = "CREATE TABLE zz (id int);\nALTER TABLE zz ADD COLUMN (;"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_parser_url(request: pytest.FixtureRequest) -> str:
+    """The databases whose own parser the tool asks (pglast is PostgreSQL's; SQLite parses with itself)."""
+    return request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[request.param])
+
+
+def write(project: Project, up: str, down: str = "DROP TABLE zz;") -> None:
+    project.write("20240101000000_broken.sql", f"-- UP\n{up}\n\n-- DOWN\n{down}\n")
+
+
+def assert_refused_naming_the_line(project: Project, url: str, *args: str, line: int = 3) -> str:
+    done = project.run(*args)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert f"20240101000000_broken.sql line {line}: " in out and "syntax error" in out, out
+    assert "Traceback" not in out
+    return out
+
+
+def test_statement_the_parser_rejects_is_refused_before_anything_runs(own_parser_url: str, project: Project) -> None:
+    project.url = own_parser_url
+    write(project, BROKEN)
+
+    validated = project.run("validate")
+    assert validated.returncode == 1
+    assert "20240101000000_broken.sql: UP statement 2 (line 3): " in validated.stdout
+    assert "SAFE TO APPLY" not in validated.stdout
+    dry = assert_refused_naming_the_line(project, own_parser_url, "apply", "--dry-run")
+    assert "ALTER TABLE zz ADD COLUMN (" in json.loads(project.run("apply", "--dry-run", "--json").stdout)[
+        "findings"][0]["statement"], dry
+    out = assert_refused_naming_the_line(project, own_parser_url, "apply", "--yes")
+    assert "nothing was run" in out
+    assert user_tables(own_parser_url) == set()
+    assert history(own_parser_url) == {} and events(own_parser_url) == []
+
+
+def test_only_statement_broken_is_a_syntax_error_not_an_empty_up(pg_url: str, project: Project) -> None:
+    project.url = pg_url
+    write(project, "ALTER TABLE zz ADD COLUMN (;")
+    out = assert_refused_naming_the_line(project, pg_url, "apply", "--yes", line=2)
+    assert "no statements" not in out
+    assert "no statements" not in project.run("validate").stdout
+
+
+def test_broken_statement_in_a_down_refuses_the_rollback(pg_url: str, project: Project) -> None:
+    project.url = pg_url
+    write(project, "CREATE TABLE zz (id int);", "DROP TABLE zz;\nDROP TABLE (;")
+    assert project.run("apply", "--yes").returncode == 0
+    out = assert_refused_naming_the_line(project, pg_url, "rollback", "--yes", line=6)
+    assert "nothing was run" in out
+    assert user_tables(pg_url) == {"zz"} and list(history(pg_url)) == ["20240101000000"]
+
+
+def test_mariadb_reports_the_broken_statement(mysql_url: str, project: Project) -> None:
+    """MariaDB's parser is not in the tool (sqlglot approximates it): validate names the line, the server refuses."""
+    project.url = mysql_url
+    write(project, BROKEN)
+    validated = project.run("validate")
+    assert validated.returncode == 1 and "20240101000000_broken.sql: UP statement 2 (line 3)" in validated.stdout
+    applied = project.run("apply", "--yes")
+    assert applied.returncode != 0 and "statement 2" in applied.stdout + applied.stderr
