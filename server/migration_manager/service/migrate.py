@@ -20,7 +20,7 @@ from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, committed_statements, outside_statement_failure, plan_run
 from .safety import (approval_reasons, findings_for, plan_id, refuse_errors, schema_findings, stop_for_approval,
-                     window_open)
+                     syntax_findings, window_open)
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
@@ -59,7 +59,8 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
         report = _report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
-        report.findings = schema_findings(conn, plan, selected) + findings_for(conn, selected, "up")
+        report.findings = (syntax_findings(conn, selected, "up") + schema_findings(conn, plan, selected)
+                           + findings_for(conn, selected, "up"))
         if not runs:
             report.outcome, report.message = "nothing-to-do", "Database is up to date."
             return report
@@ -95,7 +96,8 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
             return report
         ready = [u.migration for u in undos if u.migration is not None]
         if not request.emergency:  # --emergency: what the server itself refuses is the only check
-            report.findings = schema_findings(conn, plan, ready, "down") + findings_for(conn, ready, "down")
+            report.findings = (syntax_findings(conn, ready, "down") + schema_findings(conn, plan, ready, "down")
+                               + findings_for(conn, ready, "down"))
         if not request.emergency:  # like the backup, the archive copy is skipped: it reads (and copies) the tables
             plan_archives(conn, runs, [u.migration.down if u.migration is not None else Script() for u in undos])
         report.rollback_plan = plan_rollback(conn, undos, report.findings, emergency=request.emergency)
