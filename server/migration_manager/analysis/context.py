@@ -10,6 +10,7 @@ from functools import cached_property
 
 from .locks import LockImpact, Server, lock_impact
 from .model import Operation
+from .probes import identifier
 from .schema import Snapshot, read_schema
 
 
@@ -163,6 +164,10 @@ class OperationContext:
         except Exception:  # noqa: BLE001 - an expression sqlglot cannot read is not probed
             return False
         return not names & self.added_columns
+
+    def ident(self, name: str) -> str:
+        """`name` in SQL shown to the user (a safe rewrite), quoted where this dialect needs it."""
+        return identifier(name, self.dialect)
 
     def estimated_rows(self) -> int:
         return self.live.estimated_rows(self.live_table) if self.live_table else 0

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 from sqlglot import exp
@@ -263,3 +265,27 @@ def render(expression: exp.Expression, dialect: str) -> str:
 
 def quote(name: str, dialect: str) -> str:
     return render(exp.to_table(name), dialect)
+
+
+def identifier(name: str, dialect: str) -> str:
+    """A name as a person would write it in SQL for this dialect: bare when the server reads it back as the
+    same name, else quoted ("order items", `select`, "Users" on PostgreSQL, which folds bare names to lower case)."""
+    bare = _BARE_LOWER if dialect == "postgres" else _BARE
+    if bare.match(name) and name.lower() not in _reserved(dialect):
+        return name
+    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+
+
+_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BARE_LOWER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@cache
+def _reserved(dialect: str) -> frozenset[str]:
+    """Keywords a bare name must not be (quoting one more is harmless, so SQLite gets both lists)."""
+    from pglast import keywords
+    from sqlglot.dialects.mysql import MySQL
+
+    postgres = keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS | keywords.COL_NAME_KEYWORDS
+    mysql = MySQL.Generator.RESERVED_KEYWORDS
+    return frozenset({"postgres": postgres, "mysql": mysql}.get(dialect, postgres | mysql))

@@ -174,7 +174,7 @@ class PostgresEngine:
         rows, size = self.query(
             "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, 0) END, "
             "pg_total_relation_size(c.oid) FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-            "WHERE c.oid = to_regclass(%s)", [table])[0]
+            "WHERE c.oid = to_regclass(quote_ident(%s))", [table])[0]  # the name as stored: "Order Items" too
         return TableStats(table, rows, size)
 
     def probe_query(self, sql: str, timeout_ms: int) -> list[tuple] | None:

@@ -39,8 +39,8 @@ class ConstraintNotValid(LockRule):
                 f"{claim.blocks} wait for the whole check.")
 
     def rewrite(self, ctx: OperationContext) -> str | None:
-        name = ctx.op.constraint_name or "<constraint name>"
-        return f"{ctx.op.statement} NOT VALID;\nALTER TABLE {ctx.op.table} VALIDATE CONSTRAINT {name};"
+        name = ctx.ident(ctx.op.constraint_name) if ctx.op.constraint_name else "<constraint name>"
+        return f"{ctx.op.statement} NOT VALID;\nALTER TABLE {ctx.ident(ctx.op.table)} VALIDATE CONSTRAINT {name};"
 
 
 RULE = ConstraintNotValid()

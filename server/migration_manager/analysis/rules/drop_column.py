@@ -49,8 +49,9 @@ class DropColumn(Rule):
 def _archive(ctx: OperationContext) -> str:
     table, column = ctx.live_table or "", ctx.live_column or ""
     keys = [k for k in ctx.live.primary_key(table) if k != column]
-    kept = ", ".join([*keys, column])
-    return (f"CREATE TABLE {table}_{column}_archive AS SELECT {kept} FROM {table} WHERE {column} IS NOT NULL;\n"
+    kept = ", ".join(ctx.ident(c) for c in [*keys, column])
+    archive, table, column = ctx.ident(f"{table}_{column}_archive"), ctx.ident(table), ctx.ident(column)
+    return (f"CREATE TABLE {archive} AS SELECT {kept} FROM {table} WHERE {column} IS NOT NULL;\n"
             f"{ctx.op.statement};")
 
 

@@ -39,11 +39,11 @@ class DropTable(Rule):
         if measure.value == 0:
             return self.finding(ctx, f"{ctx.op.table} is empty: {verb.lower()} it loses no rows.",
                                 severity="info", measure=measure)
-        rewrite = (f"ALTER TABLE {ctx.op.table} RENAME TO {ctx.op.table}_retired;"
+        rewrite = (f"ALTER TABLE {ctx.ident(ctx.op.table)} RENAME TO {ctx.ident(ctx.op.table + '_retired')};"
                    if ctx.op.kind == "drop_table" else None)
         return self.finding(ctx, f"{verb} {ctx.op.table} deletes {count_text(measure, 'rows')}.", measure=measure,
                             counts={"rows": measure.value or 0}, safe_rewrite=rewrite,
-                            probe_sql=f"SELECT COUNT(*) FROM {ctx.live_table}")
+                            probe_sql=f"SELECT COUNT(*) FROM {ctx.ident(ctx.live_table)}")
 
 
 RULE = DropTable()

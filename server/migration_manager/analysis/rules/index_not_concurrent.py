@@ -48,10 +48,11 @@ class IndexNotConcurrent(LockRule):
                           flags=re.IGNORECASE) + ";"
         if not op.columns:
             return None
-        name = op.constraint_name or f"{op.table}_{'_'.join(op.columns)}_key"
+        name = ctx.ident(op.constraint_name or f"{op.table}_{'_'.join(op.columns)}_key")
         kind = "PRIMARY KEY" if op.constraint_type == "primary_key" else "UNIQUE"
-        return (f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {op.table} ({', '.join(op.columns)});\n"
-                f"ALTER TABLE {op.table} ADD CONSTRAINT {name} {kind} USING INDEX {name};")
+        table, columns = ctx.ident(op.table), ", ".join(ctx.ident(c) for c in op.columns)
+        return (f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});\n"
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name};")
 
 
 RULE = IndexNotConcurrent()

@@ -69,7 +69,8 @@ class NotNullBlocked(Rule):
         else:
             message = f"Adding {ctx.op.target} NOT NULL without a DEFAULT fails: the table has {rows}."
         return self.finding(ctx, message, measure=measure, counts={"rows": measure.value or 0},
-                            safe_rewrite=f"ALTER TABLE {ctx.op.table} ADD COLUMN {ctx.op.column} {ctx.op.new_type} "
+                            safe_rewrite=f"ALTER TABLE {ctx.ident(ctx.op.table)} ADD COLUMN {ctx.ident(ctx.op.column)} "
+                                         f"{ctx.op.new_type} "
                                          "NOT NULL DEFAULT <value>;")
 
     @staticmethod
@@ -79,14 +80,15 @@ class NotNullBlocked(Rule):
 
 
 def _backfill(ctx: OperationContext) -> str:
-    table, column = ctx.op.table, ctx.op.column
+    check = ctx.ident(f"{ctx.op.table}_{ctx.op.column}_not_null")
+    table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
     if ctx.dialect != "postgres":
         return f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n{ctx.op.statement};"
     return (f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n"
-            f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_not_null CHECK ({column} IS NOT NULL) NOT VALID;\n"
-            f"ALTER TABLE {table} VALIDATE CONSTRAINT {table}_{column}_not_null;\n"
+            f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;\n"
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};\n"
             f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n"
-            f"ALTER TABLE {table} DROP CONSTRAINT {table}_{column}_not_null;")
+            f"ALTER TABLE {table} DROP CONSTRAINT {check};")
 
 
 RULE = NotNullBlocked()

@@ -39,8 +39,8 @@ class NotNullScan(LockRule):
                 f"{claim.blocks} wait for the whole scan.")
 
     def rewrite(self, ctx: OperationContext) -> str | None:
-        table, column = ctx.op.table, ctx.op.column
-        check = f"{table}_{column}_not_null"
+        check = ctx.ident(f"{ctx.op.table}_{ctx.op.column}_not_null")
+        table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
         return (f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;\n"
                 f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};\n"
                 f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n"

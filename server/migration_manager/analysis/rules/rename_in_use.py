@@ -45,7 +45,8 @@ class RenameInUse(Rule):
         old = op.target
         rewrite = None
         if op.kind == "rename_table" and ctx.dialect == "postgres":
-            rewrite = f"ALTER TABLE {op.table} RENAME TO {op.new_name};\nCREATE VIEW {op.table} AS SELECT * FROM {op.new_name};"
+            old_name, new_name = ctx.ident(op.table), ctx.ident(op.new_name)
+            rewrite = f"ALTER TABLE {old_name} RENAME TO {new_name};\nCREATE VIEW {old_name} AS SELECT * FROM {new_name};"
         used = usage(ctx.live.engine, ctx.live_table, ctx.live_column if op.kind == "rename_column" else None)
         message = (f"Renaming {old} to {op.new_name}: every query of the running application that names {old} fails "
                    "from the moment this commits")

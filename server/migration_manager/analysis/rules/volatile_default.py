@@ -44,10 +44,10 @@ class VolatileDefault(LockRule):
                 f"under {claim.lock}; {waits}.")
 
     def rewrite(self, ctx: OperationContext) -> str | None:
-        op = ctx.op
-        return (f"ALTER TABLE {op.table} ADD COLUMN {op.column} {op.new_type};\n"
-                f"ALTER TABLE {op.table} ALTER COLUMN {op.column} SET DEFAULT {op.default};\n"
-                f"UPDATE {op.table} SET {op.column} = {op.default} WHERE {op.column} IS NULL;  -- in batches")
+        op, table, column = ctx.op, ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
+        return (f"ALTER TABLE {table} ADD COLUMN {column} {op.new_type};\n"
+                f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {op.default};\n"
+                f"UPDATE {table} SET {column} = {op.default} WHERE {column} IS NULL;  -- in batches")
 
 
 def _evaluated_once(ctx: OperationContext, claim) -> bool:
