@@ -106,9 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--mark-not-applied", "you undid it by hand: record it as not applied"),
                        ("--accept-checksum", "the edit of this applied file is intended: record the new checksum")):
         how.add_argument(flag, dest="action", action="store_const", const=flag[2:], help=text)
+    resolve.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
     baseline = command("baseline", "adopt an existing database: record migrations up to VERSION as applied, "
                                    "without running them")
     baseline.add_argument("--to", dest="to_version", required=True, metavar="VERSION")
+    baseline.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
     history = command("history", "the history table and the append-only event log")
     history.add_argument("--limit", type=int, default=50, help="how many events (newest first)")
     test = command("test", "rehearse the pending migrations on a scratch copy: apply, validate, roll back, compare, "
@@ -226,11 +228,13 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
                                           emergency=args.emergency)
         return _run(service.rollback, request, args, renderer)
     if args.command == "resolve":
-        request = service.ResolveRequest(**target, version=args.version, action=args.action)
+        request = service.ResolveRequest(**target, version=args.version, action=args.action,
+                                         outside_window=args.outside_window)
         return _run(service.resolve, request, args, renderer)
     if args.command == "baseline":
         return _run(lambda request, progress: service.baseline(request),
-                    service.BaselineRequest(**target, version=args.to_version), args, renderer)
+                    service.BaselineRequest(**target, version=args.to_version, outside_window=args.outside_window),
+                    args, renderer)
     if args.command == "backup":
         request = service.BackupRequest(**target, action=args.backup_action, all_environments=args.all_environments)
         return renderer.show(service.backup(request, progress=renderer.progress))

@@ -214,7 +214,8 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         """Get out of a dirty state left by a failed or killed run, or accept an intended edit of an applied
         file. It rewrites migration history or re-runs statements, so the human always confirms it in a dialog."""
         confirmed(confirmation, f"resolve {version} ({action})", cli_command(env, f"resolve {version} --{action}"))
-        request = service.ResolveRequest(**target_of(ctx, env), version=version_arg(version, "version"), action=action)
+        request = service.ResolveRequest(**target_of(ctx, env), version=version_arg(version, "version"), action=action,
+                                         approved=True)  # the human confirmed it in the dialog above
         report = await call_service(service.resolve, request, progress=progress_bridge(ctx))
         return tool_result(report, run_text(report))
 

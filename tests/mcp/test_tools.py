@@ -215,6 +215,22 @@ async def test_resolve_marks_a_dirty_migration_after_the_human_confirms(sqlite_p
     assert after.structured_content["current_version"] == "20240102000000"
 
 
+async def test_resolve_confirmed_in_the_dialog_runs_on_a_require_approval_environment(
+    sqlite_project: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    async with Client(build_server(sqlite_project), elicitation_callback=Dialogs("accept")) as client:
+        await client.call_tool("apply", {"env": "prod"})
+        with sqlite3.connect(tmp_path / "prod.db") as db:
+            db.execute("UPDATE schema_migrations SET status = 'failed' WHERE version = '20240102000000'")
+        result = await client.call_tool("resolve", {"env": "prod", "version": "20240102000000", "action": "mark-applied"})
+        after = await client.call_tool("status", {"env": "prod"})
+    assert not result.is_error, text_of(result)
+    assert result.structured_content["outcome"] == "done"
+    assert after.structured_content["dirty"] is False
+
+
 async def test_baseline_records_migrations_without_running_them_after_the_human_confirms(
     sqlite_project: Path, tmp_path: Path
 ) -> None:

@@ -25,6 +25,7 @@ class ResolveRequest(TargetRequest):
         "you finished or undid by hand; accept-checksum: the edited applied file is intended")
     approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
     approved_plan_id: str | None = None
+    outside_window: bool = Field(False, description="human override of the maintenance window")
 
 
 def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunReport:
@@ -40,7 +41,7 @@ def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunRep
         migration = plan.file_for(row.version)
         report = _report(conn, "resolve", [], plan.current_version, False)
         report.plan_id = _plan_id(project.target.name, request)
-        if stop_for_environment_approval(project.target, report, request,
+        if stop_for_environment_approval(conn, report, request,
                                          f"Approval needed to {request.action} {row.version}_{row.name} (status {row.status})."):
             return report
         author = project.author()
@@ -111,6 +112,7 @@ class BaselineRequest(TargetRequest):
     version: str = Field(description="record every migration up to and including this version as applied")
     approved: bool = False
     approved_plan_id: str | None = None
+    outside_window: bool = Field(False, description="human override of the maintenance window")
 
 
 def baseline(request: BaselineRequest) -> RunReport:
@@ -119,7 +121,6 @@ def baseline(request: BaselineRequest) -> RunReport:
     migrations = project.read_migrations()
     key = version_key(request.version)
     with connect(project, lock=True) as conn:
-        conn.history.ensure()
         rows = conn.history.rows()
         plan = make_plan(migrations, rows)
         if plan.file_for(request.version) is None:
@@ -129,9 +130,10 @@ def baseline(request: BaselineRequest) -> RunReport:
         report = _report(conn, "baseline", [plan_run(conn, m.version, m.name, "up", m.up) for m in chosen],
                          plan.current_version, False)
         report.version_after = chosen[-1].version if chosen else plan.current_version
-        if stop_for_environment_approval(project.target, report, request, f"Approval needed to record {len(chosen)} "
+        if stop_for_environment_approval(conn, report, request, f"Approval needed to record {len(chosen)} "
                                          "migration(s) as applied without running them."):
             return report
+        conn.history.ensure()  # after the gate: a refused baseline creates nothing
         author = project.author()
         for migration, run in zip(chosen, report.migrations):
             conn.history.insert(HistoryRow(

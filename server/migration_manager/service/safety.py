@@ -51,33 +51,31 @@ def approval_reasons(conn: Connection, findings: list[Finding], destructive: lis
 def stop_for_approval(conn: Connection, report, request, *, window: bool = True) -> bool:
     """True when the report (its approval_reasons already filled) must go back to a human: a dry run,
     or approval missing for this exact plan. The maintenance window is enforced unless `window` is off."""
-    report.needs_approval = bool(report.approval_reasons)
     if request.dry_run:
+        report.needs_approval = bool(report.approval_reasons)
         report.message = "Dry run: nothing was changed."
         return True
+    return _stop_unless_approved(conn, report, request, "Approval needed before anything changes: "
+                                 + "; ".join(report.approval_reasons), window=window)
+
+
+def stop_for_environment_approval(conn: Connection, report, request, message: str) -> bool:
+    """The same gate for changes that are not migrations (resolve, baseline): the maintenance window
+    (ApprovalRequired unless request.outside_window), then the environment's requireApproval, the only
+    reason here; the approval binds to report.plan_id like an apply's does. True: `message` goes back."""
+    report.approval_reasons = approval_reasons(conn, [], [])
+    return _stop_unless_approved(conn, report, request, message)
+
+
+def _stop_unless_approved(conn: Connection, report, request, message: str, *, window: bool = True) -> bool:
+    report.needs_approval = bool(report.approval_reasons)
     if window:
         check_window(conn, request.outside_window)
     approved = request.approved and request.approved_plan_id in (None, report.plan_id)
     if report.needs_approval and not approved:
-        report.outcome = "needs-approval"
-        report.message = "Approval needed before anything changes: " + "; ".join(report.approval_reasons)
+        report.outcome, report.message = "needs-approval", message
         return True
     return False
-
-
-def stop_for_environment_approval(target, report, request, message: str) -> bool:
-    """True (and the report says why) when a requireApproval environment has not approved this plan.
-
-    For changes that are not migrations (resolve, baseline, restore): the only reason is the
-    environment's rule; the approval binds to report.plan_id like an apply's does.
-    """
-    approved = request.approved and request.approved_plan_id in (None, report.plan_id)
-    if not target.require_approval or approved:
-        return False
-    report.outcome, report.needs_approval = "needs-approval", True
-    report.approval_reasons = [f"environment '{target.name}' requires approval (requireApproval)"]
-    report.message = message
-    return True
 
 
 def findings_for(conn: Connection, migrations: list[Migration], direction: str) -> list[Finding]:
