@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dbcheck import Project, events, history, user_tables
+from dbcheck import Project, events, history, tables, user_tables
 
 BROKEN = "CREATE TABLE zz (id int);\nALTER TABLE zz ADD COLUMN (;"
 
@@ -16,6 +16,11 @@ BROKEN = "CREATE TABLE zz (id int);\nALTER TABLE zz ADD COLUMN (;"
 def own_parser_url(request: pytest.FixtureRequest) -> str:
     """The databases whose own parser the tool asks (pglast is PostgreSQL's; SQLite parses with itself)."""
     return request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url"}[request.param])
+
+
+def nothing_recorded(url: str) -> bool:
+    """No history row and no event (the history tables may not even exist: the file was refused first)."""
+    return "schema_migrations" not in tables(url) or (history(url) == {} and events(url) == [])
 
 
 def write(project: Project, up: str, down: str = "DROP TABLE zz;") -> None:
@@ -73,3 +78,59 @@ def test_mariadb_reports_the_broken_statement(mysql_url: str, project: Project) 
     assert validated.returncode == 1 and "20240101000000_broken.sql: UP statement 2 (line 3)" in validated.stdout
     applied = project.run("apply", "--yes")
     assert applied.returncode != 0 and "statement 2" in applied.stdout + applied.stderr
+
+
+# ---- transaction control written in a file ---------------------------------------------------------------------
+ROLLED_BACK = {"postgres": "BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
+               "mysql": "START TRANSACTION;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
+               "sqlite": "BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);"}
+
+
+def test_rollback_written_in_a_file_is_refused(any_url: str, project: Project) -> None:
+    """It used to be dropped: the rows it should undo were committed ({1, 2} instead of the client's {2})."""
+    from dbcheck import execute, kind, query
+
+    project.url = any_url
+    execute(any_url, "CREATE TABLE t (id int)")
+    project.write("20240101000000_rb.sql", f"-- UP\n{ROLLED_BACK[kind(any_url)]}\n")
+    for args in (["validate"], ["apply", "--dry-run"], ["apply", "--yes"]):
+        done = project.run(*args)
+        out = done.stdout + done.stderr
+        assert done.returncode != 0, (args, out)
+        assert "20240101000000_rb.sql line 4: `ROLLBACK` undoes the transaction" in out, (args, out)
+        assert "Traceback" not in out
+    assert query(any_url, "SELECT id FROM t") == []
+    assert nothing_recorded(any_url)
+
+
+@pytest.mark.parametrize("no_transaction", [False, True])
+def test_savepoints_run_as_written_in_the_runners_transaction(own_parser_url: str, project: Project,
+                                                              no_transaction: bool) -> None:
+    """Inside the migration's one transaction, ROLLBACK TO SAVEPOINT does what the client would do;
+    where statements commit one by one (-- no-transaction) it cannot, and the file is refused."""
+    from dbcheck import execute, query
+
+    project.url = own_parser_url
+    execute(own_parser_url, "CREATE TABLE t (id int)")
+    header = "-- no-transaction\n" if no_transaction else ""
+    project.write("20240101000000_sp.sql", f"{header}-- UP\nINSERT INTO t VALUES (1);\nSAVEPOINT s;\n"
+                  "INSERT INTO t VALUES (2);\nROLLBACK TO SAVEPOINT s;\nINSERT INTO t VALUES (3);\n")
+    done = project.run("apply", "--yes")
+    if no_transaction:
+        assert done.returncode != 0 and "line 4: `SAVEPOINT s` needs a transaction" in done.stdout + done.stderr
+        assert query(own_parser_url, "SELECT id FROM t") == [] and nothing_recorded(own_parser_url)
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(query(own_parser_url, "SELECT id FROM t")) == [(1,), (3,)]
+
+
+def test_savepoints_are_refused_on_mariadb(mysql_url: str, project: Project) -> None:
+    from dbcheck import execute, query
+
+    project.url = mysql_url
+    execute(mysql_url, "CREATE TABLE t (id int)")
+    project.write("20240101000000_sp.sql", "-- UP\nINSERT INTO t VALUES (1);\nSAVEPOINT s;\nINSERT INTO t VALUES (2);\n"
+                  "ROLLBACK TO SAVEPOINT s;\n")
+    done = project.run("apply", "--yes")
+    assert done.returncode != 0 and "line 3: `SAVEPOINT s` needs a transaction" in done.stdout + done.stderr
+    assert query(mysql_url, "SELECT id FROM t") == [] and nothing_recorded(mysql_url)

@@ -181,3 +181,28 @@ def test_checksum_ignores_comments_and_whitespace_but_not_sql(tmp_path: Path) ->
 def test_version_key_orders_numerically() -> None:
     versions = ["1.10", "1.2", "20240101000000", "001", "2"]
     assert sorted(versions, key=version_key) == ["001", "1.2", "1.10", "2", "20240101000000"]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_rollback_in_a_file_is_refused_naming_the_line(tmp_path: Path, dialect: str) -> None:
+    """The runner dropped it: `BEGIN; INSERT 1; ROLLBACK; INSERT 2;` committed both rows."""
+    text = "-- UP\nBEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);\n"
+    with pytest.raises(MigrationFileError, match=r"^1_x.sql line 4: `ROLLBACK` undoes the transaction") as raised:
+        read_file(write(tmp_path, "1_x.sql", text), dialect)
+    assert "Remove that statement" in raised.value.next_step
+
+
+def test_goose_rollback_is_refused_naming_the_line(tmp_path: Path) -> None:
+    text = "-- +goose Up\nCREATE TABLE g (id int);\n-- +goose Down\nDROP TABLE g;\nABORT;\n"
+    with pytest.raises(MigrationFileError, match=r"^1_g.sql line 5: `ABORT`"):
+        read_file(write(tmp_path, "1_g.sql", text), "postgres")
+
+
+def test_savepoints_are_kept_in_one_transaction_and_refused_without_one(tmp_path: Path) -> None:
+    body = "SAVEPOINT s;\nINSERT INTO t VALUES (1);\nROLLBACK TO SAVEPOINT s;\n"
+    m = read_file(write(tmp_path, "1_s.sql", "-- UP\n" + body), "postgres")
+    assert m.up.statements == ("SAVEPOINT s", "INSERT INTO t VALUES (1)", "ROLLBACK TO SAVEPOINT s")
+    with pytest.raises(MigrationFileError, match="line 3: `SAVEPOINT s` needs a transaction"):
+        read_file(write(tmp_path, "2_s.sql", "-- no-transaction\n-- UP\n" + body), "postgres")
+    with pytest.raises(MigrationFileError, match="line 2: `SAVEPOINT s` needs a transaction"):
+        read_file(write(tmp_path, "3_s.sql", "-- UP\n" + body), "mysql")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from migration_manager.errors import MigrationFileError
-from migration_manager.migrations.sqltext import is_transaction_control, normalize, split, tokens
+from migration_manager.migrations.sqltext import (is_transaction_control, normalize, refused_transaction_control,
+                                                  split, tokens)
 
 
 def test_postgres_dollar_quoted_body_stays_one_statement() -> None:
@@ -86,7 +87,7 @@ def test_blank_and_comment_only_pieces_are_dropped(dialect: str) -> None:
 
 
 @pytest.mark.parametrize("statement", ["BEGIN", "begin;", "COMMIT", "START TRANSACTION", "COMMIT WORK", "END",
-                                       "ROLLBACK", "BEGIN TRANSACTION"])
+                                       "BEGIN TRANSACTION", "END TRANSACTION"])
 def test_transaction_control_is_recognised(statement: str) -> None:
     assert is_transaction_control(statement, "postgres")
 
@@ -94,6 +95,27 @@ def test_transaction_control_is_recognised(statement: str) -> None:
 @pytest.mark.parametrize("statement", ["BEGIN ATOMIC SELECT 1; END", "COMMITTED_AT int", "CREATE TABLE begin_x (a int)"])
 def test_other_statements_are_not_transaction_control(statement: str) -> None:
     assert not is_transaction_control(statement, "postgres")
+
+
+@pytest.mark.parametrize("statement", ["ROLLBACK", "rollback work", "ROLLBACK AND CHAIN", "ABORT", "/* x */ Abort;",
+                                       "BEGIN ISOLATION LEVEL SERIALIZABLE", "START TRANSACTION READ ONLY",
+                                       "COMMIT AND CHAIN", "BEGIN TRANSACTION NOT DEFERRABLE"])
+def test_transaction_control_the_runner_cannot_do_is_refused(statement: str) -> None:
+    for dialect in ("postgres", "mysql", "sqlite"):
+        assert refused_transaction_control(statement, dialect, one_transaction=True)
+        assert not is_transaction_control(statement, dialect)
+
+
+@pytest.mark.parametrize("statement", ["SAVEPOINT s", "ROLLBACK TO SAVEPOINT s", "rollback work to s", "RELEASE s"])
+def test_savepoints_need_the_runners_one_transaction(statement: str) -> None:
+    assert refused_transaction_control(statement, "postgres", one_transaction=True) is None
+    assert "statement by statement" in refused_transaction_control(statement, "mysql", one_transaction=False)
+
+
+@pytest.mark.parametrize("statement", ["BEGIN", "COMMIT", "END", "BEGIN NOT ATOMIC SELECT 1; END", "ROLLBACKS",
+                                       "SELECT 'ROLLBACK'", "CREATE TABLE abort (a int)"])
+def test_other_statements_are_not_refused(statement: str) -> None:
+    assert refused_transaction_control(statement, "mysql", one_transaction=False) is None
 
 
 def test_normalize_ignores_comments_and_whitespace_but_not_string_contents() -> None:

@@ -16,9 +16,13 @@ from functools import lru_cache
 
 from ..errors import MigrationFileError
 
-_TX_CONTROL = re.compile(
-    r"^(begin|start\s+transaction|commit|end|rollback)(\s+(work|transaction))?(\s*;)?$", re.IGNORECASE
-)
+# BEGIN/COMMIT written in a file: the runner starts and ends the transaction itself, so they are left out.
+_TX_CONTROL = re.compile(r"^(begin|start\s+transaction|commit|end)(\s+(work|transaction))?(\s*;)?$", re.IGNORECASE)
+# Transaction control the runner cannot do as written (refused_transaction_control says why).
+_TX_ROLLBACK = re.compile(r"^(rollback|abort)\b(?!(\s+(work|transaction))?\s+to\b)", re.IGNORECASE)
+_TX_SAVEPOINT = re.compile(r"^(savepoint|release|rollback(\s+(work|transaction))?\s+to)\b", re.IGNORECASE)
+_TX_OPTIONS = re.compile(r"^((start\s+transaction|begin(\s+(work|transaction))?)\s+(isolation|read|deferrable|"
+                         r"not\s+deferrable|with)|(commit|end)(\s+(work|transaction))?\s+and)\b", re.IGNORECASE)
 _DELIMITER = re.compile(r"^\s*delimiter\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _ROUTINE = re.compile(
     r"^create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b", re.IGNORECASE
@@ -79,6 +83,21 @@ def normalize(statement: str, dialect: str) -> str:
 
 def is_transaction_control(statement: str, dialect: str) -> bool:
     return bool(_TX_CONTROL.match(normalize(statement, dialect)))
+
+
+def refused_transaction_control(statement: str, dialect: str, *, one_transaction: bool) -> str | None:
+    """Why the runner cannot do what this transaction-control statement asks (None: it can, or it is none).
+    `one_transaction`: the script runs in one transaction of the runner, which savepoints can live in."""
+    text = normalize(statement, dialect)
+    if _TX_ROLLBACK.match(text):
+        return ("undoes the transaction, but the runner owns the transaction: it would not undo the statements "
+                "before it, and they would be committed")
+    if _TX_SAVEPOINT.match(text) and not one_transaction:
+        return ("needs a transaction around it, and this script runs statement by statement (each one commits on "
+                "its own: MariaDB/MySQL, or a no-transaction migration)")
+    if _TX_OPTIONS.match(text):
+        return "asks for transaction options, but the runner starts and ends the transaction itself, without them"
+    return None
 
 
 def is_blank(statement: str, dialect: str) -> bool:

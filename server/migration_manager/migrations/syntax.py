@@ -55,7 +55,7 @@ def syntax_problems(migration: Migration, dialect: str, directions: tuple[str, .
         script, path = scripts[direction]
         if script is None:
             continue
-        for index, (statement, first_line) in enumerate(_with_lines(script, path), start=1):
+        for index, (statement, first_line) in enumerate(statement_lines(script, path), start=1):
             problem = statement_error(statement, dialect)
             if problem:
                 message, line_in_statement = problem
@@ -134,7 +134,7 @@ def _mysql_error(statement: str) -> tuple[str, int] | None:
     return None
 
 
-def _with_lines(script: Script, path: Path | None) -> list[tuple[str, int]]:
+def statement_lines(script: Script, path: Path | None) -> list[tuple[str, int]]:
     """Each statement with the file line it starts on (0 when the file cannot be matched)."""
     try:
         text = path.read_text(encoding="utf-8") if path else ""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ...errors import MigrationFileError
 from ..model import Migration, Script
-from ..sqltext import is_transaction_control, normalize, split
+from ..sqltext import is_transaction_control, normalize, refused_transaction_control, split
+from ..syntax import statement_lines
 
 CHECKSUM_ALGORITHM = "v1"  # never change silently: a new algorithm gets a new prefix
 _HEADER = re.compile(r"^\s*--\s*(author|strategy|timeout)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -17,13 +18,31 @@ _VERSION_NAME = re.compile(r"^(?P<version>\d[\d.]*)_(?P<name>.+)$")
 
 
 def sql_script(text: str, dialect: str, *, no_transaction: bool = False, path: Path | None = None) -> Script:
-    """Split a direction's SQL; drop BEGIN/COMMIT written in the file (the runner owns the transaction)."""
+    """Split a direction's SQL into the script the runner will run (`runnable_script`)."""
     try:
         statements = split(text, dialect)
     except MigrationFileError as exc:
         raise MigrationFileError(f"{path}: {exc.message}", next_step="Fix the SQL in that file.") from None
+    return runnable_script(statements, text, dialect, no_transaction=no_transaction, path=path)
+
+
+def runnable_script(statements: list[str], source: str, dialect: str, *, no_transaction: bool,
+                    path: Path | None) -> Script:
+    """BEGIN/COMMIT written in the file are dropped (the runner owns the transaction); transaction control the
+    runner cannot do as written (ROLLBACK, ...) refuses the file, naming the line: never run something else."""
+    # MariaDB/MySQL run each statement on its own (DDL commits anyway): no transaction for a savepoint to live in.
+    one_transaction = not no_transaction and dialect != "mysql"
+    for index, statement in enumerate(statements):
+        why = refused_transaction_control(statement, dialect, one_transaction=one_transaction)
+        if why:
+            _, line = statement_lines(Script(statements=tuple(statements), source=source), path)[index]
+            where = f"{path.name if path else 'the recorded script'}{f' line {line}' if line else ''}"
+            raise MigrationFileError(
+                f"{where}: `{normalize(statement, dialect)[:80]}` {why}.", state="The file is refused as written: none of it ran.",
+                next_step="Remove that statement (and any it was meant to undo): a migration is committed only when "
+                "every statement succeeds, else rolled back (per statement on MariaDB/MySQL).")
     kept = tuple(s for s in statements if not is_transaction_control(s, dialect))
-    return Script(statements=kept, source=text, no_transaction=no_transaction)
+    return Script(statements=kept, source=source, no_transaction=no_transaction)
 
 
 def checksum(script: Script, dialect: str) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ...errors import MigrationFileError
 from ..model import Migration, Script
-from ..sqltext import is_transaction_control, split
-from .common import build, headers, version_and_name
+from ..sqltext import split
+from .common import build, headers, runnable_script, version_and_name
 
 ANNOTATION = re.compile(r"^\s*--\s*\+goose\s+(?P<what>.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -23,8 +23,8 @@ def read(path: Path, text: str, dialect: str) -> Migration:
     sections = _sections(text)
     if "up" not in sections:
         raise MigrationFileError(f"{path.name}: no '-- +goose Up' section.", next_step="Add one.")
-    up = _script(sections["up"], dialect, no_tx)
-    down = _script(sections["down"], dialect, no_tx) if "down" in sections else None
+    up = _script(sections["up"], dialect, no_tx, path)
+    down = _script(sections["down"], dialect, no_tx, path) if "down" in sections else None
     return build(path, "goose", version, name, up, down, dialect, headers(text))
 
 
@@ -36,7 +36,7 @@ def _sections(text: str) -> dict[str, str]:
     return sections
 
 
-def _script(body: str, dialect: str, no_tx: bool) -> Script:
+def _script(body: str, dialect: str, no_tx: bool, path: Path) -> Script:
     """Statements between StatementBegin and StatementEnd are kept whole, as goose does."""
     statements: list[str] = []
     for index, chunk in enumerate(re.split(r"^\s*--\s*\+goose\s+Statement(?:Begin|End)\s*$", body,
@@ -46,5 +46,4 @@ def _script(body: str, dialect: str, no_tx: bool) -> Script:
                 statements.append(chunk.strip().rstrip(";").strip())
         else:
             statements.extend(split(chunk, dialect))
-    kept = tuple(s for s in statements if not is_transaction_control(s, dialect))
-    return Script(statements=kept, source=body, no_transaction=no_tx)
+    return runnable_script(statements, body, dialect, no_transaction=no_tx, path=path)
