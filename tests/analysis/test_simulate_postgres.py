@@ -94,9 +94,7 @@ def test_error_finding_is_the_statement_the_server_refuses(engine, tmp_path, nam
 
 @pytest.mark.parametrize("sql, rule", [
     ("CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users (id));", "schema-fk-type"),
-    ("DO $$ BEGIN EXECUTE 'CREATE TABLE dynamic_t (id int)'; END $$;\n"
-     "ALTER TABLE dynamic_t ADD COLUMN note text;", "schema-missing-table"),
-])
+])  # a table a DO block creates is unknown, not missing: no finding at all (test_simulate_histories.py)
 def test_warning_findings_do_not_stop_what_the_server_runs(engine, tmp_path, sql, rule):
     migrations = write_migrations(tmp_path, "postgres", [(sql, None)])
     findings = simulate(read_schema(engine), migrations)

@@ -21,6 +21,7 @@ OperationKind = Literal[
     "set_not_null", "drop_not_null", "set_default", "drop_default",
     "add_constraint", "drop_constraint", "validate_constraint",
     "create_index", "drop_index",
+    "create_view", "drop_view",  # views and materialized views
     "insert", "update", "delete",
     "set_lock_timeout", "set_statement_timeout", "set",
     "other",
@@ -37,6 +38,7 @@ class ColumnSpec(BaseModel):
     default: str | None = Field(None, description="DEFAULT expression as written")
     primary_key: bool = False
     unique: bool = False
+    key_name: str | None = Field(None, description="the name written for an inline PRIMARY KEY / UNIQUE (CONSTRAINT x)")
 
 
 class Operation(BaseModel):

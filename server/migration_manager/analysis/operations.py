@@ -105,7 +105,8 @@ def _alter_table(tree: exp.Alter, dialect: Dialect) -> list[Operation]:
             base["lock"] = option.this.name.upper()
     ops: list[Operation] = []
     for action in tree.args.get("actions") or []:
-        ops += _alter_action(action, base, dialect)
+        extra = {"options": tree.args.get("options") or []} if isinstance(action, exp.AlterRename) else {}
+        ops += _alter_action(action, {**base, **extra}, dialect)
     return ops
 
 
@@ -126,10 +127,19 @@ def _alter_action(action: exp.Expression, base: dict, dialect: Dialect) -> list[
     if isinstance(action, exp.RenameColumn):
         return [_op("rename_column", base, column=action.this.name, new_name=action.args["to"].name)]
     if isinstance(action, exp.AlterRename):
-        return [_op("rename_table", base, new_name=action.this.name)]
+        return [_rename(action, base)]
     if isinstance(action, exp.AddConstraint):
         return [op for item in action.expressions for op in _constraint(item, base, dialect)]
     return [_op("other", base)]
+
+
+def _rename(action: exp.AlterRename, base: dict) -> Operation:
+    """RENAME TO t2 renames the table; PostgreSQL's `RENAME c1 TO c2` (COLUMN left out) renames a column,
+    which sqlglot reads as a rename to c1 with `TO c2` left over in the options."""
+    to = next((o.this for o in base.pop("options", []) if isinstance(o, exp.ToTableProperty)), None)
+    if to is not None:
+        return _op("rename_column", base, column=action.this.name, new_name=to.name)
+    return _op("rename_table", base, new_name=action.this.name)
 
 
 def _alter_column(action: exp.AlterColumn, base: dict, dialect: Dialect) -> Operation:
@@ -229,22 +239,31 @@ def _create(tree: exp.Create, dialect: Dialect) -> list[Operation]:
         columns = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)] if isinstance(schema, exp.Schema) else []
         constraints = [op for e in (schema.expressions if isinstance(schema, exp.Schema) else [])
                        if not isinstance(e, exp.ColumnDef) for op in _constraint(e, _name(table), dialect)]
-        constraints += _inline_references(columns, table)
+        constraints += _inline_constraints(columns, table, dialect)
         return [Operation(kind="create_table", **_name(table), if_not_exists=bool(tree.args.get("exists")),
                           column_specs=[_column_spec(c, dialect) for c in columns],
                           constraints=[c for c in constraints if c.kind == "add_constraint"])]
+    if kind == "VIEW":  # views and materialized views: a relation whose columns the analysis does not read
+        return [Operation(kind="create_view", **_name(tree.this if isinstance(tree.this, exp.Table) else tree.this.this),
+                          if_not_exists=bool(tree.args.get("exists") or tree.args.get("replace")))]
     return [Operation(kind="other")]
 
 
-def _inline_references(columns: list[exp.ColumnDef], table: exp.Table) -> list[Operation]:
-    """`col int REFERENCES users(id)` inside CREATE TABLE: a foreign key like any other."""
+def _inline_constraints(columns: list[exp.ColumnDef], table: exp.Table, dialect: Dialect) -> list[Operation]:
+    """`col int [CONSTRAINT name] REFERENCES users(id)` and `col int CHECK (...)` inside CREATE TABLE:
+    a foreign key or check like any other (named as written, else as the server names it)."""
     found = []
     for column in columns:
-        for reference in column.find_all(exp.Reference):
-            target = reference.this
-            found.append(Operation(kind="add_constraint", **_name(table), constraint_type="foreign_key",
-                                   columns=[column.name], ref_table=target.this.name,
-                                   ref_columns=[c.name for c in target.expressions]))
+        for constraint in column.args.get("constraints") or []:
+            kind, name = constraint.args.get("kind"), constraint.this.name if constraint.this else None
+            if isinstance(kind, exp.Reference):
+                target = kind.this
+                found.append(Operation(kind="add_constraint", **_name(table), constraint_type="foreign_key",
+                                       constraint_name=name, columns=[column.name], ref_table=target.this.name,
+                                       ref_columns=[c.name for c in target.expressions]))
+            elif isinstance(kind, exp.CheckColumnConstraint):
+                found.append(Operation(kind="add_constraint", **_name(table), constraint_type="check",
+                                       constraint_name=name, columns=[column.name], check=kind.this.sql(dialect)))
     return found
 
 
@@ -258,6 +277,8 @@ def _drop(tree: exp.Drop) -> list[Operation]:
         table = _name(on.this) if isinstance(on, exp.OnProperty) else {}
         return [_op("drop_index", table, index_name=t.name, concurrently=bool(tree.args.get("concurrently")),
                           **common) for t in _dropped(tree)]
+    if kind == "VIEW":
+        return [Operation(kind="drop_view", **_name(t), **common) for t in _dropped(tree)]
     return [Operation(kind="other")]
 
 
@@ -291,9 +312,11 @@ def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
     primary = any(isinstance(k, exp.PrimaryKeyColumnConstraint) for k in kinds)
     not_null = any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null") for k in kinds)
     dtype = column.args.get("kind")
+    key_name = next((c.this.name for c in column.args.get("constraints") or [] if c.this is not None and isinstance(
+        c.args.get("kind"), (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint))), None)
     return ColumnSpec(name=column.name, type=dtype.sql(dialect) if dtype else "", nullable=not (not_null or primary),
                       default=default.sql(dialect) if default is not None else None, primary_key=primary,
-                      unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds))
+                      unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds), key_name=key_name)
 
 
 def _volatile_default(column: exp.ColumnDef) -> bool | None:
@@ -339,12 +362,17 @@ def _pglast_operations(text: str) -> list[Operation]:
     """The ALTER TABLE forms sqlglot does not read, from PostgreSQL's own parser."""
     import pglast
     from pglast import ast
-    from pglast.enums import AlterTableType, ConstrType
+    from pglast.enums import AlterTableType, ConstrType, ObjectType
 
     try:
         statement = pglast.parse_sql(text)[0].stmt
     except pglast.parser.ParseError:
         return []
+    if isinstance(statement, ast.DropStmt):
+        return _pglast_drop(statement)
+    if isinstance(statement, ast.CreateTableAsStmt) and statement.objtype == ObjectType.OBJECT_MATVIEW:
+        return [Operation(kind="create_view", table=statement.into.rel.relname, schema_name=statement.into.rel.schemaname,
+                          if_not_exists=bool(statement.if_not_exists))]
     if not isinstance(statement, ast.AlterTableStmt):
         return []
     table = {"table": statement.relation.relname, "schema_name": statement.relation.schemaname}
@@ -360,6 +388,25 @@ def _pglast_operations(text: str) -> list[Operation]:
                                  detail="using index" if cmd.def_.indexname else None))
         else:
             ops.append(_op("other", table))
+    return ops
+
+
+def _pglast_drop(statement) -> list[Operation]:
+    """DROP TABLE / INDEX / VIEW / MATERIALIZED VIEW naming several objects (`DROP INDEX a, b`), which
+    sqlglot does not read: one operation per object. Other objects (types, functions...) stay `other`."""
+    from pglast.enums import DropBehavior, ObjectType
+
+    kind = {ObjectType.OBJECT_TABLE: "drop_table", ObjectType.OBJECT_INDEX: "drop_index",
+            ObjectType.OBJECT_VIEW: "drop_view", ObjectType.OBJECT_MATVIEW: "drop_view"}.get(statement.removeType)
+    if kind is None:
+        return []
+    common = {"if_exists": bool(statement.missing_ok), "cascade": statement.behavior == DropBehavior.DROP_CASCADE,
+              "concurrently": bool(statement.concurrent)}
+    ops = []
+    for names in statement.objects:
+        *schema, name = [n.sval for n in names]
+        where = {"index_name": name} if kind == "drop_index" else {"table": name}
+        ops.append(Operation(kind=kind, schema_name=schema[-1] if schema else None, **where, **common))
     return ops
 
 

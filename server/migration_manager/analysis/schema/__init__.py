@@ -45,7 +45,15 @@ class ColumnType:
         family = _family(data_type)
         if family == "integer":  # MySQL's display width (int(11)) is not part of the type
             data_type.set("expressions", [])
+            data_type.set("this", _SERIAL_STORED.get((data_type.this, dialect == "postgres"), data_type.this))
         return cls(text, data_type.sql(dialect=dialect).lower(), family)
+
+
+_T = exp.DataType.Type
+# serial is a shorthand, not a type: the column is stored (and compared, in foreign keys) as this integer.
+# PostgreSQL: an integer with a sequence default; MySQL/MariaDB SERIAL: BIGINT UNSIGNED AUTO_INCREMENT.
+_SERIAL_STORED = {(_T.SERIAL, True): _T.INT, (_T.BIGSERIAL, True): _T.BIGINT, (_T.SMALLSERIAL, True): _T.SMALLINT,
+                  (_T.SERIAL, False): _T.UBIGINT}
 
 
 @lru_cache(maxsize=4096)

@@ -1,9 +1,10 @@
 """Replay operations on a schema snapshot, the way the server would run them, and say what the
 server would refuse (missing table/column, duplicate name, FK target or type, type change).
 
-Statements the parser cannot read (`other`) may create or drop anything: the names they mention
-are "uncertain", and a missing object with such a name is a warning, never an error. After a
-Python migration everything is uncertain.
+Statements the parser cannot read (`other`: CALL, DO blocks, functions and procedures, dynamic SQL)
+may create or drop anything: the names they mention are "uncertain", and the replay says nothing
+about an uncertain object (neither missing nor already there) until a later statement defines it
+again. After a Python migration, a missing object is a warning, never an error.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Replay:
     findings: list[Finding] = field(default_factory=list)
     uncertain: set[str] = field(default_factory=set)
     opaque: bool = False  # a Python migration ran: the schema is no longer known
+    # Foreign keys whose two sides a type change left different but compatible: a later statement of the
+    # same script often changes the other side too, so they are judged once the script has run.
+    mismatched: dict[tuple[str, str, str, str], Operation] = field(default_factory=dict)
 
     # ---- entry points -------------------------------------------------------------------------
     def run(self, ops: list[Operation]) -> None:
@@ -37,6 +41,7 @@ class Replay:
                 self.uncertain |= {key(w) for w in _WORDS.findall(op.statement)}
             elif op.kind not in _IGNORED:
                 getattr(self, f"_{op.kind}")(self.schema.resolve(op))
+        self._judge_mismatched()
 
     def run_python(self) -> None:
         self.opaque = True
@@ -50,10 +55,19 @@ class Replay:
             table=fields.pop("table", op.table), column=fields.pop("column", op.column),
             recommendation=recommendation, **fields))
 
+    def unknown(self, *names: str | None) -> bool:
+        """Did a statement the analysis cannot read mention one of these names (it may have created,
+        dropped or changed it)?"""
+        return any(name and key(name) in self.uncertain for name in names)
+
+    def defined(self, name: str) -> None:
+        """A statement the analysis reads defined `name`: it is known again."""
+        self.uncertain.discard(key(name))
+
     def missing(self, op: Operation, what: str, name: str, *, table: str | None = None) -> None:
-        if op.if_exists:
+        if op.if_exists or self.unknown(name, table):
             return
-        certain = not self.opaque and key(name) not in self.uncertain
+        certain = not self.opaque
         where = f" on {table}" if table and what != "table" else ""
         self.report(op, f"schema-missing-{what}", "error" if certain else "warning", f"{what} does not exist",
                     f"{what.capitalize()} {name}{where} does not exist at this point of the plan: the statement fails."
@@ -61,7 +75,7 @@ class Replay:
                     "Check the name, or the order of the migrations.")
 
     def exists(self, op: Operation, what: str, name: str, where: str = "") -> None:
-        if op.if_not_exists:
+        if op.if_not_exists or self.unknown(name, op.table):
             return
         self.report(op, "schema-already-exists", "error", f"{what} created twice",
                     f"{what.capitalize()} {name}{where} already exists at this point of the plan: the statement fails.",
@@ -86,17 +100,19 @@ class Replay:
 
     # ---- tables --------------------------------------------------------------------------------
     def _create_table(self, op: Operation) -> None:
-        if self.schema.relation_exists(op.table):
+        if self.schema.relation_exists(op.table) and not (self.unknown(op.table) and op.column_specs):
             return self.exists(op, "table", op.table)
         table = Table(op.table)
         self.schema.put(table)
-        if not op.column_specs:  # CREATE TABLE ... AS / LIKE: columns unknown
+        if op.column_specs:
+            self.defined(op.table)
+        else:  # CREATE TABLE ... AS / LIKE: columns unknown
             self.uncertain.add(key(op.table))
         for spec in op.column_specs:
             table.columns[key(spec.name)] = Column(spec.name, ColumnType.parse(spec.type, self.schema.dialect),
                                                    spec.nullable, spec.default)
             if spec.primary_key or spec.unique:
-                self._add_key(op, table, "primary_key" if spec.primary_key else "unique", [spec.name], None)
+                self._add_key(op, table, "primary_key" if spec.primary_key else "unique", [spec.name], spec.key_name)
         for constraint in op.constraints:
             self._add_constraint(constraint.model_copy(update={"statement": op.statement,
                                                                "statement_index": op.statement_index}))
@@ -116,6 +132,19 @@ class Replay:
         for other, constraint in referencing:
             self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
         self.schema.remove(table.name)
+
+    def _create_view(self, op: Operation) -> None:
+        """A view or materialized view: a relation whose columns are not read (never reported missing)."""
+        existing = self.schema.table(op.table)
+        if existing is not None and not (existing.view and op.if_not_exists):  # OR REPLACE replaces a view only
+            return self.exists(op, "view" if existing.view else "table", op.table)
+        self.schema.put(Table(op.table, view=True))
+
+    def _drop_view(self, op: Operation) -> None:
+        existing = self.schema.table(op.table)
+        if existing is None or not existing.view:
+            return self.missing(op, "view", op.table)
+        self.schema.remove(op.table)
 
     def _rename_table(self, op: Operation) -> None:
         table = self.table(op)
@@ -219,9 +248,16 @@ class Replay:
                 pairs = list(zip(constraint.columns, constraint.ref_columns))
                 for local, remote in pairs:
                     if other is table and key(local) == key(column.name):
-                        self._fk_type(op, other, local, constraint.ref_table, remote)
+                        self._fk_type(op, other, local, constraint.ref_table, remote, judge_later=True)
                     elif key(constraint.ref_table or "") == key(table.name) and key(remote) == key(column.name):
-                        self._fk_type(op, other, local, table.name, remote)
+                        self._fk_type(op, other, local, table.name, remote, judge_later=True)
+
+    def _judge_mismatched(self) -> None:
+        pending, self.mismatched = self.mismatched, {}
+        for (table_name, column, target_name, ref_column), op in pending.items():
+            table = self.schema.table(table_name)
+            if table is not None and any(key(c.ref_table or "") == key(target_name) for c in table.constraints.values()):
+                self._fk_type(op, table, column, target_name, ref_column)
 
     def _set_not_null(self, op: Operation) -> None:
         table = self.table(op)
@@ -251,7 +287,7 @@ class Replay:
         name = op.index_name or self._generated_name(table, op.columns, "idx")
         clash = self.schema.index_owner(name, table.name) or (
             self.schema.naming.index_names == "schema" and self.schema.relation_exists(name) and name)
-        if clash:
+        if clash and not self.unknown(name, clash):
             if not op.if_not_exists:
                 self.report(op, "schema-duplicate-name", "error", "duplicate index name",
                             f"An index or relation named {name} already exists ({clash}): the statement fails.",
@@ -259,6 +295,7 @@ class Replay:
             return
         table.indexes[key(name)] = Index(name, table.name, tuple(op.columns), op.unique)
         self.schema.note_index(name, table.name)
+        self.defined(name)
 
     def _drop_index(self, op: Operation) -> None:
         table = self.schema.edit(op.table) if op.table else None
@@ -274,7 +311,7 @@ class Replay:
             return
         if op.constraint_type == "check":
             return self._add_named(op, table, Constraint(op.constraint_name or self._generated_name(
-                table, [], "check"), table.name, "check", definition=op.check, valid=not op.not_valid))
+                table, op.columns, "check"), table.name, "check", definition=op.check, valid=not op.not_valid))
         if op.detail == "using index":
             index = table.indexes.get(key(op.index_name or ""))
             if index is None:
@@ -287,7 +324,7 @@ class Replay:
         self._add_key(op, table, op.constraint_type, op.columns, op.constraint_name or op.index_name)
 
     def _add_key(self, op: Operation, table: Table, kind: str, columns: list[str], name: str | None) -> None:
-        if kind == "primary_key" and table.primary_columns():
+        if kind == "primary_key" and table.primary_columns() and not self.unknown(table.name):
             return self.exists(op, "primary key", table.name)
         primary = kind == "primary_key"
         name = name or self._generated_name(table, columns, "pkey" if primary else "key")
@@ -299,12 +336,15 @@ class Replay:
 
     def _add_named(self, op: Operation, table: Table, constraint: Constraint) -> bool:
         owner = self.schema.constraint_owner(constraint.name, table.name, constraint.kind)
+        if owner is not None and self.unknown(constraint.name, owner):
+            owner = None  # a statement the analysis cannot read may have dropped it: the new one replaces it
         if owner is not None:
             self.report(op, "schema-duplicate-name", "error", "duplicate constraint name",
                         f"A constraint or index named {constraint.name} already exists (on {owner}): the statement fails.",
                         "Give the constraint another name.")
             return False
         table.constraints[key(constraint.name)] = constraint
+        self.defined(constraint.name)
         if constraint.kind == "foreign_key":
             self.schema.note_foreign_key(table.name)
         return True
@@ -312,17 +352,17 @@ class Replay:
     def _add_foreign_key(self, op: Operation, table: Table) -> None:
         target = self.schema.table(op.ref_table or "")
         if target is None:
-            if op.ref_table and not op.if_exists:
-                self.report(op, "schema-fk-target", "error" if key(op.ref_table) not in self.uncertain else "warning",
-                            "foreign key target missing",
+            if op.ref_table and not op.if_exists and not self.unknown(op.ref_table):
+                self.report(op, "schema-fk-target", "error", "foreign key target missing",
                             f"The referenced table {op.ref_table} does not exist at this point of the plan.",
                             "Create the referenced table first (an earlier migration), or fix the name.")
             return
         ref_columns = op.ref_columns or list(target.primary_columns())
-        if not self._fk_target_ok(op, target, ref_columns):
-            return
-        for local, remote in zip(op.columns, ref_columns):
-            self._fk_type(op, table, local, target.name, remote)
+        if not (self.unknown(target.name) or target.view):  # else its columns and keys are not known
+            if not self._fk_target_ok(op, target, ref_columns):
+                return
+            for local, remote in zip(op.columns, ref_columns):
+                self._fk_type(op, table, local, target.name, remote)
         name = op.constraint_name or self._generated_name(table, op.columns, "fkey")
         added = self._add_named(op, table, Constraint(name, table.name, "foreign_key", tuple(op.columns), target.name,
                                                       tuple(ref_columns), valid=not op.not_valid))
@@ -345,13 +385,16 @@ class Replay:
             return False
         return True
 
-    def _fk_type(self, op: Operation, table: Table, column: str, target_name: str | None, ref_column: str) -> None:
+    def _fk_type(self, op: Operation, table: Table, column: str, target_name: str | None, ref_column: str,
+                 judge_later: bool = False) -> None:
         target = self.schema.table(target_name or "")
         local, remote = table.column(column), target.column(ref_column) if target else None
         if local is None or remote is None:
             return
         problem = foreign_key_problem(local.type, remote.type, self.schema.dialect)
-        if problem:
+        if problem and judge_later and problem[0] == "warning":
+            self.mismatched.setdefault((table.name, column, target.name, ref_column), op)
+        elif problem:
             self.report(op, "schema-fk-type", problem[0], "foreign key type mismatch",
                         f"{table.name}.{local.name} ({local.type.normalized}) references {target.name}.{remote.name} "
                         f"({remote.type.normalized}): {problem[1]}.", "Use the same type on both sides.",
