@@ -55,6 +55,10 @@ class Engine(Protocol):
     def lock_holder(self, name: str) -> str | None:
         """Who holds the migration lock now (session id and what it runs), or None when it is free."""
 
+    def lock_blockers(self, tables: list[str]) -> list[str]:
+        """Other sessions holding a lock on these tables, described like lock_holder (user, application,
+        transaction age, query); where the server cannot tell per table, every other open transaction."""
+
     def is_connected(self) -> bool:
         """False when the server went away or ended our session (a failed statement alone is not that)."""
 

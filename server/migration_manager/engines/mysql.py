@@ -103,6 +103,29 @@ class MySQLEngine:
         doing = f"running for {seconds}s: {flat[:100]}" if sql else f"{command.lower()} for {seconds}s"
         return f"MariaDB/MySQL connection {holder} ({doing})"
 
+    def lock_blockers(self, tables: list[str]) -> list[str]:
+        import pymysql
+
+        try:  # the metadata_lock_info plugin names the sessions holding a table's metadata lock
+            ids = [r[0] for r in self.query(
+                "SELECT DISTINCT thread_id FROM information_schema.metadata_lock_info WHERE table_schema = DATABASE() "
+                f"AND table_name IN ({', '.join(['%s'] * len(tables))}) AND thread_id <> CONNECTION_ID()", tables)]
+            note = ""
+        except pymysql.Error:  # not installed: every other open transaction may be the one
+            ids = [r[0] for r in self.query("SELECT trx_mysql_thread_id FROM information_schema.innodb_trx "
+                                            "WHERE trx_mysql_thread_id <> CONNECTION_ID()")]
+            note = ", has an open transaction (the server does not say on which tables without metadata_lock_info)"
+        return [self._describe_session(i, note) for i in sorted(ids)]
+
+    def _describe_session(self, session: int, note: str) -> str:
+        found = self.query("SELECT user, host, command, time, info FROM information_schema.processlist WHERE id = %s",
+                           [session])
+        if not found:
+            return f"MariaDB/MySQL connection {session}{note}"
+        user, host, command, seconds, sql = found[0]
+        doing = f"running for {seconds}s: {' '.join(sql.split())[:100]}" if sql else f"{command.lower()} for {seconds}s"
+        return f"MariaDB/MySQL connection {session} (user {user}@{host}, {doing}){note}"
+
     def is_connected(self) -> bool:
         if not self.conn.open:  # PyMySQL closes its side on "Lost connection" (2013) and friends
             return False

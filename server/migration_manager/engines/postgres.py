@@ -108,6 +108,16 @@ class PostgresEngine:
         doing = f"running for {seconds}s: {_short(sql)}" if state == "active" else f"{state}, last: {_short(sql)}"
         return f"PostgreSQL session {pid} ({doing})"
 
+    def lock_blockers(self, tables: list[str]) -> list[str]:
+        rows = self.query(
+            "SELECT DISTINCT a.pid, a.usename, a.application_name, a.state, "
+            "extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int, a.query "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND l.pid <> pg_backend_pid() "
+            "AND l.relation IN (SELECT to_regclass(quote_ident(t)) FROM unnest(%s::text[]) t) ORDER BY 1",
+            [list(tables)])
+        return [f"PostgreSQL session {pid} (user {user}, application '{app}', {state} for {age}s in its transaction, "
+                f"last: {_short(sql)})" for pid, user, app, state, age, sql in rows]
+
     def is_connected(self) -> bool:
         # Not a query: inside a failed transaction every query fails until ROLLBACK, the session is fine.
         return not (self.conn.closed or self.conn.broken)

@@ -76,6 +76,9 @@ class SQLiteEngine:
         os.ftruncate(self._lock_fd, 0)
         os.write(self._lock_fd, str(os.getpid()).encode())  # for lock_holder's message only
 
+    def lock_blockers(self, tables: list[str]) -> list[str]:
+        return []  # a file lock: SQLite does not say which process holds it
+
     def lock_holder(self, name: str) -> str | None:
         path = f"{self.path}.migrate-lock"
         if self.path == ":memory:" or not os.path.exists(path):

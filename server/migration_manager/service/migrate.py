@@ -4,6 +4,7 @@ connect -> lock -> plan (history, checksums, conflicts) -> analyze -> gate -> ba
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -247,6 +248,7 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
     total = len(report.migrations)
     for index, run in enumerate(report.migrations):
         runner = Runner(conn, author, progress, (index + 1, total))
+        started = time.monotonic()
         try:
             try:
                 step(runner, run, index)
@@ -256,6 +258,7 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
                 raise outside_statement_failure(conn, run, exc) from None
         except MigrationError as exc:
             run.status, run.error = "failed", exc.message
+            run.duration_ms = int((time.monotonic() - started) * 1000)  # lock-wait retries included
             _log_failure(conn, run, report.action, author, exc)
             report.outcome = "failed"
             report.message = exc.message
@@ -268,7 +271,8 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
 
 def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, exc: MigrationError) -> None:
     try:
-        conn.history.log(run.version, run.name, action, "failed", author=author, detail=exc.message[:2000])
+        conn.history.log(run.version, run.name, action, "failed", duration_ms=run.duration_ms, author=author,
+                         detail=exc.message[:2000])
     except Exception:  # noqa: BLE001 - a lost connection must not hide the error that caused it
         exc.state += " (The failure event could not be written to the log: the connection was lost.)"
 

@@ -242,7 +242,10 @@ class Runner:
                 statement.status, statement.error = "failed", _clean(exc, self.conn)
                 if not connection_alive(self.conn):  # the server went away, or ended our session
                     raise connection_lost(self.conn, run, exc) from None
-                raise self._failure(run, statement, self.engine.is_lock_timeout(exc)) from None
+                failure = self._failure(run, statement, self.engine.is_lock_timeout(exc))
+                if retry and failure.lock_timeout:  # outside a transaction: who blocks can be asked right away
+                    self._explain_lock_wait(run, statement, failure, attempt, started)
+                raise failure from None
         statement.status, statement.duration_ms = "done", _ms(started)
 
     def _archive_before(self, statement: StatementRun) -> None:
@@ -285,11 +288,15 @@ class Runner:
     def _with_retries(self, run: MigrationRun, attempt_once, statements: list[StatementRun] | None = None) -> None:
         """Transactional attempt; a lock_timeout rolled everything back, so it is safe to retry. `statements`:
         those the attempt runs (default: all of the run), planned again before a retry."""
+        since = time.monotonic()
         for attempt in range(1, self.settings.ddlLockRetries + 2):
             try:
                 attempt_once()
                 return
             except StatementFailed as exc:
+                if exc.lock_timeout and attempt > self.settings.ddlLockRetries:  # rolled back: the session can ask
+                    failed = next(s for s in statements or run.statements if s.status == "failed")
+                    self._explain_lock_wait(run, failed, exc, attempt, since)
                 if not exc.lock_timeout or attempt > self.settings.ddlLockRetries:
                     raise
                 run.lock_retries += 1
@@ -326,7 +333,8 @@ class Runner:
             step = (f"Fix the cause, then `db-migrate resolve {run.version} --retry` (re-runs from statement "
                     f"{statement.index}), or finish/undo it by hand and use `--mark-applied` / `--mark-not-applied`.")
         else:
-            state = f"Unchanged for {run.version}_{run.name}: its transaction was rolled back."
+            state = (f"Unchanged for {run.version}_{run.name}: its transaction was rolled back, nothing of it is "
+                     "committed.")
             step = "Fix the migration (or the data it trips on) and run the command again."
         left = ""
         if statement.leftovers:
@@ -342,6 +350,33 @@ class Runner:
             state=state, next_step=step)
         error.lock_timeout = lock_timeout
         return error
+
+    def _explain_lock_wait(self, run: MigrationRun, statement: StatementRun, error: StatementFailed, tries: int,
+                           since: float) -> None:
+        """A statement that gave up waiting for a table lock on every try: say so, who holds the lock, and how
+        to get through (the data is not the problem, so "fix the migration" would send the user the wrong way)."""
+        tables = _tables_named(statement.sql, self.conn.project.dialect)
+        try:
+            blockers = self.engine.lock_blockers(tables) if tables else []
+        except Exception:  # noqa: BLE001 - only decoration: the lock wait itself is the news
+            blockers = []
+        on = f" on {', '.join(tables)}" if tables else ""
+        who = ("; ".join(blockers) if blockers else
+               f"no other session holds a lock{on} now (the blocker has finished, or the server does not show it)")
+        verb = "apply" if run.direction == "up" else "rollback"
+        timeout = self.settings.ddlLockTimeoutMs
+        per_try = f"lock timeout {timeout} ms per try" if timeout else "the server's own lock timeout"
+        error.message = (
+            f"{verb.capitalize()} of {run.version}_{run.name} failed at statement {statement.index} of "
+            f"{len(run.statements)}: it waited for a lock{on} held by another session and gave up after {tries} "
+            f"tr{'y' if tries == 1 else 'ies'} over {time.monotonic() - since:.1f}s ({per_try}).\n"
+            f"  Blocking: {who}\n  Server: {statement.error}\n  SQL: {_preview(statement.sql, 300)}")
+        again = (f"`db-migrate resolve {run.version} --retry` (re-runs from statement {statement.index})"
+                 if run.mode == "per-statement" else "run the command again")
+        error.next_step = (
+            f"When the blocking session has finished (or after ending it on the server), {again}. Or let the "
+            f"statement wait longer: raise ddlLockTimeoutMs (now {timeout}) or ddlLockRetries (now "
+            f"{self.settings.ddlLockRetries}) in the configuration.")
 
     def _record_failure(self, exc: StatementFailed, version: str, status: str) -> None:
         try:
@@ -420,6 +455,17 @@ def _archiver(conn: Connection, run: MigrationRun, **options):
 
 class ArchiveFailed(Exception):
     """The archive before a statement could not be made: the statement is not run."""
+
+
+def _tables_named(sql: str, dialect: str) -> list[str]:
+    """The tables a statement locks (a foreign key's parent too), as the server names them."""
+    from ..analysis.operations import statement_operations  # sqlglot: loaded only for this explanation
+
+    try:
+        operations = statement_operations(sql, dialect)
+    except Exception:  # noqa: BLE001 - a statement the parser cannot read names no table here
+        return []
+    return sorted({t for op in operations for t in (op.table, op.ref_table) if t})
 
 
 def _ms(started: float) -> int:
