@@ -100,7 +100,7 @@ class Renderer:
             for column in ("", "version", "name", "applied at (UTC)", "duration", "author", "checksum", "rollback"):
                 table.add_column(column)
             for m in shown:
-                table.add_row(MARK[m.state], m.version, m.name,
+                table.add_row(MARK[m.state], m.version, m.name + (" (no statements)" if m.no_statements else ""),
                               m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
                               f"{(m.duration_ms or 0) / 1000:.2f}s", m.author or "", (m.checksum or "")[3:13],
                               "yes" if m.can_roll_back else "no")
@@ -113,10 +113,12 @@ class Renderer:
             for column in ("version", "name", "format", "file", "has DOWN"):
                 table.add_column(column)
             for m in r.pending:
-                table.add_row(m.version, m.name, m.format or "", m.file or "", "yes" if m.can_roll_back else "no")
+                table.add_row(m.version, m.name + (" (no statements)" if m.no_statements else ""), m.format or "",
+                              m.file or "", "yes" if m.can_roll_back else "no")
             self.out.print(table)
         if r.dirty_detail:
-            self.out.print("[bold yellow]IN PROGRESS[/]" if r.in_progress else "[bold red]DIRTY[/]")
+            self.out.print("[bold yellow]IN PROGRESS[/]" if r.in_progress else "[bold red]PARTLY RESTORED[/]"
+                           if r.partly_restored else "[bold red]DIRTY[/]")
             self.out.print(r.dirty_detail, markup=False)
         for problem in r.problems:
             self.out.print(f"[red]![/] {problem}")
@@ -210,8 +212,9 @@ class Renderer:
                   "failed": "[red]FAILED[/]", "planned": "[dim]planned[/]"}[run.status]
         took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
         source = f", DOWN from {run.script_source}" if run.script_source else ""
+        empty = " (no statements: recorded, nothing runs)" if not run.statements and run.mode != "python" else ""
         lines = [f"  {run.direction.upper()} {run.version}_{escape(run.name)} {escape(f'[{run.mode}{source}]')} "
-                 f"{status}{took}"]
+                 f"{status}{took}{empty}"]
         if run.mode_reason:
             lines.append(f"    outside a transaction: {escape(run.mode_reason)}")
         return lines + self._archive_lines(run, planned=run.status == "planned")

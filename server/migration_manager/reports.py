@@ -27,6 +27,7 @@ class MigrationInfo(BaseModel):
     statements_done: int | None = None
     statements_total: int | None = None
     error: str | None = None
+    no_statements: bool = False  # the file's UP has no statements (empty or comments only): recorded, runs nothing
 
 
 class StatusReport(BaseModel):

@@ -164,7 +164,7 @@ def test_duplicate_versions_are_refused_with_both_names(tmp_path: Path) -> None:
     assert "20240101000000_a.sql" in caught.value.message and "20240101000000_b.sql" in caught.value.message
 
 
-def test_empty_up_is_refused(tmp_path: Path) -> None:
+def test_unfilled_template_up_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MigrationFileError, match="UP section has no statements"):
         read_file(write(tmp_path, "1_x.sql", "-- UP\nBEGIN;\n-- Your SQL here\nCOMMIT;\n-- DOWN\n"), "sqlite")
 
@@ -206,3 +206,22 @@ def test_savepoints_are_kept_in_one_transaction_and_refused_without_one(tmp_path
         read_file(write(tmp_path, "2_s.sql", "-- no-transaction\n-- UP\n" + body), "postgres")
     with pytest.raises(MigrationFileError, match="line 2: `SAVEPOINT s` needs a transaction"):
         read_file(write(tmp_path, "3_s.sql", "-- UP\n" + body), "mysql")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("1_x.sql", "-- UP\n-- only MySQL needs this change\n-- DOWN\n"),
+    ("1_x.sql", "-- migrate:up\n\n-- migrate:down\n"),
+    ("1_x.sql", "-- +goose Up\n-- nothing here\n-- +goose Down\n"),
+    ("1_x.up.sql", ""),
+    ("V1__x.sql", "/* nothing on this database */\n"),
+])
+def test_up_without_statements_is_a_migration_that_runs_nothing(tmp_path: Path, name: str, text: str) -> None:
+    """Every format (issue 11): an empty or comment-only UP is valid, has a checksum, and has nothing to undo."""
+    m = read_file(write(tmp_path, name, text), "postgres")
+    assert m.up.statements == () and m.checksum.startswith("v1:") and m.can_roll_back
+
+
+def test_empty_down_of_a_real_up_is_still_no_down(tmp_path: Path) -> None:
+    write(tmp_path, "1_x.down.sql", "-- later\n")
+    m = read_file(write(tmp_path, "1_x.up.sql", "CREATE TABLE x (a int);\n"), "postgres")
+    assert m.down is None and not m.can_roll_back

@@ -43,6 +43,8 @@ class ArchiveStep(BaseModel):
     statement_index: int = 0
     old_type: str | None = Field(None, description="values: the column's type before the change")
     rows: int | None = Field(None, description="rows archived / restored (exact); None in a plan")
+    rows_present: int | None = Field(None, description="a table's restore: restored rows whose key the migration's "
+                                     "own statements had already made (given their archived values, not inserted)")
     rows_estimate: int | None = Field(None, description="a plan: the table's rows (catalog estimate)")
     sql: list[str] = Field(default_factory=list, description="the SQL run for this step")
     note: str = ""
@@ -67,11 +69,12 @@ def key_match(quote, keys: list[str]) -> str:
     return " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
 
 
-def insert_missing(quote, table: str, archive: str, columns: list[str], keys: list[str], *, overriding: str = "") -> str:
-    """INSERT ... SELECT of the archived rows (of those whose key is no longer in the table, when keyed)."""
+def insert_missing(quote, table: str, archive: str, columns: list[str], unique: list[list[str]], *,
+                   overriding: str = "") -> str:
+    """INSERT ... SELECT of the archived rows whose values of every key in `unique` are free in the table
+    (a row already holding one is kept: inserting would duplicate it or fail)."""
     names = ", ".join(quote(c) for c in columns)
     picked = ", ".join(f"_a.{quote(c)}" for c in columns)
     sql = f"INSERT INTO {quote(table)} ({names}) {overriding}SELECT {picked} FROM {quote(archive)} AS _a"
-    if keys:
-        sql += f" WHERE NOT EXISTS (SELECT 1 FROM {quote(table)} AS _t WHERE {key_match(quote, keys)})"
-    return sql
+    free = [f"NOT EXISTS (SELECT 1 FROM {quote(table)} AS _t WHERE {key_match(quote, keys)})" for keys in unique]
+    return sql + (f" WHERE {' AND '.join(free)}" if free else "")

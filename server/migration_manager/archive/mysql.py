@@ -20,8 +20,8 @@ def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -
     return f"UPDATE {quote(table)} AS _t JOIN {quote(archive)} AS _a ON {key_match(quote, keys)} SET {sets}"
 
 
-def insert_select(table: str, archive: str, columns: list[str], keys: list[str]) -> str:
-    return insert_missing(quote, table, archive, columns, keys)
+def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:
+    return insert_missing(quote, table, archive, columns, unique)
 
 
 def after_insert(engine, table: str, columns: list[str]) -> list[str]:

@@ -134,20 +134,34 @@ def create_sql(step: ArchiveStep, dialect: str, in_transaction: bool = True) -> 
     return [*(sql.before_copy(step.table) if in_transaction else []), copy]
 
 
-def restore_sql(archived: ArchiveStep, table_columns: list[str], dialect: str, table_empty: bool) -> list[str]:
-    """The statements that put `archived` back: values by key into existing rows (UPDATE ... FROM),
-    missing rows (whole-table archives) inserted; the caller drops the archive afterwards."""
+def restore_sql(archived: ArchiveStep, table: Table, dialect: str, table_empty: bool) -> list[str]:
+    """The statements that put `archived` back into the live `table`: values by key into existing rows
+    (UPDATE ... FROM); for a whole-table archive, the rows the table holds already (made by the migration's own
+    statements) get their archived values, and the others are inserted where no row holds any of their unique
+    keys. The caller drops the archive afterwards."""
     sql = dialect_sql(dialect)
-    live = {key(c): c for c in table_columns}
     if archived.what != "table":
         return [sql.update_from(archived.table, archived.archive_table, archived.keys, archived.columns)]
+    live = {key(c.name): c.name for c in table.columns.values()}
     columns = [live[key(c)] for c in archived.row_columns if key(c) in live]
-    if not archived.keys:  # nothing matches rows: only a table re-created empty can take them back
+    if not archived.keys:  # nothing matches rows: only a table left empty can take them back
         return [sql.insert_select(archived.table, archived.archive_table, columns, [])] if table_empty else []
     values = [c for c in columns if key(c) not in {key(k) for k in archived.keys}]
     statements = [] if table_empty or not values else [
         sql.update_from(archived.table, archived.archive_table, archived.keys, values)]
-    return statements + [sql.insert_select(archived.table, archived.archive_table, columns, archived.keys)]
+    return statements + [sql.insert_select(archived.table, archived.archive_table, columns,
+                                           collision_keys(archived, table))]
+
+
+def collision_keys(archived: ArchiveStep, table: Table) -> list[list[str]]:
+    """The archive's key, then every other primary or unique key of the live table (not on expressions) whose
+    columns the archived rows hold: an archived row whose values of one of them are taken is not inserted."""
+    held, own = {key(c) for c in archived.row_columns}, {key(c) for c in archived.keys}
+    found = [table.primary_columns(), *(i.columns for i in table.indexes.values() if i.unique),
+             *(c.columns for c in table.constraints.values() if c.kind == "unique")]
+    others = [list(k) for k in dict.fromkeys(found) if k and "(expression)" not in k
+              and {key(c) for c in k} != own and all(key(c) in held for c in k)]
+    return [archived.keys, *others]
 
 
 def drop_sql(archived: ArchiveStep, dialect: str) -> str:

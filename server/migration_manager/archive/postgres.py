@@ -20,9 +20,9 @@ def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -
     return f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {key_match(quote, keys)}"
 
 
-def insert_select(table: str, archive: str, columns: list[str], keys: list[str]) -> str:
+def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:
     # OVERRIDING SYSTEM VALUE: the archived ids go back as they were, also into GENERATED ALWAYS identities.
-    return insert_missing(quote, table, archive, columns, keys, overriding="OVERRIDING SYSTEM VALUE ")
+    return insert_missing(quote, table, archive, columns, unique, overriding="OVERRIDING SYSTEM VALUE ")
 
 
 def after_insert(engine, table: str, columns: list[str]) -> list[str]:

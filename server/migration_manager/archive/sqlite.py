@@ -12,8 +12,8 @@ def before_copy(table: str) -> list[str]:
     return []  # BEGIN IMMEDIATE already keeps every other writer out until the migration commits
 
 
-def insert_select(table: str, archive: str, columns: list[str], keys: list[str]) -> str:
-    return insert_missing(quote, table, archive, columns, keys)
+def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:
+    return insert_missing(quote, table, archive, columns, unique)
 
 
 def after_insert(engine, table: str, columns: list[str]) -> list[str]:

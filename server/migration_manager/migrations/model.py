@@ -51,4 +51,5 @@ class Migration:
 
     @property
     def can_roll_back(self) -> bool:
-        return self.down is not None and not self.down.is_empty and self.irreversible is None
+        """A DOWN to run, or an UP without statements (its DOWN may be empty: nothing to undo)."""
+        return self.down is not None and (not self.down.is_empty or self.up.is_empty) and self.irreversible is None

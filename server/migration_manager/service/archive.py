@@ -25,7 +25,11 @@ from ..reports import MigrationRun, RunReport, StatementRun
 from .context import Connection
 
 COUNT_BELOW = 100_000  # rows: a plan counts a table exactly below this catalog estimate
-EVENTS = ("archive", "archive-restored", "archive-discarded", "archive-dropped")
+EVENTS = ("archive", "archive-restored", "archive-kept", "archive-discarded", "archive-dropped")
+
+
+class ArchiveKept(Exception):
+    """A new archive would replace one that still holds rows a restore could not put back."""
 
 
 class Archiver:
@@ -44,11 +48,14 @@ class Archiver:
         # Archives of the other direction, from the command's copy of the event log (read before this run
         # wrote anything: what it reads is committed).
         self._pending = pending_archives(self.conn, self.run.version, self.run.direction) if self.enabled else []
+        self._due: list[ArchiveStep] = []  # tables this run re-created: put back after its last statement
+        self._finished: list[ArchiveStep] = []  # finish()'s restores (made again if its transaction is retried)
+        self._restored: list[ArchiveStep] = []  # archives put back in full, dropped by drop_restored()
 
     def publish(self) -> None:
         """The run's report shows what was done instead of the plan."""
         if self.enabled:
-            self.run.archives = list(self.made)
+            self.run.archives = [*self.made, *self._finished]
 
     # ---- before a statement: archive -----------------------------------------------------------
     def before(self, statement: StatementRun) -> None:
@@ -74,7 +81,12 @@ class Archiver:
         q = dialect_sql(self.engine.dialect).quote
         step.sql = create_sql(step, self.engine.dialect, in_transaction=self.run.mode != "per-statement")
         # A leftover of an attempt that failed before its statement ran (MariaDB): the data is still
-        # in the table (the snapshot found it), so a fresh copy replaces the old one.
+        # in the table (the snapshot found it), so a fresh copy replaces the old one. An archive kept
+        # because some of its rows could not be put back is never replaced: they exist nowhere else.
+        if self.engine.table_exists(step.archive_table) and _last_action(self.conn, step) == "archive-kept":
+            raise ArchiveKept(f"the archive table {step.archive_table} (same migration, direction and statement) "
+                              "still holds rows an earlier run could not put back (event log: archive-kept). Look at "
+                              "those rows, keep what you need, drop the table, then run the command again")
         self.engine.execute(drop_sql(step, self.engine.dialect))
         for sql in step.sql:
             self.engine.execute(sql)
@@ -103,7 +115,37 @@ class Archiver:
         snapshot = self._snapshot()
         for archived in due:
             self._pending.remove(archived)
-            self.made.append(self._restore(archived, snapshot, statement.index))
+            if archived.what == "table":
+                self._due.append(archived)  # its rows go back after the migration's own INSERTs: see finish()
+            else:  # values of existing rows: back at once, so the statements after (SET NOT NULL, backfill) see them
+                self.made.append(self._restore(archived, snapshot, statement.index))
+                self.drop_restored()
+
+    def finish(self) -> None:
+        """After the run's last statement, in the transaction of its history record: put back the rows of the
+        tables it re-created. Done at the end, not right after the CREATE, because the migration's own statements
+        fill the table too (seed rows): a row they made is kept once and given its archived values, never
+        inserted a second time (see `restore_sql`). Per-statement mode: the caller then commits, and drops the
+        archives with drop_restored() (a DROP would commit the open transaction on MariaDB)."""
+        if not self._due:
+            return
+        self._restored = []
+        snapshot, last = self._snapshot(), self.run.statements[-1].index
+        self._finished = [self._restore(archived, snapshot, last) for archived in self._due]
+        if self.run.mode != "per-statement":
+            self.drop_restored()
+
+    def drop_restored(self) -> None:
+        restored, self._restored = self._restored, []
+        for archived in restored:
+            try:
+                self.engine.execute(drop_sql(archived, self.engine.dialect))
+            except Exception:  # noqa: BLE001 - outside a transaction the rows are back already
+                if self.run.mode != "per-statement":
+                    raise  # inside the migration's transaction: it fails and rolls back as a whole
+                step = next(s for s in [*self.made, *self._finished] if s.archive_table == archived.archive_table)
+                step.note = "; ".join(filter(None, [step.note, "the archive table could not be dropped "
+                                                    "(`db-migrate backup prune` removes it)"]))
 
     def _restore(self, archived: ArchiveStep, snapshot, index: int) -> ArchiveStep:
         step = archived.model_copy(update={"action": "restore", "statement_index": index, "rows": None,
@@ -114,24 +156,43 @@ class Archiver:
             return step
         table = snapshot.table(archived.table)
         empty = self._empty(table.name)
-        columns = [c.name for c in table.columns.values()]
-        step.sql = restore_sql(archived, columns, self.engine.dialect, empty)
+        step.sql = restore_sql(archived, table, self.engine.dialect, empty)
         if not step.sql:
             step.action = "not-restored"
-            step.note = (f"{archived.table} has no key and already holds rows: the archived rows are not added "
-                         f"twice; the archive {archived.archive_table} is kept")
+            step.note = (f"{archived.table} has no key and the migration's own statements already put rows in it: "
+                         f"the {archived.rows} archived rows cannot be told apart from them, so none is added; the "
+                         f"archive {archived.archive_table} is kept (compare it with {archived.table} and insert the "
+                         "missing rows by hand)")
+            self._log("archive-kept", step)
             return step
+        if archived.what == "table":
+            step.rows_present = 0 if empty else self._matched(archived, empty)
         for sql in step.sql:
             self.engine.execute(sql)
         if archived.what == "table":
+            columns = [c.name for c in table.columns.values()]
             for sql in dialect_sql(self.engine.dialect).after_insert(self.engine, table.name, columns):
                 self.engine.query(sql)
         step.rows = self._matched(archived, empty)
-        if step.rows < (archived.rows or 0):
-            step.note = f"{archived.rows - step.rows} archived row(s) no longer exist in {archived.table}"
-        self.engine.execute(drop_sql(archived, self.engine.dialect))
+        step.note = self._restore_note(archived, step)
+        if archived.what == "table" and step.rows != archived.rows:
+            self._log("archive-kept", step)  # restored in part: the rows left out stay in the archive
+            return step
+        self._restored.append(archived)
         self._log("archive-restored", step)
         return step
+
+    @staticmethod
+    def _restore_note(archived: ArchiveStep, step: ArchiveStep) -> str:
+        left = (archived.rows or 0) - step.rows
+        notes = [f"{step.rows_present} of these rows were already made by the migration's own statements: they "
+                 "were given their archived values"] if step.rows_present else []
+        if left and archived.what == "table":
+            notes.append(f"{left} archived row(s) not put back: a row of {archived.table} made by the migration has "
+                         f"the same unique key; the archive {archived.archive_table} keeps them")
+        elif left:
+            notes.append(f"{left} archived row(s) no longer exist in {archived.table}")
+        return "; ".join(notes)
 
     def _matched(self, archived: ArchiveStep, empty: bool) -> int:
         """Archived rows that found their row again (by key), i.e. the rows restored."""
@@ -168,7 +229,8 @@ def log_event(conn: Connection, step: ArchiveStep, action: str, name: str | None
 
 def event_detail(step: ArchiveStep) -> str:
     """One line a person reads in `db-migrate history`, then the step as JSON (what a restore reads)."""
-    rows = "" if step.rows is None else f"{step.rows} rows, "
+    present = f" ({step.rows_present} already present from the migration's own statements)" if step.rows_present else ""
+    rows = "" if step.rows is None else f"{step.rows} rows{present}, "
     return f"{step.target}: {rows}{step.archive_table}\n{step.model_dump_json(exclude={'sql'})}"
 
 
@@ -188,18 +250,26 @@ def archive_events(conn: Connection, version: str | None = None) -> list[tuple[s
     return [(action, _step_of(detail), at) for action, detail, at in rows if detail]
 
 
-def live_archives(conn: Connection, version: str | None = None) -> list[tuple[ArchiveStep, object]]:
-    """Archives made and not yet restored, discarded or dropped, whose table still exists."""
+def live_archives(conn: Connection, version: str | None = None, *,
+                  kept: bool = False) -> list[tuple[ArchiveStep, object]]:
+    """Archives made and not yet restored, discarded or dropped, whose table still exists (kept=True: every
+    archive table still there, also those kept after a restore that could not put every row back)."""
     alive: dict[str, tuple[ArchiveStep, object]] = {}
     for action, step, at in archive_events(conn, version):
         if action == "archive" and step.archive_table:
             alive[step.archive_table] = (step, at)
-        else:
+        elif not kept:
             alive.pop(step.archive_table or "", None)
     if not alive:
         return []
     existing = {t.lower() for t in conn.engine.tables() if t.lower().startswith(PREFIX)}
     return [(s, at) for s, at in alive.values() if s.archive_table.lower() in existing]
+
+
+def _last_action(conn: Connection, step: ArchiveStep) -> str | None:
+    """The last event of the archive table `step` would create (of its version)."""
+    actions = [a for a, s, _ in archive_events(conn, step.version) if s.archive_table == step.archive_table]
+    return actions[-1] if actions else None
 
 
 def pending_archives(conn: Connection, version: str, direction: str) -> list[ArchiveStep]:
@@ -229,14 +299,19 @@ def plan_archives(conn: Connection, runs: list[MigrationRun], scripts: list[Scri
         if script.is_python:
             replay.run_python()
             continue
-        pending = pending_archives(conn, run.version, run.direction)
+        pending, due = pending_archives(conn, run.version, run.direction), []
         for statement in run.statements:
             ops = statement_operations(statement.sql, conn.engine.dialect, statement.index)
             run.archives += _planned(conn, live, replay, run, ops)
             replay.run(ops)
             for archived in [a for a in pending if recreated(ops, a)]:
                 pending.remove(archived)
-                run.archives.append(_planned_restore(conn, replay, archived, statement.index))
+                if archived.what == "table":  # put back after the last statement (Archiver.finish)
+                    due.append(archived)
+                else:
+                    run.archives.append(_planned_restore(conn, replay, archived, statement.index))
+        last = run.statements[-1].index if run.statements else 0
+        run.archives += [_planned_restore(conn, replay, archived, last) for archived in due]
 
 
 LOSS_RULES = ("drop-column", "drop-table", "type-narrowing")  # findings whose lost data an archive keeps
@@ -309,20 +384,19 @@ def _planned_restore(conn: Connection, replay, archived: ArchiveStep, index: int
     if why:
         step.action, step.note = "not-restored", f"{why}: the archive {archived.archive_table} is kept"
         return step
-    table = replay.schema.table(archived.table)
-    columns = [c.name for c in table.columns.values()]
-    step.sql = restore_sql(archived, columns, conn.engine.dialect, table_empty=archived.what == "table")
+    step.sql = restore_sql(archived, replay.schema.table(archived.table), conn.engine.dialect, table_empty=False)
     step.sql.append(drop_sql(archived, conn.engine.dialect))
     return step
 
 
 # ---- clean-up ----------------------------------------------------------------------------------
 def prune_archives(conn: Connection, keep_days: int) -> list[ArchiveStep]:
-    """Drop archives older than `keep_days` days that were never restored (e.g. a migration never
-    rolled back); each drop is an `archive-dropped` event."""
+    """Drop archive tables made more than `keep_days` days ago that are still there: never restored (e.g. a
+    migration never rolled back), or kept with rows a restore could not put back; each drop is an
+    `archive-dropped` event."""
     cutoff = utcnow() - timedelta(days=keep_days)
     dropped = []
-    for step, at in live_archives(conn):
+    for step, at in live_archives(conn, kept=True):
         if as_utc(at) < cutoff:
             conn.engine.execute(drop_sql(step, conn.engine.dialect))
             log_event(conn, step, "archive-dropped", None)

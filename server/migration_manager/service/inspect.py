@@ -75,7 +75,8 @@ def validate(request: TargetRequest) -> ValidateReport:
     project = open_project(request)
     migrations, errors = project.read_each()
     checks = [Check(name="files parse", ok=not errors,
-                    detail="; ".join(e.message for e in errors) or f"{len(migrations)} migration file(s) read")]
+                    detail="; ".join(e.message for e in errors) or f"{len(migrations)} migration file(s) read"
+                    + _without_statements(migrations))]
     checks.append(_unique_versions(migrations))
     checks.append(_syntax(migrations, project.dialect, len(errors)))
     checks.append(_downs(migrations, len(errors)))
@@ -195,6 +196,12 @@ def _history_checks(plan: Plan) -> list[Check]:
     ]
 
 
+def _without_statements(migrations: list[Migration]) -> str:
+    """An UP without statements is valid (recorded, runs nothing): said, not refused."""
+    empty = [m.label for m in migrations if m.up.is_empty]
+    return f"; without statements (recorded, nothing runs): {', '.join(empty)}" if empty else ""
+
+
 # ---- status helpers ----------------------------------------------------------------------
 def _applied_info(row: HistoryRow, plan: Plan) -> MigrationInfo:
     migration = plan.file_for(row.version)
@@ -205,13 +212,14 @@ def _applied_info(row: HistoryRow, plan: Plan) -> MigrationInfo:
         format=migration.format if migration else None, file=migration.path.name if migration else None,
         applied_at=row.applied_at, duration_ms=row.duration_ms, author=row.author, checksum=row.checksum,
         can_roll_back=bool((migration and migration.can_roll_back) or row.down_script), status=row.status,
+        no_statements=migration is not None and migration.up.is_empty,
     )
 
 
 def _pending_info(migration: Migration, project: Project) -> MigrationInfo:
     return MigrationInfo(version=migration.version, name=migration.name, state="pending", format=migration.format,
                          file=migration.path.name, author=migration.author, checksum=migration.checksum,
-                         can_roll_back=migration.can_roll_back)
+                         can_roll_back=migration.can_roll_back, no_statements=migration.up.is_empty)
 
 
 def _dirty_info(row: HistoryRow) -> MigrationInfo:

@@ -183,6 +183,8 @@ class Runner:
         for statement in run.statements:
             self._run_statement(run, statement, retry=False)
             self._restore_after(run, statement)
+        if run.statements:
+            self._restore_after(run, run.statements[-1], at_end=True)
 
     def _run_recorded(self, script: Script, run: MigrationRun, start_at: int, finish: Callable[[], None]) -> None:
         """Per-statement mode: each statement commits on its own and its progress is recorded after it; the
@@ -197,7 +199,8 @@ class Runner:
             statement.status = "skipped"
         for statement in todo:
             last = statement is todo[-1]
-            record = finish if last else partial(self.history.update, run.version, statements_done=statement.index)
+            record = partial(self._finish_with_restores, run, finish) if last else partial(
+                self.history.update, run.version, statements_done=statement.index)
             if _DML.match(statement.sql):
                 self._run_with_record(run, statement, record)
             else:
@@ -210,6 +213,13 @@ class Runner:
         if not todo:
             with self.engine.transaction():
                 finish()
+        self.archiver.drop_restored()  # after the final record committed: a DROP commits on MariaDB
+
+    def _finish_with_restores(self, run: MigrationRun, finish: Callable[[], None]) -> None:
+        """The final record, with the archived rows of the tables the run re-created put back in its transaction
+        (DML: committed together); the caller drops the archives once it committed."""
+        self._restore_after(run, run.statements[-1], at_end=True)
+        finish()
 
     def _run_with_record(self, run: MigrationRun, statement: StatementRun, record: Callable[[], None]) -> None:
         """A DML statement and its record in one transaction (DML re-creates nothing an archive would put
@@ -257,10 +267,11 @@ class Runner:
             raise ArchiveFailed("archiving what the statement destroys failed, so the statement did not run: "
                                 f"{_clean(exc, self.conn)}") from None
 
-    def _restore_after(self, run: MigrationRun, statement: StatementRun) -> None:
-        """Put archived data back after the statement that re-created its column or table."""
+    def _restore_after(self, run: MigrationRun, statement: StatementRun, *, at_end: bool = False) -> None:
+        """Put archived data back after the statement that re-created its column (at_end: its table, after the
+        run's last statement)."""
         try:
-            self.archiver.after(statement)
+            self.archiver.finish() if at_end else self.archiver.after(statement)
         except Exception as exc:  # noqa: BLE001 - the statement itself ran; say so precisely
             statement.status, statement.error = "failed", f"restoring archived data failed: {_clean(exc, self.conn)}"
             committed = run.mode == "per-statement"

@@ -14,6 +14,7 @@ from ..syntax import statement_lines
 CHECKSUM_ALGORITHM = "v1"  # never change silently: a new algorithm gets a new prefix
 _HEADER = re.compile(r"^\s*--\s*(author|strategy|timeout)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _NO_TRANSACTION = re.compile(r"^\s*--\s*(no-transaction|no_transaction)\s*$", re.IGNORECASE | re.MULTILINE)
+UP_PLACEHOLDER = "-- Your SQL here"  # the UP of `db-migrate create`'s template (service/templates.py)
 _VERSION_NAME = re.compile(r"^(?P<version>\d[\d.]*)_(?P<name>.+)$")
 
 
@@ -82,17 +83,30 @@ def irreversible(down_source: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
+def _down(up: Script, down: Script | None) -> Script | None:
+    """An empty DOWN is no DOWN (not written yet: a rollback must not silently do nothing), except for an
+    UP without statements, which has nothing to undo: its rollback runs nothing and is recorded."""
+    if up.is_empty:
+        return down or Script()
+    return down if down is not None and not down.is_empty else None
+
+
 def build(path: Path, fmt: str, version: str, name: str, up: Script, down: Script | None, dialect: str,
           meta: dict[str, str], down_path: Path | None = None) -> Migration:
-    if up.is_empty:
-        raise MigrationFileError(f"{path.name}: the UP section has no statements.", next_step="Write the UP SQL.")
+    # An UP with no statements (empty, or only comments) is a valid migration: real projects ship one
+    # for a change only another database needs. It is recorded like any other, and runs nothing. Only the
+    # unfilled `db-migrate create` template is refused: applying it would record a change never written.
+    if up.is_empty and UP_PLACEHOLDER in up.source:
+        raise MigrationFileError(f"{path.name}: the UP section has no statements, only the template's "
+                                 f"'{UP_PLACEHOLDER}'.", next_step="Write the UP SQL (or delete that line to "
+                                 "record a migration that runs nothing).")
     return Migration(
         version=version,
         name=name,
         path=path,
         format=fmt,
         up=up,
-        down=down if down is not None and not down.is_empty else None,
+        down=_down(up, down),
         checksum=checksum(up, dialect),
         author=meta.get("author"),
         strategy=meta.get("strategy"),
