@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,58 +53,67 @@ def syntax_errors(migration: Migration, dialect: str) -> list[str]:
 def syntax_problems(migration: Migration, dialect: str, directions: tuple[str, ...] = ("up", "down")) -> list[SyntaxProblem]:
     scripts = {"up": (migration.up, migration.path), "down": (migration.down, migration.down_path or migration.path)}
     problems = []
-    for direction in directions:
-        script, path = scripts[direction]
-        if script is None:
-            continue
-        for index, (statement, first_line) in enumerate(statement_lines(script, path), start=1):
-            problem = statement_error(statement, dialect)
-            if problem:
-                message, line_in_statement = problem
-                line = first_line + line_in_statement if first_line else 0
-                problems.append(SyntaxProblem(direction, index, line, message, statement))
+    with _statement_checker(dialect) as statement_error:
+        for direction in directions:
+            script, path = scripts[direction]
+            if script is None:
+                continue
+            for index, (statement, first_line) in enumerate(statement_lines(script, path), start=1):
+                problem = statement_error(statement)
+                if problem:
+                    message, line_in_statement = problem
+                    line = first_line + line_in_statement if first_line else 0
+                    problems.append(SyntaxProblem(direction, index, line, message, statement))
     return problems
 
 
-def statement_error(statement: str, dialect: str) -> tuple[str, int] | None:
-    """(message, line offset inside the statement) when the statement does not parse."""
+@contextmanager
+def _statement_checker(dialect: str) -> Iterator[Callable[[str], tuple[str, int] | None]]:
+    """A function giving (message, line offset inside the statement) when a statement does not parse.
+    SQLite's checks share one in-memory probe database (opening one per statement cost more than the check)."""
     if dialect == "postgres":
-        return _postgres_error(statement)
-    if dialect == "sqlite":
-        return _sqlite_error(statement)
+        yield _postgres_error
+    elif dialect == "sqlite":
+        probe = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            yield lambda statement: _sqlite_error(statement, probe)
+        finally:
+            probe.close()
+    else:
+        yield _mysql_or_routine_error
+
+
+def _mysql_or_routine_error(statement: str) -> tuple[str, int] | None:
     if _ROUTINE.match(_strip_leading_comments(statement)):
         return None
     return _mysql_error(statement)
 
 
 def _postgres_error(statement: str) -> tuple[str, int] | None:
-    import pglast
+    from pglast import parser
 
     try:
-        pglast.parse_sql(statement)
-    except pglast.parser.ParseError as exc:
+        parser.parse_sql_json(statement)  # the same parser as parse_sql, without building Python objects (~20x faster)
+    except parser.ParseError as exc:
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         return str(exc.args[0]), statement.count("\n", 0, location)
     return None
 
 
-def _sqlite_error(statement: str) -> tuple[str, int] | None:
-    probe = sqlite3.connect(":memory:")
-    try:
-        for _ in range(_SQLITE_TABLES_TRIED):
-            try:
-                probe.execute(f"EXPLAIN {statement}")
+def _sqlite_error(statement: str, probe: sqlite3.Connection) -> tuple[str, int] | None:
+    for _ in range(_SQLITE_TABLES_TRIED):
+        try:
+            probe.execute(f"EXPLAIN {statement}")
+            return None
+        except sqlite3.Error as exc:
+            if any(marker in str(exc) for marker in _SQLITE_SYNTAX):
+                return str(exc), _line_of_token(statement, str(exc))
+            missing = _SQLITE_NO_TABLE.match(str(exc))
+            if not missing:
                 return None
-            except sqlite3.Error as exc:
-                if any(marker in str(exc) for marker in _SQLITE_SYNTAX):
-                    return str(exc), _line_of_token(statement, str(exc))
-                missing = _SQLITE_NO_TABLE.match(str(exc))
-                if not missing:
-                    return None
-                # ALTER TABLE looks its table up before it reads the rest: give it one, and read on.
-                probe.execute(f'CREATE TABLE {_sqlite_name(missing[1])} (_mm_probe)')
-    finally:
-        probe.close()
+            # ALTER TABLE looks its table up before it reads the rest: give it one (kept for the next
+            # statements: EXPLAIN never runs anything, so a probe table only spares later lookups), and read on.
+            probe.execute(f'CREATE TABLE {_sqlite_name(missing[1])} (_mm_probe)')
     return None
 
 
@@ -141,6 +152,9 @@ def statement_lines(script: Script, path: Path | None) -> list[tuple[str, int]]:
     except OSError:
         text = ""
     cursor = text.find(script.source) if script.source and script.source in text else 0
+    # Lines are counted from the previous statement on, never from the top: a file of 400k statements
+    # would otherwise be read 400k times over.
+    counted_to, line = 0, 1
     found = []
     for statement in script.statements:
         at = text.find(statement, cursor)
@@ -148,7 +162,10 @@ def statement_lines(script: Script, path: Path | None) -> list[tuple[str, int]]:
             found.append((statement, 0))
             continue
         cursor = at + len(statement)
-        found.append((statement, text.count("\n", 0, at + len(statement) - len(statement.lstrip())) + 1))
+        start = at + len(statement) - len(statement.lstrip())
+        line += text.count("\n", counted_to, start)
+        counted_to = start
+        found.append((statement, line))
     return found
 
 
