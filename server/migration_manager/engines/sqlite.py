@@ -145,7 +145,8 @@ class SQLiteEngine:
         return [r[0] for r in rows]
 
     def table_stats(self, table: str) -> TableStats:
-        rows = self.query(f'SELECT count(*) FROM "{table}"')[0][0]
+        quoted = '"' + table.replace('"', '""') + '"'  # a name like we"ird
+        rows = self.query(f"SELECT count(*) FROM {quoted}")[0][0]
         try:
             size = self.query("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?", [table])[0][0]
         except sqlite3.Error:  # dbstat is a compile-time option
