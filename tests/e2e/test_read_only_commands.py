@@ -55,7 +55,7 @@ def test_read_only_commands_create_no_sqlite_file(tmp_path: Path, project: Proje
     database = tmp_path / "not-yet.db"
     project.url = f"sqlite:///{database}"
     one_migration(project)
-    for command in READ_ONLY:
+    for command in [*READ_ONLY, ["test"]]:  # test rehearses on an empty copy
         done = project.run(*command, "--json")
         assert done.returncode == 0, (command, done.stdout, done.stderr)
         assert not list(tmp_path.glob("not-yet.db*")), command

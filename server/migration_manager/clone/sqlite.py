@@ -24,6 +24,11 @@ def quoted(name: str) -> str:
 def make_copy(source: DatabaseURL) -> ScratchCopy:
     folder = Path(tempfile.mkdtemp(prefix="mm-test-"))
     target = folder / Path(source.database).name
+    copy = ScratchCopy(url=f"sqlite:///{target}", name=str(target), method="SQLite online backup API",
+                       drop=lambda: shutil.rmtree(folder, ignore_errors=True))
+    if not Path(source.database).exists():  # not created yet: apply would start from an empty database
+        copy.method = "empty (the database file does not exist yet)"
+        return copy
     try:
         with closing(sqlite3.connect(f"file:{source.database}?mode=ro", uri=True)) as src, \
                 closing(sqlite3.connect(target)) as dst:
@@ -32,9 +37,8 @@ def make_copy(source: DatabaseURL) -> ScratchCopy:
         shutil.rmtree(folder, ignore_errors=True)
         raise CopyFailed(f"Could not copy {source.database} with the SQLite backup API: {exc}",
                          state="The environment's database was not changed; no copy was left behind.",
-                         next_step="Check that the file exists and is readable.") from None
-    return ScratchCopy(url=f"sqlite:///{target}", name=str(target), method="SQLite online backup API",
-                       drop=lambda: shutil.rmtree(folder, ignore_errors=True))
+                         next_step="Check that the file is readable.") from None
+    return copy
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
