@@ -53,6 +53,9 @@ _TOKEN = {dialect: _token_pattern(dialect) for dialect in ("postgres", "mysql", 
 # A character that may start a string or a comment (normalize's fast path looks for none).
 _QUOTES_OR_COMMENTS = {"postgres": re.compile(r"['\"`$]|--|/\*"), "mysql": re.compile(r"['\"`#]|--|/\*"),
                        "sqlite": re.compile(r"['\"`]|--|/\*")}
+# What normalize would change in a statement with strings: a comment, or whitespace other than one space.
+_COMMENT_OR_SPACING = {"postgres": re.compile(r"--|/\*|\s\s|[^\S ]"), "mysql": re.compile(r"--|/\*|#|\s\s|[^\S ]"),
+                       "sqlite": re.compile(r"--|/\*|\s\s|[^\S ]")}
 
 
 def tokens(sql: str, dialect: str) -> Iterator[tuple[str, str]]:
@@ -66,8 +69,10 @@ def tokens(sql: str, dialect: str) -> Iterator[tuple[str, str]]:
 def normalize(statement: str, dialect: str) -> str:
     """The statement without comments and with whitespace collapsed (checksum input). Cached:
     reading a file asks it of each statement up to three times (blank? BEGIN/COMMIT? checksum)."""
-    if not _QUOTES_OR_COMMENTS[dialect if dialect in _TOKEN else "sqlite"].search(statement):
-        # Only words, punctuation and whitespace: the tokens below would just collapse whitespace.
+    known = dialect if dialect in _TOKEN else "sqlite"
+    if not _QUOTES_OR_COMMENTS[known].search(statement) or not _COMMENT_OR_SPACING[known].search(statement):
+        # Only words, punctuation and whitespace: the tokens below would just collapse whitespace. Or no
+        # comment and single spaces only (a one-line INSERT of a bulk load): nothing to collapse, strings or not.
         return " ".join(statement.split()).rstrip(";").strip()
     out: list[str] = []
     for kind, text in tokens(statement, dialect):
@@ -152,22 +157,8 @@ def _split_like_psql(sql: str) -> list[str]:
 
 
 def _split_sqlite(sql: str) -> list[str]:
-    if not _QUOTES_OR_COMMENTS["sqlite"].search(sql):
-        return _split_sqlite_plain(sql)
-    statements, current = [], ""
-    for kind, text in tokens(sql, "sqlite"):
-        current += text
-        if kind == "punct" and text == ";" and sqlite3.complete_statement(current):
-            statements.append(current.rstrip().rstrip(";"))
-            current = ""
-    if current.strip():
-        statements.append(current)
-    return statements
-
-
-def _split_sqlite_plain(sql: str) -> list[str]:
-    """No quote or comment in the text: every ';' is a candidate end, and SQLite itself says which
-    ones end a statement (not those inside a trigger body), without a Python loop per token."""
+    """Every ';' is a candidate end, and SQLite itself says which ones end a statement (not those inside
+    a string, a comment, a [bracketed] name or a trigger body), without a Python loop per token."""
     statements, start = [], 0
     for end in (m.end() for m in re.finditer(";", sql)):
         if sqlite3.complete_statement(sql[start:end]):
