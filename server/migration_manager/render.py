@@ -91,7 +91,9 @@ class Renderer:
 
     # ---- per report ----------------------------------------------------------------------
     def _status(self, r: StatusReport) -> None:
-        state = "[yellow]IN PROGRESS[/]" if r.in_progress else "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending else "[green]UP TO DATE[/]"
+        state = ("[red]PARTLY RESTORED[/]" if r.partly_restored and not r.in_progress else "[yellow]IN PROGRESS[/]"
+                 if r.in_progress else "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending
+                 else "[green]UP TO DATE[/]")
         self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
         self.out.print(f"[bold]Current version[/] {r.current_version or '(none)'}   [bold]Status[/] {state}")
         shown = self._applied_shown(r)

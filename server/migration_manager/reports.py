@@ -39,6 +39,8 @@ class StatusReport(BaseModel):
     pending: list[MigrationInfo]
     dirty: bool
     dirty_detail: str | None = None
+    partly_restored: bool = Field(False, description="a restore into this database started and has not completed: "
+                                  "its tables and history are incomplete (dirty_detail says what to run)")
     problems: list[str] = Field(default_factory=list, description="edited / missing / out-of-order files")
     rollback_available: int = Field(0, description="applied migrations that have a DOWN, newest first, contiguous")
     in_progress: bool = Field(False, description="a run is going on now: the dirty row's run still holds the lock")

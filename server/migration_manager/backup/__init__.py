@@ -7,6 +7,9 @@ Each module offers the same three functions, chosen by the engine's dialect:
 * `restore(engine, path, manifest, into_empty)`: put the dump back. Into the database it came
   from, everything the backup covers is replaced, so the result is exactly the backed-up state
   (objects created after the backup are dropped too); `into_empty` loads into a fresh database.
+
+`TABLE_SCOPE` says whether it can back up single tables; `ATOMIC_RESTORE` whether a restore is one
+transaction. When it is not (MariaDB), the service marks the restore in progress (restore_mark.py).
 """
 
 from __future__ import annotations

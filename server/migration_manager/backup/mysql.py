@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..engines.base import Engine
 from ..urls import DatabaseURL
-from . import Dump
+from . import Dump, restore_mark
 from .manifest import Manifest
 from .tools import find_tool, run_tool, shown, tool_version
 
@@ -20,6 +20,7 @@ INSTALL = "apt install mariadb-client (or mysql-client), brew install mariadb"
 DUMP_TOOLS = ["mariadb-dump", "mysqldump"]
 CLIENT_TOOLS = ["mariadb", "mysql"]
 TABLE_SCOPE = True  # mariadb-dump DB TABLE... backs up only the tables a migration touches
+ATOMIC_RESTORE = False  # drops, then the dump statement by statement: a restore in progress is marked (restore_mark)
 
 
 def size(engine: Engine) -> int:
@@ -70,7 +71,7 @@ def _drop_replaced(engine: Engine, manifest: Manifest) -> None:
         objects = engine.query("SELECT table_type, table_name FROM information_schema.tables "
                                "WHERE table_schema = DATABASE()")
         statements = [f"DROP VIEW IF EXISTS {_q(n)}" for kind, n in objects if kind == "VIEW"]
-        statements += [f"DROP TABLE IF EXISTS {_q(n)}" for kind, n in objects if kind != "VIEW"]
+        statements += [f"DROP TABLE IF EXISTS {_q(n)}" for kind, n in objects if kind != "VIEW" and n != restore_mark.TABLE]
         routines = engine.query("SELECT routine_type, routine_name FROM information_schema.routines "
                                 "WHERE routine_schema = DATABASE()")
         statements += [f"DROP {kind} IF EXISTS {_q(n)}" for kind, n in routines]

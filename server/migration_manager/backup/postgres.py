@@ -20,6 +20,7 @@ from .tools import find_tool, pipe_tools, run_tool, shown, tool_version
 INSTALL = "apt install postgresql-client, brew install libpq, or the client package matching the server version"
 PARALLEL_FROM_BYTES = 1 << 30  # from 1 GiB on, a parallel directory-format dump is much faster
 TABLE_SCOPE = True  # pg_dump --table can back up only the tables a migration touches
+ATOMIC_RESTORE = True  # one transaction: a killed restore leaves the database as it was
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 
 

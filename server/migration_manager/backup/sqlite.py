@@ -14,6 +14,7 @@ from . import Dump
 from .manifest import Manifest
 
 TABLE_SCOPE = False  # one file: copying all of it is as cheap as copying a part
+ATOMIC_RESTORE = True  # the backup API replaces the pages in one write transaction
 
 
 def size(engine: Engine) -> int:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..backup import module_for
+from ..backup import module_for, restore_mark
 from ..backup.manifest import Manifest, sha256_of, size_of
 from ..backup.store import BackupStore, expiry
 from ..config import Target
@@ -57,6 +57,7 @@ def backup(request: BackupRequest, progress: Progress | None = None) -> BackupRe
         report.message += _prune_archives(project, report)
     else:
         with connect(project, lock=True) as conn:  # under the lock: no migration runs half-way through it
+            refuse_partly_restored(conn)  # a backup of half a database would look like a good one
             current = current_version(conn)
             report.backups = [take_backup(conn, reason="manual", version_before=current, version_after=current,
                                           progress=progress)]
@@ -172,24 +173,66 @@ def _restore_plan(conn: Connection, manifest: Manifest, into: bool, request: Res
 
 
 def restore_backup(conn: Connection, manifest: Manifest, *, into_empty: bool = False) -> None:
-    """Put a verified backup back. The event log keeps what happened since (it is never rewritten)."""
+    """Put a verified backup back. The event log keeps what happened since (it is never rewritten).
+
+    A restore that is not one transaction (MariaDB) is marked in the database before anything is dropped
+    and unmarked once complete: killed part-way, every command says PARTLY RESTORED until one completes."""
     store = store_of(conn.project)
     store.verify(manifest)
-    kept = [] if into_empty else _events_since(conn, manifest.created_at)
-    module_for(manifest.dialect).restore(conn.engine, store.artifact(manifest), manifest, into_empty=into_empty)
+    module = module_for(manifest.dialect)
+    kept = [] if into_empty else _events_to_keep(conn, manifest.created_at)
+    marked = not into_empty and not module.ATOMIC_RESTORE
+    if marked:
+        restore_mark.write(conn.engine, restore_mark.RestoreMark(
+            manifest.id, utcnow().isoformat(timespec="seconds"), conn.project.author(), kept))
+    module.restore(conn.engine, store.artifact(manifest), manifest, into_empty=into_empty)
     if kept:
         conn.history.ensure()
         placeholders = ", ".join([conn.engine.param] * len(EVENT_COLUMNS))
         for row in kept:
             conn.engine.execute(
                 f"INSERT INTO {conn.history.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", list(row))
+    if marked:
+        restore_mark.clear(conn.engine)
 
 
-def _events_since(conn: Connection, moment: datetime) -> list[tuple]:
+def _events_to_keep(conn: Connection, moment: datetime) -> list[list]:
+    """The event-log rows written since the backup; after a killed restore, those its mark kept (the log
+    itself is now whatever the killed restore dropped or reloaded)."""
+    earlier = restore_mark.read(conn.engine)
+    if earlier is not None:
+        return earlier.events
     if not conn.history.engine.table_exists(conn.history.log_table):
         return []
-    return conn.engine.query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM {conn.history.log_table} "
-                             f"WHERE at >= {conn.engine.param} ORDER BY id", [moment])
+    return [list(row) for row in conn.engine.query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM {conn.history.log_table} "
+                                                   f"WHERE at >= {conn.engine.param} ORDER BY id", [moment])]
+
+
+def unfinished_restore(conn: Connection, holder: str | None = None) -> RestoreFailed | None:
+    """PARTLY RESTORED: a restore into this database started and did not complete (None: there is none).
+    `holder`: who holds the migration lock, i.e. the restore is still running."""
+    mark = restore_mark.read(conn.engine)
+    if mark is None:
+        return None
+    started = f"The restore of backup {mark.backup_id} into {conn.project.target.display_url} started at " \
+              f"{mark.started_at} UTC by {mark.started_by}"
+    if holder:
+        return RestoreFailed(f"{started} and is running now (the migration lock is held by {holder}).",
+                             state="PARTLY RESTORED until it completes: tables are being dropped and reloaded.",
+                             next_step="Wait for it, then run `db-migrate status` again.")
+    return RestoreFailed(
+        f"{started} and did not complete (its process was killed or lost its connection).",
+        state="PARTLY RESTORED: every table the backup covers was dropped and only part of the dump was loaded "
+        "again (MariaDB cannot restore in one transaction), so the tables and the history shown are incomplete. "
+        "The backup file is intact.",
+        next_step=f"Run `db-migrate restore {mark.backup_id}` again: it loads the whole backup. Until it completes, "
+        "apply, rollback, resolve, baseline, test and backup create refuse to run.")
+
+
+def refuse_partly_restored(conn: Connection) -> None:
+    error = unfinished_restore(conn)
+    if error is not None:
+        raise error
 
 
 def _log(conn: Connection, manifest: Manifest, action: str, outcome: str, detail: str) -> None:

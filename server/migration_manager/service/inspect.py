@@ -15,6 +15,7 @@ from ..migrations.model import Migration
 from ..migrations.plan import Plan, make_plan
 from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
                        ValidateReport)
+from .backups import unfinished_restore
 from .context import Project, TargetRequest, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
 from .templates import TEMPLATES
@@ -45,19 +46,26 @@ def status(request: TargetRequest) -> StatusReport:
     with connect(project, lock=False) as conn:
         plan = make_plan(migrations, conn.history.rows())
         version = conn.engine.server_version()
-        holder = _running_holder(conn, plan)
-        check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder else None
+        restoring = unfinished_restore(conn)
+        if restoring is not None:  # ask again knowing who holds the lock: a restore running now is not a dead one
+            holder = _lock_holder(conn)
+            restoring = unfinished_restore(conn, holder) if holder else restoring
+        else:
+            holder = _running_holder(conn, plan)
+        check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder and not restoring else None
     applied = [_applied_info(row, plan) for row in plan.applied]
     pending = [_pending_info(m, project) for m in plan.pending]
     dirty = [_dirty_info(row) for row in plan.dirty]
-    error = (in_progress_error(plan.dirty[0], holder) if holder else dirty_error(plan.dirty[0], check)) if plan.dirty else None
+    error = restoring or ((in_progress_error(plan.dirty[0], holder) if holder else dirty_error(plan.dirty[0], check))
+                          if plan.dirty else None)
     detail = error.explain() if error else None
     return StatusReport(
         environment=project.target.name, database=project.target.display_url, server_version=version,
-        current_version=plan.current_version, applied=applied + dirty, pending=pending, dirty=bool(plan.dirty),
-        dirty_detail=detail, problems=[e.message for e in file_errors] + _problems(plan),
+        current_version=plan.current_version, applied=applied + dirty, pending=pending,
+        dirty=bool(plan.dirty or restoring), dirty_detail=detail, partly_restored=restoring is not None,
+        problems=[e.message for e in file_errors] + _problems(plan),
         rollback_available=_rollback_depth(plan), in_progress=bool(holder), lock_holder=holder,
-        next_action=error.next_step if holder else _next_action(plan),
+        next_action=error.next_step if holder or restoring else _next_action(plan),
     )
 
 
@@ -65,6 +73,10 @@ def _running_holder(conn, plan: Plan) -> str | None:
     """Who holds the lock while the history says a run is going on (None: nobody, so that run died)."""
     if not plan.dirty or plan.dirty[0].status not in ("running", "rolling_back"):
         return None
+    return _lock_holder(conn)
+
+
+def _lock_holder(conn) -> str | None:
     try:
         return conn.engine.lock_holder(conn.lock_name)
     except Exception:  # noqa: BLE001 - no privilege to see other sessions: fall back to the dirty report

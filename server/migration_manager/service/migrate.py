@@ -15,7 +15,7 @@ from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
-from .backups import backup_before_change
+from .backups import backup_before_change, refuse_partly_restored
 from .context import Connection, Progress, TargetRequest, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
@@ -125,6 +125,7 @@ def _down_run(conn: Connection, undo: Undo) -> MigrationRun:
 
 # ---- planning ----------------------------------------------------------------------------
 def _plan(conn: Connection, migrations: list[Migration], *, create_history: bool) -> Plan:
+    refuse_partly_restored(conn)
     if create_history:
         conn.history.ensure()
     plan = make_plan(migrations, conn.history.rows())

@@ -13,6 +13,7 @@ from ..migrations.formats import version_key
 from ..migrations.plan import make_plan
 from ..reports import RunReport
 from .context import Progress, TargetRequest, connect, open_project
+from .backups import refuse_partly_restored
 from .migrate import _down_script, _execute, _report, check_dirty
 from .runner import plan_run
 from .safety import stop_for_environment_approval
@@ -32,6 +33,7 @@ def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunRep
     project = open_project(request)
     migrations = project.read_migrations()
     with connect(project, lock=True) as conn:
+        refuse_partly_restored(conn)
         rows = conn.history.rows()
         row = rows.get(request.version)
         if row is None:
@@ -121,6 +123,7 @@ def baseline(request: BaselineRequest) -> RunReport:
     migrations = project.read_migrations()
     key = version_key(request.version)
     with connect(project, lock=True) as conn:
+        refuse_partly_restored(conn)
         rows = conn.history.rows()
         plan = make_plan(migrations, rows)
         if plan.file_for(request.version) is None:

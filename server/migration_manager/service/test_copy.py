@@ -24,6 +24,7 @@ from ..migrations.model import Migration
 from ..migrations.plan import make_plan
 from ..reports import Check, RunReport, TableResult, TestedMigration, TestReport, TestStep
 from ..urls import redact
+from .backups import refuse_partly_restored
 from .context import Progress, ProgressEvent, TargetRequest, connect, open_project
 from .migrate import ApplyRequest, RollbackRequest, _select_pending, apply, dirty_error, rollback
 
@@ -53,6 +54,7 @@ def test(request: TestRequest, progress: Progress | None = None) -> TestReport:
     project = open_project(request)
     migrations = project.read_migrations()
     with connect(project, lock=False) as conn:  # read only: no lock, no history table created
+        refuse_partly_restored(conn)  # a rehearsal on half a database proves nothing
         plan = make_plan(migrations, conn.history.rows())
         if plan.dirty:
             raise dirty_error(plan.dirty[0])
