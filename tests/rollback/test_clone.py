@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,17 @@ def test_fingerprint_ignores_row_order_and_sees_a_changed_value(project: Path) -
         engine.close()
 
 
-def test_copy_of_a_missing_sqlite_file_fails_clearly_and_leaves_nothing(tmp_path: Path) -> None:
+def test_copy_of_a_sqlite_file_not_created_yet_is_empty_and_creates_nothing(tmp_path: Path) -> None:
+    copy = clone.make_copy(f"sqlite:///{tmp_path / 'absent.db'}")
+    try:
+        assert copy.method.startswith("empty") and not (tmp_path / "absent.db").exists()
+    finally:
+        copy.drop()
+
+
+def test_copy_of_a_file_that_is_not_a_database_fails_clearly_and_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("not a database " * 100)
     with pytest.raises(CopyFailed) as caught:
-        clone.make_copy(f"sqlite:///{tmp_path / 'absent.db'}")
+        clone.make_copy(f"sqlite:///{tmp_path / 'notes.db'}")
     assert "Could not copy" in caught.value.message and "not changed" in caught.value.state
+    assert not list(Path(tempfile.gettempdir()).glob("mm-test-*/notes.db"))
