@@ -3,8 +3,9 @@
 
 Reads the hook event (JSON on stdin). When the edited file is in the project's migrations
 folder (`migrationsDir` from .claude/settings(.local).json, default `migrations/`), runs
-`db-migrate validate` in the project and, if it reports problems, exits 2 so Claude Code shows
-the findings to Claude (the edit itself is not undone). Anything else: exit 0, silently.
+`db-migrate validate --json` in the project and, if a check failed or a finding is an error or a
+danger (a migration that would fail, or lose data, on the live database), exits 2 so Claude Code
+shows them to Claude (the edit itself is not undone). Anything else: exit 0, silently.
 Standard library only: it must run before the project's virtualenv exists.
 """
 
@@ -55,16 +56,38 @@ def main() -> int:
         return 0
     try:
         done = subprocess.run(
-            [exe, "validate"], cwd=project, capture_output=True, text=True, timeout=VALIDATE_TIMEOUT_S
+            [exe, "validate", "--json"], cwd=project, capture_output=True, text=True, timeout=VALIDATE_TIMEOUT_S
         )
     except subprocess.TimeoutExpired:
         print(f"migration-manager: validate took over {VALIDATE_TIMEOUT_S}s; run it by hand.", file=sys.stderr)
         return 0
-    if done.returncode == 0:
+    problems = problems_in(done)
+    if not problems:
         return 0
     # exit 2: Claude Code feeds stderr back to Claude, which then reports and fixes the findings
-    print(f"db-migrate validate found problems after editing {path}:\n{done.stdout}{done.stderr}", file=sys.stderr)
+    print(f"db-migrate validate found problems after editing {path}:\n{problems}", file=sys.stderr)
     return 2
+
+
+def problems_in(done: subprocess.CompletedProcess) -> str:
+    """What Claude must hear: failed checks, error and danger findings, or why validate itself failed.
+    A validate that passes can still carry a danger finding (a UNIQUE over duplicate rows): it is told too."""
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        report = {}
+    if "checks" not in report:  # validate did not run: an error object (configuration, database), or a crash
+        if done.returncode == 0:
+            return ""
+        error = report if "message" in report else {"message": (done.stdout + done.stderr).strip()}
+        return "\n".join(str(error[k]) for k in ("message", "state", "next_step") if error.get(k))
+    lines = [f"  FAILED {c['name']}: {c['detail']}" for c in report["checks"] if not c["ok"]]
+    for f in report.get("findings", []):
+        if f["severity"] in ("error", "danger"):
+            where = f"{f.get('migration') or ''} statement {f.get('statement_index')}".strip()
+            lines.append(f"  {f['severity']} {f['rule']} ({where}): {f['message']}")
+            lines += [f"    fix: {f['recommendation']}"] if f.get("recommendation") else []
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

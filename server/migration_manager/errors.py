@@ -98,6 +98,13 @@ class StatementFailed(MigrationError):
     lock_timeout = False  # the statement gave up waiting for a table lock: safe to retry
 
 
+class Cancelled(MigrationError):
+    """The surface that started the run asked it to stop (an MCP client cancelled its request)."""
+
+    kind = "cancelled"
+    exit_code = 130
+
+
 class RollbackUnavailable(MigrationError):
     kind = "rollback_unavailable"
     exit_code = 10

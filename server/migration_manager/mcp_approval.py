@@ -16,8 +16,18 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from .mcp_calls import call_service, project_of, rollback_plan_lines, service_package, target_of, version_arg
+from .mcp_calls import call_service, project_of, service_package, target_of, version_arg
+from .mcp_results import rollback_plan_lines
 from .reports import RunReport
+
+
+PlanIdArg = Annotated[
+    str | None,
+    Field(description="The plan_id of the rollback_plan you showed the user; if the plan changed since, nothing runs."),
+]
+
+# The elicitation action, as the past tense the refusal says.
+_ANSWERED = {"decline": "declined", "cancel": "cancelled"}
 
 
 class Approval(BaseModel):
@@ -94,7 +104,8 @@ def window_closed(ctx: Context, environment: str) -> bool:
 def approved_request(outcome: ElicitationResult[Approval], plan: RunReport, cli: str) -> dict[str, Any]:
     """The approval fields for the real run, or a ToolError saying why nothing runs."""
     if not isinstance(outcome, AcceptedElicitation):
-        raise ToolError(f"The human {outcome.action}d the approval for plan {plan.plan_id}. Nothing was changed.")
+        answered = _ANSWERED.get(outcome.action, outcome.action)
+        raise ToolError(f"The human {answered} the approval for plan {plan.plan_id}. Nothing was changed.")
     answer = outcome.data
     if isinstance(answer, Gate):
         if not answer.needed:
@@ -147,8 +158,11 @@ async def rollback_plan(
 
 
 async def rollback_approval(
-    plan: Annotated[RunReport, Resolve(rollback_plan)], ctx: Context
+    plan: Annotated[RunReport, Resolve(rollback_plan)], ctx: Context, plan_id: str | None = None
 ) -> Elicit[Approval] | Gate:
+    if plan_id and plan_id != plan.plan_id:  # checked before the human is asked anything
+        raise ToolError(f"The rollback plan changed since plan {plan_id} was shown (it is now {plan.plan_id}): nothing "
+                        "was rolled back. Call rollback_plan again and show the user the new plan.")
     return await approval_for(plan, ctx)
 
 

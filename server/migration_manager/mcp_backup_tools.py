@@ -11,7 +11,8 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from .mcp_approval import Approval, Gate, approved_request, can_elicit
-from .mcp_calls import EnvArg, call_service, cli_command, progress_bridge, service_package, target_of, tool_result
+from .mcp_calls import EnvArg, ProgressBridge, call_service, cli_command, service_package, target_of
+from .mcp_results import bounded_output, tool_result
 from .mcp_calls import VERSION as SAFE_ID
 from .reports import BackupReport, RestoreReport
 
@@ -56,14 +57,14 @@ def register_backup_tools(server: MCPServer, service: Any, *, writes: ToolAnnota
             description="'create': take a backup now (pg_dump / mariadb-dump / SQLite backup API) with its manifest; "
             "'list': the environment's backups, oldest first.")] = "list",
         env: EnvArg = None,
-    ) -> Annotated[CallToolResult, BackupReport]:
+    ) -> Annotated[CallToolResult, bounded_output(BackupReport)]:
         """Take a backup of an environment's database now (under the migration lock, with a manifest: version,
         tool, size, sha256, expiry), or list its backups. Writes backup files; never changes the database."""
         report = await call_service(service.backup, service.BackupRequest(**target_of(ctx, env), action=action),
-                                    progress=progress_bridge(ctx))
+                                    progress=ProgressBridge(ctx))
         lines = [f"  {m.id}  version {m.version_before or '(none)'}  {m.scope}  {m.size_bytes:,} bytes  ({m.reason})"
                  for m in report.backups]
-        return tool_result(report, "\n".join([report.message, *lines]))
+        return tool_result(ctx, report, "\n".join([report.message, *lines]))
 
     @server.tool(title="Restore a backup", annotations=destructive)
     async def restore(
@@ -72,15 +73,15 @@ def register_backup_tools(server: MCPServer, service: Any, *, writes: ToolAnnota
         approval: Annotated[ElicitationResult[Approval], Resolve(restore_approval)],
         env: EnvArg = None,
         backup_id: BackupIdArg = None,
-    ) -> Annotated[CallToolResult, RestoreReport]:
+    ) -> Annotated[CallToolResult, bounded_output(RestoreReport)]:
         """Restore a backup (default: the newest) into the environment, replacing its current contents: every change
         made since the backup is lost. The backup's checksum is verified first, and the human always approves the
         exact backup and target in a dialog; without their yes nothing changes."""
         grant = approved_request(approval, plan, cli_command(env, f"restore {plan.backup.id if plan.backup else ''}"))
         request = service.RestoreRequest(**target_of(ctx, env), backup_id=plan.backup.id if plan.backup else None,
                                          latest=plan.backup is None, **grant)
-        report = await call_service(service.restore, request, progress=progress_bridge(ctx))
+        report = await call_service(service.restore, request, progress=ProgressBridge(ctx))
         if report.outcome == "needs-approval":
             raise ToolError(f"The backup or the target changed after the human approved plan {plan.plan_id}: nothing "
                             "was restored. Call the tool again to show the new plan.")
-        return tool_result(report, report.message)
+        return tool_result(ctx, report, report.message)

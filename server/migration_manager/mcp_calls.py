@@ -8,23 +8,23 @@ stays in the server log, redacted too).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, ValidationError
 
 from .errors import MigrationError
-from .reports import AnalyzeReport, RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport
+from .mcp_results import report_store, tool_words
 from .urls import redact
 
 log = logging.getLogger("migration_manager.mcp")
@@ -68,12 +68,18 @@ def version_arg(value: str | None, what: str = "to_version") -> str | None:
     return value
 
 
-async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking service call in a worker thread; turn its errors into tool errors the model can act on."""
+async def call_service(fn: Callable[..., T], *args: Any, progress: ProgressBridge | None = None, **kwargs: Any) -> T:
+    """Run a blocking service call in a worker thread; turn its errors into tool errors the model can act on.
+
+    With `progress`, the call reports progress and can be cancelled: the worker is never abandoned (a
+    migration is not cut half-way), but a cancelled request asks it to stop at its next safe point."""
+    call = functools.partial(fn, *args, **kwargs, **({"progress": progress} if progress else {}))
     try:
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        if progress is None:
+            return await anyio.to_thread.run_sync(call)
+        return await progress.run(call)
     except MigrationError as exc:
-        raise ToolError(redact(exc.explain())) from None
+        raise ToolError(tool_words(redact(exc.explain()))) from None
     except ValidationError as exc:  # a request the service's models reject: name the fields, never echo values
         fields = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()}))
         raise ToolError(f"Invalid argument(s): {fields}.") from None
@@ -85,30 +91,69 @@ async def call_service(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ) from None
 
 
-def tool_result(report: BaseModel, summary: str) -> CallToolResult:
-    data = report.model_dump(mode="json")
-    return CallToolResult(
-        content=[TextContent(type="text", text=summary), TextContent(type="text", text=json.dumps(data, indent=1))],
-        structured_content=data,
-    )
+class ProgressBridge:
+    """The service's progress callback for one tool call: forwards each event (from the worker thread) as an MCP
+    progress notification, and carries the request's cancellation to the runner, which asks `cancelled()` where
+    stopping leaves no half-done migration (before a migration, between the statements of one transaction)."""
 
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.stop = threading.Event()
+        self.result: Any = None  # what the call returned, kept when the client no longer waits for it
 
-def progress_bridge(ctx: Context) -> Callable[[Any], None]:
-    """The service reports progress from its worker thread; forward each event as an MCP progress notification."""
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
 
-    def forward(event: Any) -> None:
+    async def run(self, call: Callable[[], T]) -> T:
+        failure: Exception | None = None
+        finished = anyio.Event()
+        try:
+            async with anyio.create_task_group() as watchers:
+                watchers.start_soon(self._watch_cancel, finished)
+                with anyio.CancelScope(shield=True):  # a cancel reaches the worker as `stop`, never as an abandon
+                    try:
+                        self.result = await anyio.to_thread.run_sync(call)
+                    except Exception as exc:  # noqa: BLE001 - raised below, outside the task group
+                        failure = exc
+                finished.set()
+        finally:
+            if self.cancelled():
+                self._keep_for_later(failure)
+        if self.cancelled():
+            await anyio.lowlevel.checkpoint()  # delivers the request's cancellation: nobody reads an answer
+        if failure is not None:
+            raise failure
+        return self.result
+
+    async def _watch_cancel(self, finished: anyio.Event) -> None:
+        try:
+            await finished.wait()
+        except anyio.get_cancelled_exc_class():
+            self.stop.set()  # the request was cancelled while the worker runs
+            raise
+
+    def _keep_for_later(self, failure: Exception | None) -> None:
+        """The client cancelled and will not read the answer: keep the report as a resource and log where it is."""
+        if isinstance(self.result, BaseModel):
+            data = self.result.model_dump(mode="json")
+            uri = report_store(self.ctx).keep(f"cancelled by the client: {data.get('message', '')}"[:300], data)
+            log.warning("a cancelled request stopped early: %s (full report: %s)", redact(data.get("message", "")), uri)
+        elif failure is not None:
+            log.warning("a cancelled request failed: %s", redact(str(failure)))
+
+    def __call__(self, event: Any) -> None:
         total = float(max(event.migration_total, 1))
         done = float(max(event.migration_index - 1, 0))
         if event.statement_total:
             done += event.statement_index / event.statement_total
         if event.phase == "done":
             done = total
+        if self.cancelled():
+            return  # nobody listens any more
         try:
-            anyio.from_thread.run(ctx.report_progress, done, total, event.message)
+            anyio.from_thread.run(self.ctx.report_progress, done, total, event.message)
         except Exception:  # noqa: BLE001 - a client gone mid-run must not abort the migration
             log.debug("progress notification not delivered", exc_info=True)
-
-    return forward
 
 
 # ---- project -----------------------------------------------------------------------------
@@ -162,80 +207,3 @@ ResolveAction = Annotated[
         "record that a human finished / undid it by hand; accept-checksum: an applied file was edited on purpose."
     ),
 ]
-
-
-# ---- summaries (the short text beside the structured report) -----------------------------
-def status_text(r: StatusReport) -> str:
-    head = (
-        f"{r.environment} ({r.database}, {r.server_version}): version {r.current_version or '(none)'}, "
-        f"{len(r.applied)} applied, {len(r.pending)} pending" + (", DIRTY" if r.dirty else "")
-    )
-    lines = [head] + [f"  pending: {m.version}_{m.name}" for m in r.pending[:20]]
-    lines += [f"  problem: {p}" for p in r.problems]
-    if r.dirty_detail:
-        lines.append(r.dirty_detail)
-    return "\n".join(lines + [f"Next: {r.next_action}"])
-
-
-def validate_text(r: ValidateReport) -> str:
-    lines = [f"{r.environment}: {'OK' if r.ok else 'PROBLEMS FOUND'}"]
-    lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in r.checks]
-    lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in r.findings]
-    return "\n".join(lines)
-
-
-def analyze_text(r: AnalyzeReport) -> str:
-    counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
-    lines = [f"{r.environment} ({r.server_version}): {len(r.migrations)} pending migration(s) analyzed, {counts}"]
-    for m in r.migrations:
-        lines.append(f"  {m.version}_{m.name} [{m.mode}], {len(m.statements)} statement(s)")
-        lines += [f"    {f.severity} {f.rule} (statement {f.statement_index}): {f.message}" for f in m.findings]
-    lines += [f"  approval needed: {reason}" for reason in r.approval_reasons]
-    return "\n".join(lines + [f"Next: {r.next_action}"])
-
-
-def rollback_plan_lines(p: RollbackPlan) -> list[str]:
-    """The rollback plan in plain lines: the approval dialog and the tool's text summary show it."""
-    lines = ["Rollback plan" + (" (EMERGENCY)" if p.emergency else "") + ":"]
-    for step in p.steps:
-        took = "" if step.estimated_seconds is None else f", estimated {step.estimated_seconds:,.2f} s"
-        lines.append(f"  {step.version}_{step.name}: can roll back: {'yes' if step.can_roll_back else 'no'} "
-                     f"({step.why}){took}")
-        lines += [f"    - {loss.text}" for loss in step.destroys]
-    b = p.backup
-    scope = "the whole database" if b.scope == "whole" else ", ".join(b.tables) if b.tables else "scope unknown"
-    size = f", ~{b.estimated_bytes:,} bytes on disk" if b.estimated_bytes is not None else ""
-    lines.append(f"  backup first: yes ({scope}{size})" if b.will_back_up else f"  backup first: no ({b.why})")
-    if p.estimated_seconds is not None:
-        lines.append(f"  estimated time: {p.estimated_seconds:,.2f} s in total ({p.estimate_note})")
-    return lines + [f"  note: {n}" for n in p.notes]
-
-
-def run_text(r: RunReport, approved_plan: str | None = None) -> str:
-    lines = [
-        f"{r.action} on {r.environment}: {r.outcome} (plan {r.plan_id}); "
-        f"version {r.version_before or '(none)'} -> {r.version_after or '(none)'}"
-    ]
-    lines += [
-        f"  {m.version}_{m.name} [{m.direction}] {m.status}" + (f": {m.error}" if m.error else "") for m in r.migrations
-    ]
-    if r.rollback_plan and r.outcome in ("dry-run", "needs-approval", "failed"):
-        lines += rollback_plan_lines(r.rollback_plan)
-    label = "approved" if r.outcome in ("done", "failed") else "approval needed"
-    lines += [f"  {label}: {reason}" for reason in r.approval_reasons]
-    if approved_plan and r.outcome == "needs-approval":
-        lines.append(
-            f"The plan changed after the human approved plan {approved_plan}: nothing ran. "
-            "Call the tool again to show the new plan."
-        )
-    return "\n".join(lines + ([r.message] if r.message else []))
-
-
-def test_text(r: TestReport) -> str:
-    lines = [f"test on a copy of {r.environment}: {r.outcome.upper()} in {r.total_ms / 1000:.2f}s"
-             + (f" ({r.copy_method})" if r.copy_method else "")]
-    lines += [f"  [{'ok' if s.ok else 'FAIL'}] {s.name}: {s.duration_ms / 1000:.3f}s {s.detail[:120]}" for s in r.steps]
-    lines += [f"  {m.version}_{m.name}: apply {m.apply_ms}ms, rollback {m.rollback_ms}ms" for m in r.migrations]
-    lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in r.checks]
-    lines += [f"  note: {n}" for n in r.notes]
-    return "\n".join(lines + [r.message])

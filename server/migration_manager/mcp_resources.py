@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .errors import MigrationError
 from .mcp_calls import call_service, env_name
+from .mcp_results import REPORTS_URI, worded
 from .migrations.model import Migration, Script
 
 
@@ -26,7 +27,7 @@ def register_resources(server: MCPServer, service: Any) -> None:
             found = await call_service(fn, *args)
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
-        return json.dumps(found.model_dump(mode="json") if isinstance(found, BaseModel) else found, indent=1)
+        return json.dumps(worded(found.model_dump(mode="json")) if isinstance(found, BaseModel) else found, indent=1)
 
     def target(env: str | None = None) -> Any:
         return service.TargetRequest(project_dir=server.project_dir, env=resource_env(env))
@@ -79,6 +80,36 @@ def register_resources(server: MCPServer, service: Any) -> None:
     )
     async def config_resource() -> str:
         return await read(effective_config, target())
+
+    register_report_resources(server)
+
+
+def register_report_resources(server: MCPServer) -> None:
+    """The full reports a tool result left out (it names the URI), and the reports of runs a client cancelled."""
+
+    @server.resource(
+        REPORTS_URI,
+        name="reports",
+        mime_type="application/json",
+        description="The full reports this server process kept (the last 20): each tool result that was cut to fit "
+        "and each run whose request was cancelled, oldest first, with its URI and headline.",
+    )
+    async def reports_list() -> str:
+        kept = server.reports.reports.items()  # type: ignore[attr-defined]
+        return json.dumps([{"uri": f"{REPORTS_URI}/{rid}", "headline": headline} for rid, (headline, _) in kept])
+
+    @server.resource(
+        REPORTS_URI + "/{report_id}",
+        name="report",
+        mime_type="application/json",
+        description="One full report, as the tool result that was cut (or the cancelled run) named it.",
+    )
+    async def report_resource(report_id: str) -> str:
+        found = server.reports.reports.get(report_id)  # type: ignore[attr-defined]
+        if found is None:
+            raise ResourceError(f"No report '{report_id[:40]}': this server keeps the last 20 reports of this process "
+                                f"(none survive a restart). {REPORTS_URI} lists them.")
+        return json.dumps(found[1])
 
 
 def register_completions(server: MCPServer) -> None:

@@ -7,12 +7,13 @@ exactly one thing, the human in the loop: an apply or rollback the service says 
 approval is shown to the human through MCP elicitation, bound to the plan id they saw.
 There is no argument a model can set to approve.
 
-A service call runs in a worker thread that a client's cancel does not interrupt: a migration
-that started finishes (or fails and says its state); it is never cut half-way by a disconnect.
+A service call runs in a worker thread that a client's cancel never abandons: the cancel asks the
+runner to stop at its next safe point (mcp_calls.ProgressBridge), so a migration is never cut half-way.
+Results are bounded in size, with the full report as a resource (mcp_results.py).
 
 Adding a tool (test, sync, backup, restore...): one function in `build_server` taking `EnvArg`
 and typed arguments, calling `call_service(service.x, service.XRequest(**target_of(ctx, env), ...))`
-and returning `tool_result(report, summary)`, with honest annotations (READ_ONLY / WRITES_FILE /
+and returning `tool_result(ctx, report, summary)`, with honest annotations (READ_ONLY / WRITES_FILE /
 CHANGES_DB). A tool that changes a database takes `plan` + `approval` resolvers like `apply`
 (see mcp_approval.py), or `confirmation` like `resolve` when the service has no dry run.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import inspect
 import logging
 import os
 import sys
@@ -34,13 +36,14 @@ import anyio
 from mcp.server.mcpserver import Context, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from . import __version__
 from .mcp_approval import (
     Approval,
     apply_approval,
     apply_plan,
+    PlanIdArg,
     approved_request,
     baseline_question,
     confirmed,
@@ -50,9 +53,9 @@ from .mcp_approval import (
 )
 from .mcp_calls import (
     MIGRATION_NAME,
-    analyze_text,
     Emergency,
     EnvArg,
+    ProgressBridge,
     ResolveAction,
     RollbackTo,
     Steps,
@@ -60,16 +63,20 @@ from .mcp_calls import (
     call_service,
     cli_command,
     env_name,
-    progress_bridge,
     project_of,
-    run_text,
     service_package,
-    status_text,
     target_of,
+    version_arg,
+)
+from .mcp_results import (
+    ReportStore,
+    analyze_text,
+    bounded_output,
+    run_text,
+    status_text,
     test_text,
     tool_result,
     validate_text,
-    version_arg,
 )
 from .mcp_backup_tools import register_backup_tools
 from .mcp_prompts import register_prompts
@@ -87,7 +94,8 @@ CHANGES_DB = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempoten
 SCRATCH_COPY = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 INSTRUCTIONS = """migration-manager: safe database schema migrations.
-Workflow: status -> validate -> analyze -> dry_run -> apply (rollback to undo; compare across environments).
+Workflow: status -> validate -> analyze -> dry_run -> apply; to undo: rollback_plan (show it) -> rollback with its
+plan_id; compare across environments. Long results are cut to fit; the full report is a migrations://reports resource.
 Tools take environment NAMES from the project's configuration (read migrations://config), never URLs.
 apply and rollback ask the human for approval when the environment or the plan requires it; you cannot approve.
 """
@@ -105,9 +113,41 @@ def _default_project() -> Path:
     return Path(os.environ.get(PROJECT_VAR) or os.environ.get("CLAUDE_PROJECT_DIR") or Path.cwd())
 
 
+class MigrationServer(MCPServer):
+    """MCPServer whose tools refuse unknown arguments (a misspelt `to_version` must not apply everything), explain
+    invalid ones in one line, and describe themselves without the docstrings' indentation."""
+
+    def tool(self, *args: Any, **kwargs: Any) -> Any:
+        register = super().tool(*args, **kwargs)
+
+        def tidy(fn: Any) -> Any:
+            fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")
+            registered = register(fn)
+            self._tool_manager.get_tool(kwargs.get("name") or fn.__name__).parameters["additionalProperties"] = False
+            return registered
+
+        return tidy
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        known = set(tool.parameters.get("properties", {})) if tool else set()
+        unknown = sorted(set(arguments) - known) if tool else []
+        if unknown:
+            raise ToolError(f"Unknown argument(s) for {name}: {', '.join(unknown)}. Nothing was run. {name} takes: "
+                            f"{', '.join(sorted(known)) or 'no arguments'}.")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.__cause__.errors())
+            raise ToolError(f"Invalid argument for {name} ({problems}). Nothing was run; call it again with a valid "
+                            "value.") from None
+
+
 def build_server(project_dir: Path | None = None) -> MCPServer:
     service = _LazyService()
-    server = MCPServer(
+    server = MigrationServer(
         "migration-manager",
         title="Migration manager",
         instructions=INSTRUCTIONS,
@@ -115,13 +155,14 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         log_level="WARNING",
     )
     server.project_dir = (project_dir or _default_project()).resolve()
+    server.reports = ReportStore()  # full reports of results cut to fit, and of cancelled runs
 
     @server.tool(title="Migration status", annotations=READ_ONLY)
-    async def status(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, StatusReport]:
+    async def status(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, bounded_output(StatusReport)]:
         """Show which migrations are applied and pending on an environment, the current version, and any
         dirty (half-applied) or edited/missing migration, with the next step to take. Changes nothing."""
         report = await call_service(service.status, service.TargetRequest(**target_of(ctx, env)))
-        return tool_result(report, status_text(report))
+        return tool_result(ctx, report, status_text(report))
 
     @server.tool(title="Create a migration file", annotations=WRITES_FILE)
     async def create(
@@ -135,7 +176,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
             ),
         ] = "sql",
         env: EnvArg = None,
-    ) -> Annotated[CallToolResult, CreateReport]:
+    ) -> Annotated[CallToolResult, bounded_output(CreateReport)]:
         """Create a new, empty migration file in the project's migrations folder (version = UTC timestamp) and
         return its path. Write the UP and the DOWN into that file next. Touches no database."""
         if not MIGRATION_NAME.match(name):
@@ -143,26 +184,26 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         report = await call_service(
             service.create, service.CreateRequest(**target_of(ctx, env), name=name, format=format)
         )
-        return tool_result(report, f"Created {report.path} (version {report.version}). Write its UP and DOWN now.")
+        return tool_result(ctx, report, f"Created {report.path} (version {report.version}). Write its UP and DOWN now.")
 
     @server.tool(title="Validate migrations", annotations=READ_ONLY)
-    async def validate(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, ValidateReport]:
+    async def validate(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, bounded_output(ValidateReport)]:
         """Check every migration file: it parses for the environment's SQL dialect, versions are unique, each
         has a DOWN, no applied migration was edited or lost, nothing is dirty, plus schema- and data-aware
         findings for the pending ones against the live database. Changes nothing."""
         report = await call_service(service.validate, service.TargetRequest(**target_of(ctx, env)))
-        return tool_result(report, validate_text(report))
+        return tool_result(ctx, report, validate_text(report))
 
     @server.tool(title="Preview an apply (dry run)", annotations=READ_ONLY)
     async def dry_run(
         ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None
-    ) -> Annotated[CallToolResult, RunReport]:
+    ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Show exactly what `apply` would run: the pending migrations in order, each statement, whether it runs
         in a transaction, the findings, whether approval will be needed, and the plan id. Changes nothing."""
         report = await call_service(
             service.apply, service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), dry_run=True)
         )
-        return tool_result(report, run_text(report))
+        return tool_result(ctx, report, run_text(report))
 
     @server.tool(title="Apply pending migrations", annotations=CHANGES_DB)
     async def apply(
@@ -171,15 +212,31 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         approval: Annotated[ElicitationResult[Approval], Resolve(apply_approval)],
         env: EnvArg = None,
         to_version: ToVersionArg = None,
-    ) -> Annotated[CallToolResult, RunReport]:
+    ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Apply the pending migrations (up to to_version) under the migration lock, with backup, per-statement
         progress and history. If the environment requires approval (requireApproval, maintenance window) or
         the plan is dangerous, the human is asked to approve the exact plan in a dialog; without their yes
         nothing changes. Run dry_run first and show the plan to the user."""
         grant = approved_request(approval, plan, cli_command(env, "apply", to=to_version))
         request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), **grant)
-        report = await call_service(service.apply, request, progress=progress_bridge(ctx))
-        return tool_result(report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+        report = await call_service(service.apply, request, progress=ProgressBridge(ctx))
+        return tool_result(ctx, report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+
+    @server.tool(name="rollback_plan", title="Preview a rollback (rollback plan)", annotations=READ_ONLY)
+    async def preview_rollback(
+        ctx: Context,
+        env: EnvArg = None,
+        to_version: RollbackTo = None,
+        steps: Steps = None,
+        emergency: Emergency = False,
+    ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
+        """Show exactly what `rollback` would do with the same arguments, without doing it: the migrations it would
+        undo (newest first) and their DOWN statements, per migration whether it can roll back and what its DOWN
+        destroys (counted rows), the backup it takes first, the estimated time, whether the human must approve,
+        and the plan id. Changes nothing. Show it to the user before any rollback, and pass its plan_id to
+        rollback."""
+        report = await rollback_plan(ctx, env, to_version, steps, emergency)
+        return tool_result(ctx, report, run_text(report))
 
     @server.tool(title="Roll back migrations", annotations=CHANGES_DB)
     async def rollback(
@@ -190,18 +247,20 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         to_version: RollbackTo = None,
         steps: Steps = None,
         emergency: Emergency = False,
-    ) -> Annotated[CallToolResult, RunReport]:
+        plan_id: PlanIdArg = None,
+    ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Undo the newest applied migration (or `steps` of them, or all newer than to_version) by running their
-        DOWN scripts under the migration lock, after a backup. The report's rollback_plan says, per migration,
-        whether it can roll back, what its DOWN destroys (counted rows), the backup and the estimated time.
-        Same approvals as apply: the human approves the exact plan."""
+        DOWN scripts under the migration lock, after a backup. Call rollback_plan first, show the plan to the user
+        and pass its plan_id: if the plan changed since, nothing runs. The report's rollback_plan says, per
+        migration, whether it can roll back, what its DOWN destroys (counted rows), the backup and the estimated
+        time. Same approvals as apply: the human approves the exact plan."""
         cli = cli_command(env, "rollback", to=to_version, steps=steps, emergency=emergency)
         grant = approved_request(approval, plan, cli)
         request = service.RollbackRequest(
             **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, emergency=emergency, **grant
         )
-        report = await call_service(service.rollback, request, progress=progress_bridge(ctx))
-        return tool_result(report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+        report = await call_service(service.rollback, request, progress=ProgressBridge(ctx))
+        return tool_result(ctx, report, run_text(report, approved_plan=grant.get("approved_plan_id")))
 
     @server.tool(title="Resolve a dirty or edited migration", annotations=CHANGES_DB)
     async def resolve(
@@ -210,14 +269,14 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         version: Annotated[str, Field(description="The dirty (or edited) migration version, from the status tool.")],
         action: ResolveAction,
         env: EnvArg = None,
-    ) -> Annotated[CallToolResult, RunReport]:
+    ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Get out of a dirty state left by a failed or killed run, or accept an intended edit of an applied
         file. It rewrites migration history or re-runs statements, so the human always confirms it in a dialog."""
         confirmed(confirmation, f"resolve {version} ({action})", cli_command(env, f"resolve {version} --{action}"))
         request = service.ResolveRequest(**target_of(ctx, env), version=version_arg(version, "version"), action=action,
                                          approved=True)  # the human confirmed it in the dialog above
-        report = await call_service(service.resolve, request, progress=progress_bridge(ctx))
-        return tool_result(report, run_text(report))
+        report = await call_service(service.resolve, request, progress=ProgressBridge(ctx))
+        return tool_result(ctx, report, run_text(report))
 
     @server.tool(title="Baseline an existing database", annotations=CHANGES_DB)
     async def baseline(
@@ -225,13 +284,13 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         confirmation: Annotated[ElicitationResult[Approval], Resolve(baseline_question)],
         version: Annotated[str, Field(description="Record every pending migration up to this version as applied.")],
         env: EnvArg = None,
-    ) -> Annotated[CallToolResult, RunReport]:
+    ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Adopt a database that already has the schema: record the pending migrations up to `version` as
         applied WITHOUT running them. Wrong use hides real pending changes, so the human always confirms it."""
         confirmed(confirmation, f"baseline up to {version}", cli_command(env, f"baseline {version}"))
         request = service.BaselineRequest(**target_of(ctx, env), version=version_arg(version, "version"), approved=True)
         report = await call_service(service.baseline, request)
-        return tool_result(report, run_text(report))
+        return tool_result(ctx, report, run_text(report))
 
     _register_analysis_tools(server, service)
     register_backup_tools(server, service, writes=WRITES_FILE, destructive=CHANGES_DB)
@@ -247,7 +306,7 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
         ctx: Context,
         env: EnvArg = None,
         version: Annotated[str | None, Field(description="Only this pending migration version; omit for all.")] = None,
-    ) -> Annotated[CallToolResult, AnalyzeReport]:
+    ) -> Annotated[CallToolResult, bounded_output(AnalyzeReport)]:
         """Analyze the pending migrations against the live database before running them: every statement as it
         will run, and the data-aware findings with real counts from the tables (rows and values a DROP loses,
         values a narrower type truncates, duplicates blocking a UNIQUE, NULLs blocking NOT NULL, orphans blocking
@@ -255,18 +314,18 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
         and a safe rewrite; and whether applying will need the human's approval. Changes nothing."""
         request = service.AnalyzeRequest(**target_of(ctx, env), version=version_arg(version, "version"))
         report = await call_service(service.analyze, request)
-        return tool_result(report, analyze_text(report))
+        return tool_result(ctx, report, analyze_text(report))
 
     @server.tool(title="Test migrations on a copy", annotations=SCRATCH_COPY)
     async def test(
         ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None
-    ) -> Annotated[CallToolResult, TestReport]:
+    ) -> Annotated[CallToolResult, bounded_output(TestReport)]:
         """Rehearse the pending migrations on a scratch copy of the environment's database: copy it, apply them,
         check constraints, row counts and checksums of untouched tables, roll them back, compare schema and data
         with the original, and drop the copy. Every step is timed. The environment itself is only read."""
         request = service.TestRequest(**target_of(ctx, env), to_version=version_arg(to_version))
-        report = await call_service(service.test, request, progress=progress_bridge(ctx))
-        return tool_result(report, test_text(report))
+        report = await call_service(service.test, request, progress=ProgressBridge(ctx))
+        return tool_result(ctx, report, test_text(report))
 
     @server.tool(title="Compare environments", annotations=READ_ONLY)
     async def compare(
@@ -278,7 +337,7 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
                 "(e.g. ['dev', 'staging', 'production']); omit for all."
             ),
         ] = None,
-    ) -> Annotated[CallToolResult, CompareReport]:
+    ) -> Annotated[CallToolResult, bounded_output(CompareReport)]:
         """The migration matrix across environments: for every migration, whether it is applied, pending, dirty
         or edited on each environment, and which environment is behind which. Changes nothing."""
         names = [name for name in (env_name(e) for e in envs or []) if name]
@@ -289,7 +348,7 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
             f"{row.version}_{row.name}: " + ", ".join(f"{e}={s}" for e, s in row.states.items())
             for row in report.rows[:50]
         ]
-        return tool_result(report, "\n".join(report.summary + lines + [f"{e}: {m}" for e, m in report.errors.items()]))
+        return tool_result(ctx, report, "\n".join(report.summary + lines + [f"{e}: {m}" for e, m in report.errors.items()]))
 
 
 # ---- transports --------------------------------------------------------------------------

@@ -74,7 +74,8 @@ async def test_model_cannot_approve_by_passing_arguments(sqlite_project: Path, t
             "apply",
             {"env": "prod", "approved": True, "approved_plan_id": "x", "yes": True, "approval": {"approve": True}},
         )
-    assert result.is_error and "cannot show an approval dialog" in text_of(result)
+    assert result.is_error  # approval arguments are unknown arguments: refused before anything is planned
+    assert "Unknown argument(s) for apply: approval, approved, approved_plan_id, yes." in text_of(result)
     assert not (tmp_path / "prod.db").exists() or "users" not in sqlite_tables(tmp_path / "prod.db")
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,25 @@ def test_skill_description_carries_the_triggers_and_when_to_use_it() -> None:
     assert "use it when" in description
     for pattern in FILE_TRIGGERS:
         assert pattern in description, pattern
+
+
+READ_ONLY_TOOLS = ("status", "validate", "analyze", "dry_run", "rollback_plan", "compare")
+# Claude Code names a server's tools after where it came from: the project's .mcp.json, or the `sc` plugin.
+TOOL_PREFIXES = ("mcp__migration-manager__", "mcp__plugin_sc_migration-manager__")
+
+
+def test_skill_and_commands_preapprove_both_names_of_the_read_only_tools() -> None:
+    skill = frontmatter(REPO / "SKILL.md")[0]["allowed-tools"].split()
+    commands = [[t.strip() for t in frontmatter(REPO / ".claude" / "commands" / "sc" / f"{name}.md")[0]
+                 ["allowed-tools"].split(",")] for name in ("db-migrate", "migration")]
+    for allowed in (skill, *commands):
+        for prefix in TOOL_PREFIXES:
+            assert {prefix + tool for tool in READ_ONLY_TOOLS} <= set(allowed), (prefix, allowed)
+
+
+def test_skill_shows_the_rollback_plan_before_any_rollback() -> None:
+    body = frontmatter(REPO / "SKILL.md")[1]
+    assert "**Always call `rollback_plan` first**" in body and "`plan_id`" in body
 
 
 def test_skill_preapproves_only_read_only_tools() -> None:
@@ -205,6 +225,31 @@ def test_hook_reports_a_broken_migration_to_claude(tmp_path: Path) -> None:
     done = run_hook(tmp_path, bad)
     assert done.returncode == 2  # Claude Code shows stderr to Claude
     assert "20240101000000_bad.sql" in done.stderr and "SQL parses" in done.stderr
+
+
+def test_hook_tells_claude_about_a_danger_finding_on_the_live_data(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    settings = {"skills": {"migration-manager": {"environments": {"dev": {"url": f"sqlite:///{db}"}}}}}
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps(settings))
+    (tmp_path / "migrations").mkdir()
+    with sqlite3.connect(db) as conn:
+        conn.executescript("CREATE TABLE t (email text); INSERT INTO t VALUES ('a'), ('a');")
+    unique = tmp_path / "migrations" / "20240101000000_unique.sql"
+    unique.write_text("-- UP\nCREATE UNIQUE INDEX t_email ON t (email);\n-- DOWN\nDROP INDEX t_email;\n")
+    done = run_hook(tmp_path, unique)
+    assert done.returncode == 2  # validate passes (the SQL is fine), but the UNIQUE would fail on these rows
+    assert "danger unique-duplicates (20240101000000 statement 1)" in done.stderr and "fix:" in done.stderr
+
+
+@pytest.mark.parametrize("text", ["-- UP\nCREATE TABLE p (id integer PRIMARY KEY, email text;\n-- DOWN\nDROP TABLE p;\n",
+                                  "-- UP\nCREATE TABLE p (id integer PRIMARY KEY, email text\n-- DOWN\nDROP TABLE p;\n"])
+def test_hook_reports_an_unclosed_parenthesis(tmp_path: Path, text: str) -> None:
+    (tmp_path / "migrations").mkdir()
+    bad = tmp_path / "migrations" / "20240101000000_paren.sql"
+    bad.write_text(text)
+    done = run_hook(tmp_path, bad)
+    assert done.returncode == 2 and "FAILED SQL parses" in done.stderr, done.stdout + done.stderr
 
 
 def test_hook_is_silent_for_good_migrations_and_other_files(tmp_path: Path) -> None:

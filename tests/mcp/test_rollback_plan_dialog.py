@@ -64,3 +64,31 @@ async def test_emergency_rollback_tool_still_asks_and_says_no_backup(sqlite_proj
                  "- drops column users.phone (non-null values not counted: --emergency)", "requireApproval"):
         assert line in shown, (line, shown)
     assert "phone" not in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]
+
+
+async def test_rollback_plan_tool_previews_and_changes_nothing(sqlite_project: Path, tmp_path: Path) -> None:
+    async with Client(build_server(sqlite_project), elicitation_callback=Dialogs("accept")) as client:
+        await client.call_tool("apply", {"env": "dev"})
+        with sqlite3.connect(tmp_path / "dev.db") as db:
+            db.execute("INSERT INTO users (id, email, phone) VALUES (1, 'a@x', '555')")
+        preview = await client.call_tool("rollback_plan", {"env": "dev", "to_version": "0"})
+        tables_after_preview = sqlite_tables(tmp_path / "dev.db")
+        done = await client.call_tool("rollback", {"env": "dev", "to_version": "0",
+                                                   "plan_id": preview.structured_content["plan_id"]})
+    assert not preview.is_error and preview.structured_content["outcome"] == "dry-run"
+    for line in ("Rollback plan:", "- drops table users (1 rows)", "20240101000000_create_users: can roll back: yes"):
+        assert line in text_of(preview), line
+    assert "users" in tables_after_preview  # the preview ran nothing
+    assert not done.is_error and "users" not in sqlite_tables(tmp_path / "dev.db")
+
+
+async def test_rollback_refuses_when_the_plan_changed_since_the_preview(sqlite_project: Path, tmp_path: Path) -> None:
+    dialogs = Dialogs("accept")
+    async with Client(build_server(sqlite_project), elicitation_callback=dialogs) as client:
+        await client.call_tool("apply", {"env": "prod"})
+        preview = await client.call_tool("rollback_plan", {"env": "prod", "steps": 1})
+        result = await client.call_tool("rollback", {"env": "prod", "steps": 2,
+                                                     "plan_id": preview.structured_content["plan_id"]})
+    assert result.is_error and "The rollback plan changed since plan" in text_of(result)
+    assert len(dialogs.shown) == 1  # the apply's; the human was not asked about a plan nobody saw
+    assert "phone" in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]

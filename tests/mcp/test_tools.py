@@ -18,6 +18,7 @@ ALL_TOOLS = {
     "validate",
     "analyze",
     "dry_run",
+    "rollback_plan",
     "apply",
     "rollback",
     "resolve",
@@ -33,7 +34,7 @@ async def test_tools_are_listed_with_honest_annotations(sqlite_project: Path) ->
     async with Client(build_server(sqlite_project)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == ALL_TOOLS
-    for name in ("status", "validate", "analyze", "dry_run", "compare"):
+    for name in ("status", "validate", "analyze", "dry_run", "rollback_plan", "compare"):
         assert tools[name].annotations.read_only_hint is True, name
         assert tools[name].annotations.destructive_hint is False, name
     for name in ("apply", "rollback", "resolve", "baseline", "restore"):

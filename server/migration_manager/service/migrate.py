@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from ..errors import DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
+from ..errors import Cancelled, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
 from ..history import HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
@@ -73,7 +73,7 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             return report
         backup = backup_before_change(conn, report, [m.up for m in selected], progress)
         _execute(conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id))
-        if report.outcome == "failed" and project.settings.rollback.autoOnFailure:
+        if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
         report.version_after = _current(conn)
         return report
@@ -258,7 +258,7 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
             except Exception as exc:  # noqa: BLE001 - a driver error outside a statement (history, session)
                 raise outside_statement_failure(conn, run, exc) from None
         except MigrationError as exc:
-            run.status, run.error = "failed", exc.message
+            run.status, run.error = "planned" if isinstance(exc, Cancelled) else "failed", exc.message
             run.duration_ms = int((time.monotonic() - started) * 1000)  # lock-wait retries included
             _log_failure(conn, run, report.action, author, exc)
             report.outcome = "failed"
@@ -268,6 +268,11 @@ def _execute(conn: Connection, report: RunReport, progress: Progress | None, ste
     done = [r for r in report.migrations if r.status != "planned"]
     verb = {"up": "Applied", "down": "Rolled back"}[done[-1].direction] if done else "Ran"
     report.message += f"{verb} {len(done)} migration(s)."
+
+
+def _cancelled(report: RunReport) -> bool:
+    """Stopped on request: what completed stays (autoOnFailure is for failures, not for a cancel)."""
+    return bool(report.error) and report.error.get("error") == Cancelled.kind
 
 
 def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, exc: MigrationError) -> None:

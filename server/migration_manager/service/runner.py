@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
-from ..errors import ConnectionLost, MigrationError, StatementFailed
+from ..errors import Cancelled, ConnectionLost, MigrationError, StatementFailed
 from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
 from ..reports import MigrationRun, StatementRun
@@ -34,12 +34,14 @@ _DML = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 class MigrationContext:
     """What a Python migration's up(ctx)/down(ctx) receives."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, stop_if_asked: Callable[[], None] = lambda: None) -> None:
         self._engine = conn.engine
+        self._stop_if_asked = stop_if_asked
         self.dialect = conn.engine.dialect
         self.param = conn.engine.param
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        self._stop_if_asked()  # between the batches of a backfill, when the migration runs in a transaction
         return self._engine.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
@@ -95,6 +97,7 @@ class Runner:
                          statements_total=max(len(run.statements), 1), backup_id=backup_id,
                          down_script=migration.down.source if migration.down else None)
         self._emit("migration", f"Applying {migration.label} ({run.mode})")
+        self._stop_if_asked(run)
         self.archiver = _archiver(self.conn, run)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(migration.up)):
             self._with_retries(run, lambda: self._apply_in_transaction(migration, run, row, started))
@@ -142,6 +145,7 @@ class Runner:
         undoing what this same command applied: the data it destroys did not exist before the command)."""
         started = time.monotonic()
         self._emit("migration", f"Rolling back {row.version}_{row.name} ({run.mode})")
+        self._stop_if_asked(run)
         self.archiver = _archiver(self.conn, run, archive_new=archive)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
             def attempt() -> None:
@@ -178,9 +182,10 @@ class Runner:
     def _run_script(self, script: Script, run: MigrationRun) -> None:
         """Inside the migration's transaction: the caller records it."""
         if script.is_python:
-            self._run_python(script, run)
+            self._run_python(script, run, stoppable=True)
             return
         for statement in run.statements:
+            self._stop_if_asked(run, in_transaction=True)
             self._run_statement(run, statement, retry=False)
             self._restore_after(run, statement)
         if run.statements:
@@ -285,13 +290,16 @@ class Runner:
             error.lock_timeout = False
             raise error from None
 
-    def _run_python(self, script: Script, run: MigrationRun) -> None:
+    def _run_python(self, script: Script, run: MigrationRun, stoppable: bool = False) -> None:
         module_name = f"mm_migration_{run.version}_{run.direction}"
         spec = importlib.util.spec_from_loader(module_name, loader=None)
         module = importlib.util.module_from_spec(spec)
         try:
             exec(compile(script.source, f"{run.version}_{run.name}.py", "exec"), module.__dict__)  # noqa: S102
-            getattr(module, script.python_callable)(MigrationContext(self.conn))
+            stop = partial(self._stop_if_asked, run, in_transaction=True) if stoppable else (lambda: None)
+            getattr(module, script.python_callable)(MigrationContext(self.conn, stop))
+        except Cancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - user code: report it, never crash the runner
             run.error = f"{type(exc).__name__}: {_clean(exc, self.conn)}"
             raise StatementFailed(f"{run.version}_{run.name}: {script.python_callable}(ctx) raised {run.error}") from None
@@ -395,6 +403,24 @@ class Runner:
         except Exception:  # noqa: BLE001 - the server may be gone; the original error matters more
             exc.state += (" The failure could not be recorded (the connection was lost): the history row still says "
                           "the run is in progress, and `db-migrate status` will report it as interrupted.")
+
+    def _stop_if_asked(self, run: MigrationRun, in_transaction: bool = False) -> None:
+        """A surface that can be cancelled (the MCP server) passes a progress callback with `cancelled()`. It is
+        asked only where stopping leaves nothing half-done: before a migration, and between the statements (or
+        a Python migration's batches) of one that runs in a transaction, which then rolls back. A per-statement
+        migration runs to its end (stopping half-way would leave it dirty), and so does autoOnFailure's undo
+        (a runner outside the command's numbered migrations)."""
+        cancelled = getattr(self.progress, "cancelled", None)
+        if cancelled is None or not cancelled() or self.position[1] == 0:
+            return
+        done, verb = self.position[0] - 1, "applied" if run.direction == "up" else "rolled back"
+        raise Cancelled(
+            f"Stopped on request before finishing {run.version}_{run.name}: {done} of the {self.position[1]} "
+            f"migration(s) of this command were {verb}.",
+            state=(f"The {done} migration(s) before it are {verb} and recorded; {run.version}_{run.name} is "
+                   + ("unchanged (its transaction was rolled back)" if in_transaction else "unchanged (it had not started)")
+                   + " and so are the ones after it. Nothing is dirty."),
+            next_step="`db-migrate status` shows where it stands; run the command again to continue.")
 
     def _python_in_transaction(self, script: Script) -> bool:
         return self.engine.caps.transactional_ddl and not script.no_transaction

@@ -1,0 +1,306 @@
+"""What an MCP tool hands back: a short text summary, the report as bounded structured content, and
+the full report as a resource when anything had to be left out.
+
+Claude Code cuts a tool result at about 25,000 tokens, and a 200-migration apply or rollback report is
+hundreds of kilobytes. So the text says counts, the first failures and the next step; the structured
+content keeps the report's shape but at most a few items per list (failures first) and shortened long
+texts, saying what it left out (`omitted`) and where the rest is (`full_report`, a
+migrations://reports/{id} resource kept in memory for the last runs). A failed operation comes back
+with isError set, its state and its next step; next steps name tools, not CLI commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+from collections import Counter, OrderedDict
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, Field, create_model
+
+from .reports import AnalyzeReport, RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport
+
+REPORTS_URI = "migrations://reports"
+STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens
+LIST_KEEPS = (20, 10, 5, 2, 1)  # items kept per list, fewer until the report fits the budget
+TEXT_KEEP = 1_000  # characters of one long text (a statement's SQL, a Python migration's source)
+SUMMARY_ITEMS = 10  # migrations, steps or findings listed in the text summary
+
+
+# ---- the result ----------------------------------------------------------------------------
+class ReportStore:
+    """The last full reports of this server process, readable as migrations://reports/{id}."""
+
+    keep_last = 20
+
+    def __init__(self) -> None:
+        self.reports: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._ids = itertools.count(1)
+
+    def keep(self, headline: str, data: dict[str, Any]) -> str:
+        report_id = f"report-{next(self._ids)}"
+        self.reports[report_id] = (headline, data)
+        while len(self.reports) > self.keep_last:
+            self.reports.popitem(last=False)
+        return f"{REPORTS_URI}/{report_id}"
+
+
+def report_store(ctx: Context) -> ReportStore:
+    return ctx.mcp_server.reports  # type: ignore[attr-defined]
+
+
+@functools.cache
+def bounded_output(model: type[BaseModel]) -> type[BaseModel]:
+    """The report's schema plus what a bounded result says about its cuts (the tools' output schema)."""
+    return create_model(
+        model.__name__,
+        __base__=model,
+        omitted=(dict[str, int], Field(default_factory=dict, description="items (or characters) left out of this "
+                                       "result, by path, to keep it small")),
+        full_report=(str | None, Field(None, description="resource URI of the complete report, when anything was "
+                                       "left out")),
+    )
+
+
+def tool_result(ctx: Context, report: BaseModel, summary: str) -> CallToolResult:
+    """The report as a tool result; isError when the operation itself failed (not a dry run that found errors)."""
+    data = worded(report.model_dump(mode="json"))
+    shown, omitted = bounded(data)
+    lines = [summary] + error_lines(data.get("error"), summary)
+    shown["omitted"], shown["full_report"] = omitted, None
+    if omitted:
+        shown["full_report"] = report_store(ctx).keep(summary.splitlines()[0], data)
+        lines.append(f"This result leaves out {_omitted_text(omitted)}; read the resource {shown['full_report']} "
+                     "for the complete report.")
+    failed = data.get("outcome") == "failed" and not data.get("dry_run", False)
+    return CallToolResult(
+        content=[TextContent(type="text", text=tool_words("\n".join(lines))),
+                 TextContent(type="text", text=json.dumps(shown))],
+        structured_content=shown,
+        is_error=failed,
+    )
+
+
+def error_lines(error: dict[str, Any] | None, summary: str) -> list[str]:
+    """A failed run's state and next step, unless the summary already says them."""
+    if not error:
+        return []
+    lines = [f"Database state: {error['state']}"] if error.get("state") and "Database state:" not in summary else []
+    if error.get("next_step") and "Next step:" not in summary:
+        lines.append(f"Next step: {error['next_step']}")
+    return lines
+
+
+def bounded(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The report cut to STRUCTURED_BUDGET: fewer items per list until it fits, and what was left out, by path."""
+    for keep in LIST_KEEPS:
+        omitted: dict[str, int] = {}
+        shown = _trim(data, keep, "", omitted)
+        if len(json.dumps(shown)) <= STRUCTURED_BUDGET:
+            break
+    return shown, omitted
+
+
+def _trim(value: Any, keep: int, path: str, omitted: dict[str, int]) -> Any:
+    if isinstance(value, dict):
+        return {k: _trim(v, keep, f"{path}.{k}" if path else k, omitted) for k, v in value.items()}
+    if isinstance(value, list):
+        chosen = _first_that_matter(value, keep)
+        if len(chosen) < len(value):
+            omitted[path] = omitted.get(path, 0) + len(value) - len(chosen)
+        return [_trim(v, keep, f"{path}[]", omitted) for v in chosen]
+    if isinstance(value, str) and len(value) > TEXT_KEEP:
+        omitted[f"{path} (characters)"] = omitted.get(f"{path} (characters)", 0) + len(value) - TEXT_KEEP
+        return value[:TEXT_KEEP] + "…"
+    return value
+
+
+def _first_that_matter(items: list[Any], keep: int) -> list[Any]:
+    """`keep` items in their order: failures, refusals and dangers first, then the others from the start."""
+    if len(items) <= keep:
+        return items
+    urgent = [i for i, item in enumerate(items) if _matters(item)]
+    chosen = set(urgent[:keep])
+    chosen |= set(itertools.islice((i for i in range(len(items)) if i not in chosen), keep - len(chosen)))
+    return [items[i] for i in sorted(chosen)]
+
+
+def _matters(item: Any) -> bool:
+    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key, None)  # JSON or a report model
+    return (get("status") == "failed" or get("ok") is False or get("can_roll_back") is False
+            or get("severity") in ("error", "danger") or bool(get("error")))
+
+
+def _omitted_text(omitted: dict[str, int]) -> str:
+    parts = [f"{n:,} {path}" for path, n in omitted.items() if "(characters)" not in path]
+    return ", ".join(parts[:4]) + (" and more" if len(parts) > 4 else "") or "the end of some long texts"
+
+
+# ---- next steps as tool calls ---------------------------------------------------------------
+_CLI = re.compile(
+    r"`?db-migrate(?P<env>\s+--env\s+[\w.-]+)?\s+(?P<verb>[a-z]+)"
+    r"(?P<args>(?:\s+(?:--(?:to|steps|env)\s+[\w.{}]+|--[a-z-]+(?![\w-])|\d[\w.]*|[A-Z]{2,}\b|list\b|create\b))*)`?"
+)
+_SAME_VERB = {"status", "validate", "analyze", "test", "compare", "create", "apply", "rollback", "baseline", "restore"}
+_RESOLVE_ACTIONS = {"--retry": "retry", "--mark-applied": "mark-applied", "--mark-not-applied": "mark-not-applied",
+                    "--accept-checksum": "accept-checksum"}
+
+
+def tool_words(text: str) -> str:
+    """Replace `db-migrate ...` commands by the tool call that does the same ("the `resolve` tool (...)")."""
+    return _CLI.sub(_as_tool_call, text)
+
+
+def _as_tool_call(match: re.Match[str]) -> str:
+    verb, words = match["verb"], match["args"].split()
+    flags = {w for w in words if w.startswith("--")}
+    values = dict(zip(words, words[1:]))
+    positional = [w for i, w in enumerate(words) if not w.startswith("--") and (i == 0 or words[i - 1]
+                                                                              not in ("--to", "--steps", "--env"))]
+    args: dict[str, str] = {"env": match["env"].split()[-1]} if match["env"] else {}
+    if verb == "apply" and "--dry-run" in flags:
+        verb = "dry_run"
+    if verb == "backup" and positional[:1] in (["list"], ["create"]):
+        args["action"] = positional.pop(0)
+    elif verb == "resolve" and positional and flags & set(_RESOLVE_ACTIONS):
+        verb, args["version"] = "resolve", positional.pop(0)
+        args["action"] = next(_RESOLVE_ACTIONS[f] for f in flags if f in _RESOLVE_ACTIONS)
+    elif verb == "history":
+        return f"the migrations://history/{args.get('env', '<env>')} resource"
+    elif verb not in _SAME_VERB | {"dry_run"} or "--into" in flags or "--emergency" in flags:
+        return match[0]  # no tool does exactly this: keep the CLI command
+    if "--to" in values:
+        args["version" if verb == "baseline" else "to_version"] = values["--to"]
+    if "--steps" in values:
+        args["steps"] = values["--steps"]
+    if positional:
+        args[{"create": "name", "restore": "backup_id", "analyze": "version", "baseline": "version"}.get(verb, "arg")] \
+            = positional[0]
+    listed = ", ".join(f"{k}={v}" for k, v in args.items())
+    return f"the `{verb}` tool" + (f" ({listed})" if listed else "")
+
+
+def worded(data: dict[str, Any]) -> dict[str, Any]:
+    """The report's own next steps, as tool calls (the rest of the report is the CLI's --json as is)."""
+    for key in ("next_action", "message"):
+        if isinstance(data.get(key), str):
+            data[key] = tool_words(data[key])
+    if isinstance(data.get("error"), dict):
+        data["error"] = {k: tool_words(v) if isinstance(v, str) else v for k, v in data["error"].items()}
+    return data
+
+
+# ---- summaries (the short text beside the structured report) -----------------------------
+def status_text(r: StatusReport) -> str:
+    head = (
+        f"{r.environment} ({r.database}, {r.server_version}): version {r.current_version or '(none)'}, "
+        f"{len(r.applied)} applied, {len(r.pending)} pending" + (", DIRTY" if r.dirty else "")
+    )
+    lines = [head] + [f"  pending: {m.version}_{m.name}" for m in r.pending[:20]]
+    lines += [f"  problem: {p}" for p in r.problems]
+    if r.dirty_detail:
+        lines.append(r.dirty_detail)
+    return "\n".join(lines + [f"Next: {r.next_action}"])
+
+
+def validate_text(r: ValidateReport) -> str:
+    severities = Counter(f.severity for f in r.findings)
+    risky = severities["error"] + severities["danger"]
+    verdict = "PROBLEMS FOUND" if not r.ok else "OK, but with dangerous findings" if risky else "OK"
+    lines = [f"{r.environment}: {verdict}"]
+    lines += [f"  [{'FAIL' if not c.ok else 'WARN' if c.warning else 'ok'}] {c.name}: {c.detail}" for c in r.checks]
+    lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in _first_that_matter(r.findings, SUMMARY_ITEMS)]
+    lines += _more(len(r.findings), SUMMARY_ITEMS, "finding(s)")
+    if risky:
+        lines.append("Next: the analyze tool shows each finding with its counts and a safer rewrite; fix them before "
+                     "applying (a danger needs the human's approval, an error stops the apply).")
+    return "\n".join(lines)
+
+
+def analyze_text(r: AnalyzeReport) -> str:
+    counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
+    lines = [f"{r.environment} ({r.server_version}): {len(r.migrations)} pending migration(s) analyzed, {counts}"]
+    for m in r.migrations[:SUMMARY_ITEMS]:
+        lines.append(f"  {m.version}_{m.name} [{m.mode}], {len(m.statements)} statement(s)")
+        lines += [f"    {f.severity} {f.rule} (statement {f.statement_index}): {f.message}" for f in m.findings]
+    lines += _more(len(r.migrations), SUMMARY_ITEMS, "migration(s)")
+    lines += [f"  approval needed: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
+    return "\n".join(lines + [f"Next: {r.next_action}"])
+
+
+def rollback_plan_lines(p: RollbackPlan, limit: int | None = None) -> list[str]:
+    """The rollback plan in plain lines: the approval dialog (every step) and the tool summaries (`limit` steps)."""
+    lines = ["Rollback plan" + (" (EMERGENCY)" if p.emergency else "") + ":"]
+    steps = p.steps if limit is None else _first_that_matter(p.steps, limit)
+    for step in steps:
+        took = "" if step.estimated_seconds is None else f", estimated {step.estimated_seconds:,.2f} s"
+        lines.append(f"  {step.version}_{step.name}: can roll back: {'yes' if step.can_roll_back else 'no'} "
+                     f"({step.why}){took}")
+        lines += [f"    - {loss.text}" for loss in step.destroys]
+    lines += _more(len(p.steps), len(steps), "migration(s) in the plan")
+    losses = sum(len(s.destroys) for s in p.steps)
+    if limit is not None and losses:
+        lines.append(f"  in all: {losses} statement(s) destroy data, in "
+                     f"{sum(1 for s in p.steps if s.destroys)} migration(s)")
+    b = p.backup
+    scope = "the whole database" if b.scope == "whole" else ", ".join(b.tables) if b.tables else "scope unknown"
+    size = f", ~{b.estimated_bytes:,} bytes on disk" if b.estimated_bytes is not None else ""
+    lines.append(f"  backup first: yes ({scope}{size})" if b.will_back_up else f"  backup first: no ({b.why})")
+    if p.estimated_seconds is not None:
+        lines.append(f"  estimated time: {p.estimated_seconds:,.2f} s in total ({p.estimate_note})")
+    return lines + [f"  note: {n}" for n in p.notes]
+
+
+def run_text(r: RunReport, approved_plan: str | None = None) -> str:
+    statuses = ", ".join(f"{n} {s}" for s, n in Counter(m.status for m in r.migrations).items())
+    lines = [
+        f"{r.action} on {r.environment}: {r.outcome} (plan {r.plan_id}); "
+        f"version {r.version_before or '(none)'} -> {r.version_after or '(none)'}; "
+        f"{len(r.migrations)} migration(s)" + (f": {statuses}" if statuses else "")
+    ]
+    shown = _first_that_matter(r.migrations, SUMMARY_ITEMS)
+    lines += [f"  {m.version}_{m.name} [{m.direction}] {m.status}" + (f": {m.error}" if m.error else "") for m in shown]
+    lines += _more(len(r.migrations), len(shown), "migration(s)")
+    severities = Counter(f.severity for f in r.findings)
+    if severities:
+        lines.append("  findings: " + ", ".join(f"{n} {s}" for s, n in severities.items()))
+    if r.rollback_plan and r.outcome in ("dry-run", "needs-approval", "failed"):
+        lines += rollback_plan_lines(r.rollback_plan, limit=SUMMARY_ITEMS)
+    label = "approved" if r.outcome in ("done", "failed") else "approval needed"
+    lines += [f"  {label}: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
+    lines += _more(len(r.approval_reasons), SUMMARY_ITEMS, "approval reason(s)")
+    if approved_plan and r.outcome == "needs-approval":
+        lines.append(
+            f"The plan changed after the human approved plan {approved_plan}: nothing ran. "
+            "Call the tool again to show the new plan."
+        )
+    return "\n".join(lines + ([r.message] if r.message else []))
+
+
+def test_text(r: TestReport) -> str:
+    lines = [f"test on a copy of {r.environment}: {r.outcome.upper()} in {r.total_ms / 1000:.2f}s"
+             + (f" ({r.copy_method})" if r.copy_method else "")]
+    lines += [f"  [{'ok' if s.ok else 'FAIL'}] {s.name}: {s.duration_ms / 1000:.3f}s {s.detail[:120]}" for s in r.steps]
+    shown = _first_that_matter(r.migrations, SUMMARY_ITEMS)
+    lines += [f"  {m.version}_{m.name}: apply {_ms(m.apply_ms)}, rollback {_ms(m.rollback_ms)}"
+              + (f": {m.error}" if m.error else "") for m in shown]
+    lines += _more(len(r.migrations), len(shown), "migration(s)")
+    lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in _first_that_matter(r.checks, SUMMARY_ITEMS)]
+    lines += [f"  note: {n}" for n in r.notes[:SUMMARY_ITEMS]]
+    lines.append(r.message)
+    if r.outcome == "failed":
+        lines.append("Next step: fix the migration or the data the failed step names, then call the test tool again "
+                     "(the environment itself was not changed).")
+    return "\n".join(lines)
+
+
+def _ms(value: int | None) -> str:
+    return "not run" if value is None else f"{value} ms"
+
+
+def _more(total: int, shown: int, what: str) -> list[str]:
+    return [f"  … and {total - shown} more {what} (in the structured result)"] if total > shown else []
