@@ -40,3 +40,14 @@ def test_empty_migration_is_applied_recorded_and_rolled_back(project, any_url):
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert set(history(any_url)) == {"1"}
     assert [e[:2] for e in events(any_url) if e[1] == "rollback"] == [("3", "rollback"), ("2", "rollback")]
+
+
+def test_validate_replays_versions_in_number_order(project, any_url):
+    """2_ runs before 10_ (as apply runs them), not in file-name order: no false "table does not exist"."""
+    if not any_url.startswith("sqlite"):
+        pytest.skip("the order is the same on every database")
+    project.write("2_create.up.sql", "CREATE TABLE subs (id int PRIMARY KEY);\n")
+    project.write("10_alter.up.sql", "ALTER TABLE subs ADD COLUMN n int;\n")
+    validated = project.run("--json", "validate", url=any_url)
+    assert validated.returncode == 0, validated.stdout
+    assert json.loads(validated.stdout)["findings"] == []

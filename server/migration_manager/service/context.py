@@ -17,7 +17,7 @@ from ..config import Settings, Target, load_settings, resolve_target
 from ..engines import Engine, open_engine
 from ..errors import MigrationFileError
 from ..history import History
-from ..migrations.formats import is_companion, read_directory, read_file
+from ..migrations.formats import is_companion, read_directory, read_file, version_key
 from ..migrations.model import Migration
 from ..urls import parse_url
 
@@ -68,7 +68,7 @@ class Project:
                         found.append(read_file(path, self.dialect))
                     except MigrationFileError as exc:
                         errors.append(exc)
-        return found, errors
+        return sorted(found, key=lambda m: version_key(m.version)), errors  # 2_ before 10_, as apply runs them
 
     def author(self) -> str:
         return self.settings.author or os.environ.get("MM_AUTHOR") or _git_user(self.dir) or getpass.getuser()
