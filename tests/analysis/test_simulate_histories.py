@@ -88,6 +88,14 @@ MYSQL_CLEAN = {
 }
 
 
+SQLITE_CLEAN = {
+    "table rebuild: a referenced table dropped and replaced": [
+        ("CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (p_id int REFERENCES p (id));", None),
+        ("CREATE TABLE _p_tmp (id int PRIMARY KEY, note text);\nINSERT INTO _p_tmp (id) SELECT id FROM p;\n"
+         "DROP TABLE p;\nALTER TABLE _p_tmp RENAME TO p;", None)],
+}
+
+
 def _noise(engine, migrations) -> list:
     return [f for f in simulate(read_schema(engine), migrations) if f.severity in ("error", "warning")]
 
@@ -112,6 +120,11 @@ def test_postgres_history_construct_is_clean(pg_url, tmp_path, name):
 @pytest.mark.parametrize("name", list(MYSQL_CLEAN))
 def test_mariadb_history_construct_is_clean(mysql_url, tmp_path, name):
     _assert_clean(mysql_url, "mysql", tmp_path, MYSQL_CLEAN[name])
+
+
+@pytest.mark.parametrize("name", list(SQLITE_CLEAN))
+def test_sqlite_history_construct_is_clean(sqlite_url, tmp_path, name):
+    _assert_clean(sqlite_url, "sqlite", tmp_path, SQLITE_CLEAN[name])
 
 
 @pytest.mark.postgres

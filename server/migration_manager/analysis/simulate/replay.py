@@ -124,7 +124,8 @@ class Replay:
         dropped = key(table.name)
         referencing = [(t, c) for t in self.schema.foreign_key_holders() if t is not table
                        for c in t.constraints.values() if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
-        if referencing and not op.cascade:
+        # SQLite drops a referenced table (its rebuild recipe: new table, copy, drop, rename): no error there.
+        if referencing and not op.cascade and self.schema.dialect != "sqlite":
             names = ", ".join(f"{t.name}.{c.name}" for t, c in referencing)
             self.report(op, "schema-still-referenced", "error", "table still referenced",
                         f"{table.name} is referenced by foreign key(s) {names}: DROP TABLE fails without CASCADE.",
