@@ -53,9 +53,9 @@ _TOKEN = {dialect: _token_pattern(dialect) for dialect in ("postgres", "mysql", 
 # A character that may start a string or a comment (normalize's fast path looks for none).
 _QUOTES_OR_COMMENTS = {"postgres": re.compile(r"['\"`$]|--|/\*"), "mysql": re.compile(r"['\"`#]|--|/\*"),
                        "sqlite": re.compile(r"['\"`]|--|/\*")}
-# What normalize would change in a statement with strings: a comment, or whitespace other than one space.
-_COMMENT_OR_SPACING = {"postgres": re.compile(r"--|/\*|\s\s|[^\S ]"), "mysql": re.compile(r"--|/\*|#|\s\s|[^\S ]"),
-                       "sqlite": re.compile(r"--|/\*|\s\s|[^\S ]")}
+# First words of the statements transaction control is made of (a statement starting otherwise is none).
+_TX_WORDS = {"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"}
+_FIRST_WORD = re.compile(r"\s*(\w*)")
 
 
 def tokens(sql: str, dialect: str) -> Iterator[tuple[str, str]]:
@@ -70,9 +70,8 @@ def normalize(statement: str, dialect: str) -> str:
     """The statement without comments and with whitespace collapsed (checksum input). Cached:
     reading a file asks it of each statement up to three times (blank? BEGIN/COMMIT? checksum)."""
     known = dialect if dialect in _TOKEN else "sqlite"
-    if not _QUOTES_OR_COMMENTS[known].search(statement) or not _COMMENT_OR_SPACING[known].search(statement):
-        # Only words, punctuation and whitespace: the tokens below would just collapse whitespace. Or no
-        # comment and single spaces only (a one-line INSERT of a bulk load): nothing to collapse, strings or not.
+    if _single_spaced(statement, dialect) or not _QUOTES_OR_COMMENTS[known].search(statement):
+        # Only words, punctuation and whitespace: the tokens below would just collapse whitespace.
         return " ".join(statement.split()).rstrip(";").strip()
     out: list[str] = []
     for kind, text in tokens(statement, dialect):
@@ -86,13 +85,28 @@ def normalize(statement: str, dialect: str) -> str:
     return "".join(out).strip().rstrip(";").strip()
 
 
+def _single_spaced(statement: str, dialect: str) -> bool:
+    """No comment, and no whitespace but single spaces (a one-line INSERT of a bulk load): normalize has
+    nothing to remove or collapse, strings or not. Substring tests only: this runs for every statement
+    read. (isprintable is False for every whitespace character but the space.)"""
+    return ("--" not in statement and "/*" not in statement and "  " not in statement and statement.isprintable()
+            and (dialect != "mysql" or "#" not in statement))
+
+
+def _may_be_transaction_control(statement: str) -> bool:
+    first = _FIRST_WORD.match(statement)[1].lower()
+    return first in _TX_WORDS or not first  # no word first (a comment?): only normalize can tell
+
+
 def is_transaction_control(statement: str, dialect: str) -> bool:
-    return bool(_TX_CONTROL.match(normalize(statement, dialect)))
+    return _may_be_transaction_control(statement) and bool(_TX_CONTROL.match(normalize(statement, dialect)))
 
 
 def refused_transaction_control(statement: str, dialect: str, *, one_transaction: bool) -> str | None:
     """Why the runner cannot do what this transaction-control statement asks (None: it can, or it is none).
     `one_transaction`: the script runs in one transaction of the runner, which savepoints can live in."""
+    if not _may_be_transaction_control(statement):
+        return None
     text = normalize(statement, dialect)
     if _TX_ROLLBACK.match(text):
         return ("undoes the transaction, but the runner owns the transaction: it would not undo the statements "
@@ -106,6 +120,8 @@ def refused_transaction_control(statement: str, dialect: str, *, one_transaction
 
 
 def is_blank(statement: str, dialect: str) -> bool:
+    if statement.lstrip()[:1] not in ("", "-", "/", "#", ";"):  # starts with code, not a comment: no need to read on
+        return False
     return normalize(statement, dialect) == ""
 
 
