@@ -99,6 +99,9 @@ def test_installed_plugin_installs_its_own_server_and_connects(tmp_path: Path) -
     listed = run([str(claude), "mcp", "list"], env, project).stdout
     assert "Connected" in next(line for line in listed.splitlines() if line.startswith("plugin:sc:migration-manager:"))
     assert list((plugins / "data").glob("*/env-*/bin/python")) == installed
+    # the install built from a copy: the plugin's files are as shipped (pip would add build/ and *.egg-info)
+    assert not [p for p in (source / "server").iterdir() if p.name.endswith(".egg-info")]
+    assert not (source / "plugin" / "python" / "build").exists()
 
 
 def test_plugin_launcher_says_what_to_install_without_python_3_11(tmp_path: Path) -> None:
