@@ -69,6 +69,12 @@ def key_match(quote, keys: list[str]) -> str:
     return " AND ".join(f"_t.{quote(k)} = _a.{quote(k)}" for k in keys)
 
 
+def differs(quote, columns: list[str], not_equal: str) -> str:
+    """`(_t.a <not_equal> _a.a OR ...)`: a row whose values are already the archived ones is not rewritten
+    (PostgreSQL re-checks a NOT VALID foreign key on any update of a row its own transaction inserted)."""
+    return "(" + " OR ".join(not_equal.format(t=f"_t.{quote(c)}", a=f"_a.{quote(c)}") for c in columns) + ")"
+
+
 def insert_missing(quote, table: str, archive: str, columns: list[str], unique: list[list[str]], *,
                    overriding: str = "") -> str:
     """INSERT ... SELECT of the archived rows whose values of every key in `unique` are free in the table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import insert_missing, key_match
+from . import differs, insert_missing, key_match
 
 
 def quote(name: str) -> str:
@@ -17,7 +17,8 @@ def before_copy(table: str) -> list[str]:
 
 def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -> str:
     sets = ", ".join(f"_t.{quote(c)} = _a.{quote(c)}" for c in columns)
-    return f"UPDATE {quote(table)} AS _t JOIN {quote(archive)} AS _a ON {key_match(quote, keys)} SET {sets}"
+    changed = differs(quote, columns, "NOT ({t} <=> {a})")  # NULL-safe
+    return f"UPDATE {quote(table)} AS _t JOIN {quote(archive)} AS _a ON {key_match(quote, keys)} SET {sets} WHERE {changed}"
 
 
 def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:

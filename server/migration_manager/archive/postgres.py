@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import insert_missing, key_match
+from . import differs, insert_missing, key_match
 
 
 def quote(name: str) -> str:
@@ -17,7 +17,10 @@ def before_copy(table: str) -> list[str]:
 
 def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -> str:
     sets = ", ".join(f"{quote(c)} = _a.{quote(c)}" for c in columns)
-    return f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {key_match(quote, keys)}"
+    changed = differs(quote, columns, "{t} IS DISTINCT FROM {a}")  # NULL-safe; SQLite 3.39+ too
+    return (f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {key_match(quote, keys)} "
+            f"AND {changed}")
+
 
 
 def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:

@@ -1,4 +1,4 @@
-"""Archive SQL for SQLite (UPDATE ... FROM needs SQLite 3.33)."""
+"""Archive SQL for SQLite (UPDATE ... FROM needs SQLite 3.33, IS DISTINCT FROM 3.39)."""
 
 from __future__ import annotations
 
