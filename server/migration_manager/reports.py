@@ -42,6 +42,8 @@ class StatusReport(BaseModel):
     partly_restored: bool = Field(False, description="a restore into this database started and has not completed: "
                                   "its tables and history are incomplete (dirty_detail says what to run)")
     problems: list[str] = Field(default_factory=list, description="edited / missing / out-of-order files")
+    leftover_copies: list[str] = Field(default_factory=list, description="scratch copies (*_mmtest_*) left by a "
+                                       "killed `db-migrate test`; the next test drops them")
     rollback_available: int = Field(0, description="applied migrations that have a DOWN, newest first, contiguous")
     in_progress: bool = Field(False, description="a run is going on now: the dirty row's run still holds the lock")
     lock_holder: str | None = Field(None, description="who holds the migration lock while a run is in progress")

@@ -7,10 +7,16 @@ One module per database, chosen by the URL's kind (like engines/):
   (columns in the given order, so a column moved by DROP + ADD does not count as a change);
 * `constraint_problems(engine)` proves the constraints hold on the copy (rows that violate a
   foreign key, constraints left NOT VALID that fail to validate, a damaged file).
+
+A server-side copy (PostgreSQL, MariaDB) is guarded: the run that makes it first takes a lock named after
+it (`guard_name`) on an admin session of its own and holds it until the copy is dropped. The server
+releases it when that process dies, so a copy whose lock is free was left by a killed run
+(`orphaned_copies`), and a copy of a `test` still running is never taken for one.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,10 +25,12 @@ from types import ModuleType
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ..engines.base import Engine
+from ..errors import LockTimeout
 from ..urls import DatabaseURL, parse_url
 
 MODULES = {"sqlite": "sqlite", "postgres": "postgres", "mysql": "mysql"}
 MAX_NAME = 63  # PostgreSQL's identifier limit (MySQL allows 64)
+SUFFIX_LENGTH = len("_mmtest_") + 8
 
 
 @dataclass
@@ -35,8 +43,15 @@ class ScratchCopy:
 
 def copy_name(database: str) -> str:
     """`<database>_mmtest_<random>`: recognisable, unique, within every server's identifier limit."""
-    suffix = f"_mmtest_{secrets.token_hex(4)}"
-    return database[: MAX_NAME - len(suffix)] + suffix
+    return database[: MAX_NAME - SUFFIX_LENGTH] + f"_mmtest_{secrets.token_hex(4)}"
+
+
+def is_copy_of(name: str, database: str) -> bool:
+    return re.fullmatch(re.escape(database[: MAX_NAME - SUFFIX_LENGTH]) + r"_mmtest_[0-9a-f]{8}", name) is not None
+
+
+def guard_name(copy: str) -> str:
+    return f"mmtest:{copy}"
 
 
 def with_database(url: DatabaseURL, database: str) -> str:
@@ -50,7 +65,59 @@ def dialect_module(url: str) -> ModuleType:
 
 def make_copy(url: str) -> ScratchCopy:
     """Clone the database at `url` on the same server. Raises CopyFailed (nothing left behind)."""
-    return dialect_module(url).make_copy(parse_url(url))
+    module, source = dialect_module(url), parse_url(url)
+    if not hasattr(module, "admin_session"):  # SQLite: a temporary folder of this process
+        return module.make_copy(source)
+    name = copy_name(source.database)
+    guard = module.admin_session(source)
+    try:
+        guard.acquire_lock(guard_name(name), 0)  # before the copy exists: it is never seen unguarded
+        copy = module.make_copy(source, name)
+    except BaseException:
+        guard.close()
+        raise
+    drop = copy.drop
+
+    def drop_then_unguard() -> None:
+        try:
+            drop()
+        finally:
+            guard.close()  # ending the session releases the guard
+
+    copy.drop = drop_then_unguard
+    return copy
+
+
+def orphaned_copies(url: str, *, drop: bool = False) -> list[str]:
+    """Copies of this database left by a `db-migrate test` whose process is gone (their guard is free),
+    dropped too with drop=True. A running test's copy is guarded: never listed. SQLite: none (its copies
+    are temporary folders)."""
+    module, source = dialect_module(url), parse_url(url)
+    if not hasattr(module, "admin_session"):
+        return []
+    admin = module.admin_session(source)
+    found = []
+    try:
+        for name in module.database_names(admin):
+            if not is_copy_of(name, source.database) or not _take_guard(admin, name):
+                continue
+            try:
+                if drop:
+                    module.drop(source, name)
+            finally:
+                admin.release_lock(guard_name(name))
+            found.append(name)
+    finally:
+        admin.close()
+    return sorted(found)
+
+
+def _take_guard(admin: Engine, name: str) -> bool:
+    try:
+        admin.acquire_lock(guard_name(name), 0)
+    except LockTimeout:
+        return False  # its test is running
+    return True
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
@@ -61,4 +128,5 @@ def constraint_problems(engine: Engine) -> list[str]:
     return import_module(f".{MODULES[engine.dialect]}", __name__).constraint_problems(engine)
 
 
-__all__ = ["ScratchCopy", "constraint_problems", "copy_name", "dialect_module", "fingerprint", "make_copy", "with_database"]
+__all__ = ["ScratchCopy", "constraint_problems", "copy_name", "dialect_module", "fingerprint", "make_copy",
+           "orphaned_copies", "with_database"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..engines import Engine, open_engine
 from ..errors import CopyFailed, MigrationError
 from ..urls import DatabaseURL, redact
-from . import ScratchCopy, copy_name, with_database
+from . import ScratchCopy, with_database
 
 GENERATED = ("VIRTUAL", "STORED", "PERSISTENT")  # information_schema.columns.extra of generated columns
 
@@ -18,9 +18,8 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def make_copy(source: DatabaseURL) -> ScratchCopy:
-    name = copy_name(source.database)
-    admin = open_engine(with_database(source, ""))
+def make_copy(source: DatabaseURL, name: str) -> ScratchCopy:
+    admin = admin_session(source)
     try:
         charset, collation = admin.query(
             "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata "
@@ -106,8 +105,16 @@ def _copy_triggers_and_routines(engine: Engine, source: str, name: str) -> None:
         engine.execute(engine.query(f"SHOW CREATE {kind} {src}.{quoted(routine)}")[0][2])
 
 
+def admin_session(source: DatabaseURL) -> Engine:
+    return open_engine(with_database(source, ""))
+
+
+def database_names(admin: Engine) -> list[str]:
+    return [r[0] for r in admin.query("SELECT schema_name FROM information_schema.schemata")]
+
+
 def drop(source: DatabaseURL, name: str) -> None:
-    admin = open_engine(with_database(source, ""))
+    admin = admin_session(source)
     try:
         admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
     finally:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..engines import Engine, open_engine
 from ..errors import CopyFailed, MigrationError
 from ..urls import DatabaseURL, redact
-from . import ScratchCopy, copy_name, with_database
+from . import ScratchCopy, with_database
 
 MAINTENANCE_DATABASES = ("postgres", "template1")
 OBJECT_IN_USE = "55006"  # "source database is being accessed by other users"
@@ -24,9 +24,8 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def make_copy(source: DatabaseURL) -> ScratchCopy:
-    name = copy_name(source.database)
-    admin = _admin(source)
+def make_copy(source: DatabaseURL, name: str) -> ScratchCopy:
+    admin = admin_session(source)
     try:
         method = _clone_from_template(admin, source.database, name)
         if method is None:
@@ -48,7 +47,7 @@ def make_copy(source: DatabaseURL) -> ScratchCopy:
     return ScratchCopy(url=with_database(source, name), name=name, method=method, drop=lambda: drop(source, name))
 
 
-def _admin(source: DatabaseURL) -> Engine:
+def admin_session(source: DatabaseURL) -> Engine:
     """A session on a maintenance database: the copy's source must have no session of ours."""
     last: MigrationError | None = None
     for database in MAINTENANCE_DATABASES:
@@ -109,11 +108,15 @@ def _conninfo(source: DatabaseURL, database: str) -> str:
 
 
 def drop(source: DatabaseURL, name: str) -> None:
-    admin = _admin(source)
+    admin = admin_session(source)
     try:
         admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
     finally:
         admin.close()
+
+
+def database_names(admin: Engine) -> list[str]:
+    return [r[0] for r in admin.query("SELECT datname FROM pg_database")]
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:

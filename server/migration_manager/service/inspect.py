@@ -53,6 +53,7 @@ def status(request: TargetRequest) -> StatusReport:
         else:
             holder = _running_holder(conn, plan)
         check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder and not restoring else None
+    leftovers = _leftover_copies(project.target.url)
     applied = [_applied_info(row, plan) for row in plan.applied]
     pending = [_pending_info(m, project) for m in plan.pending]
     dirty = [_dirty_info(row) for row in plan.dirty]
@@ -63,7 +64,9 @@ def status(request: TargetRequest) -> StatusReport:
         environment=project.target.name, database=project.target.display_url, server_version=version,
         current_version=plan.current_version, applied=applied + dirty, pending=pending,
         dirty=bool(plan.dirty or restoring), dirty_detail=detail, partly_restored=restoring is not None,
-        problems=[e.message for e in file_errors] + _problems(plan),
+        problems=[e.message for e in file_errors] + _problems(plan) + [
+            f"{name} is a copy left by a killed `db-migrate test` (its process is gone): the next test drops it"
+            for name in leftovers], leftover_copies=leftovers,
         rollback_available=_rollback_depth(plan), in_progress=bool(holder), lock_holder=holder,
         next_action=error.next_step if holder or restoring else _next_action(plan),
     )
@@ -74,6 +77,15 @@ def _running_holder(conn, plan: Plan) -> str | None:
     if not plan.dirty or plan.dirty[0].status not in ("running", "rolling_back"):
         return None
     return _lock_holder(conn)
+
+
+def _leftover_copies(url: str) -> list[str]:
+    from .. import clone
+
+    try:
+        return clone.orphaned_copies(url)
+    except Exception:  # noqa: BLE001 - advisory: no privilege to list databases must not fail status
+        return []
 
 
 def _lock_holder(conn) -> str | None:

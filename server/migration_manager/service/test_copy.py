@@ -89,6 +89,7 @@ class Rehearsal:
 
     def run(self) -> None:
         source_url = open_project(self.request).target.url
+        self._drop_leftovers(source_url)
         with self.step("copy the database") as step:
             copy = clone.make_copy(source_url)
             self.report.copy_name, self.report.copy_method = redact(copy.name), copy.method
@@ -129,6 +130,17 @@ class Rehearsal:
             engine.close()
 
     # ---- the steps -------------------------------------------------------------------------
+    def _drop_leftovers(self, source_url: str) -> None:
+        """Copies left by killed test runs (never a running one's: clone.orphaned_copies)."""
+        try:
+            dropped = clone.orphaned_copies(source_url, drop=True)
+        except Exception as exc:  # noqa: BLE001 - housekeeping: the rehearsal itself does not depend on it
+            self.report.notes.append("Copies left by killed test runs were not checked: "
+                                     + redact(" ".join(str(exc).split()))[:400])
+            return
+        if dropped:
+            self.report.notes.append(f"Dropped {len(dropped)} copy(ies) left by killed test runs: {', '.join(dropped)}.")
+
     def _apply_on(self, copy: clone.ScratchCopy) -> bool:
         request = ApplyRequest(project_dir=self.request.project_dir, migrations_dir=self.request.migrations_dir,
                                url=copy.url, to_version=self.selected[-1].version, approved=True, outside_window=True)
