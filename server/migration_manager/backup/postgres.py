@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from ..clone.postgres import quoted
 from ..engines.base import Engine
 from ..urls import DatabaseURL
 from . import Dump
@@ -81,20 +82,21 @@ def _table_args(engine: Engine, tables: list[str] | None) -> list[str]:
     if tables is None:
         return []
     schema = engine.query("SELECT current_schema()")[0][0]
-    return [f'--table="{schema}"."{table}"' for table in tables]
+    # --table takes a pattern; inside its double quotes a quote is doubled, as in an identifier.
+    return [f"--table={quoted(schema)}.{quoted(table)}" for table in tables]
 
 
 def _drop_sql(engine: Engine, manifest: Manifest) -> str:
     """Everything the backup will recreate is dropped first, so nothing created since survives."""
     if manifest.scope == "tables":
         schema = engine.query("SELECT current_schema()")[0][0]
-        return "".join(f'DROP TABLE IF EXISTS "{schema}"."{t}" CASCADE;\n' for t in manifest.tables)
-    statements = [f'DROP SCHEMA "{s}" CASCADE;' for (s,) in engine.query(
+        return "".join(f"DROP TABLE IF EXISTS {quoted(schema)}.{quoted(t)} CASCADE;\n" for t in manifest.tables)
+    statements = [f"DROP SCHEMA {quoted(s)} CASCADE;" for (s,) in engine.query(
         f"SELECT nspname FROM pg_namespace WHERE nspname NOT IN {SYSTEM_SCHEMAS} AND nspname <> 'public' "
         "AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%'")]
     # public itself stays (PostgreSQL creates it with its own owner and grants; pg_dump does not
     # recreate it): only its contents go.
-    statements += [f'DROP EXTENSION IF EXISTS "{e}" CASCADE;' for (e,) in engine.query(
+    statements += [f"DROP EXTENSION IF EXISTS {quoted(e)} CASCADE;" for (e,) in engine.query(
         "SELECT e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = 'public'")]
     statements += [f"DROP {kind} IF EXISTS {name} CASCADE;" for kind, name in engine.query(_PUBLIC_OBJECTS)]
     return "\n".join(statements) + "\n"
