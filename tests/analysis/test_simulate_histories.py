@@ -93,6 +93,9 @@ SQLITE_CLEAN = {
         ("CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (p_id int REFERENCES p (id));", None),
         ("CREATE TABLE _p_tmp (id int PRIMARY KEY, note text);\nINSERT INTO _p_tmp (id) SELECT id FROM p;\n"
          "DROP TABLE p;\nALTER TABLE _p_tmp RENAME TO p;", None)],
+    "a uuid column referencing a text key": [
+        ("CREATE TABLE p (id text PRIMARY KEY);\nCREATE TABLE c (p_id uuid REFERENCES p (id), n int REFERENCES p (id));",
+         None)],
 }
 
 

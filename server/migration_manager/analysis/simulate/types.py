@@ -51,6 +51,8 @@ def foreign_key_problem(column: ColumnType, referenced: ColumnType, dialect: str
     """Why a foreign key from a `column` to a `referenced` column is refused or unwise; None when fine."""
     if column.normalized == referenced.normalized or "other" in (column.family, referenced.family):
         return None
+    if dialect == "sqlite":  # types are affinities there: any column may reference any other
+        return None
     refused = "error", (f"{column.normalized} cannot reference {referenced.normalized}: the server refuses the "
                         "foreign key (types differ); use the referenced column's type")
     if dialect == "postgres":
