@@ -287,7 +287,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Adopt a database that already has the schema: record the pending migrations up to `version` as
         applied WITHOUT running them. Wrong use hides real pending changes, so the human always confirms it."""
-        confirmed(confirmation, f"baseline up to {version}", cli_command(env, f"baseline {version}"))
+        confirmed(confirmation, f"baseline up to {version}", cli_command(env, "baseline", to=version))
         request = service.BaselineRequest(**target_of(ctx, env), version=version_arg(version, "version"), approved=True)
         report = await call_service(service.baseline, request)
         return tool_result(ctx, report, run_text(report))

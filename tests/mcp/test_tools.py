@@ -251,7 +251,7 @@ async def test_baseline_and_resolve_refuse_without_a_dialog(sqlite_project: Path
         baseline = await client.call_tool("baseline", {"env": "dev", "version": "20240101000000"})
         resolve = await client.call_tool("resolve", {"env": "dev", "version": "20240101000000", "action": "retry"})
         status = await client.call_tool("status", {"env": "dev"})
-    assert baseline.is_error and "`db-migrate --env dev baseline 20240101000000`" in text_of(baseline)
+    assert baseline.is_error and "`db-migrate --env dev baseline --to 20240101000000`" in text_of(baseline)
     assert resolve.is_error and "`db-migrate --env dev resolve 20240101000000 --retry`" in text_of(resolve)
     assert status.structured_content["current_version"] is None
 
