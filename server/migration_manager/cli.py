@@ -207,7 +207,7 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
     if args.command == "validate":
         report = service.validate(service.TargetRequest(**target))
         renderer.show(report)
-        return 0 if report.ok else EXIT_INVALID
+        return 0 if report.verdict == "safe" else EXIT_INVALID  # a danger fails CI as analyze does
     if args.command == "test":
         report = service.test(service.TestRequest(**target, to_version=args.to_version), progress=renderer.progress)
         renderer.show(report)

@@ -210,7 +210,7 @@ def status_text(r: StatusReport) -> str:
 def validate_text(r: ValidateReport) -> str:
     severities = Counter(f.severity for f in r.findings)
     risky = severities["error"] + severities["danger"]
-    verdict = "PROBLEMS FOUND" if not r.ok else "OK, but with dangerous findings" if risky else "OK"
+    verdict = {"not-safe": "PROBLEMS FOUND", "needs-review": "NEEDS REVIEW: dangerous findings", "safe": "OK"}[r.verdict]
     lines = [f"{r.environment}: {verdict}"]
     lines += [f"  [{'FAIL' if not c.ok else 'WARN' if c.warning else 'ok'}] {c.name}: {c.detail}" for c in r.checks]
     lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in _first_that_matter(r.findings, SUMMARY_ITEMS)]

@@ -154,7 +154,10 @@ class Renderer:
             self.out.print(f"  {_check_mark(check)} {check.name}: {check.detail}")
         for finding in r.findings:
             self._finding(finding)
-        self.out.print("[green]Result: SAFE TO APPLY[/]" if r.ok else "[red]Result: NOT SAFE — fix the items above[/]")
+        self.out.print({"safe": "[green]Result: SAFE TO APPLY[/]",
+                        "needs-review": "[yellow]Result: NEEDS REVIEW — the danger findings above fail or lose data "
+                                        "as written; apply asks for approval[/]",
+                        "not-safe": "[red]Result: NOT SAFE — fix the items above[/]"}[r.verdict])
 
     def _run(self, r: RunReport) -> None:
         title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}

@@ -64,6 +64,15 @@ class ValidateReport(BaseModel):
     checks: list[Check]
     findings: list[Finding] = Field(default_factory=list, description="schema- and data-aware findings")
 
+    @computed_field  # in --json and MCP output too
+    @property
+    def verdict(self) -> Literal["safe", "needs-review", "not-safe"]:
+        """not-safe: a check failed or a finding is an error (apply refuses); needs-review: a danger finding
+        (the apply fails or loses data as written, and asks for approval); safe: neither."""
+        if not self.ok or any(f.severity == "error" for f in self.findings):
+            return "not-safe"
+        return "needs-review" if any(f.severity == "danger" for f in self.findings) else "safe"
+
 
 class StatementRun(BaseModel):
     index: int

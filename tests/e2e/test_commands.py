@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from dbcheck import Project, history, query, user_tables
+from dbcheck import Project, execute, history, query, user_tables
 
 
 def as_json(done) -> dict:
@@ -144,7 +144,22 @@ def test_validate_passes_on_a_clean_project(sqlite_url: str, project: Project) -
     done = project.run("validate", "--json")
     assert done.returncode == 0, done.stdout
     report = as_json(done)
-    assert report["ok"] is True and all(c["ok"] for c in report["checks"])
+    assert report["ok"] is True and report["verdict"] == "safe" and all(c["ok"] for c in report["checks"])
+
+
+def test_validate_does_not_call_a_migration_with_a_danger_finding_safe(any_url: str, project: Project) -> None:
+    # A UNIQUE over duplicate rows fails as written: validate says so and exits non-zero, as analyze does.
+    project.url = any_url
+    execute(any_url, "CREATE TABLE users (id integer PRIMARY KEY, email varchar(100))")
+    execute(any_url, "INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x'), (3, 'b@x')")
+    project.native("1", "unique_email", "CREATE UNIQUE INDEX users_email ON users (email);", "DROP INDEX users_email;"
+                   if "mysql" not in any_url else "DROP INDEX users_email ON users;")
+    done = project.run("validate", "--json")
+    report = as_json(done)
+    assert done.returncode == 1 and report["ok"] is True and report["verdict"] == "needs-review", report
+    assert [f["rule"] for f in report["findings"] if f["severity"] == "danger"] == ["unique-duplicates"]
+    text = project.run("validate").stdout
+    assert "Result: NEEDS REVIEW" in text and "SAFE TO APPLY" not in text, text
 
 
 def test_validate_ticks_only_what_it_checked(sqlite_url: str, project: Project) -> None:

@@ -159,5 +159,5 @@ async def test_validate_says_when_it_passes_with_dangerous_findings(tmp_path: Pa
                          "DROP INDEX t_email")
     async with Client(build_server(project)) as client:
         result = await client.call_tool("validate", {"env": "dev"})
-    assert "OK, but with dangerous findings" in text_of(result) and "unique-duplicates" in text_of(result)
+    assert "NEEDS REVIEW: dangerous findings" in text_of(result) and "unique-duplicates" in text_of(result)
     assert "Next: the analyze tool" in text_of(result)
