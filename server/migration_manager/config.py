@@ -39,6 +39,8 @@ class Strict(BaseModel):
 
 class ValidationSettings(Strict):
     preCheck: bool = True
+    confirmOnServer: bool = Field(True, description="replay the simulation's errors on a schema-only scratch copy "
+                                  "before they block: only errors the server raises stay errors")
     safetyCheck: bool = True
     performanceAnalysis: bool = True
 

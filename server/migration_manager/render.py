@@ -260,6 +260,8 @@ class Renderer:
         self.out.print(f"  [{colour}]{f.severity}[/] [bold]{f.rule}[/]{where}: {escape(f.message)}")
         if f.confidence:
             self.out.print(f"      ({f.confidence})", markup=False)
+        if f.server_check in ("confirmed", "not-confirmed"):  # "accepted" is said in the message
+            self.out.print(f"      server check: {f.server_check}: {f.server_message}", markup=False)
         if f.recommendation and f.severity != "info":
             self.out.print(f"      → {f.recommendation}", markup=False)
 

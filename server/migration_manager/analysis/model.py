@@ -113,6 +113,11 @@ class Finding(BaseModel):
     probe_sql: str | None = Field(None, description="the query that measured it (run it to see the rows)")
     recommendation: str = ""
     safe_rewrite: str | None = Field(None, description="SQL that does the same change safely, when one exists")
+    server_check: Literal["confirmed", "accepted", "not-confirmed"] | None = Field(
+        None, description="a schema-simulation error replayed on a schema-only scratch copy before it blocks: "
+        "confirmed (the server raised it), accepted (the server ran it: demoted to a warning), not-confirmed "
+        "(the replay could not run); server_message says what the server said or why")
+    server_message: str | None = None
 
     @property
     def blocks(self) -> bool:

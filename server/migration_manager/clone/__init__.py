@@ -2,7 +2,8 @@
 
 One module per database, chosen by the URL's kind (like engines/):
 * `make_copy(url)` clones the database beside the original and returns a `ScratchCopy`
-  whose `drop()` removes it again;
+  whose `drop()` removes it again (`schema_only=True`: the tables, views, triggers and routines
+  without any row, for replaying statements: service/server_check.py);
 * `fingerprint(engine, table, columns)` is an order-independent checksum of a table's rows
   (columns in the given order, so a column moved by DROP + ADD does not count as a change);
 * `constraint_problems(engine)` proves the constraints hold on the copy (rows that violate a
@@ -63,16 +64,17 @@ def dialect_module(url: str) -> ModuleType:
     return import_module(f".{MODULES[parse_url(url).kind]}", __name__)
 
 
-def make_copy(url: str) -> ScratchCopy:
-    """Clone the database at `url` on the same server. Raises CopyFailed (nothing left behind)."""
+def make_copy(url: str, *, schema_only: bool = False) -> ScratchCopy:
+    """Clone the database at `url` on the same server (without rows: schema_only). Raises CopyFailed
+    (nothing left behind)."""
     module, source = dialect_module(url), parse_url(url)
     if not hasattr(module, "admin_session"):  # SQLite: a temporary folder of this process
-        return module.make_copy(source)
+        return module.make_copy(source, schema_only=schema_only)
     name = copy_name(source.database)
     guard = module.admin_session(source)
     try:
         guard.acquire_lock(guard_name(name), 0)  # before the copy exists: it is never seen unguarded
-        copy = module.make_copy(source, name)
+        copy = module.make_copy(source, name, schema_only=schema_only)
     except BaseException:
         guard.close()
         raise

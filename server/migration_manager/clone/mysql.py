@@ -1,7 +1,8 @@
 """MySQL / MariaDB scratch copies, made inside the server: a new schema, each table re-created from
 `SHOW CREATE TABLE` (foreign keys, indexes, AUTO_INCREMENT, charset), the rows copied with
 INSERT ... SELECT in one consistent snapshot (like `mysqldump --single-transaction`), then the
-views, triggers (after the rows, so they do not fire on the copy) and routines.
+views, triggers (after the rows, so they do not fire on the copy) and routines. A schema-only copy
+skips the rows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def make_copy(source: DatabaseURL, name: str) -> ScratchCopy:
+def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> ScratchCopy:
     admin = admin_session(source)
     try:
         charset, collation = admin.query(
@@ -26,7 +27,7 @@ def make_copy(source: DatabaseURL, name: str) -> ScratchCopy:
             "WHERE schema_name = %s", [source.database])[0]
         admin.execute(f"CREATE DATABASE {quoted(name)} CHARACTER SET {charset} COLLATE {collation}")
         try:
-            _fill(source, name)
+            _fill(source, name, schema_only)
         except BaseException:
             admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
             raise
@@ -38,11 +39,12 @@ def make_copy(source: DatabaseURL, name: str) -> ScratchCopy:
                          next_step="The user needs CREATE, DROP, SELECT, SHOW VIEW and TRIGGER privileges.") from None
     finally:
         admin.close()
-    return ScratchCopy(url=with_database(source, name), name=name, method="in-server copy (SHOW CREATE + "
-                       "INSERT ... SELECT in one snapshot, views, triggers, routines)", drop=lambda: drop(source, name))
+    method = ("in-server schema-only copy (SHOW CREATE, views, triggers, routines; no rows)" if schema_only else
+              "in-server copy (SHOW CREATE + INSERT ... SELECT in one snapshot, views, triggers, routines)")
+    return ScratchCopy(url=with_database(source, name), name=name, method=method, drop=lambda: drop(source, name))
 
 
-def _fill(source: DatabaseURL, name: str) -> None:
+def _fill(source: DatabaseURL, name: str, schema_only: bool) -> None:
     copy = open_engine(with_database(source, name))
     src = quoted(source.database)
     try:
@@ -55,15 +57,20 @@ def _fill(source: DatabaseURL, name: str) -> None:
             "ORDER BY table_name", [source.database])]
         for table in tables:
             copy.execute(copy.query(f"SHOW CREATE TABLE {src}.{quoted(table)}")[0][1])
-        copy.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-        for table in tables:
-            columns = ", ".join(quoted(c) for c in _stored_columns(copy, source.database, table))
-            copy.execute(f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {src}.{quoted(table)}")
-        copy.execute("COMMIT")
+        if not schema_only:
+            _copy_rows(copy, source.database, tables)
         _copy_views(copy, source.database, name)
         _copy_triggers_and_routines(copy, source.database, name)
     finally:
         copy.close()
+
+
+def _copy_rows(copy: Engine, source: str, tables: list[str]) -> None:
+    copy.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+    for table in tables:
+        columns = ", ".join(quoted(c) for c in _stored_columns(copy, source, table))
+        copy.execute(f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(source)}.{quoted(table)}")
+    copy.execute("COMMIT")
 
 
 def _stored_columns(engine: Engine, schema: str, table: str) -> list[str]:

@@ -1,6 +1,7 @@
 """PostgreSQL scratch copies: `CREATE DATABASE ... TEMPLATE` when nobody else is connected
 (a file-level copy, the fastest there is), otherwise `pg_dump -Fc | pg_restore` (a consistent
-snapshot that does not disturb the sessions using the database).
+snapshot that does not disturb the sessions using the database). A schema-only copy is always
+`pg_dump --schema-only | pg_restore`: a TEMPLATE copy would copy every row.
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def make_copy(source: DatabaseURL, name: str) -> ScratchCopy:
+def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> ScratchCopy:
     admin = admin_session(source)
     try:
-        method = _clone_from_template(admin, source.database, name)
+        method = None if schema_only else _clone_from_template(admin, source.database, name)
         if method is None:
             admin.execute(f"CREATE DATABASE {quoted(name)}")
-            method = "pg_dump -Fc | pg_restore (other sessions are connected, so no TEMPLATE copy)"
+            method = ("pg_dump --schema-only | pg_restore (no rows)" if schema_only else
+                      "pg_dump -Fc | pg_restore (other sessions are connected, so no TEMPLATE copy)")
             try:
-                _dump_restore(source, name)
+                _dump_restore(source, name, schema_only)
             except BaseException:
                 admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
                 raise
@@ -72,7 +74,7 @@ def _clone_from_template(admin: Engine, source: str, name: str) -> str | None:
     return "CREATE DATABASE ... TEMPLATE (file-level copy; no other session was connected)"
 
 
-def _dump_restore(source: DatabaseURL, name: str) -> None:
+def _dump_restore(source: DatabaseURL, name: str, schema_only: bool = False) -> None:
     missing = [tool for tool in ("pg_dump", "pg_restore") if shutil.which(tool) is None]
     if missing:
         raise CopyFailed(
@@ -83,8 +85,10 @@ def _dump_restore(source: DatabaseURL, name: str) -> None:
             "while nothing else is connected.")
     env = {**os.environ, "PGPASSWORD": source.password} if source.password else dict(os.environ)
     flags = ["--no-owner", "--no-privileges"]
+    # A subscription would connect the copy to a publisher: never part of a copy that only replays statements.
+    dump_flags = ["--schema-only", "--no-subscriptions"] if schema_only else []
     with tempfile.TemporaryFile() as dump_errors:
-        dump = subprocess.Popen(["pg_dump", "-Fc", *flags, "-d", _conninfo(source, source.database)],
+        dump = subprocess.Popen(["pg_dump", "-Fc", *flags, *dump_flags, "-d", _conninfo(source, source.database)],
                                 stdout=subprocess.PIPE, stderr=dump_errors, env=env)
         restore = subprocess.run(["pg_restore", *flags, "--exit-on-error", "-d", _conninfo(source, name)],
                                  stdin=dump.stdout, capture_output=True, env=env)

@@ -1,5 +1,6 @@
 """SQLite scratch copies: the online backup API into a temporary file (a consistent copy even
 while other connections write; a plain file copy could catch a half-written page or miss the WAL).
+A schema-only copy re-runs the CREATE statements SQLite keeps in sqlite_master, in the order it stored them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def make_copy(source: DatabaseURL) -> ScratchCopy:
+def make_copy(source: DatabaseURL, *, schema_only: bool = False) -> ScratchCopy:
     folder = Path(tempfile.mkdtemp(prefix="mm-test-"))
     target = folder / Path(source.database).name
     copy = ScratchCopy(url=f"sqlite:///{target}", name=str(target), method="SQLite online backup API",
@@ -32,13 +33,29 @@ def make_copy(source: DatabaseURL) -> ScratchCopy:
     try:
         with closing(sqlite3.connect(f"file:{source.database}?mode=ro", uri=True)) as src, \
                 closing(sqlite3.connect(target)) as dst:
-            src.backup(dst)
+            if schema_only:
+                copy.method = "schema only (the CREATE statements of sqlite_master; no rows)"
+                _copy_schema(src, dst)
+            else:
+                src.backup(dst)
     except sqlite3.Error as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise CopyFailed(f"Could not copy {source.database} with the SQLite backup API: {exc}",
                          state="The environment's database was not changed; no copy was left behind.",
                          next_step="Check that the file is readable.") from None
     return copy
+
+
+def _copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
+    # sqlite_* objects (autoindexes, sqlite_sequence) come back by themselves with their tables.
+    rows = src.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                       "ORDER BY rowid").fetchall()
+    for (sql,) in rows:
+        try:
+            dst.execute(sql)
+        except sqlite3.OperationalError as exc:
+            if "already exists" not in str(exc):  # a virtual table's shadow tables: made with the virtual table
+                raise
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:

@@ -14,7 +14,7 @@ from ..migrations.plan import make_plan
 from ..reports import AnalyzedMigration, AnalyzedStatement, AnalyzeReport
 from .context import TargetRequest, connect, open_project
 from .runner import plan_run
-from .safety import approval_reasons
+from .safety import approval_reasons, schema_findings
 
 if TYPE_CHECKING:
     from ..analysis.findings import ScriptToCheck
@@ -44,9 +44,11 @@ def analyze(request: AnalyzeRequest) -> AnalyzeReport:
     with connect(project, lock=False) as conn:
         plan = make_plan(migrations, conn.history.rows())
         selected = _up_to(plan.pending, request.version, project.target.name)
-        findings = findings_for_plan(conn.engine, selected, "up",
-                                     lock_timeout_ms=project.settings.ddlLockTimeoutMs) if \
-            project.settings.validation.safetyCheck else []
+        # The same verdicts as validate and apply: the schema simulation (errors confirmed on the server), then the
+        # data-aware rules.
+        findings = schema_findings(conn, plan, selected) + (findings_for_plan(
+            conn.engine, selected, "up", lock_timeout_ms=project.settings.ddlLockTimeoutMs)
+            if project.settings.validation.safetyCheck else [])
         shown = selected[-1:] if request.version else selected
         analyzed = [_analyzed(conn, m, findings) for m in shown]
         reasons = approval_reasons(conn, [f for m in analyzed for f in m.findings], [])

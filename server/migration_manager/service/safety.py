@@ -91,16 +91,21 @@ def findings_for(conn: Connection, migrations: list[Migration], direction: str) 
 def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration], direction: str = "up") -> list[Finding]:
     """Schema-aware validation, when preCheck is on: `migrations` replayed in order on a snapshot of
     the live schema. Up: each DOWN is also replayed after its UP, plus out-of-order conflicts with newer
-    migrations. Down (rollback): the DOWN scripts, newest first, as they will run."""
+    migrations. Down (rollback): the DOWN scripts, newest first, as they will run. Errors are then
+    confirmed on a schema-only copy (service/server_check.py, validation.confirmOnServer): only those the
+    server raises stay errors."""
     if not conn.project.settings.validation.preCheck or not migrations:
         return []
     from ..analysis.schema import read_schema
     from ..analysis.simulate import conflict_findings, simulate
+    from .server_check import confirm_on_server
 
     snapshot = read_schema(conn.engine, exclude=(conn.history.table, conn.history.log_table))
+    findings = simulate(snapshot, migrations, direction)
+    confirm_on_server(conn, migrations, findings, direction)
     if direction == "down":
-        return simulate(snapshot, migrations, "down")
-    return simulate(snapshot, migrations) + conflict_findings(plan, conn.project.dialect)
+        return findings
+    return findings + conflict_findings(plan, conn.project.dialect)
 
 
 # Parsers that are the server's own (pglast is PostgreSQL's; SQLite parses with itself) are never wrong about
@@ -136,9 +141,18 @@ def refuse_errors(report: RunReport) -> bool:
         return False
     report.outcome = "failed"
     report.message = f"Validation found {len(errors)} error(s); nothing was run."
-    report.error = {"error": "validation_failed", "exit_code": 1, "message": "; ".join(f"{f.migration or ''} statement {f.statement_index or '?'}: {f.message}"
-                                         for f in errors),
+    report.error = {"error": "validation_failed", "exit_code": 1, "message": "; ".join(_refusal(f) for f in errors),
                     "state": "Nothing was run: the database is unchanged.",
                     "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
                     "If a finding is wrong, validation.preCheck=false in the settings turns these checks off."}
     return True
+
+
+def _refusal(finding: Finding) -> str:
+    """One error as the refusal names it, with what the server said when it was replayed on a copy."""
+    text = f"{finding.migration or ''} statement {finding.statement_index or '?'}: {finding.message}"
+    if finding.server_check == "confirmed":
+        return f"{text} (confirmed on a schema-only copy; the server said: {finding.server_message})"
+    if finding.server_check == "not-confirmed":
+        return f"{text} (not confirmed on the server: {finding.server_message})"
+    return text
