@@ -13,7 +13,8 @@ import pytest
 from dbcheck import Project, _admin_execute, execute, kind, make_project, query, schema_dump
 
 from migration_manager.clone import is_copy_of
-from migration_manager.service import AnalyzeRequest, ApplyRequest, TargetRequest, analyze, apply, validate
+from migration_manager.service import (AnalyzeRequest, ApplyRequest, RollbackRequest, TargetRequest, analyze, apply,
+                                       rollback, validate)
 
 SETUP = ["CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) UNIQUE)"]
 # A construct each simulation misreads today (the server runs it), then a statement the server refuses.
@@ -175,3 +176,19 @@ def test_a_statement_naming_the_real_database_is_not_replayed(mysql_url, tmp_pat
     flagged = [f for f in report.findings if f.severity == "error"]
     assert flagged and all(f.server_check == "not-confirmed" and "outside this database" in f.server_message
                            for f in flagged)
+
+
+def test_rollback_confirms_its_downs_errors_too(pg_url, tmp_path):
+    project = _project(tmp_path / "p", pg_url, [])
+    (project / "migrations" / "1_m.sql").write_text(
+        "-- UP\nCREATE TABLE staff (badge integer);\n"
+        "-- DOWN\nCREATE TABLE interns (school text) INHERITS (users);\nCREATE INDEX interns_email ON interns (email);\n"
+        "DROP TABLE staff;\n")
+    assert apply(ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
+
+    result = rollback(RollbackRequest(project_dir=project, env="dev", approved=True))
+    assert result.outcome == "done", result.error
+    assert [(f.direction, f.statement_index, f.server_check) for f in result.findings
+            if f.server_check] == [("down", 2, "accepted")]
+    tables = {r[0] for r in query(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert "staff" not in tables and "interns" in tables
