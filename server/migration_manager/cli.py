@@ -205,7 +205,7 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
         renderer.status_rows = None if args.all else STATUS_ROWS
         return renderer.show(service.status(service.TargetRequest(**target)))
     if args.command == "validate":
-        report = service.validate(service.TargetRequest(**target))
+        report = service.validate(service.TargetRequest(**target), progress=renderer.progress)
         renderer.show(report)
         return 0 if report.verdict == "safe" else EXIT_INVALID  # a danger fails CI as analyze does
     if args.command == "test":

@@ -17,6 +17,7 @@ from .errors import MigrationError
 from .reports import (AnalyzeReport, BackupReport, Check, CompareReport, CreateReport, HistoryReport, RestoreReport,
                       RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport)
 
+SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
 MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
         "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
 
@@ -29,9 +30,12 @@ class Renderer:
         self.out = Console(highlight=False, width=width)
         self.err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
         self.status_rows: int | None = None  # applied rows `status` lists (the newest); None: all
+        self._checking: Any = None  # the rich progress bar of validate's checks while they run
+
 
     # ---- generic -----------------------------------------------------------------------
     def show(self, report: BaseModel) -> int:
+        self._end_checking()
         if self.json:
             print(report.model_dump_json(indent=2))
             return 0
@@ -45,6 +49,7 @@ class Renderer:
         return 0
 
     def error(self, exc: MigrationError) -> None:
+        self._end_checking()
         if self.json:
             import json
 
@@ -77,6 +82,9 @@ class Renderer:
             pass
 
     def _progress(self, event: Any) -> None:
+        if event.phase == "check":
+            self._check_progress(event)
+            return
         if event.phase == "statement":
             text = f"    {event.statement_index}/{event.statement_total} {event.message}"
         else:
@@ -88,6 +96,26 @@ class Renderer:
             self.err.file.write(text + "\n")
         else:
             self.err.print(text, style="dim" if event.phase == "statement" else None, markup=False)
+
+    def _check_progress(self, event: Any) -> None:
+        """validate's checks (seconds each on a file of 400k statements) as a bar on a terminal, gone when done."""
+        if not self.err.is_terminal:
+            return
+        if self._checking is None:
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._checking = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                      console=self.err, transient=True)
+            self._checking.add_task("", total=event.migration_total)
+            self._checking.start()
+        task = self._checking.task_ids[0]
+        self._checking.update(task, completed=event.migration_index - 1, description=event.message)
+
+    def _end_checking(self) -> None:
+        if self._checking is not None:
+            self._checking.stop()
+            self._checking = None
 
     # ---- per report ----------------------------------------------------------------------
     def _status(self, r: StatusReport) -> None:
@@ -228,7 +256,7 @@ class Renderer:
         if run.python_source:
             self.out.print(Syntax(run.python_source, "python", line_numbers=False, padding=(0, 4)))
             return
-        text = ";\n".join(_with_archive_sql(s.sql, s.index, run.archives) for s in run.statements) + ";"
+        text = _script_text(run)
         if run.mode == "transaction":
             text = f"BEGIN;\n{text}\n-- + history row\nCOMMIT;"
         self.out.print(Syntax(text, "sql", padding=(0, 4), word_wrap=True))
@@ -416,6 +444,21 @@ def _size(size: int) -> str:
 
 def _seconds(ms: int | None) -> str:
     return "" if ms is None else f"{ms / 1000:.3f}s"
+
+
+def _script_text(run) -> str:
+    """The statements as they run; a long script shows its first and last SHOWN_AT_EACH_END only (a bulk load's
+    400k INSERTs were minutes of highlighting that nobody reads)."""
+    def text(statement) -> str:
+        return _with_archive_sql(statement.sql, statement.index, run.archives) + ";"
+
+    statements = run.statements
+    if len(statements) <= 2 * SHOWN_AT_EACH_END:
+        return "\n".join(map(text, statements))
+    hidden = len(statements) - 2 * SHOWN_AT_EACH_END
+    return "\n".join([*map(text, statements[:SHOWN_AT_EACH_END]),
+                      f"-- ... {hidden:,} more statements, not shown (all in the file; --json lists each)",
+                      *map(text, statements[-SHOWN_AT_EACH_END:])])
 
 
 def _with_archive_sql(sql: str, index: int, archives: list) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from pydantic import Field
@@ -16,7 +17,7 @@ from ..migrations.plan import Plan, make_plan
 from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
                        ValidateReport)
 from .backups import unfinished_restore
-from .context import Project, TargetRequest, connect, open_project
+from .context import Progress, ProgressEvent, Project, TargetRequest, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
 from .templates import TEMPLATES
 
@@ -95,24 +96,31 @@ def _lock_holder(conn) -> str | None:
         return None
 
 
-def validate(request: TargetRequest) -> ValidateReport:
+def validate(request: TargetRequest, progress: Progress | None = None) -> ValidateReport:
+    step = _steps(progress, ["reading the migration files", "checking the SQL syntax", "reading the history",
+                             "replaying the pending migrations on the live schema", "running the rules"])
     project = open_project(request)
+    step()
     migrations, errors = project.read_each()
     checks = [Check(name="files parse", ok=not errors,
                     detail="; ".join(e.message for e in errors) or f"{len(migrations)} migration file(s) read"
                     + _without_statements(migrations))]
     checks.append(_unique_versions(migrations))
+    step()
     checks.append(_syntax(migrations, project.dialect, len(errors)))
     checks.append(_downs(migrations, len(errors)))
     findings: list[Finding] = []
     try:
+        step()
         with connect(project, lock=False) as conn:
             plan = make_plan(migrations, conn.history.rows())
             checks += _history_checks(plan)
             from .safety import findings_for, schema_findings
 
+            step()
             findings = schema_findings(conn, plan, plan.pending)
             checks.append(_schema_check(findings, len(plan.pending), conn.project.settings.validation.preCheck))
+            step()
             findings += findings_for(conn, plan.pending, "up")
     except MigrationError as exc:
         checks.append(Check(name="database reachable", ok=False, detail=exc.message))
@@ -158,6 +166,17 @@ def _new_version(project: Project) -> str:
     existing = [found[1] for path in project.migrations_dir.iterdir() if (found := re.match(r"(\d+)_", path.name))]
     newest = max((int(v) for v in existing), default=0)
     return str(max(version, newest + 1))
+
+
+def _steps(progress: Progress | None, names: list[str]) -> Callable[[], None]:
+    """Each call reports the next step as started (a file of 400k statements takes seconds per step)."""
+    started = iter(enumerate(names, start=1))
+
+    def step() -> None:
+        index, name = next(started)
+        if progress:
+            progress(ProgressEvent(phase="check", message=name, migration_index=index, migration_total=len(names)))
+    return step
 
 
 # ---- checks ------------------------------------------------------------------------------
