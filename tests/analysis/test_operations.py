@@ -15,6 +15,8 @@ def ops(sql: str, dialect: str = "postgres") -> list[dict]:
 @pytest.mark.parametrize("sql, dialect, expected", [
     ("ALTER TABLE users DROP COLUMN bio", "postgres", {"kind": "drop_column", "table": "users", "column": "bio"}),
     ("ALTER TABLE users DROP COLUMN bio", "sqlite", {"kind": "drop_column", "table": "users", "column": "bio"}),
+    ("ALTER TABLE users DROP bio", "sqlite", {"kind": "drop_column", "table": "users", "column": "bio"}),
+    ("ALTER TABLE users DROP `Bio`", "mysql", {"kind": "drop_column", "table": "users", "column": "Bio"}),
     ("ALTER TABLE users ALTER COLUMN name SET NOT NULL", "postgres",
      {"kind": "set_not_null", "table": "users", "column": "name"}),
     ("ALTER TABLE users ALTER COLUMN name DROP NOT NULL", "postgres",

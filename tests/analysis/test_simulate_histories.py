@@ -78,6 +78,10 @@ MYSQL_CLEAN = {
          "CREATE VIEW va AS SELECT id FROM a;\nCREATE VIEW vb AS SELECT id FROM b;", None),
         ("DROP VIEW va, vb;\nDROP TABLE a, b;", None),
         ("CREATE TABLE a (id int PRIMARY KEY);\nCREATE VIEW va AS SELECT id FROM a;", None)],
+    "IF NOT EXISTS index whose name exists, on a column that does not (the name is looked at first)": [
+        ("CREATE TABLE t (id int PRIMARY KEY, a int);\nCREATE INDEX t_a ON t (a);", None),
+        ("ALTER TABLE t DROP COLUMN a;\nCREATE TABLE t2 (id int PRIMARY KEY, a int);\nCREATE INDEX t_a ON t2 (a);\n"
+         "CREATE INDEX IF NOT EXISTS t_a ON t2 (gone);", None)],
     "bigint unsigned referencing SERIAL": [
         ("CREATE TABLE p (id SERIAL PRIMARY KEY);\n"
          "CREATE TABLE c (p_id BIGINT UNSIGNED, FOREIGN KEY (p_id) REFERENCES p (id));", None)],
@@ -93,6 +97,14 @@ SQLITE_CLEAN = {
         ("CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (p_id int REFERENCES p (id));", None),
         ("CREATE TABLE _p_tmp (id int PRIMARY KEY, note text);\nINSERT INTO _p_tmp (id) SELECT id FROM p;\n"
          "DROP TABLE p;\nALTER TABLE _p_tmp RENAME TO p;", None)],
+    "constraint names are read and ignored: the same name in two tables and on an index": [
+        ("CREATE TABLE a (id int, CONSTRAINT same UNIQUE (id));\n"
+         "CREATE TABLE b (id int CONSTRAINT same PRIMARY KEY, a_id int REFERENCES a (id));\n"
+         "CREATE INDEX same ON b (a_id);", None)],
+    "IF NOT EXISTS index whose name exists, on a column that does not; DROP without COLUMN": [
+        ("CREATE TABLE t (id int PRIMARY KEY, a int, b int);\nCREATE INDEX t_ab ON t (a);", None),
+        ("ALTER TABLE t DROP b;\nCREATE INDEX IF NOT EXISTS t_ab ON t (a, b);\nDROP INDEX t_ab;\n"
+         "ALTER TABLE t ADD COLUMN b text;", None)],
     "a uuid column referencing a text key": [
         ("CREATE TABLE p (id text PRIMARY KEY);\nCREATE TABLE c (p_id uuid REFERENCES p (id), n int REFERENCES p (id));",
          None)],

@@ -58,6 +58,9 @@ ERRORS = [
     ("time of day to timestamp", [("ALTER TABLE users ADD COLUMN at time;\n"
                                    "ALTER TABLE users ALTER COLUMN at TYPE timestamp;", None)],
      "schema-incompatible-type"),
+    ("IF NOT EXISTS index on a missing column (PostgreSQL checks the columns before the name)",
+     [("CREATE INDEX orders_total_idx ON orders (total);\n"
+       "CREATE INDEX IF NOT EXISTS orders_total_idx ON orders (nope);", None)], "schema-missing-column"),
     ("index name taken by another table's index", [("CREATE INDEX users_email_key ON orders (total);", None)],
      "schema-duplicate-name"),
     ("constraint name taken", [("ALTER TABLE orders ADD CONSTRAINT orders_pkey UNIQUE (total);", None)],

@@ -143,7 +143,21 @@ def _alter_action(action: exp.Expression, base: dict, dialect: Dialect) -> list[
         return [_rename(action, base)]
     if isinstance(action, exp.AddConstraint):
         return [op for item in action.expressions for op in _constraint(item, base, dialect)]
+    column = _bare_dropped_column(action, dialect)
+    if column:
+        return [_op("drop_column", base, column=column)]
     return [_op("other", base)]
+
+
+def _bare_dropped_column(action: exp.Expression, dialect: Dialect) -> str | None:
+    """The column of SQLite's and MySQL's `DROP c` (COLUMN left out), which sqlglot keeps as a command."""
+    if not (isinstance(action, exp.Command) and action.this.upper() == "DROP"):
+        return None
+    try:
+        dropped = sqlglot.parse_one(str(action.expression).strip(), read=dialect)
+    except (ParseError, TokenError, ValueError):
+        return None
+    return dropped.name if isinstance(dropped, exp.Column) else None
 
 
 def _rename(action: exp.AlterRename, base: dict) -> Operation:

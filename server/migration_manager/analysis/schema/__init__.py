@@ -146,7 +146,8 @@ class Naming:
     """How a server scopes object names (the source of "already exists" errors)."""
 
     index_names: Literal["schema", "table"]  # PostgreSQL: one namespace with tables; MySQL: per table
-    constraint_names: Literal["schema", "table"]  # MySQL/MariaDB foreign keys: per database
+    # MySQL/MariaDB foreign keys: per database; SQLite reads a constraint's name and ignores it ("none")
+    constraint_names: Literal["schema", "table", "none"]
     generated: Literal["postgres", "mysql"] = "postgres"  # how unnamed constraints get their names
     foreign_key_index: bool = False  # InnoDB adds an index named like the FK when none leads with its columns
 
@@ -261,6 +262,8 @@ class Snapshot:
         return found.name if found is not None and name in found.indexes else None
 
     def constraint_owner(self, name: str, table: str, kind: ConstraintKind) -> str | None:
+        if self.naming.constraint_names == "none":  # SQLite: no clash, not even with an index of that name
+            return None
         # Constraints backed by an index (PK/UNIQUE) clash with index names too on PostgreSQL.
         scope_all = self.naming.constraint_names == "schema" and kind == "foreign_key"
         candidates = self.tables.values() if scope_all else filter(None, [self.table(table)])

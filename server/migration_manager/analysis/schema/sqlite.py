@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from . import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
 
-# Index names are database-wide, like table names; constraints are named per table.
-NAMING = Naming(index_names="schema", constraint_names="table")
+# Index names are database-wide, like table names; a constraint's name is read and ignored (two constraints
+# of a table, or a constraint and an index, may share a name; a key's index is sqlite_autoindex_<table>_<n>).
+NAMING = Naming(index_names="schema", constraint_names="none")
 
 
 def read(engine) -> Snapshot:

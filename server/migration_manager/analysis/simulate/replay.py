@@ -283,12 +283,17 @@ class Replay:
     # ---- indexes and constraints -----------------------------------------------------------
     def _create_index(self, op: Operation) -> None:
         table = self.table(op)
-        if table is None or not self.columns(op, table, op.columns):
+        if table is None:
             return
         name = op.index_name or self._generated_name(table, op.columns, "idx")
         clash = self.schema.index_owner(name, table.name) or (
             self.schema.naming.index_names == "schema" and self.schema.relation_exists(name) and name)
-        if clash and not self.unknown(name, clash):
+        clash = clash and not self.unknown(name, clash)
+        if clash and op.if_not_exists and self.schema.dialect != "postgres":
+            return  # MySQL and SQLite look for the name first: skipped, even on columns that do not exist
+        if not self.columns(op, table, op.columns):
+            return
+        if clash:
             if not op.if_not_exists:
                 self.report(op, "schema-duplicate-name", "error", "duplicate index name",
                             f"An index or relation named {name} already exists ({clash}): the statement fails.",
@@ -332,8 +337,15 @@ class Replay:
         if primary and self.schema.naming.generated == "mysql":
             name = "PRIMARY"  # MySQL ignores a primary key's name
         if self._add_named(op, table, Constraint(name, table.name, kind, tuple(columns))):
-            table.indexes[key(name)] = Index(name, table.name, tuple(columns), True, primary)
-            self.schema.note_index(name, table.name)
+            index = name if self.schema.naming.constraint_names != "none" else self._sqlite_autoindex(table)
+            table.indexes[key(index)] = Index(index, table.name, tuple(columns), True, primary)
+            self.schema.note_index(index, table.name)
+
+    @staticmethod
+    def _sqlite_autoindex(table: Table) -> str:
+        """SQLite names a key's index itself, never after the constraint."""
+        prefix = f"sqlite_autoindex_{table.name}_"
+        return f"{prefix}{sum(key(name).startswith(key(prefix)) for name in table.indexes) + 1}"
 
     def _add_named(self, op: Operation, table: Table, constraint: Constraint) -> bool:
         owner = self.schema.constraint_owner(constraint.name, table.name, constraint.kind)
