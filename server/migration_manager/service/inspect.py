@@ -19,7 +19,7 @@ from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, Migrati
 from .backups import unfinished_restore
 from .context import Progress, ProgressEvent, Project, TargetRequest, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
-from .templates import TEMPLATES
+from .templates import TEMPLATES, check_file_name_fits, migration_name
 
 
 class CreateRequest(TargetRequest):
@@ -131,15 +131,14 @@ def validate(request: TargetRequest, progress: Progress | None = None) -> Valida
 
 def create(request: CreateRequest) -> CreateReport:
     project = open_project(request)
-    name = re.sub(r"[^a-z0-9]+", "_", request.name.lower()).strip("_")
-    if not name:
-        raise ConfigError(f"'{request.name}' cannot be used as a migration name.", next_step="Use letters and digits.")
+    name = migration_name(request.name)
     template = TEMPLATES.get(request.format)
     if template is None:
         raise ConfigError(f"Unknown migration format '{request.format}'.", next_step=f"Use one of {', '.join(TEMPLATES)}.")
     project.migrations_dir.mkdir(parents=True, exist_ok=True)
     version = _new_version(project)
     path = project.migrations_dir / f"{version}_{name}.{template.suffix}"
+    check_file_name_fits(path.name, project.migrations_dir)
     if (request.up or request.down) and request.format != "sql":
         raise ConfigError("up/down SQL can only be given for the sql format.", next_step="Use format='sql'.")
     text = template.text.format(name=name, author=project.author(),
