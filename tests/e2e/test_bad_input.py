@@ -168,9 +168,12 @@ def test_postgres_session_terminated_mid_migration(pg_url: str, project: Project
             assert "at statement 2 of 3" in error["message"]
         else:
             explained(done, 3, "was lost while running 1_slow at statement 2 of 3",
-                      "terminating connection due to administrator command",
                       "ran in one transaction that never committed, so the server rolled it back",
                       "Check that the server is up")
+            # The statements are sent together (pipeline mode), where libpq drops the server's last words
+            # ("terminating connection due to administrator command") and says the connection closed.
+            assert "server closed the connection unexpectedly" in done.stdout
+            assert "error ignored" not in done.stderr  # psycopg's clean-up warning stays quiet
         assert user_tables(pg_url) == {"knob"} and history(pg_url) == {}
     query(pg_url, "UPDATE knob SET secs = 0")
     assert project.run("apply").returncode == 0 and user_tables(pg_url) == {"knob", "k1", "k3"}

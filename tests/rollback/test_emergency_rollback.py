@@ -85,6 +85,13 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
         for method in ("query", "execute", "probe_query"):
             spy_sql(cls, method)
         spy_call(cls, "table_stats")
+    send_together = PostgresEngine.run_transaction  # a migration's statements sent in one batch
+
+    def batch(self, statements, then):
+        record.sql.extend(" ".join(s.split()) for s in statements)
+        return send_together(self, statements, then)
+
+    monkeypatch.setattr(PostgresEngine, "run_transaction", batch)
     for module in (schema_postgres, schema_mysql, schema_sqlite):
         spy_call(module, "read")
     spy_call(stats, "throughput")

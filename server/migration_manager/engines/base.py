@@ -6,7 +6,7 @@ Dialect-specific SQL lives in the engine modules only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +22,7 @@ class Capabilities:
     aggregate_filter: bool = False  # COUNT(*) FILTER (WHERE c): cheaper than COUNT(CASE WHEN c THEN 1 END)
     distinct_check_first: bool = False  # duplicates: COUNT(DISTINCT key) before the GROUP BY (cheaper when none)
     sorted_grouping: str | None = None  # SELECT modifier: group many keys by sorting (MySQL SQL_BIG_RESULT)
+    pipelined: bool = False  # run_transaction sends a transaction's statements together (PostgreSQL pipeline mode)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,14 @@ class TableStats:
     table: str
     rows: int  # estimate from catalog statistics (exact for SQLite)
     bytes: int
+
+
+class BatchFailed(Exception):
+    """Statement `index` (1-based) of a batch failed with `cause`; none after it ran."""
+
+    def __init__(self, index: int, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.index, self.cause = index, cause
 
 
 @runtime_checkable
@@ -46,6 +55,10 @@ class Engine(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]:
         """BEGIN ... COMMIT, or ROLLBACK when the block raises."""
+
+    def run_transaction(self, statements: Sequence[str], record: Callable[[], None]) -> None:
+        """Where caps.pipelined: BEGIN and the statements in one round trip, then `record()`'s writes and COMMIT in
+        one more. Raises BatchFailed naming the first statement that failed (then nothing is committed)."""
 
     def acquire_lock(self, name: str, timeout_s: float) -> None:
         """Take the migration lock (session-level, dies with the process). Raises LockTimeout."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from ..urls import DatabaseURL
-from .base import Capabilities, TableStats
+from .base import BatchFailed, Capabilities, TableStats
 from .common import connection_failed, lock_key, poll_lock
 
 # Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
@@ -22,6 +23,9 @@ _AUTOCOMMIT_ONLY = re.compile(
 _CONCURRENT_INDEX_NAME = re.compile(
     r"^\s*create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?(?!on\b)(?P<name>\"[^\"]+\"|\w+)",
     re.IGNORECASE)
+# Leaving a pipeline whose session has ended logs a warning ("error ignored terminating ..."): the error itself is
+# what the run reports, so the warning would only be noise on stderr.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 HINT = "Check host, port, database name, user and password (PGPASSWORD or the URL); is the server running?"
 
 
@@ -37,7 +41,7 @@ def connect(url: DatabaseURL) -> PostgresEngine:
 class PostgresEngine:
     dialect = "postgres"
     caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql", aggregate_filter=True,
-                        distinct_check_first=True)
+                        distinct_check_first=True, pipelined=True)
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -68,6 +72,45 @@ class PostgresEngine:
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
             yield
+
+    def run_transaction(self, statements: Sequence[str], record: Callable[[], None]) -> None:
+        # Pipeline mode: BEGIN and every statement go in one round trip, each still its own query (the server stops
+        # at the first error and skips the rest; each cursor says whether its statement ran). A flush request after
+        # each makes the server send its result as soon as it has run, so a session that ends mid-batch still
+        # names the statement it was running. The record's writes and COMMIT go in a second round trip, sent only
+        # once every statement has succeeded.
+        import psycopg
+
+        try:
+            with self.conn.pipeline() as pipeline:
+                self.conn.execute("BEGIN")
+                cursors = []
+                try:
+                    for sql in statements:
+                        cursors.append(self.conn.execute(sql))
+                        self.conn.pgconn.send_flush_request()
+                    pipeline.sync()
+                except psycopg.Error as exc:  # raised by the sync, or by a later execute that read the error
+                    failed = next((i for i, c in enumerate(cursors, start=1) if c.pgresult is None), None)
+                    if failed is None:
+                        raise
+                    raise BatchFailed(failed, exc) from exc
+                record()
+                self.conn.execute("COMMIT")
+        except BaseException:
+            self._rollback_open_transaction()
+            raise
+
+    def _rollback_open_transaction(self) -> None:
+        """After a failed batch: the server keeps the failed transaction open until ROLLBACK."""
+        import psycopg
+
+        if self.conn.closed or self.conn.broken or self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return
+        try:
+            self.conn.execute("ROLLBACK")
+        except psycopg.Error:  # the session is gone: the server rolled it back
+            pass
 
     def _notice_lost_client(self) -> None:
         # A killed client's statement keeps running (and holding its locks and the migration lock)

@@ -59,10 +59,9 @@ class Archiver:
 
     # ---- before a statement: archive -----------------------------------------------------------
     def before(self, statement: StatementRun) -> None:
-        if not self.enabled or not self.archive_new or not MAY_DESTROY.search(statement.sql):
+        if not self.enabled or not self.archive_new:
             return
-        ops = [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
-               if op.kind in DESTRUCTIVE]
+        ops = self._destroyed(statement)
         if not ops:
             return
         for step in archive_steps(ops, self._snapshot(), self.run.version, self.run.direction):
@@ -73,6 +72,20 @@ class Archiver:
             else:
                 step.note = cannot_archive_note(step, self.conn.project.settings.autoBackup)
             self.made.append(step)
+
+    def _destroyed(self, statement: StatementRun) -> list:
+        if not MAY_DESTROY.search(statement.sql):  # most statements: no parse
+            return []
+        return [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
+                if op.kind in DESTRUCTIVE]
+
+    def idle(self, statements: list[StatementRun]) -> bool:
+        """Nothing to archive before, nor to put back after, any of these statements: they may run without the
+        hook between them (sent together)."""
+        if not self.enabled:
+            return True
+        return not self._pending and not self._due and not (
+            self.archive_new and any(self._destroyed(s) for s in statements))
 
     def _empty(self, table: str) -> bool:
         return not self.engine.query(f"SELECT 1 FROM {dialect_sql(self.engine.dialect).quote(table)} LIMIT 1")

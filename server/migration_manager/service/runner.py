@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
+from ..engines.base import BatchFailed
 from ..errors import Cancelled, ConnectionLost, MigrationError, StatementFailed
 from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
@@ -110,13 +111,13 @@ class Runner:
     def _apply_in_transaction(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float) -> None:
         # The history row and the log event commit with the migration: one commit per migration, and
         # never a migration recorded without its event (or the other way round).
-        with self.engine.transaction():
-            self.archiver.reset()
-            self._run_script(migration.up, run)
+        def record() -> None:
             row.duration_ms = _ms(started)
             row.statements_done = row.statements_total
             self.history.insert(row)
             self._log_ok(run, "apply", row.author, started)
+
+        self._in_transaction(migration.up, run, record)
 
     def _apply_per_statement(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float,
                              start_at: int | None) -> None:
@@ -148,14 +149,11 @@ class Runner:
         self._stop_if_asked(run)
         self.archiver = _archiver(self.conn, run, archive_new=archive)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
-            def attempt() -> None:
-                with self.engine.transaction():
-                    self.archiver.reset()
-                    self._run_script(script, run)
-                    self.history.delete(row.version)
-                    self._log_ok(run, "rollback", self.author, started, note)
+            def record() -> None:
+                self.history.delete(row.version)
+                self._log_ok(run, "rollback", self.author, started, note)
 
-            self._with_retries(run, attempt)
+            self._with_retries(run, lambda: self._in_transaction(script, run, record))
         else:
             self.history.update(row.version, status="rolling_back", statements_done=start_at - 1, error=None)
 
@@ -179,6 +177,44 @@ class Runner:
                          statements_done=len(run.statements), detail=detail)
 
     # ---- statements --------------------------------------------------------------------
+    def _in_transaction(self, script: Script, run: MigrationRun, record: Callable[[], None]) -> None:
+        """The script and its history record (`record`) in one transaction."""
+        if self._batchable(script, run):
+            self._run_batch(run, record)
+            return
+        with self.engine.transaction():
+            self.archiver.reset()
+            self._run_script(script, run)
+            record()
+
+    def _batchable(self, script: Script, run: MigrationRun) -> bool:
+        """Nothing has to happen between the statements (no archive to take or put back, nobody who may cancel
+        between two of them), so the engine may send them together."""
+        return (self.engine.caps.pipelined and not script.is_python and bool(run.statements)
+                and getattr(self.progress, "cancelled", None) is None and self.archiver.idle(run.statements))
+
+    def _run_batch(self, run: MigrationRun, record: Callable[[], None]) -> None:
+        """Every statement in one round trip, the record and COMMIT in one more (PostgreSQL: 2 instead of one
+        per statement, BEGIN, history row, event and COMMIT). A failure names its statement as one by one does."""
+        for statement in run.statements:
+            self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
+
+        def all_done_then_record() -> None:
+            for statement in run.statements:
+                statement.status = "done"  # sent together: no duration of their own
+            record()
+
+        try:
+            self.engine.run_transaction([s.sql for s in run.statements], all_done_then_record)
+        except BatchFailed as exc:
+            statement = run.statements[exc.index - 1]
+            for done in run.statements[: exc.index - 1]:
+                done.status = "done"
+            statement.status, statement.error = "failed", _clean(exc.cause, self.conn)
+            if not connection_alive(self.conn):
+                raise connection_lost(self.conn, run, exc.cause) from None
+            raise self._failure(run, statement, self.engine.is_lock_timeout(exc.cause)) from None
+
     def _run_script(self, script: Script, run: MigrationRun) -> None:
         """Inside the migration's transaction: the caller records it."""
         if script.is_python:

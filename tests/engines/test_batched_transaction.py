@@ -1,0 +1,74 @@
+"""PostgreSQL sends a transactional migration's statements together (pipeline mode): BEGIN and every statement in
+one round trip, the history row, its event and COMMIT in one more. Counted on the wire, and what a failure leaves."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from dbcheck import Project, events, history, query, user_tables
+from roundtrips import RoundTripCounter
+
+
+def three_statements(i: int) -> str:
+    return (f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\n"
+            f"ALTER TABLE t{i} ADD COLUMN note varchar(80);\nCREATE INDEX t{i}_label ON t{i} (label);")
+
+
+def counted_apply(project: Project, counter: RoundTripCounter, first: int, last: int) -> int:
+    for i in range(first, last + 1):
+        project.native(f"{i:03d}", f"table_{i}", three_statements(i), f"DROP TABLE t{i};")
+    before = counter.turns
+    done = project.run("apply", url=counter.url(project.url))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return counter.turns - before
+
+
+def test_postgres_migration_takes_two_round_trips(pg_url: str, project: Project) -> None:
+    project.url = pg_url
+    counter = RoundTripCounter(pg_url)
+    try:
+        counted_apply(project, counter, 1, 1)  # creates the history tables: not counted
+        one = counted_apply(project, counter, 2, 2)
+        eleven = counted_apply(project, counter, 3, 13)
+    finally:
+        counter.close()
+    # The rest of an apply (lock, history read, schema read) is the same for 1 or 11 migrations; one by one, each
+    # migration took 7 (BEGIN, 3 statements, history row, event, COMMIT).
+    assert (eleven - one) / 10 <= 2, (one, eleven)
+    assert user_tables(pg_url) == {f"t{i}" for i in range(1, 14)}
+    assert all(row[:3] == ("applied", 3, 3) for row in history(pg_url).values()) and len(history(pg_url)) == 13
+    assert events(pg_url) == [(f"{i:03d}", "apply", "ok") for i in range(1, 14)]
+    assert query(pg_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 't%%_label'") == [(13,)]
+
+
+@pytest.fixture
+def engine(pg_url: str):
+    from migration_manager.engines import open_engine
+
+    engine = open_engine(pg_url)
+    yield engine
+    engine.close()
+
+
+def test_failing_statement_is_named_and_nothing_commits(engine, pg_url: str) -> None:
+    from migration_manager.engines.base import BatchFailed
+
+    recorded = []
+    with pytest.raises(BatchFailed) as failed:
+        engine.run_transaction(["CREATE TABLE a (id integer)", "INSERT INTO missing VALUES (1)",
+                                "CREATE TABLE c (id integer)"], lambda: recorded.append(True))
+    assert failed.value.index == 2 and failed.value.cause.sqlstate == "42P01"  # undefined_table
+    assert 'relation "missing" does not exist' in str(failed.value.cause)
+    assert recorded == [] and user_tables(pg_url) == set()  # statement 1 rolled back, 3 never ran
+    # The session is out of the failed transaction and runs the next migration.
+    engine.run_transaction(["CREATE TABLE a (id integer)"], lambda: engine.execute("INSERT INTO a VALUES (%s)", [7]))
+    assert query(pg_url, "SELECT id FROM a") == [(7,)]
+
+
+def test_failing_record_commits_nothing(engine, pg_url: str) -> None:
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        engine.run_transaction(["CREATE TABLE a (id integer)"],
+                               lambda: engine.execute("INSERT INTO no_history VALUES (%s)", [1]))
+    assert user_tables(pg_url) == set()
+    assert engine.query("SELECT 1") == [(1,)]  # not left inside the failed transaction

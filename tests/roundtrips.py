@@ -1,0 +1,59 @@
+"""Round trips between the tool and a database server, counted on the wire.
+
+`RoundTripCounter` is a TCP proxy in front of a server: point a URL at it (`counter.url(url)`) and it
+counts every time a client speaks again after the server answered (one request/answer turn per
+connection). Nothing is mocked: the bytes go to the real server unchanged.
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import threading
+from urllib.parse import urlsplit, urlunsplit
+
+
+class RoundTripCounter:
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or {"postgresql": 5432}.get(parts.scheme, 3306))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.turns = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, url: str) -> str:
+        """`url` with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            server = socket.create_connection(self.target)
+            threading.Thread(target=self._relay, args=(client, server), daemon=True).start()
+
+    def _relay(self, client: socket.socket, server: socket.socket) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(client, selectors.EVENT_READ, server)
+        selector.register(server, selectors.EVENT_READ, client)
+        client_turn = False  # a new connection: its first request is a turn too
+        with client, server:
+            while True:
+                for key, _ in selector.select():
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    key.data.sendall(data)
+                    if key.fileobj is client and not client_turn:
+                        with self._lock:
+                            self.turns += 1
+                    client_turn = key.fileobj is client
