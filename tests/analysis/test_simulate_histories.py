@@ -10,7 +10,7 @@ from migration_manager.analysis.schema import read_schema
 from migration_manager.analysis.simulate import simulate
 from migration_manager.engines import open_engine
 
-from .simulate_cases import first_failure, write_migrations
+from .simulate_cases import first_failure, shape_after_up_and_down, write_migrations
 
 PG_CLEAN = {
     "multi-object DROP INDEX, then the indexes again": [
@@ -108,7 +108,23 @@ SQLITE_CLEAN = {
     "a uuid column referencing a text key": [
         ("CREATE TABLE p (id text PRIMARY KEY);\nCREATE TABLE c (p_id uuid REFERENCES p (id), n int REFERENCES p (id));",
          None)],
+    "a foreign key to a table created later (SQLite checks foreign keys only when rows are written)": [
+        ("CREATE TABLE c (id int PRIMARY KEY, p_id text REFERENCES p (id));", "DROP TABLE c;"),
+        ("CREATE TABLE p (id text PRIMARY KEY);\nINSERT INTO p (id) VALUES ('a');\n"
+         "INSERT INTO c (id, p_id) VALUES (1, 'a');", "DROP TABLE p;")],
 }
+
+# vaultwarden's 12-step rebuild (new_x, copy, DROP x, RENAME new_x TO x) of a table other tables reference,
+# with a DOWN that adds the dropped column back: other tables' foreign keys name x and survive the DROP,
+# the renamed table's key index takes x's name, and constraint names (new_x_pkey or x_pkey) mean nothing.
+SQLITE_REBUILD = [
+    ("CREATE TABLE ciphers (uuid text NOT NULL PRIMARY KEY, name text NOT NULL, favorite boolean NOT NULL DEFAULT 0);\n"
+     "CREATE TABLE attachments (id text PRIMARY KEY, cipher_uuid text NOT NULL REFERENCES ciphers (uuid));",
+     "DROP TABLE attachments;\nDROP TABLE ciphers;"),
+    ("CREATE TABLE new_ciphers (uuid text NOT NULL PRIMARY KEY, name text NOT NULL);\n"
+     "INSERT INTO new_ciphers (uuid, name) SELECT uuid, name FROM ciphers;\nDROP TABLE ciphers;\n"
+     "ALTER TABLE new_ciphers RENAME TO ciphers;",
+     "ALTER TABLE ciphers ADD COLUMN favorite boolean NOT NULL DEFAULT 0;")]
 
 
 def _noise(engine, migrations) -> list:
@@ -140,6 +156,19 @@ def test_mariadb_history_construct_is_clean(mysql_url, tmp_path, name):
 @pytest.mark.parametrize("name", list(SQLITE_CLEAN))
 def test_sqlite_history_construct_is_clean(sqlite_url, tmp_path, name):
     _assert_clean(sqlite_url, "sqlite", tmp_path, SQLITE_CLEAN[name])
+
+
+def test_sqlite_rebuild_of_a_referenced_table_is_undone_by_its_down(sqlite_url, tmp_path):
+    engine = open_engine(sqlite_url)
+    try:
+        create, rebuild = write_migrations(tmp_path, "sqlite", SQLITE_REBUILD)
+        assert simulate(read_schema(engine), [create, rebuild]) == []
+        assert first_failure(engine, [create]) is None
+        before, after = shape_after_up_and_down(engine, rebuild)
+        assert before == after, "the simulation said the DOWN undoes the UP: so must the server"
+        assert [fk[2:4] for fk in engine.query("PRAGMA foreign_key_list(attachments)")] == [("ciphers", "cipher_uuid")]
+    finally:
+        engine.close()
 
 
 @pytest.mark.postgres

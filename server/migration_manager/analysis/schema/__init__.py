@@ -299,15 +299,24 @@ class Snapshot:
         """A comparable picture of the schema (or of the tables `only`): what must be equal after UP
         then DOWN."""
         names = self.tables if only is None else [n for n in only if n in self.tables]
-        return {name: _table_shape(self.tables[name]) for name in names}
+        named = self.naming.constraint_names != "none"
+        return {name: _table_shape(self.tables[name], named) for name in names}
 
 
-def _table_shape(table: Table) -> dict:
+def _table_shape(table: Table, named: bool) -> dict:
+    """`named`: constraints compare by name; else (SQLite, whose constraint names mean nothing) by what they are."""
+    constraints = {}
+    for name, c in table.constraints.items():
+        what = (c.kind, tuple(map(key, c.columns)), key(c.ref_table or ""))
+        if not named:
+            name = f"{c.kind} ({', '.join(what[1])})" + (f" -> {what[2]}" if what[2] else "") + \
+                (f" {c.definition}" if c.definition else "")
+            name += f" #{sum(n.startswith(name) for n in constraints) + 1}" if name in constraints else ""
+        constraints[name] = what
     return {
         "columns": {n: (c.type.normalized, c.nullable) for n, c in table.columns.items()},
         "indexes": {n: (tuple(map(key, i.columns)), i.unique) for n, i in table.indexes.items()},
-        "constraints": {n: (c.kind, tuple(map(key, c.columns)), key(c.ref_table or ""))
-                        for n, c in table.constraints.items()},
+        "constraints": constraints,
     }
 
 

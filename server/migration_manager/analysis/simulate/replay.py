@@ -130,8 +130,9 @@ class Replay:
             self.report(op, "schema-still-referenced", "error", "table still referenced",
                         f"{table.name} is referenced by foreign key(s) {names}: DROP TABLE fails without CASCADE.",
                         "Drop the foreign keys first (or the referencing tables).")
-        for other, constraint in referencing:
-            self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
+        if self.schema.dialect != "sqlite":  # SQLite's foreign keys name the table: a new one takes them back
+            for other, constraint in referencing:
+                self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
         self.schema.remove(table.name)
 
     def _create_view(self, op: Operation) -> None:
@@ -155,11 +156,23 @@ class Replay:
             return self.exists(op, "table", op.new_name)
         self.schema.remove(table.name)
         old, table.name = table.name, op.new_name
+        if self.schema.dialect == "sqlite":
+            table.indexes = self._sqlite_autoindexes_renamed(table, old)
         self.schema.put(table)
         for other in self._referencing(old):
             for constraint in other.constraints.values():
                 if key(constraint.ref_table or "") == key(old):
                     constraint.ref_table = op.new_name
+
+    @staticmethod
+    def _sqlite_autoindexes_renamed(table: Table, old: str) -> dict[str, Index]:
+        """SQLite renames a table's key indexes with it: sqlite_autoindex_<old>_<n> becomes ..._<new>_<n>."""
+        prefix, renamed = key(f"sqlite_autoindex_{old}_"), {}
+        for name, index in table.indexes.items():
+            if name.startswith(prefix):
+                index.name = f"sqlite_autoindex_{table.name}_{index.name[len(prefix):]}"
+            renamed[key(index.name)] = index
+        return renamed
 
     def _referencing(self, name: str) -> list[Table]:
         """Tables with a foreign key to `name`, each a private copy ready to change."""
@@ -364,21 +377,24 @@ class Replay:
 
     def _add_foreign_key(self, op: Operation, table: Table) -> None:
         target = self.schema.table(op.ref_table or "")
-        if target is None:
+        # SQLite checks a foreign key only when rows are written: the table it references may come later.
+        later = target is None and self.schema.dialect == "sqlite" and bool(op.ref_table)
+        if target is None and not later:
             if op.ref_table and not op.if_exists and not self.unknown(op.ref_table):
                 self.report(op, "schema-fk-target", "error", "foreign key target missing",
                             f"The referenced table {op.ref_table} does not exist at this point of the plan.",
                             "Create the referenced table first (an earlier migration), or fix the name.")
             return
-        ref_columns = op.ref_columns or list(target.primary_columns())
-        if not (self.unknown(target.name) or target.view):  # else its columns and keys are not known
+        ref_columns = op.ref_columns or (list(target.primary_columns()) if target else [])
+        if target is not None and not (self.unknown(target.name) or target.view):  # else its columns are not known
             if not self._fk_target_ok(op, target, ref_columns):
                 return
             for local, remote in zip(op.columns, ref_columns):
                 self._fk_type(op, table, local, target.name, remote)
         name = op.constraint_name or self._generated_name(table, op.columns, "fkey")
-        added = self._add_named(op, table, Constraint(name, table.name, "foreign_key", tuple(op.columns), target.name,
-                                                      tuple(ref_columns), valid=not op.not_valid))
+        added = self._add_named(op, table, Constraint(name, table.name, "foreign_key", tuple(op.columns),
+                                                      target.name if target else op.ref_table, tuple(ref_columns),
+                                                      valid=not op.not_valid))
         if added and self.schema.naming.foreign_key_index and not table.has_index_leading_with(tuple(op.columns)):
             table.indexes[key(name)] = Index(name, table.name, tuple(op.columns))
             self.schema.note_index(name, table.name)
