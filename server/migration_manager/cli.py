@@ -127,6 +127,8 @@ def _backup_commands(command) -> None:
     backup.add_argument("backup_action", nargs="?", choices=["list", "create", "prune"], default="list",
                         metavar="list|create|prune")
     backup.add_argument("--all", dest="all_environments", action="store_true", help="list: every environment")
+    backup.add_argument("--outside-window", action="store_true",
+                        help="prune: override the maintenance window (human only)")
     restore = command("restore", "restore a backup into the environment (after approval), or --into another database")
     which = restore.add_mutually_exclusive_group(required=True)
     which.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help="from `db-migrate backup list`")
@@ -236,7 +238,10 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
                     service.BaselineRequest(**target, version=args.to_version, outside_window=args.outside_window),
                     args, renderer)
     if args.command == "backup":
-        request = service.BackupRequest(**target, action=args.backup_action, all_environments=args.all_environments)
+        request = service.BackupRequest(**target, action=args.backup_action, all_environments=args.all_environments,
+                                        outside_window=args.outside_window)
+        if args.backup_action == "prune":  # drops archive tables: the approval gate of every history write
+            return _run(service.backup, request, args, renderer)
         return renderer.show(service.backup(request, progress=renderer.progress))
     if args.command == "restore":
         request = service.RestoreRequest(**target, backup_id=args.backup_id, latest=args.latest, into_url=args.into_url,

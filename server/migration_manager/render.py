@@ -367,6 +367,8 @@ class Renderer:
                           f"{m.size_bytes / 1_048_576:,.1f} MB", f"{m.expires_at:%Y-%m-%d %H:%M}", m.format)
         if r.backups:
             self.out.print(table)
+        for reason in r.approval_reasons:
+            self.out.print(f"[yellow]approval:[/] {reason}")
         self.out.print(r.message, markup=False)
 
     def _restore(self, r: RestoreReport) -> None:

@@ -240,6 +240,10 @@ class BackupReport(BaseModel):
     action: Literal["create", "list", "prune"]
     environment: str | None = None
     backup_dir: str
+    outcome: Literal["done", "needs-approval"] = "done"
+    needs_approval: bool = False
+    approval_reasons: list[str] = Field(default_factory=list, description="prune: why a human must approve it first")
+    plan_id: str | None = Field(None, description="prune: an approval is bound to it")
     backups: list[Manifest] = Field(default_factory=list, description="created, listed, or deleted by prune")
     archives_dropped: list[ArchiveStep] = Field(
         default_factory=list, description="prune: archive tables never restored, older than rollback.keepBackups days")

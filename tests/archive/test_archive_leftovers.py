@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from archive_helpers import apply, archive_tables, events, query, write
+from dbcheck import Project
 
 from migration_manager import service
+from migration_manager.errors import ApprovalRequired
 
 
 def with_leftover_archive(project: Path) -> str:
@@ -51,3 +55,69 @@ def test_backup_prune_drops_archives_older_than_keep_backups(project: Path) -> N
     assert archive_tables(project) == set()
     assert [e["action"] for e in events(project)] == ["archive", "archive-dropped"]
     assert query(project, "SELECT COUNT(*) FROM people") == [(2,)]  # the user's table is untouched
+
+
+def configure(project: Path, **environment) -> None:
+    """Archives expire at once (keepBackups 0); `environment` adds to the dev environment."""
+    settings = project / ".claude" / "settings.json"
+    config = json.loads(settings.read_text())
+    skill = config["skills"]["migration-manager"]
+    skill["rollback"] = {"keepBackups": 0}
+    skill["environments"]["dev"].update(environment)
+    settings.write_text(json.dumps(config))
+
+
+def closed_window() -> str:
+    opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a one-minute window, half a day away
+    return f"{opens:%H:%M}-{opens + timedelta(minutes=1):%H:%M} UTC"
+
+
+def test_prune_waits_for_the_maintenance_window(project: Path) -> None:
+    archive = with_leftover_archive(project)
+    configure(project, maintenanceWindow=closed_window())
+    request = service.BackupRequest(project_dir=project, env="dev", action="prune")
+    with pytest.raises(ApprovalRequired) as refused:
+        service.backup(request)
+    assert "only changes inside its maintenance window" in refused.value.message
+    assert refused.value.state == "Nothing was changed."
+    assert archive_tables(project) == {archive} and events(project, "archive-dropped") == []
+
+    pruned = service.backup(request.model_copy(update={"outside_window": True}))
+    assert [s.archive_table for s in pruned.archives_dropped] == [archive]
+    assert archive_tables(project) == set() and len(events(project, "archive-dropped")) == 1
+
+
+def test_prune_on_a_require_approval_environment_deletes_nothing_until_approved(project: Path, tmp_path: Path) -> None:
+    archive = with_leftover_archive(project)
+    configure(project, requireApproval=True)
+    expired = service.backup(service.BackupRequest(project_dir=project, env="dev", action="create")).backups[0]
+    request = service.BackupRequest(project_dir=project, env="dev", action="prune")
+    asked = service.backup(request)
+    assert asked.outcome == "needs-approval" and asked.needs_approval and asked.plan_id
+    assert asked.approval_reasons == ["environment 'dev' requires approval (requireApproval)"]
+    assert asked.backups == [] and asked.archives_dropped == []
+    assert archive_tables(project) == {archive} and events(project, "archive-dropped") == []
+    assert (project / ".migration-manager" / "backups" / expired.id).exists()
+
+    wrong_plan = service.backup(request.model_copy(update={"approved": True, "approved_plan_id": "0" * 16}))
+    assert wrong_plan.outcome == "needs-approval" and archive_tables(project) == {archive}
+    done = service.backup(request.model_copy(update={"approved": True, "approved_plan_id": asked.plan_id}))
+    assert done.outcome == "done" and [m.id for m in done.backups] == [expired.id]
+    assert archive_tables(project) == set() and len(events(project, "archive-dropped")) == 1
+
+
+def test_cli_prune_asks_and_names_the_override(sqlite_project: Path) -> None:
+    archive = with_leftover_archive(sqlite_project)
+    configure(sqlite_project, requireApproval=True)
+    cli = Project(sqlite_project)
+    asked = cli.run("--env", "dev", "backup", "prune", "--json")
+    assert asked.returncode != 0 and json.loads(asked.stdout)["outcome"] == "needs-approval"
+    assert archive_tables(sqlite_project) == {archive}
+
+    configure(sqlite_project, requireApproval=False, maintenanceWindow=closed_window())
+    refused = cli.run("--env", "dev", "backup", "prune", "--json")
+    assert refused.returncode != 0 and "--outside-window" in json.loads(refused.stdout)["next_step"]
+    assert archive_tables(sqlite_project) == {archive}
+    done = cli.run("--env", "dev", "backup", "prune", "--outside-window")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Dropped 1 archive table(s)" in done.stdout and archive_tables(sqlite_project) == set()

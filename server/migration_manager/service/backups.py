@@ -17,18 +17,21 @@ from ..backup import module_for, restore_mark
 from ..backup.manifest import Manifest, sha256_of, size_of
 from ..backup.store import BackupStore, expiry
 from ..config import Target
-from ..errors import BackupFailed, ConfigError, MigrationError, RestoreFailed
+from ..errors import BackupFailed, ConfigError, RestoreFailed
 from ..history import EVENT_COLUMNS, utcnow
 from ..migrations.formats import version_key
 from ..reports import BackupReport, RestoreReport
 from ..urls import parse_url, redact
 from .context import Connection, Progress, ProgressEvent, Project, TargetRequest, connect, open_project
-from .safety import stop_for_approval
+from .safety import stop_for_approval, stop_for_environment_approval
 
 
 class BackupRequest(TargetRequest):
     action: Literal["create", "list", "prune"] = "list"
     all_environments: bool = Field(False, description="list: backups of every environment, not only this one")
+    approved: bool = Field(False, description="prune: set only by a human-facing surface after the human said yes")
+    approved_plan_id: str | None = None
+    outside_window: bool = Field(False, description="prune: human override of the maintenance window")
 
 
 class RestoreRequest(TargetRequest):
@@ -51,10 +54,7 @@ def backup(request: BackupRequest, progress: Progress | None = None) -> BackupRe
         report.backups = store.list(None if request.all_environments else project.target.name)
         report.message = f"{len(report.backups)} backup(s) in {store.root}."
     elif request.action == "prune":
-        report.backups = store.prune()
-        report.message = (f"Deleted {len(report.backups)} backup(s) older than rollback.keepBackups = "
-                          f"{project.settings.rollback.keepBackups} day(s).")
-        report.message += _prune_archives(project, report)
+        _prune(project, store, request, report)
     else:
         with connect(project, lock=True) as conn:  # under the lock: no migration runs half-way through it
             refuse_partly_restored(conn)  # a backup of half a database would look like a good one
@@ -65,16 +65,23 @@ def backup(request: BackupRequest, progress: Progress | None = None) -> BackupRe
     return report
 
 
-def _prune_archives(project: Project, report: BackupReport) -> str:
-    """Archive tables of destroyed data that were never restored go after keepBackups days too."""
+def _prune(project: Project, store: BackupStore, request: BackupRequest, report: BackupReport) -> None:
+    """Expired backups, and archive tables of destroyed data never restored, go after keepBackups days. Dropping
+    archives writes history events, so prune passes the gate of every history write (maintenance window,
+    requireApproval) before it deletes anything."""
     from .archive import prune_archives
 
-    try:
-        with connect(project, lock=True) as conn:  # under the lock: never an archive a running rollback reads
-            report.archives_dropped = prune_archives(conn, project.settings.rollback.keepBackups)
-    except MigrationError as exc:
-        return f" Archive tables were not checked: {exc.message}"
-    return f" Dropped {len(report.archives_dropped)} archive table(s) older than that." if report.archives_dropped else ""
+    keep_days = project.settings.rollback.keepBackups
+    with connect(project, lock=True) as conn:  # under the lock: never an archive a running rollback reads
+        report.plan_id = hashlib.sha256(f"{project.target.name}|prune|{keep_days}".encode()).hexdigest()[:16]
+        if stop_for_environment_approval(conn, report, request, "Approval needed to delete the backups and archive "
+                                         f"tables older than rollback.keepBackups = {keep_days} day(s)."):
+            return
+        report.backups = store.prune()
+        report.archives_dropped = prune_archives(conn, keep_days)
+    report.message = f"Deleted {len(report.backups)} backup(s) older than rollback.keepBackups = {keep_days} day(s)."
+    if report.archives_dropped:
+        report.message += f" Dropped {len(report.archives_dropped)} archive table(s) older than that."
 
 
 def store_of(project: Project) -> BackupStore:
