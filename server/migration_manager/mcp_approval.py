@@ -173,7 +173,7 @@ async def resolve_question(ctx: Context, version: str, action: str, env: str | N
         f"Resolve migration {version_arg(version, 'version')} on '{state.environment}' ({state.database}) "
         f"with '{action}'?\n{state.dirty_detail or 'Status: ' + state.next_action}"
     )
-    return Elicit(question, Approval) if can_elicit(ctx) else Gate(needed=True)
+    return history_question(ctx, state.environment, question)
 
 
 async def baseline_question(ctx: Context, version: str, env: str | None = None) -> Elicit[Approval] | Gate:
@@ -191,15 +191,29 @@ async def baseline_question(ctx: Context, version: str, env: str | None = None) 
         ]
         + [f"  {m.version}_{m.name}" for m in chosen]
     )
-    return Elicit(question, Approval) if can_elicit(ctx) else Gate(needed=True)
+    return history_question(ctx, state.environment, question)
 
 
-def confirmed(outcome: ElicitationResult[Approval], what: str, cli: str) -> None:
-    """Raise the ToolError that stops a history change the human did not confirm (or could not be asked)."""
+def history_question(ctx: Context, environment: str, question: str) -> Elicit[Approval] | Gate:
+    """The dialog of a history change; a closed maintenance window is said and offered, as apply's dialog does."""
+    closed = window_closed(ctx, environment)
+    if not can_elicit(ctx):
+        return Gate(needed=True, window_closed=closed)
+    if closed:
+        question += f"\nThe maintenance window of '{environment}' is closed now."
+    return Elicit(question, WindowApproval if closed else Approval)
+
+
+def confirmed(outcome: ElicitationResult[Approval], what: str, cli: str) -> dict[str, Any]:
+    """The approval fields of a history change the human confirmed in the dialog; else the ToolError that stops it
+    (declined, or no dialog to ask in)."""
     if isinstance(outcome, AcceptedElicitation) and isinstance(outcome.data, Gate):
+        if outcome.data.window_closed:
+            cli += " --outside-window"
         raise ToolError(
             f"{what} changes the migration history, so a human must confirm it, and this MCP client cannot "
             f"show a dialog (no elicitation support). Nothing was changed. In a terminal: `{cli}`."
         )
     if not isinstance(outcome, AcceptedElicitation) or not outcome.data.approve:
         raise ToolError(f"The human did not confirm: {what}. Nothing was changed.")
+    return {"approved": True, "outside_window": bool(getattr(outcome.data, "outside_window", False))}

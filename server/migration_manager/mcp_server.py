@@ -272,9 +272,10 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Get out of a dirty state left by a failed or killed run, or accept an intended edit of an applied
         file. It rewrites migration history or re-runs statements, so the human always confirms it in a dialog."""
-        confirmed(confirmation, f"resolve {version} ({action})", cli_command(env, f"resolve {version} --{action}"))
+        grant = confirmed(confirmation, f"resolve {version} ({action})",
+                          cli_command(env, f"resolve {version} --{action}"))
         request = service.ResolveRequest(**target_of(ctx, env), version=version_arg(version, "version"), action=action,
-                                         approved=True)  # the human confirmed it in the dialog above
+                                         **grant)  # the human confirmed it in the dialog above
         report = await call_service(service.resolve, request, progress=ProgressBridge(ctx))
         return tool_result(ctx, report, run_text(report))
 
@@ -287,8 +288,8 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Adopt a database that already has the schema: record the pending migrations up to `version` as
         applied WITHOUT running them. Wrong use hides real pending changes, so the human always confirms it."""
-        confirmed(confirmation, f"baseline up to {version}", cli_command(env, "baseline", to=version))
-        request = service.BaselineRequest(**target_of(ctx, env), version=version_arg(version, "version"), approved=True)
+        grant = confirmed(confirmation, f"baseline up to {version}", cli_command(env, "baseline", to=version))
+        request = service.BaselineRequest(**target_of(ctx, env), version=version_arg(version, "version"), **grant)
         report = await call_service(service.baseline, request)
         return tool_result(ctx, report, run_text(report))
 

@@ -128,6 +128,45 @@ async def test_closed_maintenance_window_is_offered_to_the_human(tmp_path: Path,
     assert "users" in sqlite_tables(tmp_path / "ops.db")
 
 
+async def test_closed_window_is_offered_in_the_baseline_and_resolve_dialogs(tmp_path: Path, mode: str) -> None:
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    from mcp_helpers import ADD_PHONE, CREATE_USERS, make_project, write_migration
+
+    opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a one-minute window, half a day away
+    window = f"{opens:%H:%M}-{opens + timedelta(minutes=1):%H:%M} UTC"
+    database = tmp_path / "ops.db"
+    project = make_project(tmp_path / "proj", {"ops": {"url": f"sqlite:///{database}", "maintenanceWindow": window}})
+    write_migration(project, "20240101000000", "create_users", *CREATE_USERS)
+    write_migration(project, "20240102000000", "add_phone", *ADD_PHONE)
+    baseline = {"env": "ops", "version": "20240101000000"}
+    resolve = {"env": "ops", "version": "20240101000000", "action": "mark-applied"}
+
+    inside_window = Dialogs("accept", {"approve": True, "outside_window": False})
+    async with Client(build_server(project), mode=mode, elicitation_callback=inside_window) as client:
+        refused = await client.call_tool("baseline", baseline)
+    assert refused.is_error and "maintenance window" in text_of(refused)
+    assert "maintenance window of 'ops' is closed" in inside_window.shown[0]
+    assert not database.exists() or "schema_migrations" not in sqlite_tables(database)
+    async with Client(build_server(project), mode=mode) as client:  # no dialogs: the CLI override is named
+        no_dialog = await client.call_tool("baseline", baseline)
+    assert "`db-migrate --env ops baseline --to 20240101000000 --outside-window`" in text_of(no_dialog)
+
+    override = Dialogs("accept", {"approve": True, "outside_window": True})
+    async with Client(build_server(project), mode=mode, elicitation_callback=override) as client:
+        recorded = await client.call_tool("baseline", baseline)
+        with sqlite3.connect(database) as db:  # what a failed run leaves behind
+            db.execute("UPDATE schema_migrations SET status = 'failed' WHERE version = '20240101000000'")
+        resolved = await client.call_tool("resolve", resolve)
+    assert not recorded.is_error, text_of(recorded)
+    assert not resolved.is_error, text_of(resolved)
+    assert "maintenance window of 'ops' is closed" in override.shown[1]
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT status FROM schema_migrations").fetchall() == [("applied",)]
+        assert db.execute("SELECT action FROM schema_migrations_log ORDER BY id").fetchall()[-1] == ("mark-applied",)
+
+
 async def test_approval_binds_to_the_plan_the_human_saw(sqlite_project: Path, tmp_path: Path, mode: str) -> None:
     from mcp_helpers import write_migration
 
