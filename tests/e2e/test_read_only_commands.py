@@ -63,3 +63,21 @@ def test_read_only_commands_create_no_sqlite_file(tmp_path: Path, project: Proje
     assert status["current_version"] is None and [m["version"] for m in status["pending"]] == ["1"]
     assert project.run("apply", "--yes").returncode == 0  # a command that writes creates it
     assert tables(project.url) == {"a", "schema_migrations", "schema_migrations_log"}
+
+
+def test_validate_names_the_history_table_check(any_url: str, project: Project) -> None:
+    """The database was reached: the failed check is the history table's, with what to do."""
+    project.url = any_url
+    one_migration(project, "users")
+    execute(any_url, "CREATE TABLE users (id integer PRIMARY KEY, email varchar(100))")
+    done = project.run("validate", "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    assert "database reachable" not in checks
+    failed = checks["history table"]
+    assert not failed["ok"]
+    assert "The table 'users' exists but is not a migration-manager history table" in failed["detail"]
+    assert "Set historyTable to another name" in failed["detail"]
+    text = project.run("validate").stdout
+    assert "history table" in text and "database reachable" not in text
+    assert tables(any_url) == {"users"}

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pydantic import Field
 
 from ..analysis.model import Finding
-from ..errors import ConfigError, MigrationError
+from ..errors import ConfigError, HistoryConflict, MigrationError
 from ..history import HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration
@@ -122,6 +122,8 @@ def validate(request: TargetRequest, progress: Progress | None = None) -> Valida
             checks.append(_schema_check(findings, len(plan.pending), conn.project.settings.validation.preCheck))
             step()
             findings += findings_for(conn, plan.pending, "up")
+    except HistoryConflict as exc:  # History.verify: historyTable names a table that is not a history table
+        checks.append(Check(name="history table", ok=False, detail=f"{exc.message} {exc.next_step}"))
     except MigrationError as exc:
         checks.append(Check(name="database reachable", ok=False, detail=exc.message))
     ok = all(c.ok for c in checks) and not any(f.severity == "error" for f in findings)
