@@ -196,10 +196,9 @@ def worded(data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- summaries (the short text beside the structured report) -----------------------------
 def status_text(r: StatusReport) -> str:
-    head = (
-        f"{r.environment} ({r.database}, {r.server_version}): version {r.current_version or '(none)'}, "
-        f"{len(r.applied)} applied, {len(r.pending)} pending" + (", DIRTY" if r.dirty else "")
-    )
+    versions = (f"version unknown, {r.versions_unknown}" if r.versions_unknown else
+                f"version {r.current_version or '(none)'}, {len(r.applied)} applied, {len(r.pending)} pending")
+    head = f"{r.environment} ({r.database}, {r.server_version}): {versions}" + (", DIRTY" if r.dirty else "")
     lines = [head] + [f"  pending: {m.version}_{m.name}" for m in r.pending[:20]]
     lines += [f"  problem: {p}" for p in r.problems]
     if r.dirty_detail:

@@ -123,7 +123,8 @@ class Renderer:
                  if r.in_progress else "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending
                  else "[green]UP TO DATE[/]")
         self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
-        self.out.print(f"[bold]Current version[/] {r.current_version or '(none)'}   [bold]Status[/] {state}")
+        version = f"unknown ({r.versions_unknown})" if r.versions_unknown else r.current_version or "(none)"
+        self.out.print(f"[bold]Current version[/] {escape(version)}   [bold]Status[/] {state}")
         shown = self._applied_shown(r)
         if shown:
             table = Table(title="Applied", title_justify="left", box=box.SIMPLE_HEAD)

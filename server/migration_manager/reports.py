@@ -41,6 +41,8 @@ class StatusReport(BaseModel):
     dirty_detail: str | None = None
     partly_restored: bool = Field(False, description="a restore into this database started and has not completed: "
                                   "its tables and history are incomplete (dirty_detail says what to run)")
+    versions_unknown: str | None = Field(None, description="why current_version is null and applied / pending are "
+                                         "withheld: the history read is not reliable (partly restored)")
     problems: list[str] = Field(default_factory=list, description="edited / missing / out-of-order files")
     leftover_copies: list[str] = Field(default_factory=list, description="scratch copies (*_mmtest_*) left by a "
                                        "killed `db-migrate test`; the next test drops them")

@@ -17,6 +17,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from backup_helpers import fingerprint, make_project, seed, write_migration
 
@@ -78,6 +79,7 @@ def test_killed_mariadb_restore_is_partly_restored_until_run_again(mysql_url: st
     assert f"The restore of backup {backup_id}" in status["dirty_detail"]
     assert "PARTLY RESTORED" in status["dirty_detail"]
     assert status["next_action"].startswith(f"Run `db-migrate restore {backup_id}` again")
+    assert status["current_version"] is None and status["pending"] == [] and status["versions_unknown"]
     text = run_ok(project, "status")
     assert "PARTLY RESTORED" in text
 
@@ -100,3 +102,37 @@ def test_killed_mariadb_restore_is_partly_restored_until_run_again(mysql_url: st
     assert logged[-1][1:] == ("restore", "ok")
     status = json.loads(run_ok(project, "status", "--json"))
     assert status["partly_restored"] is False and status["dirty"] is False and status["current_version"] == "1"
+
+
+def test_status_withholds_the_versions_of_a_half_loaded_history(mysql_url: str, tmp_path: Path) -> None:
+    """Killed after the history table was reloaded in part: its rows say 1 is applied and 2 pending, which
+    is not the truth (the backup had both). status says the versions are unknown, in JSON, text and MCP."""
+    project = make_project(tmp_path / "proj", mysql_url, autoBackup=False)
+    write_migration(project, "1", "add_notes", ["CREATE TABLE notes (id integer PRIMARY KEY)"], ["DROP TABLE notes"])
+    write_migration(project, "2", "add_tags", ["CREATE TABLE tags (id integer PRIMARY KEY)"], ["DROP TABLE tags"])
+    run_ok(project, "apply", "--yes")
+    query(mysql_url, "DELETE FROM schema_migrations WHERE version = '2'")  # the part of the dump not loaded
+    query(mysql_url, f"CREATE TABLE {MARK} (backup_id varchar(100), started_at varchar(40), started_by varchar(200), "
+                     "events longtext)")
+    query(mysql_url, f"INSERT INTO {MARK} VALUES ('20260101T000000Z-dev-abcd', '2026-01-01 00:00:00', 'ann', '[]')")
+
+    status = json.loads(run_ok(project, "status", "--json"))
+    assert status["partly_restored"] is True
+    assert status["current_version"] is None and status["applied"] == [] and status["pending"] == []
+    assert "not known until the restore completes" in status["versions_unknown"]
+    assert status["rollback_available"] == 0 and status["problems"] == []
+    text = run_ok(project, "status")
+    assert "Current version unknown (the history table is being restored" in " ".join(text.split())
+    assert "Pending" not in text and "add_tags" not in text
+
+    async def mcp_status() -> str:
+        from mcp import Client
+
+        from migration_manager.mcp_server import build_server
+
+        async with Client(build_server(project)) as client:
+            result = await client.call_tool("status", {"env": "dev"})
+        return "\n".join(block.text for block in result.content if block.type == "text")
+
+    mcp_text = anyio.run(mcp_status)
+    assert "version unknown, the history table is being restored" in mcp_text and "add_tags" not in mcp_text

@@ -54,6 +54,8 @@ def status(request: TargetRequest) -> StatusReport:
         else:
             holder = _running_holder(conn, plan)
         check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder and not restoring else None
+    if restoring:  # the history was read from half a database: withhold every version it would list
+        plan = make_plan([], {})
     leftovers = _leftover_copies(project.target.url)
     applied = [_applied_info(row, plan) for row in plan.applied]
     pending = [_pending_info(m, project) for m in plan.pending]
@@ -65,12 +67,17 @@ def status(request: TargetRequest) -> StatusReport:
         environment=project.target.name, database=project.target.display_url, server_version=version,
         current_version=plan.current_version, applied=applied + dirty, pending=pending,
         dirty=bool(plan.dirty or restoring), dirty_detail=detail, partly_restored=restoring is not None,
+        versions_unknown=VERSIONS_UNKNOWN if restoring else None,
         problems=[e.message for e in file_errors] + _problems(plan) + [
             f"{name} is a copy left by a killed `db-migrate test` (its process is gone): the next test drops it"
             for name in leftovers], leftover_copies=leftovers,
         rollback_available=_rollback_depth(plan), in_progress=bool(holder), lock_holder=holder,
         next_action=error.next_step if holder or restoring else _next_action(plan),
     )
+
+
+VERSIONS_UNKNOWN = ("the history table is being restored and only part of it is loaded: which migrations are "
+                    "applied or pending is not known until the restore completes")
 
 
 def _running_holder(conn, plan: Plan) -> str | None:
