@@ -63,7 +63,9 @@ class PlanState:
     created: set[str] = field(default_factory=set)  # tables created earlier in the plan
     dropped: set[str] = field(default_factory=set)
     table_origin: dict[str, str] = field(default_factory=dict)  # current name -> live name (renames)
-    added_columns: dict[tuple[str, str], Operation] = field(default_factory=dict)
+    # table -> column -> the add_column that created it: by table, so a rule's context reads one table's
+    # columns, not every column the plan added so far (that made a long plan's analysis quadratic)
+    added_columns: dict[str, dict[str, Operation]] = field(default_factory=dict)
     column_origin: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, current) -> live name
     data_changes: dict[str, list[tuple[str | None, Operation]]] = field(default_factory=dict)  # live table ->
     # the plan's UPDATE / DELETE of it so far, with their migration
@@ -80,13 +82,14 @@ class PlanState:
     def context(self, op: Operation, **common) -> OperationContext:
         table = op.table or ""
         live_table = self.live_table(op.table)
-        added = self.added_columns.get((table, op.column or ""))
-        names = {c: None if (table, c) in self.added_columns else self.live_column(table, c) for c in op.columns}
+        added_here = self.added_columns.get(table, {})
+        added = added_here.get(op.column or "")
+        names = {c: None if c in added_here else self.live_column(table, c) for c in op.columns}
         parent = self.live_table(op.ref_table) if op.ref_table else None
         return OperationContext(
             op=op, live=self.live, live_table=live_table,
             live_column=self.live_column(table, op.column) if op.column else None, added_in_plan=added,
-            columns_live=names, added_columns=frozenset(c for t, c in self.added_columns if t == table),
+            columns_live=names, added_columns=frozenset(added_here),
             parent_live=parent, parent_created=op.ref_table in self.created,
             data_changed_by=tuple(self.data_changes.get(live_table or "", ())), **common)
 
@@ -112,11 +115,11 @@ class PlanState:
             else:
                 self.table_origin[op.new_name] = self.table_origin.pop(table, table)
         elif op.kind == "add_column" and op.column:
-            self.added_columns[(table, op.column)] = op
+            self.added_columns.setdefault(table, {})[op.column] = op
         elif op.kind == "rename_column" and op.column and op.new_name:
-            added = self.added_columns.pop((table, op.column), None)
+            added = self.added_columns.get(table, {}).pop(op.column, None)
             if added is not None:
-                self.added_columns[(table, op.new_name)] = added
+                self.added_columns[table][op.new_name] = added
             else:
                 self.column_origin[(table, op.new_name)] = self.column_origin.pop((table, op.column), op.column)
 
