@@ -134,3 +134,55 @@ def test_savepoints_are_refused_on_mariadb(mysql_url: str, project: Project) -> 
     done = project.run("apply", "--yes")
     assert done.returncode != 0 and "line 3: `SAVEPOINT s` needs a transaction" in done.stdout + done.stderr
     assert query(mysql_url, "SELECT id FROM t") == [] and nothing_recorded(mysql_url)
+
+
+@pytest.mark.parametrize("begin", ["BEGIN IMMEDIATE", "BEGIN DEFERRED TRANSACTION", "begin immediate transaction"])
+def test_sqlite_begin_variants_open_the_runners_transaction(sqlite_url: str, project: Project, begin: str) -> None:
+    """They failed at run time (a transaction within the runner's); they ask for what the runner does anyway."""
+    from dbcheck import execute, query
+
+    project.url = sqlite_url
+    execute(sqlite_url, "CREATE TABLE t (id int)")
+    project.write("20240101000000_tx.sql", f"-- UP\n{begin};\nINSERT INTO t VALUES (1);\nCOMMIT;\n")
+    done = project.run("apply", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert query(sqlite_url, "SELECT id FROM t") == [(1,)]
+    assert history(sqlite_url)["20240101000000"][0] == "applied"
+
+
+def test_sqlite_begin_exclusive_is_refused(sqlite_url: str, project: Project) -> None:
+    from dbcheck import execute, query
+
+    project.url = sqlite_url
+    execute(sqlite_url, "CREATE TABLE t (id int)")
+    project.write("20240101000000_tx.sql", "-- UP\nBEGIN EXCLUSIVE;\nINSERT INTO t VALUES (1);\nCOMMIT;\n")
+    done = project.run("apply", "--yes")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "20240101000000_tx.sql line 2: `BEGIN EXCLUSIVE` takes SQLite's EXCLUSIVE lock" in out
+    assert "Traceback" not in out
+    assert query(sqlite_url, "SELECT id FROM t") == [] and nothing_recorded(sqlite_url)
+
+
+@pytest.mark.parametrize("statement, why", [
+    ("SET autocommit = 0", "changes the session's autocommit"),
+    ("SET @@session.autocommit = 0", "changes the session's autocommit"),
+    ("LOCK TABLES t WRITE", "locks tables for the session"),
+    ("UNLOCK TABLES", "remove the LOCK TABLES / UNLOCK TABLES lines"),
+    ("XA START 'mm'", "is a distributed (XA) transaction"),
+])
+def test_mariadb_session_transaction_statements_are_refused(mysql_url: str, project: Project, statement: str,
+                                                            why: str) -> None:
+    """They ran as written and took the commits away from the runner (LOCK TABLES even made its history
+    write fail after the INSERT had run)."""
+    from dbcheck import execute, query
+
+    project.url = mysql_url
+    execute(mysql_url, "CREATE TABLE t (id int)")
+    project.write("20240101000000_tx.sql", f"-- UP\nINSERT INTO t VALUES (1);\n{statement};\nINSERT INTO t VALUES (2);\n")
+    for args in (["validate"], ["apply", "--yes"]):
+        done = project.run(*args)
+        out = " ".join((done.stdout + done.stderr).split())
+        assert done.returncode != 0, (args, out)
+        assert f"20240101000000_tx.sql line 3: `{statement}` " in out and why in out, (args, out)
+        assert "Traceback" not in out
+    assert query(mysql_url, "SELECT id FROM t") == [] and nothing_recorded(mysql_url)

@@ -23,6 +23,27 @@ _TX_ROLLBACK = re.compile(r"^(rollback|abort)\b(?!(\s+(work|transaction))?\s+to\
 _TX_SAVEPOINT = re.compile(r"^(savepoint|release|rollback(\s+(work|transaction))?\s+to)\b", re.IGNORECASE)
 _TX_OPTIONS = re.compile(r"^((start\s+transaction|begin(\s+(work|transaction))?)\s+(isolation|read|deferrable|"
                          r"not\s+deferrable|with)|(commit|end)(\s+(work|transaction))?\s+and)\b", re.IGNORECASE)
+# SQLite's BEGIN DEFERRED / IMMEDIATE open the transaction the runner opens anyway (BEGIN IMMEDIATE): left out
+# like BEGIN. EXCLUSIVE also keeps readers out, which the runner's transaction does not: refused.
+_TX_SQLITE_BEGIN = re.compile(r"^begin\s+(deferred|immediate)(\s+transaction)?(\s*;)?$", re.IGNORECASE)
+_TX_SQLITE_REFUSED = [(re.compile(r"^begin\s+exclusive\b", re.IGNORECASE),
+                       "takes SQLite's EXCLUSIVE lock (no other connection may even read), but the runner opens its own "
+                       "transaction, BEGIN IMMEDIATE (others may still read): remove it, and stop the readers first if "
+                       "they must not see the change half-way")]
+# MariaDB/MySQL session statements that take the commits away from the runner, which records each statement's
+# progress in the history table after it commits.
+_TX_MYSQL_REFUSED = [
+    (re.compile(r"^set\b.*?[\s,.@]autocommit\s*:?=", re.IGNORECASE),
+     "changes the session's autocommit, but the runner owns the commits (each statement commits with its progress "
+     "record; with autocommit off nothing would be): remove it"),
+    (re.compile(r"^(lock|unlock)\s+tables?\b", re.IGNORECASE),
+     "locks tables for the session, but the runner writes the history table between statements, which the server "
+     "refuses under LOCK TABLES (and LOCK TABLES commits what is open): remove the LOCK TABLES / UNLOCK TABLES lines "
+     "(a dump's, around its INSERTs); the migration lock keeps other runs out"),
+    (re.compile(r"^xa\b", re.IGNORECASE),
+     "is a distributed (XA) transaction, which the runner cannot take part in: it commits each statement itself. "
+     "Remove the XA statements"),
+]
 _DELIMITER = re.compile(r"^\s*delimiter\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _ROUTINE = re.compile(
     r"^create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b", re.IGNORECASE
@@ -54,7 +75,8 @@ _TOKEN = {dialect: _token_pattern(dialect) for dialect in ("postgres", "mysql", 
 _QUOTES_OR_COMMENTS = {"postgres": re.compile(r"['\"`$]|--|/\*"), "mysql": re.compile(r"['\"`#]|--|/\*"),
                        "sqlite": re.compile(r"['\"`]|--|/\*")}
 # First words of the statements transaction control is made of (a statement starting otherwise is none).
-_TX_WORDS = {"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"}
+_TX_WORDS = {"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "set", "lock", "unlock",
+             "xa"}
 _FIRST_WORD = re.compile(r"\s*(\w*)")
 
 
@@ -99,7 +121,11 @@ def _may_be_transaction_control(statement: str) -> bool:
 
 
 def is_transaction_control(statement: str, dialect: str) -> bool:
-    return _may_be_transaction_control(statement) and bool(_TX_CONTROL.match(normalize(statement, dialect)))
+    """BEGIN/COMMIT the runner does itself: left out of the script."""
+    if not _may_be_transaction_control(statement):
+        return False
+    text = normalize(statement, dialect)
+    return bool(_TX_CONTROL.match(text) or dialect == "sqlite" and _TX_SQLITE_BEGIN.match(text))
 
 
 def refused_transaction_control(statement: str, dialect: str, *, one_transaction: bool) -> str | None:
@@ -116,7 +142,8 @@ def refused_transaction_control(statement: str, dialect: str, *, one_transaction
                 "its own: MariaDB/MySQL, or a no-transaction migration)")
     if _TX_OPTIONS.match(text):
         return "asks for transaction options, but the runner starts and ends the transaction itself, without them"
-    return None
+    refused = {"sqlite": _TX_SQLITE_REFUSED, "mysql": _TX_MYSQL_REFUSED}.get(dialect, [])
+    return next((why for pattern, why in refused if pattern.match(text)), None)
 
 
 def is_blank(statement: str, dialect: str) -> bool:
