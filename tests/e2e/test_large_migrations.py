@@ -11,12 +11,13 @@ import pytest
 from dbcheck import Project, query, user_tables
 
 ROWS = 20_000
-pytestmark = pytest.mark.parametrize("any_url", ["sqlite", "postgres"], indirect=True)
+pytestmark = pytest.mark.parametrize("any_url", ["sqlite", "postgres", "mysql"], indirect=True)
 
 
-def bulk_load(project: Project, last: str = "") -> None:
-    rows = "\n".join(f"INSERT INTO items (id, name, note) VALUES ({i}, 'name {i}', 'a note; with a semicolon');"
-                     for i in range(1, ROWS + 1))
+def bulk_load(project: Project, last: str = "", broken_row: int = 0) -> None:
+    """ROWS INSERTs, then `last`; the INSERT of `broken_row` lacks its closing parenthesis."""
+    rows = "\n".join(f"INSERT INTO items (id, name, note) VALUES ({i}, 'name {i}', 'a note; with a semicolon'"
+                     + (";" if i == broken_row else ");") for i in range(1, ROWS + 1))
     project.native("1", "bulk_load", "CREATE TABLE items (id integer PRIMARY KEY, name varchar(100), note text);\n"
                    f"{rows}\n{last}", "DROP TABLE items;")
 
@@ -41,6 +42,20 @@ def test_a_syntax_error_at_the_end_is_named_with_its_line(any_url: str, project:
     syntax = next(c for c in report["checks"] if c["name"].startswith("SQL parses"))
     # -- UP, BEGIN;, the CREATE TABLE, then one line per row: the broken INSERT is on line ROWS + 4.
     assert not syntax["ok"] and f"UP statement {ROWS + 2} (line {ROWS + 4})" in syntax["detail"], syntax
+
+
+def test_a_malformed_insert_in_the_middle_is_named_with_its_line(any_url: str, project: Project) -> None:
+    # Thousands of INSERTs shaped like it come before and after (MariaDB's check parses one shape once).
+    broken = ROWS // 2
+    bulk_load(project, broken_row=broken)
+    project.url = any_url
+    done = project.run("validate", "--json")
+    report = json.loads(done.stdout)
+    syntax = next(c for c in report["checks"] if c["name"].startswith("SQL parses"))
+    assert done.returncode != 0 and not syntax["ok"], syntax
+    # -- UP, BEGIN;, the CREATE TABLE, then one line per row; the one broken statement is the only one named.
+    assert f"UP statement {broken + 1} (line {broken + 3})" in syntax["detail"], syntax
+    assert syntax["detail"].count("UP statement") == 1, syntax
 
 
 def test_apply_runs_every_row_and_the_plan_shows_both_ends(any_url: str, project: Project) -> None:

@@ -196,3 +196,36 @@ def test_statements_and_comments_cover_the_whole_text(dialect: str) -> None:
 
 def _code(sql: str, dialect: str) -> list[str]:
     return [text for kind, text in tokens(sql, dialect) if kind not in ("ws", "comment") and text != ";"]
+
+
+@pytest.mark.parametrize(("sql", "statements"), [
+    ("SELECT 1 -- x; y", ["SELECT 1 -- x; y"]),  # no ';' outside the comment: one statement, never cut inside it
+    ("SELECT 'a\\';' # x; y", ["SELECT 'a\\';' # x; y"]),  # the string runs on past \' and the ';'
+    ("SELECT 'it''s;' /* ; */ ; SELECT \"q;\" , `c;`;", ["SELECT 'it''s;' /* ; */", "SELECT \"q;\" , `c;`"]),
+    ("INSERT INTO t VALUES (1, 'unterminated); SELECT 2;", ["INSERT INTO t VALUES (1, 'unterminated); SELECT 2;"]),
+    ("/* lead */ INSERT INTO t VALUES (1); CREATE PROCEDURE p() BEGIN SELECT 1; END; SELECT 3",
+     ["/* lead */ INSERT INTO t VALUES (1)", "CREATE PROCEDURE p() BEGIN SELECT 1; END", "SELECT 3"]),
+])
+def test_mysql_plain_statements_end_where_the_lexer_ends_them(sql: str, statements: list[str]) -> None:
+    assert split(sql, "mysql") == statements
+
+
+def test_mysql_fast_split_matches_the_lexer_on_random_scripts() -> None:
+    """Statements taken whole by the pattern (all but CREATE and comment-first ones) split as the lexer splits."""
+    import random
+
+    from migration_manager.migrations.sqltext import _next_statement, _split_mysql_semicolons
+
+    def lexer_only(sql: str) -> list[str]:
+        statements, at = [], 0
+        while at < len(sql):
+            statement, at = _next_statement(sql, at)
+            statements.append(statement)
+        return [s for s in statements if s.strip()]
+
+    pieces = ["'", '"', "`", ";", "\\", "--", "-", "/*", "*/", "/", "#", "\n", " ", "x", "''", "'a\\';", "-- c; d\n",
+              "INSERT INTO t VALUES (1, 'a;b');", "CREATE ", "PROCEDURE p() ", "BEGIN ", "END", "IF ", "END IF"]
+    chooser = random.Random(14)
+    for _ in range(20_000):
+        sql = "".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 12)))
+        assert [s for s in _split_mysql_semicolons(sql) if s.strip()] == lexer_only(sql), sql

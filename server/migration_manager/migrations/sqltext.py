@@ -78,6 +78,13 @@ _QUOTES_OR_COMMENTS = {"postgres": re.compile(r"['\"`$]|--|/\*"), "mysql": re.co
 _TX_WORDS = {"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "set", "lock", "unlock",
              "xa"}
 _FIRST_WORD = re.compile(r"\s*(\w*)")
+# One MySQL statement up to its ';' when nothing in it is left open: the lexer's strings, comments and backticks,
+# any other character but ';'. Possessive (*+, ++): each string ends where the lexer ends it, and no ';' inside a
+# string or a comment can end the statement on a second try when the first finds none.
+_PLAIN_STATEMENT = re.compile(r"""(?:[^;'"`#/-]++|'(?:\\[\s\S]?|''|[^'\\])*+'|"(?:""|[^"])*+"|`(?:``|[^`])*+`"""
+                              r"""|--[^\n]*+|/\*[\s\S]*?\*/|\#[^\n]*+|-(?!-)|/(?!\*))*+;""")
+# The word that makes a CREATE a routine with a BEGIN ... END body (_ROUTINE then reads the whole start).
+_ROUTINE_KINDS = ("procedure", "function", "trigger", "event")
 
 
 def tokens(sql: str, dialect: str) -> Iterator[tuple[str, str]]:
@@ -219,24 +226,38 @@ def _split_mysql(sql: str) -> list[str]:
 
 
 def _split_mysql_semicolons(sql: str) -> list[str]:
-    statements, current, depth, previous = [], "", 0, ";"
-    routine = False
-    for kind, text in tokens(sql, "mysql"):
+    statements, at = [], 0
+    while at < len(sql):
+        plain = _PLAIN_STATEMENT.match(sql, at)
+        if plain and _FIRST_WORD.match(plain[0])[1].lower() not in ("", "create"):
+            # No routine body can be in it (a statement that starts with a comment or CREATE goes to the lexer):
+            # the ';' the pattern stopped at ends it, as the lexer would say (one C-level match per statement).
+            statements.append(plain[0][:-1])
+            at = plain.end()
+            continue
+        statement, at = _next_statement(sql, at)
+        if statement.strip():
+            statements.append(statement)
+    return statements
+
+
+def _next_statement(sql: str, start: int) -> tuple[str, int]:
+    """The statement from `start` to its ';' (not those of a BEGIN ... END body), and where the next one starts."""
+    current, depth, previous, routine = "", 0, ";", False
+    for match in _TOKEN["mysql"].finditer(sql, start):
+        kind, text = match.lastgroup, match.group()
         current += text
         if kind in ("ws", "comment"):
             continue
         word = text.lower()
-        if not routine and kind == "word" and _ROUTINE.match(normalize(current, "mysql")):
-            routine = True
+        if not routine and kind == "word" and word.startswith(_ROUTINE_KINDS):
+            routine = bool(_ROUTINE.match(normalize(current, "mysql")))
         if routine and kind == "word":
             depth += _depth_change(word, previous)
         if kind == "punct" and text == ";" and depth <= 0:
-            statements.append(current.rstrip()[:-1])
-            current, depth, routine = "", 0, False
+            return current[:-1], match.end()
         previous = word if kind in ("word", "punct") else previous
-    if current.strip():
-        statements.append(current)
-    return statements
+    return current, len(sql)
 
 
 def _depth_change(word: str, previous: str) -> int:
