@@ -142,6 +142,8 @@ class ProgressBridge:
             log.warning("a cancelled request failed: %s", redact(str(failure)))
 
     def __call__(self, event: Any) -> None:
+        if event.phase == "check":
+            return  # the checks before a run count their own steps: the run's progress would then go backwards
         total = float(max(event.migration_total, 1))
         done = float(max(event.migration_index - 1, 0))
         if event.statement_total:

@@ -22,6 +22,24 @@ MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]
         "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
 
 
+CHECKS_SHOWN_AFTER_S = 1.0  # the checks' progress bar appears only for checks that take longer
+
+
+def _checks_bar(console: Console) -> Any:
+    """A transient progress bar that draws nothing until it has run CHECKS_SHOWN_AFTER_S: rich redraws it ten
+    times a second, so it appears then without waiting for the next check. (rich.progress is imported here:
+    most commands never draw one.)"""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    class LateProgress(Progress):
+        def get_renderables(self):
+            if any((task.elapsed or 0.0) >= CHECKS_SHOWN_AFTER_S for task in self.tasks):
+                yield from super().get_renderables()
+
+    return LateProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=True)
+
+
 class Renderer:
     def __init__(self, json_output: bool) -> None:
         self.json = json_output
@@ -85,6 +103,7 @@ class Renderer:
         if event.phase == "check":
             self._check_progress(event)
             return
+        self._end_checking()  # the checks are over: the run's lines follow
         if event.phase == "statement":
             text = f"    {event.statement_index}/{event.statement_total} {event.message}"
         else:
@@ -98,15 +117,12 @@ class Renderer:
             self.err.print(text, style="dim" if event.phase == "statement" else None, markup=False)
 
     def _check_progress(self, event: Any) -> None:
-        """validate's checks (seconds each on a file of 400k statements) as a bar on a terminal, gone when done."""
+        """The checks of validate and apply (seconds each on a file of 400k statements) as a bar on a terminal,
+        shown once they have taken CHECKS_SHOWN_AFTER_S (a quick run never flashes one), gone when done."""
         if not self.err.is_terminal:
             return
         if self._checking is None:
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._checking = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                      console=self.err, transient=True)
+            self._checking = _checks_bar(self.err)
             self._checking.add_task("", total=event.migration_total)
             self._checking.start()
         task = self._checking.task_ids[0]

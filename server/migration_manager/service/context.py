@@ -36,7 +36,7 @@ class TargetRequest(BaseModel):
 
 
 class ProgressEvent(BaseModel):
-    phase: str  # backup | migration | statement | done
+    phase: str  # check | backup | migration | statement | done
     message: str
     migration_index: int = 0
     migration_total: int = 0
@@ -45,6 +45,18 @@ class ProgressEvent(BaseModel):
 
 
 Progress = Callable[[ProgressEvent], None]
+
+
+def check_steps(progress: Progress | None, names: list[str]) -> Callable[[], None]:
+    """Each call reports the next check as started (phase "check": a file of 400k statements takes seconds per
+    check, and validate or a run would otherwise look stuck before anything runs)."""
+    started = iter(enumerate(names, start=1))
+
+    def step() -> None:
+        index, name = next(started)
+        if progress:
+            progress(ProgressEvent(phase="check", message=name, migration_index=index, migration_total=len(names)))
+    return step
 
 
 @dataclass

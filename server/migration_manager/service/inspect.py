@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 from pydantic import Field
@@ -17,7 +16,7 @@ from ..migrations.plan import Plan, make_plan
 from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
                        ValidateReport)
 from .backups import unfinished_restore
-from .context import Progress, ProgressEvent, Project, TargetRequest, connect, open_project
+from .context import Progress, Project, TargetRequest, check_steps, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
 from .templates import TEMPLATES, check_file_name_fits, migration_name
 
@@ -104,7 +103,7 @@ def _lock_holder(conn) -> str | None:
 
 
 def validate(request: TargetRequest, progress: Progress | None = None) -> ValidateReport:
-    step = _steps(progress, ["reading the migration files", "checking the SQL syntax", "reading the history",
+    step = check_steps(progress, ["reading the migration files", "checking the SQL syntax", "reading the history",
                              "replaying the pending migrations on the live schema", "running the rules"])
     project = open_project(request)
     step()
@@ -174,17 +173,6 @@ def _new_version(project: Project) -> str:
     existing = [found[1] for path in project.migrations_dir.iterdir() if (found := re.match(r"(\d+)_", path.name))]
     newest = max((int(v) for v in existing), default=0)
     return str(max(version, newest + 1))
-
-
-def _steps(progress: Progress | None, names: list[str]) -> Callable[[], None]:
-    """Each call reports the next step as started (a file of 400k statements takes seconds per step)."""
-    started = iter(enumerate(names, start=1))
-
-    def step() -> None:
-        index, name = next(started)
-        if progress:
-            progress(ProgressEvent(phase="check", message=name, migration_index=index, migration_total=len(names)))
-    return step
 
 
 # ---- checks ------------------------------------------------------------------------------

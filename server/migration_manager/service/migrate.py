@@ -16,7 +16,7 @@ from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
 from .backups import backup_before_change, refuse_partly_restored
-from .context import Connection, Progress, TargetRequest, connect, open_project
+from .context import Connection, Progress, TargetRequest, check_steps, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, committed_statements, outside_statement_failure, plan_run
@@ -51,8 +51,12 @@ class RollbackRequest(TargetRequest):
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
     from .archive import mark_archived, plan_archives  # reads SQL with sqlglot, which status and history never load
 
+    step = check_steps(progress, ["reading the migration files", "reading the history", "checking the SQL syntax",
+                                  "replaying the pending migrations on the live schema", "running the rules"])
+    step()
     project = open_project(request)
     migrations = project.read_migrations()
+    step()
     with connect(project, lock=not request.dry_run) as conn:
         plan = _plan(conn, migrations, create_history=not request.dry_run)
         plan.refuse_conflicts(request.allow_out_of_order)
@@ -60,8 +64,12 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
         report = _report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
-        report.findings = (syntax_findings(conn, selected, "up") + schema_findings(conn, plan, selected)
-                           + findings_for(conn, selected, "up"))
+        step()
+        report.findings = syntax_findings(conn, selected, "up")
+        step()
+        report.findings += schema_findings(conn, plan, selected)
+        step()
+        report.findings += findings_for(conn, selected, "up")
         if not runs:
             report.outcome, report.message = "nothing-to-do", "Database is up to date."
             return report
