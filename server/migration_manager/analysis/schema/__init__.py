@@ -174,7 +174,9 @@ class Snapshot:
     tables: dict[str, Table] = field(default_factory=dict)  # key(name) -> Table (views included)
     other_relations: set[str] = field(default_factory=set)  # sequences etc.: they share PG's namespace
     name: str | None = None  # the schema (PostgreSQL) or database (MySQL) that was read
-    shared: set[str] = field(default_factory=set, repr=False)  # tables still shared with the snapshot copied
+    # Tables this snapshot may change in place: copied or added since the last copy. Every other table may be
+    # shared with a copy (kept as a set of the few owned, not of the many shared: copying stays one dict).
+    owned: set[str] = field(default_factory=set, repr=False)
     touched: set[str] = field(default_factory=set, repr=False)  # tables added, dropped or edited since the last copy
     # Where to look instead of scanning every table: the tables that may hold a foreign key, and per index
     # name the tables that may hold such an index. Built on first use, then only grown (`note_*`, `put`), and
@@ -188,24 +190,26 @@ class Snapshot:
     def copy(self) -> Snapshot:
         """Copy on write: the copy shares every table until `edit` changes it, so copying a big
         schema per migration costs one dict, not the schema."""
-        self.shared = set(self.tables)  # both sides now share every table: both must copy before a change
+        self.owned = set()  # both sides now share every table: both must copy before a change
         self.touched = set()
         self._build_holders()  # before sharing them: built once for a snapshot and all its copies
         return replace(self, tables=dict(self.tables), other_relations=set(self.other_relations),
-                       shared=set(self.tables), touched=set())
+                       owned=set(), touched=set())
 
     def edit(self, name: str) -> Table | None:
         """The table `name`, safe to change in this snapshot only."""
         name = key(name)
-        if name in self.shared:
-            self.shared.discard(name)
+        table = self.tables.get(name)
+        if table is not None and name not in self.owned:
+            table = self.tables[name] = table.copy()
+            self.owned.add(name)
             self.touched.add(name)
-            self.tables[name] = self.tables[name].copy()
-        return self.tables.get(name)
+        return table
 
     def put(self, table: Table) -> None:
         """Add (or replace) a table."""
         self.tables[key(table.name)] = table
+        self.owned.add(key(table.name))
         self.touched.add(key(table.name))
         for index in table.indexes:
             self.note_index(index, table.name)
