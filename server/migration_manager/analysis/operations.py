@@ -341,7 +341,9 @@ def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
     dtype = column.args.get("kind")
     key_name = next((c.this.name for c in column.args.get("constraints") or [] if c.this is not None and isinstance(
         c.args.get("kind"), (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint))), None)
-    return ColumnSpec(name=column.name, type=dtype.sql(dialect) if dtype else "", nullable=not (not_null or primary),
+    # A primary key is NOT NULL, except in SQLite, where only a written NOT NULL makes it so (rowid tables).
+    nullable = not (not_null or primary and dialect != "sqlite")
+    return ColumnSpec(name=column.name, type=dtype.sql(dialect) if dtype else "", nullable=nullable,
                       default=default.sql(dialect) if default is not None else None, primary_key=primary,
                       unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds), key_name=key_name)
 

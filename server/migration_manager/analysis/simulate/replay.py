@@ -20,6 +20,18 @@ _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _IGNORED = {"set", "set_lock_timeout", "set_statement_timeout"}
 
 
+def _sqlite_rowid(statement: str | None, columns: list[str]) -> bool:
+    """A primary key of one column declared exactly INTEGER is SQLite's rowid (but not `INTEGER PRIMARY KEY
+    DESC`, a quirk SQLite keeps). The type as written is read from the statement: the parsed one says INTEGER
+    for INT and BIGINT too, which get an index."""
+    if len(columns) != 1 or not statement:
+        return False
+    name = re.escape(columns[0])
+    declared = re.search(rf'[(,]\s*(?:"{name}"|`{name}`|\[{name}\]|{name})\s+integer\b'
+                         r'(?!\s*(?:unsigned|\())(?!\s+primary\s+key\s+desc\b)', statement, re.IGNORECASE)
+    return declared is not None
+
+
 @dataclass
 class Replay:
     schema: Snapshot
@@ -350,6 +362,8 @@ class Replay:
         if primary and self.schema.naming.generated == "mysql":
             name = "PRIMARY"  # MySQL ignores a primary key's name
         if self._add_named(op, table, Constraint(name, table.name, kind, tuple(columns))):
+            if primary and self.schema.dialect == "sqlite" and _sqlite_rowid(op.statement, columns):
+                return  # the rowid itself: SQLite makes no index for it
             index = name if self.schema.naming.constraint_names != "none" else self._sqlite_autoindex(table)
             table.indexes[key(index)] = Index(index, table.name, tuple(columns), True, primary)
             self.schema.note_index(index, table.name)
