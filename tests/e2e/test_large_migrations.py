@@ -31,7 +31,7 @@ def test_validate_finds_the_error_after_twenty_thousand_inserts(any_url: str, pr
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     assert done.returncode != 0 and not report["ok"], done.stdout[-2000:]
     assert [(f["rule"], f["statement_index"]) for f in errors] == [("schema-missing-table", ROWS + 2)], errors
-    assert "itemz" in errors[0]["message"]
+    assert "itemz" in errors[0]["message"] and errors[0]["server_check"] == "confirmed"  # replayed to its end
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["files parse"]["ok"] and all(c["ok"] for name, c in checks.items() if name.startswith("SQL parses"))
 

@@ -99,6 +99,27 @@ def test_a_misread_construct_is_demoted_and_a_real_error_is_confirmed_with_the_s
     assert schema_dump(any_url) == before and _copies(any_url) == copies
 
 
+def test_rows_inserted_on_the_copy_are_judged_one_by_one(any_url, tmp_path):
+    # MariaDB replays a run of INSERTs in one transaction on the copy (a commit each made a bulk load a quarter of an
+    # hour): a refused row is undone alone (the duplicate key) and the next flagged statements are still judged.
+    dialect = kind(any_url)
+    rows = ["INSERT INTO users (id, email) VALUES (1, 'a@example.com')",
+            "INSERT INTO users (id, email) VALUES (1, 'again@example.com')",
+            "INSERT INTO nope (id) VALUES (1)", "INSERT INTO users (id, email) VALUES (2, 'b@example.com')"]
+    project = _project(tmp_path / "p", any_url, MISREAD[dialect] + rows + [REFUSED])
+    before, copies = schema_dump(any_url), _copies(any_url)
+
+    report = validate(TargetRequest(project_dir=project, env="dev"))
+
+    first = len(MISREAD[dialect]) + 1
+    assert _errors(report.findings) == [("schema-missing-table", first + 2, "confirmed"),
+                                        ("schema-missing-table", first + 4, "confirmed")]
+    assert all(SERVER_SAYS[dialect] in f.server_message for f in report.findings if f.severity == "error")
+    assert any(f.server_check == "accepted" for f in report.findings)
+    assert query(any_url, "SELECT count(*) FROM users") == [(0,)]
+    assert schema_dump(any_url) == before and _copies(any_url) == copies
+
+
 def test_the_cli_says_what_the_server_said(sqlite_url, tmp_path):
     project = _project(tmp_path / "p", sqlite_url, MISREAD["sqlite"] + [REFUSED])
     shown = Project(project, sqlite_url).run("validate")

@@ -32,6 +32,10 @@ from .context import Connection, Progress, ProgressEvent
 _DML = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
+def is_dml(sql: str) -> bool:
+    return bool(_DML.match(sql))
+
+
 class MigrationContext:
     """What a Python migration's up(ctx)/down(ctx) receives."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
+from itertools import groupby
 
 from .. import clone
 from ..analysis.model import Finding
@@ -23,7 +24,7 @@ from ..engines import Engine, open_engine
 from ..migrations.model import Migration, Script
 from ..urls import parse_url, redact
 from .context import Connection
-from .runner import mode_for
+from .runner import is_dml, mode_for
 
 STATEMENT_TIMEOUT_MS = 30_000  # a replay on a copy without rows is quick: never let it hang a validate
 ACCEPTED = ("the server accepted this statement on a schema-only copy of the database, so it is not an error "
@@ -98,19 +99,35 @@ class Replay:
             engine.close()
 
     def _script(self, engine: Engine, version: str, script: Script, outside: re.Pattern[str] | None) -> None:
-        mode, _ = mode_for(self.conn, script)
-        with engine.transaction() if mode == "transaction" else nullcontext():
-            for index, sql in enumerate(script.statements, start=1):
-                flagged = self.flagged.pop((version, index), [])
-                if _OUTSIDE_THE_COPY.search(sql) or (outside and outside.search(sql)):
-                    _unconfirmed(flagged, "not replayed on the copy: the statement may change things outside this "
-                                 "database (roles, other databases, files, server settings)")
-                    continue
-                problem = self._statement(engine, sql, savepoint=mode == "transaction")
-                if problem:  # the server names the copy: say the environment's database, as apply would see it
-                    problem = problem.replace(self.copy_database, self.database)
-                for finding in flagged:
-                    _judge(finding, problem)
+        numbered = list(enumerate(script.statements, start=1))
+        if mode_for(self.conn, script)[0] == "transaction":
+            with engine.transaction():
+                self._statements(engine, version, numbered, outside, savepoint=True)
+            return
+        # Statement by statement, as the runner runs it; but each run of DML statements in one transaction, each
+        # under a savepoint: on the scratch copy, committing rows together changes nothing a verdict sees, and a
+        # commit per INSERT (an fsync on MariaDB, ~2 ms) made a bulk load of 449k rows a quarter of an hour.
+        for dml, statements in groupby(numbered, key=lambda numbered_sql: is_dml(numbered_sql[1])):
+            if not self.flagged:
+                return
+            with engine.transaction() if dml else nullcontext():
+                self._statements(engine, version, list(statements), outside, savepoint=dml)
+
+    def _statements(self, engine: Engine, version: str, statements: list[tuple[int, str]],
+                    outside: re.Pattern[str] | None, *, savepoint: bool) -> None:
+        for index, sql in statements:
+            if not self.flagged:
+                return  # past the last flagged statement: nothing left to judge
+            flagged = self.flagged.pop((version, index), [])
+            if _OUTSIDE_THE_COPY.search(sql) or (outside and outside.search(sql)):
+                _unconfirmed(flagged, "not replayed on the copy: the statement may change things outside this "
+                             "database (roles, other databases, files, server settings)")
+                continue
+            problem = self._statement(engine, sql, savepoint=savepoint)
+            if problem:  # the server names the copy: say the environment's database, as apply would see it
+                problem = problem.replace(self.copy_database, self.database)
+            for finding in flagged:
+                _judge(finding, problem)
 
     def _statement(self, engine: Engine, sql: str, *, savepoint: bool) -> str | None:
         """None when the server ran it, else its message. In a transaction a savepoint undoes the failed
