@@ -9,7 +9,6 @@ from pydantic import BaseModel
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table
 
 from .analysis.model import Finding
@@ -38,6 +37,13 @@ def _checks_bar(console: Console) -> Any:
 
     return LateProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=True)
+
+
+def _syntax(code: str, lexer: str, **options: Any):
+    """rich's Syntax, imported when SQL is shown: it loads pygments (~15 ms), which most commands never use."""
+    from rich.syntax import Syntax
+
+    return Syntax(code, lexer, **options)
 
 
 class Renderer:
@@ -271,12 +277,12 @@ class Renderer:
 
     def _migration_sql(self, run) -> None:
         if run.python_source:
-            self.out.print(Syntax(run.python_source, "python", line_numbers=False, padding=(0, 4)))
+            self.out.print(_syntax(run.python_source, "python", line_numbers=False, padding=(0, 4)))
             return
         text = _script_text(run)
         if run.mode == "transaction":
             text = f"BEGIN;\n{text}\n-- + history row\nCOMMIT;"
-        self.out.print(Syntax(text, "sql", padding=(0, 4), word_wrap=True))
+        self.out.print(_syntax(text, "sql", padding=(0, 4), word_wrap=True))
         for statement in run.statements:
             if statement.error:
                 self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
@@ -321,10 +327,10 @@ class Renderer:
             for f in m.findings:
                 self._finding(f)
                 if f.probe_sql and f.severity != "info":
-                    self.out.print(Syntax(f.probe_sql, "sql", padding=(0, 6), word_wrap=True))
+                    self.out.print(_syntax(f.probe_sql, "sql", padding=(0, 6), word_wrap=True))
                 if f.safe_rewrite and f.severity != "info":
                     self.out.print("      safe rewrite:")
-                    self.out.print(Syntax(f.safe_rewrite, "sql", padding=(0, 6), word_wrap=True))
+                    self.out.print(_syntax(f.safe_rewrite, "sql", padding=(0, 6), word_wrap=True))
         if r.impact:
             self._impact(r.impact)
         for reason in r.approval_reasons:
@@ -355,7 +361,7 @@ class Renderer:
                 self.out.print(f"      on {version}: {differs}", markup=False)
             if i.impact != "low":
                 self.out.print("      watch its locks while it runs:")
-                self.out.print(Syntax(i.watch_query, "sql", padding=(0, 6), word_wrap=True))
+                self.out.print(_syntax(i.watch_query, "sql", padding=(0, 6), word_wrap=True))
 
     def _create(self, r: CreateReport) -> None:
         self.out.print(f"Created [bold]{r.path}[/] (version {r.version}, {r.format}). Write the UP and DOWN, "
