@@ -36,7 +36,8 @@ def _checks_bar(console: Console) -> Any:
                 yield from super().get_renderables()
 
     return LateProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=console, transient=True)
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=console, transient=True)
 
 
 def _syntax(code: str, lexer: str, **options: Any):

@@ -37,7 +37,8 @@ def write_file(folder: Path, rows: int) -> Path:
 
 
 def drop_database(admin: list[str], name: str) -> None:
-    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if admin is PG_ADMIN else f"DROP DATABASE IF EXISTS `{name}`"
+    postgres = admin is PG_ADMIN
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if postgres else f"DROP DATABASE IF EXISTS `{name}`"
     subprocess.run([*admin, drop], check=False)
 
 

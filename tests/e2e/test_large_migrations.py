@@ -67,8 +67,8 @@ def test_the_dry_run_reports_its_checks_before_the_plan(any_url: str, project: P
     assert service.apply(request, progress=events.append).outcome == "dry-run"
     assert [(e.phase, e.migration_index, e.migration_total, e.message) for e in events] == [
         ("check", 1, 5, "reading the migration files"), ("check", 2, 5, "reading the history"),
-        ("check", 3, 5, "checking the SQL syntax"), ("check", 4, 5, "replaying the pending migrations on the live schema"),
-        ("check", 5, 5, "running the rules")]
+        ("check", 3, 5, "checking the SQL syntax"),
+        ("check", 4, 5, "replaying the pending migrations on the live schema"), ("check", 5, 5, "running the rules")]
     assert "items" not in user_tables(any_url)
 
 

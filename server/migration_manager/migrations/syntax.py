@@ -88,7 +88,8 @@ def _statement_checker(dialect: str) -> Iterator[Callable[[str], tuple[str, int]
         finally:
             probe.close()
     else:
-        accepted: set[str] = set()  # shapes sqlglot parsed without error (errors are parsed each time: one names its text)
+        # Shapes sqlglot parsed without error; a refused one is parsed each time (its message names its text).
+        accepted: set[str] = set()
         yield lambda statement: _mysql_or_routine_error(statement, accepted)
 
 
