@@ -140,13 +140,18 @@ def _backup_commands(command) -> None:
     restore.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """own_process: this process runs this one command and exits (the `db-migrate` script), so its start-up
+    objects may be exempted from garbage collection."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
         return _usage_error(exc, json_output="--json" in argv)
     from .render import Renderer
+
+    if own_process:
+        _collect_less()
 
     renderer = Renderer(json_output=args.json)
     try:
@@ -284,8 +289,19 @@ def _finish(report, renderer) -> int:
     return 0
 
 
+def _collect_less() -> None:
+    """The modules just imported live until exit, and a command builds much that lives as long (statements,
+    their parsed operations, schema snapshots): Python's collector would walk them all again and again (~10-20%
+    of the checks' CPU on 1,000 migrations). Freeze what exists and collect young objects less often; cycles
+    are still collected."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+
+
 def entry() -> None:
-    sys.exit(main())
+    sys.exit(main(own_process=True))
 
 
 if __name__ == "__main__":
