@@ -2,7 +2,7 @@
 
 Two modes, chosen by capability, never by database name:
 * transaction: the statements and the history change commit together or not at all
-  (PostgreSQL, SQLite). A lock_timeout (SQLSTATE 55P03) rolls back and retries with backoff.
+  (PostgreSQL, SQLite). A lock timeout (engine.is_lock_timeout) rolls back and retries with backoff.
 * per-statement: DDL auto-commits (MySQL/MariaDB) or must run outside a transaction
   (CREATE INDEX CONCURRENTLY...). The history row records progress after every statement,
   so a failure or a crash leaves "dirty at statement k of n", never a silent half-migration.
@@ -560,7 +560,6 @@ def _preview(sql: str, limit: int = 120) -> str:
 
 def _clean(exc: BaseException, conn: Connection) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    sqlstate = getattr(exc, "sqlstate", None)
-    if sqlstate == "55P03":
+    if conn.engine.is_lock_timeout(exc):
         text = f"lock timeout ({text})"
     return redact(text)
