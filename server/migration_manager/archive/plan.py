@@ -7,7 +7,7 @@ from importlib import import_module
 
 from ..analysis.model import Operation
 from ..analysis.schema import Snapshot, Table, key
-from ..analysis.types import fits_within, shape
+from ..analysis.type_families import fits_within, shape
 from . import ArchiveStep, archive_name
 
 DESTRUCTIVE = {"drop_column", "drop_table", "alter_column_type"}

@@ -7,10 +7,10 @@ from .analyze import AnalyzeRequest, analyze
 from .backups import BackupRequest, RestoreRequest, backup, restore
 from .compare import CompareRequest, compare
 from .context import ProgressEvent, TargetRequest
-from .inspect import CreateRequest, create, history, status, validate
+from .project_state import CreateRequest, create, history, status, validate
 from .migrate import ApplyRequest, RollbackRequest, apply, rollback
 from .resolve import BaselineRequest, ResolveRequest, baseline, resolve
-from .test_copy import TestReport, TestRequest, test
+from .rehearsal import TestReport, TestRequest, test
 
 __all__ = [
     "AnalyzeRequest", "analyze",

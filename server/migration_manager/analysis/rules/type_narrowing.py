@@ -7,7 +7,7 @@ from sqlglot import exp
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe
-from ..types import ColumnShape, fits_within, shape
+from ..type_families import ColumnShape, fits_within, shape
 from . import Rule
 
 # What the server does with a value that does not fit; rounding is silent everywhere.

@@ -1,4 +1,4 @@
-"""Read-only use cases: status, validate; and create (writes a file, never the database)."""
+"""Read-only use cases: status, validate, history; and create (writes a file, never the database)."""
 
 from __future__ import annotations
 
