@@ -60,9 +60,9 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
     with connect(project, lock=not request.dry_run) as conn:
         plan = _plan(conn, migrations, create_history=not request.dry_run)
         plan.refuse_conflicts(request.allow_out_of_order)
-        selected = _select_pending(plan, request.to_version)
+        selected = select_pending(plan, request.to_version)
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
-        report = _report(conn, "apply", runs, plan.current_version, request.dry_run)
+        report = start_report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
         step()
         report.findings = syntax_findings(conn, selected, "up")
@@ -80,7 +80,8 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         if _stop_for_approval(conn, report, request, []):
             return report
         backup = backup_before_change(conn, report, [m.up for m in selected], progress)
-        _execute(conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id))
+        execute_runs(conn, report, progress,
+                     lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id))
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
         report.version_after = _current(conn)
@@ -97,7 +98,7 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
         rows = _select_applied(plan, request)
         undos = [undo_for(plan, row, project.dialect) for row in rows]
         runs = [_down_run(conn, undo) for undo in undos]
-        report = _report(conn, "rollback", runs, plan.current_version, request.dry_run)
+        report = start_report(conn, "rollback", runs, plan.current_version, request.dry_run)
         leaving = {r.version for r in rows}
         report.version_after = next((r.version for r in reversed(plan.applied) if r.version not in leaving), None)
         if not runs:
@@ -117,8 +118,8 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
         if not request.emergency:  # the plan says "no backup: --emergency"
             backup_before_change(conn, report, [m.down for m in ready], progress)
         note = EMERGENCY_NOTE if request.emergency else None
-        _execute(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note,
-                                                                                archive=not request.emergency))
+        execute_runs(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note,
+                                                                                    archive=not request.emergency))
         report.version_after = _current(conn)
         return report
 
@@ -147,7 +148,8 @@ def check_dirty(conn: Connection, plan: Plan, row: HistoryRow) -> StatementCheck
     from .crash_check import check_unrecorded_statement  # analysis (sqlglot) only when something is dirty
 
     try:
-        script = _down_script(plan, row, conn) if "roll" in row.status else getattr(plan.file_for(row.version), "up", None)
+        script = (down_script_for(plan, row, conn) if "roll" in row.status
+                  else getattr(plan.file_for(row.version), "up", None))
         return check_unrecorded_statement(conn, row, script.statements) if script else None
     except Exception:  # noqa: BLE001 - advisory: a failed check must not hide the dirty state itself
         return None
@@ -197,7 +199,8 @@ def _sentence(clause: str) -> str:
     return clause[0].upper() + clause[1:]
 
 
-def _select_pending(plan: Plan, to_version: str | None) -> list[Migration]:
+def select_pending(plan: Plan, to_version: str | None) -> list[Migration]:
+    """The pending migrations up to `to_version` (all when None); refuses a version unknown or already applied."""
     if to_version is None:
         return plan.pending
     key = version_key(to_version)
@@ -223,7 +226,7 @@ def _select_applied(plan: Plan, request: RollbackRequest) -> list[HistoryRow]:
     return newest_first[: request.steps or 1]
 
 
-def _down_script(plan: Plan, row: HistoryRow, conn: Connection) -> Script:
+def down_script_for(plan: Plan, row: HistoryRow, conn: Connection) -> Script:
     """The DOWN that rolls `row` back (its file's, else the one recorded when applied); raises when there is none."""
     undo = undo_for(plan, row, conn.project.dialect)
     if undo.migration is None:
@@ -233,7 +236,8 @@ def _down_script(plan: Plan, row: HistoryRow, conn: Connection) -> Script:
 
 
 # ---- gate and execution ------------------------------------------------------------------
-def _report(conn: Connection, action: str, runs: list[MigrationRun], current: str | None, dry_run: bool) -> RunReport:
+def start_report(conn: Connection, action: str, runs: list[MigrationRun], current: str | None, dry_run: bool) -> RunReport:
+    """The report of one command before anything runs: its planned runs, plan id and version (before = after)."""
     target = conn.project.target
     return RunReport(action=action, environment=target.name, database=target.display_url, dry_run=dry_run,
                      plan_id=plan_id(target.name, action, runs), outcome="dry-run" if dry_run else "done",
@@ -248,7 +252,8 @@ def _stop_for_approval(conn: Connection, report: RunReport, request, destructive
     return stop_for_approval(conn, report, request)
 
 
-def _execute(conn: Connection, report: RunReport, progress: Progress | None, step) -> None:
+def execute_runs(conn: Connection, report: RunReport, progress: Progress | None, step) -> None:
+    """`step(runner, run, index)` for each run of the report in order; the first failure stops, is logged and reported."""
     settings = conn.project.settings
     # Every statement waits at most ddlLockTimeoutMs for a table lock, so a DDL queued behind a
     # long transaction never stalls the traffic queued behind it (retried with backoff instead).

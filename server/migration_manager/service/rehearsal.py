@@ -26,7 +26,7 @@ from ..reports import Check, RunReport, TableResult, TestedMigration, TestReport
 from ..urls import redact
 from .backups import refuse_partly_restored
 from .context import Progress, ProgressEvent, TargetRequest, connect, open_project
-from .migrate import ApplyRequest, RollbackRequest, _select_pending, apply, dirty_error, rollback
+from .migrate import ApplyRequest, RollbackRequest, apply, dirty_error, rollback, select_pending
 
 SCRATCH_PREFIX = "_mm_"  # the tool's own tables (archives) are not part of the user's schema
 
@@ -59,7 +59,7 @@ def test(request: TestRequest, progress: Progress | None = None) -> TestReport:
         if plan.dirty:
             raise dirty_error(plan.dirty[0])
         plan.refuse_conflicts()
-        selected = _select_pending(plan, request.to_version)
+        selected = select_pending(plan, request.to_version)
         report = TestReport(environment=project.target.name, database=project.target.display_url,
                             server_version=conn.engine.server_version(), version_before=plan.current_version)
         ignored = (conn.history.table, conn.history.log_table)

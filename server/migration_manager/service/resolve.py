@@ -14,7 +14,7 @@ from ..migrations.plan import make_plan
 from ..reports import RunReport
 from .context import Progress, TargetRequest, connect, open_project
 from .backups import refuse_partly_restored
-from .migrate import _down_script, _execute, _report, check_dirty
+from .migrate import check_dirty, down_script_for, execute_runs, start_report
 from .runner import plan_run
 from .safety import stop_for_environment_approval
 
@@ -41,7 +41,7 @@ def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunRep
                                      next_step="`db-migrate status` lists applied and dirty versions.")
         plan = make_plan(migrations, rows)
         migration = plan.file_for(row.version)
-        report = _report(conn, "resolve", [], plan.current_version, False)
+        report = start_report(conn, "resolve", [], plan.current_version, False)
         report.plan_id = _plan_id(project.target.name, request)
         if stop_for_environment_approval(conn, report, request,
                                          f"Approval needed to {request.action} {row.version}_{row.name} (status {row.status})."):
@@ -85,16 +85,16 @@ def _retry(conn, plan, row, migration, report: RunReport, progress: Progress | N
                               next_step="Restore the file, or finish by hand and use --mark-applied.")
     start = _first_statement_to_run(conn, plan, row, report)
     if rolling_back:
-        script = _down_script(make_plan([migration] if migration else [], {}), row, conn)
+        script = down_script_for(make_plan([migration] if migration else [], {}), row, conn)
         run = plan_run(conn, row.version, row.name, "down", script)
         run.mode = "per-statement"
         report.migrations.append(run)
-        _execute(conn, report, progress, lambda runner, r, i: runner.rollback(row, script, r, start_at=start))
+        execute_runs(conn, report, progress, lambda runner, r, i: runner.rollback(row, script, r, start_at=start))
     else:
         run = plan_run(conn, row.version, row.name, "up", migration.up)
         run.mode = "per-statement"
         report.migrations.append(run)
-        _execute(conn, report, progress, lambda runner, r, i: runner.apply(migration, r, start_at=start))
+        execute_runs(conn, report, progress, lambda runner, r, i: runner.apply(migration, r, start_at=start))
 
 
 def _first_statement_to_run(conn, plan, row, report: RunReport) -> int:
@@ -130,7 +130,7 @@ def baseline(request: BaselineRequest) -> RunReport:
             raise MigrationFileError(f"No migration has version {request.version}.", state="Nothing was changed.",
                                      next_step="`db-migrate status` lists the versions on disk.")
         chosen = [m for m in plan.pending if version_key(m.version) <= key]
-        report = _report(conn, "baseline", [plan_run(conn, m.version, m.name, "up", m.up) for m in chosen],
+        report = start_report(conn, "baseline", [plan_run(conn, m.version, m.name, "up", m.up) for m in chosen],
                          plan.current_version, False)
         report.version_after = chosen[-1].version if chosen else plan.current_version
         if stop_for_environment_approval(conn, report, request, f"Approval needed to record {len(chosen)} "
