@@ -291,6 +291,7 @@ def _moment(text: str) -> datetime:
 
 
 def current_version(conn: Connection) -> str | None:
+    """The newest applied version the history holds now (after apply, rollback, restore); None if unreadable."""
     try:
         rows = [r for r in conn.history.rows().values() if not r.dirty]
     except Exception:  # noqa: BLE001 - unreachable after a lost connection: unknown, not a crash

@@ -15,7 +15,7 @@ from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import MigrationRun, RunReport
-from .backups import backup_before_change, refuse_partly_restored
+from .backups import backup_before_change, current_version, refuse_partly_restored
 from .context import Connection, Progress, TargetRequest, check_steps, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
@@ -84,7 +84,7 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
                      lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id))
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
-        report.version_after = _current(conn)
+        report.version_after = current_version(conn)
         return report
 
 
@@ -120,7 +120,7 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
         note = EMERGENCY_NOTE if request.emergency else None
         execute_runs(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note,
                                                                                     archive=not request.emergency))
-        report.version_after = _current(conn)
+        report.version_after = current_version(conn)
         return report
 
 
@@ -327,10 +327,3 @@ def _undo_completed(conn: Connection, report: RunReport, selected: list[Migratio
         report.message += f"\nautoOnFailure: rolled back {', '.join(undone)} with their DOWN scripts."
     return len(undone) == len(completed)
 
-
-def _current(conn: Connection) -> str | None:
-    try:
-        rows = [r for r in conn.history.rows().values() if not r.dirty]
-    except Exception:  # noqa: BLE001 - unreachable after a lost connection: unknown, not a crash
-        return None
-    return max(rows, key=lambda r: version_key(r.version)).version if rows else None
