@@ -17,6 +17,8 @@ from .errors import HistoryConflict
 
 APPLIED = "applied"
 DIRTY_STATUSES = {"running", "failed", "rolling_back", "rollback_failed"}
+ROLLBACK_STATUSES = {"rolling_back", "rollback_failed"}  # dirty while rolling back (else while applying)
+UNFINISHED_STATUSES = {"running", "rolling_back"}  # the run never recorded its end (else a statement failed)
 COLUMNS = ("version", "name", "checksum", "applied_at", "duration_ms", "author", "strategy", "status",
            "statements_done", "statements_total", "error", "down_script", "backup_id")
 LOG_COLUMNS = ("id", "version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from ..analysis.model import Operation
 from ..analysis.operations import statement_operations
 from ..analysis.schema import ColumnType, Snapshot, key, read_schema
-from ..history import HistoryRow
+from ..history import UNFINISHED_STATUSES, HistoryRow
 from .context import Connection
 
 Verdict = Literal["completed", "not-run", "unknown"]
@@ -39,7 +39,7 @@ class StatementCheck(BaseModel):
 def check_unrecorded_statement(conn: Connection, row: HistoryRow, statements: tuple[str, ...]) -> StatementCheck | None:
     """Only for a run that died (status running / rolling_back): a *failed* statement raised, so it did not run."""
     index = row.statements_done + 1
-    if row.status not in ("running", "rolling_back") or index > len(statements):
+    if row.status not in UNFINISHED_STATUSES or index > len(statements):
         return None
     snapshot = read_schema(conn.engine, exclude=(conn.history.table, conn.history.log_table))
     operations = statement_operations(statements[index - 1], conn.engine.dialect, index)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from ..errors import Cancelled, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
-from ..history import HistoryRow
+from ..history import ROLLBACK_STATUSES, UNFINISHED_STATUSES, HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
@@ -148,7 +148,7 @@ def check_dirty(conn: Connection, plan: Plan, row: HistoryRow) -> StatementCheck
     from .crash_check import check_unrecorded_statement  # analysis (sqlglot) only when something is dirty
 
     try:
-        script = (down_script_for(plan, row, conn) if "roll" in row.status
+        script = (down_script_for(plan, row, conn) if row.status in ROLLBACK_STATUSES
                   else getattr(plan.file_for(row.version), "up", None))
         return check_unrecorded_statement(conn, row, script.statements) if script else None
     except Exception:  # noqa: BLE001 - advisory: a failed check must not hide the dirty state itself
@@ -157,7 +157,7 @@ def check_dirty(conn: Connection, plan: Plan, row: HistoryRow) -> StatementCheck
 
 def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
     """A `running` row while someone holds the migration lock: the run is going on, not dead."""
-    doing = "rolled back" if "roll" in row.status else "applied"
+    doing = "rolled back" if row.status in ROLLBACK_STATUSES else "applied"
     return DirtyState(
         f"Migration {row.version}_{row.name} is being {doing} right now ({row.statements_done} of "
         f"{row.statements_total} statements recorded); the migration lock is held by {holder}.",
@@ -170,8 +170,8 @@ def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
 
 
 def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtyState:
-    doing = "rolling back" if "roll" in row.status else "applying"
-    running = row.status in ("running", "rolling_back")
+    doing = "rolling back" if row.status in ROLLBACK_STATUSES else "applying"
+    running = row.status in UNFINISHED_STATUSES
     how = ("the run stopped without recording its end (its process died or lost its connection)" if running
            else f"statement {row.statements_done + 1} failed")
     done, resume = row.statements_done, f"re-runs from statement {row.statements_done + 1}"

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..analysis.model import Finding
 from ..errors import ConfigError, HistoryConflict, MigrationError
-from ..history import HistoryRow
+from ..history import UNFINISHED_STATUSES, HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration
 from ..migrations.plan import Plan, make_plan
@@ -81,7 +81,7 @@ VERSIONS_UNKNOWN = ("the history table is being restored and only part of it is 
 
 def _running_holder(conn, plan: Plan) -> str | None:
     """Who holds the lock while the history says a run is going on (None: nobody, so that run died)."""
-    if not plan.dirty or plan.dirty[0].status not in ("running", "rolling_back"):
+    if not plan.dirty or plan.dirty[0].status not in UNFINISHED_STATUSES:
         return None
     return _lock_holder(conn)
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..errors import HistoryConflict, MigrationFileError
-from ..history import HistoryRow, utcnow
+from ..history import ROLLBACK_STATUSES, HistoryRow, utcnow
 from ..migrations.formats import version_key
 from ..migrations.plan import make_plan
 from ..reports import RunReport
@@ -76,7 +76,7 @@ def _plan_id(environment: str, request: ResolveRequest) -> str:
 
 
 def _retry(conn, plan, row, migration, report: RunReport, progress: Progress | None) -> None:
-    rolling_back = "roll" in row.status
+    rolling_back = row.status in ROLLBACK_STATUSES
     if migration is None and not rolling_back:
         raise MigrationFileError(f"The file of {row.version} is missing.", next_step="Restore it, then retry.")
     if migration is not None and not rolling_back and migration.checksum != row.checksum:
