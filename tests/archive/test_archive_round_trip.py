@@ -99,16 +99,11 @@ def test_table_without_key_filled_by_the_migration_keeps_its_archive_and_says_wh
     assert query(project, f"SELECT COUNT(*) FROM {archive}") == [(2,)]
 
 
-def applied_people(project: Path, values: str) -> None:
-    """A `people (id, name)` table with these rows, applied as the first migration."""
+def test_drop_column_values_come_back_before_the_ups_backfill_runs_on_them(project: Path) -> None:
     write(project, "20240101000000", "people", ["CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(20))",
-                                                f"INSERT INTO people VALUES {values}"],
+                                                "INSERT INTO people VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')"],
           "DROP TABLE people")
     apply(project)
-
-
-def test_drop_column_values_come_back_before_the_ups_backfill_runs_on_them(project: Path) -> None:
-    applied_people(project, "(1, 'ann'), (2, 'bob'), (3, 'cy')")
     write(project, "20240102000000", "nick", ["ALTER TABLE people ADD COLUMN nick VARCHAR(20)",
                                               "UPDATE people SET nick = name WHERE nick IS NULL"],
           "ALTER TABLE people DROP COLUMN nick")
@@ -121,7 +116,10 @@ def test_drop_column_values_come_back_before_the_ups_backfill_runs_on_them(proje
 
 
 def test_an_unconditional_backfill_is_not_undone_by_the_restore(project: Path) -> None:
-    applied_people(project, "(1, 'ann'), (2, 'bob')")
+    write(project, "20240101000000", "people", ["CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(20))",
+                                                "INSERT INTO people VALUES (1, 'ann'), (2, 'bob')"],
+          "DROP TABLE people")
+    apply(project)
     write(project, "20240102000000", "upper", ["ALTER TABLE people ADD COLUMN shout VARCHAR(20)",
                                                "UPDATE people SET shout = UPPER(name)"],
           "ALTER TABLE people DROP COLUMN shout")
