@@ -29,7 +29,7 @@ _EXAMPLE = re.compile(r"^(Bad|Good)\b.*:$")
 def catalog() -> str:
     rules = all_rules()
     lines = [HEADER, "| rule | severity | databases | what it catches |", "| --- | --- | --- | --- |"]
-    lines += [f"| [`{r.id}`](#{r.id}) | {r.severity} | {', '.join(r.dialects)} | {r.title} |" for r in rules]
+    lines += [f"| [`{r.id}`](#{r.id}) | {r.severity} | {', '.join(r.runs_on())} | {r.title} |" for r in rules]
     for rule in rules:
         lines += ["", *_section(rule)]
     return "\n".join(lines) + "\n"
@@ -39,7 +39,7 @@ def _section(rule: Rule) -> list[str]:
     severity = rule.severity
     if isinstance(rule, LockRule):
         severity += f" (danger from ~{rule.large_table_rows:,} rows)"
-    lines = [f"## {rule.id}", "", f"**{rule.title}** · severity {severity} · {', '.join(rule.dialects)} · "
+    lines = [f"## {rule.id}", "", f"**{rule.title}** · severity {severity} · {', '.join(rule.runs_on())} · "
              f"operations: {', '.join(rule.kinds)}", ""]
     prose: list[str] = []
     example: list[str] | None = None

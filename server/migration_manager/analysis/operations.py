@@ -21,6 +21,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
+from ..engines.base import capabilities
 from .model import ColumnSpec, Operation
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" is handled here
@@ -342,7 +343,7 @@ def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
     key_name = next((c.this.name for c in column.args.get("constraints") or [] if c.this is not None and isinstance(
         c.args.get("kind"), (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint))), None)
     # A primary key is NOT NULL, except in SQLite, where only a written NOT NULL makes it so (rowid tables).
-    nullable = not (not_null or primary and dialect != "sqlite")
+    nullable = not (not_null or primary and capabilities(dialect).primary_key_not_null)
     # copy=False: sqlglot copies what it prints first (~45 of the ~55 us a type costs); a type or an index column is
     # never read again, and the tree is thrown away once read.
     return ColumnSpec(name=column.name, type=dtype.sql(dialect, copy=False) if dtype else "", nullable=nullable,

@@ -23,6 +23,27 @@ class Capabilities:
     distinct_check_first: bool = False  # duplicates: COUNT(DISTINCT key) before the GROUP BY (cheaper when none)
     sorted_grouping: str | None = None  # SELECT modifier: group many keys by sorting (MySQL SQL_BIG_RESULT)
     pipelined: bool = False  # run_transaction sends a transaction's statements together (PostgreSQL pipeline mode)
+    server_parser: bool = False  # the syntax check parses with the server's own parser: never wrong about an error
+    file_database: bool = False  # the database is a local file: a missing one reads as empty
+    primary_key_not_null: bool = True  # a PRIMARY KEY column is NOT NULL without saying so (not SQLite's rowid tables)
+    foreign_keys_by_name: bool = False  # a foreign key names its table and is checked on write, not at DDL time
+
+
+# What each database can do, known without connecting (the analysis works from a dialect name alone).
+CAPABILITIES = {
+    "postgres": Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql",
+                             aggregate_filter=True, distinct_check_first=True, pipelined=True, server_parser=True),
+    "mysql": Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb",
+                          sorted_grouping="SQL_BIG_RESULT"),
+    "sqlite": Capabilities(transactional_ddl=True, lock_kind="lock file", client_tool="sqlite3", server_parser=True,
+                           file_database=True, primary_key_not_null=False, foreign_keys_by_name=True),
+}
+
+
+def capabilities(dialect: str) -> Capabilities:
+    """The capabilities of the database behind `dialect`: sqlglot's name (URL kinds map to it in urls.py), or its
+    sqlglot Dialect, which hashes and compares as its name."""
+    return CAPABILITIES[dialect]
 
 
 @dataclass(frozen=True)

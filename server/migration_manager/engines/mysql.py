@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..urls import DatabaseURL
-from .base import Capabilities, TableStats
+from .base import CAPABILITIES, TableStats
 from .common import connection_failed, poll_lock
 
 HINT = "Check host, port, database name, user and password; is the server running?"
@@ -23,8 +23,7 @@ def connect(url: DatabaseURL) -> MySQLEngine:
 
 class MySQLEngine:
     dialect = "mysql"
-    caps = Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb",
-                        sorted_grouping="SQL_BIG_RESULT")
+    caps = CAPABILITIES["mysql"]
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:

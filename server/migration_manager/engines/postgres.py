@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..urls import DatabaseURL
-from .base import BatchFailed, Capabilities, TableStats
+from .base import CAPABILITIES, BatchFailed, TableStats
 from .common import connection_failed, lock_key, poll_lock
 
 # Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
@@ -40,8 +40,7 @@ def connect(url: DatabaseURL) -> PostgresEngine:
 
 class PostgresEngine:
     dialect = "postgres"
-    caps = Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql", aggregate_filter=True,
-                        distinct_check_first=True, pipelined=True)
+    caps = CAPABILITIES["postgres"]
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..urls import DatabaseURL
-from .base import Capabilities, TableStats
+from .base import CAPABILITIES, TableStats
 from .common import connection_failed, poll_lock
 
 _AUTOCOMMIT_ONLY = re.compile(r"^\s*(vacuum)\b", re.IGNORECASE)
@@ -26,7 +26,7 @@ def connect(url: DatabaseURL) -> SQLiteEngine:
 
 class SQLiteEngine:
     dialect = "sqlite"
-    caps = Capabilities(transactional_ddl=True, lock_kind="lock file", client_tool="sqlite3")
+    caps = CAPABILITIES["sqlite"]
     param = "?"
 
     def __init__(self, url: DatabaseURL) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..config import Settings, Target, load_settings, resolve_target
 from ..engines import Engine, open_engine
+from ..engines.base import CAPABILITIES
 from ..errors import MigrationFileError
 from ..history import History
 from ..migrations.formats import is_companion, read_directory, read_file, version_key
@@ -132,9 +133,10 @@ def connect(project: Project, *, lock: bool) -> Iterator[Connection]:
 
 
 def _file_exists(url: str) -> bool:
-    """False only for a SQLite file that does not exist (yet): it reads as an empty database."""
+    """False only for a database file (SQLite) that does not exist (yet): it reads as an empty database."""
     parsed = parse_url(url)
-    return parsed.kind != "sqlite" or parsed.database == ":memory:" or Path(parsed.database).exists()
+    caps = CAPABILITIES.get(parsed.kind)  # None for a kind without an engine (MongoDB): open_engine says so
+    return not (caps and caps.file_database) or parsed.database == ":memory:" or Path(parsed.database).exists()
 
 
 def _git_user(directory: Path) -> str | None:

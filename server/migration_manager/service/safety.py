@@ -108,23 +108,19 @@ def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration], d
     return findings + conflict_findings(plan, conn.project.dialect)
 
 
-# Parsers that are the server's own (pglast is PostgreSQL's; SQLite parses with itself) are never wrong about
-# a syntax error, so a run refuses it before anything changes. sqlglot only approximates MySQL: there the
-# server decides, and `validate` shows what sqlglot thinks.
-_SERVER_PARSERS = ("postgres", "sqlite")
-
-
 def syntax_findings(conn: Connection, migrations: list[Migration], direction: str) -> list[Finding]:
     """An error finding per statement the server's parser rejects, naming the file and line (preCheck on)."""
-    dialect = conn.project.dialect
-    if not conn.project.settings.validation.preCheck or dialect not in _SERVER_PARSERS:
+    # The server's own parser (pglast is PostgreSQL's; SQLite parses with itself) is never wrong about a syntax
+    # error, so a run refuses it before anything changes. sqlglot only approximates MySQL: there the server
+    # decides, and `validate` shows what sqlglot thinks.
+    if not conn.project.settings.validation.preCheck or not conn.engine.caps.server_parser:
         return []
     from ..migrations.syntax import syntax_problems
 
     findings = []
     for migration in migrations:
         path = migration.down_path if direction == "down" and migration.down_path else migration.path
-        for problem in syntax_problems(migration, dialect, (direction,)):
+        for problem in syntax_problems(migration, conn.project.dialect, (direction,)):
             where = f"{path.name} line {problem.line}" if problem.line else path.name
             findings.append(Finding(
                 rule="syntax-error", severity="error", title="The server's parser rejects this statement",

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from sqlglot import exp
 
+from ...engines.base import capabilities
 from ..context import OperationContext
 from ..model import Finding, Severity
 from ..probes import Measure, Probe
@@ -28,11 +29,17 @@ class Rule:
     title: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]]  # operation kinds it looks at
     dialects: ClassVar[tuple[str, ...]] = ALL_DIALECTS
+    requires: ClassVar[str | None] = None  # a Capabilities flag the database must have, e.g. "transactional_ddl"
     probe: ClassVar[str] = "none (decided from the statement and catalog statistics)"
     recommendation: ClassVar[str]
 
+    @classmethod
+    def runs_on(cls) -> tuple[str, ...]:
+        """The dialects it looks at: those it names, less those without the capability it requires."""
+        return tuple(d for d in cls.dialects if cls.requires is None or getattr(capabilities(d), cls.requires))
+
     def applies(self, ctx: OperationContext) -> bool:
-        return ctx.op.kind in self.kinds and ctx.dialect in self.dialects
+        return ctx.op.kind in self.kinds and ctx.dialect in self.runs_on()
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
         return []

@@ -28,7 +28,7 @@ class DDLWithBigDML(Rule):
     severity = "warning"
     title = "big UPDATE/DELETE in the same transaction as DDL"
     kinds = ("update", "delete")
-    dialects = ("postgres", "sqlite")  # MySQL/MariaDB commit each DDL statement on its own
+    requires = "transactional_ddl"  # MySQL/MariaDB commit each DDL statement on its own
     big_rows = 10_000
     probe = "rows the UPDATE/DELETE's WHERE matches (shares the table's one scan)"
     recommendation = "Move the data change to its own migration and run it in batches (commit between batches)."

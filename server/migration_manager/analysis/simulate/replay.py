@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ...engines.base import capabilities
 from ..model import Finding, Operation, Severity
 from ..schema import Column, ColumnType, Constraint, Index, Snapshot, Table, key
 from .types import foreign_key_problem, type_change_problem
@@ -136,13 +137,15 @@ class Replay:
         dropped = key(table.name)
         referencing = [(t, c) for t in self.schema.foreign_key_holders() if t is not table
                        for c in t.constraints.values() if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
-        # SQLite drops a referenced table (its rebuild recipe: new table, copy, drop, rename): no error there.
-        if referencing and not op.cascade and self.schema.dialect != "sqlite":
+        # Foreign keys by name (SQLite) let a referenced table go (its rebuild recipe: new table, copy, drop,
+        # rename): no error there.
+        by_name = capabilities(self.schema.dialect).foreign_keys_by_name
+        if referencing and not op.cascade and not by_name:
             names = ", ".join(f"{t.name}.{c.name}" for t, c in referencing)
             self.report(op, "schema-still-referenced", "error", "table still referenced",
                         f"{table.name} is referenced by foreign key(s) {names}: DROP TABLE fails without CASCADE.",
                         "Drop the foreign keys first (or the referencing tables).")
-        if self.schema.dialect != "sqlite":  # SQLite's foreign keys name the table: a new one takes them back
+        if not by_name:  # a foreign key that names its table binds to a new table of that name
             for other, constraint in referencing:
                 self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
         self.schema.remove(table.name)
@@ -391,8 +394,8 @@ class Replay:
 
     def _add_foreign_key(self, op: Operation, table: Table) -> None:
         target = self.schema.table(op.ref_table or "")
-        # SQLite checks a foreign key only when rows are written: the table it references may come later.
-        later = target is None and self.schema.dialect == "sqlite" and bool(op.ref_table)
+        # A foreign key checked only when rows are written (SQLite): the table it references may come later.
+        later = target is None and capabilities(self.schema.dialect).foreign_keys_by_name and bool(op.ref_table)
         if target is None and not later:
             if op.ref_table and not op.if_exists and not self.unknown(op.ref_table):
                 self.report(op, "schema-fk-target", "error", "foreign key target missing",

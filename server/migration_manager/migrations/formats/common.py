@@ -6,6 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from ...engines.base import capabilities
 from ...errors import MigrationFileError
 from ..model import Migration, Script
 from ..sqltext import is_transaction_control, normalize, refused_transaction_control, split
@@ -31,8 +32,8 @@ def runnable_script(statements: list[str], source: str, dialect: str, *, no_tran
                     path: Path | None) -> Script:
     """BEGIN/COMMIT written in the file are dropped (the runner owns the transaction); transaction control the
     runner cannot do as written (ROLLBACK, ...) refuses the file, naming the line: never run something else."""
-    # MariaDB/MySQL run each statement on its own (DDL commits anyway): no transaction for a savepoint to live in.
-    one_transaction = not no_transaction and dialect != "mysql"
+    # Without transactional DDL (MariaDB/MySQL) each statement runs on its own: no transaction for a savepoint.
+    one_transaction = not no_transaction and capabilities(dialect).transactional_ddl
     for index, statement in enumerate(statements):
         why = refused_transaction_control(statement, dialect, one_transaction=one_transaction)
         if why:
