@@ -27,14 +27,18 @@ class Capabilities:
     file_database: bool = False  # the database is a local file: a missing one reads as empty
     primary_key_not_null: bool = True  # a PRIMARY KEY column is NOT NULL without saying so (not SQLite's rowid tables)
     foreign_keys_by_name: bool = False  # a foreign key names its table and is checked on write, not at DDL time
+    schema_is_database: bool = False  # a qualified name (or CREATE SCHEMA) may reach another database of the server
+    concurrent_index: bool = False  # CREATE INDEX CONCURRENTLY builds an index while writes go on
+    not_valid_constraints: bool = False  # ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT without blocking
 
 
 # What each database can do, known without connecting (the analysis works from a dialect name alone).
 CAPABILITIES = {
     "postgres": Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql",
-                             aggregate_filter=True, distinct_check_first=True, pipelined=True, server_parser=True),
+                             aggregate_filter=True, distinct_check_first=True, pipelined=True, server_parser=True,
+                             concurrent_index=True, not_valid_constraints=True),
     "mysql": Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb",
-                          sorted_grouping="SQL_BIG_RESULT"),
+                          sorted_grouping="SQL_BIG_RESULT", schema_is_database=True),
     "sqlite": Capabilities(transactional_ddl=True, lock_kind="lock file", client_tool="sqlite3", server_parser=True,
                            file_database=True, primary_key_not_null=False, foreign_keys_by_name=True),
 }

@@ -168,8 +168,8 @@ def _unconfirmed(findings: list[Finding], reason: str) -> None:
 
 
 def _outside_names(engine: Engine) -> re.Pattern[str] | None:
-    """MariaDB/MySQL: statements that reach another database (see _MYSQL_SCHEMA)."""
-    if engine.dialect != "mysql":
+    """Where a schema is a database (MariaDB/MySQL): statements that reach another database (see _MYSQL_SCHEMA)."""
+    if not engine.caps.schema_is_database:
         return None
     current = engine.query("SELECT DATABASE()")[0][0]
     others = [r[0] for r in engine.query("SHOW DATABASES") if r[0] != current]

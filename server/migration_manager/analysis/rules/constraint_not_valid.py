@@ -22,7 +22,7 @@ class ConstraintNotValid(LockRule):
     id = "constraint-not-valid"
     title = "constraint added without NOT VALID"
     kinds = ("add_constraint",)
-    dialects = ("postgres",)
+    requires = "not_valid_constraints"
     recommendation = "Add the constraint NOT VALID, then VALIDATE CONSTRAINT in a separate statement."
 
     def applies(self, ctx: OperationContext) -> bool:

@@ -26,7 +26,7 @@ class IndexNotConcurrent(LockRule):
     id = "index-not-concurrent"
     title = "index built without CONCURRENTLY"
     kinds = ("create_index", "add_constraint")
-    dialects = ("postgres",)
+    requires = "concurrent_index"
     recommendation = "Build the index with CREATE [UNIQUE] INDEX CONCURRENTLY (then ADD CONSTRAINT ... USING INDEX)."
 
     def applies(self, ctx: OperationContext) -> bool:
