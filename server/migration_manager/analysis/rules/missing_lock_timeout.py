@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...engines.base import capabilities
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure
@@ -29,7 +30,7 @@ class MissingLockTimeout(Rule):
     kinds = ("add_column", "drop_column", "rename_column", "rename_table", "alter_column_type", "set_not_null",
              "drop_not_null", "set_default", "drop_default", "add_constraint", "drop_constraint", "create_index",
              "drop_index", "drop_table", "truncate", "validate_constraint")
-    dialects = ("postgres", "mysql")
+    requires = "lock_timeout_sql"  # SQLite's writers wait on the file (busy_timeout), not in a lock queue
     probe = "none: the statement's lock (analysis/locks), the setting ddlLockTimeoutMs and earlier SET statements"
     recommendation = "Keep ddlLockTimeoutMs set (the default is 5000 ms), or SET lock_timeout at the top of the migration."
 
@@ -43,8 +44,7 @@ class MissingLockTimeout(Rule):
         return self.finding(ctx, f"Statement {ctx.op.statement_index} waits for {claim.lock} on {ctx.live_table} with "
                             "no lock timeout: behind a long transaction it waits forever and every query on the "
                             "table queues behind it.",
-                            safe_rewrite=("SET lock_timeout = '5s';" if ctx.dialect == "postgres"
-                                          else "SET SESSION lock_wait_timeout = 5;") + f"\n{ctx.op.statement};")
+                            safe_rewrite=f"{capabilities(ctx.dialect).lock_timeout_sql}\n{ctx.op.statement};")
 
 
 def _queues_traffic(ctx: OperationContext, op) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ...engines.base import capabilities
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe
@@ -82,7 +83,7 @@ class NotNullBlocked(Rule):
 def _backfill(ctx: OperationContext) -> str:
     check = ctx.ident(f"{ctx.op.table}_{ctx.op.column}_not_null")
     table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
-    if ctx.dialect != "postgres":
+    if not capabilities(ctx.dialect).not_valid_constraints:
         return f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n{ctx.op.statement};"
     return (f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n"
             f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;\n"
