@@ -94,13 +94,8 @@ class MySQLEngine:
         holder = self.query("SELECT IS_USED_LOCK(%s)", [self._scoped(name)])[0][0]
         if holder is None:
             return None
-        found = self.query("SELECT command, time, info FROM information_schema.processlist WHERE id = %s", [holder])
-        if not found:
-            return f"MariaDB/MySQL connection {holder}"
-        command, seconds, sql = found[0]
-        flat = " ".join((sql or "").split())
-        doing = f"running for {seconds}s: {flat[:100]}" if sql else f"{command.lower()} for {seconds}s"
-        return f"MariaDB/MySQL connection {holder} ({doing})"
+        found = self._activity(holder)
+        return f"MariaDB/MySQL connection {holder}" + (f" ({found[1]})" if found else "")
 
     def lock_blockers(self, tables: list[str]) -> list[str]:
         import pymysql
@@ -117,13 +112,18 @@ class MySQLEngine:
         return [self._describe_session(i, note) for i in sorted(ids)]
 
     def _describe_session(self, session: int, note: str) -> str:
+        found = self._activity(session)
+        return f"MariaDB/MySQL connection {session}" + (f" (user {found[0]}, {found[1]})" if found else "") + note
+
+    def _activity(self, session: int) -> tuple[str, str] | None:
+        """`user@host` and what the session is doing (its statement and for how long), or None when it is gone."""
         found = self.query("SELECT user, host, command, time, info FROM information_schema.processlist WHERE id = %s",
                            [session])
         if not found:
-            return f"MariaDB/MySQL connection {session}{note}"
+            return None
         user, host, command, seconds, sql = found[0]
         doing = f"running for {seconds}s: {' '.join(sql.split())[:100]}" if sql else f"{command.lower()} for {seconds}s"
-        return f"MariaDB/MySQL connection {session} (user {user}@{host}, {doing}){note}"
+        return f"{user}@{host}", doing
 
     def is_connected(self) -> bool:
         if not self.conn.open:  # PyMySQL closes its side on "Lost connection" (2013) and friends
