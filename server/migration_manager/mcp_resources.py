@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from .errors import MigrationError
 from .mcp_calls import call_service, env_name
-from .mcp_results import REPORTS_URI, worded
+from .mcp_results import REPORTS_URI, ReportStore, worded
 from .migrations.model import Migration, Script
 
 
@@ -91,8 +91,8 @@ def register_report_resources(server: MCPServer) -> None:
         REPORTS_URI,
         name="reports",
         mime_type="application/json",
-        description="The full reports this server process kept (the last 20): each tool result that was cut to fit "
-        "and each run whose request was cancelled, oldest first, with its URI and headline.",
+        description=f"The full reports this server process kept (the last {ReportStore.keep_last}): each tool result "
+        "that was cut to fit and each run whose request was cancelled, oldest first, with its URI and headline.",
     )
     async def reports_list() -> str:
         kept = server.reports.reports.items()  # type: ignore[attr-defined]
@@ -107,7 +107,8 @@ def register_report_resources(server: MCPServer) -> None:
     async def report_resource(report_id: str) -> str:
         found = server.reports.reports.get(report_id)  # type: ignore[attr-defined]
         if found is None:
-            raise ResourceError(f"No report '{report_id[:40]}': this server keeps the last 20 reports of this process "
+            raise ResourceError(f"No report '{report_id[:40]}': this server keeps the last "
+                                f"{ReportStore.keep_last} reports of this process "
                                 f"(none survive a restart). {REPORTS_URI} lists them.")
         return json.dumps(found[1])
 
