@@ -36,10 +36,15 @@ class Rule:
     @classmethod
     def runs_on(cls) -> tuple[str, ...]:
         """The dialects it looks at: those it names, less those without the capability it requires."""
-        return tuple(d for d in cls.dialects if cls.requires is None or getattr(capabilities(d), cls.requires))
+        return tuple(d for d in cls.dialects if cls.looks_at(d))
+
+    @classmethod
+    def looks_at(cls, dialect: str) -> bool:
+        """Is `dialect` one of `runs_on` (asked of one dialect: `applies` runs for every operation)?"""
+        return dialect in cls.dialects and (cls.requires is None or bool(getattr(capabilities(dialect), cls.requires)))
 
     def applies(self, ctx: OperationContext) -> bool:
-        return ctx.op.kind in self.kinds and ctx.dialect in self.runs_on()
+        return ctx.op.kind in self.kinds and self.looks_at(ctx.dialect)
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
         return []
