@@ -9,6 +9,7 @@ from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe
 from . import Rule, count_text
+from .not_null_scan import set_not_null_by_check
 
 
 class NotNullBlocked(Rule):
@@ -81,15 +82,11 @@ class NotNullBlocked(Rule):
 
 
 def _backfill(ctx: OperationContext) -> str:
-    check = ctx.ident(f"{ctx.op.table}_{ctx.op.column}_not_null")
     table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
+    backfill = f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n"
     if not capabilities(ctx.dialect).not_valid_constraints:
-        return f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n{ctx.op.statement};"
-    return (f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n"
-            f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;\n"
-            f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};\n"
-            f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n"
-            f"ALTER TABLE {table} DROP CONSTRAINT {check};")
+        return f"{backfill}{ctx.op.statement};"
+    return backfill + set_not_null_by_check(ctx)
 
 
 RULE = NotNullBlocked()

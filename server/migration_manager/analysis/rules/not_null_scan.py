@@ -39,12 +39,17 @@ class NotNullScan(LockRule):
                 f"{claim.blocks} wait for the whole scan.")
 
     def rewrite(self, ctx: OperationContext) -> str | None:
-        check = ctx.ident(f"{ctx.op.table}_{ctx.op.column}_not_null")
-        table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
-        return (f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;\n"
-                f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};\n"
-                f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n"
-                f"ALTER TABLE {table} DROP CONSTRAINT {check};")
+        return set_not_null_by_check(ctx)
+
+
+def set_not_null_by_check(ctx: OperationContext) -> str:
+    """SET NOT NULL on the operation's column without the scan: a CHECK added NOT VALID, validated, then dropped."""
+    check = ctx.ident(f"{ctx.op.table}_{ctx.op.column}_not_null")
+    table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
+    return (f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;\n"
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {check};\n"
+            f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL;\n"
+            f"ALTER TABLE {table} DROP CONSTRAINT {check};")
 
 
 def _proven_by_check(ctx: OperationContext) -> bool:
