@@ -57,7 +57,7 @@ def rollback_findings(steps: list[UndoStep], after_all: Snapshot, uncertain: set
     keep their pairs' findings (a genuinely wrong DOWN never lets the rollback get back). `touched`: the
     tables the UPs touched since the first step's `before`."""
     if not any(step.findings for step in steps):
-        return [f for step in steps for f in step.findings]
+        return []
     rollback = Replay(after_all.copy(), direction="down", uncertain=set(uncertain))
     findings, group, groups = [], [], []
     for step in reversed(steps):
