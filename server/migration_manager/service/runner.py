@@ -211,13 +211,9 @@ class Runner:
         try:
             self.engine.run_transaction([s.sql for s in run.statements], all_done_then_record)
         except BatchFailed as exc:
-            statement = run.statements[exc.index - 1]
             for done in run.statements[: exc.index - 1]:
                 done.status = "done"
-            statement.status, statement.error = "failed", _clean(exc.cause, self.conn)
-            if not connection_alive(self.conn):
-                raise connection_lost(self.conn, run, exc.cause) from None
-            raise self._failure(run, statement, self.engine.is_lock_timeout(exc.cause)) from None
+            raise self._statement_failed(run, run.statements[exc.index - 1], exc.cause) from None
 
     def _run_script(self, script: Script, run: MigrationRun) -> None:
         """Inside the migration's transaction: the caller records it."""
@@ -246,7 +242,7 @@ class Runner:
             last = statement is todo[-1]
             record = partial(self._finish_with_restores, run, finish) if last else partial(
                 self.history.update, run.version, statements_done=statement.index)
-            if _DML.match(statement.sql):
+            if is_dml(statement.sql):
                 self._run_with_record(run, statement, record)
             else:
                 self._run_statement(run, statement, retry=True)
@@ -294,14 +290,19 @@ class Runner:
                     run.lock_retries += 1
                     _backoff(attempt)
                     continue
-                statement.status, statement.error = "failed", _clean(exc, self.conn)
-                if not connection_alive(self.conn):  # the server went away, or ended our session
-                    raise connection_lost(self.conn, run, exc) from None
-                failure = self._failure(run, statement, self.engine.is_lock_timeout(exc))
+                failure = self._statement_failed(run, statement, exc)
                 if retry and failure.lock_timeout:  # outside a transaction: who blocks can be asked right away
                     self._explain_lock_wait(run, statement, failure, attempt, started)
                 raise failure from None
         statement.status, statement.duration_ms = "done", _ms(started)
+
+    def _statement_failed(self, run: MigrationRun, statement: StatementRun, exc: BaseException) -> StatementFailed:
+        """Mark `statement` failed with the server's error and return the failure to raise; raises ConnectionLost
+        instead when the server went away, or ended our session."""
+        statement.status, statement.error = "failed", _clean(exc, self.conn)
+        if not connection_alive(self.conn):
+            raise connection_lost(self.conn, run, exc) from None
+        return self._failure(run, statement, self.engine.is_lock_timeout(exc))
 
     def _archive_before(self, statement: StatementRun) -> None:
         try:
