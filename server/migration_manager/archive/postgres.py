@@ -22,7 +22,6 @@ def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -
             f"AND {changed}")
 
 
-
 def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:
     # OVERRIDING SYSTEM VALUE: the archived ids go back as they were, also into GENERATED ALWAYS identities.
     return insert_missing(quote, table, archive, columns, unique, overriding="OVERRIDING SYSTEM VALUE ")
