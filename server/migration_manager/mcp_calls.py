@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import traceback
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -32,7 +33,12 @@ T = TypeVar("T")
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MIGRATION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,99}$")
+
+
+def is_migration_name(name: str) -> bool:
+    """Words of letters, marks and digits of any script, spaces, '_' or '-' (create keeps Unicode names)."""
+    return (0 < len(name) <= 100 and name[0].isalnum()
+            and all(c in " _-" or unicodedata.category(c)[0] in "LMN" for c in name))
 
 EnvArg = Annotated[
     str | None,

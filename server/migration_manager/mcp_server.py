@@ -52,7 +52,6 @@ from .mcp_approval import (
     rollback_plan,
 )
 from .mcp_calls import (
-    MIGRATION_NAME,
     Emergency,
     EnvArg,
     ProgressBridge,
@@ -63,6 +62,7 @@ from .mcp_calls import (
     call_service,
     cli_command,
     env_name,
+    is_migration_name,
     project_of,
     service_package,
     target_of,
@@ -179,7 +179,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     ) -> Annotated[CallToolResult, bounded_output(CreateReport)]:
         """Create a new, empty migration file in the project's migrations folder (version = UTC timestamp) and
         return its path. Write the UP and the DOWN into that file next. Touches no database."""
-        if not MIGRATION_NAME.match(name):
+        if not is_migration_name(name):
             raise ToolError("name must be words made of letters, digits, spaces, '_' or '-' (e.g. 'add user phone').")
         report = await call_service(
             service.create, service.CreateRequest(**target_of(ctx, env), name=name, format=format)

@@ -86,6 +86,13 @@ async def test_create_writes_a_migration_file_and_touches_no_database(sqlite_pro
     assert not (tmp_path / "dev.db").exists() or "users" not in sqlite_tables(tmp_path / "dev.db")
 
 
+async def test_create_keeps_a_unicode_name_as_the_cli_does(sqlite_project: Path) -> None:
+    async with Client(build_server(sqlite_project)) as client:
+        result = await client.call_tool("create", {"name": "ünïcödé 名前"})
+    assert not result.is_error, text_of(result)
+    assert Path(result.structured_content["path"]).name.endswith("_ünïcödé_名前.sql")
+
+
 async def test_create_refuses_a_name_that_is_a_path(sqlite_project: Path) -> None:
     before = sorted(p.name for p in (sqlite_project / "migrations").iterdir())
     async with Client(build_server(sqlite_project)) as client:
