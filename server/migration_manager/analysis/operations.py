@@ -119,8 +119,7 @@ def _alter_table(tree: exp.Alter, dialect: Dialect) -> list[Operation]:
             base["lock"] = option.this.name.upper()
     ops: list[Operation] = []
     for action in tree.args.get("actions") or []:
-        extra = {"options": tree.args.get("options") or []} if isinstance(action, exp.AlterRename) else {}
-        ops += _alter_action(action, {**base, **extra}, dialect)
+        ops += _alter_action(action, base, dialect)
     return ops
 
 
@@ -164,7 +163,8 @@ def _bare_dropped_column(action: exp.Expression, dialect: Dialect) -> str | None
 def _rename(action: exp.AlterRename, base: dict) -> Operation:
     """RENAME TO t2 renames the table; PostgreSQL's `RENAME c1 TO c2` (COLUMN left out) renames a column,
     which sqlglot reads as a rename to c1 with `TO c2` left over in the options."""
-    to = next((o.this for o in base.pop("options", []) if isinstance(o, exp.ToTableProperty)), None)
+    options = action.parent.args.get("options") or []  # the ALTER TABLE's
+    to = next((o.this for o in options if isinstance(o, exp.ToTableProperty)), None)
     if to is not None:
         return _op("rename_column", base, column=action.this.name, new_name=to.name)
     return _op("rename_table", base, new_name=action.this.name)
