@@ -348,19 +348,20 @@ class Runner:
     def _with_retries(self, run: MigrationRun, attempt_once, statements: list[StatementRun] | None = None) -> None:
         """Transactional attempt; a lock_timeout rolled everything back, so it is safe to retry. `statements`:
         those the attempt runs (default: all of the run), planned again before a retry."""
-        since = time.monotonic()
+        since, attempted = time.monotonic(), statements or run.statements
         for attempt in range(1, self.settings.ddlLockRetries + 2):
             try:
                 attempt_once()
                 return
             except StatementFailed as exc:
-                if exc.lock_timeout and attempt > self.settings.ddlLockRetries:  # rolled back: the session can ask
-                    failed = next(s for s in statements or run.statements if s.status == "failed")
+                if not exc.lock_timeout:
+                    raise
+                if attempt > self.settings.ddlLockRetries:  # rolled back: the session can ask who blocks
+                    failed = next(s for s in attempted if s.status == "failed")
                     self._explain_lock_wait(run, failed, exc, attempt, since)
-                if not exc.lock_timeout or attempt > self.settings.ddlLockRetries:
                     raise
                 run.lock_retries += 1
-                for statement in statements or run.statements:
+                for statement in attempted:
                     statement.status, statement.error = "planned", None
                 _backoff(attempt)
 
