@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from dbcheck import MYSQL_USER_PASSWORD, _admin_execute, throwaway_database
 
 # The tool's per-user cache (measured server throughput) goes to a folder of this test run, never the

@@ -66,8 +66,14 @@ def _admin_execute(server: str, sql: str) -> None:
     import pymysql
 
     parts = urlsplit(MYSQL_ADMIN)
-    admin = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-                            password=parts.password or "", autocommit=True, connect_timeout=5)
+    admin = pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+        connect_timeout=5,
+    )
     try:
         with admin.cursor() as cur:
             cur.execute(sql)
@@ -100,8 +106,14 @@ def connect(url: str):
     if kind(url) == "mysql":
         import pymysql
 
-        return pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-                               password=parts.password or "", database=parts.path.lstrip("/"), autocommit=True)
+        return pymysql.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            database=parts.path.lstrip("/"),
+            autocommit=True,
+        )
     return sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
 
 
@@ -148,29 +160,48 @@ def schema_dump(url: str, *, include_history: bool = False) -> str:
     skip = () if include_history else HISTORY_TABLES
     if kind(url) == "postgres":
         parts = urlsplit(url)
-        command = ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", "-h", parts.hostname,
-                   "-p", str(parts.port or 5432), "-U", parts.username or "postgres", parts.path.lstrip("/")]
+        command = [
+            "pg_dump",
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "-h",
+            parts.hostname,
+            "-p",
+            str(parts.port or 5432),
+            "-U",
+            parts.username or "postgres",
+            parts.path.lstrip("/"),
+        ]
         for table in skip:
             command += ["-T", table, "-T", f"{table}_id_seq"]
         command += ["-T", f"{ARCHIVE_PREFIX}*"]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         # \restrict / \unrestrict carry a random key per dump (pg_dump 15.14+): not schema.
-        return "\n".join(line for line in out.splitlines()
-                         if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
+        return "\n".join(
+            line for line in out.splitlines() if not line.startswith(("-- Dumped", "\\restrict", "\\unrestrict"))
+        )
     if kind(url) == "mysql":
         names = sorted(t for t in tables(url) if t not in skip and not t.lower().startswith(ARCHIVE_PREFIX))
-        views = {r[0] for r in query(url, "SELECT table_name FROM information_schema.views WHERE table_schema = DATABASE()")}
+        views = {
+            r[0] for r in query(url, "SELECT table_name FROM information_schema.views WHERE table_schema = DATABASE()")
+        }
         dumps = []
         for name in names:
             create = query(url, f"SHOW CREATE {'VIEW' if name in views else 'TABLE'} `{name}`")[0][1]
             dumps.append(re.sub(r" AUTO_INCREMENT=\d+", "", create))
-        triggers = query(url, "SELECT trigger_name, action_statement FROM information_schema.triggers "
-                              "WHERE trigger_schema = DATABASE() ORDER BY 1")
+        triggers = query(
+            url,
+            "SELECT trigger_name, action_statement FROM information_schema.triggers "
+            "WHERE trigger_schema = DATABASE() ORDER BY 1",
+        )
         return "\n".join(dumps + [f"TRIGGER {n}: {s}" for n, s in triggers])
-    rows = query(url, "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-                      "ORDER BY type, name")
-    return "\n".join(f"{t} {n} on {tb}: {s}" for t, n, tb, s in rows
-                     if tb not in skip and not tb.lower().startswith(ARCHIVE_PREFIX))
+    rows = query(
+        url, "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+    )
+    return "\n".join(
+        f"{t} {n} on {tb}: {s}" for t, n, tb, s in rows if tb not in skip and not tb.lower().startswith(ARCHIVE_PREFIX)
+    )
 
 
 # ---- projects on disk -----------------------------------------------------------------------
@@ -191,6 +222,7 @@ def settings_url(project: Path) -> str:
 
 def write_native(project: Path, version: str, name: str, up: str | list[str], down: str | list[str] | None) -> Path:
     """A native migration file; several statements given as a list; no DOWN section when `down` is None."""
+
     def body(sql: str | list[str]) -> str:
         return "".join(f"{s};\n" for s in ([sql] if isinstance(sql, str) else sql))
 
@@ -279,19 +311,39 @@ class Project:
             text += f"\n-- DOWN\nBEGIN;\n{down}\nCOMMIT;\n"
         return self.write(f"{version}_{name}.sql", text)
 
-    def run(self, *args: str, url: str | None = None, env: dict[str, str] | None = None, timeout: float = 120,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        stdin: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """`db-migrate` as a user runs it, in the project folder."""
         target = url or self.url
         command = [DB_MIGRATE, *(["--url", target] if target else []), *args]
-        return subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=timeout,
-                              env=clean_env(env), input=stdin if stdin is not None else "")
+        return subprocess.run(
+            command,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=clean_env(env),
+            input=stdin if stdin is not None else "",
+        )
 
     def popen(self, *args: str, url: str | None = None) -> subprocess.Popen[str]:
         target = url or self.url
         command = [DB_MIGRATE, *(["--url", target] if target else []), *args]
-        return subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=clean_env(None), stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            command,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(None),
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def clean_env(extra: dict[str, str] | None) -> dict[str, str]:

@@ -30,21 +30,52 @@ EXIT_INTERNAL = 70
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--env", "--environment", dest="env", default=default, metavar="NAME",
-                        help="environment from .claude/settings.json (skills.migration-manager.environments)")
+    parser.add_argument(
+        "--env",
+        "--environment",
+        dest="env",
+        default=default,
+        metavar="NAME",
+        help="environment from .claude/settings.json (skills.migration-manager.environments)",
+    )
     parser.add_argument("--url", default=default, help="database URL (instead of an environment)")
-    parser.add_argument("--dir", dest="migrations_dir", default=default, type=Path, metavar="PATH",
-                        help="migrations folder (default: migrations/)")
-    parser.add_argument("--project", dest="project_dir", default=argparse.SUPPRESS if suppress else Path.cwd(),
-                        type=Path, metavar="PATH", help="project folder (default: current directory)")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="print the report as JSON")
-    parser.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="approve the shown plan without asking (a human decision)")
-    parser.add_argument("--lock-timeout", dest="lock_wait_seconds", type=float, default=default, metavar="SECONDS",
-                        help="how long to wait for another run's migration lock")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="show tracebacks")
+    parser.add_argument(
+        "--dir",
+        dest="migrations_dir",
+        default=default,
+        type=Path,
+        metavar="PATH",
+        help="migrations folder (default: migrations/)",
+    )
+    parser.add_argument(
+        "--project",
+        dest="project_dir",
+        default=argparse.SUPPRESS if suppress else Path.cwd(),
+        type=Path,
+        metavar="PATH",
+        help="project folder (default: current directory)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="print the report as JSON"
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="approve the shown plan without asking (a human decision)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        dest="lock_wait_seconds",
+        type=float,
+        default=default,
+        metavar="SECONDS",
+        help="how long to wait for another run's migration lock",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="show tracebacks"
+    )
 
 
 class UsageError(Exception):
@@ -73,13 +104,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     create = command("create", "create a new migration file from the template")
     create.add_argument("name")
-    create.add_argument("--sql", dest="format", action="store_const", const="sql", default="sql",
-                        help="native SQL file with -- UP / -- DOWN sections (default)")
-    create.add_argument("--python", dest="format", action="store_const", const="python",
-                        help="Python data migration with up(ctx) / down(ctx)")
+    create.add_argument(
+        "--sql",
+        dest="format",
+        action="store_const",
+        const="sql",
+        default="sql",
+        help="native SQL file with -- UP / -- DOWN sections (default)",
+    )
+    create.add_argument(
+        "--python",
+        dest="format",
+        action="store_const",
+        const="python",
+        help="Python data migration with up(ctx) / down(ctx)",
+    )
     status = command("status", "current version, applied history, pending, dirty state")
-    status.add_argument("--all", action="store_true",
-                        help=f"list every applied migration (default: the newest {STATUS_ROWS} and any with a problem)")
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help=f"list every applied migration (default: the newest {STATUS_ROWS} and any with a problem)",
+    )
     command("validate", "check files, versions, checksums and history before applying")
     analyze = command("analyze", "what the pending migrations would do to the data, locks and traffic; changes nothing")
     analyze.add_argument("version", nargs="?", help="only this pending migration (default: all pending)")
@@ -95,26 +140,35 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--all", action="store_true", help="roll back every applied migration")
     rollback.add_argument("--dry-run", action="store_true", help="show the plan and SQL; change nothing")
     rollback.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
-    rollback.add_argument("--emergency", action="store_true",
-                          help="as fast as the database allows: no analysis, no schema validation, no row counts, "
-                               "no time estimate and NO BACKUP; still locked, recorded and approval-gated")
+    rollback.add_argument(
+        "--emergency",
+        action="store_true",
+        help="as fast as the database allows: no analysis, no schema validation, no row counts, "
+        "no time estimate and NO BACKUP; still locked, recorded and approval-gated",
+    )
     resolve = command("resolve", "get out of a dirty state, or accept an intended checksum change")
     resolve.add_argument("version")
     how = resolve.add_mutually_exclusive_group(required=True)
-    for flag, text in (("--retry", "re-run the dirty migration from the statement that failed"),
-                       ("--mark-applied", "you finished it by hand: record it as applied"),
-                       ("--mark-not-applied", "you undid it by hand: record it as not applied"),
-                       ("--accept-checksum", "the edit of this applied file is intended: record the new checksum")):
+    for flag, text in (
+        ("--retry", "re-run the dirty migration from the statement that failed"),
+        ("--mark-applied", "you finished it by hand: record it as applied"),
+        ("--mark-not-applied", "you undid it by hand: record it as not applied"),
+        ("--accept-checksum", "the edit of this applied file is intended: record the new checksum"),
+    ):
         how.add_argument(flag, dest="action", action="store_const", const=flag[2:], help=text)
     resolve.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
-    baseline = command("baseline", "adopt an existing database: record migrations up to VERSION as applied, "
-                                   "without running them")
+    baseline = command(
+        "baseline", "adopt an existing database: record migrations up to VERSION as applied, without running them"
+    )
     baseline.add_argument("--to", dest="to_version", required=True, metavar="VERSION")
     baseline.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
     history = command("history", "the history table and the append-only event log")
     history.add_argument("--limit", type=int, default=50, help="how many events (newest first)")
-    test = command("test", "rehearse the pending migrations on a scratch copy: apply, validate, roll back, compare, "
-                           "drop the copy (the environment is only read)")
+    test = command(
+        "test",
+        "rehearse the pending migrations on a scratch copy: apply, validate, roll back, compare, "
+        "drop the copy (the environment is only read)",
+    )
     test.add_argument("to_version", nargs="?", metavar="VERSION", help="test pending migrations up to this version")
     compare = command("compare", "which migrations are applied in which environment")
     compare.add_argument("environments", nargs="*", metavar="ENV")
@@ -124,17 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _backup_commands(command) -> None:
     backup = command("backup", "backups of the environment: list (default), create, prune expired ones")
-    backup.add_argument("backup_action", nargs="?", choices=["list", "create", "prune"], default="list",
-                        metavar="list|create|prune")
+    backup.add_argument(
+        "backup_action", nargs="?", choices=["list", "create", "prune"], default="list", metavar="list|create|prune"
+    )
     backup.add_argument("--all", dest="all_environments", action="store_true", help="list: every environment")
-    backup.add_argument("--outside-window", action="store_true",
-                        help="prune: override the maintenance window (human only)")
+    backup.add_argument(
+        "--outside-window", action="store_true", help="prune: override the maintenance window (human only)"
+    )
     restore = command("restore", "restore a backup into the environment (after approval), or --into another database")
     which = restore.add_mutually_exclusive_group(required=True)
     which.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help="from `db-migrate backup list`")
     which.add_argument("--latest", action="store_true", help="the newest backup of the environment")
-    which.add_argument("--timestamp", metavar="T", help="point in time, e.g. '2026-01-15 09:30:00' (UTC): "
-                       "PostgreSQL with WAL archiving only")
+    which.add_argument(
+        "--timestamp",
+        metavar="T",
+        help="point in time, e.g. '2026-01-15 09:30:00' (UTC): PostgreSQL with WAL archiving only",
+    )
     restore.add_argument("--into", dest="into_url", metavar="URL", help="restore into this empty database instead")
     restore.add_argument("--dry-run", action="store_true", help="show what would be restored; change nothing")
     restore.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
@@ -163,16 +222,26 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except KeyboardInterrupt:
-        renderer.error(Interrupted("Interrupted.", state="Whatever statement was running is rolled back (PostgreSQL, "
-                                   "SQLite) or left dirty at that statement (MariaDB); the migration lock is released "
-                                   "with this process.", next_step="Run `db-migrate status`."))
+        renderer.error(
+            Interrupted(
+                "Interrupted.",
+                state="Whatever statement was running is rolled back (PostgreSQL, "
+                "SQLite) or left dirty at that statement (MariaDB); the migration lock is released "
+                "with this process.",
+                next_step="Run `db-migrate status`.",
+            )
+        )
         return Interrupted.exit_code
     except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback for a user
         if args.debug:
             traceback.print_exc()
-        renderer.error(InternalError(f"Internal error: {redact(str(exc))} ({type(exc).__name__}).",
-                                     state="Unknown: run `db-migrate status` to see the database state.",
-                                     next_step="Re-run with --debug for details, and report it."))
+        renderer.error(
+            InternalError(
+                f"Internal error: {redact(str(exc))} ({type(exc).__name__}).",
+                state="Unknown: run `db-migrate status` to see the database state.",
+                next_step="Re-run with --debug for details, and report it.",
+            )
+        )
         return EXIT_INTERNAL
 
 
@@ -188,9 +257,18 @@ class InternalError(MigrationError):
 
 def _usage_error(exc: UsageError, *, json_output: bool) -> int:
     if json_output:
-        print(json.dumps({"error": "usage_error", "message": f"{exc.parser.prog}: {exc.message}",
-                          "state": "Nothing was run.", "next_step": f"See `{exc.parser.prog} --help`.",
-                          "exit_code": 2}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "error": "usage_error",
+                    "message": f"{exc.parser.prog}: {exc.message}",
+                    "state": "Nothing was run.",
+                    "next_step": f"See `{exc.parser.prog} --help`.",
+                    "exit_code": 2,
+                },
+                indent=2,
+            )
+        )
     else:
         exc.parser.print_usage(sys.stderr)
         print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
@@ -198,8 +276,13 @@ def _usage_error(exc: UsageError, *, json_output: bool) -> int:
 
 
 def _target(args: argparse.Namespace) -> dict[str, Any]:
-    return {"project_dir": args.project_dir, "env": args.env, "url": args.url, "migrations_dir": args.migrations_dir,
-            "lock_wait_seconds": args.lock_wait_seconds}
+    return {
+        "project_dir": args.project_dir,
+        "env": args.env,
+        "url": args.url,
+        "migrations_dir": args.migrations_dir,
+        "lock_wait_seconds": args.lock_wait_seconds,
+    }
 
 
 def _dispatch(args: argparse.Namespace, renderer) -> int:
@@ -226,32 +309,57 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
     if args.command == "compare":
         return renderer.show(service.compare(service.CompareRequest(**target, environments=args.environments)))
     if args.command == "apply":
-        request = service.ApplyRequest(**target, to_version=args.to_version, dry_run=args.dry_run,
-                                       allow_out_of_order=args.allow_out_of_order, outside_window=args.outside_window)
+        request = service.ApplyRequest(
+            **target,
+            to_version=args.to_version,
+            dry_run=args.dry_run,
+            allow_out_of_order=args.allow_out_of_order,
+            outside_window=args.outside_window,
+        )
         return _run(service.apply, request, args, renderer)
     if args.command == "rollback":
-        request = service.RollbackRequest(**target, to_version=args.to_version, steps=args.steps, all=args.all,
-                                          dry_run=args.dry_run, outside_window=args.outside_window,
-                                          emergency=args.emergency)
+        request = service.RollbackRequest(
+            **target,
+            to_version=args.to_version,
+            steps=args.steps,
+            all=args.all,
+            dry_run=args.dry_run,
+            outside_window=args.outside_window,
+            emergency=args.emergency,
+        )
         return _run(service.rollback, request, args, renderer)
     if args.command == "resolve":
-        request = service.ResolveRequest(**target, version=args.version, action=args.action,
-                                         outside_window=args.outside_window)
+        request = service.ResolveRequest(
+            **target, version=args.version, action=args.action, outside_window=args.outside_window
+        )
         return _run(service.resolve, request, args, renderer)
     if args.command == "baseline":
-        return _run(lambda request, progress: service.baseline(request),
-                    service.BaselineRequest(**target, version=args.to_version, outside_window=args.outside_window),
-                    args, renderer)
+        return _run(
+            lambda request, progress: service.baseline(request),
+            service.BaselineRequest(**target, version=args.to_version, outside_window=args.outside_window),
+            args,
+            renderer,
+        )
     if args.command == "backup":
-        request = service.BackupRequest(**target, action=args.backup_action, all_environments=args.all_environments,
-                                        outside_window=args.outside_window)
+        request = service.BackupRequest(
+            **target,
+            action=args.backup_action,
+            all_environments=args.all_environments,
+            outside_window=args.outside_window,
+        )
         if args.backup_action == "prune":  # drops archive tables: the approval gate of every history write
             return _run(service.backup, request, args, renderer)
         return renderer.show(service.backup(request, progress=renderer.progress))
     if args.command == "restore":
-        request = service.RestoreRequest(**target, backup_id=args.backup_id, latest=args.latest, into_url=args.into_url,
-                                         timestamp=args.timestamp, dry_run=args.dry_run,
-                                         outside_window=args.outside_window)
+        request = service.RestoreRequest(
+            **target,
+            backup_id=args.backup_id,
+            latest=args.latest,
+            into_url=args.into_url,
+            timestamp=args.timestamp,
+            dry_run=args.dry_run,
+            outside_window=args.outside_window,
+        )
         return _run(service.restore, request, args, renderer)
     if args.command == "history":
         return renderer.show(service.history(service.TargetRequest(**target), limit=args.limit))
@@ -267,8 +375,10 @@ def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> in
     if not args.json:  # --json --yes prints only the final report (stdout stays one JSON document)
         renderer.show(report)
     if not (args.yes or renderer.confirm("Proceed?")):
-        renderer.plain("Not approved: nothing was changed." + ("" if sys.stdin.isatty() else
-                       " (No terminal to ask on: a human can approve with --yes.)"))
+        renderer.plain(
+            "Not approved: nothing was changed."
+            + ("" if sys.stdin.isatty() else " (No terminal to ask on: a human can approve with --yes.)")
+        )
         return EXIT_NOT_APPROVED
     approved = request.model_copy(update={"approved": True, "approved_plan_id": report.plan_id})
     return _finish(use_case(approved, progress=renderer.progress), renderer)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -38,8 +38,11 @@ class Strict(BaseModel):
 
 class ValidationSettings(Strict):
     preCheck: bool = True
-    confirmOnServer: bool = Field(True, description="replay the simulation's errors on a schema-only scratch copy "
-                                  "before they block: only errors the server raises stay errors")
+    confirmOnServer: bool = Field(
+        True,
+        description="replay the simulation's errors on a schema-only scratch copy "
+        "before they block: only errors the server raises stay errors",
+    )
     safetyCheck: bool = True
     performanceAnalysis: bool = True
 
@@ -47,8 +50,11 @@ class ValidationSettings(Strict):
 class RollbackSettings(Strict):
     autoOnFailure: bool = True
     keepBackups: int = Field(7, description="days a pre-migration backup (and an archive table never restored) is kept")
-    archiveDestroyedData: bool = Field(True, description="copy what DROP COLUMN / DROP TABLE / a narrowing type "
-                                       "change destroys into an archive table, and put it back on rollback")
+    archiveDestroyedData: bool = Field(
+        True,
+        description="copy what DROP COLUMN / DROP TABLE / a narrowing type "
+        "change destroys into an archive table, and put it back on rollback",
+    )
 
 
 class Environment(Strict):
@@ -72,8 +78,11 @@ class Settings(Strict):
     backupDir: str = ".migration-manager/backups"
     author: str | None = None
     lockWaitSeconds: float = Field(120, description="how long a run waits for another run's migration lock")
-    ddlLockTimeoutMs: int | None = Field(5000, description="lock_timeout for each migration statement; null or 0: "
-                                         "none (the server's own, which waits forever; missing-lock-timeout warns)")
+    ddlLockTimeoutMs: int | None = Field(
+        5000,
+        description="lock_timeout for each migration statement; null or 0: "
+        "none (the server's own, which waits forever; missing-lock-timeout warns)",
+    )
     ddlLockRetries: int = Field(3, description="retries of a migration whose statement hit lock_timeout")
     statementTimeoutMs: int | None = None
     sources: list[str] = Field(default_factory=list, exclude=True)
@@ -153,8 +162,7 @@ def _named(settings: Settings, env: str) -> Target:
         )
     url = interpolate(found.url)
     parse_url(url)  # fail early, with a redacted message, on a malformed URL
-    return Target(name=env, url=url, require_approval=found.requireApproval,
-                  maintenance_window=found.maintenanceWindow)
+    return Target(name=env, url=url, require_approval=found.requireApproval, maintenance_window=found.maintenanceWindow)
 
 
 def _default_environment(settings: Settings) -> str:
@@ -201,7 +209,7 @@ def _userinfo_end(url: str) -> int:
     scheme_end = masked.find("://")
     if scheme_end < 0:
         return -1
-    authority = re.split(r"[/?#]", masked[scheme_end + 3:], maxsplit=1)[0]
+    authority = re.split(r"[/?#]", masked[scheme_end + 3 :], maxsplit=1)[0]
     at = authority.rfind("@")
     return scheme_end + 3 + at if at >= 0 else -1
 
@@ -210,11 +218,13 @@ def in_maintenance_window(window: str, now: datetime | None = None) -> bool:
     """'02:00-04:00 UTC', 'Sat,Sun 01:00-05:00 Europe/Paris', '22:00-02:00' (wraps midnight; UTC default)."""
     match = _WINDOW.match(window)
     if not match:
-        raise ConfigError(f"maintenanceWindow '{window}' is not understood.",
-                          next_step="Write it like '02:00-04:00 UTC' or 'Sat,Sun 01:00-05:00 Europe/Paris'.")
+        raise ConfigError(
+            f"maintenanceWindow '{window}' is not understood.",
+            next_step="Write it like '02:00-04:00 UTC' or 'Sat,Sun 01:00-05:00 Europe/Paris'.",
+        )
     zone = _zone(match["tz"] or "UTC", window)
     days = _days(match["days"], window) if match["days"] else None  # a bad day name fails at any hour
-    local = (now or datetime.now(timezone.utc)).astimezone(zone)
+    local = (now or datetime.now(UTC)).astimezone(zone)
     start, end = time.fromisoformat(match["start"].zfill(5)), time.fromisoformat(match["end"].zfill(5))
     current = local.time().replace(tzinfo=None)
     if start <= end:
@@ -229,14 +239,16 @@ def in_maintenance_window(window: str, now: datetime | None = None) -> bool:
 
 def _zone(name: str, window: str):
     if name.upper() in ("UTC", "Z", "GMT"):
-        return timezone.utc
+        return UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"Unknown time zone '{name}' in maintenanceWindow '{window}'.",
-                          next_step="Use UTC or an IANA zone name like Europe/Paris.") from None
+        raise ConfigError(
+            f"Unknown time zone '{name}' in maintenanceWindow '{window}'.",
+            next_step="Use UTC or an IANA zone name like Europe/Paris.",
+        ) from None
 
 
 def _days(spec: str, window: str) -> set[int]:

@@ -28,8 +28,13 @@ class MigrationError(Exception):
         return "\n".join(parts)
 
     def to_dict(self) -> dict[str, str | int]:
-        return {"error": self.kind, "message": self.message, "state": self.state, "next_step": self.next_step,
-                "exit_code": self.exit_code}
+        return {
+            "error": self.kind,
+            "message": self.message,
+            "state": self.state,
+            "next_step": self.next_step,
+            "exit_code": self.exit_code,
+        }
 
 
 class ConfigError(MigrationError):

@@ -7,7 +7,7 @@ rolling_back / rollback_failed (the same for a rollback). Anything but `applied`
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,8 +19,21 @@ APPLIED = "applied"
 DIRTY_STATUSES = {"running", "failed", "rolling_back", "rollback_failed"}
 ROLLBACK_STATUSES = {"rolling_back", "rollback_failed"}  # dirty while rolling back (else while applying)
 UNFINISHED_STATUSES = {"running", "rolling_back"}  # the run never recorded its end (else a statement failed)
-COLUMNS = ("version", "name", "checksum", "applied_at", "duration_ms", "author", "strategy", "status",
-           "statements_done", "statements_total", "error", "down_script", "backup_id")
+COLUMNS = (
+    "version",
+    "name",
+    "checksum",
+    "applied_at",
+    "duration_ms",
+    "author",
+    "strategy",
+    "status",
+    "statements_done",
+    "statements_total",
+    "error",
+    "down_script",
+    "backup_id",
+)
 LOG_COLUMNS = ("id", "version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
 EVENT_COLUMNS = LOG_COLUMNS[1:]  # what a new event sets (the id is generated)
 
@@ -46,7 +59,7 @@ class HistoryRow(BaseModel):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class History:
@@ -98,18 +111,31 @@ class History:
     def delete(self, version: str) -> None:
         self.engine.execute(f"DELETE FROM {self.table} WHERE version = {self._p}", [version])
 
-    def log(self, version: str, name: str | None, action: str, outcome: str, *, duration_ms: int | None = None,
-            author: str | None = None, statements_done: int | None = None, detail: str | None = None) -> None:
+    def log(
+        self,
+        version: str,
+        name: str | None,
+        action: str,
+        outcome: str,
+        *,
+        duration_ms: int | None = None,
+        author: str | None = None,
+        statements_done: int | None = None,
+        detail: str | None = None,
+    ) -> None:
         values = [version, name, action, outcome, utcnow(), duration_ms, author, statements_done, detail]
         placeholders = ", ".join([self._p] * len(EVENT_COLUMNS))
-        self.engine.execute(f"INSERT INTO {self.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", values)
+        self.engine.execute(
+            f"INSERT INTO {self.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", values
+        )
 
     def events(self, limit: int = 50) -> list[dict[str, Any]]:
         self.verify()
         if not self.engine.table_exists(self.log_table):
             return []
-        rows = self.engine.query(f"SELECT {', '.join(LOG_COLUMNS)} FROM {self.log_table} "
-                                 f"ORDER BY id DESC LIMIT {int(limit)}")
+        rows = self.engine.query(
+            f"SELECT {', '.join(LOG_COLUMNS)} FROM {self.log_table} ORDER BY id DESC LIMIT {int(limit)}"
+        )
         return [dict(zip(LOG_COLUMNS, r)) | {"at": as_utc(r[5])} for r in rows]
 
 
@@ -119,7 +145,7 @@ def foreign_table(table: str, exc: Exception) -> HistoryConflict:
         f"({' '.join(str(exc).split())[:200]}): it belongs to another tool or to the application "
         "(golang-migrate, dbmate and Rails name theirs schema_migrations).",
         state="Nothing was changed: no table was created and that table is untouched.",
-        next_step="Set historyTable to another name (e.g. \"historyTable\": \"mm_schema_migrations\" in "
+        next_step='Set historyTable to another name (e.g. "historyTable": "mm_schema_migrations" in '
         "skills.migration-manager), then record what is already applied with `db-migrate baseline --to VERSION`.",
     )
 
@@ -127,4 +153,4 @@ def foreign_table(table: str, exc: Exception) -> HistoryConflict:
 def as_utc(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

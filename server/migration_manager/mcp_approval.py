@@ -20,7 +20,6 @@ from .mcp_calls import call_service, project_of, service_package, target_of, ver
 from .mcp_results import rollback_plan_lines
 from .reports import RunReport
 
-
 PlanIdArg = Annotated[
     str | None,
     Field(description="The plan_id of the rollback_plan you showed the user; if the plan changed since, nothing runs."),
@@ -161,8 +160,10 @@ async def rollback_approval(
     plan: Annotated[RunReport, Resolve(rollback_plan)], ctx: Context, plan_id: str | None = None
 ) -> Elicit[Approval] | Gate:
     if plan_id and plan_id != plan.plan_id:  # checked before the human is asked anything
-        raise ToolError(f"The rollback plan changed since plan {plan_id} was shown (it is now {plan.plan_id}): nothing "
-                        "was rolled back. Call rollback_plan again and show the user the new plan.")
+        raise ToolError(
+            f"The rollback plan changed since plan {plan_id} was shown (it is now {plan.plan_id}): nothing "
+            "was rolled back. Call rollback_plan again and show the user the new plan."
+        )
     return await approval_for(plan, ctx)
 
 

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, ElicitationResult, Elicit, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from .mcp_approval import Approval, Gate, approved_request, can_elicit
+from .mcp_calls import VERSION as SAFE_ID
 from .mcp_calls import EnvArg, ProgressBridge, call_service, cli_command, service_package, target_of
 from .mcp_results import bounded_output, tool_result
-from .mcp_calls import VERSION as SAFE_ID
 from .reports import BackupReport, RestoreReport
 
 BackupIdArg = Annotated[
-    str | None, Field(description="Backup id from the backup tool's list (e.g. '20260115T093000Z-production-3fa1'); "
-                      "omit for the newest backup of the environment.")]
+    str | None,
+    Field(
+        description="Backup id from the backup tool's list (e.g. '20260115T093000Z-production-3fa1'); "
+        "omit for the newest backup of the environment."
+    ),
+]
 
 
 def backup_id_arg(value: str | None) -> str | None:
@@ -32,38 +36,56 @@ def backup_id_arg(value: str | None) -> str | None:
 async def restore_plan(ctx: Context, env: str | None = None, backup_id: str | None = None) -> RestoreReport:
     service = service_package()
     chosen = backup_id_arg(backup_id)
-    return await call_service(service.restore, service.RestoreRequest(
-        **target_of(ctx, env), backup_id=chosen, latest=chosen is None, dry_run=True))
+    return await call_service(
+        service.restore,
+        service.RestoreRequest(**target_of(ctx, env), backup_id=chosen, latest=chosen is None, dry_run=True),
+    )
 
 
-async def restore_approval(plan: Annotated[RestoreReport, Resolve(restore_plan)], ctx: Context) -> Elicit[Approval] | Gate:
+async def restore_approval(
+    plan: Annotated[RestoreReport, Resolve(restore_plan)], ctx: Context
+) -> Elicit[Approval] | Gate:
     if not plan.needs_approval:
         return Gate(needed=False)
     if not can_elicit(ctx):
         return Gate(needed=True, reasons=plan.approval_reasons)
     b = plan.backup
-    text = "\n".join([f"Restore backup {b.id} into '{plan.environment}' ({plan.database})?",
-                      f"  taken {b.created_at:%Y-%m-%d %H:%M:%S} UTC at version {b.version_before or '(none)'}, "
-                      f"{b.scope} backup, {b.size_bytes:,} bytes, sha256 verified; plan {plan.plan_id}",
-                      "Approval needed because:", *[f"  - {r}" for r in plan.approval_reasons]])
+    text = "\n".join(
+        [
+            f"Restore backup {b.id} into '{plan.environment}' ({plan.database})?",
+            f"  taken {b.created_at:%Y-%m-%d %H:%M:%S} UTC at version {b.version_before or '(none)'}, "
+            f"{b.scope} backup, {b.size_bytes:,} bytes, sha256 verified; plan {plan.plan_id}",
+            "Approval needed because:",
+            *[f"  - {r}" for r in plan.approval_reasons],
+        ]
+    )
     return Elicit(text, Approval)
 
 
-def register_backup_tools(server: MCPServer, service: Any, *, writes: ToolAnnotations, destructive: ToolAnnotations) -> None:
+def register_backup_tools(
+    server: MCPServer, service: Any, *, writes: ToolAnnotations, destructive: ToolAnnotations
+) -> None:
     @server.tool(title="Back up an environment, or list its backups", annotations=writes)
     async def backup(
         ctx: Context,
-        action: Annotated[Literal["create", "list"], Field(
-            description="'create': take a backup now (pg_dump / mariadb-dump / SQLite backup API) with its manifest; "
-            "'list': the environment's backups, oldest first.")] = "list",
+        action: Annotated[
+            Literal["create", "list"],
+            Field(
+                description="'create': take a backup now (pg_dump / mariadb-dump / SQLite backup API) with its manifest; "
+                "'list': the environment's backups, oldest first."
+            ),
+        ] = "list",
         env: EnvArg = None,
     ) -> Annotated[CallToolResult, bounded_output(BackupReport)]:
         """Take a backup of an environment's database now (under the migration lock, with a manifest: version,
         tool, size, sha256, expiry), or list its backups. Writes backup files; never changes the database."""
-        report = await call_service(service.backup, service.BackupRequest(**target_of(ctx, env), action=action),
-                                    progress=ProgressBridge(ctx))
-        lines = [f"  {m.id}  version {m.version_before or '(none)'}  {m.scope}  {m.size_bytes:,} bytes  ({m.reason})"
-                 for m in report.backups]
+        report = await call_service(
+            service.backup, service.BackupRequest(**target_of(ctx, env), action=action), progress=ProgressBridge(ctx)
+        )
+        lines = [
+            f"  {m.id}  version {m.version_before or '(none)'}  {m.scope}  {m.size_bytes:,} bytes  ({m.reason})"
+            for m in report.backups
+        ]
         return tool_result(ctx, report, "\n".join([report.message, *lines]))
 
     @server.tool(title="Restore a backup", annotations=destructive)
@@ -78,10 +100,16 @@ def register_backup_tools(server: MCPServer, service: Any, *, writes: ToolAnnota
         made since the backup is lost. The backup's checksum is verified first, and the human always approves the
         exact backup and target in a dialog; without their yes nothing changes."""
         grant = approved_request(approval, plan, cli_command(env, f"restore {plan.backup.id if plan.backup else ''}"))
-        request = service.RestoreRequest(**target_of(ctx, env), backup_id=plan.backup.id if plan.backup else None,
-                                         latest=plan.backup is None, **grant)
+        request = service.RestoreRequest(
+            **target_of(ctx, env),
+            backup_id=plan.backup.id if plan.backup else None,
+            latest=plan.backup is None,
+            **grant,
+        )
         report = await call_service(service.restore, request, progress=ProgressBridge(ctx))
         if report.outcome == "needs-approval":
-            raise ToolError(f"The backup or the target changed after the human approved plan {plan.plan_id}: nothing "
-                            "was restored. Call the tool again to show the new plan.")
+            raise ToolError(
+                f"The backup or the target changed after the human approved plan {plan.plan_id}: nothing "
+                "was restored. Call the tool again to show the new plan."
+            )
         return tool_result(ctx, report, report.message)

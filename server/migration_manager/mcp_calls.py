@@ -37,8 +37,12 @@ VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def is_migration_name(name: str) -> bool:
     """Words of letters, marks and digits of any script, spaces, '_' or '-' (create keeps Unicode names)."""
-    return (0 < len(name) <= 100 and name[0].isalnum()
-            and all(c in " _-" or unicodedata.category(c)[0] in "LMN" for c in name))
+    return (
+        0 < len(name) <= 100
+        and name[0].isalnum()
+        and all(c in " _-" or unicodedata.category(c)[0] in "LMN" for c in name)
+    )
+
 
 EnvArg = Annotated[
     str | None,
@@ -160,7 +164,7 @@ class ProgressBridge:
             return  # nobody listens any more
         try:
             anyio.from_thread.run(self.ctx.report_progress, done, total, event.message)
-        except Exception:  # noqa: BLE001 - a client gone mid-run must not abort the migration
+        except Exception:
             log.debug("progress notification not delivered", exc_info=True)
 
 
@@ -173,8 +177,9 @@ def target_of(ctx: Context, env: str | None, **extra: Any) -> dict[str, Any]:
     return {"project_dir": project_of(ctx), "env": env_name(env), **extra}
 
 
-def cli_command(env: str | None, verb: str, *, to: str | None = None, steps: int | None = None,
-                emergency: bool = False) -> str:
+def cli_command(
+    env: str | None, verb: str, *, to: str | None = None, steps: int | None = None, emergency: bool = False
+) -> str:
     """The db-migrate command a human runs in a terminal to do the same thing (and approve it there)."""
     parts = ["db-migrate"] + (["--env", env] if env else []) + [verb]
     parts += (["--to", to] if to else []) + (["--steps", str(steps)] if steps else [])

@@ -107,9 +107,11 @@ def register_report_resources(server: MCPServer) -> None:
     async def report_resource(report_id: str) -> str:
         found = server.reports.reports.get(report_id)  # type: ignore[attr-defined]
         if found is None:
-            raise ResourceError(f"No report '{report_id[:40]}': this server keeps the last "
-                                f"{ReportStore.keep_last} reports of this process "
-                                f"(none survive a restart). {REPORTS_URI} lists them.")
+            raise ResourceError(
+                f"No report '{report_id[:40]}': this server keeps the last "
+                f"{ReportStore.keep_last} reports of this process "
+                f"(none survive a restart). {REPORTS_URI} lists them."
+            )
         return json.dumps(found[1])
 
 

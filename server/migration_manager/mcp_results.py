@@ -59,10 +59,17 @@ def bounded_output(model: type[BaseModel]) -> type[BaseModel]:
     return create_model(
         model.__name__,
         __base__=model,
-        omitted=(dict[str, int], Field(default_factory=dict, description="items (or characters) left out of this "
-                                       "result, by path, to keep it small")),
-        full_report=(str | None, Field(None, description="resource URI of the complete report, when anything was "
-                                       "left out")),
+        omitted=(
+            dict[str, int],
+            Field(
+                default_factory=dict,
+                description="items (or characters) left out of this result, by path, to keep it small",
+            ),
+        ),
+        full_report=(
+            str | None,
+            Field(None, description="resource URI of the complete report, when anything was left out"),
+        ),
     )
 
 
@@ -74,12 +81,16 @@ def tool_result(ctx: Context, report: BaseModel, summary: str) -> CallToolResult
     shown["omitted"], shown["full_report"] = omitted, None
     if omitted:
         shown["full_report"] = report_store(ctx).keep(summary.splitlines()[0], data)
-        lines.append(f"This result leaves out {_omitted_text(omitted)}; read the resource {shown['full_report']} "
-                     "for the complete report.")
+        lines.append(
+            f"This result leaves out {_omitted_text(omitted)}; read the resource {shown['full_report']} "
+            "for the complete report."
+        )
     failed = data.get("outcome") == "failed" and not data.get("dry_run", False)
     return CallToolResult(
-        content=[TextContent(type="text", text=tool_words("\n".join(lines))),
-                 TextContent(type="text", text=json.dumps(shown))],
+        content=[
+            TextContent(type="text", text=tool_words("\n".join(lines))),
+            TextContent(type="text", text=json.dumps(shown)),
+        ],
         structured_content=shown,
         is_error=failed,
     )
@@ -131,8 +142,13 @@ def _first_that_matter(items: list[Any], keep: int) -> list[Any]:
 
 def _matters(item: Any) -> bool:
     get = item.get if isinstance(item, dict) else lambda key: getattr(item, key, None)  # JSON or a report model
-    return (get("status") == "failed" or get("ok") is False or get("can_roll_back") is False
-            or get("severity") in ("error", "danger") or bool(get("error")))
+    return (
+        get("status") == "failed"
+        or get("ok") is False
+        or get("can_roll_back") is False
+        or get("severity") in ("error", "danger")
+        or bool(get("error"))
+    )
 
 
 def _omitted_text(omitted: dict[str, int]) -> str:
@@ -146,8 +162,12 @@ _CLI = re.compile(
     r"(?P<args>(?:\s+(?:--(?:to|steps|env)\s+[\w.{}]+|--[a-z-]+(?![\w-])|\d[\w.]*|[A-Z]{2,}\b|list\b|create\b))*)`?"
 )
 _SAME_VERB = {"status", "validate", "analyze", "test", "compare", "create", "apply", "rollback", "baseline", "restore"}
-_RESOLVE_ACTIONS = {"--retry": "retry", "--mark-applied": "mark-applied", "--mark-not-applied": "mark-not-applied",
-                    "--accept-checksum": "accept-checksum"}
+_RESOLVE_ACTIONS = {
+    "--retry": "retry",
+    "--mark-applied": "mark-applied",
+    "--mark-not-applied": "mark-not-applied",
+    "--accept-checksum": "accept-checksum",
+}
 
 
 def tool_words(text: str) -> str:
@@ -159,8 +179,11 @@ def _as_tool_call(match: re.Match[str]) -> str:
     verb, words = match["verb"], match["args"].split()
     flags = {w for w in words if w.startswith("--")}
     values = dict(zip(words, words[1:]))
-    positional = [w for i, w in enumerate(words) if not w.startswith("--") and (i == 0 or words[i - 1]
-                                                                              not in ("--to", "--steps", "--env"))]
+    positional = [
+        w
+        for i, w in enumerate(words)
+        if not w.startswith("--") and (i == 0 or words[i - 1] not in ("--to", "--steps", "--env"))
+    ]
     args: dict[str, str] = {"env": match["env"].split()[-1]} if match["env"] else {}
     if verb == "apply" and "--dry-run" in flags:
         verb = "dry_run"
@@ -178,8 +201,9 @@ def _as_tool_call(match: re.Match[str]) -> str:
     if "--steps" in values:
         args["steps"] = values["--steps"]
     if positional:
-        args[{"create": "name", "restore": "backup_id", "analyze": "version", "baseline": "version"}.get(verb, "arg")] \
-            = positional[0]
+        args[
+            {"create": "name", "restore": "backup_id", "analyze": "version", "baseline": "version"}.get(verb, "arg")
+        ] = positional[0]
     listed = ", ".join(f"{k}={v}" for k, v in args.items())
     return f"the `{verb}` tool" + (f" ({listed})" if listed else "")
 
@@ -196,8 +220,11 @@ def worded(data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- summaries (the short text beside the structured report) -----------------------------
 def status_text(r: StatusReport) -> str:
-    versions = (f"version unknown, {r.versions_unknown}" if r.versions_unknown else
-                f"version {r.current_version or '(none)'}, {len(r.applied)} applied, {len(r.pending)} pending")
+    versions = (
+        f"version unknown, {r.versions_unknown}"
+        if r.versions_unknown
+        else f"version {r.current_version or '(none)'}, {len(r.applied)} applied, {len(r.pending)} pending"
+    )
     head = f"{r.environment} ({r.database}, {r.server_version}): {versions}" + (", DIRTY" if r.dirty else "")
     lines = [head] + [f"  pending: {m.version}_{m.name}" for m in r.pending[:20]]
     lines += [f"  problem: {p}" for p in r.problems]
@@ -209,14 +236,18 @@ def status_text(r: StatusReport) -> str:
 def validate_text(r: ValidateReport) -> str:
     severities = Counter(f.severity for f in r.findings)
     risky = severities["error"] + severities["danger"]
-    verdict = {"not-safe": "PROBLEMS FOUND", "needs-review": "NEEDS REVIEW: dangerous findings", "safe": "OK"}[r.verdict]
+    verdict = {"not-safe": "PROBLEMS FOUND", "needs-review": "NEEDS REVIEW: dangerous findings", "safe": "OK"}[
+        r.verdict
+    ]
     lines = [f"{r.environment}: {verdict}"]
     lines += [f"  [{'FAIL' if not c.ok else 'WARN' if c.warning else 'ok'}] {c.name}: {c.detail}" for c in r.checks]
     lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in _first_that_matter(r.findings, SUMMARY_ITEMS)]
     lines += _more(len(r.findings), SUMMARY_ITEMS, "finding(s)")
     if risky:
-        lines.append("Next: the analyze tool shows each finding with its counts and a safer rewrite; fix them before "
-                     "applying (a danger needs the human's approval, an error stops the apply).")
+        lines.append(
+            "Next: the analyze tool shows each finding with its counts and a safer rewrite; fix them before "
+            "applying (a danger needs the human's approval, an error stops the apply)."
+        )
     return "\n".join(lines)
 
 
@@ -237,14 +268,16 @@ def rollback_plan_lines(p: RollbackPlan, limit: int | None = None) -> list[str]:
     steps = p.steps if limit is None else _first_that_matter(p.steps, limit)
     for step in steps:
         took = "" if step.estimated_seconds is None else f", estimated {step.estimated_seconds:,.2f} s"
-        lines.append(f"  {step.version}_{step.name}: can roll back: {'yes' if step.can_roll_back else 'no'} "
-                     f"({step.why}){took}")
+        lines.append(
+            f"  {step.version}_{step.name}: can roll back: {'yes' if step.can_roll_back else 'no'} ({step.why}){took}"
+        )
         lines += [f"    - {loss.text}" for loss in step.destroys]
     lines += _more(len(p.steps), len(steps), "migration(s) in the plan")
     losses = sum(len(s.destroys) for s in p.steps)
     if limit is not None and losses:
-        lines.append(f"  in all: {losses} statement(s) destroy data, in "
-                     f"{sum(1 for s in p.steps if s.destroys)} migration(s)")
+        lines.append(
+            f"  in all: {losses} statement(s) destroy data, in {sum(1 for s in p.steps if s.destroys)} migration(s)"
+        )
     b = p.backup
     scope = "the whole database" if b.scope == "whole" else ", ".join(b.tables) if b.tables else "scope unknown"
     size = f", ~{b.estimated_bytes:,} bytes on disk" if b.estimated_bytes is not None else ""
@@ -281,19 +314,28 @@ def run_text(r: RunReport, approved_plan: str | None = None) -> str:
 
 
 def test_text(r: TestReport) -> str:
-    lines = [f"test on a copy of {r.environment}: {r.outcome.upper()} in {r.total_ms / 1000:.2f}s"
-             + (f" ({r.copy_method})" if r.copy_method else "")]
+    lines = [
+        f"test on a copy of {r.environment}: {r.outcome.upper()} in {r.total_ms / 1000:.2f}s"
+        + (f" ({r.copy_method})" if r.copy_method else "")
+    ]
     lines += [f"  [{'ok' if s.ok else 'FAIL'}] {s.name}: {s.duration_ms / 1000:.3f}s {s.detail[:120]}" for s in r.steps]
     shown = _first_that_matter(r.migrations, SUMMARY_ITEMS)
-    lines += [f"  {m.version}_{m.name}: apply {_ms(m.apply_ms)}, rollback {_ms(m.rollback_ms)}"
-              + (f": {m.error}" if m.error else "") for m in shown]
+    lines += [
+        f"  {m.version}_{m.name}: apply {_ms(m.apply_ms)}, rollback {_ms(m.rollback_ms)}"
+        + (f": {m.error}" if m.error else "")
+        for m in shown
+    ]
     lines += _more(len(r.migrations), len(shown), "migration(s)")
-    lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in _first_that_matter(r.checks, SUMMARY_ITEMS)]
+    lines += [
+        f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in _first_that_matter(r.checks, SUMMARY_ITEMS)
+    ]
     lines += [f"  note: {n}" for n in r.notes[:SUMMARY_ITEMS]]
     lines.append(r.message)
     if r.outcome == "failed":
-        lines.append("Next step: fix the migration or the data the failed step names, then call the test tool again "
-                     "(the environment itself was not changed).")
+        lines.append(
+            "Next step: fix the migration or the data the failed step names, then call the test tool again "
+            "(the environment itself was not changed)."
+        )
     return "\n".join(lines)
 
 

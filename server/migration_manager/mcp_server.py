@@ -41,9 +41,9 @@ from pydantic import Field, ValidationError
 from . import __version__
 from .mcp_approval import (
     Approval,
+    PlanIdArg,
     apply_approval,
     apply_plan,
-    PlanIdArg,
     approved_request,
     baseline_question,
     confirmed,
@@ -51,6 +51,7 @@ from .mcp_approval import (
     rollback_approval,
     rollback_plan,
 )
+from .mcp_backup_tools import register_backup_tools
 from .mcp_calls import (
     Emergency,
     EnvArg,
@@ -68,6 +69,8 @@ from .mcp_calls import (
     target_of,
     version_arg,
 )
+from .mcp_prompts import register_prompts
+from .mcp_resources import register_completions, register_resources
 from .mcp_results import (
     ReportStore,
     analyze_text,
@@ -78,9 +81,6 @@ from .mcp_results import (
     tool_result,
     validate_text,
 )
-from .mcp_backup_tools import register_backup_tools
-from .mcp_prompts import register_prompts
-from .mcp_resources import register_completions, register_resources
 from .reports import AnalyzeReport, CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
 
 TOKEN_VAR = "MM_MCP_TOKEN"
@@ -133,16 +133,19 @@ class MigrationServer(MCPServer):
         known = set(tool.parameters.get("properties", {})) if tool else set()
         unknown = sorted(set(arguments) - known) if tool else []
         if unknown:
-            raise ToolError(f"Unknown argument(s) for {name}: {', '.join(unknown)}. Nothing was run. {name} takes: "
-                            f"{', '.join(sorted(known)) or 'no arguments'}.")
+            raise ToolError(
+                f"Unknown argument(s) for {name}: {', '.join(unknown)}. Nothing was run. {name} takes: "
+                f"{', '.join(sorted(known)) or 'no arguments'}."
+            )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.__cause__.errors())
-            raise ToolError(f"Invalid argument for {name} ({problems}). Nothing was run; call it again with a valid "
-                            "value.") from None
+            raise ToolError(
+                f"Invalid argument for {name} ({problems}). Nothing was run; call it again with a valid value."
+            ) from None
 
 
 def build_server(project_dir: Path | None = None) -> MCPServer:
@@ -272,10 +275,12 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Get out of a dirty state left by a failed or killed run, or accept an intended edit of an applied
         file. It rewrites migration history or re-runs statements, so the human always confirms it in a dialog."""
-        grant = confirmed(confirmation, f"resolve {version} ({action})",
-                          cli_command(env, f"resolve {version} --{action}"))
-        request = service.ResolveRequest(**target_of(ctx, env), version=version_arg(version, "version"), action=action,
-                                         **grant)  # the human confirmed it in the dialog above
+        grant = confirmed(
+            confirmation, f"resolve {version} ({action})", cli_command(env, f"resolve {version} --{action}")
+        )
+        request = service.ResolveRequest(
+            **target_of(ctx, env), version=version_arg(version, "version"), action=action, **grant
+        )  # the human confirmed it in the dialog above
         report = await call_service(service.resolve, request, progress=ProgressBridge(ctx))
         return tool_result(ctx, report, run_text(report))
 
@@ -349,7 +354,9 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
             f"{row.version}_{row.name}: " + ", ".join(f"{e}={s}" for e, s in row.states.items())
             for row in report.rows[:50]
         ]
-        return tool_result(ctx, report, "\n".join(report.summary + lines + [f"{e}: {m}" for e, m in report.errors.items()]))
+        return tool_result(
+            ctx, report, "\n".join(report.summary + lines + [f"{e}: {m}" for e, m in report.errors.items()])
+        )
 
 
 # ---- transports --------------------------------------------------------------------------

@@ -13,12 +13,29 @@ from rich.table import Table
 
 from .analysis.model import Finding
 from .errors import MigrationError
-from .reports import (AnalyzeReport, BackupReport, Check, CompareReport, CreateReport, HistoryReport, RestoreReport,
-                      RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport)
+from .reports import (
+    AnalyzeReport,
+    BackupReport,
+    Check,
+    CompareReport,
+    CreateReport,
+    HistoryReport,
+    RestoreReport,
+    RollbackPlan,
+    RunReport,
+    StatusReport,
+    TestReport,
+    ValidateReport,
+)
 
 SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
-MARK = {"applied": "[green]✓[/]", "pending": "[yellow]…[/]", "dirty": "[red]✗ dirty[/]",
-        "missing-file": "[red]? file missing[/]", "edited": "[red]✎ edited[/]"}
+MARK = {
+    "applied": "[green]✓[/]",
+    "pending": "[yellow]…[/]",
+    "dirty": "[red]✗ dirty[/]",
+    "missing-file": "[red]? file missing[/]",
+    "edited": "[red]✎ edited[/]",
+}
 
 
 CHECKS_SHOWN_AFTER_S = 1.0  # the checks' progress bar appears only for checks that take longer
@@ -35,9 +52,15 @@ def _checks_bar(console: Console) -> Any:
             if any((task.elapsed or 0.0) >= CHECKS_SHOWN_AFTER_S for task in self.tasks):
                 yield from super().get_renderables()
 
-    return LateProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                        console=console, transient=True)
+    return LateProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def _syntax(code: str, lexer: str, **options: Any):
@@ -57,16 +80,24 @@ class Renderer:
         self.status_rows: int | None = None  # applied rows `status` lists (the newest); None: all
         self._checking: Any = None  # the rich progress bar of validate's checks while they run
 
-
     # ---- generic -----------------------------------------------------------------------
     def show(self, report: BaseModel) -> int:
         self._end_checking()
         if self.json:
             print(report.model_dump_json(indent=2))
             return 0
-        handler = {HistoryReport: self._history, StatusReport: self._status, ValidateReport: self._validate, RunReport: self._run,
-                   CreateReport: self._create, CompareReport: self._compare, BackupReport: self._backups,
-                   RestoreReport: self._restore, TestReport: self._test, AnalyzeReport: self._analyze}.get(type(report))
+        handler = {
+            HistoryReport: self._history,
+            StatusReport: self._status,
+            ValidateReport: self._validate,
+            RunReport: self._run,
+            CreateReport: self._create,
+            CompareReport: self._compare,
+            BackupReport: self._backups,
+            RestoreReport: self._restore,
+            TestReport: self._test,
+            AnalyzeReport: self._analyze,
+        }.get(type(report))
         if handler:
             handler(report)
         else:  # reports of other areas: readable JSON is better than nothing
@@ -142,9 +173,17 @@ class Renderer:
 
     # ---- per report ----------------------------------------------------------------------
     def _status(self, r: StatusReport) -> None:
-        state = ("[red]PARTLY RESTORED[/]" if r.partly_restored and not r.in_progress else "[yellow]IN PROGRESS[/]"
-                 if r.in_progress else "[red]DIRTY[/]" if r.dirty else "[yellow]PENDING[/]" if r.pending
-                 else "[green]UP TO DATE[/]")
+        state = (
+            "[red]PARTLY RESTORED[/]"
+            if r.partly_restored and not r.in_progress
+            else "[yellow]IN PROGRESS[/]"
+            if r.in_progress
+            else "[red]DIRTY[/]"
+            if r.dirty
+            else "[yellow]PENDING[/]"
+            if r.pending
+            else "[green]UP TO DATE[/]"
+        )
         self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
         version = f"unknown ({r.versions_unknown})" if r.versions_unknown else r.current_version or "(none)"
         self.out.print(f"[bold]Current version[/] {escape(version)}   [bold]Status[/] {state}")
@@ -154,25 +193,43 @@ class Renderer:
             for column in ("", "version", "name", "applied at (UTC)", "duration", "author", "checksum", "rollback"):
                 table.add_column(column)
             for m in shown:
-                table.add_row(MARK[m.state], m.version, m.name + (" (no statements)" if m.no_statements else ""),
-                              m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
-                              f"{(m.duration_ms or 0) / 1000:.2f}s", m.author or "", (m.checksum or "")[3:13],
-                              "yes" if m.can_roll_back else "no")
+                table.add_row(
+                    MARK[m.state],
+                    m.version,
+                    m.name + (" (no statements)" if m.no_statements else ""),
+                    m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
+                    f"{(m.duration_ms or 0) / 1000:.2f}s",
+                    m.author or "",
+                    (m.checksum or "")[3:13],
+                    "yes" if m.can_roll_back else "no",
+                )
             self.out.print(table)
         if len(shown) < len(r.applied):
-            self.out.print(f"… {len(r.applied) - len(shown):,} older applied migration(s) not listed "
-                           "(db-migrate status --all, or --json)")
+            self.out.print(
+                f"… {len(r.applied) - len(shown):,} older applied migration(s) not listed "
+                "(db-migrate status --all, or --json)"
+            )
         if r.pending:
             table = Table(title=f"Pending ({len(r.pending)})", title_justify="left", box=box.SIMPLE_HEAD)
             for column in ("version", "name", "format", "file", "has DOWN"):
                 table.add_column(column)
             for m in r.pending:
-                table.add_row(m.version, m.name + (" (no statements)" if m.no_statements else ""), m.format or "",
-                              m.file or "", "yes" if m.can_roll_back else "no")
+                table.add_row(
+                    m.version,
+                    m.name + (" (no statements)" if m.no_statements else ""),
+                    m.format or "",
+                    m.file or "",
+                    "yes" if m.can_roll_back else "no",
+                )
             self.out.print(table)
         if r.dirty_detail:
-            self.out.print("[bold yellow]IN PROGRESS[/]" if r.in_progress else "[bold red]PARTLY RESTORED[/]"
-                           if r.partly_restored else "[bold red]DIRTY[/]")
+            self.out.print(
+                "[bold yellow]IN PROGRESS[/]"
+                if r.in_progress
+                else "[bold red]PARTLY RESTORED[/]"
+                if r.partly_restored
+                else "[bold red]DIRTY[/]"
+            )
             self.out.print(r.dirty_detail, markup=False)
         for problem in r.problems:
             self.out.print(f"[red]![/] {problem}")
@@ -184,20 +241,30 @@ class Renderer:
         edited, file missing): a long history must not hide what needs attention."""
         if self.status_rows is None or len(r.applied) <= self.status_rows:
             return r.applied
-        newest = r.applied[-self.status_rows:]
-        return [m for m in r.applied[:-self.status_rows] if m.state != "applied"] + newest
+        newest = r.applied[-self.status_rows :]
+        return [m for m in r.applied[: -self.status_rows] if m.state != "applied"] + newest
 
     def _history(self, r: HistoryReport) -> None:
         self.out.print(f"[bold]History[/] {r.environment} ({r.database}): {len(r.rows)} row(s)")
         for m in r.rows:
-            self.out.print(f"  {MARK[m.state]} {m.version}_{m.name}  {m.status}  "
-                           f"{m.applied_at:%Y-%m-%d %H:%M:%S}  {m.author or ''}")
+            self.out.print(
+                f"  {MARK[m.state]} {m.version}_{m.name}  {m.status}  "
+                f"{m.applied_at:%Y-%m-%d %H:%M:%S}  {m.author or ''}"
+            )
         table = Table(title="Event log (newest first)", title_justify="left", box=box.SIMPLE_HEAD)
         for column in ("#", "at (UTC)", "action", "outcome", "migration", "duration", "author", "detail"):
             table.add_column(column)
         for e in r.events:
-            table.add_row(str(e.id), f"{e.at:%Y-%m-%d %H:%M:%S}", e.action, e.outcome, f"{e.version}_{e.name or ''}",
-                          f"{(e.duration_ms or 0) / 1000:.2f}s", e.author or "", (e.detail or "")[:60])
+            table.add_row(
+                str(e.id),
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.action,
+                e.outcome,
+                f"{e.version}_{e.name or ''}",
+                f"{(e.duration_ms or 0) / 1000:.2f}s",
+                e.author or "",
+                (e.detail or "")[:60],
+            )
         self.out.print(table)
 
     def _validate(self, r: ValidateReport) -> None:
@@ -206,15 +273,21 @@ class Renderer:
             self.out.print(f"  {_check_mark(check)} {check.name}: {check.detail}")
         for finding in r.findings:
             self._finding(finding)
-        self.out.print({"safe": "[green]Result: SAFE TO APPLY[/]",
-                        "needs-review": "[yellow]Result: NEEDS REVIEW — the danger findings above fail or lose data "
-                                        "as written; apply asks for approval[/]",
-                        "not-safe": "[red]Result: NOT SAFE — fix the items above[/]"}[r.verdict])
+        self.out.print(
+            {
+                "safe": "[green]Result: SAFE TO APPLY[/]",
+                "needs-review": "[yellow]Result: NEEDS REVIEW — the danger findings above fail or lose data "
+                "as written; apply asks for approval[/]",
+                "not-safe": "[red]Result: NOT SAFE — fix the items above[/]",
+            }[r.verdict]
+        )
 
     def _run(self, r: RunReport) -> None:
         title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}
-        self.out.print(f"[bold]{title.get(r.outcome, r.action.capitalize())}[/] on {r.environment} ({r.database})  "
-                       f"version {r.version_before or '(none)'} → {r.version_after or '(none)'}")
+        self.out.print(
+            f"[bold]{title.get(r.outcome, r.action.capitalize())}[/] on {r.environment} ({r.database})  "
+            f"version {r.version_before or '(none)'} → {r.version_after or '(none)'}"
+        )
         if r.rollback_plan:
             self._rollback_plan(r.rollback_plan)
         lines: list[str] = []  # printed together: one rich call per migration costs ~0.2 ms each
@@ -236,8 +309,10 @@ class Renderer:
         colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
         self.out.print(f"[{colour}]{r.message}[/]", markup=True)
         if r.error:
-            self.out.print(f"[bold]Database state:[/] {r.error.get('state', '')}\n[bold]Next step:[/] "
-                           f"{r.error.get('next_step', '')}")
+            self.out.print(
+                f"[bold]Database state:[/] {r.error.get('state', '')}\n[bold]Next step:[/] "
+                f"{r.error.get('next_step', '')}"
+            )
 
     def _rollback_plan(self, p: RollbackPlan) -> None:
         self.out.print("[bold]Rollback plan[/]" + (" [red](EMERGENCY)[/]" if p.emergency else ""))
@@ -265,13 +340,19 @@ class Renderer:
             self.out.print("\n".join(lines))
 
     def _migration_lines(self, run) -> list[str]:
-        status = {"applied": "[green]applied[/]", "rolled-back": "[green]rolled back[/]",
-                  "failed": "[red]FAILED[/]", "planned": "[dim]planned[/]"}[run.status]
+        status = {
+            "applied": "[green]applied[/]",
+            "rolled-back": "[green]rolled back[/]",
+            "failed": "[red]FAILED[/]",
+            "planned": "[dim]planned[/]",
+        }[run.status]
         took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
         source = f", DOWN from {run.script_source}" if run.script_source else ""
         empty = " (no statements: recorded, nothing runs)" if not run.statements and run.mode != "python" else ""
-        lines = [f"  {run.direction.upper()} {run.version}_{escape(run.name)} {escape(f'[{run.mode}{source}]')} "
-                 f"{status}{took}{empty}"]
+        lines = [
+            f"  {run.direction.upper()} {run.version}_{escape(run.name)} {escape(f'[{run.mode}{source}]')} "
+            f"{status}{took}{empty}"
+        ]
         if run.mode_reason:
             lines.append(f"    outside a transaction: {escape(run.mode_reason)}")
         return lines + self._archive_lines(run, planned=run.status == "planned")
@@ -294,12 +375,16 @@ class Renderer:
             rows = f"{s.rows:,} rows" if s.rows is not None else f"~{s.rows_estimate or 0:,} rows"
             if s.action == "archive":
                 verb = "archives" if planned else "archived"
-                lines.append(f"    [cyan]{verb} {rows}[/] of {escape(s.target)} into {s.archive_table} before "
-                             f"statement {s.statement_index}")
+                lines.append(
+                    f"    [cyan]{verb} {rows}[/] of {escape(s.target)} into {s.archive_table} before "
+                    f"statement {s.statement_index}"
+                )
             elif s.action == "restore":
                 verb = "puts back" if planned else "put back"
-                lines.append(f"    [cyan]{verb} {rows}[/] of {escape(s.target)} from {s.archive_table} after "
-                             f"statement {s.statement_index}" + (f" ({escape(s.note)})" if s.note else ""))
+                lines.append(
+                    f"    [cyan]{verb} {rows}[/] of {escape(s.target)} from {s.archive_table} after "
+                    f"statement {s.statement_index}" + (f" ({escape(s.note)})" if s.note else "")
+                )
             else:
                 lines.append(f"    [yellow]![/] {escape(s.note)}")
         return lines
@@ -319,12 +404,16 @@ class Renderer:
 
     def _analyze(self, r: AnalyzeReport) -> None:
         counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
-        self.out.print(f"[bold]Analysis[/] of {len(r.migrations)} pending migration(s) on {r.environment} "
-                       f"({r.database}, {r.server_version}): {counts}")
+        self.out.print(
+            f"[bold]Analysis[/] of {len(r.migrations)} pending migration(s) on {r.environment} "
+            f"({r.database}, {r.server_version}): {counts}"
+        )
         for m in r.migrations:
             self.out.print(f"  [bold]{m.version}_{m.name}[/] [{m.mode}]")
             for s in m.statements:
-                self.out.print(f"    {s.index}. {escape(s.sql.splitlines()[0][:110])}  [dim]{', '.join(s.operations)}[/]")
+                self.out.print(
+                    f"    {s.index}. {escape(s.sql.splitlines()[0][:110])}  [dim]{', '.join(s.operations)}[/]"
+                )
             for f in m.findings:
                 self._finding(f)
                 if f.probe_sql and f.severity != "info":
@@ -345,17 +434,24 @@ class Renderer:
         colour = {"high": "red", "medium": "yellow", "low": "green"}
         for i in items:
             size = "" if i.table_bytes is None else f"{(i.table_bytes + (i.index_bytes or 0)) / 1_048_576:,.1f} MB"
-            table.add_row(f"{i.migration} #{i.statement_index} {escape(i.statement.splitlines()[0][:40])}",
-                          f"{i.algorithm + ', ' if i.algorithm else ''}{i.lock}", i.blocks,
-                          "" if i.rows is None else f"{i.rows:,}", size, f"{i.estimated_seconds:,.2f} s",
-                          f"{i.extra_disk_bytes / 1_048_576:,.1f} MB" if i.extra_disk_bytes else "",
-                          f"[{colour[i.impact]}]{i.impact}[/]")
+            table.add_row(
+                f"{i.migration} #{i.statement_index} {escape(i.statement.splitlines()[0][:40])}",
+                f"{i.algorithm + ', ' if i.algorithm else ''}{i.lock}",
+                i.blocks,
+                "" if i.rows is None else f"{i.rows:,}",
+                size,
+                f"{i.estimated_seconds:,.2f} s",
+                f"{i.extra_disk_bytes / 1_048_576:,.1f} MB" if i.extra_disk_bytes else "",
+                f"[{colour[i.impact]}]{i.impact}[/]",
+            )
         self.out.print(table)
         for i in items:
             if i.impact == "low" and not i.recommendations:
                 continue
-            self.out.print(f"  {i.migration} #{i.statement_index} [{colour[i.impact]}]{i.impact}[/]: "
-                           f"{escape(i.explanation)} ({escape(i.estimate_basis)}, {i.server})")
+            self.out.print(
+                f"  {i.migration} #{i.statement_index} [{colour[i.impact]}]{i.impact}[/]: "
+                f"{escape(i.explanation)} ({escape(i.estimate_basis)}, {i.server})"
+            )
             for advice in i.recommendations:
                 self.out.print(f"      → {advice}", markup=False)
             for version, differs in i.other_versions.items():
@@ -365,8 +461,10 @@ class Renderer:
                 self.out.print(_syntax(i.watch_query, "sql", padding=(0, 6), word_wrap=True))
 
     def _create(self, r: CreateReport) -> None:
-        self.out.print(f"Created [bold]{r.path}[/] (version {r.version}, {r.format}). Write the UP and DOWN, "
-                       "then run db-migrate validate.")
+        self.out.print(
+            f"Created [bold]{r.path}[/] (version {r.version}, {r.format}). Write the UP and DOWN, "
+            "then run db-migrate validate."
+        )
 
     def _compare(self, r: CompareReport) -> None:
         table = Table(title="Environment comparison", title_justify="left")
@@ -374,7 +472,9 @@ class Renderer:
         for env in r.environments:
             table.add_column(env)
         for row in r.rows:
-            table.add_row(f"{row.version}_{row.name}", *(MARK.get(row.states[e], row.states[e]) for e in r.environments))
+            table.add_row(
+                f"{row.version}_{row.name}", *(MARK.get(row.states[e], row.states[e]) for e in r.environments)
+            )
         self.out.print(table)
         for env, message in r.errors.items():
             self.out.print(f"[red]{env}: {message}[/]")
@@ -387,8 +487,16 @@ class Renderer:
             table.add_column(column)
         for m in r.backups:
             scope = m.scope if m.scope == "whole" else f"tables: {', '.join(m.tables)}"
-            table.add_row(m.id, m.environment, f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.version_before or "(none)", scope,
-                          f"{m.size_bytes / 1_048_576:,.1f} MB", f"{m.expires_at:%Y-%m-%d %H:%M}", m.format)
+            table.add_row(
+                m.id,
+                m.environment,
+                f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+                m.version_before or "(none)",
+                scope,
+                f"{m.size_bytes / 1_048_576:,.1f} MB",
+                f"{m.expires_at:%Y-%m-%d %H:%M}",
+                m.format,
+            )
         if r.backups:
             self.out.print(table)
         for reason in r.approval_reasons:
@@ -396,13 +504,18 @@ class Renderer:
         self.out.print(r.message, markup=False)
 
     def _restore(self, r: RestoreReport) -> None:
-        self.out.print(f"[bold]Restore[/] into {r.environment} ({r.database})  version {r.version_before or '(none)'}"
-                       f" → {r.version_after or r.backup and r.backup.version_before or '(none)'}")
+        self.out.print(
+            f"[bold]Restore[/] into {r.environment} ({r.database})  version {r.version_before or '(none)'}"
+            f" → {r.version_after or r.backup and r.backup.version_before or '(none)'}"
+        )
         if r.backup:
             b = r.backup
-            self.out.print(f"  backup {b.id}: taken {b.created_at:%Y-%m-%d %H:%M:%S} UTC on {b.environment}, {b.scope}"
-                           f"{' (' + ', '.join(b.tables) + ')' if b.tables else ''}, {b.size_bytes:,} bytes, "
-                           f"sha256 {'verified' if r.checksum_verified else 'NOT verified'}", markup=False)
+            self.out.print(
+                f"  backup {b.id}: taken {b.created_at:%Y-%m-%d %H:%M:%S} UTC on {b.environment}, {b.scope}"
+                f"{' (' + ', '.join(b.tables) + ')' if b.tables else ''}, {b.size_bytes:,} bytes, "
+                f"sha256 {'verified' if r.checksum_verified else 'NOT verified'}",
+                markup=False,
+            )
         for index, step in enumerate(r.steps, start=1):
             self.out.print(f"  {index}. {step}", markup=False)
         for reason in r.approval_reasons:
@@ -414,8 +527,10 @@ class Renderer:
         self.out.print(f"[bold]Test on a copy of {r.environment}[/] ({r.database}, {r.server_version})")
         if r.copy_name:
             self.out.print(f"Copy: {r.copy_name} — {r.copy_method}", markup=False)
-        self.out.print(f"Version {r.version_before or '(none)'} → {r.version_tested or '(not reached)'} → "
-                       f"back to {r.version_before or '(none)'}")
+        self.out.print(
+            f"Version {r.version_before or '(none)'} → {r.version_tested or '(not reached)'} → "
+            f"back to {r.version_before or '(none)'}"
+        )
         steps = Table(title="Steps", title_justify="left", box=box.SIMPLE_HEAD)
         for column, justify in (("", "left"), ("step", "left"), ("duration", "right"), ("detail", "left")):
             steps.add_column(column, justify=justify)
@@ -426,8 +541,12 @@ class Renderer:
         for column, justify in (("migration", "left"), ("apply", "right"), ("rollback", "right"), ("error", "left")):
             migrations.add_column(column, justify=justify)
         for m in r.migrations:
-            migrations.add_row(f"{m.version}_{m.name}", _seconds(m.apply_ms) if m.applied else "[red]not applied[/]",
-                               _seconds(m.rollback_ms) if m.rolled_back else "[yellow]—[/]", (m.error or "")[:80])
+            migrations.add_row(
+                f"{m.version}_{m.name}",
+                _seconds(m.apply_ms) if m.applied else "[red]not applied[/]",
+                _seconds(m.rollback_ms) if m.rolled_back else "[yellow]—[/]",
+                (m.error or "")[:80],
+            )
         self.out.print(migrations)
         if r.tables:
             self.out.print(self._test_tables(r))
@@ -442,8 +561,9 @@ class Renderer:
         self.out.print(r.message, markup=False)
 
     def _test_tables(self, r: TestReport) -> Table:
-        table = Table(title="Tables (rows; ✓ = checksum equal to the original)", title_justify="left",
-                      box=box.SIMPLE_HEAD)
+        table = Table(
+            title="Tables (rows; ✓ = checksum equal to the original)", title_justify="left", box=box.SIMPLE_HEAD
+        )
         for column in ("table", "touched", "rows before", "after apply", "after rollback"):
             table.add_column(column, justify="left" if column in ("table", "touched") else "right")
 
@@ -452,9 +572,13 @@ class Renderer:
             return ("[dim]gone[/]" if rows is None else f"{rows:,}") + mark
 
         for t in r.tables:
-            table.add_row(t.table, "yes" if t.touched else "", f"{t.rows_before:,}",
-                          cell(t.rows_after_apply, t.unchanged_after_apply),
-                          cell(t.rows_after_rollback, t.restored_after_rollback))
+            table.add_row(
+                t.table,
+                "yes" if t.touched else "",
+                f"{t.rows_before:,}",
+                cell(t.rows_after_apply, t.unchanged_after_apply),
+                cell(t.rows_after_rollback, t.restored_after_rollback),
+            )
         return table
 
 
@@ -475,6 +599,7 @@ def _seconds(ms: int | None) -> str:
 def _script_text(run) -> str:
     """The statements as they run; a long script shows its first and last SHOWN_AT_EACH_END only (a bulk load's
     400k INSERTs were minutes of highlighting that nobody reads)."""
+
     def text(statement) -> str:
         return _with_archive_sql(statement.sql, statement.index, run.archives) + ";"
 
@@ -482,17 +607,27 @@ def _script_text(run) -> str:
     if len(statements) <= 2 * SHOWN_AT_EACH_END:
         return "\n".join(map(text, statements))
     hidden = len(statements) - 2 * SHOWN_AT_EACH_END
-    return "\n".join([*map(text, statements[:SHOWN_AT_EACH_END]),
-                      f"-- ... {hidden:,} more statements, not shown (all in the file; --json lists each)",
-                      *map(text, statements[-SHOWN_AT_EACH_END:])])
+    return "\n".join(
+        [
+            *map(text, statements[:SHOWN_AT_EACH_END]),
+            f"-- ... {hidden:,} more statements, not shown (all in the file; --json lists each)",
+            *map(text, statements[-SHOWN_AT_EACH_END:]),
+        ]
+    )
 
 
 def _with_archive_sql(sql: str, index: int, archives: list) -> str:
     """A statement with the archive SQL the runner runs before it and the restore SQL after it."""
-    before = [f"-- archive {s.target}\n" + ";\n".join(s.sql) for s in archives
-              if s.action == "archive" and s.statement_index == index and s.sql]
-    after = [f"-- put back {s.target}\n" + ";\n".join(s.sql) for s in archives
-             if s.action == "restore" and s.statement_index == index and s.sql]
+    before = [
+        f"-- archive {s.target}\n" + ";\n".join(s.sql)
+        for s in archives
+        if s.action == "archive" and s.statement_index == index and s.sql
+    ]
+    after = [
+        f"-- put back {s.target}\n" + ";\n".join(s.sql)
+        for s in archives
+        if s.action == "restore" and s.statement_index == index and s.sql
+    ]
     return ";\n".join([*before, sql, *after])
 
 

@@ -39,13 +39,21 @@ class StatusReport(BaseModel):
     pending: list[MigrationInfo]
     dirty: bool
     dirty_detail: str | None = None
-    partly_restored: bool = Field(False, description="a restore into this database started and has not completed: "
-                                  "its tables and history are incomplete (dirty_detail says what to run)")
-    versions_unknown: str | None = Field(None, description="why current_version is null and applied / pending are "
-                                         "withheld: the history read is not reliable (partly restored)")
+    partly_restored: bool = Field(
+        False,
+        description="a restore into this database started and has not completed: "
+        "its tables and history are incomplete (dirty_detail says what to run)",
+    )
+    versions_unknown: str | None = Field(
+        None,
+        description="why current_version is null and applied / pending are "
+        "withheld: the history read is not reliable (partly restored)",
+    )
     problems: list[str] = Field(default_factory=list, description="edited / missing / out-of-order files")
-    leftover_copies: list[str] = Field(default_factory=list, description="scratch copies (*_mmtest_*) left by a "
-                                       "killed `db-migrate test`; the next test drops them")
+    leftover_copies: list[str] = Field(
+        default_factory=list,
+        description="scratch copies (*_mmtest_*) left by a killed `db-migrate test`; the next test drops them",
+    )
     rollback_available: int = Field(0, description="applied migrations that have a DOWN, newest first, contiguous")
     in_progress: bool = Field(False, description="a run is going on now: the dirty row's run still holds the lock")
     lock_holder: str | None = Field(None, description="who holds the migration lock while a run is in progress")
@@ -83,8 +91,9 @@ class StatementRun(BaseModel):
     status: Literal["planned", "done", "failed", "skipped"] = "planned"
     duration_ms: int | None = None
     error: str | None = None
-    leftovers: list[str] = Field(default_factory=list,
-                                 description="INVALID indexes a failed CREATE INDEX CONCURRENTLY left behind")
+    leftovers: list[str] = Field(
+        default_factory=list, description="INVALID indexes a failed CREATE INDEX CONCURRENTLY left behind"
+    )
 
 
 class MigrationRun(BaseModel):
@@ -102,16 +111,19 @@ class MigrationRun(BaseModel):
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
     archives: list[ArchiveStep] = Field(
-        default_factory=list, description="archive before destroy (rollback.archiveDestroyedData): what is "
+        default_factory=list,
+        description="archive before destroy (rollback.archiveDestroyedData): what is "
         "(planned: will be) copied into an archive table before a destructive statement, restored after the "
-        "statement that re-creates it, or cannot be archived by key")
+        "statement that re-creates it, or cannot be archived by key",
+    )
 
     @computed_field  # in --json and MCP output too: "archives N rows first"
     @property
     def archived_rows(self) -> int:
         """Rows this run archives first (exact once run, the table's estimate in a plan)."""
-        return sum((s.rows if s.rows is not None else s.rows_estimate or 0) for s in self.archives
-                   if s.action == "archive")
+        return sum(
+            (s.rows if s.rows is not None else s.rows_estimate or 0) for s in self.archives if s.action == "archive"
+        )
 
 
 class DataLoss(BaseModel):
@@ -125,8 +137,11 @@ class DataLoss(BaseModel):
     exact: bool = Field(True, description="False: '~', a page sample or the catalog estimate")
     source: Literal["counted", "sampled", "catalog estimate", "new in this rollback", "not counted"] = "counted"
     text: str = Field(description="e.g. 'drops table user_preferences (3,456 rows)'")
-    archived_into: str | None = Field(None, description="rollback.archiveDestroyedData: the archive table that keeps "
-                                      "these values first (put back if the migration is applied again)")
+    archived_into: str | None = Field(
+        None,
+        description="rollback.archiveDestroyedData: the archive table that keeps "
+        "these values first (put back if the migration is applied again)",
+    )
 
 
 class RollbackStep(BaseModel):
@@ -147,8 +162,9 @@ class BackupPlan(BaseModel):
     will_back_up: bool
     scope: Literal["whole", "tables"] | None = None
     tables: list[str] = Field(default_factory=list)
-    estimated_bytes: int | None = Field(None, description="database (whole) or tables' size on disk; a dump is "
-                                        "usually smaller")
+    estimated_bytes: int | None = Field(
+        None, description="database (whole) or tables' size on disk; a dump is usually smaller"
+    )
     why: str
 
 
@@ -158,8 +174,10 @@ class RollbackPlan(BaseModel):
     steps: list[RollbackStep]
     backup: BackupPlan
     estimated_seconds: float | None = Field(None, description="all steps together; None when any is unknown")
-    estimate_note: str = ("estimated from this server's measured throughput and the tables' catalog sizes "
-                          "(analysis/impact); an estimate, not a promise")
+    estimate_note: str = (
+        "estimated from this server's measured throughput and the tables' catalog sizes "
+        "(analysis/impact); an estimate, not a promise"
+    )
     emergency: bool = False
     notes: list[str] = Field(default_factory=list, description="what was skipped or could not be measured, and why")
 
@@ -183,13 +201,17 @@ class RunReport(BaseModel):
     version_after: str | None = None
     backup_id: str | None = None
     failure_recovery: Literal["transaction-rollback", "down-scripts", "backup-restore", "not-recovered"] | None = Field(
-        None, description="rollback.autoOnFailure: how the database was returned to its state before the command")
+        None, description="rollback.autoOnFailure: how the database was returned to its state before the command"
+    )
     findings: list[Finding] = Field(default_factory=list, description="data-aware findings; danger/error need approval")
-    rollback_plan: RollbackPlan | None = Field(None, description="rollback: per migration, can it roll back, what "
-                                               "its DOWN destroys, the backup, the estimated time")
+    rollback_plan: RollbackPlan | None = Field(
+        None,
+        description="rollback: per migration, can it roll back, what its DOWN destroys, the backup, the estimated time",
+    )
     message: str = ""
     error: dict[str, str | int] | None = Field(
-        None, description="error (kind), message, state, next_step and exit_code when outcome is failed")
+        None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
+    )
 
 
 class CreateReport(BaseModel):
@@ -248,7 +270,8 @@ class BackupReport(BaseModel):
     plan_id: str | None = Field(None, description="prune: an approval is bound to it")
     backups: list[Manifest] = Field(default_factory=list, description="created, listed, or deleted by prune")
     archives_dropped: list[ArchiveStep] = Field(
-        default_factory=list, description="prune: archive tables never restored, older than rollback.keepBackups days")
+        default_factory=list, description="prune: archive tables never restored, older than rollback.keepBackups days"
+    )
     message: str = ""
 
 
@@ -353,9 +376,11 @@ class AnalyzeReport(BaseModel):
     server_version: str
     dialect: str
     migrations: list[AnalyzedMigration]
-    impact: list[StatementImpact] = Field(default_factory=list,
-                                          description="Performance Impact Report: per-statement lock, what it "
-                                          "blocks, table size, estimated duration, extra disk, impact, advice")
+    impact: list[StatementImpact] = Field(
+        default_factory=list,
+        description="Performance Impact Report: per-statement lock, what it "
+        "blocks, table size, estimated duration, extra disk, impact, advice",
+    )
     summary: dict[str, int] = Field(default_factory=dict, description="findings by severity")
     needs_approval: bool = False
     approval_reasons: list[str] = Field(default_factory=list)

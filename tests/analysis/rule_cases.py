@@ -37,14 +37,17 @@ def _seeded(url: str, seed: list[str]) -> str:
     return url
 
 
-def analyze(url: str, *migrations: list[str], lock_timeout_ms: int | None = 5000,
-            transactional: bool | None = None) -> list[Finding]:
+def analyze(
+    url: str, *migrations: list[str], lock_timeout_ms: int | None = 5000, transactional: bool | None = None
+) -> list[Finding]:
     """The findings for these migrations (each a list of statements) run in order."""
     engine = open_engine(url)
     try:
         in_transaction = engine.caps.transactional_ddl if transactional is None else transactional
-        scripts = [ScriptToCheck(str(i), "up", tuple(statements), in_transaction)
-                   for i, statements in enumerate(migrations, start=1)]
+        scripts = [
+            ScriptToCheck(str(i), "up", tuple(statements), in_transaction)
+            for i, statements in enumerate(migrations, start=1)
+        ]
         return find(engine, scripts, lock_timeout_ms=lock_timeout_ms)
     finally:
         engine.close()

@@ -9,8 +9,8 @@ import time
 
 import psycopg
 import pytest
-from dbcheck import make_project
 
+from dbcheck import make_project
 from migration_manager.analysis import stats
 from migration_manager.analysis.impact.plan import impact_for_plan
 from migration_manager.engines import open_engine
@@ -18,8 +18,10 @@ from migration_manager.engines import open_engine
 from .simulate_cases import write_migrations
 
 ROWS = 20_000
-DIGITS = "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL " \
-         "SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+DIGITS = (
+    "(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL "
+    "SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)"
+)
 
 
 @pytest.fixture
@@ -84,8 +86,9 @@ def test_concurrent_index_blocks_nobody_so_nothing_waits_for_it(pg, tmp_path):
 
 def test_foreign_key_report_names_both_tables_and_the_safer_way(pg, tmp_path):
     _, engine = pg
-    [report] = _impact(engine, tmp_path,
-                       "ALTER TABLE items ADD CONSTRAINT items_parent FOREIGN KEY (pid) REFERENCES parents (id);")
+    [report] = _impact(
+        engine, tmp_path, "ALTER TABLE items ADD CONSTRAINT items_parent FOREIGN KEY (pid) REFERENCES parents (id);"
+    )
     assert report.other_tables == {"parents": "SHARE ROW EXCLUSIVE"}
     assert report.scans_table and report.blocks == "writes"
     assert "NOT VALID" in report.recommendations[0]
@@ -138,12 +141,16 @@ def test_activity_counts_open_transactions_and_their_age(pg):
 def test_mysql_catalog_sizes_and_copy_claim(mysql_url, tmp_path):
     engine = open_engine(mysql_url)
     engine.execute("CREATE TABLE items (id int PRIMARY KEY, v int, label varchar(40)) ENGINE=InnoDB")
-    engine.execute("INSERT INTO items SELECT n, n % 97, md5(n) FROM (SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d "
-                   f"AS n FROM {DIGITS} a, {DIGITS} b, {DIGITS} c, {DIGITS} e) g WHERE n BETWEEN 1 AND 5000")
+    engine.execute(
+        "INSERT INTO items SELECT n, n % 97, md5(n) FROM (SELECT a.d + 10 * b.d + 100 * c.d + 1000 * e.d "
+        f"AS n FROM {DIGITS} a, {DIGITS} b, {DIGITS} c, {DIGITS} e) g WHERE n BETWEEN 1 AND 5000"
+    )
     engine.execute("ANALYZE TABLE items")
     [report] = _impact(engine, tmp_path, "ALTER TABLE items MODIFY v bigint;")
-    data, index = engine.query("SELECT data_length, index_length FROM information_schema.tables "
-                               "WHERE table_schema = DATABASE() AND table_name = 'items'")[0]
+    data, index = engine.query(
+        "SELECT data_length, index_length FROM information_schema.tables "
+        "WHERE table_schema = DATABASE() AND table_name = 'items'"
+    )[0]
     engine.close()
     assert (report.table_bytes, report.index_bytes) == (data, index)
     assert 5000 * 0.5 <= report.rows <= 5000 * 1.5  # InnoDB's row count is a sampled estimate
@@ -155,7 +162,8 @@ def _project(root, url: str, **settings):
     make_project(root, url, **settings)
     (root / "migrations" / "1_retype.sql").write_text(
         "-- UP\nALTER TABLE items ALTER COLUMN v TYPE bigint;\nALTER TABLE items ADD COLUMN note text;\n"
-        "-- DOWN\nALTER TABLE items DROP COLUMN note;\nALTER TABLE items ALTER COLUMN v TYPE int;\n")
+        "-- DOWN\nALTER TABLE items DROP COLUMN note;\nALTER TABLE items ALTER COLUMN v TYPE int;\n"
+    )
     return root
 
 
@@ -167,7 +175,9 @@ def test_analyze_fills_the_impact_report_and_the_cli_shows_it(pg, tmp_path, caps
     project = _project(tmp_path / "p", url)
     report = analyze(AnalyzeRequest(project_dir=project, env="dev"))
     assert [(i.statement_index, i.operations, i.rewrites_table) for i in report.impact] == [
-        (1, ["alter_column_type"], True), (2, ["add_column"], False)]
+        (1, ["alter_column_type"], True),
+        (2, ["add_column"], False),
+    ]
     assert report.impact[0].rows == ROWS
     assert main(["analyze", "--project", str(project), "--env", "dev"]) == 0
     shown = capsys.readouterr().out

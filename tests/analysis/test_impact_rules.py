@@ -12,18 +12,28 @@ from migration_manager.analysis.model import Operation
 from migration_manager.analysis.schema import Column, ColumnType, Index, Naming, Snapshot, Table
 from migration_manager.analysis.stats import Activity, Rate, TableSize, Throughput, fit
 
-SPEED = Throughput(rows=50_000, scan=Rate(fixed_s=0.001, rows_per_s=1e6, bytes_per_s=100e6),
-                   rewrite=Rate(fixed_s=0.01, rows_per_s=2e5, bytes_per_s=50e6),
-                   rebuild=Rate(fixed_s=0.02, rows_per_s=4e5),
-                   index={"integer": Rate(fixed_s=0.005, rows_per_s=1e6), "string": Rate(fixed_s=0.005, rows_per_s=2.5e5)},
-                   update=Rate(fixed_s=0.0, rows_per_s=5e4), join=Rate(fixed_s=0.002, rows_per_s=1e6), ddl_fixed_s=0.003)
+SPEED = Throughput(
+    rows=50_000,
+    scan=Rate(fixed_s=0.001, rows_per_s=1e6, bytes_per_s=100e6),
+    rewrite=Rate(fixed_s=0.01, rows_per_s=2e5, bytes_per_s=50e6),
+    rebuild=Rate(fixed_s=0.02, rows_per_s=4e5),
+    index={"integer": Rate(fixed_s=0.005, rows_per_s=1e6), "string": Rate(fixed_s=0.005, rows_per_s=2.5e5)},
+    update=Rate(fixed_s=0.0, rows_per_s=5e4),
+    join=Rate(fixed_s=0.002, rows_per_s=1e6),
+    ddl_fixed_s=0.003,
+)
 SIZE = TableSize(table="t", rows=1_000_000, rows_source="test", table_bytes=100_000_000, index_bytes=20_000_000)
 
 
 def _schema() -> Snapshot:
-    table = Table("t", columns={"id": Column("id", ColumnType.parse("int", "postgres")),
-                                "s": Column("s", ColumnType.parse("text", "postgres"))},
-                  indexes={"t_pkey": Index("t_pkey", "t", ("id",), True, True)})
+    table = Table(
+        "t",
+        columns={
+            "id": Column("id", ColumnType.parse("int", "postgres")),
+            "s": Column("s", ColumnType.parse("text", "postgres")),
+        },
+        indexes={"t_pkey": Index("t_pkey", "t", ("id",), True, True)},
+    )
     return Snapshot("postgres", Naming("schema", "table"), tables={"t": table})
 
 
@@ -59,8 +69,9 @@ def test_index_build_uses_the_key_family_rate_and_the_key_width():
     found = estimate(op, _claim(lock="SHARE", blocks_reads=False, builds_index=True), SIZE, SPEED, _schema(), 20.0)
     assert found.seconds == pytest.approx(0.005 + 1_000_000 / 2.5e5 * GROWTH, rel=0.01)
     assert found.extra_disk_bytes == int(1_000_000 * (20 + 16) / 0.9)
-    concurrent = estimate(op.model_copy(update={"concurrently": True}), _claim(builds_index=True), SIZE, SPEED,
-                          _schema(), 20.0)
+    concurrent = estimate(
+        op.model_copy(update={"concurrently": True}), _claim(builds_index=True), SIZE, SPEED, _schema(), 20.0
+    )
     assert concurrent.seconds == pytest.approx(1.2 * found.seconds)
 
 
@@ -76,21 +87,40 @@ def test_an_empty_or_new_table_costs_nothing():
     assert estimate(op, _claim(rewrites_table=True), None, SPEED, _schema(), None).seconds < 0.01
 
 
-@pytest.mark.parametrize("claim, blocked, work, expected", [
-    (_claim(rewrites_table=True), 20.0, 20.0, "high"),
-    (_claim(rewrites_table=True), 2.0, 2.0, "medium"),
-    (_claim(rewrites_table=True), 0.2, 0.2, "low"),
-    (_claim(lock="SHARE UPDATE EXCLUSIVE", blocks_reads=False, blocks_writes=False, builds_index=True), 0, 900, "medium"),
-    (_claim(lock="SHARE UPDATE EXCLUSIVE", blocks_reads=False, blocks_writes=False, builds_index=True), 0, 30, "low"),
-    (_claim(known=False), 0.001, 0.001, "high"),
-])
+@pytest.mark.parametrize(
+    "claim, blocked, work, expected",
+    [
+        (_claim(rewrites_table=True), 20.0, 20.0, "high"),
+        (_claim(rewrites_table=True), 2.0, 2.0, "medium"),
+        (_claim(rewrites_table=True), 0.2, 0.2, "low"),
+        (
+            _claim(lock="SHARE UPDATE EXCLUSIVE", blocks_reads=False, blocks_writes=False, builds_index=True),
+            0,
+            900,
+            "medium",
+        ),
+        (
+            _claim(lock="SHARE UPDATE EXCLUSIVE", blocks_reads=False, blocks_writes=False, builds_index=True),
+            0,
+            30,
+            "low",
+        ),
+        (_claim(known=False), 0.001, 0.001, "high"),
+    ],
+)
 def test_impact_level_follows_how_long_traffic_waits(claim, blocked, work, expected):
     assert level(claim, blocked, work, SIZE, None) == expected
 
 
 def test_a_brief_exclusive_lock_behind_a_long_transaction_is_medium_and_says_why():
-    busy = Activity(active_sessions=3, open_transactions=2, oldest_transaction_s=120.0, average_tps=10.0,
-                    current_tps=50.0, source="test statistics")
+    busy = Activity(
+        active_sessions=3,
+        open_transactions=2,
+        oldest_transaction_s=120.0,
+        average_tps=10.0,
+        current_tps=50.0,
+        source="test statistics",
+    )
     claim = _claim(safer="Run it with a short lock_timeout (and retry).")
     assert level(claim, 0.001, 0.001, SIZE, busy) == "medium"
     advice = recommendations(claim, "medium", 0, busy, "Sat 02:00-04:00")
@@ -102,8 +132,13 @@ def test_a_brief_exclusive_lock_behind_a_long_transaction_is_medium_and_says_why
 
 def test_low_impact_gives_no_timing_advice():
     quiet = Activity(active_sessions=0, open_transactions=0, average_tps=10.0, current_tps=1.0)
-    advice = recommendations(_claim(lock="SHARE UPDATE EXCLUSIVE", blocks_reads=False, blocks_writes=False,
-                                    builds_index=True), "low", 0, quiet, "Sat 02:00-04:00")
+    advice = recommendations(
+        _claim(lock="SHARE UPDATE EXCLUSIVE", blocks_reads=False, blocks_writes=False, builds_index=True),
+        "low",
+        0,
+        quiet,
+        "Sat 02:00-04:00",
+    )
     assert advice == []
 
 
@@ -119,4 +154,6 @@ def test_an_index_whose_sort_outgrows_the_sort_memory_is_slower_per_row():
 def test_disk_advice_starts_at_a_megabyte():
     claim = _claim(lock="ACCESS EXCLUSIVE", rewrites_table=True)
     assert not [a for a in recommendations(claim, "low", 300_000, None, None) if "free disk" in a]
-    assert "Needs about 120 MB of free disk while it runs." in recommendations(claim, "low", 120 * 1_048_576, None, None)
+    assert "Needs about 120 MB of free disk while it runs." in recommendations(
+        claim, "low", 120 * 1_048_576, None, None
+    )

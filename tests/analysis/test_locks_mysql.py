@@ -77,8 +77,9 @@ def _claim(engine, statement: str):
 
 
 def _table_id(engine, table: str):
-    found = engine.query("SELECT table_id FROM information_schema.INNODB_SYS_TABLES WHERE name = %s",
-                         [f"{engine.url.database}/{table}"])
+    found = engine.query(
+        "SELECT table_id FROM information_schema.INNODB_SYS_TABLES WHERE name = %s", [f"{engine.url.database}/{table}"]
+    )
     return found[0][0] if found else None
 
 
@@ -122,7 +123,10 @@ def test_create_index_statement_claim_is_accepted_by_the_server(db):
     _, engine = db
     claim = _claim(engine, "CREATE INDEX t_n ON t (n)")
     assert (claim.algorithm, claim.lock, claim.builds_index) == (
-        "NOCOPY" if "mariadb" in engine.server_version().lower() else "INPLACE", "metadata lock, LOCK=NONE", True)
+        "NOCOPY" if "mariadb" in engine.server_version().lower() else "INPLACE",
+        "metadata lock, LOCK=NONE",
+        True,
+    )
     engine.execute(f"CREATE INDEX t_n ON t (n) ALGORITHM={claim.algorithm} LOCK=NONE")
     with pytest.raises(pymysql.MySQLError) as refused:
         engine.execute("CREATE INDEX t_s ON t (s) ALGORITHM=INSTANT LOCK=NONE")
@@ -131,8 +135,14 @@ def test_create_index_statement_claim_is_accepted_by_the_server(db):
 
 def _session(url: str) -> pymysql.Connection:
     parsed = parse_url(url)
-    return pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.user or "root", password="",
-                           database=parsed.database, autocommit=True)
+    return pymysql.connect(
+        host=parsed.host,
+        port=parsed.port or 3306,
+        user=parsed.user or "root",
+        password="",
+        database=parsed.database,
+        autocommit=True,
+    )
 
 
 def test_instant_alter_queues_behind_an_open_transaction_and_blocks_reads_behind_it(db):
@@ -148,8 +158,10 @@ def test_instant_alter_queues_behind_an_open_transaction_and_blocks_reads_behind
         alter = threading.Thread(target=migrator.cursor().execute, args=("ALTER TABLE t ADD COLUMN c int",))
         alter.start()
         deadline = time.monotonic() + 10
-        while not engine.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE state = "
-                               "'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE t%%'"):
+        while not engine.query(
+            "SELECT 1 FROM information_schema.PROCESSLIST WHERE state = "
+            "'Waiting for table metadata lock' AND info LIKE 'ALTER TABLE t%%'"
+        ):
             assert time.monotonic() < deadline, "the ALTER never waited"
             time.sleep(0.02)
         with other.cursor() as cur:
@@ -162,5 +174,7 @@ def test_instant_alter_queues_behind_an_open_transaction_and_blocks_reads_behind
     finally:
         for session in (reader, migrator, other):
             session.close()
-    assert engine.query("SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
-                        "AND table_name = 't' AND column_name = 'c'") == [(1,)]
+    assert engine.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = 't' AND column_name = 'c'"
+    ) == [(1,)]

@@ -14,7 +14,6 @@ import psycopg
 import pytest
 
 from dbcheck import wait_for
-
 from migration_manager.analysis.locks import Server, lock_impact
 from migration_manager.analysis.locks.postgres import CONFLICTS
 from migration_manager.analysis.operations import statement_operations
@@ -64,8 +63,16 @@ CASES = [
     "UPDATE t SET v = v + 1 WHERE id < 10",
 ]
 
-MODE_ORDER = ["ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE",
-              "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"]
+MODE_ORDER = [
+    "ACCESS SHARE",
+    "ROW SHARE",
+    "ROW EXCLUSIVE",
+    "SHARE UPDATE EXCLUSIVE",
+    "SHARE",
+    "SHARE ROW EXCLUSIVE",
+    "EXCLUSIVE",
+    "ACCESS EXCLUSIVE",
+]
 
 
 def _mode(pg_mode: str) -> str:
@@ -103,8 +110,9 @@ def _claim(engine, statement: str):
 
 def _held_modes(session: psycopg.Connection, oids: dict[str, int]) -> dict[str, set[str]]:
     names = {oid: name for name, oid in oids.items()}
-    rows = session.execute("SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() "
-                           "AND locktype = 'relation' AND granted").fetchall()
+    rows = session.execute(
+        "SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted"
+    ).fetchall()
     held: dict[str, set[str]] = {}
     for relation, mode in rows:
         if relation in names:
@@ -134,8 +142,11 @@ def test_lock_claim_matches_server(db, statement):
         session.execute(statement)
         held = _held_modes(session, oids)
         files_after = session.execute("SELECT relfilenode FROM pg_class WHERE relname = 't'").fetchone()[0]
-        blocked = {(table, what): _blocked(url, sql) for table, probes in PROBES.items()
-                   for what, sql in zip(("read", "write"), probes)}
+        blocked = {
+            (table, what): _blocked(url, sql)
+            for table, probes in PROBES.items()
+            for what, sql in zip(("read", "write"), probes)
+        }
         session.rollback()
 
     if op.kind != "create_table":
@@ -177,14 +188,22 @@ def test_create_index_concurrently_lets_reads_and_writes_through(db):
     url, engine = db
     op, claim = _claim(engine, "CREATE INDEX CONCURRENTLY t_s ON t (s)")
     assert (claim.lock, claim.blocks_reads, claim.blocks_writes, claim.in_transaction) == (
-        "SHARE UPDATE EXCLUSIVE", False, False, False)
+        "SHARE UPDATE EXCLUSIVE",
+        False,
+        False,
+        False,
+    )
     with psycopg.connect(url) as writer, psycopg.connect(url, autocommit=True) as builder:
         writer.execute("INSERT INTO t (id, v, s, pid) VALUES (200000, 1, 'w', 1)")  # open transaction
         build = threading.Thread(target=builder.execute, args=(op.statement,))
         build.start()
-        modes = wait_for(lambda: engine.query(
-            "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = 't'::regclass "
-            "AND a.query LIKE 'CREATE INDEX CONCURRENTLY%%' AND l.granted"), "the index build to hold its lock")
+        modes = wait_for(
+            lambda: engine.query(
+                "SELECT l.mode FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.relation = 't'::regclass "
+                "AND a.query LIKE 'CREATE INDEX CONCURRENTLY%%' AND l.granted"
+            ),
+            "the index build to hold its lock",
+        )
         assert {_mode(m) for (m,) in modes} == {claim.lock}
         assert not _blocked(url, PROBES["t"][0]) and not _blocked(url, PROBES["t"][1])
         writer.commit()
@@ -202,13 +221,18 @@ def test_brief_exclusive_lock_queues_behind_a_reader_and_blocks_reads_behind_it(
         reader.execute("SELECT count(*) FROM t")  # a long transaction holding ACCESS SHARE
         alter = threading.Thread(target=migrator.execute, args=(op.statement,))
         alter.start()
-        wait_for(lambda: engine.query("SELECT 1 FROM pg_locks WHERE relation = 't'::regclass AND NOT granted "
-                                       "AND mode = 'AccessExclusiveLock'"), "the ALTER to wait")
+        wait_for(
+            lambda: engine.query(
+                "SELECT 1 FROM pg_locks WHERE relation = 't'::regclass AND NOT granted AND mode = 'AccessExclusiveLock'"
+            ),
+            "the ALTER to wait",
+        )
         assert _blocked(url, PROBES["t"][0]), "a new read waits behind the queued ALTER"
         reader.rollback()
         alter.join(timeout=30)
-    assert engine.query("SELECT count(*) FROM information_schema.columns WHERE table_name = 't' "
-                        "AND column_name = 'c'") == [(1,)]
+    assert engine.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'"
+    ) == [(1,)]
 
 
 @pytest.mark.parametrize("version, rewrites", [("PostgreSQL 10.23", True), ("PostgreSQL 11.0", False)])

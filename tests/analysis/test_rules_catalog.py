@@ -15,7 +15,8 @@ CATALOG = Path(__file__).resolve().parents[2] / "skill_resources" / "rules-catal
 def test_committed_catalog_matches_the_rule_files():
     assert CATALOG.read_text() == catalog(), (
         "skill_resources/rules-catalog.md is stale: run "
-        "`python -m migration_manager.analysis.catalog skill_resources/rules-catalog.md`")
+        "`python -m migration_manager.analysis.catalog skill_resources/rules-catalog.md`"
+    )
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)

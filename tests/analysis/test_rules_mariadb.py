@@ -4,6 +4,7 @@ online-DDL rule (ALGORITHM / LOCK) in place of the PostgreSQL lock rules."""
 from __future__ import annotations
 
 import pytest
+
 from .rule_cases import analyze, labels, one, seeded_database
 
 pytestmark = pytest.mark.mysql
@@ -39,32 +40,79 @@ def db():
 
 COPY = ("mysql-online-ddl", "warning")
 DANGEROUS = [
-    (["ALTER TABLE users DROP COLUMN bio"], {("drop-column", "danger")},
-     "drop-column", {"rows": 1000, "non_null_values": 250}),
+    (
+        ["ALTER TABLE users DROP COLUMN bio"],
+        {("drop-column", "danger")},
+        "drop-column",
+        {"rows": 1000, "non_null_values": 250},
+    ),
     (["DROP TABLE orders"], {("drop-table", "danger")}, "drop-table", {"rows": 600}),
-    (["ALTER TABLE users MODIFY name VARCHAR(100)"], {("type-narrowing", "danger"), COPY},
-     "type-narrowing", {"too_long": 100}),
-    (["ALTER TABLE users MODIFY score INT"], {("type-narrowing", "danger"), COPY},
-     "type-narrowing", {"out_of_range": 10}),
-    (["ALTER TABLE users MODIFY balance DECIMAL(5,2)"], {("type-narrowing", "danger"), COPY},
-     "type-narrowing", {"overflow": 1, "rounded": 200}),
-    (["ALTER TABLE users MODIFY bio VARCHAR(2)"], {("type-narrowing", "danger"), COPY},
-     "type-narrowing", {"too_long": 250}),
-    (["ALTER TABLE users ADD UNIQUE INDEX users_email_key (email)"], {("unique-duplicates", "danger")},
-     "unique-duplicates", {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
-    (["CREATE UNIQUE INDEX users_email_key ON users (email) ALGORITHM=INPLACE LOCK=NONE"],
-     {("unique-duplicates", "danger")}, "unique-duplicates",
-     {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
-    (["ALTER TABLE users MODIFY bio TEXT NOT NULL"], {("not-null-blocked", "danger")},
-     "not-null-blocked", {"nulls": 750}),
-    (["ALTER TABLE users ADD COLUMN c INT NOT NULL"], {("not-null-blocked", "danger")},
-     "not-null-blocked", {"rows": 1000}),
-    (["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"],
-     {("foreign-key-orphans", "danger"), COPY}, "foreign-key-orphans", {"orphan_rows": 24}),
-    (["ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
-     {("check-violations", "danger"), COPY}, "check-violations", {"violating_rows": 180}),
-    (["RENAME TABLE users TO people", "ALTER TABLE people DROP COLUMN bio"],
-     {("drop-column", "danger"), ("rename-in-use", "warning")}, "drop-column", {"rows": 1000, "non_null_values": 250}),
+    (
+        ["ALTER TABLE users MODIFY name VARCHAR(100)"],
+        {("type-narrowing", "danger"), COPY},
+        "type-narrowing",
+        {"too_long": 100},
+    ),
+    (
+        ["ALTER TABLE users MODIFY score INT"],
+        {("type-narrowing", "danger"), COPY},
+        "type-narrowing",
+        {"out_of_range": 10},
+    ),
+    (
+        ["ALTER TABLE users MODIFY balance DECIMAL(5,2)"],
+        {("type-narrowing", "danger"), COPY},
+        "type-narrowing",
+        {"overflow": 1, "rounded": 200},
+    ),
+    (
+        ["ALTER TABLE users MODIFY bio VARCHAR(2)"],
+        {("type-narrowing", "danger"), COPY},
+        "type-narrowing",
+        {"too_long": 250},
+    ),
+    (
+        ["ALTER TABLE users ADD UNIQUE INDEX users_email_key (email)"],
+        {("unique-duplicates", "danger")},
+        "unique-duplicates",
+        {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0},
+    ),
+    (
+        ["CREATE UNIQUE INDEX users_email_key ON users (email) ALGORITHM=INPLACE LOCK=NONE"],
+        {("unique-duplicates", "danger")},
+        "unique-duplicates",
+        {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0},
+    ),
+    (
+        ["ALTER TABLE users MODIFY bio TEXT NOT NULL"],
+        {("not-null-blocked", "danger")},
+        "not-null-blocked",
+        {"nulls": 750},
+    ),
+    (
+        ["ALTER TABLE users ADD COLUMN c INT NOT NULL"],
+        {("not-null-blocked", "danger")},
+        "not-null-blocked",
+        {"rows": 1000},
+    ),
+    (
+        ["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"],
+        {("foreign-key-orphans", "danger"), COPY},
+        "foreign-key-orphans",
+        {"orphan_rows": 24},
+    ),
+    (
+        ["ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
+        {("check-violations", "danger"), COPY},
+        "check-violations",
+        {"violating_rows": 180},
+    ),
+    (
+        ["RENAME TABLE users TO people", "ALTER TABLE people DROP COLUMN bio"],
+        {("drop-column", "danger"), ("rename-in-use", "warning")},
+        "drop-column",
+        {"rows": 1000, "non_null_values": 250},
+    ),
 ]
 
 
@@ -132,7 +180,11 @@ SAFE = [
     ["ALTER TABLE users MODIFY name VARCHAR(300)"],
     ["DROP TABLE empty_t"],
     ["ALTER TABLE orders ADD CONSTRAINT orders_id_fk FOREIGN KEY (id) REFERENCES users (id)"],  # COPY, but no orphans
-    ["CREATE TABLE t2 (id int, u int)", "ALTER TABLE t2 ADD COLUMN c int NOT NULL", "CREATE UNIQUE INDEX t2u ON t2 (u)"],
+    [
+        "CREATE TABLE t2 (id int, u int)",
+        "ALTER TABLE t2 ADD COLUMN c int NOT NULL",
+        "CREATE UNIQUE INDEX t2u ON t2 (u)",
+    ],
 ]
 
 
@@ -141,20 +193,26 @@ def test_safe_migration_has_no_danger(db, migration):
     assert not [f for f in analyze(db, migration) if f.blocks]
 
 
-@pytest.mark.parametrize("statement, broken", [
-    ("ALTER TABLE accounts RENAME COLUMN handle TO nick", ["view account_handles", "trigger account_trim"]),
-    ("RENAME TABLE accounts TO members", ["view account_handles", "procedure account_total"]),  # the trigger moves
-])
+@pytest.mark.parametrize(
+    "statement, broken",
+    [
+        ("ALTER TABLE accounts RENAME COLUMN handle TO nick", ["view account_handles", "trigger account_trim"]),
+        ("RENAME TABLE accounts TO members", ["view account_handles", "procedure account_total"]),  # the trigger moves
+    ],
+)
 def test_rename_names_the_views_triggers_and_routines_it_breaks_and_the_server_agrees(db, statement, broken):
     import pymysql
+
     from dbcheck import connect
 
     found = one(analyze(db, [statement]), "rename-in-use")
     assert found.severity == "danger" and found.counts == {"broken_objects": len(broken)}
     assert all(name in found.message for name in broken)
-    calls = {"view account_handles": "SELECT * FROM account_handles",
-             "trigger account_trim": "INSERT INTO {table} (id, {column}) VALUES (99, ' x ')",
-             "procedure account_total": "CALL account_total()"}
+    calls = {
+        "view account_handles": "SELECT * FROM account_handles",
+        "trigger account_trim": "INSERT INTO {table} (id, {column}) VALUES (99, ' x ')",
+        "procedure account_total": "CALL account_total()",
+    }
     table, column = ("members", "handle") if "RENAME TABLE" in statement else ("accounts", "nick")
     conn = connect(db)
     try:
@@ -170,16 +228,28 @@ def test_rename_names_the_views_triggers_and_routines_it_breaks_and_the_server_a
                 cur.execute("DELETE FROM members WHERE id = 99")
     finally:
         with conn.cursor() as cur:
-            cur.execute("RENAME TABLE members TO accounts" if "RENAME TABLE" in statement
-                        else "ALTER TABLE accounts RENAME COLUMN nick TO handle")
+            cur.execute(
+                "RENAME TABLE members TO accounts"
+                if "RENAME TABLE" in statement
+                else "ALTER TABLE accounts RENAME COLUMN nick TO handle"
+            )
         conn.close()
 
 
 def test_a_backfill_earlier_in_the_plan_is_counted(db):
-    assert labels(analyze(db, ["UPDATE users SET bio = '' WHERE bio IS NULL",
-                               "ALTER TABLE users MODIFY bio TEXT NOT NULL"])) == set()
-    partial = one(analyze(db, ["UPDATE users SET bio = '' WHERE bio IS NULL AND id <= 500",
-                               "ALTER TABLE users MODIFY bio TEXT NOT NULL"]), "not-null-blocked")
+    assert (
+        labels(
+            analyze(db, ["UPDATE users SET bio = '' WHERE bio IS NULL", "ALTER TABLE users MODIFY bio TEXT NOT NULL"])
+        )
+        == set()
+    )
+    partial = one(
+        analyze(
+            db,
+            ["UPDATE users SET bio = '' WHERE bio IS NULL AND id <= 500", "ALTER TABLE users MODIFY bio TEXT NOT NULL"],
+        ),
+        "not-null-blocked",
+    )
     assert (partial.severity, partial.counts) == ("danger", {"nulls": 375})
 
 
@@ -187,5 +257,6 @@ def test_orphans_are_counted_after_the_plans_own_delete(db):
     fk = "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"
     found = one(analyze(db, ["DELETE FROM orders WHERE user_id > 5500", fk]), "foreign-key-orphans")
     assert (found.severity, found.counts) == ("danger", {"orphan_rows": 20})
-    assert "orphan_rows" not in {k for f in analyze(db, ["DELETE FROM orders WHERE user_id > 5000", fk])
-                                 for k in f.counts}
+    assert "orphan_rows" not in {
+        k for f in analyze(db, ["DELETE FROM orders WHERE user_id > 5000", fk]) for k in f.counts
+    }

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from dbcheck import Project, execute, history, query
 
+from dbcheck import Project, execute, history, query
 from migration_manager import service
 from migration_manager.errors import MigrationFileError
 
 SEED = {
     "postgres": "CREATE TABLE users (id int PRIMARY KEY, email text, bio text); "
-                "INSERT INTO users SELECT g, 'u' || (g % 90), CASE WHEN g % 2 = 0 THEN 'b' END "
-                "FROM generate_series(1, 100) g",
+    "INSERT INTO users SELECT g, 'u' || (g % 90), CASE WHEN g % 2 = 0 THEN 'b' END "
+    "FROM generate_series(1, 100) g",
     "mysql": "CREATE TABLE users (id int PRIMARY KEY, email varchar(50), bio text); "
-             "INSERT INTO users SELECT seq, concat('u', seq % 90), CASE WHEN seq % 2 = 0 THEN 'b' END FROM seq_1_to_100",
+    "INSERT INTO users SELECT seq, concat('u', seq % 90), CASE WHEN seq % 2 = 0 THEN 'b' END FROM seq_1_to_100",
 }
 
 
@@ -34,20 +34,28 @@ def _request(project: Project, cls=service.ApplyRequest, **fields):
 
 def _unique_indexes(url: str) -> int:
     if url.startswith("mysql"):
-        sql = ("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
-               "AND table_name = 'users' AND non_unique = 0 AND index_name <> 'PRIMARY'")
+        sql = (
+            "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+            "AND table_name = 'users' AND non_unique = 0 AND index_name <> 'PRIMARY'"
+        )
     else:
         sql = "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'users' AND indexname <> 'users_pkey'"
     return query(url, sql)[0][0]
 
 
 def test_apply_stops_for_approval_when_a_finding_is_dangerous(seeded):
-    seeded.native("1", "unique_email", "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
-                  "ALTER TABLE users DROP CONSTRAINT users_email_key;")
+    seeded.native(
+        "1",
+        "unique_email",
+        "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+        "ALTER TABLE users DROP CONSTRAINT users_email_key;",
+    )
     report = service.apply(_request(seeded))
     assert report.outcome == "needs-approval"
-    assert any("unique-duplicates" in reason and "10 duplicate key value(s) held by 20 rows" in reason
-               for reason in report.approval_reasons)
+    assert any(
+        "unique-duplicates" in reason and "10 duplicate key value(s) held by 20 rows" in reason
+        for reason in report.approval_reasons
+    )
     finding = next(f for f in report.findings if f.rule == "unique-duplicates")
     assert (finding.migration, finding.statement_index, finding.counts["duplicate_rows"]) == ("1", 1, 20)
     assert _unique_indexes(seeded.url) == 0 and not history(seeded.url)
@@ -79,7 +87,9 @@ def test_analyze_reports_statements_and_findings_per_migration(pg_url, tmp_path)
     project.native("2", "drop_bio", "ALTER TABLE users DROP COLUMN bio;\nALTER TABLE users ADD COLUMN x int;")
     report = service.analyze(_request(project, service.AnalyzeRequest))
     assert [(m.version, m.mode, [s.operations for s in m.statements]) for m in report.migrations] == [
-        ("1", "transaction", [["add_column"]]), ("2", "transaction", [["drop_column"], ["add_column"]])]
+        ("1", "transaction", [["add_column"]]),
+        ("2", "transaction", [["drop_column"], ["add_column"]]),
+    ]
     assert [(f.rule, f.severity) for f in report.migrations[1].findings] == [("drop-column", "danger")]
     assert report.summary["danger"] == 1 and report.needs_approval
     only = service.analyze(_request(project, service.AnalyzeRequest, version="1"))

@@ -4,6 +4,7 @@ dangerous migration with its exact figures, each safe one with no warning or dan
 from __future__ import annotations
 
 import pytest
+
 from .rule_cases import analyze, labels, one, seeded_database
 
 pytestmark = pytest.mark.postgres
@@ -43,38 +44,86 @@ def db():
 
 
 DANGEROUS = [  # (migration, {(rule, severity)}, rule to look at, its exact counts)
-    (["ALTER TABLE users DROP COLUMN bio"], {("drop-column", "danger")},
-     "drop-column", {"rows": 1000, "non_null_values": 250}),
+    (
+        ["ALTER TABLE users DROP COLUMN bio"],
+        {("drop-column", "danger")},
+        "drop-column",
+        {"rows": 1000, "non_null_values": 250},
+    ),
     (["DROP TABLE orders"], {("drop-table", "danger")}, "drop-table", {"rows": 600}),
     (["TRUNCATE orders"], {("drop-table", "danger")}, "drop-table", {"rows": 600}),
-    (["ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"],
-     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"too_long": 100}),
-    (["ALTER TABLE users ALTER COLUMN bio TYPE varchar(2)"],  # TEXT -> VARCHAR(n)
-     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"too_long": 250}),
-    (["ALTER TABLE users ALTER COLUMN score TYPE int"],
-     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing", {"out_of_range": 10}),
-    (["ALTER TABLE users ALTER COLUMN balance TYPE numeric(5,2)"],
-     {("type-narrowing", "danger"), ("rewriting-type-change", "warning")}, "type-narrowing",
-     {"overflow": 1, "rounded": 200}),
-    (["ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)"],
-     {("unique-duplicates", "danger"), ("index-not-concurrent", "warning")}, "unique-duplicates",
-     {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
-    (["CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)"], {("unique-duplicates", "danger")},
-     "unique-duplicates", {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}),
-    (["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"], {("not-null-blocked", "danger"), ("not-null-scan", "warning")},
-     "not-null-blocked", {"nulls": 750}),
-    (["ALTER TABLE users ADD COLUMN c int NOT NULL"], {("not-null-blocked", "danger")},
-     "not-null-blocked", {"rows": 1000}),
-    (["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"],
-     {("foreign-key-orphans", "danger"), ("constraint-not-valid", "warning")}, "foreign-key-orphans",
-     {"orphan_rows": 24}),
-    (["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID"],
-     {("foreign-key-orphans", "warning")}, "foreign-key-orphans", {"orphan_rows": 24}),
-    (["ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
-     {("check-violations", "danger"), ("constraint-not-valid", "warning")}, "check-violations",
-     {"violating_rows": 180}),
-    (["ALTER TABLE events ADD COLUMN x int", "UPDATE events SET kind = 'c' WHERE kind = 'a'"],
-     {("ddl-with-big-dml", "warning")}, "ddl-with-big-dml", {"rows": 10000}),
+    (
+        ["ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"],
+        {("type-narrowing", "danger"), ("rewriting-type-change", "warning")},
+        "type-narrowing",
+        {"too_long": 100},
+    ),
+    (
+        ["ALTER TABLE users ALTER COLUMN bio TYPE varchar(2)"],  # TEXT -> VARCHAR(n)
+        {("type-narrowing", "danger"), ("rewriting-type-change", "warning")},
+        "type-narrowing",
+        {"too_long": 250},
+    ),
+    (
+        ["ALTER TABLE users ALTER COLUMN score TYPE int"],
+        {("type-narrowing", "danger"), ("rewriting-type-change", "warning")},
+        "type-narrowing",
+        {"out_of_range": 10},
+    ),
+    (
+        ["ALTER TABLE users ALTER COLUMN balance TYPE numeric(5,2)"],
+        {("type-narrowing", "danger"), ("rewriting-type-change", "warning")},
+        "type-narrowing",
+        {"overflow": 1, "rounded": 200},
+    ),
+    (
+        ["ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)"],
+        {("unique-duplicates", "danger"), ("index-not-concurrent", "warning")},
+        "unique-duplicates",
+        {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0},
+    ),
+    (
+        ["CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email)"],
+        {("unique-duplicates", "danger")},
+        "unique-duplicates",
+        {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0},
+    ),
+    (
+        ["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"],
+        {("not-null-blocked", "danger"), ("not-null-scan", "warning")},
+        "not-null-blocked",
+        {"nulls": 750},
+    ),
+    (
+        ["ALTER TABLE users ADD COLUMN c int NOT NULL"],
+        {("not-null-blocked", "danger")},
+        "not-null-blocked",
+        {"rows": 1000},
+    ),
+    (
+        ["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)"],
+        {("foreign-key-orphans", "danger"), ("constraint-not-valid", "warning")},
+        "foreign-key-orphans",
+        {"orphan_rows": 24},
+    ),
+    (
+        ["ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID"],
+        {("foreign-key-orphans", "warning")},
+        "foreign-key-orphans",
+        {"orphan_rows": 24},
+    ),
+    (
+        ["ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
+        {("check-violations", "danger"), ("constraint-not-valid", "warning")},
+        "check-violations",
+        {"violating_rows": 180},
+    ),
+    (
+        ["ALTER TABLE events ADD COLUMN x int", "UPDATE events SET kind = 'c' WHERE kind = 'a'"],
+        {("ddl-with-big-dml", "warning")},
+        "ddl-with-big-dml",
+        {"rows": 10000},
+    ),
 ]
 
 
@@ -112,17 +161,27 @@ SAFE = [
     ["ALTER TABLE users ADD COLUMN active boolean NOT NULL DEFAULT true"],
     ["CREATE INDEX CONCURRENTLY users_name_idx ON users (name)"],
     ["CREATE UNIQUE INDEX CONCURRENTLY users_email_recent ON users (email) WHERE id > 950"],  # unique among these
-    ["ALTER TABLE orders ADD CONSTRAINT orders_id_fk FOREIGN KEY (id) REFERENCES users (id) NOT VALID",
-     "ALTER TABLE orders VALIDATE CONSTRAINT orders_id_fk"],
+    [
+        "ALTER TABLE orders ADD CONSTRAINT orders_id_fk FOREIGN KEY (id) REFERENCES users (id) NOT VALID",
+        "ALTER TABLE orders VALIDATE CONSTRAINT orders_id_fk",
+    ],
     ["ALTER TABLE users ALTER COLUMN name TYPE varchar(300)"],
-    ["ALTER TABLE users ADD CONSTRAINT plan_nn CHECK (plan IS NOT NULL) NOT VALID",  # not-null-scan's Good
-     "ALTER TABLE users VALIDATE CONSTRAINT plan_nn", "ALTER TABLE users ALTER COLUMN plan SET NOT NULL",
-     "ALTER TABLE users DROP CONSTRAINT plan_nn"],
+    [
+        "ALTER TABLE users ADD CONSTRAINT plan_nn CHECK (plan IS NOT NULL) NOT VALID",  # not-null-scan's Good
+        "ALTER TABLE users VALIDATE CONSTRAINT plan_nn",
+        "ALTER TABLE users ALTER COLUMN plan SET NOT NULL",
+        "ALTER TABLE users DROP CONSTRAINT plan_nn",
+    ],
     ["DROP TABLE empty_t"],
     ["ALTER TABLE events ADD COLUMN x int", "DELETE FROM events WHERE id <= 100"],
     # a table the plan creates has no rows: nothing to probe, nothing blocked
-    ["CREATE TABLE t2 (id int, u int)", "ALTER TABLE t2 ADD COLUMN c int NOT NULL", "CREATE UNIQUE INDEX ON t2 (u)",
-     "ALTER TABLE t2 ADD CONSTRAINT t2_fk FOREIGN KEY (u) REFERENCES users (id)", "DROP TABLE t2"],
+    [
+        "CREATE TABLE t2 (id int, u int)",
+        "ALTER TABLE t2 ADD COLUMN c int NOT NULL",
+        "CREATE UNIQUE INDEX ON t2 (u)",
+        "ALTER TABLE t2 ADD CONSTRAINT t2_fk FOREIGN KEY (u) REFERENCES users (id)",
+        "DROP TABLE t2",
+    ],
 ]
 
 
@@ -135,22 +194,31 @@ def test_unique_index_on_an_expression_groups_by_the_expression(db):
     # emails u1..u50 collide twice each already; lower() adds nothing here, so the same 50 groups
     finding = one(analyze(db, ["CREATE UNIQUE INDEX CONCURRENTLY ux ON users (lower(email))"]), "unique-duplicates")
     assert finding.counts == {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}
-    assert "GROUP BY LOWER(\"email\")" in finding.probe_sql
+    assert 'GROUP BY LOWER("email")' in finding.probe_sql
     none = analyze(db, ["CREATE UNIQUE INDEX CONCURRENTLY ux ON users (lower(name), id)"])
     assert labels(none) == set()
 
 
 def test_probes_follow_the_plan_renames_and_new_columns(db):
-    findings = analyze(db, ["ALTER TABLE users RENAME TO people"], ["ALTER TABLE people DROP COLUMN bio"],
-                       ["ALTER TABLE people ADD COLUMN nick text", "ALTER TABLE people ALTER COLUMN nick SET NOT NULL"])
+    findings = analyze(
+        db,
+        ["ALTER TABLE users RENAME TO people"],
+        ["ALTER TABLE people DROP COLUMN bio"],
+        ["ALTER TABLE people ADD COLUMN nick text", "ALTER TABLE people ALTER COLUMN nick SET NOT NULL"],
+    )
     assert one(findings, "drop-column").counts == {"rows": 1000, "non_null_values": 250}
     assert (one(findings, "drop-column").migration, one(findings, "drop-column").table) == ("2", "people")
     assert one(findings, "not-null-blocked").counts == {"nulls": 1000}  # the new column is NULL in every row
 
 
 def test_foreign_key_to_a_table_the_plan_creates_orphans_every_keyed_row(db):
-    findings = analyze(db, ["CREATE TABLE plans (id int PRIMARY KEY)",
-                            "ALTER TABLE users ADD CONSTRAINT users_plan_fk FOREIGN KEY (id) REFERENCES plans (id)"])
+    findings = analyze(
+        db,
+        [
+            "CREATE TABLE plans (id int PRIMARY KEY)",
+            "ALTER TABLE users ADD CONSTRAINT users_plan_fk FOREIGN KEY (id) REFERENCES plans (id)",
+        ],
+    )
     assert one(findings, "foreign-key-orphans").counts == {"orphan_rows": 1000}
 
 
@@ -170,10 +238,13 @@ def test_probe_queries_list_the_rows_behind_the_count(db):
     assert sum(row[-1] for row in query(db, duplicates.probe_sql)) == 100
 
 
-@pytest.mark.parametrize("statement, broken", [
-    ("ALTER TABLE accounts RENAME COLUMN handle TO nick", ["function account_handle(integer)"]),
-    ("ALTER TABLE accounts RENAME TO members", ["function account_count()", "function account_handle(integer)"]),
-])
+@pytest.mark.parametrize(
+    "statement, broken",
+    [
+        ("ALTER TABLE accounts RENAME COLUMN handle TO nick", ["function account_handle(integer)"]),
+        ("ALTER TABLE accounts RENAME TO members", ["function account_count()", "function account_handle(integer)"]),
+    ],
+)
 def test_rename_names_the_stored_functions_it_breaks_and_the_server_agrees(db, statement, broken):
     import psycopg
 
@@ -192,14 +263,28 @@ def test_rename_names_the_stored_functions_it_breaks_and_the_server_agrees(db, s
 
 
 FIX_FIRST = [  # the fix the rule recommends, earlier in the same plan: counted as after it, nothing is left
-    (["UPDATE users SET bio = '' WHERE bio IS NULL", "ALTER TABLE users ALTER COLUMN bio SET NOT NULL"],
-     "not-null-blocked"),
-    (["DELETE FROM users WHERE id NOT IN (SELECT min(id) FROM users GROUP BY email)",
-      "CREATE UNIQUE INDEX users_email_key ON users (email)"], "unique-duplicates"),
-    (["UPDATE orders SET amount = 0 WHERE amount < 0", "ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)"],
-     "check-violations"),
-    (["UPDATE users SET name = left(name, 100)", "ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"],
-     "type-narrowing"),
+    (
+        ["UPDATE users SET bio = '' WHERE bio IS NULL", "ALTER TABLE users ALTER COLUMN bio SET NOT NULL"],
+        "not-null-blocked",
+    ),
+    (
+        [
+            "DELETE FROM users WHERE id NOT IN (SELECT min(id) FROM users GROUP BY email)",
+            "CREATE UNIQUE INDEX users_email_key ON users (email)",
+        ],
+        "unique-duplicates",
+    ),
+    (
+        [
+            "UPDATE orders SET amount = 0 WHERE amount < 0",
+            "ALTER TABLE orders ADD CONSTRAINT amount_ok CHECK (amount >= 0)",
+        ],
+        "check-violations",
+    ),
+    (
+        ["UPDATE users SET name = left(name, 100)", "ALTER TABLE users ALTER COLUMN name TYPE varchar(100)"],
+        "type-narrowing",
+    ),
 ]
 
 
@@ -218,9 +303,11 @@ def test_a_partial_fix_leaves_the_exact_rest_dangerous_and_the_server_agrees(db)
     import psycopg
 
     # bio is NULL in 750 rows; the backfill covers ids up to 500 only: 375 NULLs are left
-    migration = ["UPDATE users SET bio = '' WHERE bio IS NULL AND id <= 500",
-                 "DELETE FROM users WHERE id > 900 AND bio IS NULL",  # 75 more gone
-                 "ALTER TABLE users ALTER COLUMN bio SET NOT NULL"]
+    migration = [
+        "UPDATE users SET bio = '' WHERE bio IS NULL AND id <= 500",
+        "DELETE FROM users WHERE id > 900 AND bio IS NULL",  # 75 more gone
+        "ALTER TABLE users ALTER COLUMN bio SET NOT NULL",
+    ]
     found = one(analyze(db, migration), "not-null-blocked")
     assert (found.severity, found.counts) == ("danger", {"nulls": 300})
     assert "Counted as after the plan's earlier UPDATE users" in found.message
@@ -235,12 +322,15 @@ def test_a_partial_fix_leaves_the_exact_rest_dangerous_and_the_server_agrees(db)
 FK = "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id)"
 
 
-@pytest.mark.parametrize("fix, left", [
-    ("DELETE FROM orders WHERE user_id NOT IN (SELECT id FROM users)", 0),
-    ("UPDATE orders SET user_id = NULL WHERE user_id NOT IN (SELECT id FROM users)", 0),
-    ("DELETE FROM orders WHERE user_id > 5500", 20),  # 4 of the 24 orphans
-    ("UPDATE orders SET user_id = 1 WHERE user_id > 5300", 12),
-])
+@pytest.mark.parametrize(
+    "fix, left",
+    [
+        ("DELETE FROM orders WHERE user_id NOT IN (SELECT id FROM users)", 0),
+        ("UPDATE orders SET user_id = NULL WHERE user_id NOT IN (SELECT id FROM users)", 0),
+        ("DELETE FROM orders WHERE user_id > 5500", 20),  # 4 of the 24 orphans
+        ("UPDATE orders SET user_id = 1 WHERE user_id > 5300", 12),
+    ],
+)
 def test_orphans_are_counted_after_the_plans_own_fix_and_the_server_agrees(db, fix, left):
     import psycopg
 
@@ -248,15 +338,18 @@ def test_orphans_are_counted_after_the_plans_own_fix_and_the_server_agrees(db, f
     assert [f.counts for f in found] == ([{"orphan_rows": left}] if left else [])
     with psycopg.connect(db) as conn:  # rolled back
         conn.execute(fix)
-        orphans = conn.execute("SELECT count(*) FROM orders o WHERE user_id IS NOT NULL AND NOT EXISTS "
-                               "(SELECT 1 FROM users u WHERE u.id = o.user_id)").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT count(*) FROM orders o WHERE user_id IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM users u WHERE u.id = o.user_id)"
+        ).fetchone()[0]
         assert orphans == left
         conn.rollback()
 
 
 def test_a_fix_the_probe_cannot_follow_makes_the_count_a_warning_measured_before_it(db):
-    found = one(analyze(db, ["UPDATE orders o SET user_id = u.id FROM users u WHERE u.id = o.id", FK]),
-                "foreign-key-orphans")
+    found = one(
+        analyze(db, ["UPDATE orders o SET user_id = u.id FROM users u WHERE u.id = o.id", FK]), "foreign-key-orphans"
+    )
     assert (found.severity, found.counts, found.exact) == ("warning", {"orphan_rows": 24}, False)
     assert "Measured before statement 1 (UPDATE orders)" in found.message
 
@@ -273,8 +366,11 @@ def test_a_data_change_of_other_columns_leaves_the_danger(db):
 
 
 def test_a_fix_in_an_earlier_migration_counts_too(db):
-    findings = analyze(db, ["UPDATE users SET bio = 'x' WHERE bio IS NULL AND id <= 100"],
-                       ["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"])
+    findings = analyze(
+        db,
+        ["UPDATE users SET bio = 'x' WHERE bio IS NULL AND id <= 100"],
+        ["ALTER TABLE users ALTER COLUMN bio SET NOT NULL"],
+    )
     assert one(findings, "not-null-blocked").counts == {"nulls": 675}
 
 

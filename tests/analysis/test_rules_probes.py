@@ -13,8 +13,11 @@ from migration_manager.engines import open_engine
 
 from .rule_cases import analyze, one, seeded_database
 
-SLOW = {"postgres": "SELECT pg_sleep(2)", "mysql": "SELECT SLEEP(2)",
-        "sqlite": "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c"}
+SLOW = {
+    "postgres": "SELECT pg_sleep(2)",
+    "mysql": "SELECT SLEEP(2)",
+    "sqlite": "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT count(*) FROM c",
+}
 
 
 def test_bounded_probe_gives_none_and_leaves_the_session_untouched(any_url):
@@ -31,9 +34,11 @@ def test_bounded_probe_gives_none_and_leaves_the_session_untouched(any_url):
 
 @pytest.mark.postgres
 def test_huge_table_is_sampled_with_a_stated_interval_that_holds_the_true_count(tmp_path):
-    seed = ["CREATE TABLE big (id int PRIMARY KEY, v int)",
-            "INSERT INTO big SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g END FROM generate_series(1, 200000) g",
-            "ANALYZE big"]
+    seed = [
+        "CREATE TABLE big (id int PRIMARY KEY, v int)",
+        "INSERT INTO big SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE g END FROM generate_series(1, 200000) g",
+        "ANALYZE big",
+    ]
     with seeded_database("postgres", seed) as url:
         engine = open_engine(url)
         try:
@@ -63,8 +68,9 @@ def test_out_of_budget_figure_is_unknown_and_still_dangerous():
 
         engine = open_engine(url)
         try:
-            findings = find(engine, [ScriptToCheck("1", "up", ("ALTER TABLE t DROP COLUMN bio",), True)],
-                            budget=Budget(seconds=0))
+            findings = find(
+                engine, [ScriptToCheck("1", "up", ("ALTER TABLE t DROP COLUMN bio",), True)], budget=Budget(seconds=0)
+            )
         finally:
             engine.close()
     finding = one(findings, "drop-column")
@@ -73,13 +79,17 @@ def test_out_of_budget_figure_is_unknown_and_still_dangerous():
 
 @pytest.mark.postgres
 def test_probes_on_one_table_share_one_scan():
-    seed = ["CREATE TABLE t (id int, a text, b text)",
-            "INSERT INTO t SELECT g, CASE WHEN g % 2 = 0 THEN 'x' END, CASE WHEN g % 3 = 0 THEN 'y' END "
-            "FROM generate_series(1, 300) g"]
+    seed = [
+        "CREATE TABLE t (id int, a text, b text)",
+        "INSERT INTO t SELECT g, CASE WHEN g % 2 = 0 THEN 'x' END, CASE WHEN g % 3 = 0 THEN 'y' END "
+        "FROM generate_series(1, 300) g",
+    ]
     with seeded_database("postgres", seed) as url:
         before = _sequential_scans(url)
-        findings = analyze(url, ["ALTER TABLE t DROP COLUMN a", "ALTER TABLE t ALTER COLUMN b SET NOT NULL",
-                                 "DELETE FROM t WHERE id > 0"])
+        findings = analyze(
+            url,
+            ["ALTER TABLE t DROP COLUMN a", "ALTER TABLE t ALTER COLUMN b SET NOT NULL", "DELETE FROM t WHERE id > 0"],
+        )
         after = _sequential_scans(url, other_than=before)
     assert one(findings, "drop-column").counts["non_null_values"] == 150
     assert one(findings, "not-null-blocked").counts == {"nulls": 200}
@@ -106,31 +116,53 @@ def test_every_count_form_counts_exactly_the_rows_where_its_condition_is_true(an
     try:
         engine.execute("CREATE TABLE t (id int, v int, s varchar(20))")
         for i in range(1, 13):  # v NULL on 3 rows; s NULL on 2, 'a' on 4, 'xy' on the other 6
-            engine.execute(f"INSERT INTO t VALUES ({i}, {'NULL' if i % 4 == 0 else i}, "
-                           f"{'NULL' if i % 6 == 0 else repr('a' if i % 3 == 0 else 'xy')})")
+            engine.execute(
+                f"INSERT INTO t VALUES ({i}, {'NULL' if i % 4 == 0 else i}, "
+                f"{'NULL' if i % 6 == 0 else repr('a' if i % 3 == 0 else 'xy')})"
+            )
         v, s = exp.column("v", quoted=True), exp.column("s", quoted=True)
-        conditions = {"v not null": exp.Not(this=exp.paren(v.is_(exp.null()))), "v null": v.is_(exp.null()),
-                      "every row": exp.true(), "v > 5, noise": exp.and_(exp.paren(v > 5), exp.paren(exp.true())),
-                      "s null, noise": exp.and_(exp.paren(s.is_(exp.null())), exp.paren(exp.true())),
-                      "not v > 5": exp.Not(this=exp.paren(v > 5)), "asked twice": v > 5,
-                      "s is not null": exp.condition("s IS NOT NULL"),
-                      "not (s is not null)": exp.condition("NOT (s IS NOT NULL)")}
+        conditions = {
+            "v not null": exp.Not(this=exp.paren(v.is_(exp.null()))),
+            "v null": v.is_(exp.null()),
+            "every row": exp.true(),
+            "v > 5, noise": exp.and_(exp.paren(v > 5), exp.paren(exp.true())),
+            "s null, noise": exp.and_(exp.paren(s.is_(exp.null())), exp.paren(exp.true())),
+            "not v > 5": exp.Not(this=exp.paren(v > 5)),
+            "asked twice": v > 5,
+            "s is not null": exp.condition("s IS NOT NULL"),
+            "not (s is not null)": exp.condition("NOT (s IS NOT NULL)"),
+        }
         measured = measure(engine, [Probe(name, "t", condition=c) for name, c in conditions.items()])
-        expected = {name: engine.query(f"SELECT COUNT(*) FROM t WHERE {c.sql(dialect=engine.dialect)}")[0][0]
-                    for name, c in conditions.items()}
+        expected = {
+            name: engine.query(f"SELECT COUNT(*) FROM t WHERE {c.sql(dialect=engine.dialect)}")[0][0]
+            for name, c in conditions.items()
+        }
     finally:
         engine.close()
     assert {name: m.value for name, m in measured.items()} == expected
-    assert expected == {"v not null": 9, "v null": 3, "every row": 12, "v > 5, noise": 5, "s null, noise": 2,
-                        "not v > 5": 4, "asked twice": 5, "s is not null": 10, "not (s is not null)": 2}
+    assert expected == {
+        "v not null": 9,
+        "v null": 3,
+        "every row": 12,
+        "v > 5, noise": 5,
+        "s null, noise": 2,
+        "not v > 5": 4,
+        "asked twice": 5,
+        "s is not null": 10,
+        "not (s is not null)": 2,
+    }
     assert {m.rows for m in measured.values()} == {12}
 
 
-@pytest.mark.parametrize("kind, narrow", [("postgres", "ALTER TABLE t ALTER COLUMN s TYPE varchar(3)"),
-                                          ("mysql", "ALTER TABLE t MODIFY s varchar(3)")])
+@pytest.mark.parametrize(
+    "kind, narrow",
+    [("postgres", "ALTER TABLE t ALTER COLUMN s TYPE varchar(3)"), ("mysql", "ALTER TABLE t MODIFY s varchar(3)")],
+)
 def test_too_long_counts_characters_not_bytes(kind, narrow):
     """'ééé' has 6 bytes and fits varchar(3); the byte-length pre-check must not count it."""
-    create = "CREATE TABLE t (id int PRIMARY KEY, s varchar(10))" + (" CHARACTER SET utf8mb4" if kind == "mysql" else "")
+    create = "CREATE TABLE t (id int PRIMARY KEY, s varchar(10))" + (
+        " CHARACTER SET utf8mb4" if kind == "mysql" else ""
+    )
     seed = [create, "INSERT INTO t VALUES (1, 'ééé'), (2, 'éééé'), (3, 'abcd'), (4, 'ab'), (5, NULL)"]
     with seeded_database(kind, seed) as url:
         finding = one(analyze(url, [narrow]), "type-narrowing")
@@ -146,18 +178,32 @@ def test_duplicates_are_counted_alike_whether_the_distinct_check_finds_none_or_s
         for i in range(1, 11):  # a: 1..5 twice; (a, b) all distinct; c: NULL on even ids, else 7 (5 rows)
             engine.execute(f"INSERT INTO t VALUES ({i}, {(i + 1) // 2}, {i % 2}, {'NULL' if i % 2 == 0 else 7})")
         a, id_ = exp.column("a", quoted=True), exp.column("id", quoted=True)
-        probes = [Probe("a", "t", "duplicates", columns=("a",)), Probe("a b", "t", "duplicates", columns=("a", "b")),
-                  Probe("id", "t", "duplicates", columns=("id",)), Probe("c", "t", "duplicates", columns=("c",)),
-                  Probe("a, id > 6", "t", "duplicates", columns=("a",), where=id_ > 6),
-                  Probe("a, id > 7", "t", "duplicates", columns=("a",), where=id_ > 7),
-                  Probe("a + 0, b", "t", "duplicates", keys=(exp.Add(this=a, expression=exp.Literal.number(0)),
-                                                          exp.column("b", quoted=True)))]
+        probes = [
+            Probe("a", "t", "duplicates", columns=("a",)),
+            Probe("a b", "t", "duplicates", columns=("a", "b")),
+            Probe("id", "t", "duplicates", columns=("id",)),
+            Probe("c", "t", "duplicates", columns=("c",)),
+            Probe("a, id > 6", "t", "duplicates", columns=("a",), where=id_ > 6),
+            Probe("a, id > 7", "t", "duplicates", columns=("a",), where=id_ > 7),
+            Probe(
+                "a + 0, b",
+                "t",
+                "duplicates",
+                keys=(exp.Add(this=a, expression=exp.Literal.number(0)), exp.column("b", quoted=True)),
+            ),
+        ]
         measured = measure(engine, probes)
     finally:
         engine.close()
     assert {name: (m.value, m.groups) for name, m in measured.items()} == {
-        "a": (10, 5), "a b": (0, 0), "id": (0, 0), "c": (5, 1), "a, id > 6": (4, 2), "a, id > 7": (2, 1),
-        "a + 0, b": (0, 0)}
+        "a": (10, 5),
+        "a b": (0, 0),
+        "id": (0, 0),
+        "c": (5, 1),
+        "a, id > 6": (4, 2),
+        "a, id > 7": (2, 1),
+        "a + 0, b": (0, 0),
+    }
 
 
 @pytest.mark.mysql
@@ -172,9 +218,14 @@ def test_counts_hold_under_high_not_precedence(mysql_url):
         engine.execute("CREATE TABLE t (id int, k int, note text)")
         engine.execute("INSERT INTO t VALUES (1, 1, 'a'), (2, 1, NULL), (3, NULL, NULL), (4, NULL, 'b'), (5, 2, 'c')")
         note = exp.column("note", quoted=True)
-        measured = measure(engine, [Probe("kept", "t", condition=not_null(note)),
-                                    Probe("mixed", "t", condition=exp.and_(not_null(note), exp.column("id") > 1)),
-                                    Probe("dup", "t", "duplicates", columns=("k",))])
+        measured = measure(
+            engine,
+            [
+                Probe("kept", "t", condition=not_null(note)),
+                Probe("mixed", "t", condition=exp.and_(not_null(note), exp.column("id") > 1)),
+                Probe("dup", "t", "duplicates", columns=("k",)),
+            ],
+        )
         listed = {name: len(engine.query(m.sql)) for name, m in measured.items()}
     finally:
         engine.close()

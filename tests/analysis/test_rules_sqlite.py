@@ -4,6 +4,7 @@ lock levels to speak of)."""
 from __future__ import annotations
 
 import pytest
+
 from .rule_cases import analyze, labels, one, seeded_database
 
 SEED = [
@@ -31,10 +32,13 @@ def test_unique_index_counts_duplicates(db):
     assert finding.counts == {"duplicate_groups": 50, "duplicate_rows": 100, "null_key_rows": 0}
 
 
-@pytest.mark.parametrize("migration", [
-    ["CREATE TABLE t (id integer)", "CREATE UNIQUE INDEX t_id ON t (id)", "DROP TABLE t"],
-    ["ALTER TABLE users ADD COLUMN x text"],
-    ["DROP TABLE empty_t"],
-])
+@pytest.mark.parametrize(
+    "migration",
+    [
+        ["CREATE TABLE t (id integer)", "CREATE UNIQUE INDEX t_id ON t (id)", "DROP TABLE t"],
+        ["ALTER TABLE users ADD COLUMN x text"],
+        ["DROP TABLE empty_t"],
+    ],
+)
 def test_safe_migration_has_no_finding_above_info(db, migration):
     assert labels(analyze(db, migration)) == set()

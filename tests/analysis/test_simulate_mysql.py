@@ -27,32 +27,61 @@ SETUP = [
 ]
 
 GOOD = [
-    ("CREATE TABLE products (id bigint PRIMARY KEY, sku varchar(40) NOT NULL) ENGINE=InnoDB;\n"
-     "ALTER TABLE orders ADD COLUMN product_id bigint;\n"
-     "ALTER TABLE orders ADD CONSTRAINT fk_orders_product FOREIGN KEY (product_id) REFERENCES products (id);\n"
-     "CREATE INDEX orders_sku_idx ON orders (total);",
-     "DROP INDEX orders_sku_idx ON orders;\nALTER TABLE orders DROP FOREIGN KEY fk_orders_product;\n"
-     "ALTER TABLE orders DROP INDEX fk_orders_product;\n"
-     "ALTER TABLE orders DROP COLUMN product_id;\nDROP TABLE products;"),
-    ("ALTER TABLE users MODIFY email varchar(320) NOT NULL;\nALTER TABLE users RENAME COLUMN name TO full_name;",
-     "ALTER TABLE users RENAME COLUMN full_name TO name;\nALTER TABLE users MODIFY email varchar(255) NOT NULL;"),
+    (
+        "CREATE TABLE products (id bigint PRIMARY KEY, sku varchar(40) NOT NULL) ENGINE=InnoDB;\n"
+        "ALTER TABLE orders ADD COLUMN product_id bigint;\n"
+        "ALTER TABLE orders ADD CONSTRAINT fk_orders_product FOREIGN KEY (product_id) REFERENCES products (id);\n"
+        "CREATE INDEX orders_sku_idx ON orders (total);",
+        "DROP INDEX orders_sku_idx ON orders;\nALTER TABLE orders DROP FOREIGN KEY fk_orders_product;\n"
+        "ALTER TABLE orders DROP INDEX fk_orders_product;\n"
+        "ALTER TABLE orders DROP COLUMN product_id;\nDROP TABLE products;",
+    ),
+    (
+        "ALTER TABLE users MODIFY email varchar(320) NOT NULL;\nALTER TABLE users RENAME COLUMN name TO full_name;",
+        "ALTER TABLE users RENAME COLUMN full_name TO name;\nALTER TABLE users MODIFY email varchar(255) NOT NULL;",
+    ),
 ]
 
 ERRORS = [
     ("missing table", [("ALTER TABLE nope ADD COLUMN x int;", None)], "schema-missing-table"),
     ("missing column", [("ALTER TABLE users DROP COLUMN nope;", None)], "schema-missing-column"),
-    ("FK to a missing table",
-     [("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES nope (id);", None)], "schema-fk-target"),
-    ("FK int to bigint", [("CREATE TABLE notes (id int PRIMARY KEY, user_id int, "
-                           "CONSTRAINT fk_notes_user FOREIGN KEY (user_id) REFERENCES users (id));", None)],
-     "schema-fk-type"),
-    ("index name taken on the table", [("ALTER TABLE users ADD INDEX email (name(20));", None)],
-     "schema-duplicate-name"),
-    ("foreign key name taken in the database",
-     [("CREATE TABLE notes (id int PRIMARY KEY, user_id bigint, "
-       "CONSTRAINT fk_orders_user FOREIGN KEY (user_id) REFERENCES users (id));", None)], "schema-duplicate-name"),
-    ("table created twice", [("CREATE TABLE audit (id int);", None), ("CREATE TABLE audit (id int);", None)],
-     "schema-already-exists"),
+    (
+        "FK to a missing table",
+        [("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES nope (id);", None)],
+        "schema-fk-target",
+    ),
+    (
+        "FK int to bigint",
+        [
+            (
+                "CREATE TABLE notes (id int PRIMARY KEY, user_id int, "
+                "CONSTRAINT fk_notes_user FOREIGN KEY (user_id) REFERENCES users (id));",
+                None,
+            )
+        ],
+        "schema-fk-type",
+    ),
+    (
+        "index name taken on the table",
+        [("ALTER TABLE users ADD INDEX email (name(20));", None)],
+        "schema-duplicate-name",
+    ),
+    (
+        "foreign key name taken in the database",
+        [
+            (
+                "CREATE TABLE notes (id int PRIMARY KEY, user_id bigint, "
+                "CONSTRAINT fk_orders_user FOREIGN KEY (user_id) REFERENCES users (id));",
+                None,
+            )
+        ],
+        "schema-duplicate-name",
+    ),
+    (
+        "table created twice",
+        [("CREATE TABLE audit (id int);", None), ("CREATE TABLE audit (id int);", None)],
+        "schema-already-exists",
+    ),
     ("drop a referenced table", [("DROP TABLE users;", None)], "schema-still-referenced"),
 ]
 
@@ -83,8 +112,11 @@ def test_string_to_number_is_a_warning_and_strict_mode_refuses_values_that_do_no
 
 
 def test_down_that_leaves_a_column_behind_is_reported_and_the_server_agrees(engine, tmp_path):
-    migration = write_migrations(tmp_path, "mysql", [
-        ("CREATE TABLE audit (id int);\nALTER TABLE users ADD COLUMN phone varchar(20);", "DROP TABLE audit;")])[0]
+    migration = write_migrations(
+        tmp_path,
+        "mysql",
+        [("CREATE TABLE audit (id int);\nALTER TABLE users ADD COLUMN phone varchar(20);", "DROP TABLE audit;")],
+    )[0]
     findings = simulate(read_schema(engine), [migration])
     assert [f.rule for f in findings] == ["down-does-not-undo"]
     assert "users: column phone left behind" in findings[0].message

@@ -27,17 +27,21 @@ INSERT INTO orders VALUES (1, 1, 9.50);
 """
 
 GOOD = [
-    ("CREATE TABLE products (id bigint PRIMARY KEY, sku varchar(40) NOT NULL);\n"
-     "ALTER TABLE orders ADD COLUMN product_id bigint;\n"
-     "ALTER TABLE orders ADD CONSTRAINT orders_product_fk FOREIGN KEY (product_id) REFERENCES products (id);\n"
-     "CREATE INDEX orders_product_idx ON orders (product_id);",
-     "DROP INDEX orders_product_idx;\nALTER TABLE orders DROP CONSTRAINT orders_product_fk;\n"
-     "ALTER TABLE orders DROP COLUMN product_id;\nDROP TABLE products;"),
-    ("ALTER TABLE users ALTER COLUMN email TYPE varchar(320);\nALTER TABLE users RENAME COLUMN name TO full_name;\n"
-     "ALTER TABLE users ADD CONSTRAINT users_name_present CHECK (full_name <> '') NOT VALID;\n"
-     "ALTER TABLE users VALIDATE CONSTRAINT users_name_present;",
-     "ALTER TABLE users DROP CONSTRAINT users_name_present;\nALTER TABLE users RENAME COLUMN full_name TO name;\n"
-     "ALTER TABLE users ALTER COLUMN email TYPE varchar(255);"),
+    (
+        "CREATE TABLE products (id bigint PRIMARY KEY, sku varchar(40) NOT NULL);\n"
+        "ALTER TABLE orders ADD COLUMN product_id bigint;\n"
+        "ALTER TABLE orders ADD CONSTRAINT orders_product_fk FOREIGN KEY (product_id) REFERENCES products (id);\n"
+        "CREATE INDEX orders_product_idx ON orders (product_id);",
+        "DROP INDEX orders_product_idx;\nALTER TABLE orders DROP CONSTRAINT orders_product_fk;\n"
+        "ALTER TABLE orders DROP COLUMN product_id;\nDROP TABLE products;",
+    ),
+    (
+        "ALTER TABLE users ALTER COLUMN email TYPE varchar(320);\nALTER TABLE users RENAME COLUMN name TO full_name;\n"
+        "ALTER TABLE users ADD CONSTRAINT users_name_present CHECK (full_name <> '') NOT VALID;\n"
+        "ALTER TABLE users VALIDATE CONSTRAINT users_name_present;",
+        "ALTER TABLE users DROP CONSTRAINT users_name_present;\nALTER TABLE users RENAME COLUMN full_name TO name;\n"
+        "ALTER TABLE users ALTER COLUMN email TYPE varchar(255);",
+    ),
 ]
 
 # (name, migrations as (up, down), the error rule expected at the first failing statement)
@@ -46,35 +50,74 @@ ERRORS = [
     ("missing column", [("ALTER TABLE users DROP COLUMN nope;", None)], "schema-missing-column"),
     ("index on a missing column", [("CREATE INDEX users_nope ON users (nope);", None)], "schema-missing-column"),
     ("update of a missing table", [("UPDATE nope SET x = 1;", None)], "schema-missing-table"),
-    ("FK to a missing table",
-     [("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES nope (id);", None)], "schema-fk-target"),
-    ("FK to a non-unique column",
-     [("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES users (name);", None)], "schema-fk-target"),
-    ("FK of an incompatible type",
-     [("CREATE TABLE notes (id int PRIMARY KEY, author int REFERENCES users (email));", None)], "schema-fk-type"),
+    (
+        "FK to a missing table",
+        [("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES nope (id);", None)],
+        "schema-fk-target",
+    ),
+    (
+        "FK to a non-unique column",
+        [("ALTER TABLE orders ADD CONSTRAINT f FOREIGN KEY (user_id) REFERENCES users (name);", None)],
+        "schema-fk-target",
+    ),
+    (
+        "FK of an incompatible type",
+        [("CREATE TABLE notes (id int PRIMARY KEY, author int REFERENCES users (email));", None)],
+        "schema-fk-type",
+    ),
     ("type change that breaks a FK", [("ALTER TABLE users ALTER COLUMN id TYPE varchar(20);", None)], "schema-fk-type"),
-    ("text to integer without USING", [("ALTER TABLE users ALTER COLUMN email TYPE integer;", None)],
-     "schema-incompatible-type"),
-    ("time of day to timestamp", [("ALTER TABLE users ADD COLUMN at time;\n"
-                                   "ALTER TABLE users ALTER COLUMN at TYPE timestamp;", None)],
-     "schema-incompatible-type"),
-    ("IF NOT EXISTS index on a missing column (PostgreSQL checks the columns before the name)",
-     [("CREATE INDEX orders_total_idx ON orders (total);\n"
-       "CREATE INDEX IF NOT EXISTS orders_total_idx ON orders (nope);", None)], "schema-missing-column"),
-    ("index name taken by another table's index", [("CREATE INDEX users_email_key ON orders (total);", None)],
-     "schema-duplicate-name"),
-    ("constraint name taken", [("ALTER TABLE orders ADD CONSTRAINT orders_pkey UNIQUE (total);", None)],
-     "schema-duplicate-name"),
-    ("table created twice", [("CREATE TABLE audit (id int);", None), ("CREATE TABLE audit (id int);", None)],
-     "schema-already-exists"),
-    ("column added twice", [("ALTER TABLE users ADD COLUMN phone text;", None),
-                            ("ALTER TABLE users ADD COLUMN phone varchar(20);", None)], "schema-already-exists"),
+    (
+        "text to integer without USING",
+        [("ALTER TABLE users ALTER COLUMN email TYPE integer;", None)],
+        "schema-incompatible-type",
+    ),
+    (
+        "time of day to timestamp",
+        [("ALTER TABLE users ADD COLUMN at time;\nALTER TABLE users ALTER COLUMN at TYPE timestamp;", None)],
+        "schema-incompatible-type",
+    ),
+    (
+        "IF NOT EXISTS index on a missing column (PostgreSQL checks the columns before the name)",
+        [
+            (
+                "CREATE INDEX orders_total_idx ON orders (total);\n"
+                "CREATE INDEX IF NOT EXISTS orders_total_idx ON orders (nope);",
+                None,
+            )
+        ],
+        "schema-missing-column",
+    ),
+    (
+        "index name taken by another table's index",
+        [("CREATE INDEX users_email_key ON orders (total);", None)],
+        "schema-duplicate-name",
+    ),
+    (
+        "constraint name taken",
+        [("ALTER TABLE orders ADD CONSTRAINT orders_pkey UNIQUE (total);", None)],
+        "schema-duplicate-name",
+    ),
+    (
+        "table created twice",
+        [("CREATE TABLE audit (id int);", None), ("CREATE TABLE audit (id int);", None)],
+        "schema-already-exists",
+    ),
+    (
+        "column added twice",
+        [("ALTER TABLE users ADD COLUMN phone text;", None), ("ALTER TABLE users ADD COLUMN phone varchar(20);", None)],
+        "schema-already-exists",
+    ),
     ("second primary key", [("ALTER TABLE orders ADD PRIMARY KEY (total);", None)], "schema-already-exists"),
     ("drop a referenced table", [("DROP TABLE users;", None)], "schema-still-referenced"),
     ("drop a referenced column", [("ALTER TABLE users DROP COLUMN id;", None)], "schema-still-referenced"),
-    ("column renamed away earlier in the plan", [("ALTER TABLE users RENAME COLUMN name TO full_name;", None),
-                                                ("CREATE INDEX users_name ON users (name);", None)],
-     "schema-missing-column"),
+    (
+        "column renamed away earlier in the plan",
+        [
+            ("ALTER TABLE users RENAME COLUMN name TO full_name;", None),
+            ("CREATE INDEX users_name ON users (name);", None),
+        ],
+        "schema-missing-column",
+    ),
 ]
 
 
@@ -95,9 +138,12 @@ def test_error_finding_is_the_statement_the_server_refuses(engine, tmp_path, nam
     assert_error_is_the_statement_the_server_refuses(engine, tmp_path, "postgres", scripts, rule)
 
 
-@pytest.mark.parametrize("sql, rule", [
-    ("CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users (id));", "schema-fk-type"),
-])  # a table a DO block creates is unknown, not missing: no finding at all (test_simulate_histories.py)
+@pytest.mark.parametrize(
+    "sql, rule",
+    [
+        ("CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users (id));", "schema-fk-type"),
+    ],
+)  # a table a DO block creates is unknown, not missing: no finding at all (test_simulate_histories.py)
 def test_warning_findings_do_not_stop_what_the_server_runs(engine, tmp_path, sql, rule):
     migrations = write_migrations(tmp_path, "postgres", [(sql, None)])
     findings = simulate(read_schema(engine), migrations)
@@ -106,22 +152,42 @@ def test_warning_findings_do_not_stop_what_the_server_runs(engine, tmp_path, sql
 
 
 def test_using_clause_makes_a_type_change_acceptable(engine, tmp_path):
-    migrations = write_migrations(tmp_path, "postgres", [
-        ("ALTER TABLE users ADD COLUMN age_text text;\n"
-         "ALTER TABLE users ALTER COLUMN age_text TYPE integer USING age_text::integer;", None)])
+    migrations = write_migrations(
+        tmp_path,
+        "postgres",
+        [
+            (
+                "ALTER TABLE users ADD COLUMN age_text text;\n"
+                "ALTER TABLE users ALTER COLUMN age_text TYPE integer USING age_text::integer;",
+                None,
+            )
+        ],
+    )
     assert simulate(read_schema(engine), migrations) == []
     assert first_failure(engine, migrations) is None
 
 
-@pytest.mark.parametrize("up, down, expected", [
-    ("CREATE TABLE audit (id int);\nALTER TABLE users ADD COLUMN phone text;", "DROP TABLE audit;",
-     "users: column phone left behind"),
-    ("ALTER TABLE users ADD COLUMN phone text;",
-     "ALTER TABLE users DROP COLUMN phone;\nALTER TABLE orders DROP COLUMN total;", "orders: column total missing"),
-    ("ALTER TABLE users ALTER COLUMN email TYPE varchar(500);", "ALTER TABLE users ALTER COLUMN email TYPE text;",
-     "users: column email is text NOT NULL, was varchar(255) NOT NULL"),
-    ("CREATE INDEX users_name_idx ON users (name);", "SELECT 1;", "users: index users_name_idx left behind"),
-])
+@pytest.mark.parametrize(
+    "up, down, expected",
+    [
+        (
+            "CREATE TABLE audit (id int);\nALTER TABLE users ADD COLUMN phone text;",
+            "DROP TABLE audit;",
+            "users: column phone left behind",
+        ),
+        (
+            "ALTER TABLE users ADD COLUMN phone text;",
+            "ALTER TABLE users DROP COLUMN phone;\nALTER TABLE orders DROP COLUMN total;",
+            "orders: column total missing",
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN email TYPE varchar(500);",
+            "ALTER TABLE users ALTER COLUMN email TYPE text;",
+            "users: column email is text NOT NULL, was varchar(255) NOT NULL",
+        ),
+        ("CREATE INDEX users_name_idx ON users (name);", "SELECT 1;", "users: index users_name_idx left behind"),
+    ],
+)
 def test_down_that_does_not_undo_up_is_reported_and_the_server_agrees(engine, tmp_path, up, down, expected):
     migration = write_migrations(tmp_path, "postgres", [(up, down)])[0]
     findings = simulate(read_schema(engine), [migration])
@@ -132,8 +198,9 @@ def test_down_that_does_not_undo_up_is_reported_and_the_server_agrees(engine, tm
 
 
 def test_down_that_would_fail_is_a_warning_not_an_error(engine, tmp_path):
-    migration = write_migrations(tmp_path, "postgres", [("ALTER TABLE users ADD COLUMN phone text;",
-                                                         "ALTER TABLE users DROP COLUMN telephone;")])[0]
+    migration = write_migrations(
+        tmp_path, "postgres", [("ALTER TABLE users ADD COLUMN phone text;", "ALTER TABLE users DROP COLUMN telephone;")]
+    )[0]
     findings = simulate(read_schema(engine), [migration])
     assert ("schema-missing-column", "warning", "down") in {(f.rule, f.severity, f.direction) for f in findings}
     assert first_failure(engine, [migration]) is None

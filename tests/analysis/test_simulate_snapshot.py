@@ -38,19 +38,28 @@ def test_a_copy_knows_the_tables_added_dropped_or_edited_since():
 
 
 def test_successive_migrations_on_one_table_with_correct_downs_have_no_findings(tmp_path):
-    migrations = write_migrations(tmp_path, "postgres", [
-        ("ALTER TABLE users ADD COLUMN email text;", "ALTER TABLE users DROP COLUMN email;"),
-        ("CREATE INDEX users_email ON users (email);", "DROP INDEX users_email;"),
-        ("ALTER TABLE users ALTER COLUMN email SET NOT NULL;", "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;"),
-    ])
+    migrations = write_migrations(
+        tmp_path,
+        "postgres",
+        [
+            ("ALTER TABLE users ADD COLUMN email text;", "ALTER TABLE users DROP COLUMN email;"),
+            ("CREATE INDEX users_email ON users (email);", "DROP INDEX users_email;"),
+            (
+                "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+                "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
+            ),
+        ],
+    )
     schema = _snapshot()
     assert simulate(schema, migrations) == []
     assert set(schema.table("users").columns) == {"id"}, "the snapshot given is never changed"
 
 
 def test_a_python_migration_makes_later_missing_objects_uncertain(tmp_path):
-    (tmp_path / "1_data.py").write_text("def up(ctx):\n    ctx.execute('CREATE TABLE audit (id int)')\n\n"
-                                        "def down(ctx):\n    ctx.execute('DROP TABLE audit')\n")
+    (tmp_path / "1_data.py").write_text(
+        "def up(ctx):\n    ctx.execute('CREATE TABLE audit (id int)')\n\n"
+        "def down(ctx):\n    ctx.execute('DROP TABLE audit')\n"
+    )
     from migration_manager.migrations.formats import read_file
 
     python = read_file(tmp_path / "1_data.py", "postgres")
@@ -62,14 +71,26 @@ def test_a_python_migration_makes_later_missing_objects_uncertain(tmp_path):
 def test_foreign_keys_and_index_names_are_found_after_renames_and_in_copies_only(tmp_path):
     # The lookups that replaced whole-schema scans: a renamed table keeps its foreign keys and index
     # names, and what one copy adds is not seen by the snapshot it was copied from.
-    findings = simulate(_snapshot(), write_migrations(tmp_path / "a", "postgres", [
-        ("CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (a_id bigint REFERENCES a (id));\n"
-         "CREATE INDEX b_a ON b (a_id);\nALTER TABLE b RENAME TO c;", None),
-        ("DROP TABLE a;", None),
-        ("CREATE INDEX b_a ON users (id);", None),
-    ]))
-    assert [(f.rule, f.migration) for f in findings] == [("schema-still-referenced", "2"),
-                                                           ("schema-duplicate-name", "3")]
+    findings = simulate(
+        _snapshot(),
+        write_migrations(
+            tmp_path / "a",
+            "postgres",
+            [
+                (
+                    "CREATE TABLE a (id bigint PRIMARY KEY);\nCREATE TABLE b (a_id bigint REFERENCES a (id));\n"
+                    "CREATE INDEX b_a ON b (a_id);\nALTER TABLE b RENAME TO c;",
+                    None,
+                ),
+                ("DROP TABLE a;", None),
+                ("CREATE INDEX b_a ON users (id);", None),
+            ],
+        ),
+    )
+    assert [(f.rule, f.migration) for f in findings] == [
+        ("schema-still-referenced", "2"),
+        ("schema-duplicate-name", "3"),
+    ]
     assert "c." in findings[0].message
     original = _snapshot()
     copy = original.copy()

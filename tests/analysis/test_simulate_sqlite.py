@@ -31,10 +31,14 @@ CASES = {
 def shape(snapshot: Snapshot) -> dict:
     """What both sides can say: columns' nullability, indexes, primary keys (the reader does not read
     UNIQUE constraints, only their indexes)."""
-    return {name: ({c: column.nullable for c, column in table.columns.items()},
-                   sorted((i.name, i.columns, i.unique, i.primary) for i in table.indexes.values()),
-                   sorted(c.columns for c in table.constraints.values() if c.kind == "primary_key"))
-            for name, table in snapshot.tables.items()}
+    return {
+        name: (
+            {c: column.nullable for c, column in table.columns.items()},
+            sorted((i.name, i.columns, i.unique, i.primary) for i in table.indexes.values()),
+            sorted(c.columns for c in table.constraints.values() if c.kind == "primary_key"),
+        )
+        for name, table in snapshot.tables.items()
+    }
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -4,7 +4,7 @@ calibrate (scratch tables, about a second) on every run; a stale or unreadable c
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,14 +39,15 @@ def test_a_second_command_reuses_the_measurement(engine, tmp_path: Path, monkeyp
 def test_a_measurement_older_than_a_day_is_taken_again(engine, tmp_path: Path, monkeypatch) -> None:
     first = stats.throughput(engine, rows=2000)
     entries = json.loads(cache_file(tmp_path).read_text())
-    stale = (datetime.now(timezone.utc) - stats.THROUGHPUT_TTL - timedelta(minutes=1)).isoformat()
+    stale = (datetime.now(UTC) - stats.THROUGHPUT_TTL - timedelta(minutes=1)).isoformat()
     cache_file(tmp_path).write_text(json.dumps({k: {**v, "measured_at": stale} for k, v in entries.items()}))
 
     monkeypatch.setattr(stats, "_THROUGHPUT", {})
     again = stats.throughput(engine, rows=2000)
     assert again.measured_at > first.measured_at
     assert [v["measured_at"] for v in json.loads(cache_file(tmp_path).read_text()).values()] == [
-        again.measured_at.isoformat().replace("+00:00", "Z")]
+        again.measured_at.isoformat().replace("+00:00", "Z")
+    ]
 
 
 def test_an_unusable_cache_only_means_measuring(engine, tmp_path: Path, monkeypatch) -> None:

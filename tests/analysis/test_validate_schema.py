@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from dbcheck import make_project
-
 from migration_manager.engines import open_engine
 from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
 
@@ -37,13 +36,16 @@ def _tables(url: str) -> list[str]:
 
 def test_validate_reports_a_missing_table_and_apply_refuses_before_running_anything(any_url, tmp_path):
     project = _project(tmp_path / "p", any_url)
-    _write(project, "1", "CREATE TABLE audit (id integer);\nALTER TABLE nope ADD COLUMN x integer;", "DROP TABLE audit;")
+    _write(
+        project, "1", "CREATE TABLE audit (id integer);\nALTER TABLE nope ADD COLUMN x integer;", "DROP TABLE audit;"
+    )
 
     report = validate(TargetRequest(project_dir=project, env="dev"))
     check = next(c for c in report.checks if c.name == "schema-aware simulation")
     assert not report.ok and not check.ok and "1 error(s)" in check.detail
-    assert [(f.rule, f.migration, f.statement_index) for f in report.findings
-            if f.severity == "error"] == [("schema-missing-table", "1", 2)]
+    assert [(f.rule, f.migration, f.statement_index) for f in report.findings if f.severity == "error"] == [
+        ("schema-missing-table", "1", 2)
+    ]
 
     result = apply(ApplyRequest(project_dir=project, env="dev"))
     assert result.outcome == "failed" and "Validation found 1 error(s)" in result.message
@@ -55,8 +57,12 @@ def test_good_migration_validates_clean_and_history_tables_are_not_part_of_the_s
     project = _project(tmp_path / "p", pg_url)
     _write(project, "1", "ALTER TABLE users ADD COLUMN phone varchar(20);", "ALTER TABLE users DROP COLUMN phone;")
     assert apply(ApplyRequest(project_dir=project, env="dev")).outcome == "done"
-    _write(project, "2", "CREATE TABLE audit (id integer PRIMARY KEY, user_id integer REFERENCES users (id));",
-           "DROP TABLE audit;")
+    _write(
+        project,
+        "2",
+        "CREATE TABLE audit (id integer PRIMARY KEY, user_id integer REFERENCES users (id));",
+        "DROP TABLE audit;",
+    )
 
     report = validate(TargetRequest(project_dir=project, env="dev"))
     assert report.ok, report
@@ -66,7 +72,9 @@ def test_good_migration_validates_clean_and_history_tables_are_not_part_of_the_s
 
 def test_out_of_order_migration_touching_the_same_column_is_a_conflict(pg_url, tmp_path):
     project = _project(tmp_path / "p", pg_url)
-    _write(project, "20240102", "ALTER TABLE users ADD COLUMN phone varchar(20);", "ALTER TABLE users DROP COLUMN phone;")
+    _write(
+        project, "20240102", "ALTER TABLE users ADD COLUMN phone varchar(20);", "ALTER TABLE users DROP COLUMN phone;"
+    )
     assert apply(ApplyRequest(project_dir=project, env="dev")).outcome == "done"
     # Written on another branch, merged after 20240102 ran: same column, older version.
     _write(project, "20240101", "ALTER TABLE users ALTER COLUMN phone TYPE varchar(40);")

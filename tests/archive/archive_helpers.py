@@ -8,11 +8,11 @@ from typing import Any
 
 import dbcheck
 from dbcheck import apply_ok as apply  # noqa: F401 - the archive tests' names
-from dbcheck import project_execute as execute  # noqa: F401
+from dbcheck import project_execute as execute  # noqa: F401 -- re-exported for the tests that import it from here
 from dbcheck import project_query as query
-from dbcheck import rollback_ok as rollback  # noqa: F401
+from dbcheck import rollback_ok as rollback  # noqa: F401 -- re-exported for the tests that import it from here
 from dbcheck import settings_url as url_of
-from dbcheck import write_native as write  # noqa: F401
+from dbcheck import write_native as write  # noqa: F401 -- re-exported for the tests that import it from here
 
 NO_BACKUP = {"autoBackup": False}
 
@@ -40,7 +40,13 @@ def archive_tables(project: Path) -> set[str]:
 
 def events(project: Path, *actions: str) -> list[dict]:
     """Archive events of the log, oldest first, with the detail parsed."""
-    found = query(project, "SELECT action, version, statements_done, detail FROM schema_migrations_log "
-                           "WHERE action LIKE 'archive%' ORDER BY id")
-    return [{**json.loads(d.split("\n", 1)[1]), "summary": d.split("\n", 1)[0], "action": a, "version": v, "statement": s} for a, v, s, d in found
-            if not actions or a in actions]
+    found = query(
+        project,
+        "SELECT action, version, statements_done, detail FROM schema_migrations_log "
+        "WHERE action LIKE 'archive%' ORDER BY id",
+    )
+    return [
+        {**json.loads(d.split("\n", 1)[1]), "summary": d.split("\n", 1)[0], "action": a, "version": v, "statement": s}
+        for a, v, s, d in found
+        if not actions or a in actions
+    ]

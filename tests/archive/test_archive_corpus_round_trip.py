@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from archive_helpers import make_project, query, write
+from archive_helpers import make_project, write
 
+from dbcheck import settings_url
 from migration_manager import service
 from migration_manager.analysis.schema import read_schema
 from migration_manager.engines import open_engine
-from dbcheck import settings_url
 
 TESTS = Path(__file__).resolve().parent.parent
 SOURCES = [*sorted((TESTS / "archive").glob("test_*.py")), *sorted((TESTS / "rollback").glob("test_*.py"))]
@@ -47,16 +47,19 @@ def _module(path: Path):
 def _writes(function: ast.FunctionDef, functions: dict, namespace: dict, depth: int = 0) -> list | None:
     """The migrations `function` writes, in order (helpers followed); None after a call it cannot evaluate."""
     found: list = []
-    calls = sorted((n for n in ast.walk(function) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)),
-                   key=lambda n: (n.lineno, n.col_offset))
+    calls = sorted(
+        (n for n in ast.walk(function) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)),
+        key=lambda n: (n.lineno, n.col_offset),
+    )
     for call in calls:
         if call.func.id in WRITERS:
             try:
-                version, name, up, down = (eval(compile(ast.Expression(a), "<corpus>", "eval"), dict(namespace))
-                                           for a in call.args[1:5])
+                version, name, up, down = (
+                    eval(compile(ast.Expression(a), "<corpus>", "eval"), dict(namespace)) for a in call.args[1:5]
+                )
             except Exception:  # noqa: BLE001 - needs the test's local variables: the chain ends here
                 return found
-            freeze = lambda s: tuple(s) if isinstance(s, list) else s  # noqa: E731
+            freeze = lambda s: tuple(s) if isinstance(s, list) else s  # noqa: E731 -- a one-line helper used just below
             found.append((version, name, freeze(up), freeze(down)))
         elif call.func.id in functions and depth < 3:
             found += _writes(functions[call.func.id], functions, namespace, depth + 1) or []
@@ -74,25 +77,34 @@ def corpus() -> list[Chain]:
                 continue
             params = {a.arg for a in function.args.args}
             dialects = set.union(set(), *(FIXTURE_DIALECTS.get(p, set()) for p in params)) or (
-                ALL if params & {"project", "any_url"} else set())
+                ALL if params & {"project", "any_url"} else set()
+            )
             migrations = _writes(function, functions, namespace) or []
             ordered = [m for i, m in enumerate(migrations) if all(m[0] > p[0] for p in migrations[:i])]
             if ordered and dialects:
                 key = (tuple(ordered), frozenset(dialects))
-                chains.setdefault(key, Chain(f"{path.parent.name}/{path.name}::{name}", frozenset(dialects),
-                                             tuple(ordered)))
+                chains.setdefault(
+                    key, Chain(f"{path.parent.name}/{path.name}::{name}", frozenset(dialects), tuple(ordered))
+                )
     return list(chains.values())
 
 
 CORPUS = corpus()
-CASES = [pytest.param(chain, dialect, id=f"{chain.source.split('::')[1]}-{dialect}")
-         for chain in CORPUS for dialect in sorted(chain.dialects)]
+CASES = [
+    pytest.param(chain, dialect, id=f"{chain.source.split('::')[1]}-{dialect}")
+    for chain in CORPUS
+    for dialect in sorted(chain.dialects)
+]
 
 
 def test_the_corpus_holds_the_migrations_of_the_archive_and_rollback_tests() -> None:
     sources = {c.source.split("::")[0] for c in CORPUS}
-    assert {"archive/test_archive_drop_table.py", "archive/test_archive_drop_column.py",
-            "archive/test_archive_round_trip.py", "rollback/test_rollback_plan.py"} <= sources
+    assert {
+        "archive/test_archive_drop_table.py",
+        "archive/test_archive_drop_column.py",
+        "archive/test_archive_round_trip.py",
+        "rollback/test_rollback_plan.py",
+    } <= sources
     assert sum(len(c.migrations) for c in CORPUS) >= 40
 
 
@@ -106,8 +118,10 @@ def data(project: Path) -> dict[str, list]:
     """Every user table's rows, as a sorted list (a multiset: duplicates show)."""
     engine = open_engine(settings_url(project))
     try:
-        return {key: sorted((tuple(r) for r in engine.query(f"SELECT * FROM {t.name}")), key=repr)
-                for key, t in _user_tables(engine).items()}
+        return {
+            key: sorted((tuple(r) for r in engine.query(f"SELECT * FROM {t.name}")), key=repr)
+            for key, t in _user_tables(engine).items()
+        }
     finally:
         engine.close()
 
@@ -139,8 +153,10 @@ def user_writes(project: Path, serial: int) -> None:
             existing = engine.query(f"SELECT * FROM {table.name}")
             columns = list(table.columns.values())
             model = list(existing[0]) if existing else [None] * len(columns)
-            values = [serial if c.type.family == "integer" else "u" if c.type.family == "string" else model[i]
-                      for i, c in enumerate(columns)]
+            values = [
+                serial if c.type.family == "integer" else "u" if c.type.family == "string" else model[i]
+                for i, c in enumerate(columns)
+            ]
             names = ", ".join(c.name for c in columns)
             try:
                 engine.execute(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(map(_literal, values))})")
@@ -153,7 +169,8 @@ def user_writes(project: Path, serial: int) -> None:
 # ---- the property ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("chain", "dialect"), CASES)
 def test_apply_rollback_apply_keeps_one_applys_data_and_the_users_rows_once(
-        chain: Chain, dialect: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    chain: Chain, dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     url = request.getfixturevalue({"sqlite": "sqlite_url", "postgres": "pg_url", "mysql": "mysql_url"}[dialect])
     project = make_project(tmp_path / "proj", url)
     checked, skipped = 0, []
@@ -161,8 +178,13 @@ def test_apply_rollback_apply_keeps_one_applys_data_and_the_users_rows_once(
         if down is None:
             skipped.append(f"{version}: no DOWN")
             break
-        write(project, version, name, list(up) if isinstance(up, tuple) else up,
-              list(down) if isinstance(down, tuple) else down)
+        write(
+            project,
+            version,
+            name,
+            list(up) if isinstance(up, tuple) else up,
+            list(down) if isinstance(down, tuple) else down,
+        )
         before = shape(project)
         first = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
         if first.outcome != "done":
@@ -177,16 +199,21 @@ def test_apply_rollback_apply_keeps_one_applys_data_and_the_users_rows_once(
         again = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
         assert again.outcome == "done", f"{chain.source} {version}: the re-apply failed: {again.message}"
         after = data(project)
-        kept = {s.table.lower(): s for s in again.migrations[0].archives if s.action == "not-restored"
-                or (s.action == "restore" and "not put back" in s.note)}
+        kept = {
+            s.table.lower(): s
+            for s in again.migrations[0].archives
+            if s.action == "not-restored" or (s.action == "restore" and "not put back" in s.note)
+        }
         lost = {s.table.lower() for s in back.migrations[0].archives if s.action == "not-archived"}
-        rewritten = {t.lower() for t in re.findall(r"UPDATE\s+(\w+)", " ".join(up if isinstance(up, tuple) else [up]),
-                                                   re.IGNORECASE)}
+        rewritten = {
+            t.lower()
+            for t in re.findall(r"UPDATE\s+(\w+)", " ".join(up if isinstance(up, tuple) else [up]), re.IGNORECASE)
+        }
         for table, rows in expected.items():
             if table in lost:
                 continue  # the rollback said it could not archive these values (no key)
             if table in rewritten:  # the UP's own UPDATE recomputes the user's values: the rows, once each
-                mine = lambda found: [r for r in found if number in r]  # noqa: E731
+                mine = lambda found, number=number: [r for r in found if number in r]  # noqa: E731 -- read once, two lines below
                 assert len(mine(after[table])) == len(mine(rows)), (chain.source, version)
                 assert [r for r in after[table] if number not in r] == [r for r in rows if number not in r]
                 continue

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from archive_helpers import apply, archive_tables, events, query, write
-from dbcheck import Project
 
+from dbcheck import Project
 from migration_manager import service
 from migration_manager.errors import ApprovalRequired
 
 
 def with_leftover_archive(project: Path) -> str:
-    write(project, "20240101000000", "people", ["CREATE TABLE people (id INTEGER PRIMARY KEY, bio VARCHAR(50))",
-                                                "INSERT INTO people VALUES (1, 'a'), (2, 'b')"], "DROP TABLE people")
-    write(project, "20240102000000", "drop_bio", "ALTER TABLE people DROP COLUMN bio",
-          "ALTER TABLE people ADD COLUMN bio VARCHAR(50)")
+    write(
+        project,
+        "20240101000000",
+        "people",
+        [
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, bio VARCHAR(50))",
+            "INSERT INTO people VALUES (1, 'a'), (2, 'b')",
+        ],
+        "DROP TABLE people",
+    )
+    write(
+        project,
+        "20240102000000",
+        "drop_bio",
+        "ALTER TABLE people DROP COLUMN bio",
+        "ALTER TABLE people ADD COLUMN bio VARCHAR(50)",
+    )
     apply(project)
     (archive,) = archive_tables(project)
     return archive
@@ -26,8 +39,13 @@ def with_leftover_archive(project: Path) -> str:
 
 def test_leftover_archive_is_not_part_of_the_schema_seen_by_validate_status_and_test(project: Path) -> None:
     with_leftover_archive(project)
-    write(project, "20240103000000", "add_nick", "ALTER TABLE people ADD COLUMN nick VARCHAR(20)",
-          "ALTER TABLE people DROP COLUMN nick")
+    write(
+        project,
+        "20240103000000",
+        "add_nick",
+        "ALTER TABLE people ADD COLUMN nick VARCHAR(20)",
+        "ALTER TABLE people DROP COLUMN nick",
+    )
 
     status = service.status(service.TargetRequest(project_dir=project, env="dev"))
     validate = service.validate(service.TargetRequest(project_dir=project, env="dev"))
@@ -68,7 +86,7 @@ def configure(project: Path, **environment) -> None:
 
 
 def closed_window() -> str:
-    opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a one-minute window, half a day away
+    opens = datetime.now(UTC) + timedelta(hours=12)  # a one-minute window, half a day away
     return f"{opens:%H:%M}-{opens + timedelta(minutes=1):%H:%M} UTC"
 
 

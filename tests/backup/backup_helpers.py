@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from dbcheck import make_project  # noqa: F401 - the backup tests' project folders
-
 from migration_manager.engines import open_engine
 
 LOG_TABLE = "schema_migrations_log"  # the append-only audit log: it grows by design, so it is compared apart
@@ -94,18 +93,27 @@ def fingerprint(url: str, *, with_log: bool = False, user_tables_only: bool = Fa
 def history_rows(url: str) -> list[tuple]:
     engine = open_engine(url)
     try:
-        return engine.query("SELECT version, status FROM schema_migrations") if engine.table_exists("schema_migrations") else []
+        return (
+            engine.query("SELECT version, status FROM schema_migrations")
+            if engine.table_exists("schema_migrations")
+            else []
+        )
     finally:
         engine.close()
 
 
 def _table_schema(inspector, table: str) -> dict[str, Any]:
     return {
-        "columns": [(c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)],
+        "columns": [
+            (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)
+        ],
         "pk": inspector.get_pk_constraint(table).get("constrained_columns"),
-        "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table)),
-        "indexes": sorted((i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
-                          for i in inspector.get_indexes(table)),
+        "fks": sorted(
+            (tuple(f["constrained_columns"]), f["referred_table"]) for f in inspector.get_foreign_keys(table)
+        ),
+        "indexes": sorted(
+            (i["name"] or "", tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+        ),
         "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
     }
 
@@ -125,8 +133,11 @@ def another_database(url: str, tmp_path: Path) -> Iterator[str]:
         return
     name = f"mm_into_{uuid.uuid4().hex[:12]}"
     base, admin_db = url.rsplit("/", 1)[0], "postgres" if kind == "postgres" else ""
-    create, drop = ((f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)') if kind == "postgres"
-                    else (f"CREATE DATABASE `{name}`", f"DROP DATABASE IF EXISTS `{name}`"))
+    create, drop = (
+        (f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if kind == "postgres"
+        else (f"CREATE DATABASE `{name}`", f"DROP DATABASE IF EXISTS `{name}`")
+    )
     run_sql(f"{base}/{admin_db}", create)
     try:
         yield f"{base}/{name}"

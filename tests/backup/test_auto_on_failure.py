@@ -6,16 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from backup_helpers import dialect_of, fingerprint, history_rows, make_project, seed, write_migration
+
 from migration_manager.service import ApplyRequest, apply
 
 BASE = (["CREATE TABLE base (id integer PRIMARY KEY)"], ["DROP TABLE base"])
-FIRST = (["ALTER TABLE customers ADD COLUMN phone varchar(20)", "UPDATE customers SET phone = 'x' WHERE id < 10"],
-         ["ALTER TABLE customers DROP COLUMN phone"])
+FIRST = (
+    ["ALTER TABLE customers ADD COLUMN phone varchar(20)", "UPDATE customers SET phone = 'x' WHERE id < 10"],
+    ["ALTER TABLE customers DROP COLUMN phone"],
+)
 # A failure only the server can find (validation refuses a plan whose failure it can foresee).
 FAILS = "INSERT INTO base VALUES (1), (1)"
 # Two statements change things, then the third fails: on MariaDB the first two are committed.
-HALF_WAY = (["CREATE TABLE half (id integer PRIMARY KEY)", "ALTER TABLE orders ADD COLUMN half_col integer",
-             FAILS], ["DROP TABLE half"])
+HALF_WAY = (
+    ["CREATE TABLE half (id integer PRIMARY KEY)", "ALTER TABLE orders ADD COLUMN half_col integer", FAILS],
+    ["DROP TABLE half"],
+)
 
 
 def _project_at_base(url: str, tmp_path: Path, **settings) -> Path:
@@ -55,18 +60,19 @@ def test_failure_without_a_usable_down_is_undone_from_the_backup(any_url: str, t
     assert report.failure_recovery == "backup-restore"
     assert f"restored the pre-apply backup {report.backup_id}" in report.message
     assert report.error["state"] == f"Restored from backup {report.backup_id}: exactly as before this command."
-    assert report.error["next_step"] == ("Fix 20240103000000_fails (or the data it trips on); it is pending again, "
-                                         "so run the command again.")
+    assert report.error["next_step"] == (
+        "Fix 20240103000000_fails (or the data it trips on); it is pending again, so run the command again."
+    )
     assert fingerprint(any_url) == before
     events = fingerprint(any_url, with_log=True)["rows"]["schema_migrations_log"]
     assert events != log_before  # the audit log keeps the failure and the restore event
 
 
 def test_a_single_failed_migration_is_undone_by_its_transaction_or_atomic_statement(
-        any_url: str, tmp_path: Path) -> None:
+    any_url: str, tmp_path: Path
+) -> None:
     project = _project_at_base(any_url, tmp_path)
-    write_migration(project, "20240102000000", "fails_first", [FAILS,
-                                                                "CREATE TABLE never (id integer)"], None)
+    write_migration(project, "20240102000000", "fails_first", [FAILS, "CREATE TABLE never (id integer)"], None)
     before = fingerprint(any_url)
 
     report = apply(ApplyRequest(project_dir=project, env="dev"))

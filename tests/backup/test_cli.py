@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from backup_helpers import make_project, run_sql
+
 from migration_manager.cli import main
 
 
@@ -20,8 +21,9 @@ def _cli(capsys: pytest.CaptureFixture, project: Path, *args: str) -> tuple[int,
     return code, last
 
 
-def test_backup_and_restore_from_the_command_line(sqlite_url: str, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_backup_and_restore_from_the_command_line(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run_sql(sqlite_url, "CREATE TABLE t (id integer)", "INSERT INTO t VALUES (1)")
     project = make_project(tmp_path / "proj", sqlite_url)
     code, created = _cli(capsys, project, "backup", "create")

@@ -32,8 +32,10 @@ def paused_client(folder: Path) -> Path:
     real = shutil.which("mariadb") or shutil.which("mysql")
     folder.mkdir()
     script = folder / "mariadb"
-    script.write_text(f"#!/bin/sh\necho $$ > {folder}/pid\nsed '/^UNLOCK TABLES;/q' | {real} \"$@\"\n"
-                      f"touch {folder}/paused\nexec sleep 600\n")
+    script.write_text(
+        f"#!/bin/sh\necho $$ > {folder}/pid\nsed '/^UNLOCK TABLES;/q' | {real} \"$@\"\n"
+        f"touch {folder}/paused\nexec sleep 600\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return folder
 
@@ -62,8 +64,17 @@ def test_killed_mariadb_restore_is_partly_restored_until_run_again(mysql_url: st
     query(mysql_url, "DELETE FROM orders WHERE id > 10")
 
     hooks = paused_client(tmp_path / "bin")
-    restore = db_migrate(project, "restore", backup_id, "--yes", path=hooks, run=subprocess.Popen,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    restore = db_migrate(
+        project,
+        "restore",
+        backup_id,
+        "--yes",
+        path=hooks,
+        run=subprocess.Popen,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: (hooks / "paused").exists(), "the restore to stop after the first table's rows")
         restore.send_signal(signal.SIGKILL)
@@ -84,8 +95,15 @@ def test_killed_mariadb_restore_is_partly_restored_until_run_again(mysql_url: st
     assert "PARTLY RESTORED" in text
 
     half = tables(mysql_url)
-    for command in (["apply", "--yes"], ["rollback", "--yes"], ["apply", "--dry-run"], ["baseline", "--to", "2", "--yes"],
-                    ["resolve", "1", "--mark-applied", "--yes"], ["test"], ["backup", "create"]):
+    for command in (
+        ["apply", "--yes"],
+        ["rollback", "--yes"],
+        ["apply", "--dry-run"],
+        ["baseline", "--to", "2", "--yes"],
+        ["resolve", "1", "--mark-applied", "--yes"],
+        ["test"],
+        ["backup", "create"],
+    ):
         refused = db_migrate(project, *command, "--json", capture_output=True, text=True, timeout=120)
         assert refused.returncode == 12, (command, refused.stdout, refused.stderr)
         error = json.loads(refused.stdout)
@@ -112,8 +130,11 @@ def test_status_withholds_the_versions_of_a_half_loaded_history(mysql_url: str, 
     write_migration(project, "2", "add_tags", ["CREATE TABLE tags (id integer PRIMARY KEY)"], ["DROP TABLE tags"])
     run_ok(project, "apply", "--yes")
     query(mysql_url, "DELETE FROM schema_migrations WHERE version = '2'")  # the part of the dump not loaded
-    query(mysql_url, f"CREATE TABLE {MARK} (backup_id varchar(100), started_at varchar(40), started_by varchar(200), "
-                     "events longtext)")
+    query(
+        mysql_url,
+        f"CREATE TABLE {MARK} (backup_id varchar(100), started_at varchar(40), started_by varchar(200), "
+        "events longtext)",
+    )
     query(mysql_url, f"INSERT INTO {MARK} VALUES ('20260101T000000Z-dev-abcd', '2026-01-01 00:00:00', 'ann', '[]')")
 
     status = json.loads(run_ok(project, "status", "--json"))
@@ -127,7 +148,6 @@ def test_status_withholds_the_versions_of_a_half_loaded_history(mysql_url: str, 
 
     async def mcp_status() -> str:
         from mcp import Client
-
         from migration_manager.mcp_server import build_server
 
         async with Client(build_server(project)) as client:

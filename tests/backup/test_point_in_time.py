@@ -3,11 +3,12 @@ steps when it does (never a fake restore)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from backup_helpers import make_project
+
 from migration_manager.backup.point_in_time import archiving_gaps, steps
 from migration_manager.engines import open_engine
 from migration_manager.errors import ConfigError, RestoreFailed
@@ -49,14 +50,19 @@ def test_an_unreadable_moment_is_refused(sqlite_url: str, tmp_path: Path) -> Non
 
 
 def test_with_archiving_the_steps_replay_wal_into_a_new_data_directory() -> None:
-    configured = {"wal_level": "replica", "archive_mode": "on",
-                  "archive_command": "test ! -f /mnt/wal/%f && cp %p /mnt/wal/%f", "archive_library": ""}
+    configured = {
+        "wal_level": "replica",
+        "archive_mode": "on",
+        "archive_command": "test ! -f /mnt/wal/%f && cp %p /mnt/wal/%f",
+        "archive_library": "",
+    }
     assert archiving_gaps(configured) == []
-    moment = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
     plan = "\n".join(steps(configured, moment, 5432))
     assert "restore_command = 'cp /mnt/wal/%f %p'" in plan
     assert "recovery_target_time = '2026-01-15T09:30:00+00:00'" in plan and "recovery.signal" in plan
     assert "/var/lib/postgresql/pitr-20260115T093000Z" in plan and "port = 5433" in plan
     assert archiving_gaps({"wal_level": "minimal", "archive_mode": "on", "archive_command": "(disabled)"}) == [
         "wal_level is 'minimal' (needs 'replica' or 'logical')",
-        "neither archive_command nor archive_library is set, so no WAL segment is kept"]
+        "neither archive_command nor archive_library is set, so no WAL segment is kept",
+    ]

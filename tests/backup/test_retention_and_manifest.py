@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from backup_helpers import make_project, run_sql
+
 from migration_manager.backup.mysql import connection_args
 from migration_manager.backup.mysql import password_env as mysql_password_env
 from migration_manager.backup.postgres import conninfo

@@ -6,15 +6,22 @@ from pathlib import Path
 
 import pytest
 from backup_helpers import another_database, dialect_of, fingerprint, run_sql
+
 from migration_manager.errors import RestoreFailed
 from migration_manager.service import BackupRequest, RestoreRequest, backup, restore
 
 
 def _damage(url: str) -> None:
     drop_view = "DROP VIEW big_orders"
-    run_sql(url, drop_view, "DROP TABLE orders", "ALTER TABLE customers ADD COLUMN phone varchar(20)",
-            "UPDATE customers SET note = 'overwritten' WHERE id <= 10", "DELETE FROM customers WHERE id > 400",
-            "CREATE TABLE created_after_backup (id integer PRIMARY KEY)")
+    run_sql(
+        url,
+        drop_view,
+        "DROP TABLE orders",
+        "ALTER TABLE customers ADD COLUMN phone varchar(20)",
+        "UPDATE customers SET note = 'overwritten' WHERE id <= 10",
+        "DELETE FROM customers WHERE id > 400",
+        "CREATE TABLE created_after_backup (id integer PRIMARY KEY)",
+    )
 
 
 def test_restore_returns_identical_schema_and_rows(seeded: tuple[str, Path]) -> None:
@@ -26,8 +33,9 @@ def test_restore_returns_identical_schema_and_rows(seeded: tuple[str, Path]) -> 
 
     plan = restore(RestoreRequest(project_dir=project, env="dev", latest=True))
     assert plan.outcome == "needs-approval" and fingerprint(url) != before  # nothing changes without a yes
-    done = restore(RestoreRequest(project_dir=project, env="dev", backup_id=taken.id, approved=True,
-                                  approved_plan_id=plan.plan_id))
+    done = restore(
+        RestoreRequest(project_dir=project, env="dev", backup_id=taken.id, approved=True, approved_plan_id=plan.plan_id)
+    )
 
     assert done.outcome == "done" and done.checksum_verified and done.backup.id == taken.id
     after = fingerprint(url)

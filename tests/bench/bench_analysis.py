@@ -28,16 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "server"))
 
-from migration_manager.analysis.impact.plan import impact_for_plan  # noqa: E402
-from migration_manager.analysis.locks import Server, lock_impact  # noqa: E402
-from migration_manager.analysis.operations import script_operations  # noqa: E402
-from migration_manager.analysis.schema import Snapshot  # noqa: E402
-from migration_manager.analysis.schema.postgres import NAMING  # noqa: E402
-from migration_manager.analysis.simulate import Replay, simulate  # noqa: E402
-from migration_manager.engines import open_engine  # noqa: E402
-from migration_manager.migrations.formats import read_file  # noqa: E402
-from migration_manager.migrations.model import Migration, Script  # noqa: E402
-from migration_manager.migrations.syntax import syntax_errors  # noqa: E402
+from migration_manager.analysis.impact.plan import impact_for_plan
+from migration_manager.analysis.locks import Server, lock_impact
+from migration_manager.analysis.operations import script_operations
+from migration_manager.analysis.schema import Snapshot
+from migration_manager.analysis.schema.postgres import NAMING
+from migration_manager.analysis.simulate import Replay, simulate
+from migration_manager.engines import open_engine
+from migration_manager.migrations.formats import read_file
+from migration_manager.migrations.model import Migration, Script
+from migration_manager.migrations.syntax import syntax_errors
 
 NOISE_S = 0.02  # below this a measured duration is mostly client round trip: shown, not scored
 REPEAT_BELOW_S = 2.0
@@ -59,8 +59,10 @@ MYSQL_CASES = [
     ("ALTER TABLE big ADD INDEX big_v (v)", "ALTER TABLE big DROP INDEX big_v"),
     ("ALTER TABLE big ADD INDEX big_label (label)", "ALTER TABLE big DROP INDEX big_label"),
     ("ALTER TABLE big MODIFY v int NOT NULL", "ALTER TABLE big MODIFY v int NULL"),
-    ("ALTER TABLE big ADD CONSTRAINT big_parent FOREIGN KEY (pid) REFERENCES parent (id)",
-     "ALTER TABLE big DROP FOREIGN KEY big_parent, DROP INDEX big_parent"),
+    (
+        "ALTER TABLE big ADD CONSTRAINT big_parent FOREIGN KEY (pid) REFERENCES parent (id)",
+        "ALTER TABLE big DROP FOREIGN KEY big_parent, DROP INDEX big_parent",
+    ),
     ("UPDATE big SET v = v + 1", None),
     ("ALTER TABLE big ADD COLUMN c int", "ALTER TABLE big DROP COLUMN c"),
 ]
@@ -88,10 +90,16 @@ def seed(kind: str, rows: int) -> str:
     engine.execute(f"CREATE TABLE parent (id int PRIMARY KEY){table}")
     engine.execute(f"INSERT INTO parent SELECT g FROM {series.replace(str(rows), '1000')}")
     engine.execute(f"CREATE TABLE big (id bigint PRIMARY KEY, v int, label varchar(40), pid int){table}")
-    engine.execute(f"INSERT INTO big SELECT g, g % 1000, md5(g), 1 + g % 1000 FROM {series}"
-                   .replace("md5(g)", "md5(g::text)" if kind == "pg" else "md5(g)"))
-    for statement in (["VACUUM ANALYZE big", "VACUUM ANALYZE parent"] if kind == "pg" else
-                      ["ANALYZE TABLE big", "ANALYZE TABLE parent"]):
+    engine.execute(
+        f"INSERT INTO big SELECT g, g % 1000, md5(g), 1 + g % 1000 FROM {series}".replace(
+            "md5(g)", "md5(g::text)" if kind == "pg" else "md5(g)"
+        )
+    )
+    for statement in (
+        ["VACUUM ANALYZE big", "VACUUM ANALYZE parent"]
+        if kind == "pg"
+        else ["ANALYZE TABLE big", "ANALYZE TABLE parent"]
+    ):
         engine.query(statement) if kind == "mysql" else engine.execute(statement)
     engine.close()
     return url
@@ -113,8 +121,15 @@ def drop(url: str) -> None:
 
 
 def _migration(sql: str) -> Migration:
-    return Migration(version="1", name="bench", path=Path("1_bench.sql"), format="native",
-                     up=Script(statements=(sql,), source=sql), down=None, checksum="")
+    return Migration(
+        version="1",
+        name="bench",
+        path=Path("1_bench.sql"),
+        format="native",
+        up=Script(statements=(sql,), source=sql),
+        down=None,
+        checksum="",
+    )
 
 
 def _measure(engine, kind: str, sql: str, undo: str | None) -> float:
@@ -150,8 +165,10 @@ def estimates(kind: str, sizes: list[int]) -> list[tuple[int, str, float, float]
                     measured = statistics.median([measured] + [_measure(engine, kind, sql, undo) for _ in range(2)])
                 ratio = report.estimated_seconds / measured
                 scored = "" if measured >= NOISE_S else "  (below noise, not scored)"
-                print(f"  {sql[:70]:<70} {report.estimated_seconds:>8.3f}s {measured:>8.3f}s {ratio:>8.2f}x  "
-                      f"{report.impact}{scored}")
+                print(
+                    f"  {sql[:70]:<70} {report.estimated_seconds:>8.3f}s {measured:>8.3f}s {ratio:>8.2f}x  "
+                    f"{report.impact}{scored}"
+                )
                 if measured >= NOISE_S:
                     results.append((rows, sql, report.estimated_seconds, measured))
         finally:
@@ -166,9 +183,11 @@ def summarize(label: str, results: list[tuple[int, str, float, float]]) -> None:
     factors = [max(e / m, m / e) for _, _, e, m in results]
     within = sum(1 for f in factors if f <= 2.0)
     log_errors = [abs(math.log(e / m)) for _, _, e, m in results]
-    print(f"{label}: {within}/{len(results)} estimates within 2x of the measured duration; median error "
-          f"{statistics.median(factors):.2f}x, geometric mean {math.exp(statistics.mean(log_errors)):.2f}x, "
-          f"worst {max(factors):.2f}x")
+    print(
+        f"{label}: {within}/{len(results)} estimates within 2x of the measured duration; median error "
+        f"{statistics.median(factors):.2f}x, geometric mean {math.exp(statistics.mean(log_errors)):.2f}x, "
+        f"worst {max(factors):.2f}x"
+    )
 
 
 # ---- 2. static analysis of 1,000 files ---------------------------------------------------------------
@@ -179,21 +198,37 @@ def corpus(directory: Path, files: int) -> list[str]:
         t, prev = f"t{(n - 1) // 10}", f"t{(n - 1) // 10 - 1}"
         shape = (n - 1) % 10
         up, down = {
-            0: (f"CREATE TABLE {t} (id bigint PRIMARY KEY, name varchar(100) NOT NULL, created_at timestamptz "
-                f"DEFAULT now(), parent_id bigint);", f"DROP TABLE {t};"),
+            0: (
+                f"CREATE TABLE {t} (id bigint PRIMARY KEY, name varchar(100) NOT NULL, created_at timestamptz "
+                f"DEFAULT now(), parent_id bigint);",
+                f"DROP TABLE {t};",
+            ),
             1: (f"ALTER TABLE {t} ADD COLUMN email text;", f"ALTER TABLE {t} DROP COLUMN email;"),
             2: (f"CREATE INDEX {t}_name ON {t} (name);", f"DROP INDEX {t}_name;"),
-            3: (f"ALTER TABLE {t} ADD CONSTRAINT {t}_parent FOREIGN KEY (parent_id) REFERENCES "
-                f"{prev if n > 10 else t} (id);", f"ALTER TABLE {t} DROP CONSTRAINT {t}_parent;"),
-            4: (f"ALTER TABLE {t} ALTER COLUMN name TYPE varchar(200);",
-                f"ALTER TABLE {t} ALTER COLUMN name TYPE varchar(100);"),
-            5: (f"UPDATE {t} SET email = lower(name) WHERE email IS NULL;\n"
-                f"ALTER TABLE {t} ALTER COLUMN email SET NOT NULL;", f"ALTER TABLE {t} ALTER COLUMN email DROP NOT NULL;"),
+            3: (
+                f"ALTER TABLE {t} ADD CONSTRAINT {t}_parent FOREIGN KEY (parent_id) REFERENCES "
+                f"{prev if n > 10 else t} (id);",
+                f"ALTER TABLE {t} DROP CONSTRAINT {t}_parent;",
+            ),
+            4: (
+                f"ALTER TABLE {t} ALTER COLUMN name TYPE varchar(200);",
+                f"ALTER TABLE {t} ALTER COLUMN name TYPE varchar(100);",
+            ),
+            5: (
+                f"UPDATE {t} SET email = lower(name) WHERE email IS NULL;\n"
+                f"ALTER TABLE {t} ALTER COLUMN email SET NOT NULL;",
+                f"ALTER TABLE {t} ALTER COLUMN email DROP NOT NULL;",
+            ),
             6: (f"CREATE INDEX CONCURRENTLY {t}_created ON {t} (created_at);", f"DROP INDEX CONCURRENTLY {t}_created;"),
-            7: (f"ALTER TABLE {t} ADD CONSTRAINT {t}_name_len CHECK (char_length(name) > 0) NOT VALID;\n"
-                f"ALTER TABLE {t} VALIDATE CONSTRAINT {t}_name_len;", f"ALTER TABLE {t} DROP CONSTRAINT {t}_name_len;"),
-            8: (f"ALTER TABLE {t} RENAME COLUMN email TO email_address;",
-                f"ALTER TABLE {t} RENAME COLUMN email_address TO email;"),
+            7: (
+                f"ALTER TABLE {t} ADD CONSTRAINT {t}_name_len CHECK (char_length(name) > 0) NOT VALID;\n"
+                f"ALTER TABLE {t} VALIDATE CONSTRAINT {t}_name_len;",
+                f"ALTER TABLE {t} DROP CONSTRAINT {t}_name_len;",
+            ),
+            8: (
+                f"ALTER TABLE {t} RENAME COLUMN email TO email_address;",
+                f"ALTER TABLE {t} RENAME COLUMN email_address TO email;",
+            ),
             9: (f"ALTER TABLE {t} ADD COLUMN score int DEFAULT 0;", f"ALTER TABLE {t} DROP COLUMN score;"),
         }[shape]
         (directory / f"{n:05d}_m{n}.sql").write_text(f"-- UP\n{up}\n-- DOWN\n{down}\n")
@@ -224,12 +259,18 @@ def static_analysis(files: int) -> tuple[Path, list, float]:
     locks_s = _timed(claims)
     findings: list = []
     simulate_s = _timed(lambda: findings.extend(simulate(Snapshot("postgres", NAMING), migrations)))
-    per_file = lambda s: s / files * 1000  # noqa: E731
-    print(f"\nStatic analysis of {files:,} PostgreSQL migration files ({sum(len(m.up.statements) for m in migrations):,} "
-          f"UP statements)")
+    per_file = lambda s: s / files * 1000  # noqa: E731 -- a one-line helper used just below
+    print(
+        f"\nStatic analysis of {files:,} PostgreSQL migration files ({sum(len(m.up.statements) for m in migrations):,} "
+        f"UP statements)"
+    )
     print(f"  baseline, read + split:       {per_file(read_s):7.3f} ms/file")
-    for name, seconds in (("syntax (pglast)", syntax_s), ("operations (sqlglot)", operations_s),
-                          ("lock claims + replay", locks_s), ("simulation, UP + DOWN", simulate_s)):
+    for name, seconds in (
+        ("syntax (pglast)", syntax_s),
+        ("operations (sqlglot)", operations_s),
+        ("lock claims + replay", locks_s),
+        ("simulation, UP + DOWN", simulate_s),
+    ):
         print(f"  {name:<29} {per_file(seconds):7.3f} ms/file = {seconds / read_s:5.2f}x the baseline")
     total = read_s + syntax_s + operations_s + locks_s + simulate_s
     print(f"  all of it:                    {per_file(total):7.3f} ms/file = {total / read_s:5.2f}x the baseline")
@@ -247,8 +288,11 @@ def squawk(directory: Path, migrations: list, ours_s: float) -> None:
         print("\nsquawk: not installed (pip install squawk-cli); comparison skipped")
         return
     started = time.perf_counter()
-    run = subprocess.run([binary, "--reporter", "json", "--pg-version", "15.0", *sorted(map(str, directory.glob("*.sql")))],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [binary, "--reporter", "json", "--pg-version", "15.0", *sorted(map(str, directory.glob("*.sql")))],
+        capture_output=True,
+        text=True,
+    )
     took = time.perf_counter() - started
     violations = json.loads(run.stdout or "[]")
     server = Server.parse("postgres", "PostgreSQL 15.0")
@@ -258,13 +302,22 @@ def squawk(directory: Path, migrations: list, ours_s: float) -> None:
             op = replay.schema.resolve(op)
             claim = lock_impact(op, server, replay.schema)
             if claim.blocks_reads or claim.blocks_writes:
-                work = "rewrite" if claim.rewrites_table else "scan" if claim.scans_table else \
-                    "index build" if claim.builds_index else "brief"
+                work = (
+                    "rewrite"
+                    if claim.rewrites_table
+                    else "scan"
+                    if claim.scans_table
+                    else "index build"
+                    if claim.builds_index
+                    else "brief"
+                )
                 ours.append(f"{claim.lock} ({work})")
             replay.run([op])
-    print(f"\nsquawk {_version(binary)} on the same {len(migrations):,} UP scripts: {took:.2f} s "
-          f"({took / len(migrations) * 1000:.2f} ms/file); ours, everything above: {ours_s:.2f} s "
-          f"= {ours_s / took:.2f}x squawk's time")
+    print(
+        f"\nsquawk {_version(binary)} on the same {len(migrations):,} UP scripts: {took:.2f} s "
+        f"({took / len(migrations) * 1000:.2f} ms/file); ours, everything above: {ours_s:.2f} s "
+        f"= {ours_s / took:.2f}x squawk's time"
+    )
     print(f"  squawk findings: {len(violations)} ({_counts([v['rule_name'] for v in violations])})")
     print(f"  our lock claims that block traffic: {len(ours)} ({_counts(ours)})")
 

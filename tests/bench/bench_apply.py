@@ -142,9 +142,11 @@ _HISTORY_SEED_SQLITE = """WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 
 
 # ---- workload -------------------------------------------------------------------------------
 def migration_statements(i: int) -> list[str]:
-    return [f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL)",
-            f"ALTER TABLE t{i} ADD COLUMN note varchar(80)",
-            f"CREATE INDEX t{i}_label ON t{i} (label)"]
+    return [
+        f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL)",
+        f"ALTER TABLE t{i} ADD COLUMN note varchar(80)",
+        f"CREATE INDEX t{i}_label ON t{i} (label)",
+    ]
 
 
 def write_migrations(folder: Path, count: int) -> Path:
@@ -154,7 +156,8 @@ def write_migrations(folder: Path, count: int) -> Path:
     for i in range(1, count + 1):
         up = "".join(f"{statement};\n" for statement in migration_statements(i))
         (folder / f"{i:08d}_table_{i}.sql").write_text(
-            f"-- author: bench\n-- UP\nBEGIN;\n{up}COMMIT;\n\n-- DOWN\nBEGIN;\nDROP TABLE t{i};\nCOMMIT;\n")
+            f"-- author: bench\n-- UP\nBEGIN;\n{up}COMMIT;\n\n-- DOWN\nBEGIN;\nDROP TABLE t{i};\nCOMMIT;\n"
+        )
         script_parts.append(f"BEGIN;\n{up}COMMIT;\n")
     script = folder.parent / f"{folder.name}.client.sql"
     script.write_text("".join(script_parts))
@@ -183,7 +186,8 @@ def write_alembic(folder: Path, count: int) -> Path:
         body = "".join(f"    op.execute({statement!r})\n" for statement in migration_statements(i))
         (versions / f"{i:08d}_table_{i}.py").write_text(
             f"from alembic import op\n\nrevision = {f'{i:08d}'!r}\ndown_revision = {down}\n\n\n"
-            f"def upgrade():\n{body}\n\ndef downgrade():\n    op.execute('DROP TABLE t{i}')\n")
+            f"def upgrade():\n{body}\n\ndef downgrade():\n    op.execute('DROP TABLE t{i}')\n"
+        )
     return folder
 
 
@@ -199,7 +203,9 @@ def _run(command: list[str]) -> float:
     done = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stdout}{done.stderr}")
+        raise SystemExit(
+            f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stdout}{done.stderr}"
+        )
     return elapsed
 
 
@@ -222,7 +228,9 @@ def bench_apply(db, folder: Path, count: int, runs: int) -> dict[str, float]:
     migrations = folder / f"apply_{count}"
     script = write_migrations(migrations, count)
     times = {
-        "ours": timed_fresh(db, runs, lambda name: [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"]),
+        "ours": timed_fresh(
+            db, runs, lambda name: [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"]
+        ),
         "client": timed_fresh(db, runs, lambda name: db.client_script(name, script)),
     }
     if importlib.util.find_spec("alembic"):
@@ -236,7 +244,9 @@ def bench_status(db, folder: Path, count: int, runs: int) -> tuple[float, float]
     if not migrations.exists():
         migrations.mkdir(parents=True)
         for i in range(1, count + 1):
-            (migrations / f"{i:08d}_m{i}.sql").write_text(f"-- UP\nCREATE TABLE t{i} (id integer);\n-- DOWN\nDROP TABLE t{i};\n")
+            (migrations / f"{i:08d}_m{i}.sql").write_text(
+                f"-- UP\nCREATE TABLE t{i} (id integer);\n-- DOWN\nDROP TABLE t{i};\n"
+            )
     name = db.create()
     try:
         # A real run creates the history tables; then the rows are seeded by SQL (applying 10k files is not the point).
@@ -261,8 +271,12 @@ def _goal(ratio: float) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--migrations", type=lambda text: [int(n) for n in text.split(",")], default=[300, 1000],
-                        help="comma-separated counts (default 300,1000)")
+    parser.add_argument(
+        "--migrations",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[300, 1000],
+        help="comma-separated counts (default 300,1000)",
+    )
     parser.add_argument("--history", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="pg,mysql,sqlite", help="comma-separated: pg, mysql, sqlite")
@@ -281,17 +295,24 @@ def main(argv: list[str] | None = None) -> None:
             for count in args.migrations:
                 times = bench_apply(db, folder / key / str(count), count, args.runs)
                 ratio = times["ours"] / times["client"]
-                alembic = (f"  alembic {times['alembic']:6.2f} s (ratio {times['alembic'] / times['client']:5.2f}: we are "
-                           f"{times['ours'] / times['alembic']:4.2f}x alembic)" if "alembic" in times
-                           else "  alembic not installed (pip install -e '.[bench]')")
-                print(f"  {db.label:10} apply {count:5} migrations : {times['ours']:6.2f} s  "
-                      f"({db.client} one session: {times['client']:6.2f} s)  ratio {ratio:5.2f}{_goal(ratio)}{alembic}",
-                      flush=True)
+                alembic = (
+                    f"  alembic {times['alembic']:6.2f} s (ratio {times['alembic'] / times['client']:5.2f}: we are "
+                    f"{times['ours'] / times['alembic']:4.2f}x alembic)"
+                    if "alembic" in times
+                    else "  alembic not installed (pip install -e '.[bench]')"
+                )
+                print(
+                    f"  {db.label:10} apply {count:5} migrations : {times['ours']:6.2f} s  "
+                    f"({db.client} one session: {times['client']:6.2f} s)  ratio {ratio:5.2f}{_goal(ratio)}{alembic}",
+                    flush=True,
+                )
             ours, client = bench_status(db, folder / key, args.history, args.runs)
-            print(f"  {db.label:10} status, {args.history} history rows : {ours:6.2f} s  "
-                  f"({db.client} SELECT *:       {client:6.2f} s)  ratio {ours / client:5.2f}  (no goal: a new process "
-                  "that reads and checksums every file)",
-                  flush=True)
+            print(
+                f"  {db.label:10} status, {args.history} history rows : {ours:6.2f} s  "
+                f"({db.client} SELECT *:       {client:6.2f} s)  ratio {ours / client:5.2f}  (no goal: a new process "
+                "that reads and checksums every file)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

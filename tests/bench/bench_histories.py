@@ -47,18 +47,34 @@ class Database:
 
     @property
     def url(self) -> str:
-        return {"postgres": f"postgresql://postgres@127.0.0.1:5432/{self.name}",
-                "mysql": f"mysql://root@127.0.0.1:3306/{self.name}", "sqlite": f"sqlite:///{self.path}"}[self.dialect]
+        return {
+            "postgres": f"postgresql://postgres@127.0.0.1:5432/{self.name}",
+            "mysql": f"mysql://root@127.0.0.1:3306/{self.name}",
+            "sqlite": f"sqlite:///{self.path}",
+        }[self.dialect]
 
     def client_accepts(self, script: Path) -> bool:
-        command = {"postgres": ["psql", *PG_HOST, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.name, "-f", str(script)],
-                   "mysql": ["sh", "-c", f"mariadb {' '.join(MY_HOST)} {self.name} < '{script}'"],
-                   "sqlite": ["sh", "-c", f"sqlite3 -bail '{self.path}' < '{script}'"]}[self.dialect]
+        command = {
+            "postgres": ["psql", *PG_HOST, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.name, "-f", str(script)],
+            "mysql": ["sh", "-c", f"mariadb {' '.join(MY_HOST)} {self.name} < '{script}'"],
+            "sqlite": ["sh", "-c", f"sqlite3 -bail '{self.path}' < '{script}'"],
+        }[self.dialect]
         return subprocess.run(command, capture_output=True).returncode == 0
 
     def drop(self) -> None:
         if self.dialect == "postgres":
-            _run(["psql", *PG_HOST, "-X", "-q", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'])
+            _run(
+                [
+                    "psql",
+                    *PG_HOST,
+                    "-X",
+                    "-q",
+                    "-d",
+                    "postgres",
+                    "-c",
+                    f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)',
+                ]
+            )
         elif self.dialect == "mysql":
             _run(["mariadb", *MY_HOST, "-e", f"DROP DATABASE IF EXISTS `{self.name}`"])
 
@@ -96,14 +112,18 @@ def ours(ups: list[Path], dialect: str, work: Path) -> dict:
     database = Database(dialect, work)
     try:
         base = [DB_MIGRATE, "--url", database.url, "--dir", str(folder), "--json"]
-        validate = json.loads(subprocess.run([*base, "validate"], capture_output=True, text=True, cwd=work).stdout or "{}")
+        validate = json.loads(
+            subprocess.run([*base, "validate"], capture_output=True, text=True, cwd=work).stdout or "{}"
+        )
         applied = subprocess.run([*base, "--yes", "apply"], capture_output=True, text=True, cwd=work)
         report = json.loads(applied.stdout or "{}")
         findings = validate.get("findings") or []
-        return {"findings": [f for f in findings if f["severity"] in ("error", "warning")],
-                "counts": Counter(f["severity"] + ("" if f["direction"] == "up" else "-down") for f in findings),
-                "validate_error": _message(validate),
-                "apply": report.get("outcome") or _message(report)[:100] or f"exit {applied.returncode}"}
+        return {
+            "findings": [f for f in findings if f["severity"] in ("error", "warning")],
+            "counts": Counter(f["severity"] + ("" if f["direction"] == "up" else "-down") for f in findings),
+            "validate_error": _message(validate),
+            "apply": report.get("outcome") or _message(report)[:100] or f"exit {applied.returncode}",
+        }
     finally:
         database.drop()
 
@@ -126,8 +146,10 @@ def main() -> int:
     if not histories:
         print(f"no histories in {args.cache} (see this script's docstring); nothing measured")
         return 0
-    print(f"{'history':28} {'migrations':>14} {'errors':>6} {'warnings':>8} {'DOWN-check':>10} {'goal':>5}  "
-          "apply / first file the client rejects")
+    print(
+        f"{'history':28} {'migrations':>14} {'errors':>6} {'warnings':>8} {'DOWN-check':>10} {'goal':>5}  "
+        "apply / first file the client rejects"
+    )
     missed = 0
     for history in histories:
         dialect = history.name.rsplit(".", 1)[1]
@@ -139,12 +161,16 @@ def main() -> int:
         down_warnings = got["counts"]["warning-down"] + got["counts"]["error-down"]
         ok = errors == 0 and warnings <= len(ups) / 10 and not got["validate_error"]
         missed += not ok
-        print(f"{history.name:28} {len(ups):>6} of {total:<5} {errors:>6} {warnings:>8} {down_warnings:>10} "
-              f"{'ok' if ok else 'MISS':>5}  "
-              f"{got['apply']}{' / ' + rejected if rejected else ''}{' / ' + got['validate_error'] if got['validate_error'] else ''}")
+        print(
+            f"{history.name:28} {len(ups):>6} of {total:<5} {errors:>6} {warnings:>8} {down_warnings:>10} "
+            f"{'ok' if ok else 'MISS':>5}  "
+            f"{got['apply']}{' / ' + rejected if rejected else ''}{' / ' + got['validate_error'] if got['validate_error'] else ''}"
+        )
         if args.show:
             for finding in got["findings"]:
-                print(f"    {finding['severity']:7} {finding['migration']} {finding['rule']}: {finding['message'][:160]}")
+                print(
+                    f"    {finding['severity']:7} {finding['migration']} {finding['rule']}: {finding['message'][:160]}"
+                )
     return 1 if missed else 0
 
 

@@ -28,10 +28,14 @@ def write_file(folder: Path, rows: int) -> Path:
     path = folder / "migrations" / "20240101000000_bulk_load.sql"
     path.parent.mkdir(parents=True)
     with path.open("w") as out:
-        out.write("-- UP\nCREATE TABLE items (id integer primary key, name varchar(100), email varchar(200), note text);\n")
+        out.write(
+            "-- UP\nCREATE TABLE items (id integer primary key, name varchar(100), email varchar(200), note text);\n"
+        )
         for i in range(1, rows + 1):
-            out.write(f"INSERT INTO items (id, name, email, note) VALUES ({i}, 'name {i}', 'user{i}@example.com', "
-                      "'a short note');\n")
+            out.write(
+                f"INSERT INTO items (id, name, email, note) VALUES ({i}, 'name {i}', 'user{i}@example.com', "
+                "'a short note');\n"
+            )
         out.write("-- DOWN\nDROP TABLE items;\n")
     return path
 
@@ -56,8 +60,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path = write_file(folder, args.rows)
-        print(f"{path.stat().st_size / 1e6:.1f} MB, {args.rows:,} INSERTs; floor (wc -l): "
-              f"{timed(['wc', '-l', str(path)], folder):.2f} s")
+        print(
+            f"{path.stat().st_size / 1e6:.1f} MB, {args.rows:,} INSERTs; floor (wc -l): "
+            f"{timed(['wc', '-l', str(path)], folder):.2f} s"
+        )
         targets = []
         if "sqlite" in args.only:
             targets.append(("SQLite", f"sqlite:///{folder / 'bench.db'}", None))

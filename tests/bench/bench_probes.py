@@ -40,9 +40,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from migration_manager.analysis.findings import ScriptToCheck, find  # noqa: E402
-from migration_manager.analysis.probes import Budget  # noqa: E402
-from migration_manager.engines import open_engine  # noqa: E402
+from migration_manager.analysis.findings import ScriptToCheck, find
+from migration_manager.analysis.probes import Budget
+from migration_manager.engines import open_engine
 
 MIGRATION = (
     "ALTER TABLE big DROP COLUMN note",
@@ -52,15 +52,23 @@ MIGRATION = (
     "ALTER TABLE big ADD CONSTRAINT big_amount_positive CHECK (amount > 0)",
     "UPDATE big SET label = 'x' WHERE id % 2 = 0",
 )
-MYSQL_MIGRATION = tuple(s.replace("ALTER COLUMN label SET NOT NULL", "MODIFY label VARCHAR(40) NOT NULL")
-                        .replace("ALTER COLUMN label TYPE varchar(20)", "MODIFY label VARCHAR(20)")
-                        .replace("ALTER COLUMN amount TYPE int", "MODIFY amount INT") for s in MIGRATION)
+MYSQL_MIGRATION = tuple(
+    s.replace("ALTER COLUMN label SET NOT NULL", "MODIFY label VARCHAR(40) NOT NULL")
+    .replace("ALTER COLUMN label TYPE varchar(20)", "MODIFY label VARCHAR(20)")
+    .replace("ALTER COLUMN amount TYPE int", "MODIFY amount INT")
+    for s in MIGRATION
+)
 UNIQUE = "ALTER TABLE big ADD CONSTRAINT big_amount_key UNIQUE (amount)"  # every key distinct: no duplicate
 UNIQUE_REPEATED = "ALTER TABLE big ADD CONSTRAINT big_label_key UNIQUE (label)"  # 30 values, each repeated
 DROP_VARCHAR = "ALTER TABLE big DROP COLUMN label"
-SEPARATE = {"note IS NOT NULL": "DROP COLUMN note", "label IS NULL": "SET NOT NULL",
-            "char_length(label) > 20": "varchar(20)", "amount NOT BETWEEN -2147483648 AND 2147483647": "INT",
-            "NOT (amount > 0)": "CHECK", "id % 2 = 0": "UPDATE"}
+SEPARATE = {
+    "note IS NOT NULL": "DROP COLUMN note",
+    "label IS NULL": "SET NOT NULL",
+    "char_length(label) > 20": "varchar(20)",
+    "amount NOT BETWEEN -2147483648 AND 2147483647": "INT",
+    "NOT (amount > 0)": "CHECK",
+    "id % 2 = 0": "UPDATE",
+}
 COLUMNS = "SELECT count(id), count(label), count(note), count(amount) FROM big"
 GOAL_RATIO = 1.5  # issue 4
 
@@ -74,8 +82,10 @@ def seed_pg(rows: int) -> str:
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
     engine = open_engine(url)
     engine.execute("CREATE TABLE big (id bigint PRIMARY KEY, label varchar(40), note text, amount bigint)")
-    engine.execute(f"INSERT INTO big SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE repeat('l', g % 30) END, "
-                   f"CASE WHEN g % 3 = 0 THEN 'n' END, g - 10 FROM generate_series(1, {rows}) g")
+    engine.execute(
+        f"INSERT INTO big SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE repeat('l', g % 30) END, "
+        f"CASE WHEN g % 3 = 0 THEN 'n' END, g - 10 FROM generate_series(1, {rows}) g"
+    )
     engine.execute("VACUUM ANALYZE big")
     engine.close()
     return url
@@ -90,9 +100,13 @@ def seed_mysql(rows: int) -> str:
     admin.close()
     url = f"mysql://root@127.0.0.1:3306/{name}"
     engine = open_engine(url)
-    engine.execute("CREATE TABLE big (id bigint PRIMARY KEY, label varchar(40), note text, amount bigint) ENGINE=InnoDB")
-    engine.execute(f"INSERT INTO big SELECT seq, CASE WHEN seq % 7 = 0 THEN NULL ELSE repeat('l', seq % 30) END, "
-                   f"CASE WHEN seq % 3 = 0 THEN 'n' END, CAST(seq AS SIGNED) - 10 FROM seq_1_to_{rows}")
+    engine.execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, label varchar(40), note text, amount bigint) ENGINE=InnoDB"
+    )
+    engine.execute(
+        f"INSERT INTO big SELECT seq, CASE WHEN seq % 7 = 0 THEN NULL ELSE repeat('l', seq % 30) END, "
+        f"CASE WHEN seq % 3 = 0 THEN 'n' END, CAST(seq AS SIGNED) - 10 FROM seq_1_to_{rows}"
+    )
     engine.execute("ANALYZE TABLE big")
     engine.close()
     return url
@@ -133,11 +147,15 @@ def bench(label: str, url: str, statements: tuple[str, ...], runs: int, rows: in
         script = [ScriptToCheck("1", "up", chosen, transactional)]
         return lambda: find(engine, script, lock_timeout_ms=5000, budget=budget)
 
-    actions = {"count": lambda: engine.query("SELECT count(*) FROM big"),
-               "columns": lambda: engine.query(COLUMNS),
-               "six": analysis(*statements), "one": analysis(statements[0]),
-               "with unique": analysis(*statements, UNIQUE), "unique": analysis(UNIQUE),
-               "unique repeated": analysis(UNIQUE_REPEATED)}
+    actions = {
+        "count": lambda: engine.query("SELECT count(*) FROM big"),
+        "columns": lambda: engine.query(COLUMNS),
+        "six": analysis(*statements),
+        "one": analysis(statements[0]),
+        "with unique": analysis(*statements, UNIQUE),
+        "unique": analysis(UNIQUE),
+        "unique repeated": analysis(UNIQUE_REPEATED),
+    }
     actions.update({c: (lambda c=c: engine.query(f"SELECT count(*) FROM big WHERE {c}")) for c in SEPARATE})
     sampled_budget = Budget(sample_above_rows=100_000, sample_rows=100_000)
     if engine.sample_clause(1.0):
@@ -157,22 +175,35 @@ def bench(label: str, url: str, statements: tuple[str, ...], runs: int, rows: in
     print(line("analysis of DROP COLUMN alone (1 question, a TEXT column)", median["one"], goal=True))
     if "one varchar" in median:
         print(line("analysis of DROP COLUMN of a VARCHAR column instead", median["one varchar"], goal=True))
-    print("  each question as its own count(*) WHERE query: " +
-          ", ".join(f"{what} {median[c] / count:.2f}x" for c, what in SEPARATE.items()))
+    print(
+        "  each question as its own count(*) WHERE query: "
+        + ", ".join(f"{what} {median[c] / count:.2f}x" for c, what in SEPARATE.items())
+    )
     print(line("the same 6 questions one query each", sum(median[c] for c in SEPARATE)))
-    print(line(f"with a 7th, UNIQUE (amount), {rows:,} distinct keys (a query of its own, sorting every key)",
-               median["with unique"]) + f"; the UNIQUE alone {median['unique'] / count:.2f}x, "
-          f"the six without it {median['six'] / count:.2f}x")
-    print(line("UNIQUE (label) alone, 30 keys each repeated (the GROUP BY that counts the duplicates)",
-               median["unique repeated"]))
+    print(
+        line(
+            f"with a 7th, UNIQUE (amount), {rows:,} distinct keys (a query of its own, sorting every key)",
+            median["with unique"],
+        )
+        + f"; the UNIQUE alone {median['unique'] / count:.2f}x, "
+        f"the six without it {median['six'] / count:.2f}x"
+    )
+    print(
+        line(
+            "UNIQUE (label) alone, 30 keys each repeated (the GROUP BY that counts the duplicates)",
+            median["unique repeated"],
+        )
+    )
     everything = (*statements, UNIQUE, UNIQUE_REPEATED)
     for f in find(engine, [ScriptToCheck("1", "up", everything, transactional)], lock_timeout_ms=5000):
         if f.counts:
             print(f"    {f.rule}: {f.counts}")
     if "sampled" in median:
         one = next(f for f in analysis(*statements, budget=sampled_budget)() if f.rule == "drop-column")
-        print(line("sampled (~100k rows read)", median["sampled"]) +
-              f"; drop-column {one.rows_affected:,} ({one.confidence})")
+        print(
+            line("sampled (~100k rows read)", median["sampled"])
+            + f"; drop-column {one.rows_affected:,} ({one.confidence})"
+        )
     engine.close()
 
 
@@ -182,7 +213,8 @@ def command_line(url: str, statements: tuple[str, ...], runs: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "migrations").mkdir()
         (Path(folder) / "migrations" / "001_six_questions.sql").write_text(
-            "-- UP\n" + "".join(f"{s};\n" for s in statements))
+            "-- UP\n" + "".join(f"{s};\n" for s in statements)
+        )
         plain, no_impact = Path(folder) / "plain", Path(folder) / "no-impact"
         for project in (plain, no_impact):
             project.mkdir()
@@ -191,16 +223,26 @@ def command_line(url: str, statements: tuple[str, ...], runs: int) -> None:
 
         def run(project: Path, *command: str) -> Callable[[], None]:
             def once() -> None:
-                done = subprocess.run([db_migrate, "--url", url, "--json", *command], cwd=project,
-                                      capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    [db_migrate, "--url", url, "--json", *command],
+                    cwd=project,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if done.returncode not in (0, 1) or json.loads(done.stdout).get("error"):  # 1: dangers found
                     raise SystemExit(f"db-migrate {command[0]} failed: {done.stdout}{done.stderr}")
+
             return once
 
-        median = timed_in_turn({"analyze": run(plain, "analyze"), "no impact": run(no_impact, "analyze"),
-                                "status": run(plain, "status")}, runs)
-    print(f"  db-migrate analyze, end to end: {median['analyze']:.2f} s; with performanceAnalysis off: "
-          f"{median['no impact']:.2f} s; db-migrate status (a process's floor): {median['status']:.2f} s")
+        median = timed_in_turn(
+            {"analyze": run(plain, "analyze"), "no impact": run(no_impact, "analyze"), "status": run(plain, "status")},
+            runs,
+        )
+    print(
+        f"  db-migrate analyze, end to end: {median['analyze']:.2f} s; with performanceAnalysis off: "
+        f"{median['no impact']:.2f} s; db-migrate status (a process's floor): {median['status']:.2f} s"
+    )
 
 
 def main() -> None:
@@ -210,8 +252,10 @@ def main() -> None:
     parser.add_argument("--only", default="pg,mysql")
     args = parser.parse_args()
     wanted = args.only.split(",")
-    for key, label, seed, statements in (("pg", "PostgreSQL", seed_pg, MIGRATION),
-                                         ("mysql", "MariaDB", seed_mysql, MYSQL_MIGRATION)):
+    for key, label, seed, statements in (
+        ("pg", "PostgreSQL", seed_pg, MIGRATION),
+        ("mysql", "MariaDB", seed_mysql, MYSQL_MIGRATION),
+    ):
         if key not in wanted:
             continue
         url = seed(args.rows)

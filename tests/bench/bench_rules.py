@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.analysis.rule_cases import analyze, seeded_database  # noqa: E402
-from tests.analysis.test_rules_postgres import DANGEROUS, SAFE, SEED, STATIC  # noqa: E402
+from tests.analysis.rule_cases import analyze, seeded_database  # noqa: E402 -- imported after sys.path is set above
+from tests.analysis.test_rules_postgres import DANGEROUS, SAFE, SEED, STATIC  # noqa: E402 -- imported after sys.path is set above
 
 
 def corpus() -> list[tuple[str, list[str]]]:
@@ -36,8 +36,11 @@ def ours(url: str, migration: list[str]) -> tuple[list[str], float]:
     started = time.perf_counter()
     findings = analyze(url, migration)
     took = time.perf_counter() - started
-    shown = [f"{f.rule}:{f.severity}" + (f" {f.rows_affected:,}" if f.rows_affected else "")
-             for f in findings if f.severity != "info"]
+    shown = [
+        f"{f.rule}:{f.severity}" + (f" {f.rows_affected:,}" if f.rows_affected else "")
+        for f in findings
+        if f.severity != "info"
+    ]
     return shown, took
 
 
@@ -45,9 +48,18 @@ def squawk(binary: str, folder: Path, index: int, migration: list[str]) -> tuple
     path = folder / f"{index:03d}.sql"
     path.write_text(";\n".join(migration) + ";\n")
     started = time.perf_counter()
-    result = subprocess.run([binary, "--reporter", "json", "--assume-in-transaction",
-                             "--exclude=require-lock-timeout,require-statement-timeout", str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            binary,
+            "--reporter",
+            "json",
+            "--assume-in-transaction",
+            "--exclude=require-lock-timeout,require-statement-timeout",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     took = time.perf_counter() - started
     found = json.loads(result.stdout or "[]")
     return sorted({f"{f['rule_name']}:{f['level'].lower()}" for f in found}), took
@@ -84,11 +96,15 @@ def main() -> None:
         if has_squawk:
             figures.append(f"squawk {want} {_score(flagged, 'squawk', label, total)}")
         print(f"{label:>10} ({total}): " + "; ".join(figures))
-    print(f"{count} migrations. migration-manager: {totals['ours'] * 1000 / count:.1f} ms per migration "
-          "(parse, catalog, lock model, data probes on the seeded tables)")
+    print(
+        f"{count} migrations. migration-manager: {totals['ours'] * 1000 / count:.1f} ms per migration "
+        "(parse, catalog, lock model, data probes on the seeded tables)"
+    )
     if has_squawk:
-        print(f"squawk: {totals['squawk'] * 1000 / count:.1f} ms per migration (static, one process per file); "
-              f"ratio migration-manager / squawk = {totals['ours'] / totals['squawk']:.2f}x")
+        print(
+            f"squawk: {totals['squawk'] * 1000 / count:.1f} ms per migration (static, one process per file); "
+            f"ratio migration-manager / squawk = {totals['ours'] / totals['squawk']:.2f}x"
+        )
     else:
         print("squawk is not installed (pip install squawk-cli): no side-by-side comparison.")
 

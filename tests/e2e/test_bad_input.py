@@ -42,9 +42,18 @@ def explained_json(done: subprocess.CompletedProcess, code: int, kind: str) -> d
 
 
 BAD_POSTGRES = {
-    "wrong port": (f"postgresql://postgres:{SECRET}@127.0.0.1:1/postgres", "Cannot connect to postgresql://postgres:***@127.0.0.1:1/postgres"),
-    "unknown host": (f"postgresql://postgres:{SECRET}@no-such-host.invalid:5432/db", "failed to resolve host 'no-such-host.invalid'"),
-    "unknown database": (f"postgresql://postgres:{SECRET}@127.0.0.1:5432/mm_no_such_db", 'database "mm_no_such_db" does not exist'),
+    "wrong port": (
+        f"postgresql://postgres:{SECRET}@127.0.0.1:1/postgres",
+        "Cannot connect to postgresql://postgres:***@127.0.0.1:1/postgres",
+    ),
+    "unknown host": (
+        f"postgresql://postgres:{SECRET}@no-such-host.invalid:5432/db",
+        "failed to resolve host 'no-such-host.invalid'",
+    ),
+    "unknown database": (
+        f"postgresql://postgres:{SECRET}@127.0.0.1:5432/mm_no_such_db",
+        'database "mm_no_such_db" does not exist',
+    ),
 }
 
 
@@ -88,8 +97,12 @@ def test_a_password_with_url_syntax_from_an_environment_variable(mysql_url: str,
         _admin_execute("mysql", f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{URL_SYNTAX_PASSWORD}'")
         _admin_execute("mysql", f"GRANT ALL ON `{database}`.* TO '{user}'@'{host}'")
     try:
-        project.configure({"autoBackup": False, "environments": {
-            "dev": {"url": f"mysql://{user}:${{MM_TEST_DB_PASSWORD}}@127.0.0.1:3306/{database}"}}})
+        project.configure(
+            {
+                "autoBackup": False,
+                "environments": {"dev": {"url": f"mysql://{user}:${{MM_TEST_DB_PASSWORD}}@127.0.0.1:3306/{database}"}},
+            }
+        )
         project.native("1", "a", "CREATE TABLE a (id integer);", "DROP TABLE a;")
         right = {"MM_TEST_DB_PASSWORD": URL_SYNTAX_PASSWORD}
         for args in (["apply"], ["status", "--json"], ["backup", "create"]):
@@ -98,8 +111,12 @@ def test_a_password_with_url_syntax_from_an_environment_variable(mysql_url: str,
         assert query(mysql_url, "SELECT version, status FROM schema_migrations") == [("1", "applied")]
 
         wrong = {"MM_TEST_DB_PASSWORD": "Qw2@" + URL_SYNTAX_PASSWORD[::-1]}
-        text = explained(project.run("status", env=wrong), 3, f"Access denied for user '{user}'",
-                         f"Cannot connect to mysql://{user}:***@127.0.0.1:3306/{database}")
+        text = explained(
+            project.run("status", env=wrong),
+            3,
+            f"Access denied for user '{user}'",
+            f"Cannot connect to mysql://{user}:***@127.0.0.1:3306/{database}",
+        )
         for password in wrong.values():
             assert all(part not in text for part in re.split(r"[@/:#? ]", password) if len(part) > 1), text
     finally:
@@ -107,20 +124,32 @@ def test_a_password_with_url_syntax_from_an_environment_variable(mysql_url: str,
             _admin_execute("mysql", f"DROP USER IF EXISTS '{user}'@'{host}'")
 
 
-@pytest.mark.parametrize("url, needle", [
-    (f"postgresql://postgres:{SECRET}@127.0.0.1:port/db", "The port in postgresql://postgres:***@127.0.0.1:port/db is not a number"),
-    (f"mysql//root:{SECRET}@127.0.0.1/db", "'mysql//root:***@127.0.0.1/db' is not a database URL"),
-    (f"oracle://scott:{SECRET}@db/orcl", "Unsupported database scheme 'oracle'"),
-])
+@pytest.mark.parametrize(
+    "url, needle",
+    [
+        (
+            f"postgresql://postgres:{SECRET}@127.0.0.1:port/db",
+            "The port in postgresql://postgres:***@127.0.0.1:port/db is not a number",
+        ),
+        (f"mysql//root:{SECRET}@127.0.0.1/db", "'mysql//root:***@127.0.0.1/db' is not a database URL"),
+        (f"oracle://scott:{SECRET}@db/orcl", "Unsupported database scheme 'oracle'"),
+    ],
+)
 def test_malformed_urls_are_config_errors_without_the_password(url: str, needle: str, project: Project) -> None:
     explained(project.run("status", url=url), 2, needle, "Nothing was run: no database was contacted")
     explained_json(project.run("apply", "--json", url=url), 2, "config_error")
 
 
 def test_unknown_environment_names_the_known_ones(project: Project) -> None:
-    project.configure({"autoBackup": False, "environments": {
-        "dev": {"url": f"postgresql://app:{SECRET}@127.0.0.1:1/dev"},
-        "production": {"url": f"postgresql://app:{SECRET}@127.0.0.1:1/prod", "requireApproval": True}}})
+    project.configure(
+        {
+            "autoBackup": False,
+            "environments": {
+                "dev": {"url": f"postgresql://app:{SECRET}@127.0.0.1:1/dev"},
+                "production": {"url": f"postgresql://app:{SECRET}@127.0.0.1:1/prod", "requireApproval": True},
+            },
+        }
+    )
     explained(project.run("status", "--env", "qa"), 2, "Unknown environment 'qa'", "dev, production")
     explained_json(project.run("apply", "--env", "qa", "--json"), 2, "config_error")
 
@@ -133,7 +162,9 @@ def test_usage_errors_answer_in_json_with_json(project: Project) -> None:
     assert text.returncode == 2 and "invalid choice: 'frobnicate'" in text.stderr and not text.stdout
 
 
-def test_an_internal_error_is_json_without_password_or_traceback(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path) -> None:
+def test_an_internal_error_is_json_without_password_or_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys, tmp_path
+) -> None:
     from migration_manager import cli, service
 
     def crash(request):
@@ -153,13 +184,22 @@ def test_postgres_session_terminated_mid_migration(pg_url: str, project: Project
     project.url = pg_url.replace("postgres@", f"postgres:{SECRET}@")  # trust auth: any password is accepted
     query(pg_url, "CREATE TABLE knob (secs integer)")
     query(pg_url, "INSERT INTO knob VALUES (600)")
-    project.native("1", "slow", "CREATE TABLE k1 (id integer);\nSELECT pg_sleep(secs) FROM knob;\n"
-                   "CREATE TABLE k3 (id integer);", "DROP TABLE k3;\nDROP TABLE k1;")
+    project.native(
+        "1",
+        "slow",
+        "CREATE TABLE k1 (id integer);\nSELECT pg_sleep(secs) FROM knob;\nCREATE TABLE k3 (id integer);",
+        "DROP TABLE k3;\nDROP TABLE k1;",
+    )
     for json_output in (False, True):
         run = project.popen("apply", *(["--json"] if json_output else []))
-        pid = wait_for(lambda: query(pg_url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                             "AND query LIKE 'SELECT pg_sleep%%' AND state = 'active'"),
-                       "the sleeping statement")[0][0]
+        pid = wait_for(
+            lambda: query(
+                pg_url,
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query LIKE 'SELECT pg_sleep%%' AND state = 'active'",
+            ),
+            "the sleeping statement",
+        )[0][0]
         query(pg_url, f"SELECT pg_terminate_backend({pid})")
         out, err = run.communicate(timeout=60)
         done = subprocess.CompletedProcess(run.args, run.returncode, out, err)
@@ -167,9 +207,13 @@ def test_postgres_session_terminated_mid_migration(pg_url: str, project: Project
             error = explained_json(done, 3, "connection_lost")
             assert "at statement 2 of 3" in error["message"]
         else:
-            explained(done, 3, "was lost while running 1_slow at statement 2 of 3",
-                      "ran in one transaction that never committed, so the server rolled it back",
-                      "Check that the server is up")
+            explained(
+                done,
+                3,
+                "was lost while running 1_slow at statement 2 of 3",
+                "ran in one transaction that never committed, so the server rolled it back",
+                "Check that the server is up",
+            )
             # The statements are sent together (pipeline mode), where libpq drops the server's last words
             # ("terminating connection due to administrator command") and says the connection closed.
             assert "server closed the connection unexpectedly" in done.stdout
@@ -185,18 +229,29 @@ def test_mariadb_connection_killed_mid_migration(mysql_user_url: str, project: P
     root_url = mysql_user_url.replace(f"{urlsplit(mysql_user_url).username}:{SECRET}", "root")
     query(root_url, "CREATE TABLE knob (secs integer)")
     query(root_url, "INSERT INTO knob VALUES (600)")
-    project.native("1", "slow", "CREATE TABLE k1 (id integer);\nSELECT SLEEP(secs) FROM knob;\n"
-                   "CREATE TABLE k3 (id integer);", "DROP TABLE k3;\nDROP TABLE k1;")
+    project.native(
+        "1",
+        "slow",
+        "CREATE TABLE k1 (id integer);\nSELECT SLEEP(secs) FROM knob;\nCREATE TABLE k3 (id integer);",
+        "DROP TABLE k3;\nDROP TABLE k1;",
+    )
     run = project.popen("apply")
-    session = wait_for(lambda: query(root_url, "SELECT id FROM information_schema.processlist "
-                                               "WHERE db = DATABASE() AND info LIKE 'SELECT SLEEP%%'"),
-                       "the sleeping statement")[0][0]
+    session = wait_for(
+        lambda: query(
+            root_url,
+            "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE 'SELECT SLEEP%%'",
+        ),
+        "the sleeping statement",
+    )[0][0]
     query(root_url, f"KILL CONNECTION {session}")
     out, err = run.communicate(timeout=60)
-    explained(subprocess.CompletedProcess(run.args, run.returncode, out, err), 3,
-              "was lost while running 1_slow at statement 2 of 3",
-              "DIRTY: statements 1..1 of 1_slow are committed; statement 2 was running when the session ended",
-              "db-migrate resolve 1 --retry")
+    explained(
+        subprocess.CompletedProcess(run.args, run.returncode, out, err),
+        3,
+        "was lost while running 1_slow at statement 2 of 3",
+        "DIRTY: statements 1..1 of 1_slow are committed; statement 2 was running when the session ended",
+        "db-migrate resolve 1 --retry",
+    )
     assert user_tables(root_url) == {"knob", "k1"}
     assert history(root_url)["1"][:3] == ("running", 1, 3)  # the record could not be updated
 

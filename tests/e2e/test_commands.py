@@ -17,7 +17,7 @@ def test_create_writes_the_native_template(project: Project) -> None:
 
     done = project.run("create", "Add user phone", env={"MM_AUTHOR": "alice"})
     assert done.returncode == 0, done.stderr
-    path, = project.migrations.iterdir()
+    (path,) = project.migrations.iterdir()
     assert re.fullmatch(r"\d{14}_add_user_phone\.sql", path.name)
     text = path.read_text()
     assert "-- author: alice" in text
@@ -45,8 +45,10 @@ def test_status_json_shape_through_a_whole_cycle(any_url: str, project: Project)
     status = as_json(project.run("status", "--json"))
     assert {"current_version", "applied", "pending", "dirty"} <= status.keys()
     assert status["current_version"] is None and status["applied"] == [] and status["dirty"] is False
-    assert [(m["version"], m["state"], m["can_roll_back"]) for m in status["pending"]] == [("1", "pending", True),
-                                                                                         ("2", "pending", False)]
+    assert [(m["version"], m["state"], m["can_roll_back"]) for m in status["pending"]] == [
+        ("1", "pending", True),
+        ("2", "pending", False),
+    ]
 
     applied = as_json(project.run("apply", "--to", "1", "--json"))
     assert applied["outcome"] == "done" and applied["version_before"] is None and applied["version_after"] == "1"
@@ -54,7 +56,7 @@ def test_status_json_shape_through_a_whole_cycle(any_url: str, project: Project)
 
     status = as_json(project.run("status", "--json", env={"MM_AUTHOR": "bob"}))
     assert status["current_version"] == "1" and [m["version"] for m in status["pending"]] == ["2"]
-    entry, = status["applied"]
+    (entry,) = status["applied"]
     assert entry["state"] == "applied" and entry["checksum"].startswith("v1:") and entry["applied_at"]
     assert entry["duration_ms"] >= 0 and entry["author"] and status["rollback_available"] == 1
 
@@ -119,7 +121,10 @@ def test_history_lists_rows_and_the_event_log(sqlite_url: str, project: Project)
     report = as_json(project.run("history", "--json"))
     assert [r["version"] for r in report["rows"]] == ["1"]
     assert [(e["version"], e["action"], e["outcome"]) for e in report["events"]] == [
-        ("2", "rollback", "ok"), ("2", "apply", "ok"), ("1", "apply", "ok")]
+        ("2", "rollback", "ok"),
+        ("2", "apply", "ok"),
+        ("1", "apply", "ok"),
+    ]
     text = project.run("history")
     assert text.returncode == 0 and "rollback" in text.stdout and "1_a" in text.stdout
 
@@ -152,8 +157,12 @@ def test_validate_does_not_call_a_migration_with_a_danger_finding_safe(any_url: 
     project.url = any_url
     execute(any_url, "CREATE TABLE users (id integer PRIMARY KEY, email varchar(100))")
     execute(any_url, "INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x'), (3, 'b@x')")
-    project.native("1", "unique_email", "CREATE UNIQUE INDEX users_email ON users (email);", "DROP INDEX users_email;"
-                   if "mysql" not in any_url else "DROP INDEX users_email ON users;")
+    project.native(
+        "1",
+        "unique_email",
+        "CREATE UNIQUE INDEX users_email ON users (email);",
+        "DROP INDEX users_email;" if "mysql" not in any_url else "DROP INDEX users_email ON users;",
+    )
     done = project.run("validate", "--json")
     report = as_json(done)
     assert done.returncode == 1 and report["ok"] is True and report["verdict"] == "needs-review", report

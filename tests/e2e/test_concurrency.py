@@ -10,25 +10,36 @@ import pytest
 from dbcheck import Project, connect, events, history, kind, query, wait_for
 
 PROCESSES = 16
-SLEEP = {"postgres": "SELECT pg_sleep(1);", "mysql": "SELECT SLEEP(1);",
-         "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) "
-                   "SELECT count(*) FROM c;"}
+SLEEP = {
+    "postgres": "SELECT pg_sleep(1);",
+    "mysql": "SELECT SLEEP(1);",
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) "
+    "SELECT count(*) FROM c;",
+}
 
 
 def write_project(project: Project, dialect: str, slow: str) -> list[str]:
     project.native("1", "log", "CREATE TABLE applied_log (v integer NOT NULL);", "DROP TABLE applied_log;")
     # A slow migration: the other runs are waiting on the lock while it runs.
-    project.native("2", "slow", f"{slow}\nINSERT INTO applied_log VALUES (2);",
-                   "DELETE FROM applied_log WHERE v = 2;")
+    project.native("2", "slow", f"{slow}\nINSERT INTO applied_log VALUES (2);", "DELETE FROM applied_log WHERE v = 2;")
     for v in (3, 4):
-        project.native(str(v), f"t{v}", f"CREATE TABLE t{v} (id integer);\nINSERT INTO applied_log VALUES ({v});",
-                       f"DROP TABLE t{v};")
+        project.native(
+            str(v),
+            f"t{v}",
+            f"CREATE TABLE t{v} (id integer);\nINSERT INTO applied_log VALUES ({v});",
+            f"DROP TABLE t{v};",
+        )
     versions = ["1", "2", "3", "4"]
     if dialect == "postgres":
         # The lock holder runs CREATE INDEX CONCURRENTLY while 15 sessions wait for the lock: a blocking
         # advisory-lock wait would deadlock here (Flyway #1654); polling must not.
-        project.native("5", "cic", "CREATE INDEX CONCURRENTLY t3_id ON t3 (id);", "DROP INDEX CONCURRENTLY t3_id;",
-                       header="-- no-transaction\n")
+        project.native(
+            "5",
+            "cic",
+            "CREATE INDEX CONCURRENTLY t3_id ON t3 (id);",
+            "DROP INDEX CONCURRENTLY t3_id;",
+            header="-- no-transaction\n",
+        )
         versions.append("5")
     return versions
 
@@ -37,9 +48,9 @@ def write_project(project: Project, dialect: str, slow: str) -> list[str]:
 # for the migration lock (PostgreSQL: its last query is the try-lock; MariaDB: a session on the database).
 WAITING = {
     "postgres": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND query LIKE 'SELECT pg_try_advisory_lock%%'",
+    "AND query LIKE 'SELECT pg_try_advisory_lock%%'",
     "mysql": "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
-             "AND id NOT IN (CONNECTION_ID(), {holder}) AND (info IS NULL OR info LIKE 'SELECT GET_LOCK%%')",
+    "AND id NOT IN (CONNECTION_ID(), {holder}) AND (info IS NULL OR info LIKE 'SELECT GET_LOCK%%')",
 }
 GATED = {"postgres": "UPDATE gate SET n = 1 WHERE n = 0;", "mysql": "UPDATE gate SET n = 1 WHERE n = 0;"}
 
@@ -67,7 +78,9 @@ def test_sixteen_concurrent_applies_apply_each_migration_once(any_url: str, proj
         runs = [project.popen("apply", "--json", "--lock-timeout", "300") for _ in range(PROCESSES)]
         if gated:
             waiting = WAITING[dialect].format(holder=holder_id)
-            wait_for(lambda: query(any_url, waiting)[0][0] >= PROCESSES - 1, "15 runs polling for the lock", timeout=120)
+            wait_for(
+                lambda: query(any_url, waiting)[0][0] >= PROCESSES - 1, "15 runs polling for the lock", timeout=120
+            )
     finally:
         if holder is not None:
             holder.cursor().execute("COMMIT")

@@ -58,8 +58,9 @@ def test_intended_edit_is_accepted_with_resolve(sqlite_url: str, project: Projec
     done = project.run("resolve", "1", "--accept-checksum")
     assert done.returncode == 0, done.stderr
     assert project.run("validate").returncode == 0
-    assert ("1", "accept-checksum") in [(v, a) for v, a, _ in
-                                         [tuple(e) for e in __import__("dbcheck").events(sqlite_url)]]
+    assert ("1", "accept-checksum") in [
+        (v, a) for v, a, _ in [tuple(e) for e in __import__("dbcheck").events(sqlite_url)]
+    ]
 
 
 def test_applied_migration_missing_on_disk_is_refused(any_url: str, project: Project) -> None:
@@ -108,16 +109,22 @@ def test_conflicting_heads_are_refused_until_allowed(any_url: str, project: Proj
     assert allowed.returncode == 0 and "branch_head" in user_tables(any_url)
 
 
-@pytest.mark.parametrize("dialect_url, bad, line", [
-    ("sqlite_url", "CREATE TABEL b (id integer);", 6),
-    ("pg_url", "CREATE TABLE b (id integer,, name text);", 6),
-    ("mysql_url", "INSERT INTO a VALUES (1,;", 6),
-])
-def test_malformed_sql_names_file_and_line(dialect_url: str, bad: str, line: int, project: Project,
-                                           request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(
+    "dialect_url, bad, line",
+    [
+        ("sqlite_url", "CREATE TABEL b (id integer);", 6),
+        ("pg_url", "CREATE TABLE b (id integer,, name text);", 6),
+        ("mysql_url", "INSERT INTO a VALUES (1,;", 6),
+    ],
+)
+def test_malformed_sql_names_file_and_line(
+    dialect_url: str, bad: str, line: int, project: Project, request: pytest.FixtureRequest
+) -> None:
     project.url = request.getfixturevalue(dialect_url)
-    project.write("1_bad.sql", f"-- author: x\n-- UP\nBEGIN;\nCREATE TABLE a (id integer);\n\n{bad}\nCOMMIT;\n"
-                                "-- DOWN\nDROP TABLE a;\n")
+    project.write(
+        "1_bad.sql",
+        f"-- author: x\n-- UP\nBEGIN;\nCREATE TABLE a (id integer);\n\n{bad}\nCOMMIT;\n-- DOWN\nDROP TABLE a;\n",
+    )
     done = project.run("validate", "--json")
     assert done.returncode == 1
     parses = next(c for c in json.loads(done.stdout)["checks"] if c["name"].startswith("SQL parses"))

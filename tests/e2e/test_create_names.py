@@ -24,8 +24,11 @@ def test_a_unicode_name_is_kept_and_found_again_by_apply_and_status(any_url: str
     created = json.loads(project.run("create", unicodedata.normalize("NFD", UNICODE), "--json").stdout)
     assert created["name"] == STORED and written(project) == [f"{created['version']}_{STORED}.sql"]
     path = project.migrations / written(project)[0]
-    path.write_text(path.read_text().replace("  -- Your SQL here", "  CREATE TABLE t (id integer);")
-                    .replace("  -- Rollback SQL here", "  DROP TABLE t;"))
+    path.write_text(
+        path.read_text()
+        .replace("  -- Your SQL here", "  CREATE TABLE t (id integer);")
+        .replace("  -- Rollback SQL here", "  DROP TABLE t;")
+    )
     done = project.run("apply", "--yes")
     assert done.returncode == 0, done.stderr
     status = json.loads(project.run("status", "--json").stdout)
@@ -37,8 +40,10 @@ def test_a_python_migration_with_a_unicode_name_runs(sqlite_url: str, project: P
     project.url = sqlite_url
     created = json.loads(project.run("create", "données", "--python", "--json").stdout)
     path = project.migrations / f"{created['version']}_données.py"
-    path.write_text('def up(ctx):\n    ctx.execute("CREATE TABLE d (id integer)")\n\n\n'
-                    'def down(ctx):\n    ctx.execute("DROP TABLE d")\n')
+    path.write_text(
+        'def up(ctx):\n    ctx.execute("CREATE TABLE d (id integer)")\n\n\n'
+        'def down(ctx):\n    ctx.execute("DROP TABLE d")\n'
+    )
     assert project.run("apply", "--yes").returncode == 0
     assert query(sqlite_url, "SELECT name FROM schema_migrations") == [("données",)]
 

@@ -33,8 +33,11 @@ def test_empty_migration_is_applied_recorded_and_rolled_back(project, any_url):
 
     status = project.run("--json", "status", url=any_url)
     assert status.returncode == 0, status.stdout + status.stderr
-    assert {m["version"]: m["no_statements"] for m in json.loads(status.stdout)["applied"]} == \
-        {"1": False, "2": True, "3": False}
+    assert {m["version"]: m["no_statements"] for m in json.loads(status.stdout)["applied"]} == {
+        "1": False,
+        "2": True,
+        "3": False,
+    }
 
     rolled = project.run("--yes", "rollback", "--steps", "2", url=any_url)
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr

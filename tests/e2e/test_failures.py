@@ -9,8 +9,10 @@ import pytest
 from dbcheck import Project, events, execute, history, user_tables
 
 # Statement 3 fails on data only the server sees (a duplicate key): validation cannot foresee it.
-FAILING = ("CREATE TABLE half1 (id integer);\nCREATE TABLE half2 (id integer);\n"
-           "INSERT INTO knob VALUES (1);\nCREATE TABLE half3 (id integer);")
+FAILING = (
+    "CREATE TABLE half1 (id integer);\nCREATE TABLE half2 (id integer);\n"
+    "INSERT INTO knob VALUES (1);\nCREATE TABLE half3 (id integer);"
+)
 
 
 def knob(url: str) -> None:
@@ -52,7 +54,7 @@ def test_failed_run_reports_json_with_the_statement(transactional_url: str, proj
     assert done.returncode == 9
     report = json.loads(done.stdout)
     assert report["outcome"] == "failed" and report["error"]["error"] == "statement_failed"
-    run, = report["migrations"]
+    (run,) = report["migrations"]
     assert [s["status"] for s in run["statements"]] == ["done", "done", "failed", "planned"]
     assert "transaction was rolled back" in report["error"]["state"]
 
@@ -80,7 +82,7 @@ def test_mariadb_failure_half_way_is_dirty_at_the_statement(mysql_url: str, proj
     assert status.returncode == 0
     report = json.loads(status.stdout)
     assert report["dirty"] is True and report["current_version"] == "1"
-    dirty, = [m for m in report["applied"] if m["state"] == "dirty"]
+    (dirty,) = [m for m in report["applied"] if m["state"] == "dirty"]
     assert (dirty["version"], dirty["statements_done"], dirty["statements_total"]) == ("2", 2, 4)
     assert "statement 3 failed" in report["dirty_detail"] and "2 of 4 statements done" in report["dirty_detail"]
     assert "resolve 2 --retry" in report["next_action"]

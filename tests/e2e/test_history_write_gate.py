@@ -4,7 +4,7 @@ maintenance window (--outside-window overrides it) and requireApproval, and a re
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from migration_manager.errors import ApprovalRequired
 
 
 def closed_window() -> str:
-    opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a one-minute window, half a day away
+    opens = datetime.now(UTC) + timedelta(hours=12)  # a one-minute window, half a day away
     return f"{opens:%H:%M}-{opens + timedelta(minutes=1):%H:%M} UTC"
 
 
@@ -40,15 +40,17 @@ def test_baseline_waits_for_the_maintenance_window(any_url: str, project: Projec
     assert "a" not in tables(any_url)  # recorded, not run
 
 
-def test_baseline_on_a_require_approval_environment_creates_nothing_until_approved(any_url: str,
-                                                                                   project: Project) -> None:
+def test_baseline_on_a_require_approval_environment_creates_nothing_until_approved(
+    any_url: str, project: Project
+) -> None:
     root = gated_project(project, any_url, requireApproval=True)
     asked = service.baseline(service.BaselineRequest(project_dir=root, env="dev", version="1"))
     assert asked.outcome == "needs-approval" and asked.needs_approval
     assert asked.approval_reasons == ["environment 'dev' requires approval (requireApproval)"]
     assert tables(any_url) == set()
-    done = service.baseline(service.BaselineRequest(project_dir=root, env="dev", version="1", approved=True,
-                                                    approved_plan_id=asked.plan_id))
+    done = service.baseline(
+        service.BaselineRequest(project_dir=root, env="dev", version="1", approved=True, approved_plan_id=asked.plan_id)
+    )
     assert done.outcome == "done" and list(history(any_url)) == ["1"]
 
 
@@ -57,8 +59,9 @@ def test_resolve_waits_for_the_maintenance_window(any_url: str, project: Project
     service.apply(service.ApplyRequest(project_dir=root, env="dev", to_version="1"))
     recorded = history(any_url)["1"][3]
     project.native("1", "add_a", "CREATE TABLE a (id integer, note text);", "DROP TABLE a;")  # an intended edit
-    project.configure({"autoBackup": False, "environments": {"dev": {"url": any_url,
-                                                                    "maintenanceWindow": closed_window()}}})
+    project.configure(
+        {"autoBackup": False, "environments": {"dev": {"url": any_url, "maintenanceWindow": closed_window()}}}
+    )
     request = service.ResolveRequest(project_dir=root, env="dev", version="1", action="accept-checksum")
     with pytest.raises(ApprovalRequired):
         service.resolve(request)

@@ -50,11 +50,23 @@ def test_every_command_answers_in_json(sqlite_url: str, project: Project) -> Non
     assert user_tables(sqlite_url) == {"a"}  # rollback dropped b; baseline recorded 2 without running it
 
 
-@pytest.mark.parametrize("args, code", [
-    (["status"], 3), (["history"], 3), (["apply"], 3), (["apply", "--dry-run"], 3), (["rollback"], 3),
-    (["analyze"], 3), (["resolve", "1", "--retry"], 3), (["baseline", "--to", "1"], 3), (["backup", "create"], 3),
-    (["restore", "--latest"], 12), (["test"], 3), (["validate"], 1),
-])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["status"], 3),
+        (["history"], 3),
+        (["apply"], 3),
+        (["apply", "--dry-run"], 3),
+        (["rollback"], 3),
+        (["analyze"], 3),
+        (["resolve", "1", "--retry"], 3),
+        (["baseline", "--to", "1"], 3),
+        (["backup", "create"], 3),
+        (["restore", "--latest"], 12),
+        (["test"], 3),
+        (["validate"], 1),
+    ],
+)
 def test_failures_answer_in_json_with_the_explanation(args: list[str], code: int, project: Project) -> None:
     project.native("1", "a", "CREATE TABLE a (id integer);", "DROP TABLE a;")
     done = project.run(*args, "--json", url=UNREACHABLE)
@@ -62,6 +74,8 @@ def test_failures_answer_in_json_with_the_explanation(args: list[str], code: int
     assert "Pw-json-secret" not in done.stdout + done.stderr
     report = as_json(done)
     if args == ["validate"]:  # validate reports the unreachable database as a failed check
-        assert report["ok"] is False and any(c["name"] == "database reachable" and not c["ok"] for c in report["checks"])
+        assert report["ok"] is False and any(
+            c["name"] == "database reachable" and not c["ok"] for c in report["checks"]
+        )
         return
     assert report["exit_code"] == code and report["message"] and report["state"] and report["next_step"]

@@ -17,10 +17,17 @@ pytestmark = pytest.mark.parametrize("any_url", ["sqlite", "postgres", "mysql"],
 
 def bulk_load(project: Project, last: str = "", broken_row: int = 0) -> None:
     """ROWS INSERTs, then `last`; the INSERT of `broken_row` lacks its closing parenthesis."""
-    rows = "\n".join(f"INSERT INTO items (id, name, note) VALUES ({i}, 'name {i}', 'a note; with a semicolon'"
-                     + (";" if i == broken_row else ");") for i in range(1, ROWS + 1))
-    project.native("1", "bulk_load", "CREATE TABLE items (id integer PRIMARY KEY, name varchar(100), note text);\n"
-                   f"{rows}\n{last}", "DROP TABLE items;")
+    rows = "\n".join(
+        f"INSERT INTO items (id, name, note) VALUES ({i}, 'name {i}', 'a note; with a semicolon'"
+        + (";" if i == broken_row else ");")
+        for i in range(1, ROWS + 1)
+    )
+    project.native(
+        "1",
+        "bulk_load",
+        f"CREATE TABLE items (id integer PRIMARY KEY, name varchar(100), note text);\n{rows}\n{last}",
+        "DROP TABLE items;",
+    )
 
 
 def test_validate_finds_the_error_after_twenty_thousand_inserts(any_url: str, project: Project) -> None:
@@ -66,9 +73,12 @@ def test_the_dry_run_reports_its_checks_before_the_plan(any_url: str, project: P
     request = service.ApplyRequest(project_dir=project.root, url=any_url, dry_run=True)
     assert service.apply(request, progress=events.append).outcome == "dry-run"
     assert [(e.phase, e.migration_index, e.migration_total, e.message) for e in events] == [
-        ("check", 1, 5, "reading the migration files"), ("check", 2, 5, "reading the history"),
+        ("check", 1, 5, "reading the migration files"),
+        ("check", 2, 5, "reading the history"),
         ("check", 3, 5, "checking the SQL syntax"),
-        ("check", 4, 5, "replaying the pending migrations on the live schema"), ("check", 5, 5, "running the rules")]
+        ("check", 4, 5, "replaying the pending migrations on the live schema"),
+        ("check", 5, 5, "running the rules"),
+    ]
     assert "items" not in user_tables(any_url)
 
 
@@ -87,5 +97,6 @@ def test_apply_runs_every_row_and_the_plan_shows_both_ends(any_url: str, project
     done = project.run("apply", "--yes", timeout=600)
     assert done.returncode == 0, done.stderr
     assert query(any_url, "SELECT count(*), count(DISTINCT id), max(id), min(note) FROM items") == [
-        (ROWS, ROWS, ROWS, "a note; with a semicolon")]
+        (ROWS, ROWS, ROWS, "a note; with a semicolon")
+    ]
     assert query(any_url, "SELECT version, status FROM schema_migrations") == [("1", "applied")]

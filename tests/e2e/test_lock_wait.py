@@ -5,11 +5,10 @@ records the time really spent."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import psycopg
 import pymysql
-import pytest
-from urllib.parse import urlsplit
 
 from dbcheck import Project, execute, history, query
 
@@ -23,8 +22,9 @@ def blocker(url: str):
         conn.execute("SELECT * FROM t").fetchall()
         return conn, conn.info.backend_pid
     parts = urlsplit(url)
-    conn = pymysql.connect(host=parts.hostname, port=parts.port, user=parts.username or "root",
-                           database=parts.path.lstrip("/"))
+    conn = pymysql.connect(
+        host=parts.hostname, port=parts.port, user=parts.username or "root", database=parts.path.lstrip("/")
+    )
     with conn.cursor() as cur:
         cur.execute("BEGIN")
         cur.execute("SELECT * FROM t")
@@ -52,10 +52,16 @@ def test_postgres_lock_wait_names_the_blocking_session(pg_url: str, project: Pro
         assert done.returncode == 9, text
         assert "it waited for a lock on t held by another session and gave up after 2 tries over" in text, text
         assert "(lock timeout 200 ms per try)" in text
-        assert (f"Blocking: PostgreSQL session {pid} (user postgres, application 'mm-blocker', idle in transaction for"
-                in text), text
-        assert "Database state: Unchanged for 1_add_c: its transaction was rolled back, nothing of it is committed" in text
-        assert "When the blocking session has finished (or after ending it on the server), run the command again" in text
+        assert (
+            f"Blocking: PostgreSQL session {pid} (user postgres, application 'mm-blocker', idle in transaction for"
+            in text
+        ), text
+        assert (
+            "Database state: Unchanged for 1_add_c: its transaction was rolled back, nothing of it is committed" in text
+        )
+        assert (
+            "When the blocking session has finished (or after ending it on the server), run the command again" in text
+        )
         assert "ddlLockTimeoutMs (now 200) or ddlLockRetries (now 1)" in text and "Fix the migration" not in text
         assert failed_event_ms(pg_url) >= 400  # two waits of 200 ms and a backoff, not 0
         report = json.loads(project.run("apply", "--json").stdout)
@@ -75,8 +81,9 @@ def test_mariadb_lock_wait_names_the_blocking_session(mysql_url: str, project: P
         assert done.returncode == 9, text
         assert "it waited for a lock on t held by another session and gave up after 2 tries over" in text, text
         assert f"Blocking: MariaDB/MySQL connection {session} (user root@" in text, text
-        assert ("DIRTY: 1_add_c stopped at statement 1 of 1 (apply); no statement was committed, 1..1 did not run"
-                in text), text
+        assert (
+            "DIRTY: 1_add_c stopped at statement 1 of 1 (apply); no statement was committed, 1..1 did not run" in text
+        ), text
         assert "has finished (or after ending it on the server), `db-migrate resolve 1 --retry`" in text, text
         assert "ddlLockTimeoutMs (now 1000) or ddlLockRetries (now 1)" in text and "Fix the" not in text
         assert failed_event_ms(mysql_url) >= 2000

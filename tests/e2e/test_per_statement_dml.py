@@ -10,10 +10,12 @@ import pytest
 
 from dbcheck import Project, connect, events, history, query, wait_for
 
-WAITING = {"postgres": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE counter%%'",
-           "mysql": "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
-                    "AND info LIKE 'UPDATE counter%%'"}
+WAITING = {
+    "postgres": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE counter%%'",
+    "mysql": "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() "
+    "AND info LIKE 'UPDATE counter%%'",
+}
 
 
 @pytest.fixture(params=["postgres", "mysql"])
@@ -29,8 +31,13 @@ def test_dml_waiting_on_a_row_lock_is_retried_and_recorded_once(url: str, projec
     project.configure({"autoBackup": False, "ddlLockTimeoutMs": 1000, "ddlLockRetries": 8})
     query(url, "CREATE TABLE counter (n integer)")
     query(url, "INSERT INTO counter VALUES (0)")
-    project.native("1", "bump", "CREATE TABLE bumped (id integer);\nUPDATE counter SET n = n + 1;",
-                   "DROP TABLE bumped;", header="-- no-transaction\n")
+    project.native(
+        "1",
+        "bump",
+        "CREATE TABLE bumped (id integer);\nUPDATE counter SET n = n + 1;",
+        "DROP TABLE bumped;",
+        header="-- no-transaction\n",
+    )
     blocker = connect(url)
     cursor = blocker.cursor()
     cursor.execute("BEGIN")
@@ -46,7 +53,7 @@ def test_dml_waiting_on_a_row_lock_is_retried_and_recorded_once(url: str, projec
     out, err = run.communicate(timeout=120)
     assert run.returncode == 0, out + err
     report = json.loads(out)
-    migration, = report["migrations"]
+    (migration,) = report["migrations"]
     assert migration["mode"] == "per-statement" and migration["lock_retries"] >= 1
     assert query(url, "SELECT n FROM counter") == [(1,)]  # ran once, however many attempts
     assert history(url)["1"][:3] == ("applied", 2, 2)

@@ -10,17 +10,21 @@ import pytest
 from dbcheck import Project, history, kind, query, user_tables
 
 # (quoted table, quoted column, the table's name in the catalog)
-NAMES = {"postgres": [('"we""ird"', '"ünï"', 'we"ird'), ('"ünï"', '"we""ird"', "ünï")],
-         "sqlite": [('"we""ird"', '"ünï"', 'we"ird'), ('"ünï"', '"we""ird"', "ünï")],
-         "mysql": [("`we``ird`", "`ünï`", "we`ird"), ("`ünï`", "`we``ird`", "ünï"), ('`we"ird`', "`a``b`", 'we"ird')]}
+NAMES = {
+    "postgres": [('"we""ird"', '"ünï"', 'we"ird'), ('"ünï"', '"we""ird"', "ünï")],
+    "sqlite": [('"we""ird"', '"ünï"', 'we"ird'), ('"ünï"', '"we""ird"', "ünï")],
+    "mysql": [("`we``ird`", "`ünï`", "we`ird"), ("`ünï`", "`we``ird`", "ünï"), ('`we"ird`', "`a``b`", 'we"ird')],
+}
 
 
 def migration(table: str, column: str) -> tuple[str, str]:
-    up = (f"CREATE TABLE {table} (id int PRIMARY KEY, {column} varchar(20));\n"
-          f"INSERT INTO {table} VALUES (1, 'x');\n"
-          f"ALTER TABLE {table} ADD COLUMN b int;\n"
-          f"UPDATE {table} SET b = 2 WHERE {column} = 'x';\n"
-          f"CREATE INDEX ix_b ON {table} (b);")
+    up = (
+        f"CREATE TABLE {table} (id int PRIMARY KEY, {column} varchar(20));\n"
+        f"INSERT INTO {table} VALUES (1, 'x');\n"
+        f"ALTER TABLE {table} ADD COLUMN b int;\n"
+        f"UPDATE {table} SET b = 2 WHERE {column} = 'x';\n"
+        f"CREATE INDEX ix_b ON {table} (b);"
+    )
     down = f"DROP INDEX ix_b{' ON ' + table if '`' in table else ''};\nALTER TABLE {table} DROP COLUMN b;\nDROP TABLE {table};"
     return up, down
 

@@ -10,8 +10,15 @@ import pytest
 
 from dbcheck import Project, execute, query, tables
 
-READ_ONLY = [["status"], ["history"], ["validate"], ["analyze"], ["apply", "--dry-run"], ["rollback", "--dry-run"],
-             ["backup", "list"]]
+READ_ONLY = [
+    ["status"],
+    ["history"],
+    ["validate"],
+    ["analyze"],
+    ["apply", "--dry-run"],
+    ["rollback", "--dry-run"],
+    ["backup", "list"],
+]
 WRITING = [["apply", "--yes"], ["baseline", "--to", "1", "--yes"]]
 
 
@@ -21,8 +28,9 @@ def one_migration(project: Project, history_table: str | None = None) -> None:
 
 
 @pytest.mark.parametrize("ours", ["users", "users_log"])
-def test_history_table_naming_a_user_table_is_refused_and_nothing_is_created(any_url: str, project: Project,
-                                                                             ours: str) -> None:
+def test_history_table_naming_a_user_table_is_refused_and_nothing_is_created(
+    any_url: str, project: Project, ours: str
+) -> None:
     """historyTable: users, where the application owns `users` (or `users_log`, the event log's name)."""
     project.url = any_url
     one_migration(project, "users")

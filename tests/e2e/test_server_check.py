@@ -10,11 +10,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dbcheck import Project, _admin_execute, execute, kind, make_project, query, schema_dump
 
+from dbcheck import Project, _admin_execute, execute, kind, make_project, query, schema_dump
 from migration_manager.clone import is_copy_of
-from migration_manager.service import (AnalyzeRequest, ApplyRequest, RollbackRequest, TargetRequest, analyze, apply,
-                                       rollback, validate)
+from migration_manager.service import (
+    AnalyzeRequest,
+    ApplyRequest,
+    RollbackRequest,
+    TargetRequest,
+    analyze,
+    apply,
+    rollback,
+    validate,
+)
 
 SETUP = ["CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) UNIQUE)"]
 # A construct each simulation misreads today (the server runs it), then a statement the server refuses.
@@ -22,14 +30,20 @@ MISREAD = {
     # The child inherits the parent's columns: the simulation does not model INHERITS.
     "postgres": ["CREATE TABLE staff (badge integer) INHERITS (users)", "CREATE INDEX staff_email ON staff (email)"],
     # A foreign key without a name gets an index named after its column.
-    "mysql": ["CREATE TABLE orders (id integer PRIMARY KEY, user_id integer, FOREIGN KEY (user_id) REFERENCES users (id))",
-              "ALTER TABLE orders DROP FOREIGN KEY orders_ibfk_1", "ALTER TABLE orders DROP INDEX user_id"],
+    "mysql": [
+        "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer, FOREIGN KEY (user_id) REFERENCES users (id))",
+        "ALTER TABLE orders DROP FOREIGN KEY orders_ibfk_1",
+        "ALTER TABLE orders DROP INDEX user_id",
+    ],
     # The schema name goes on the index name in SQLite.
     "sqlite": ["CREATE INDEX main.users_email ON users (email)", "DROP INDEX main.users_email"],
 }
 REFUSED = "ALTER TABLE nope ADD COLUMN x integer"
-SERVER_SAYS = {"postgres": 'relation "nope" does not exist', "mysql": "nope' doesn't exist",
-               "sqlite": "no such table: nope"}
+SERVER_SAYS = {
+    "postgres": 'relation "nope" does not exist',
+    "mysql": "nope' doesn't exist",
+    "sqlite": "no such table: nope",
+}
 
 
 def _project(root: Path, url: str, statements: list[str], **settings) -> Path:
@@ -103,17 +117,22 @@ def test_rows_inserted_on_the_copy_are_judged_one_by_one(any_url, tmp_path):
     # MariaDB replays a run of INSERTs in one transaction on the copy (a commit each made a bulk load a quarter of an
     # hour): a refused row is undone alone (the duplicate key) and the next flagged statements are still judged.
     dialect = kind(any_url)
-    rows = ["INSERT INTO users (id, email) VALUES (1, 'a@example.com')",
-            "INSERT INTO users (id, email) VALUES (1, 'again@example.com')",
-            "INSERT INTO nope (id) VALUES (1)", "INSERT INTO users (id, email) VALUES (2, 'b@example.com')"]
+    rows = [
+        "INSERT INTO users (id, email) VALUES (1, 'a@example.com')",
+        "INSERT INTO users (id, email) VALUES (1, 'again@example.com')",
+        "INSERT INTO nope (id) VALUES (1)",
+        "INSERT INTO users (id, email) VALUES (2, 'b@example.com')",
+    ]
     project = _project(tmp_path / "p", any_url, MISREAD[dialect] + rows + [REFUSED])
     before, copies = schema_dump(any_url), _copies(any_url)
 
     report = validate(TargetRequest(project_dir=project, env="dev"))
 
     first = len(MISREAD[dialect]) + 1
-    assert _errors(report.findings) == [("schema-missing-table", first + 2, "confirmed"),
-                                        ("schema-missing-table", first + 4, "confirmed")]
+    assert _errors(report.findings) == [
+        ("schema-missing-table", first + 2, "confirmed"),
+        ("schema-missing-table", first + 4, "confirmed"),
+    ]
     assert all(SERVER_SAYS[dialect] in f.server_message for f in report.findings if f.severity == "error")
     assert any(f.server_check == "accepted" for f in report.findings)
     assert query(any_url, "SELECT count(*) FROM users") == [(0,)]
@@ -172,8 +191,10 @@ def test_a_refused_copy_keeps_the_error_and_says_it_was_not_confirmed(server, re
     assert errors and all(f.server_check == "not-confirmed" for f in errors)
     assert all("copy could not be made" in f.server_message for f in errors)
     result = apply(ApplyRequest(project_dir=project, env="dev", approved=True))
-    assert result.outcome == "failed" and "not confirmed on the server: the schema-only scratch copy could not be made" \
-        in result.error["message"]
+    assert (
+        result.outcome == "failed"
+        and "not confirmed on the server: the schema-only scratch copy could not be made" in result.error["message"]
+    )
     assert "secret" not in result.error["message"].lower()
     assert schema_dump(request.getfixturevalue("pg_url" if server == "postgres" else "mysql_url")) == before
 
@@ -183,20 +204,28 @@ def test_sqlite_copy_refused_keeps_the_error(sqlite_url, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
     report = validate(TargetRequest(project_dir=project, env="dev"))
     errors = [f for f in report.findings if f.severity == "error"]
-    assert errors and all(f.server_check == "not-confirmed" and "copy could not be made" in f.server_message
-                          for f in errors)
+    assert errors and all(
+        f.server_check == "not-confirmed" and "copy could not be made" in f.server_message for f in errors
+    )
 
 
 def test_a_statement_naming_the_real_database_is_not_replayed(mysql_url, tmp_path):
     database = mysql_url.rsplit("/", 1)[1]
-    project = _project(tmp_path / "p", mysql_url, [f"ALTER TABLE `{database}`.users ADD COLUMN leaked integer",
-                                                   f"ALTER TABLE {database}.nope ADD COLUMN x integer"])
+    project = _project(
+        tmp_path / "p",
+        mysql_url,
+        [
+            f"ALTER TABLE `{database}`.users ADD COLUMN leaked integer",
+            f"ALTER TABLE {database}.nope ADD COLUMN x integer",
+        ],
+    )
     before = schema_dump(mysql_url)
     report = validate(TargetRequest(project_dir=project, env="dev"))
     assert schema_dump(mysql_url) == before  # the statement did not reach the environment's table
     flagged = [f for f in report.findings if f.severity == "error"]
-    assert flagged and all(f.server_check == "not-confirmed" and "outside this database" in f.server_message
-                           for f in flagged)
+    assert flagged and all(
+        f.server_check == "not-confirmed" and "outside this database" in f.server_message for f in flagged
+    )
 
 
 def test_rollback_confirms_its_downs_errors_too(pg_url, tmp_path):
@@ -204,12 +233,14 @@ def test_rollback_confirms_its_downs_errors_too(pg_url, tmp_path):
     (project / "migrations" / "1_m.sql").write_text(
         "-- UP\nCREATE TABLE staff (badge integer);\n"
         "-- DOWN\nCREATE TABLE interns (school text) INHERITS (users);\nCREATE INDEX interns_email ON interns (email);\n"
-        "DROP TABLE staff;\n")
+        "DROP TABLE staff;\n"
+    )
     assert apply(ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
 
     result = rollback(RollbackRequest(project_dir=project, env="dev", approved=True))
     assert result.outcome == "done", result.error
-    assert [(f.direction, f.statement_index, f.server_check) for f in result.findings
-            if f.server_check] == [("down", 2, "accepted")]
+    assert [(f.direction, f.statement_index, f.server_check) for f in result.findings if f.server_check] == [
+        ("down", 2, "accepted")
+    ]
     tables = {r[0] for r in query(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert "staff" not in tables and "interns" in tables

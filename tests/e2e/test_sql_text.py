@@ -45,8 +45,10 @@ def test_statement_the_parser_rejects_is_refused_before_anything_runs(own_parser
     assert "20240101000000_broken.sql: UP statement 2 (line 3): " in validated.stdout
     assert "SAFE TO APPLY" not in validated.stdout
     dry = assert_refused_naming_the_line(project, own_parser_url, "apply", "--dry-run")
-    assert "ALTER TABLE zz ADD COLUMN (" in json.loads(project.run("apply", "--dry-run", "--json").stdout)[
-        "findings"][0]["statement"], dry
+    assert (
+        "ALTER TABLE zz ADD COLUMN ("
+        in json.loads(project.run("apply", "--dry-run", "--json").stdout)["findings"][0]["statement"]
+    ), dry
     out = assert_refused_naming_the_line(project, own_parser_url, "apply", "--yes")
     assert "nothing was run" in out
     assert user_tables(own_parser_url) == set()
@@ -81,9 +83,11 @@ def test_mariadb_reports_the_broken_statement(mysql_url: str, project: Project) 
 
 
 # ---- transaction control written in a file ---------------------------------------------------------------------
-ROLLED_BACK = {"postgres": "BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
-               "mysql": "START TRANSACTION;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
-               "sqlite": "BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);"}
+ROLLED_BACK = {
+    "postgres": "BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
+    "mysql": "START TRANSACTION;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
+    "sqlite": "BEGIN;\nINSERT INTO t VALUES (1);\nROLLBACK;\nINSERT INTO t VALUES (2);",
+}
 
 
 def test_rollback_written_in_a_file_is_refused(any_url: str, project: Project) -> None:
@@ -104,8 +108,9 @@ def test_rollback_written_in_a_file_is_refused(any_url: str, project: Project) -
 
 
 @pytest.mark.parametrize("no_transaction", [False, True])
-def test_savepoints_run_as_written_in_the_runners_transaction(own_parser_url: str, project: Project,
-                                                              no_transaction: bool) -> None:
+def test_savepoints_run_as_written_in_the_runners_transaction(
+    own_parser_url: str, project: Project, no_transaction: bool
+) -> None:
     """Inside the migration's one transaction, ROLLBACK TO SAVEPOINT does what the client would do;
     where statements commit one by one (-- no-transaction) it cannot, and the file is refused."""
     from dbcheck import execute, query
@@ -113,8 +118,11 @@ def test_savepoints_run_as_written_in_the_runners_transaction(own_parser_url: st
     project.url = own_parser_url
     execute(own_parser_url, "CREATE TABLE t (id int)")
     header = "-- no-transaction\n" if no_transaction else ""
-    project.write("20240101000000_sp.sql", f"{header}-- UP\nINSERT INTO t VALUES (1);\nSAVEPOINT s;\n"
-                  "INSERT INTO t VALUES (2);\nROLLBACK TO SAVEPOINT s;\nINSERT INTO t VALUES (3);\n")
+    project.write(
+        "20240101000000_sp.sql",
+        f"{header}-- UP\nINSERT INTO t VALUES (1);\nSAVEPOINT s;\n"
+        "INSERT INTO t VALUES (2);\nROLLBACK TO SAVEPOINT s;\nINSERT INTO t VALUES (3);\n",
+    )
     done = project.run("apply", "--yes")
     if no_transaction:
         assert done.returncode != 0 and "line 4: `SAVEPOINT s` needs a transaction" in done.stdout + done.stderr
@@ -129,8 +137,10 @@ def test_savepoints_are_refused_on_mariadb(mysql_url: str, project: Project) -> 
 
     project.url = mysql_url
     execute(mysql_url, "CREATE TABLE t (id int)")
-    project.write("20240101000000_sp.sql", "-- UP\nINSERT INTO t VALUES (1);\nSAVEPOINT s;\nINSERT INTO t VALUES (2);\n"
-                  "ROLLBACK TO SAVEPOINT s;\n")
+    project.write(
+        "20240101000000_sp.sql",
+        "-- UP\nINSERT INTO t VALUES (1);\nSAVEPOINT s;\nINSERT INTO t VALUES (2);\nROLLBACK TO SAVEPOINT s;\n",
+    )
     done = project.run("apply", "--yes")
     assert done.returncode != 0 and "line 3: `SAVEPOINT s` needs a transaction" in done.stdout + done.stderr
     assert query(mysql_url, "SELECT id FROM t") == [] and nothing_recorded(mysql_url)
@@ -158,27 +168,35 @@ def test_sqlite_begin_exclusive_is_refused(sqlite_url: str, project: Project) ->
     project.write("20240101000000_tx.sql", "-- UP\nBEGIN EXCLUSIVE;\nINSERT INTO t VALUES (1);\nCOMMIT;\n")
     done = project.run("apply", "--yes")
     out = done.stdout + done.stderr
-    assert done.returncode != 0 and "20240101000000_tx.sql line 2: `BEGIN EXCLUSIVE` takes SQLite's EXCLUSIVE lock" in out
+    assert (
+        done.returncode != 0 and "20240101000000_tx.sql line 2: `BEGIN EXCLUSIVE` takes SQLite's EXCLUSIVE lock" in out
+    )
     assert "Traceback" not in out
     assert query(sqlite_url, "SELECT id FROM t") == [] and nothing_recorded(sqlite_url)
 
 
-@pytest.mark.parametrize("statement, why", [
-    ("SET autocommit = 0", "changes the session's autocommit"),
-    ("SET @@session.autocommit = 0", "changes the session's autocommit"),
-    ("LOCK TABLES t WRITE", "locks tables for the session"),
-    ("UNLOCK TABLES", "remove the LOCK TABLES / UNLOCK TABLES lines"),
-    ("XA START 'mm'", "is a distributed (XA) transaction"),
-])
-def test_mariadb_session_transaction_statements_are_refused(mysql_url: str, project: Project, statement: str,
-                                                            why: str) -> None:
+@pytest.mark.parametrize(
+    "statement, why",
+    [
+        ("SET autocommit = 0", "changes the session's autocommit"),
+        ("SET @@session.autocommit = 0", "changes the session's autocommit"),
+        ("LOCK TABLES t WRITE", "locks tables for the session"),
+        ("UNLOCK TABLES", "remove the LOCK TABLES / UNLOCK TABLES lines"),
+        ("XA START 'mm'", "is a distributed (XA) transaction"),
+    ],
+)
+def test_mariadb_session_transaction_statements_are_refused(
+    mysql_url: str, project: Project, statement: str, why: str
+) -> None:
     """They ran as written and took the commits away from the runner (LOCK TABLES even made its history
     write fail after the INSERT had run)."""
     from dbcheck import execute, query
 
     project.url = mysql_url
     execute(mysql_url, "CREATE TABLE t (id int)")
-    project.write("20240101000000_tx.sql", f"-- UP\nINSERT INTO t VALUES (1);\n{statement};\nINSERT INTO t VALUES (2);\n")
+    project.write(
+        "20240101000000_tx.sql", f"-- UP\nINSERT INTO t VALUES (1);\n{statement};\nINSERT INTO t VALUES (2);\n"
+    )
     for args in (["validate"], ["apply", "--yes"]):
         done = project.run(*args)
         out = " ".join((done.stdout + done.stderr).split())

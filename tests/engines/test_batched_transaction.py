@@ -11,8 +11,10 @@ from roundtrips import RoundTripCounter
 
 
 def three_statements(i: int) -> str:
-    return (f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\n"
-            f"ALTER TABLE t{i} ADD COLUMN note varchar(80);\nCREATE INDEX t{i}_label ON t{i} (label);")
+    return (
+        f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\n"
+        f"ALTER TABLE t{i} ADD COLUMN note varchar(80);\nCREATE INDEX t{i}_label ON t{i} (label);"
+    )
 
 
 def counted_apply(project: Project, counter: RoundTripCounter, first: int, last: int) -> int:
@@ -56,8 +58,10 @@ def test_failing_statement_is_named_and_nothing_commits(engine, pg_url: str) -> 
 
     recorded = []
     with pytest.raises(BatchFailed) as failed:
-        engine.run_transaction(["CREATE TABLE a (id integer)", "INSERT INTO missing VALUES (1)",
-                                "CREATE TABLE c (id integer)"], lambda: recorded.append(True))
+        engine.run_transaction(
+            ["CREATE TABLE a (id integer)", "INSERT INTO missing VALUES (1)", "CREATE TABLE c (id integer)"],
+            lambda: recorded.append(True),
+        )
     assert failed.value.index == 2 and failed.value.cause.sqlstate == "42P01"  # undefined_table
     assert 'relation "missing" does not exist' in str(failed.value.cause)
     assert recorded == [] and user_tables(pg_url) == set()  # statement 1 rolled back, 3 never ran
@@ -68,7 +72,8 @@ def test_failing_statement_is_named_and_nothing_commits(engine, pg_url: str) -> 
 
 def test_failing_record_commits_nothing(engine, pg_url: str) -> None:
     with pytest.raises(psycopg.errors.UndefinedTable):
-        engine.run_transaction(["CREATE TABLE a (id integer)"],
-                               lambda: engine.execute("INSERT INTO no_history VALUES (%s)", [1]))
+        engine.run_transaction(
+            ["CREATE TABLE a (id integer)"], lambda: engine.execute("INSERT INTO no_history VALUES (%s)", [1])
+        )
     assert user_tables(pg_url) == set()
     assert engine.query("SELECT 1") == [(1,)]  # not left inside the failed transaction

@@ -9,8 +9,10 @@ from migration_manager import service
 
 # One block that must reach the server as ONE statement (it has semicolons inside), per dialect.
 BLOCK = {
-    "postgres": ("CREATE FUNCTION one() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;",
-                 "DROP FUNCTION one();"),
+    "postgres": (
+        "CREATE FUNCTION one() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;",
+        "DROP FUNCTION one();",
+    ),
     "mysql": ("CREATE PROCEDURE one() BEGIN SELECT 1; SELECT 2; END;", "DROP PROCEDURE one;"),
     "sqlite": ("CREATE TRIGGER one AFTER INSERT ON g BEGIN UPDATE g SET id = id; SELECT 1; END;", "DROP TRIGGER one;"),
 }
@@ -22,21 +24,32 @@ ROUTINE_CHECK = {
 
 
 def write_native(p: Project, dialect: str) -> set[str]:
-    p.native("20240101000000", "users", "CREATE TABLE users (id integer PRIMARY KEY, email varchar(200));\n"
-             "INSERT INTO users VALUES (1, 'a;b@example.com');", "DROP TABLE users;")
+    p.native(
+        "20240101000000",
+        "users",
+        "CREATE TABLE users (id integer PRIMARY KEY, email varchar(200));\n"
+        "INSERT INTO users VALUES (1, 'a;b@example.com');",
+        "DROP TABLE users;",
+    )
     return {"users"}
 
 
 def write_dbmate(p: Project, dialect: str) -> set[str]:
-    p.write("20240102000000_d.sql", "-- migrate:up\nCREATE TABLE d1 (id integer);\nCREATE TABLE d2 (id integer);\n\n"
-            "-- migrate:down\nDROP TABLE d2;\nDROP TABLE d1;\n")
+    p.write(
+        "20240102000000_d.sql",
+        "-- migrate:up\nCREATE TABLE d1 (id integer);\nCREATE TABLE d2 (id integer);\n\n"
+        "-- migrate:down\nDROP TABLE d2;\nDROP TABLE d1;\n",
+    )
     return {"d1", "d2"}
 
 
 def write_goose(p: Project, dialect: str) -> set[str]:
     block, drop = BLOCK[dialect]
-    p.write("00003_g.sql", f"-- +goose Up\nCREATE TABLE g (id integer);\n-- +goose StatementBegin\n{block}\n"
-            f"-- +goose StatementEnd\n\n-- +goose Down\n{drop}\nDROP TABLE g;\n")
+    p.write(
+        "00003_g.sql",
+        f"-- +goose Up\nCREATE TABLE g (id integer);\n-- +goose StatementBegin\n{block}\n"
+        f"-- +goose StatementEnd\n\n-- +goose Down\n{drop}\nDROP TABLE g;\n",
+    )
     return {"g"}
 
 
@@ -53,7 +66,9 @@ def write_flyway(p: Project, dialect: str) -> set[str]:
 
 
 def write_python(p: Project, dialect: str) -> set[str]:
-    p.write("20240106000000_data.py", '''
+    p.write(
+        "20240106000000_data.py",
+        """
 def up(ctx):
     ctx.execute("CREATE TABLE py (id integer, label varchar(20))")
     for i in range(3):
@@ -62,12 +77,19 @@ def up(ctx):
 
 def down(ctx):
     ctx.execute("DROP TABLE py")
-''')
+""",
+    )
     return {"py"}
 
 
-WRITERS = {"native": write_native, "dbmate": write_dbmate, "goose": write_goose,
-           "golang-migrate": write_golang_migrate, "flyway": write_flyway, "python": write_python}
+WRITERS = {
+    "native": write_native,
+    "dbmate": write_dbmate,
+    "goose": write_goose,
+    "golang-migrate": write_golang_migrate,
+    "flyway": write_flyway,
+    "python": write_python,
+}
 
 
 @pytest.mark.parametrize("fmt", list(WRITERS))
@@ -79,9 +101,9 @@ def test_format_applies_and_rolls_back(fmt: str, any_url: str, project: Project)
     report = service.apply(service.ApplyRequest(**target))
     assert report.outcome == "done", report.error
     assert user_tables(any_url) == created
-    (version, (status, done, total, checksum)), = history(any_url).items()
+    ((version, (status, done, total, checksum)),) = history(any_url).items()
     assert status == "applied" and done == total
-    migration, = service.status(service.TargetRequest(**target)).applied
+    (migration,) = service.status(service.TargetRequest(**target)).applied
     assert (migration.format, migration.checksum, migration.state) == (fmt, checksum, "applied")
     if fmt == "goose":
         assert query(any_url, ROUTINE_CHECK[dialect]) == [(1,)]

@@ -16,8 +16,9 @@ def users(url: str, *, duplicate: bool = False) -> None:
 
 
 def index_valid(url: str, name: str) -> list[tuple]:
-    return query(url, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                      "WHERE c.relname = %s", (name,))
+    return query(
+        url, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", (name,)
+    )
 
 
 def flat(text: str) -> str:
@@ -28,10 +29,16 @@ def test_concurrently_runs_outside_a_transaction_with_or_without_begin(pg_url: s
     project.url = pg_url
     users(pg_url)
     # As `db-migrate create` writes it: BEGIN; ... COMMIT; around a statement that refuses a transaction block.
-    project.native("1", "email_index", "CREATE INDEX CONCURRENTLY users_email ON users (email);",
-                   "DROP INDEX CONCURRENTLY users_email;")
-    project.write("2_name_index.sql", "-- UP\nCREATE INDEX CONCURRENTLY users_name ON users (name);\n"
-                                      "-- DOWN\nDROP INDEX CONCURRENTLY users_name;\n")
+    project.native(
+        "1",
+        "email_index",
+        "CREATE INDEX CONCURRENTLY users_email ON users (email);",
+        "DROP INDEX CONCURRENTLY users_email;",
+    )
+    project.write(
+        "2_name_index.sql",
+        "-- UP\nCREATE INDEX CONCURRENTLY users_name ON users (name);\n-- DOWN\nDROP INDEX CONCURRENTLY users_name;\n",
+    )
 
     dry = project.run("apply", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
@@ -39,8 +46,10 @@ def test_concurrently_runs_outside_a_transaction_with_or_without_begin(pg_url: s
         assert run["mode"] == "per-statement" and all(s["outside_transaction"] for s in run["statements"])
         assert "cannot run inside a transaction block" in run["mode_reason"]
     shown = flat(project.run("apply", "--dry-run").stdout)
-    assert ("outside a transaction: statement 1 (CREATE INDEX CONCURRENTLY users_email ON users (email)) cannot run "
-            "inside a transaction block") in shown
+    assert (
+        "outside a transaction: statement 1 (CREATE INDEX CONCURRENTLY users_email ON users (email)) cannot run "
+        "inside a transaction block"
+    ) in shown
     assert "BEGIN;" not in shown and "COMMIT;" not in shown  # the plan shows exactly what runs
 
     done = project.run("apply", "--json")
@@ -59,8 +68,12 @@ def test_concurrently_runs_outside_a_transaction_with_or_without_begin(pg_url: s
 def failing_unique_index(project: Project, url: str) -> None:
     project.url = url
     users(url, duplicate=True)
-    project.native("1", "unique_email", "CREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);",
-                   "DROP INDEX CONCURRENTLY users_email;")
+    project.native(
+        "1",
+        "unique_email",
+        "CREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);",
+        "DROP INDEX CONCURRENTLY users_email;",
+    )
 
 
 def test_failed_concurrent_index_names_the_invalid_index_and_the_fix(pg_url: str, project: Project) -> None:

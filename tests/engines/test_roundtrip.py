@@ -6,15 +6,25 @@ from dbcheck import Project, history, kind, query, schema_dump
 from migration_manager import service
 
 STEPS = [
-    ("users", "CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) NOT NULL);\n"
-              "CREATE UNIQUE INDEX users_email ON users (email);", "DROP TABLE users;"),
-    ("orders", "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES users (id),\n"
-               "  total numeric(10, 2) DEFAULT 0);\nCREATE INDEX orders_user ON orders (user_id);",
-     "DROP TABLE orders;"),
+    (
+        "users",
+        "CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) NOT NULL);\n"
+        "CREATE UNIQUE INDEX users_email ON users (email);",
+        "DROP TABLE users;",
+    ),
+    (
+        "orders",
+        "CREATE TABLE orders (id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES users (id),\n"
+        "  total numeric(10, 2) DEFAULT 0);\nCREATE INDEX orders_user ON orders (user_id);",
+        "DROP TABLE orders;",
+    ),
     ("phone", "ALTER TABLE users ADD COLUMN phone varchar(40);", "ALTER TABLE users DROP COLUMN phone;"),
     ("view", "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100;", "DROP VIEW big_orders;"),
-    ("seed", "INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com');",
-     "DELETE FROM users WHERE id IN (1, 2);"),
+    (
+        "seed",
+        "INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com');",
+        "DELETE FROM users WHERE id IN (1, 2);",
+    ),
 ]
 
 

@@ -6,11 +6,13 @@ elicitation request) and 2026-07-28 (an input-required round trip).
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
-from mcp import Client
 from mcp_helpers import Dialogs, sqlite_tables, text_of
+
+from mcp import Client
 from migration_manager.mcp_server import build_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("mode", ["legacy", "auto"])]
@@ -103,11 +105,11 @@ async def test_rollback_on_production_runs_after_the_human_accepts(
 
 
 async def test_closed_maintenance_window_is_offered_to_the_human(tmp_path: Path, mode: str) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from mcp_helpers import CREATE_USERS, make_project, write_migration
 
-    opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a one-minute window, half a day away
+    opens = datetime.now(UTC) + timedelta(hours=12)  # a one-minute window, half a day away
     window = f"{opens:%H:%M}-{opens + timedelta(minutes=1):%H:%M} UTC"
     project = make_project(
         tmp_path / "proj", {"ops": {"url": f"sqlite:///{tmp_path / 'ops.db'}", "maintenanceWindow": window}}
@@ -130,11 +132,11 @@ async def test_closed_maintenance_window_is_offered_to_the_human(tmp_path: Path,
 
 async def test_closed_window_is_offered_in_the_baseline_and_resolve_dialogs(tmp_path: Path, mode: str) -> None:
     import sqlite3
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from mcp_helpers import ADD_PHONE, CREATE_USERS, make_project, write_migration
 
-    opens = datetime.now(timezone.utc) + timedelta(hours=12)  # a one-minute window, half a day away
+    opens = datetime.now(UTC) + timedelta(hours=12)  # a one-minute window, half a day away
     window = f"{opens:%H:%M}-{opens + timedelta(minutes=1):%H:%M} UTC"
     database = tmp_path / "ops.db"
     project = make_project(tmp_path / "proj", {"ops": {"url": f"sqlite:///{database}", "maintenanceWindow": window}})

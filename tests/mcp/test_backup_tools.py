@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from mcp import Client
 from mcp_helpers import Dialogs, sqlite_tables, text_of
+
+from mcp import Client
 from migration_manager.mcp_server import build_server
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import anyio
-import dbcheck
 import pytest
+
+import dbcheck
 from mcp import Client
 from migration_manager.mcp_server import build_server
 
@@ -21,9 +22,13 @@ SLEEP = {"postgres": "SELECT pg_sleep(0.03)", "mysql": "SELECT SLEEP(0.03)"}
 def slow_project(tmp_path: Path, url: str) -> Path:
     project = dbcheck.make_project(tmp_path / "proj", url, autoBackup=False)
     for i in range(MANY):
-        dbcheck.write_native(project, f"2024010100{i:04d}", f"slow_{i}",
-                             [f"CREATE TABLE t{i} (id integer)", SLEEP[dbcheck.kind(url)], f"INSERT INTO t{i} VALUES (1)"],
-                             f"DROP TABLE t{i}")
+        dbcheck.write_native(
+            project,
+            f"2024010100{i:04d}",
+            f"slow_{i}",
+            [f"CREATE TABLE t{i} (id integer)", SLEEP[dbcheck.kind(url)], f"INSERT INTO t{i} VALUES (1)"],
+            f"DROP TABLE t{i}",
+        )
     return project
 
 
@@ -55,4 +60,4 @@ async def test_a_cancelled_apply_stops_cleanly_and_says_what_it_did(
     assert report["error"]["error"] == "cancelled" and f"{len(applied)} of the {MANY}" in report["message"]
     assert [m["version"] for m in report["migrations"] if m["status"] == "applied"] == applied
     assert report["failure_recovery"] is None  # a cancel keeps what completed: autoOnFailure is for failures
-    assert ("failed" not in {row[0] for row in history.values()})
+    assert "failed" not in {row[0] for row in history.values()}

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from mcp_helpers import make_project, text_of, write_migration
+
 from dbcheck import MYSQL_USER_PASSWORD as SECRET
 from mcp import Client
-from mcp_helpers import make_project, text_of, write_migration
 from migration_manager.mcp_server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -34,8 +35,11 @@ async def test_wrong_mariadb_password_is_a_tool_error_without_the_password(tmp_p
 
 async def test_a_failed_migration_report_carries_no_password(tmp_path: Path, mysql_user_url: str) -> None:
     project = make_project(tmp_path / "proj", {"dev": {"url": mysql_user_url}})
-    (project / ".claude" / "settings.json").write_text(json.dumps({"skills": {"migration-manager": {
-        "autoBackup": False, "environments": {"dev": {"url": mysql_user_url}}}}}))
+    (project / ".claude" / "settings.json").write_text(
+        json.dumps(
+            {"skills": {"migration-manager": {"autoBackup": False, "environments": {"dev": {"url": mysql_user_url}}}}}
+        )
+    )
     write_migration(project, "1", "broken", "CREATE TABLE a (id integer);\nINSERT INTO missing_table VALUES (1)", None)
     async with Client(build_server(project)) as client:
         applied = await client.call_tool("apply", {"env": "dev"})

@@ -56,8 +56,13 @@ TOOL_PREFIXES = ("mcp__migration-manager__", "mcp__plugin_sc_migration-manager__
 
 def test_skill_and_commands_preapprove_both_names_of_the_read_only_tools() -> None:
     skill = frontmatter(REPO / "SKILL.md")[0]["allowed-tools"].split()
-    commands = [[t.strip() for t in frontmatter(REPO / ".claude" / "commands" / "sc" / f"{name}.md")[0]
-                 ["allowed-tools"].split(",")] for name in ("db-migrate", "migration")]
+    commands = [
+        [
+            t.strip()
+            for t in frontmatter(REPO / ".claude" / "commands" / "sc" / f"{name}.md")[0]["allowed-tools"].split(",")
+        ]
+        for name in ("db-migrate", "migration")
+    ]
     for allowed in (skill, *commands):
         for prefix in TOOL_PREFIXES:
             assert {prefix + tool for tool in READ_ONLY_TOOLS} <= set(allowed), (prefix, allowed)
@@ -242,8 +247,13 @@ def test_hook_tells_claude_about_a_danger_finding_on_the_live_data(tmp_path: Pat
     assert "danger unique-duplicates (20240101000000 statement 1)" in done.stderr and "fix:" in done.stderr
 
 
-@pytest.mark.parametrize("text", ["-- UP\nCREATE TABLE p (id integer PRIMARY KEY, email text;\n-- DOWN\nDROP TABLE p;\n",
-                                  "-- UP\nCREATE TABLE p (id integer PRIMARY KEY, email text\n-- DOWN\nDROP TABLE p;\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-- UP\nCREATE TABLE p (id integer PRIMARY KEY, email text;\n-- DOWN\nDROP TABLE p;\n",
+        "-- UP\nCREATE TABLE p (id integer PRIMARY KEY, email text\n-- DOWN\nDROP TABLE p;\n",
+    ],
+)
 def test_hook_reports_an_unclosed_parenthesis(tmp_path: Path, text: str) -> None:
     (tmp_path / "migrations").mkdir()
     bad = tmp_path / "migrations" / "20240101000000_paren.sql"

@@ -26,7 +26,14 @@ from mcp_helpers import (
 )
 
 PLUGIN_FILES = [
-    "SKILL.md", "skill_resources", ".claude", ".claude-plugin", ".mcp.json", "plugin", "pyproject.toml", "README.md"
+    "SKILL.md",
+    "skill_resources",
+    ".claude",
+    ".claude-plugin",
+    ".mcp.json",
+    "plugin",
+    "pyproject.toml",
+    "README.md",
 ]
 
 
@@ -82,8 +89,12 @@ def test_installed_plugin_installs_its_own_server_and_connects(tmp_path: Path) -
     assert "MCP servers (1)" in servers and "migration-manager" in servers
     plugins = tmp_path / "home" / ".claude" / "plugins"
     cached = sum(f.stat().st_size for f in (plugins / "cache").rglob("*") if f.is_file())
-    assert cached < 2_000_000, "the plugin install copies the plugin/ folder (with the package source), not the repository"
-    assert list((plugins / "cache").rglob("python/server/migration_manager/mcp_server.py")), "the package source is bundled"
+    assert cached < 2_000_000, (
+        "the plugin install copies the plugin/ folder (with the package source), not the repository"
+    )
+    assert list((plugins / "cache").rglob("python/server/migration_manager/mcp_server.py")), (
+        "the package source is bundled"
+    )
     # The first start makes a virtualenv in the plugin's data folder and installs the bundled package
     # there (pip, about a minute: more than Claude Code's default 30 s connect timeout, see README).
     env["PATH"] = without_our_python(env["PATH"])
@@ -115,7 +126,10 @@ def test_plugin_launcher_says_what_to_install_without_python_3_11(tmp_path: Path
     done = subprocess.run(
         [str(tools / "sh"), str(plugin / "bin" / "migration-manager-mcp")],
         env={"PATH": str(tools), "CLAUDE_PLUGIN_DATA": str(tmp_path / "data"), "HOME": str(tmp_path)},
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 1
     assert done.stdout == ""  # stdout is the MCP channel
@@ -126,8 +140,9 @@ def test_plugin_launcher_says_what_to_install_without_python_3_11(tmp_path: Path
 
 
 def main_checkout() -> Path:
-    common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO,
-                            capture_output=True, text=True)
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=REPO, capture_output=True, text=True
+    )
     return Path(common.stdout.strip()).parent if common.returncode == 0 else REPO
 
 

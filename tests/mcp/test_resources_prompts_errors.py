@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_helpers import make_project, text_of
+
+from mcp import Client
 from migration_manager.mcp_server import build_server
 
 pytestmark = pytest.mark.anyio

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import dbcheck
 import pytest
-from mcp import Client
 from mcp_helpers import Dialogs, sqlite_tables, text_of
+
+import dbcheck
+from mcp import Client
 from migration_manager.mcp_server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -55,7 +56,8 @@ async def test_a_failed_test_is_an_error_with_a_next_step(tmp_path: Path, pg_url
 
 async def test_a_dry_run_that_finds_errors_is_not_a_failed_tool_call(sqlite_project: Path) -> None:
     (sqlite_project / "migrations" / "20240103000000_bad.sql").write_text(
-        "-- UP\nALTER TABLE missing ADD COLUMN x integer;\n-- DOWN\nSELECT 1;\n")
+        "-- UP\nALTER TABLE missing ADD COLUMN x integer;\n-- DOWN\nSELECT 1;\n"
+    )
     async with Client(build_server(sqlite_project)) as client:
         result = await client.call_tool("dry_run", {"env": "dev"})
     assert result.structured_content["outcome"] == "failed" and not result.is_error
@@ -65,9 +67,16 @@ async def test_a_200_migration_apply_and_rollback_fit_and_keep_the_full_report(t
     url = f"sqlite:///{tmp_path / 'many.db'}"
     project = dbcheck.make_project(tmp_path / "proj", url)
     for i in range(MANY):
-        dbcheck.write_native(project, f"2024010100{i:04d}", f"table_{i}",
-                             [f"CREATE TABLE t{i} (id integer PRIMARY KEY, note varchar(200))",
-                              f"CREATE INDEX t{i}_note ON t{i} (note)"], f"DROP TABLE t{i}")
+        dbcheck.write_native(
+            project,
+            f"2024010100{i:04d}",
+            f"table_{i}",
+            [
+                f"CREATE TABLE t{i} (id integer PRIMARY KEY, note varchar(200))",
+                f"CREATE INDEX t{i}_note ON t{i} (note)",
+            ],
+            f"DROP TABLE t{i}",
+        )
     async with Client(build_server(project)) as client:
         applied = await client.call_tool("apply", {"env": "dev"})
         rolled = await client.call_tool("rollback", {"env": "dev", "to_version": "0"})
@@ -104,8 +113,9 @@ async def test_next_steps_name_tools_not_cli_commands(sqlite_project: Path) -> N
 
 async def test_a_dirty_migration_names_the_resolve_tool(tmp_path: Path, mysql_url: str) -> None:
     project = dbcheck.make_project(tmp_path / "proj", mysql_url, rollback={"autoOnFailure": False})
-    dbcheck.write_native(project, "20240101000000", "half", ["CREATE TABLE a (id integer)", "SELECT * FROM nowhere"],
-                         "DROP TABLE a")
+    dbcheck.write_native(
+        project, "20240101000000", "half", ["CREATE TABLE a (id integer)", "SELECT * FROM nowhere"], "DROP TABLE a"
+    )
     async with Client(build_server(project)) as client:
         failed = await client.call_tool("apply", {"env": "dev"})
         refused = await client.call_tool("apply", {"env": "dev"})
@@ -119,8 +129,9 @@ async def test_an_unknown_argument_is_refused_before_anything_runs(sqlite_projec
     async with Client(build_server(sqlite_project)) as client:
         result = await client.call_tool("apply", {"env": "dev", "to_versoin": "20240101000000"})
     assert result.is_error
-    assert text_of(result) == ("Unknown argument(s) for apply: to_versoin. Nothing was run. apply takes: env, "
-                               "to_version.")
+    assert text_of(result) == (
+        "Unknown argument(s) for apply: to_versoin. Nothing was run. apply takes: env, to_version."
+    )
     assert not (tmp_path / "dev.db").exists() or "users" not in sqlite_tables(tmp_path / "dev.db")
 
 
@@ -129,8 +140,10 @@ async def test_an_invalid_argument_is_explained_in_one_line(sqlite_project: Path
         await client.call_tool("apply", {"env": "dev"})
         result = await client.call_tool("rollback", {"env": "dev", "steps": 0})
     assert result.is_error
-    assert text_of(result) == ("Invalid argument for rollback (steps: Input should be greater than or equal to 1). "
-                               "Nothing was run; call it again with a valid value.")
+    assert text_of(result) == (
+        "Invalid argument for rollback (steps: Input should be greater than or equal to 1). "
+        "Nothing was run; call it again with a valid value."
+    )
     assert "users" in sqlite_tables(tmp_path / "dev.db")
 
 
@@ -152,11 +165,17 @@ async def test_a_cancelled_dialog_says_cancelled(sqlite_project: Path, tmp_path:
 
 async def test_validate_says_when_it_passes_with_dangerous_findings(tmp_path: Path, pg_url: str) -> None:
     project = dbcheck.make_project(tmp_path / "proj", pg_url)
-    dbcheck.write_native(project, "20240101000000", "t", ["CREATE TABLE t (email text)",
-                                                          "INSERT INTO t VALUES ('a'), ('a')"], "DROP TABLE t")
+    dbcheck.write_native(
+        project,
+        "20240101000000",
+        "t",
+        ["CREATE TABLE t (email text)", "INSERT INTO t VALUES ('a'), ('a')"],
+        "DROP TABLE t",
+    )
     dbcheck.apply_ok(project)
-    dbcheck.write_native(project, "20240102000000", "u", "CREATE UNIQUE INDEX t_email ON t (email)",
-                         "DROP INDEX t_email")
+    dbcheck.write_native(
+        project, "20240102000000", "u", "CREATE UNIQUE INDEX t_email ON t (email)", "DROP INDEX t_email"
+    )
     async with Client(build_server(project)) as client:
         result = await client.call_tool("validate", {"env": "dev"})
     assert "NEEDS REVIEW: dangerous findings" in text_of(result) and "unique-duplicates" in text_of(result)

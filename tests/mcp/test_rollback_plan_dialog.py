@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from mcp import Client
 from mcp_helpers import Dialogs, sqlite_tables, text_of, write_migration
+
+from mcp import Client
 from migration_manager.mcp_server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -18,16 +19,23 @@ async def test_rollback_dialog_shows_the_plan_with_counts(sqlite_project: Path, 
     async with Client(build_server(sqlite_project), elicitation_callback=Dialogs("accept")) as client:
         await client.call_tool("apply", {"env": "prod"})
     with sqlite3.connect(tmp_path / "prod.db") as db:
-        db.executemany("INSERT INTO users (id, email, phone) VALUES (?, ?, ?)",
-                       [(1, "a@x", "555"), (2, "b@x", "556"), (3, "c@x", None)])
+        db.executemany(
+            "INSERT INTO users (id, email, phone) VALUES (?, ?, ?)",
+            [(1, "a@x", "555"), (2, "b@x", "556"), (3, "c@x", None)],
+        )
     dialogs = Dialogs("decline")
     async with Client(build_server(sqlite_project), elicitation_callback=dialogs) as client:
         result = await client.call_tool("rollback", {"env": "prod", "steps": 2})
     assert result.is_error and "Nothing was changed" in text_of(result)
     shown = dialogs.shown[0]
-    for line in ("Rollback plan:", "20240102000000_add_phone: can roll back: yes (DOWN from its file)",
-                 "- drops column users.phone (2 non-null values)", "- drops table users (3 rows)",
-                 "backup first: yes", "estimated time:"):
+    for line in (
+        "Rollback plan:",
+        "20240102000000_add_phone: can roll back: yes (DOWN from its file)",
+        "- drops column users.phone (2 non-null values)",
+        "- drops table users (3 rows)",
+        "backup first: yes",
+        "estimated time:",
+    ):
         assert line in shown, (line, shown)
     assert "phone" in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]
 
@@ -60,8 +68,12 @@ async def test_emergency_rollback_tool_still_asks_and_says_no_backup(sqlite_proj
     assert report["outcome"] == "done" and report["backup_id"] is None and report["findings"] == []
     assert report["rollback_plan"]["emergency"] is True
     shown = dialogs.shown[asked]  # the human approved the emergency plan, shown as such
-    for line in ("Rollback plan (EMERGENCY):", "backup first: no (no backup: --emergency",
-                 "- drops column users.phone (non-null values not counted: --emergency)", "requireApproval"):
+    for line in (
+        "Rollback plan (EMERGENCY):",
+        "backup first: no (no backup: --emergency",
+        "- drops column users.phone (non-null values not counted: --emergency)",
+        "requireApproval",
+    ):
         assert line in shown, (line, shown)
     assert "phone" not in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]
 
@@ -73,8 +85,9 @@ async def test_rollback_plan_tool_previews_and_changes_nothing(sqlite_project: P
             db.execute("INSERT INTO users (id, email, phone) VALUES (1, 'a@x', '555')")
         preview = await client.call_tool("rollback_plan", {"env": "dev", "to_version": "0"})
         tables_after_preview = sqlite_tables(tmp_path / "dev.db")
-        done = await client.call_tool("rollback", {"env": "dev", "to_version": "0",
-                                                   "plan_id": preview.structured_content["plan_id"]})
+        done = await client.call_tool(
+            "rollback", {"env": "dev", "to_version": "0", "plan_id": preview.structured_content["plan_id"]}
+        )
     assert not preview.is_error and preview.structured_content["outcome"] == "dry-run"
     for line in ("Rollback plan:", "- drops table users (1 rows)", "20240101000000_create_users: can roll back: yes"):
         assert line in text_of(preview), line
@@ -87,8 +100,9 @@ async def test_rollback_refuses_when_the_plan_changed_since_the_preview(sqlite_p
     async with Client(build_server(sqlite_project), elicitation_callback=dialogs) as client:
         await client.call_tool("apply", {"env": "prod"})
         preview = await client.call_tool("rollback_plan", {"env": "prod", "steps": 1})
-        result = await client.call_tool("rollback", {"env": "prod", "steps": 2,
-                                                     "plan_id": preview.structured_content["plan_id"]})
+        result = await client.call_tool(
+            "rollback", {"env": "prod", "steps": 2, "plan_id": preview.structured_content["plan_id"]}
+        )
     assert result.is_error and "The rollback plan changed since plan" in text_of(result)
     assert len(dialogs.shown) == 1  # the apply's; the human was not asked about a plan nobody saw
     assert "phone" in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from mcp import Client
 from mcp_helpers import Dialogs, sqlite_tables, text_of
+
+from mcp import Client
 from migration_manager.mcp_server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -232,7 +233,9 @@ async def test_resolve_confirmed_in_the_dialog_runs_on_a_require_approval_enviro
         await client.call_tool("apply", {"env": "prod"})
         with sqlite3.connect(tmp_path / "prod.db") as db:
             db.execute("UPDATE schema_migrations SET status = 'failed' WHERE version = '20240102000000'")
-        result = await client.call_tool("resolve", {"env": "prod", "version": "20240102000000", "action": "mark-applied"})
+        result = await client.call_tool(
+            "resolve", {"env": "prod", "version": "20240102000000", "action": "mark-applied"}
+        )
         after = await client.call_tool("status", {"env": "prod"})
     assert not result.is_error, text_of(result)
     assert result.structured_content["outcome"] == "done"
@@ -295,7 +298,9 @@ async def test_a_cancelled_apply_finishes_the_migration_instead_of_cutting_it(tm
     assert "big" in sqlite_tables(tmp_path / "dev.db")
 
 
-async def test_test_tool_rehearses_on_a_copy_and_leaves_the_environment_alone(sqlite_project: Path, tmp_path: Path) -> None:
+async def test_test_tool_rehearses_on_a_copy_and_leaves_the_environment_alone(
+    sqlite_project: Path, tmp_path: Path
+) -> None:
     async with Client(build_server(sqlite_project)) as client:
         await client.call_tool("apply", {"env": "dev", "to_version": "20240101000000"})
         result = await client.call_tool("test", {"env": "dev"})

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp_helpers import TOKEN, Dialogs, http_server, pg_columns, pg_tables, server_command, text_of, wait_listening
+
+from mcp import Client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

@@ -46,8 +46,13 @@ def crash(url: str, *statements: str, status: str, done: int) -> None:
 def indexes(url: str) -> set[str]:
     engine = open_engine(url)
     try:
-        return {row[0] for row in engine.query("SELECT index_name FROM information_schema.statistics "
-                                               "WHERE table_schema = DATABASE() AND table_name = 'accounts'")}
+        return {
+            row[0]
+            for row in engine.query(
+                "SELECT index_name FROM information_schema.statistics "
+                "WHERE table_schema = DATABASE() AND table_name = 'accounts'"
+            )
+        }
     finally:
         engine.close()
 
@@ -83,8 +88,13 @@ def test_status_names_the_statement_that_completed_and_retry_continues_after_it(
 def test_a_statement_that_never_ran_is_run_again(mysql_url: str, tmp_path: Path) -> None:
     target = project(tmp_path, mysql_url)
     service.apply(service.ApplyRequest(**target.model_dump()))
-    crash(mysql_url, "DROP INDEX ix_accounts_email ON accounts", "ALTER TABLE accounts DROP COLUMN email",
-          status="running", done=1)
+    crash(
+        mysql_url,
+        "DROP INDEX ix_accounts_email ON accounts",
+        "ALTER TABLE accounts DROP COLUMN email",
+        status="running",
+        done=1,
+    )
 
     detail = service.status(target).dirty_detail
     assert "statement 2 (ALTER TABLE accounts ADD COLUMN email varchar(100)) had not taken effect" in detail
@@ -122,16 +132,21 @@ def test_a_failed_statement_is_not_second_guessed(mysql_url: str, tmp_path: Path
     assert "live schema" not in detail
 
 
-@pytest.mark.parametrize("statement, effect", [
-    ("ALTER TABLE accounts RENAME COLUMN email TO mail", "column accounts.email renamed to mail"),
-    ("ALTER TABLE accounts DROP COLUMN email", "column accounts.email is gone"),
-    ("DROP TABLE accounts", "table accounts is gone"),
-])
-def test_each_kind_of_effect_is_read_from_the_schema(sqlite_url: str, tmp_path: Path, statement: str,
-                                                      effect: str) -> None:
+@pytest.mark.parametrize(
+    "statement, effect",
+    [
+        ("ALTER TABLE accounts RENAME COLUMN email TO mail", "column accounts.email renamed to mail"),
+        ("ALTER TABLE accounts DROP COLUMN email", "column accounts.email is gone"),
+        ("DROP TABLE accounts", "table accounts is gone"),
+    ],
+)
+def test_each_kind_of_effect_is_read_from_the_schema(
+    sqlite_url: str, tmp_path: Path, statement: str, effect: str
+) -> None:
     (tmp_path / "migrations").mkdir()
     (tmp_path / "migrations" / "001_accounts.sql").write_text(
-        "-- UP\nCREATE TABLE accounts (id integer primary key, email text);\n-- DOWN\nDROP TABLE accounts;\n")
+        "-- UP\nCREATE TABLE accounts (id integer primary key, email text);\n-- DOWN\nDROP TABLE accounts;\n"
+    )
     (tmp_path / "migrations" / "002_change.sql").write_text(f"-- UP\nSELECT 1;\n{statement};\n-- DOWN\nSELECT 1;\n")
     target = service.TargetRequest(project_dir=tmp_path, url=sqlite_url)
     service.apply(service.ApplyRequest(**target.model_dump(), to_version="001"))

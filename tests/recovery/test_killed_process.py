@@ -22,8 +22,10 @@ from dbcheck import Project, connect, events, history, query, user_tables, wait_
 
 # Statement 2 runs until the test lets it go; re-run with the knob at 0 it returns at once.
 PG_SLOW = "SELECT pg_sleep(secs) FROM knob;"
-SQLITE_SLOW = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < (SELECT secs FROM knob)) "
-               "SELECT count(*) FROM c;")
+SQLITE_SLOW = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < (SELECT secs FROM knob)) "
+    "SELECT count(*) FROM c;"
+)
 
 
 def kill(run: subprocess.Popen) -> None:
@@ -34,8 +36,12 @@ def kill(run: subprocess.Popen) -> None:
 
 
 def three_steps(project: Project, slow: str) -> None:
-    project.native("1", "slow", f"CREATE TABLE k1 (id integer);\n{slow}\nCREATE TABLE k3 (id integer);",
-                   "DROP TABLE k3;\nDROP TABLE k1;")
+    project.native(
+        "1",
+        "slow",
+        f"CREATE TABLE k1 (id integer);\n{slow}\nCREATE TABLE k3 (id integer);",
+        "DROP TABLE k3;\nDROP TABLE k1;",
+    )
 
 
 def applied_exactly_once(project: Project, url: str) -> None:
@@ -67,16 +73,26 @@ def test_postgres_killed_mid_migration_leaves_nothing_and_reapplies_once(pg_url:
         query(pg_url, sql)
     three_steps(project, PG_SLOW)
     run = project.popen("apply")
-    backend = wait_for(lambda: query(pg_url, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                             "AND state = 'active' AND query LIKE 'SELECT pg_sleep%%'"),
-                       "the migration's pg_sleep to run")[0][0]
+    backend = wait_for(
+        lambda: query(
+            pg_url,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'active' AND query LIKE 'SELECT pg_sleep%%'",
+        ),
+        "the migration's pg_sleep to run",
+    )[0][0]
     kill(run)
 
     # The server notices the dead client during the statement and rolls its transaction back.
-    wait_for(lambda: not query(pg_url, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend,)),
-             "the server to end the killed client's session")
-    assert query(pg_url, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-                          "WHERE l.locktype = 'advisory' AND d.datname = current_database()") == [(0,)]
+    wait_for(
+        lambda: not query(pg_url, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend,)),
+        "the server to end the killed client's session",
+    )
+    assert query(
+        pg_url,
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        "WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+    ) == [(0,)]
     nothing_left_behind(project, pg_url)
 
     query(pg_url, "UPDATE knob SET secs = 0")
@@ -123,9 +139,13 @@ def test_mariadb_killed_mid_migration_is_dirty_refused_and_retried(mysql_url: st
     blocker.cursor().execute("SELECT * FROM knob FOR UPDATE")
     try:
         run = project.popen("apply")
-        session = wait_for(lambda: query(mysql_url, "SELECT id FROM information_schema.processlist "
-                                                    "WHERE db = DATABASE() AND info LIKE 'UPDATE knob%%'"),
-                           "statement 2 to wait for the row")[0][0]
+        session = wait_for(
+            lambda: query(
+                mysql_url,
+                "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE 'UPDATE knob%%'",
+            ),
+            "statement 2 to wait for the row",
+        )[0][0]
         assert history(mysql_url)["1"][:3] == ("running", 1, 3)
         kill(run)
 
@@ -149,8 +169,10 @@ def test_mariadb_killed_mid_migration_is_dirty_refused_and_retried(mysql_url: st
     finally:
         blocker.commit()  # the orphaned UPDATE gets its row, commits, and the server drops the session
         blocker.close()
-    wait_for(lambda: not query(mysql_url, "SELECT id FROM information_schema.processlist WHERE id = %s", (session,)),
-             "the server to end the killed client's session")
+    wait_for(
+        lambda: not query(mysql_url, "SELECT id FROM information_schema.processlist WHERE id = %s", (session,)),
+        "the server to end the killed client's session",
+    )
     # Statement 2 is DML: it runs in one transaction with its history record, so the orphaned UPDATE
     # finished but never committed, and the server rolled it back with the session (not a half-recorded change).
     assert query(mysql_url, "SELECT secs FROM knob") == [(0,)]
@@ -160,10 +182,12 @@ def test_mariadb_killed_mid_migration_is_dirty_refused_and_retried(mysql_url: st
     assert status.returncode == 0
     report = json.loads(status.stdout)
     assert report["dirty"] is True and report["in_progress"] is False and report["lock_holder"] is None
-    dirty, = [m for m in report["applied"] if m["state"] == "dirty"]
+    (dirty,) = [m for m in report["applied"] if m["state"] == "dirty"]
     assert (dirty["status"], dirty["statements_done"], dirty["statements_total"]) == ("running", 1, 3)
-    assert ("the run stopped without recording its end (its process died or lost its connection) while applying "
-            "it (1 of 3 statements done)") in report["dirty_detail"]
+    assert (
+        "the run stopped without recording its end (its process died or lost its connection) while applying "
+        "it (1 of 3 statements done)"
+    ) in report["dirty_detail"]
     assert "Statement 2 may or may not have completed on the server" in report["dirty_detail"]
 
     for command in (["apply"], ["rollback"]):

@@ -16,8 +16,11 @@ SLEEP = {"postgres": "SELECT pg_sleep(secs) FROM knob;", "mysql": "SELECT SLEEP(
 
 def copies(url: str) -> set[str]:
     database = url.rsplit("/", 1)[1]
-    sql = ("SELECT datname FROM pg_database" if url.startswith("postgresql")
-           else "SELECT schema_name FROM information_schema.schemata")
+    sql = (
+        "SELECT datname FROM pg_database"
+        if url.startswith("postgresql")
+        else "SELECT schema_name FROM information_schema.schemata"
+    )
     return {r[0] for r in query(url, sql) if r[0].startswith(f"{database}_mmtest_")}
 
 
@@ -27,9 +30,11 @@ def start_paused_test(project: Project, url: str) -> tuple[subprocess.Popen, str
     run = project.popen("test")
     new = wait_for(lambda: copies(url) - known, "the test's copy")
     name = new.pop()
-    sleeping = ("SELECT 1 FROM pg_stat_activity WHERE datname = %s AND query LIKE 'SELECT pg_sleep%%'"
-                if url.startswith("postgresql") else
-                "SELECT 1 FROM information_schema.processlist WHERE db = %s AND info LIKE 'SELECT SLEEP%%'")
+    sleeping = (
+        "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND query LIKE 'SELECT pg_sleep%%'"
+        if url.startswith("postgresql")
+        else "SELECT 1 FROM information_schema.processlist WHERE db = %s AND info LIKE 'SELECT SLEEP%%'"
+    )
     wait_for(lambda: query(url, sleeping, (name,)), "the rehearsal to reach its slow statement")
     return run, name
 
@@ -42,8 +47,9 @@ def kill(run: subprocess.Popen) -> None:
 
 @pytest.mark.xdist_group("processes")
 @pytest.mark.parametrize("server", ["postgres", "mysql"])
-def test_copies_of_killed_test_runs_are_listed_and_dropped_never_a_running_one(server: str, request,
-                                                                                project: Project) -> None:
+def test_copies_of_killed_test_runs_are_listed_and_dropped_never_a_running_one(
+    server: str, request, project: Project
+) -> None:
     url = request.getfixturevalue("pg_url" if server == "postgres" else "mysql_url")
     project.url = url
     for sql in ("CREATE TABLE knob (secs integer)", "INSERT INTO knob VALUES (600)"):

@@ -6,15 +6,19 @@ from pathlib import Path
 
 import dbcheck
 from dbcheck import apply_ok as apply  # noqa: F401 - the rollback tests' names
-from dbcheck import make_project  # noqa: F401
-from dbcheck import project_execute as execute  # noqa: F401
+from dbcheck import (
+    make_project,  # noqa: F401 -- re-exported for the tests that import it from here
+    settings_url,
+)
+from dbcheck import project_execute as execute  # noqa: F401 -- re-exported for the tests that import it from here
 from dbcheck import project_query as query
-from dbcheck import project_tables as tables  # noqa: F401
-from dbcheck import settings_url
-from dbcheck import write_native as write  # noqa: F401
+from dbcheck import project_tables as tables  # noqa: F401 -- re-exported for the tests that import it from here
+from dbcheck import write_native as write  # noqa: F401 -- re-exported for the tests that import it from here
 
-USERS = ("CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, nickname VARCHAR(50))",
-         "DROP TABLE users")
+USERS = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL, nickname VARCHAR(50))",
+    "DROP TABLE users",
+)
 
 
 def dialect(project: Path) -> str:
@@ -26,8 +30,14 @@ def columns(project: Path, table: str) -> list[str]:
     if kind == "sqlite":
         return [r[1] for r in query(project, f"PRAGMA table_info({table})")]
     schema = "current_schema()" if kind == "postgres" else "DATABASE()"
-    return [r[0] for r in query(project, "SELECT column_name FROM information_schema.columns WHERE table_name = "
-                                         f"'{table}' AND table_schema = {schema} ORDER BY ordinal_position")]
+    return [
+        r[0]
+        for r in query(
+            project,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = "
+            f"'{table}' AND table_schema = {schema} ORDER BY ordinal_position",
+        )
+    ]
 
 
 def copy_exists(project: Path, name: str) -> bool:

@@ -20,14 +20,21 @@ TRIGGER = {
 
 
 def seed(project: Path) -> None:
-    write(project, "20240101000000", "schema", [
-        USERS[0],
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id))",
-        "CREATE TABLE counter (n INTEGER NOT NULL)",
-        "INSERT INTO counter (n) VALUES (0)",
-        "INSERT INTO users (id, email, nickname) VALUES (1, 'a@x', 'ann'), (2, 'b@x', NULL)",
-        "INSERT INTO orders (id, user_id) VALUES (10, 1), (11, 2)",
-        "CREATE VIEW user_emails AS SELECT id, email FROM users"], None)
+    write(
+        project,
+        "20240101000000",
+        "schema",
+        [
+            USERS[0],
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id))",
+            "CREATE TABLE counter (n INTEGER NOT NULL)",
+            "INSERT INTO counter (n) VALUES (0)",
+            "INSERT INTO users (id, email, nickname) VALUES (1, 'a@x', 'ann'), (2, 'b@x', NULL)",
+            "INSERT INTO orders (id, user_id) VALUES (10, 1), (11, 2)",
+            "CREATE VIEW user_emails AS SELECT id, email FROM users",
+        ],
+        None,
+    )
     apply(project)
     if TRIGGER[dialect(project)]:
         execute(project, TRIGGER[dialect(project)])

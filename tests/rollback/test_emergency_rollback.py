@@ -24,9 +24,16 @@ LOCK = "migration-manager:schema_migrations"
 
 def prepared(project: Path) -> Path:
     write(project, "1", "users", "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100))", "DROP TABLE users")
-    write(project, "2", "prefs", ["CREATE TABLE user_preferences (id INTEGER PRIMARY KEY, setting VARCHAR(50))",
-                                  "ALTER TABLE users ADD COLUMN phone VARCHAR(30)"],
-          ["DROP TABLE user_preferences", "ALTER TABLE users DROP COLUMN phone"])
+    write(
+        project,
+        "2",
+        "prefs",
+        [
+            "CREATE TABLE user_preferences (id INTEGER PRIMARY KEY, setting VARCHAR(50))",
+            "ALTER TABLE users ADD COLUMN phone VARCHAR(30)",
+        ],
+        ["DROP TABLE user_preferences", "ALTER TABLE users DROP COLUMN phone"],
+    )
     apply(project)
     engine = open_engine(settings_url(project))
     try:
@@ -112,8 +119,7 @@ def rollback_backups(project: Path) -> list:
     return [b for b in listed if b.reason == "rollback"]
 
 
-def test_emergency_rollback_runs_the_down_and_records_it_without_analysis_or_backup(project: Path,
-                                                                                      sent: Sent) -> None:
+def test_emergency_rollback_runs_the_down_and_records_it_without_analysis_or_backup(project: Path, sent: Sent) -> None:
     prepared(project)
     report = rollback(project, emergency=True)
     assert report.outcome == "needs-approval"  # the DOWN drops data: a human says yes, even in an emergency
@@ -125,17 +131,22 @@ def test_emergency_rollback_runs_the_down_and_records_it_without_analysis_or_bac
     assert report.outcome == "done", report.message
     assert "user_preferences" not in tables(project) and "phone" not in columns(project, "users")
     assert [r[0] for r in query(project, "SELECT version FROM schema_migrations")] == ["1"]
-    assert log_events(project)[-1] == ("2", "rollback", "ok", "--emergency: no analysis, no schema validation, "
-                                                              "no backup")
+    assert log_events(project)[-1] == (
+        "2",
+        "rollback",
+        "ok",
+        "--emergency: no analysis, no schema validation, no backup",
+    )
     # Nothing read the tables: the DOWN is the only statement naming them; no probe, catalog read or backup.
     assert sent.naming("user_preferences") == ["DROP TABLE user_preferences"]
     assert sent.calls == []
     plan = report.rollback_plan
     assert plan.emergency and report.findings == [] and report.backup_id is None
     assert not plan.backup.will_back_up and "--emergency" in plan.backup.why
-    assert [d.text for d in plan.steps[0].destroys] == ["drops table user_preferences (rows not counted: --emergency)",
-                                                        "drops column users.phone (non-null values not counted: "
-                                                        "--emergency)"]
+    assert [d.text for d in plan.steps[0].destroys] == [
+        "drops table user_preferences (rows not counted: --emergency)",
+        "drops column users.phone (non-null values not counted: --emergency)",
+    ]
     assert plan.estimated_seconds is None and rollback_backups(project) == []
 
 
@@ -192,8 +203,7 @@ def test_emergency_without_data_loss_runs_without_a_question(tmp_path: Path, sql
     assert report.outcome == "done" and report.approval_reasons == []
 
 
-def test_validation_refuses_a_down_the_server_would_refuse_and_emergency_lets_the_server_say_it(
-        project: Path) -> None:
+def test_validation_refuses_a_down_the_server_would_refuse_and_emergency_lets_the_server_say_it(project: Path) -> None:
     write(project, "1", "t", "CREATE TABLE t (id INTEGER)", "DROP TABLE nowhere")
     apply(project)
     checked = rollback(project, approved=True)

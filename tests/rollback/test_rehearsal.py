@@ -13,10 +13,18 @@ from migration_manager.errors import ConnectionFailed
 
 
 def seed_users(project: Path) -> None:
-    write(project, "20240101000000", "users", [USERS[0],
-          "INSERT INTO users (id, email, nickname) VALUES (1, 'a@x', 'ann'), (2, 'b@x', NULL), (3, 'c@x', 'cy')",
-          "CREATE TABLE audit (id INTEGER PRIMARY KEY, note VARCHAR(50))",
-          "INSERT INTO audit (id, note) VALUES (1, 'kept')"], ["DROP TABLE audit", USERS[1]])
+    write(
+        project,
+        "20240101000000",
+        "users",
+        [
+            USERS[0],
+            "INSERT INTO users (id, email, nickname) VALUES (1, 'a@x', 'ann'), (2, 'b@x', NULL), (3, 'c@x', 'cy')",
+            "CREATE TABLE audit (id INTEGER PRIMARY KEY, note VARCHAR(50))",
+            "INSERT INTO audit (id, note) VALUES (1, 'kept')",
+        ],
+        ["DROP TABLE audit", USERS[1]],
+    )
     apply(project)
 
 
@@ -26,32 +34,49 @@ def rehearse(project: Path, **fields) -> service.TestReport:
 
 def test_rehearsal_applies_validates_rolls_back_and_leaves_the_environment_untouched(project: Path) -> None:
     seed_users(project)
-    write(project, "20240102000000", "add_phone",
-          ["ALTER TABLE users ADD COLUMN phone VARCHAR(20)", "CREATE INDEX users_phone ON users (phone)"],
-          ["DROP INDEX users_phone" + (" ON users" if dialect(project) == "mysql" else ""),
-           "ALTER TABLE users DROP COLUMN phone"])
+    write(
+        project,
+        "20240102000000",
+        "add_phone",
+        ["ALTER TABLE users ADD COLUMN phone VARCHAR(20)", "CREATE INDEX users_phone ON users (phone)"],
+        [
+            "DROP INDEX users_phone" + (" ON users" if dialect(project) == "mysql" else ""),
+            "ALTER TABLE users DROP COLUMN phone",
+        ],
+    )
 
     report = rehearse(project)
 
     assert report.outcome == "passed", report.message
     assert [s.name for s in report.steps] == [
-        "copy the database", "snapshot: schema, row counts, checksums", "apply on the copy",
-        "validate: constraints, row counts, untouched tables", "roll back on the copy", "compare with the original",
-        "drop the copy"]
+        "copy the database",
+        "snapshot: schema, row counts, checksums",
+        "apply on the copy",
+        "validate: constraints, row counts, untouched tables",
+        "roll back on the copy",
+        "compare with the original",
+        "drop the copy",
+    ]
     assert all(s.ok for s in report.steps)
     assert report.version_before == "20240101000000" and report.version_tested == "20240102000000"
     [tested] = report.migrations
     assert tested.applied and tested.rolled_back and tested.apply_ms is not None and tested.rollback_ms is not None
     by_table = {t.table: t for t in report.tables}
     assert by_table["users"].touched and not by_table["audit"].touched
-    assert (by_table["users"].rows_before, by_table["users"].rows_after_apply,
-            by_table["users"].rows_after_rollback) == (3, 3, 3)
+    assert (
+        by_table["users"].rows_before,
+        by_table["users"].rows_after_apply,
+        by_table["users"].rows_after_rollback,
+    ) == (3, 3, 3)
     assert by_table["audit"].unchanged_after_apply is True
     assert all(t.restored_after_rollback for t in report.tables)
     assert {c.name: c.ok for c in report.checks} == {
-        "constraints hold": True, "row counts of untouched tables preserved": True,
-        "untouched tables unchanged (checksums)": True, "schema identical after rollback": True,
-        "data identical after rollback": True}
+        "constraints hold": True,
+        "row counts of untouched tables preserved": True,
+        "untouched tables unchanged (checksums)": True,
+        "schema identical after rollback": True,
+        "data identical after rollback": True,
+    }
     # the environment itself: still at version 1, no phone column, and the copy is gone
     assert report.copy_dropped and not copy_exists(project, report.copy_name)
     assert "phone" not in columns(project, "users")
@@ -60,8 +85,13 @@ def test_rehearsal_applies_validates_rolls_back_and_leaves_the_environment_untou
 
 def test_a_migration_that_fails_on_the_copy_fails_the_test_and_the_copy_is_dropped(project: Path) -> None:
     seed_users(project)
-    write(project, "20240102000000", "add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
-          "ALTER TABLE users DROP COLUMN phone")
+    write(
+        project,
+        "20240102000000",
+        "add_phone",
+        "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
+        "ALTER TABLE users DROP COLUMN phone",
+    )
     # a failure only the server finds (validation refuses a plan whose failure it can foresee)
     write(project, "20240103000000", "broken", "UPDATE users SET id = 1", "SELECT 1")
 
@@ -88,8 +118,13 @@ def _duplicate_key(error: str) -> bool:
 def test_rollback_that_loses_values_fails_the_data_check(project: Path) -> None:
     seed_users(project)
     # the DOWN re-creates the column empty: the values are gone unless something kept them
-    write(project, "20240102000000", "drop_audit_note", "UPDATE audit SET note = NULL",
-          "UPDATE audit SET note = 'restored?'")
+    write(
+        project,
+        "20240102000000",
+        "drop_audit_note",
+        "UPDATE audit SET note = NULL",
+        "UPDATE audit SET note = 'restored?'",
+    )
 
     report = rehearse(project)
 
@@ -108,12 +143,16 @@ def test_nothing_pending_means_nothing_to_test(project: Path) -> None:
 
 def test_postgres_copies_with_pg_dump_while_another_session_is_connected(pg_project: Path) -> None:
     import psycopg
-
     from rollback_helpers import settings_url
 
     seed_users(pg_project)
-    write(pg_project, "20240102000000", "add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
-          "ALTER TABLE users DROP COLUMN phone")
+    write(
+        pg_project,
+        "20240102000000",
+        "add_phone",
+        "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
+        "ALTER TABLE users DROP COLUMN phone",
+    )
     with psycopg.connect(settings_url(pg_project)):  # an application session: TEMPLATE would refuse
         report = rehearse(pg_project)
     assert report.outcome == "passed", report.message
@@ -123,8 +162,13 @@ def test_postgres_copies_with_pg_dump_while_another_session_is_connected(pg_proj
 
 def test_postgres_copy_uses_the_template_when_nobody_is_connected(pg_project: Path) -> None:
     seed_users(pg_project)
-    write(pg_project, "20240102000000", "add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
-          "ALTER TABLE users DROP COLUMN phone")
+    write(
+        pg_project,
+        "20240102000000",
+        "add_phone",
+        "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
+        "ALTER TABLE users DROP COLUMN phone",
+    )
     report = rehearse(pg_project)
     assert report.outcome == "passed", report.message
     assert report.copy_method.startswith("CREATE DATABASE ... TEMPLATE")
@@ -132,11 +176,17 @@ def test_postgres_copy_uses_the_template_when_nobody_is_connected(pg_project: Pa
 
 def test_postgres_not_valid_foreign_key_with_orphans_fails_validation_on_the_copy(pg_project: Path) -> None:
     seed_users(pg_project)
-    write(pg_project, "20240102000000", "orders", [
-        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER)",
-        "INSERT INTO orders VALUES (1, 1), (2, 99)",
-        "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID"],
-        "DROP TABLE orders")
+    write(
+        pg_project,
+        "20240102000000",
+        "orders",
+        [
+            "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER)",
+            "INSERT INTO orders VALUES (1, 1), (2, 99)",
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID",
+        ],
+        "DROP TABLE orders",
+    )
     report = rehearse(pg_project)
     check = next(c for c in report.checks if c.name == "constraints hold")
     assert not check.ok and "orders_user_fk" in check.detail and "orders" in check.detail
@@ -145,10 +195,18 @@ def test_postgres_not_valid_foreign_key_with_orphans_fails_validation_on_the_cop
 
 def test_sqlite_trigger_that_changes_an_untouched_table_is_caught(sqlite_project: Path) -> None:
     seed_users(sqlite_project)
-    execute(sqlite_project, "CREATE TRIGGER users_audit AFTER UPDATE ON users BEGIN "
-                            "INSERT INTO audit (id, note) VALUES (NEW.id + 100, 'changed'); END")
-    write(sqlite_project, "20240102000000", "lowercase", "UPDATE users SET email = upper(email)",
-          "UPDATE users SET email = lower(email)")
+    execute(
+        sqlite_project,
+        "CREATE TRIGGER users_audit AFTER UPDATE ON users BEGIN "
+        "INSERT INTO audit (id, note) VALUES (NEW.id + 100, 'changed'); END",
+    )
+    write(
+        sqlite_project,
+        "20240102000000",
+        "lowercase",
+        "UPDATE users SET email = upper(email)",
+        "UPDATE users SET email = lower(email)",
+    )
     report = rehearse(sqlite_project)
     counts = next(c for c in report.checks if c.name == "row counts of untouched tables preserved")
     assert not counts.ok and "audit: 1 -> 4" in counts.detail
@@ -157,8 +215,13 @@ def test_sqlite_trigger_that_changes_an_untouched_table_is_caught(sqlite_project
 
 def test_cli_prints_the_test_report_with_real_numbers(sqlite_project: Path, capsys) -> None:
     seed_users(sqlite_project)
-    write(sqlite_project, "20240102000000", "add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
-          "ALTER TABLE users DROP COLUMN phone")
+    write(
+        sqlite_project,
+        "20240102000000",
+        "add_phone",
+        "ALTER TABLE users ADD COLUMN phone VARCHAR(20)",
+        "ALTER TABLE users DROP COLUMN phone",
+    )
     code = main(["test", "--project", str(sqlite_project), "--env", "dev"])
     out = capsys.readouterr().out
     assert code == 0, out

@@ -8,9 +8,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from dbcheck import DB_MIGRATE
 from rollback_helpers import apply, columns, make_project, query, settings_url, tables, write
 
+from dbcheck import DB_MIGRATE
 from migration_manager import service
 from migration_manager.engines import open_engine
 
@@ -21,16 +21,25 @@ PHONE = "drops column users.phone (1,204 non-null values)"
 def seeded(project: Path) -> Path:
     """users (2,000 rows, 1,204 phones) and user_preferences (3,456 rows), applied by two migrations."""
     write(project, "1", "users", "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100))", "DROP TABLE users")
-    write(project, "2", "prefs", ["CREATE TABLE user_preferences (id INTEGER PRIMARY KEY, user_id INTEGER, "
-                                  "setting VARCHAR(50))", "ALTER TABLE users ADD COLUMN phone VARCHAR(30)"],
-          ["DROP TABLE user_preferences", "ALTER TABLE users DROP COLUMN phone"])
+    write(
+        project,
+        "2",
+        "prefs",
+        [
+            "CREATE TABLE user_preferences (id INTEGER PRIMARY KEY, user_id INTEGER, setting VARCHAR(50))",
+            "ALTER TABLE users ADD COLUMN phone VARCHAR(30)",
+        ],
+        ["DROP TABLE user_preferences", "ALTER TABLE users DROP COLUMN phone"],
+    )
     apply(project)
     engine = open_engine(settings_url(project))
     try:
-        _insert(engine, "users (id, email, phone)",
-                [f"({i}, 'u{i}@example.com', {_phone(i)})" for i in range(1, 2001)])
-        _insert(engine, "user_preferences (id, user_id, setting)",
-                [f"({i}, {i % 2000 + 1}, 'theme')" for i in range(1, 3457)])
+        _insert(engine, "users (id, email, phone)", [f"({i}, 'u{i}@example.com', {_phone(i)})" for i in range(1, 2001)])
+        _insert(
+            engine,
+            "user_preferences (id, user_id, setting)",
+            [f"({i}, {i % 2000 + 1}, 'theme')" for i in range(1, 3457)],
+        )
     finally:
         engine.close()
     return project
@@ -42,7 +51,7 @@ def _phone(i: int) -> str:
 
 def _insert(engine, target: str, values: list[str]) -> None:
     for start in range(0, len(values), 500):
-        engine.execute(f"INSERT INTO {target} VALUES {', '.join(values[start:start + 500])}")
+        engine.execute(f"INSERT INTO {target} VALUES {', '.join(values[start : start + 500])}")
 
 
 def rollback(project: Path, **fields) -> service.RunReport:
@@ -50,8 +59,12 @@ def rollback(project: Path, **fields) -> service.RunReport:
 
 
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DB_MIGRATE, "--project", str(project), "--env", "dev", "rollback", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [DB_MIGRATE, "--project", str(project), "--env", "dev", "rollback", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_plan_counts_what_each_down_destroys_before_anything_runs(project: Path) -> None:
@@ -63,7 +76,9 @@ def test_plan_counts_what_each_down_destroys_before_anything_runs(project: Path)
     assert (newest.version, newest.can_roll_back, newest.why) == ("2", True, "DOWN from its file")
     assert [loss.text for loss in newest.destroys] == [PREFS, PHONE]
     assert [(d.kind, d.count, d.exact, d.source) for d in newest.destroys] == [
-        ("drop_table", 3456, True, "counted"), ("drop_column", 1204, True, "counted")]
+        ("drop_table", 3456, True, "counted"),
+        ("drop_column", 1204, True, "counted"),
+    ]
     # users still exists when its own DOWN runs: its rows are counted on the live table.
     assert [loss.text for loss in oldest.destroys] == ["drops table users (2,000 rows)"]
     assert plan.backup.will_back_up and plan.backup.scope in ("whole", "tables") and plan.backup.estimated_bytes > 0
@@ -78,8 +93,15 @@ def test_cli_text_and_json_show_the_same_plan(project: Path) -> None:
     seeded(project)
     text = cli(project, "--dry-run")
     assert text.returncode == 0, text.stderr
-    for line in ("Rollback plan", "2_prefs  can roll back: yes (DOWN from its file)", PREFS, PHONE,
-                 "Backup first: yes", "Estimated time:", "an estimate, not a promise"):
+    for line in (
+        "Rollback plan",
+        "2_prefs  can roll back: yes (DOWN from its file)",
+        PREFS,
+        PHONE,
+        "Backup first: yes",
+        "Estimated time:",
+        "an estimate, not a promise",
+    ):
         assert line in text.stdout, (line, text.stdout)
     data = json.loads(cli(project, "--dry-run", "--json").stdout)
     step = data["rollback_plan"]["steps"][0]
@@ -117,13 +139,13 @@ def test_missing_down_is_refused_with_every_verdict_and_exit_10(project: Path) -
 
 def test_irreversible_marker_and_empty_down_cannot_roll_back(sqlite_project: Path) -> None:
     (sqlite_project / "migrations" / "1_merge.sql").write_text(
-        "-- UP\nCREATE TABLE a (id INTEGER);\n-- DOWN\n-- irreversible: the merged rows cannot be split again\n")
+        "-- UP\nCREATE TABLE a (id INTEGER);\n-- DOWN\n-- irreversible: the merged rows cannot be split again\n"
+    )
     (sqlite_project / "migrations" / "2_empty.sql").write_text("-- UP\nCREATE TABLE b (id INTEGER);\n-- DOWN\n")
     apply(sqlite_project)
     report = rollback(sqlite_project, all=True, dry_run=True)
     verdicts = {s.version: (s.can_roll_back, s.why) for s in report.rollback_plan.steps}
-    assert verdicts["1"] == (False, "1_merge is marked irreversible in its DOWN: the merged rows cannot be split "
-                                    "again")
+    assert verdicts["1"] == (False, "1_merge is marked irreversible in its DOWN: the merged rows cannot be split again")
     assert verdicts["2"] == (False, "2_empty has no DOWN script (neither in its file nor recorded when it was applied)")
     assert report.outcome == "failed" and {"a", "b"} <= tables(sqlite_project)
 
@@ -137,8 +159,14 @@ def test_down_recorded_in_history_can_roll_back_when_the_file_is_gone(sqlite_pro
 
 
 def test_without_autobackup_or_safety_check_the_plan_still_counts(tmp_path: Path, sqlite_url: str) -> None:
-    project = seeded(make_project(tmp_path / "p", sqlite_url, autoBackup=False,
-                                  validation={"safetyCheck": False, "performanceAnalysis": False}))
+    project = seeded(
+        make_project(
+            tmp_path / "p",
+            sqlite_url,
+            autoBackup=False,
+            validation={"safetyCheck": False, "performanceAnalysis": False},
+        )
+    )
     report = rollback(project, dry_run=True)
     plan = report.rollback_plan
     assert not plan.backup.will_back_up and plan.backup.why == "no backup: autoBackup is off"

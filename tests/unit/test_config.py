@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,11 +38,20 @@ def test_database_url_is_used_when_nothing_is_configured(tmp_path: Path, monkeyp
 
 
 def test_later_sources_override_earlier_ones(tmp_path: Path) -> None:
-    settings_json(tmp_path, {"lockWaitSeconds": 5, "historyTable": "from_json",
-                             "environments": {"dev": {"url": "sqlite:///json.db"}},
-                             "rollback": {"autoOnFailure": False, "keepBackups": 3}})
-    settings_json(tmp_path, {"historyTable": "from_local", "environments": {"dev": {"url": "sqlite:///local.db"}}},
-                  "settings.local.json")
+    settings_json(
+        tmp_path,
+        {
+            "lockWaitSeconds": 5,
+            "historyTable": "from_json",
+            "environments": {"dev": {"url": "sqlite:///json.db"}},
+            "rollback": {"autoOnFailure": False, "keepBackups": 3},
+        },
+    )
+    settings_json(
+        tmp_path,
+        {"historyTable": "from_local", "environments": {"dev": {"url": "sqlite:///local.db"}}},
+        "settings.local.json",
+    )
     (tmp_path / "migration-manager.yaml").write_text("historyTable: from_yaml\nrollback:\n  keepBackups: 9\n")
     settings = load_settings(tmp_path)
     assert settings.historyTable == "from_yaml"
@@ -58,8 +67,9 @@ def test_yaml_may_nest_under_the_skill_key(tmp_path: Path) -> None:
 
 
 def test_mm_env_and_flags_pick_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings_json(tmp_path, {"environments": {"dev": {"url": "sqlite:///dev.db"},
-                                              "staging": {"url": "sqlite:///staging.db"}}})
+    settings_json(
+        tmp_path, {"environments": {"dev": {"url": "sqlite:///dev.db"}, "staging": {"url": "sqlite:///staging.db"}}}
+    )
     settings = load_settings(tmp_path)
     assert resolve_target(settings, tmp_path, None, None).name == "dev"
     monkeypatch.setenv("MM_ENV", "staging")
@@ -117,8 +127,15 @@ def test_interpolated_user_and_password_are_percent_encoded(monkeypatch: pytest.
     assert interpolate("${WHOLE_URL}") == "postgresql://app:s3cret@h:5432/db"
 
 
-@pytest.mark.parametrize("url", ["mysql://root:Qz7@Kx8/Wv3@127.0.0.1/db", "mysql://root:Qz7@Kx8#Wv3@127.0.0.1/db",
-                                 "postgresql://app:Qz7 Kx8@h/db", "postgresql://app:Qz7@Kx8?Wv3@h/db"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://root:Qz7@Kx8/Wv3@127.0.0.1/db",
+        "mysql://root:Qz7@Kx8#Wv3@127.0.0.1/db",
+        "postgresql://app:Qz7 Kx8@h/db",
+        "postgresql://app:Qz7@Kx8?Wv3@h/db",
+    ],
+)
 def test_a_literal_url_with_an_unencoded_password_is_refused_without_showing_it(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_url(url)
@@ -129,7 +146,10 @@ def test_a_literal_url_with_an_unencoded_password_is_refused_without_showing_it(
 
 
 def test_redact_hides_a_password_written_with_a_raw_at_sign() -> None:
-    assert redact("Cannot connect to mysql://u:p@ss@h:3306/db: denied") == "Cannot connect to mysql://u:***@h:3306/db: denied"
+    assert (
+        redact("Cannot connect to mysql://u:p@ss@h:3306/db: denied")
+        == "Cannot connect to mysql://u:***@h:3306/db: denied"
+    )
 
 
 def test_interpolation_of_an_unset_variable_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,8 +167,15 @@ def test_environment_url_is_interpolated_and_redacted(tmp_path: Path, monkeypatc
     assert "hunter2" not in repr(load_settings(tmp_path).environments["staging"])
 
 
-@pytest.mark.parametrize("text", ["postgresql://u:pw@h/db", "mysql://u:pw@h:3306/db?ssl=1", "x postgresql://u:pw@h/db y",
-                                  "postgresql://u@h/db?password=pw&a=b"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://u:pw@h/db",
+        "mysql://u:pw@h:3306/db?ssl=1",
+        "x postgresql://u:pw@h/db y",
+        "postgresql://u@h/db?password=pw&a=b",
+    ],
+)
 def test_redact_removes_passwords(text: str) -> None:
     assert "pw" not in redact(text).replace("postgresql", "")
 
@@ -159,18 +186,21 @@ def test_parse_url_errors_never_echo_the_password() -> None:
     assert "topsecret" not in caught.value.explain()
 
 
-@pytest.mark.parametrize("window, now, inside", [
-    ("02:00-04:00 UTC", "2026-01-05T03:00:00+00:00", True),
-    ("02:00-04:00 UTC", "2026-01-05T04:00:00+00:00", False),
-    ("22:00-02:00", "2026-01-05T23:30:00+00:00", True),
-    ("22:00-02:00", "2026-01-06T01:30:00+00:00", True),
-    ("22:00-02:00", "2026-01-06T12:00:00+00:00", False),
-    ("Sat,Sun 01:00-05:00 Europe/Paris", "2026-01-10T01:00:00+00:00", True),  # Saturday 02:00 in Paris
-    ("Sat,Sun 01:00-05:00 Europe/Paris", "2026-01-12T01:00:00+00:00", False),  # Monday
-    ("Sun 23:00-01:00 UTC", "2026-01-12T00:30:00+00:00", True),  # Monday 00:30 belongs to Sunday's window
-])
+@pytest.mark.parametrize(
+    "window, now, inside",
+    [
+        ("02:00-04:00 UTC", "2026-01-05T03:00:00+00:00", True),
+        ("02:00-04:00 UTC", "2026-01-05T04:00:00+00:00", False),
+        ("22:00-02:00", "2026-01-05T23:30:00+00:00", True),
+        ("22:00-02:00", "2026-01-06T01:30:00+00:00", True),
+        ("22:00-02:00", "2026-01-06T12:00:00+00:00", False),
+        ("Sat,Sun 01:00-05:00 Europe/Paris", "2026-01-10T01:00:00+00:00", True),  # Saturday 02:00 in Paris
+        ("Sat,Sun 01:00-05:00 Europe/Paris", "2026-01-12T01:00:00+00:00", False),  # Monday
+        ("Sun 23:00-01:00 UTC", "2026-01-12T00:30:00+00:00", True),  # Monday 00:30 belongs to Sunday's window
+    ],
+)
 def test_maintenance_window(window: str, now: str, inside: bool) -> None:
-    assert in_maintenance_window(window, datetime.fromisoformat(now).astimezone(timezone.utc)) is inside
+    assert in_maintenance_window(window, datetime.fromisoformat(now).astimezone(UTC)) is inside
 
 
 @pytest.mark.parametrize("window", ["sometime", "02:00-04:00 Mars/Olympus", "Funday 01:00-02:00"])

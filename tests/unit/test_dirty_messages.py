@@ -3,7 +3,7 @@ failed come from the row's status, one explicit set each (history.ROLLBACK_STATU
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,16 +12,27 @@ from migration_manager.service.migrate import dirty_error, in_progress_error
 
 
 def dirty_row(status: str) -> HistoryRow:
-    return HistoryRow(version="2", name="add_index", checksum="x", applied_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
-                      status=status, statements_done=1, statements_total=3, error="boom")
+    return HistoryRow(
+        version="2",
+        name="add_index",
+        checksum="x",
+        applied_at=datetime(2026, 1, 1, tzinfo=UTC),
+        status=status,
+        statements_done=1,
+        statements_total=3,
+        error="boom",
+    )
 
 
-@pytest.mark.parametrize(("status", "doing", "how"), [
-    ("running", "while applying it", "the run stopped without recording its end"),
-    ("failed", "while applying it", "statement 2 failed"),
-    ("rolling_back", "while rolling back it", "the run stopped without recording its end"),
-    ("rollback_failed", "while rolling back it", "statement 2 failed"),
-])
+@pytest.mark.parametrize(
+    ("status", "doing", "how"),
+    [
+        ("running", "while applying it", "the run stopped without recording its end"),
+        ("failed", "while applying it", "statement 2 failed"),
+        ("rolling_back", "while rolling back it", "the run stopped without recording its end"),
+        ("rollback_failed", "while rolling back it", "statement 2 failed"),
+    ],
+)
 def test_dirty_error_names_the_direction_and_the_cause(status: str, doing: str, how: str) -> None:
     error = dirty_error(dirty_row(status))
     assert f"Migration 2_add_index is dirty: {how}" in error.message and doing in error.message

@@ -43,10 +43,17 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def test_native_sections_headers_and_transaction_control_removed(tmp_path: Path) -> None:
     m = read_file(write(tmp_path, "20240101120000_add_users.sql", NATIVE), "postgres")
-    assert (m.format, m.version, m.name, m.author, m.strategy) == ("native", "20240101120000", "add_users", "alice",
-                                                                    "offline")
-    assert m.up.statements == ("CREATE TABLE users (id integer PRIMARY KEY, email text)",
-                               "INSERT INTO users VALUES (1, 'a;b')")
+    assert (m.format, m.version, m.name, m.author, m.strategy) == (
+        "native",
+        "20240101120000",
+        "add_users",
+        "alice",
+        "offline",
+    )
+    assert m.up.statements == (
+        "CREATE TABLE users (id integer PRIMARY KEY, email text)",
+        "INSERT INTO users VALUES (1, 'a;b')",
+    )
     assert m.down is not None and m.down.statements == ("DROP TABLE users",)
     assert not m.up.no_transaction and m.checksum.startswith("v1:")
 
@@ -63,8 +70,9 @@ def test_native_without_down_cannot_roll_back(tmp_path: Path) -> None:
 
 
 def test_native_empty_down_counts_as_no_down(tmp_path: Path) -> None:
-    m = read_file(write(tmp_path, "3_x.sql", "-- UP\nCREATE TABLE x (a int);\n-- DOWN\nBEGIN;\n  -- later\nCOMMIT;\n"),
-                  "sqlite")
+    m = read_file(
+        write(tmp_path, "3_x.sql", "-- UP\nCREATE TABLE x (a int);\n-- DOWN\nBEGIN;\n  -- later\nCOMMIT;\n"), "sqlite"
+    )
     assert m.down is None
 
 
@@ -86,7 +94,9 @@ def test_goose_statement_blocks_kept_whole(tmp_path: Path) -> None:
 
 
 def test_goose_no_transaction(tmp_path: Path) -> None:
-    text = "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\n-- +goose Down\nDROP INDEX i;\n"
+    text = (
+        "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (a);\n-- +goose Down\nDROP INDEX i;\n"
+    )
     m = read_file(write(tmp_path, "4_idx.sql", text), "postgres")
     assert m.up.no_transaction and m.down is not None and m.down.no_transaction
 
@@ -108,8 +118,10 @@ def test_flyway_versioned_with_undo(tmp_path: Path) -> None:
     write(tmp_path, "U1_2__add_t.sql", "DROP TABLE t;\n")
     write(tmp_path, "V1_10__later.sql", "CREATE TABLE u (a int);\n")
     migrations = read_directory(tmp_path, "sqlite")
-    assert [(m.format, m.version, m.name) for m in migrations] == [("flyway", "1.2", "add_t"),
-                                                                    ("flyway", "1.10", "later")]
+    assert [(m.format, m.version, m.name) for m in migrations] == [
+        ("flyway", "1.2", "add_t"),
+        ("flyway", "1.10", "later"),
+    ]
     assert migrations[0].down is not None and migrations[0].down.statements == ("DROP TABLE t",)
     assert migrations[1].down is None
 
@@ -171,8 +183,9 @@ def test_unfilled_template_up_is_refused(tmp_path: Path) -> None:
 
 def test_checksum_ignores_comments_and_whitespace_but_not_sql(tmp_path: Path) -> None:
     base = read_file(write(tmp_path, "1_x.sql", "-- UP\nCREATE TABLE t (a int);\n"), "postgres").checksum
-    cosmetic = read_file(write(tmp_path, "1_x.sql", "-- a note\n-- UP\n-- why\nCREATE   TABLE t (a int);  \n\n"),
-                         "postgres").checksum
+    cosmetic = read_file(
+        write(tmp_path, "1_x.sql", "-- a note\n-- UP\n-- why\nCREATE   TABLE t (a int);  \n\n"), "postgres"
+    ).checksum
     changed = read_file(write(tmp_path, "1_x.sql", "-- UP\nCREATE TABLE t (a bigint);\n"), "postgres").checksum
     assert base == cosmetic
     assert changed != base
@@ -208,13 +221,16 @@ def test_savepoints_are_kept_in_one_transaction_and_refused_without_one(tmp_path
         read_file(write(tmp_path, "3_s.sql", "-- UP\n" + body), "mysql")
 
 
-@pytest.mark.parametrize("name, text", [
-    ("1_x.sql", "-- UP\n-- only MySQL needs this change\n-- DOWN\n"),
-    ("1_x.sql", "-- migrate:up\n\n-- migrate:down\n"),
-    ("1_x.sql", "-- +goose Up\n-- nothing here\n-- +goose Down\n"),
-    ("1_x.up.sql", ""),
-    ("V1__x.sql", "/* nothing on this database */\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("1_x.sql", "-- UP\n-- only MySQL needs this change\n-- DOWN\n"),
+        ("1_x.sql", "-- migrate:up\n\n-- migrate:down\n"),
+        ("1_x.sql", "-- +goose Up\n-- nothing here\n-- +goose Down\n"),
+        ("1_x.up.sql", ""),
+        ("V1__x.sql", "/* nothing on this database */\n"),
+    ],
+)
 def test_up_without_statements_is_a_migration_that_runs_nothing(tmp_path: Path, name: str, text: str) -> None:
     """Every format (issue 11): an empty or comment-only UP is valid, has a checksum, and has nothing to undo."""
     m = read_file(write(tmp_path, name, text), "postgres")

@@ -17,6 +17,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def counted(statement: str):
         asked.append(statement)
         return parse(statement)
+
     monkeypatch.setattr(syntax, "_mysql_error", counted)
     return asked
 
@@ -37,12 +38,15 @@ def test_a_refused_shape_is_parsed_every_time_and_never_accepted(parses: list[st
     assert len(parses) == 4  # the first row, each broken one, none for the last row (its shape was accepted)
 
 
-@pytest.mark.parametrize(("first", "second"), [
-    ("SELECT `a'b`, 'c' FROM t", "SELECT `a'x`, 'c' FROM t"),  # a backticked name is kept whole
-    ("SELECT 1 -- it's\n, 'x'", "SELECT 1 -- it'z\n, 'x'"),  # so is a comment
-    ("SELECT x'1F'", "SELECT x'ZZ'"),  # a prefixed string's text may matter
-    ("SELECT t1.c FROM t1", "SELECT t2.c FROM t2"),  # digits in a name are not a number
-])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("SELECT `a'b`, 'c' FROM t", "SELECT `a'x`, 'c' FROM t"),  # a backticked name is kept whole
+        ("SELECT 1 -- it's\n, 'x'", "SELECT 1 -- it'z\n, 'x'"),  # so is a comment
+        ("SELECT x'1F'", "SELECT x'ZZ'"),  # a prefixed string's text may matter
+        ("SELECT t1.c FROM t1", "SELECT t2.c FROM t2"),  # digits in a name are not a number
+    ],
+)
 def test_only_the_values_of_literals_are_taken_out(first: str, second: str) -> None:
     shape = syntax._LITERALS.sub
     assert shape(syntax._placeholder, first) != shape(syntax._placeholder, second)

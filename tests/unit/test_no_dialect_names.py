@@ -13,9 +13,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "server" / "migration_manager"
 NAMES = {"postgres", "postgresql", "mysql", "mariadb", "sqlite"}
-PER_DATABASE = {f"{package}/{name}.py" for package in ("analysis/locks", "analysis/schema", "analysis/stats",
-                                                        "archive", "backup", "clone")
-                for name in ("postgres", "mysql", "sqlite")}
+PER_DATABASE = {
+    f"{package}/{name}.py"
+    for package in ("analysis/locks", "analysis/schema", "analysis/stats", "archive", "backup", "clone")
+    for name in ("postgres", "mysql", "sqlite")
+}
 
 # The places that still name a database, each with why. Shrink it: give the place a capability or an engine
 # method (or move it into its database's module) and take its line out. Counts are per file.
@@ -59,8 +61,11 @@ def _dialect_checks(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and any(_names_a_dialect(n) for n in [node.left, *node.comparators]):
             lines.append(node.lineno)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Tuple, ast.List, ast.Set)) \
-                and _names_a_dialect(node.value):
+        elif (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and isinstance(node.value, (ast.Tuple, ast.List, ast.Set))
+            and _names_a_dialect(node.value)
+        ):
             lines.append(node.lineno)
     return sorted(lines)
 
@@ -82,7 +87,8 @@ def test_code_outside_the_database_modules_asks_capabilities_not_names():
     unexpected = {f: lines for f, lines in found.items() if len(lines) > ALLOWED.get(f, 0)}
     assert not unexpected, (
         f"dialect names compared outside the per-database modules (file: lines): {unexpected}. Ask a capability "
-        "(engines.base.Capabilities) or an engine method instead; add to ALLOWED only with the reason why not.")
+        "(engines.base.Capabilities) or an engine method instead; add to ALLOWED only with the reason why not."
+    )
 
 
 def test_the_allowlist_is_no_longer_than_what_remains():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,12 @@ def migrations(tmp_path: Path, *versions: str):
 
 
 def row(migration, **changes) -> HistoryRow:
-    return HistoryRow(version=migration.version, name=migration.name, checksum=migration.checksum,
-                      applied_at=datetime(2026, 1, 1, tzinfo=timezone.utc)).model_copy(update=changes)
+    return HistoryRow(
+        version=migration.version,
+        name=migration.name,
+        checksum=migration.checksum,
+        applied_at=datetime(2026, 1, 1, tzinfo=UTC),
+    ).model_copy(update=changes)
 
 
 def test_applied_and_pending(tmp_path: Path) -> None:
@@ -34,7 +38,7 @@ def test_applied_and_pending(tmp_path: Path) -> None:
 
 
 def test_edited_applied_file_is_refused(tmp_path: Path) -> None:
-    one, = migrations(tmp_path, "1")
+    (one,) = migrations(tmp_path, "1")
     plan = make_plan([one], {"1": row(one, checksum="v1:something-else")})
     assert [m.version for m, _ in plan.edited] == ["1"]
     with pytest.raises(HistoryConflict, match="changed on disk"):
@@ -67,6 +71,6 @@ def test_dirty_rows_are_neither_applied_nor_missing(tmp_path: Path) -> None:
 
 def test_versions_match_numerically(tmp_path: Path) -> None:
     (tmp_path / "V1_2__x.sql").write_text("CREATE TABLE x (a int);\n")
-    found, = read_directory(tmp_path, "sqlite")
+    (found,) = read_directory(tmp_path, "sqlite")
     plan = make_plan([found], {"1.2": row(found, version="1.2")})
     assert plan.file_for("01.02") is found and not plan.pending

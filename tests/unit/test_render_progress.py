@@ -38,7 +38,8 @@ def test_checks_past_the_delay_show_the_bar_until_the_run_starts(monkeypatch: py
     renderer.progress(check(4, "replaying the pending migrations on the live schema"))
     renderer._checking.refresh()
     assert "replaying the pending migrations on the live schema" in screen.getvalue() and "3/5" in screen.getvalue()
-    renderer.progress(ProgressEvent(phase="migration", message="applying 1_bulk_load", migration_index=1,
-                                    migration_total=1))
+    renderer.progress(
+        ProgressEvent(phase="migration", message="applying 1_bulk_load", migration_index=1, migration_total=1)
+    )
     assert renderer._checking is None  # stopped (and cleared: transient) before the run's first line
     assert screen.getvalue().rstrip().endswith("applying 1_bulk_load")

@@ -30,8 +30,14 @@ def after_changes(probe: Probe, changes: list[Operation], dialect: str) -> Probe
         tree = _own_rows_only(_parse(op.statement, dialect))
         if isinstance(tree, exp.Delete):
             gone = tree.args.get("where")
-            alive = exp.false() if gone is None else exp.and_(alive, exp.Not(this=exp.Coalesce(
-                this=exp.paren(_qualify(gone.this, alias)), expressions=[exp.false()])))
+            alive = (
+                exp.false()
+                if gone is None
+                else exp.and_(
+                    alive,
+                    exp.Not(this=exp.Coalesce(this=exp.paren(_qualify(gone.this, alias)), expressions=[exp.false()])),
+                )
+            )
         elif isinstance(tree, exp.Update):
             mapping = _assignments(tree, alias)
             condition, where, alive = (_substitute(e, mapping, alias) for e in (condition, where, alive))
@@ -55,9 +61,14 @@ def _own_rows_only(tree: exp.Expression | None) -> exp.Expression | None:
     """The UPDATE/DELETE with its own columns unqualified, or None when it reads another table's row
     (FROM, USING, JOIN) or stops early (LIMIT): then no probe of one table can follow it."""
     if not isinstance(tree, (exp.Update, exp.Delete)) or any(
-            tree.args.get(a) for a in ("from", "from_", "using", "joins", "limit", "order", "tables")):
+        tree.args.get(a) for a in ("from", "from_", "using", "joins", "limit", "order", "tables")
+    ):
         return None
-    own = {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()} if isinstance(tree.this, exp.Table) else set()
+    own = (
+        {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
+        if isinstance(tree.this, exp.Table)
+        else set()
+    )
     tree = tree.copy()
     for column in [c for c in tree.find_all(exp.Column) if c.find_ancestor(exp.Select) is None and c.table]:
         if column.table.lower() not in own:
@@ -75,8 +86,10 @@ def _assignments(update: exp.Update, alias: str | None) -> dict[str, exp.Express
             continue
         value = _qualify(assignment.expression, alias)
         if condition is not None:
-            value = exp.Case(ifs=[exp.If(this=exp.paren(_qualify(condition.this, alias)), true=value)],
-                             default=exp.column(assignment.this.name, table=alias, quoted=True))
+            value = exp.Case(
+                ifs=[exp.If(this=exp.paren(_qualify(condition.this, alias)), true=value)],
+                default=exp.column(assignment.this.name, table=alias, quoted=True),
+            )
         found[assignment.this.name.lower()] = exp.paren(value)
     return found
 
@@ -98,8 +111,9 @@ def _qualify(expression: exp.Expression, alias: str | None) -> exp.Expression:
     return expression.copy().transform(qualify)
 
 
-def _substitute(expression: exp.Expression | None, mapping: dict[str, exp.Expression],
-                alias: str | None = None) -> exp.Expression | None:
+def _substitute(
+    expression: exp.Expression | None, mapping: dict[str, exp.Expression], alias: str | None = None
+) -> exp.Expression | None:
     """Each column of the probed table in `expression` (not those inside a subquery) replaced by its
     value after the UPDATE."""
     if expression is None or not mapping:

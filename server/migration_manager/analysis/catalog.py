@@ -1,6 +1,6 @@
 """skill_resources/rules-catalog.md, generated from the rule files so the docs cannot drift.
 
-    python -m migration_manager.analysis.catalog skill_resources/rules-catalog.md
+python -m migration_manager.analysis.catalog skill_resources/rules-catalog.md
 """
 
 from __future__ import annotations
@@ -39,8 +39,12 @@ def _section(rule: Rule) -> list[str]:
     severity = rule.severity
     if isinstance(rule, LockRule):
         severity += f" (danger from ~{rule.large_table_rows:,} rows)"
-    lines = [f"## {rule.id}", "", f"**{rule.title}** · severity {severity} · {', '.join(rule.runs_on())} · "
-             f"operations: {', '.join(rule.kinds)}", ""]
+    lines = [
+        f"## {rule.id}",
+        "",
+        f"**{rule.title}** · severity {severity} · {', '.join(rule.runs_on())} · operations: {', '.join(rule.kinds)}",
+        "",
+    ]
     prose: list[str] = []
     example: list[str] | None = None
     for line in inspect.cleandoc(rule.__doc__ or "").splitlines():

@@ -87,11 +87,18 @@ class PlanState:
         names = {c: None if c in added_here else self.live_column(table, c) for c in op.columns}
         parent = self.live_table(op.ref_table) if op.ref_table else None
         return OperationContext(
-            op=op, live=self.live, live_table=live_table,
-            live_column=self.live_column(table, op.column) if op.column else None, added_in_plan=added,
-            columns_live=names, added_columns=frozenset(added_here),
-            parent_live=parent, parent_created=op.ref_table in self.created,
-            data_changed_by=tuple(self.data_changes.get(live_table or "", ())), **common)
+            op=op,
+            live=self.live,
+            live_table=live_table,
+            live_column=self.live_column(table, op.column) if op.column else None,
+            added_in_plan=added,
+            columns_live=names,
+            added_columns=frozenset(added_here),
+            parent_live=parent,
+            parent_created=op.ref_table in self.created,
+            data_changed_by=tuple(self.data_changes.get(live_table or "", ())),
+            **common,
+        )
 
     def record(self, op: Operation, migration: str | None) -> None:
         """`apply`, plus the data changes: a count measured on the live table describes it before them."""

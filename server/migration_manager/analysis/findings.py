@@ -29,8 +29,14 @@ class ScriptToCheck:
     transactional: bool  # runs in one transaction (PostgreSQL/SQLite without CONCURRENTLY & co.)
 
 
-def find(engine, scripts: Sequence[ScriptToCheck], *, lock_timeout_ms: int | None = None,
-         budget: Budget | None = None, rules: Sequence[Rule] | None = None) -> list[Finding]:
+def find(
+    engine,
+    scripts: Sequence[ScriptToCheck],
+    *,
+    lock_timeout_ms: int | None = None,
+    budget: Budget | None = None,
+    rules: Sequence[Rule] | None = None,
+) -> list[Finding]:
     live = LiveDatabase(engine)  # the catalog, read once for every rule and probe
     checks = _applicable(live, scripts, lock_timeout_ms, rules or all_rules())
     probes, counted_after = {}, set()
@@ -42,9 +48,10 @@ def find(engine, scripts: Sequence[ScriptToCheck], *, lock_timeout_ms: int | Non
             counted_after.add(id(ctx))
         probes.update((p.name, p) for p in asked)
     measured = measure(engine, list(probes.values()), budget, estimated_rows=live.estimated_rows)
-    found = [(_safely(rule, ctx, lambda c: rule.check(c, measured), None), ctx) for rule, ctx in checks]
-    return [_before_data_changes(finding, ctx, id(ctx) in counted_after) for finding, ctx in found
-            if finding is not None]
+    found = [(_safely(rule, ctx, lambda c, rule=rule: rule.check(c, measured), None), ctx) for rule, ctx in checks]
+    return [
+        _before_data_changes(finding, ctx, id(ctx) in counted_after) for finding, ctx in found if finding is not None
+    ]
 
 
 def _after_data_changes(rule: Rule, ctx: OperationContext, asked: list, dialect: str) -> list | None:
@@ -64,8 +71,12 @@ def _before_data_changes(finding: Finding, ctx: OperationContext, counted_after:
     severity stands); otherwise a warning that says so, not a danger stopping the fix it asks for."""
     if counted_after:
         _, first = ctx.data_changed_by[0]
-        return finding.model_copy(update={"message": finding.message + f" (Counted as after the plan's earlier "
-                                          f"{first.kind.upper()} {first.table}, which runs first.)"})
+        return finding.model_copy(
+            update={
+                "message": finding.message + f" (Counted as after the plan's earlier "
+                f"{first.kind.upper()} {first.table}, which runs first.)"
+            }
+        )
     if finding.severity != "danger" or not finding.counts or finding.rule in LOSS_RULES:
         return finding
     named = {n.lower() for n in (ctx.live_column, ctx.op.column, *ctx.op.columns, *_check_columns(ctx)) if n}
@@ -74,8 +85,10 @@ def _before_data_changes(finding: Finding, ctx: OperationContext, counted_after:
         return finding
     migration, first = changes[0]
     where = f"statement {first.statement_index}" + (f" of {migration}" if migration != ctx.migration else "")
-    note = (f" Measured before {where} ({first.kind.upper()} {first.table}), which runs first and may change these "
-            "rows: the probe query shows what is left after it runs.")
+    note = (
+        f" Measured before {where} ({first.kind.upper()} {first.table}), which runs first and may change these "
+        "rows: the probe query shows what is left after it runs."
+    )
     return finding.model_copy(update={"severity": "warning", "exact": False, "message": finding.message + note})
 
 
@@ -90,15 +103,22 @@ def _check_columns(ctx: OperationContext) -> list[str]:
         return []
 
 
-def _applicable(live: LiveDatabase, scripts: Sequence[ScriptToCheck], lock_timeout_ms: int | None,
-                rules: Sequence[Rule]) -> list[tuple[Rule, OperationContext]]:
+def _applicable(
+    live: LiveDatabase, scripts: Sequence[ScriptToCheck], lock_timeout_ms: int | None, rules: Sequence[Rule]
+) -> list[tuple[Rule, OperationContext]]:
     state = PlanState(live)
     checks = []
     for script in scripts:
         operations = tuple(script_operations(script.statements, live.dialect))
         for op in operations:
-            ctx = state.context(op, migration=script.migration, direction=script.direction, script=operations,
-                                transactional=script.transactional, lock_timeout_ms=lock_timeout_ms)
+            ctx = state.context(
+                op,
+                migration=script.migration,
+                direction=script.direction,
+                script=operations,
+                transactional=script.transactional,
+                lock_timeout_ms=lock_timeout_ms,
+            )
             checks += [(rule, ctx) for rule in rules if rule.applies(ctx)]
             state.record(op, script.migration)
     return checks

@@ -16,14 +16,31 @@ SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "danger": 2, "error":
 
 # Every kind an Operation can have. DDL on a table, then indexes, then DML, then session settings.
 OperationKind = Literal[
-    "create_table", "drop_table", "rename_table", "truncate",
-    "add_column", "drop_column", "rename_column", "alter_column_type",
-    "set_not_null", "drop_not_null", "set_default", "drop_default",
-    "add_constraint", "drop_constraint", "validate_constraint",
-    "create_index", "drop_index",
-    "create_view", "drop_view",  # views and materialized views
-    "insert", "update", "delete",
-    "set_lock_timeout", "set_statement_timeout", "set",
+    "create_table",
+    "drop_table",
+    "rename_table",
+    "truncate",
+    "add_column",
+    "drop_column",
+    "rename_column",
+    "alter_column_type",
+    "set_not_null",
+    "drop_not_null",
+    "set_default",
+    "drop_default",
+    "add_constraint",
+    "drop_constraint",
+    "validate_constraint",
+    "create_index",
+    "drop_index",
+    "create_view",
+    "drop_view",  # views and materialized views
+    "insert",
+    "update",
+    "delete",
+    "set_lock_timeout",
+    "set_statement_timeout",
+    "set",
     "other",
 ]
 ConstraintType = Literal["unique", "primary_key", "foreign_key", "check", "exclude"]
@@ -50,8 +67,9 @@ class Operation(BaseModel):
     table: str | None = Field(None, description="target table, unqualified (schema in `schema`)")
     schema_name: str | None = None
     column: str | None = None
-    columns: list[str] = Field(default_factory=list, description="index/constraint columns, in order; "
-                               "update: the columns it sets")
+    columns: list[str] = Field(
+        default_factory=list, description="index/constraint columns, in order; update: the columns it sets"
+    )
     new_name: str | None = Field(None, description="rename_table / rename_column target; a MySQL CHANGE's new name")
     old_type: str | None = Field(None, description="set by analysis from the live schema; never by the parser")
     new_type: str | None = Field(None, description="alter_column_type / add_column type as written")
@@ -79,8 +97,9 @@ class Operation(BaseModel):
     value: str | None = Field(None, description="SET statements: the value as written")
     detail: str | None = Field(None, description="index method or MySQL index kind (gin, FULLTEXT), 'using index'")
     column_specs: list[ColumnSpec] = Field(default_factory=list, description="create_table columns")
-    constraints: list[Operation] = Field(default_factory=list,
-                                         description="create_table inline constraints (kind add_constraint)")
+    constraints: list[Operation] = Field(
+        default_factory=list, description="create_table inline constraints (kind add_constraint)"
+    )
 
     @property
     def is_ddl(self) -> bool:
@@ -114,9 +133,11 @@ class Finding(BaseModel):
     recommendation: str = ""
     safe_rewrite: str | None = Field(None, description="SQL that does the same change safely, when one exists")
     server_check: Literal["confirmed", "accepted", "not-confirmed"] | None = Field(
-        None, description="a schema-simulation error replayed on a schema-only scratch copy before it blocks: "
+        None,
+        description="a schema-simulation error replayed on a schema-only scratch copy before it blocks: "
         "confirmed (the server raised it), accepted (the server ran it: demoted to a warning), not-confirmed "
-        "(the replay could not run); server_message says what the server said or why")
+        "(the replay could not run); server_message says what the server said or why",
+    )
     server_message: str | None = None
 
     @property

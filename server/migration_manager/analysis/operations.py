@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -28,17 +28,34 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command
 
 # Functions whose value changes per row: a DEFAULT calling one cannot be stored once in the
 # catalog (PostgreSQL 11+ "fast default"), so ADD COLUMN rewrites every row.
-VOLATILE_FUNCTIONS = {"random", "rand", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "uuid",
-                      "clock_timestamp", "timeofday", "nextval", "statement_timestamp", "txid_current",
-                      "uuid_short", "sys_guid", "random_bytes", "sysdate"}
+VOLATILE_FUNCTIONS = {
+    "random",
+    "rand",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v4",
+    "uuid",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "statement_timestamp",
+    "txid_current",
+    "uuid_short",
+    "sys_guid",
+    "random_bytes",
+    "sysdate",
+}
 _VOLATILE_NODES = (exp.Rand, exp.Uuid)
 
 _MYSQL_INDEX_OPTIONS = re.compile(r"\s*,?\s*\b(ALGORITHM|LOCK)\s*=?\s*(\w+)", re.IGNORECASE)
 _RENAME_TABLE = re.compile(r"^\s*RENAME\s+TABLES?\s+(.+)$", re.IGNORECASE | re.DOTALL)
 # INSERT INTO name [(columns)] VALUES ...: its operation is "insert into name", whatever the rows.
 _NAME_PART = r'(?:[A-Za-z_][\w$]*|"(?:""|[^"])+"|`(?:``|[^`])+`)'
-_INSERT_VALUES = re.compile(rf"^INSERT\s+INTO\s+(?P<name>{_NAME_PART}(?:\s*\.\s*{_NAME_PART})?)"
-                            r"\s*(?:\([^()'\"`]*\)\s*)?VALUES\b", re.IGNORECASE)
+_INSERT_VALUES = re.compile(
+    rf"^INSERT\s+INTO\s+(?P<name>{_NAME_PART}(?:\s*\.\s*{_NAME_PART})?)"
+    r"\s*(?:\([^()'\"`]*\)\s*)?VALUES\b",
+    re.IGNORECASE,
+)
 
 
 def script_operations(statements: Sequence[str], dialect: str) -> list[Operation]:
@@ -79,7 +96,7 @@ def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
     return tuple(ops or [Operation(kind="other")])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sqlglot_dialect(dialect: str) -> Dialect:
     """One Dialect object per name: given a name, sqlglot builds a new one for every parse and every
     `.sql()` call (a third of the time of reading a short statement)."""
@@ -98,10 +115,19 @@ def _from_tree(tree: exp.Expression, dialect: Dialect) -> list[Operation]:
         return [Operation(kind="truncate", **_name(t)) for t in tree.expressions]
     if isinstance(tree, (exp.Update, exp.Delete)):
         where = tree.args.get("where")
-        assigned = [a.this.name for a in tree.expressions if isinstance(a, exp.EQ) and isinstance(a.this, exp.Column)] \
-            if isinstance(tree, exp.Update) else []
-        return [Operation(kind="update" if isinstance(tree, exp.Update) else "delete", **_name(tree.this),
-                          columns=assigned, where=where.this.sql(dialect) if where else None)]
+        assigned = (
+            [a.this.name for a in tree.expressions if isinstance(a, exp.EQ) and isinstance(a.this, exp.Column)]
+            if isinstance(tree, exp.Update)
+            else []
+        )
+        return [
+            Operation(
+                kind="update" if isinstance(tree, exp.Update) else "delete",
+                **_name(tree.this),
+                columns=assigned,
+                where=where.this.sql(dialect) if where else None,
+            )
+        ]
     if isinstance(tree, exp.Insert):
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         return [Operation(kind="insert", **_name(target))]
@@ -111,7 +137,11 @@ def _from_tree(tree: exp.Expression, dialect: Dialect) -> list[Operation]:
 
 
 def _alter_table(tree: exp.Alter, dialect: Dialect) -> list[Operation]:
-    base = {**_name(tree.this), "if_exists": bool(tree.args.get("exists")), "not_valid": bool(tree.args.get("not_valid"))}
+    base = {
+        **_name(tree.this),
+        "if_exists": bool(tree.args.get("exists")),
+        "not_valid": bool(tree.args.get("not_valid")),
+    }
     for option in tree.args.get("options") or []:
         if isinstance(option, exp.AlgorithmProperty):
             base["algorithm"] = option.this.name.upper()
@@ -126,9 +156,18 @@ def _alter_table(tree: exp.Alter, dialect: Dialect) -> list[Operation]:
 def _alter_action(action: exp.Expression, base: dict, dialect: Dialect) -> list[Operation]:
     if isinstance(action, exp.ColumnDef):
         spec = _column_spec(action, dialect)
-        return [_op("add_column", base, column=spec.name, new_type=spec.type, nullable=spec.nullable,
-                          default=spec.default, default_volatile=_volatile_default(action),
-                          if_not_exists=bool(action.args.get("exists")))]
+        return [
+            _op(
+                "add_column",
+                base,
+                column=spec.name,
+                new_type=spec.type,
+                nullable=spec.nullable,
+                default=spec.default,
+                default_volatile=_volatile_default(action),
+                if_not_exists=bool(action.args.get("exists")),
+            )
+        ]
     if isinstance(action, exp.AlterColumn):
         return [_alter_column(action, base, dialect)]
     if isinstance(action, exp.ModifyColumn):  # MySQL MODIFY / CHANGE: the column is redefined in full
@@ -174,16 +213,22 @@ def _alter_column(action: exp.AlterColumn, base: dict, dialect: Dialect) -> Oper
     column = action.this.name
     if action.args.get("dtype"):
         using = action.args.get("using")
-        return _op("alter_column_type", base, column=column, new_type=action.args["dtype"].sql(dialect),
-                         using=using.sql(dialect) if isinstance(using, exp.Expression) else None)
+        return _op(
+            "alter_column_type",
+            base,
+            column=column,
+            new_type=action.args["dtype"].sql(dialect),
+            using=using.sql(dialect) if isinstance(using, exp.Expression) else None,
+        )
     if action.args.get("allow_null") is False:
         return _op("set_not_null", base, column=column)
     if action.args.get("allow_null") is True:
         return _op("drop_not_null", base, column=column)
     if action.args.get("default") is not None:
         default = action.args["default"]
-        return _op("set_default", base, column=column, default=default.sql(dialect),
-                         default_volatile=_is_volatile(default))
+        return _op(
+            "set_default", base, column=column, default=default.sql(dialect), default_volatile=_is_volatile(default)
+        )
     if action.args.get("drop"):
         return _op("drop_default", base, column=column)
     return _op("other", base, column=column)
@@ -193,8 +238,17 @@ def _modify_column(action: exp.ModifyColumn, base: dict, dialect: Dialect) -> li
     spec = _column_spec(action.this, dialect)
     old_name = action.args.get("rename_from")
     column = old_name.name if old_name is not None else spec.name
-    ops = [_op("alter_column_type", base, column=column, new_type=spec.type, nullable=spec.nullable,
-                     default=spec.default, new_name=spec.name if old_name is not None else None)]
+    ops = [
+        _op(
+            "alter_column_type",
+            base,
+            column=column,
+            new_type=spec.type,
+            nullable=spec.nullable,
+            default=spec.default,
+            new_name=spec.name if old_name is not None else None,
+        )
+    ]
     if not spec.nullable:
         ops.append(_op("set_not_null", base, column=column))
     if old_name is not None and old_name.name != spec.name:
@@ -223,26 +277,56 @@ def _constraint(item: exp.Expression, base: dict, dialect: Dialect) -> list[Oper
         return [op for part in item.expressions for op in _constraint(part, {**base, "constraint_name": name}, dialect)]
     if isinstance(item, exp.ForeignKey):
         reference = item.args["reference"].this
-        return [_op("add_constraint", base, constraint_type="foreign_key",
-                          columns=[c.name for c in item.expressions], ref_table=reference.this.name,
-                          ref_columns=[c.name for c in reference.expressions])]
+        return [
+            _op(
+                "add_constraint",
+                base,
+                constraint_type="foreign_key",
+                columns=[c.name for c in item.expressions],
+                ref_table=reference.this.name,
+                ref_columns=[c.name for c in reference.expressions],
+            )
+        ]
     if isinstance(item, exp.CheckColumnConstraint):
         return [_op("add_constraint", base, constraint_type="check", check=item.this.sql(dialect))]
     if isinstance(item, exp.UniqueColumnConstraint):
         schema = item.this
         columns = [c.name for c in schema.expressions] if isinstance(schema, exp.Schema) else []
         index = schema.this.name if isinstance(schema, exp.Schema) and schema.this is not None else None
-        return [_op("add_constraint", base, constraint_type="unique", unique=True, columns=columns,
-                          index_name=index, constraint_name=base.get("constraint_name") or index)]
+        return [
+            _op(
+                "add_constraint",
+                base,
+                constraint_type="unique",
+                unique=True,
+                columns=columns,
+                index_name=index,
+                constraint_name=base.get("constraint_name") or index,
+            )
+        ]
     if isinstance(item, exp.PrimaryKey):
-        return [_op("add_constraint", base, constraint_type="primary_key", unique=True,
-                          columns=[c.name for c in item.expressions])]
+        return [
+            _op(
+                "add_constraint",
+                base,
+                constraint_type="primary_key",
+                unique=True,
+                columns=[c.name for c in item.expressions],
+            )
+        ]
     if isinstance(item, exp.ExcludeColumnConstraint):
         return [_op("add_constraint", base, constraint_type="exclude")]
     if isinstance(item, exp.IndexColumnConstraint):  # MySQL ADD INDEX / KEY / FULLTEXT / SPATIAL
         kind = (item.args.get("kind") or "").upper() or None
-        return [_op("create_index", base, index_name=item.this.name if item.this else None,
-                          columns=[c.name for c in item.expressions], detail=kind)]
+        return [
+            _op(
+                "create_index",
+                base,
+                index_name=item.this.name if item.this else None,
+                columns=[c.name for c in item.expressions],
+                detail=kind,
+            )
+        ]
     return [_op("other", base)]
 
 
@@ -255,25 +339,51 @@ def _create(tree: exp.Create, dialect: Dialect) -> list[Operation]:
         plain = [o.this for o in ordered if isinstance(o.this, exp.Column)]
         where = params.args.get("where") if params else None
         using = params.args.get("using") if params else None
-        return [Operation(kind="create_index", **_name(index.args["table"]),
-                          index_name=index.this.name if index.this else None, columns=[c.name for c in plain],
-                          expression_index=len(plain) != len(ordered), unique=bool(tree.args.get("unique")),
-                          expressions=[o.this.sql(dialect, copy=False) for o in ordered],  # see _column_spec
-                          concurrently=bool(tree.args.get("concurrently")), if_not_exists=bool(tree.args.get("exists")),
-                          where=where.this.sql(dialect) if where else None, detail=using.name if using else None)]
+        return [
+            Operation(
+                kind="create_index",
+                **_name(index.args["table"]),
+                index_name=index.this.name if index.this else None,
+                columns=[c.name for c in plain],
+                expression_index=len(plain) != len(ordered),
+                unique=bool(tree.args.get("unique")),
+                expressions=[o.this.sql(dialect, copy=False) for o in ordered],  # see _column_spec
+                concurrently=bool(tree.args.get("concurrently")),
+                if_not_exists=bool(tree.args.get("exists")),
+                where=where.this.sql(dialect) if where else None,
+                detail=using.name if using else None,
+            )
+        ]
     if kind == "TABLE":
         schema = tree.this
         table = schema.this if isinstance(schema, exp.Schema) else schema
-        columns = [e for e in schema.expressions if isinstance(e, exp.ColumnDef)] if isinstance(schema, exp.Schema) else []
-        constraints = [op for e in (schema.expressions if isinstance(schema, exp.Schema) else [])
-                       if not isinstance(e, exp.ColumnDef) for op in _constraint(e, _name(table), dialect)]
+        columns = (
+            [e for e in schema.expressions if isinstance(e, exp.ColumnDef)] if isinstance(schema, exp.Schema) else []
+        )
+        constraints = [
+            op
+            for e in (schema.expressions if isinstance(schema, exp.Schema) else [])
+            if not isinstance(e, exp.ColumnDef)
+            for op in _constraint(e, _name(table), dialect)
+        ]
         constraints += _inline_constraints(columns, table, dialect)
-        return [Operation(kind="create_table", **_name(table), if_not_exists=bool(tree.args.get("exists")),
-                          column_specs=[_column_spec(c, dialect) for c in columns],
-                          constraints=[c for c in constraints if c.kind == "add_constraint"])]
+        return [
+            Operation(
+                kind="create_table",
+                **_name(table),
+                if_not_exists=bool(tree.args.get("exists")),
+                column_specs=[_column_spec(c, dialect) for c in columns],
+                constraints=[c for c in constraints if c.kind == "add_constraint"],
+            )
+        ]
     if kind == "VIEW":  # views and materialized views: a relation whose columns the analysis does not read
-        return [Operation(kind="create_view", **_name(tree.this if isinstance(tree.this, exp.Table) else tree.this.this),
-                          if_not_exists=bool(tree.args.get("exists") or tree.args.get("replace")))]
+        return [
+            Operation(
+                kind="create_view",
+                **_name(tree.this if isinstance(tree.this, exp.Table) else tree.this.this),
+                if_not_exists=bool(tree.args.get("exists") or tree.args.get("replace")),
+            )
+        ]
     return [Operation(kind="other")]
 
 
@@ -286,12 +396,28 @@ def _inline_constraints(columns: list[exp.ColumnDef], table: exp.Table, dialect:
             kind, name = constraint.args.get("kind"), constraint.this.name if constraint.this else None
             if isinstance(kind, exp.Reference):
                 target = kind.this
-                found.append(Operation(kind="add_constraint", **_name(table), constraint_type="foreign_key",
-                                       constraint_name=name, columns=[column.name], ref_table=target.this.name,
-                                       ref_columns=[c.name for c in target.expressions]))
+                found.append(
+                    Operation(
+                        kind="add_constraint",
+                        **_name(table),
+                        constraint_type="foreign_key",
+                        constraint_name=name,
+                        columns=[column.name],
+                        ref_table=target.this.name,
+                        ref_columns=[c.name for c in target.expressions],
+                    )
+                )
             elif isinstance(kind, exp.CheckColumnConstraint):
-                found.append(Operation(kind="add_constraint", **_name(table), constraint_type="check",
-                                       constraint_name=name, columns=[column.name], check=kind.this.sql(dialect)))
+                found.append(
+                    Operation(
+                        kind="add_constraint",
+                        **_name(table),
+                        constraint_type="check",
+                        constraint_name=name,
+                        columns=[column.name],
+                        check=kind.this.sql(dialect),
+                    )
+                )
     return found
 
 
@@ -303,8 +429,10 @@ def _drop(tree: exp.Drop) -> list[Operation]:
     if kind == "INDEX":
         on = tree.args.get("cluster")  # MySQL DROP INDEX ix ON table
         table = _name(on.this) if isinstance(on, exp.OnProperty) else {}
-        return [_op("drop_index", table, index_name=t.name, concurrently=bool(tree.args.get("concurrently")),
-                          **common) for t in _dropped(tree)]
+        return [
+            _op("drop_index", table, index_name=t.name, concurrently=bool(tree.args.get("concurrently")), **common)
+            for t in _dropped(tree)
+        ]
     if kind == "VIEW":
         return [Operation(kind="drop_view", **_name(t), **common) for t in _dropped(tree)]
     return [Operation(kind="other")]
@@ -320,10 +448,18 @@ def _setting(item: exp.Expression, dialect: Dialect) -> Operation:
     if not isinstance(assignment, exp.EQ):
         return Operation(kind="set")
     name = assignment.this.name.lower()
-    value = assignment.expression.name if isinstance(assignment.expression, exp.Literal) else assignment.expression.sql(dialect)
-    kind = ("set_lock_timeout" if name in ("lock_timeout", "lock_wait_timeout", "innodb_lock_wait_timeout")
-            else "set_statement_timeout" if name in ("statement_timeout", "max_statement_time", "max_execution_time")
-            else "set")
+    value = (
+        assignment.expression.name
+        if isinstance(assignment.expression, exp.Literal)
+        else assignment.expression.sql(dialect)
+    )
+    kind = (
+        "set_lock_timeout"
+        if name in ("lock_timeout", "lock_wait_timeout", "innodb_lock_wait_timeout")
+        else "set_statement_timeout"
+        if name in ("statement_timeout", "max_statement_time", "max_execution_time")
+        else "set"
+    )
     return Operation(kind=kind, column=name, value=value)
 
 
@@ -340,15 +476,28 @@ def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
     primary = any(isinstance(k, exp.PrimaryKeyColumnConstraint) for k in kinds)
     not_null = any(isinstance(k, exp.NotNullColumnConstraint) and not k.args.get("allow_null") for k in kinds)
     dtype = column.args.get("kind")
-    key_name = next((c.this.name for c in column.args.get("constraints") or [] if c.this is not None and isinstance(
-        c.args.get("kind"), (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint))), None)
+    key_name = next(
+        (
+            c.this.name
+            for c in column.args.get("constraints") or []
+            if c.this is not None
+            and isinstance(c.args.get("kind"), (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint))
+        ),
+        None,
+    )
     # A primary key is NOT NULL, except in SQLite, where only a written NOT NULL makes it so (rowid tables).
     nullable = not (not_null or primary and capabilities(dialect).primary_key_not_null)
     # copy=False: sqlglot copies what it prints first (~45 of the ~55 us a type costs); a type or an index column is
     # never read again, and the tree is thrown away once read.
-    return ColumnSpec(name=column.name, type=dtype.sql(dialect, copy=False) if dtype else "", nullable=nullable,
-                      default=default.sql(dialect) if default is not None else None, primary_key=primary,
-                      unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds), key_name=key_name)
+    return ColumnSpec(
+        name=column.name,
+        type=dtype.sql(dialect, copy=False) if dtype else "",
+        nullable=nullable,
+        default=default.sql(dialect) if default is not None else None,
+        primary_key=primary,
+        unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds),
+        key_name=key_name,
+    )
 
 
 def _volatile_default(column: exp.ColumnDef) -> bool | None:
@@ -374,8 +523,11 @@ def _fallback(text: str, dialect: str) -> list[Operation]:
     rename = _RENAME_TABLE.match(text)
     if rename:  # MySQL RENAME TABLE a TO b, c TO d
         pairs = [p.split() for p in rename.group(1).split(",")]
-        return [Operation(kind="rename_table", table=_unquote(p[0]), new_name=_unquote(p[2]))
-                for p in pairs if len(p) == 3 and p[1].upper() == "TO"]
+        return [
+            Operation(kind="rename_table", table=_unquote(p[0]), new_name=_unquote(p[2]))
+            for p in pairs
+            if len(p) == 3 and p[1].upper() == "TO"
+        ]
     options = dict((k.upper(), v.upper()) for k, v in _MYSQL_INDEX_OPTIONS.findall(text))
     if options:  # CREATE INDEX ... ALGORITHM=INPLACE LOCK=NONE: read it without the options
         stripped = _MYSQL_INDEX_OPTIONS.sub("", text)
@@ -385,8 +537,10 @@ def _fallback(text: str, dialect: str) -> list[Operation]:
             return []
         if isinstance(tree, exp.Command):
             return []
-        return [op.model_copy(update={"algorithm": options.get("ALGORITHM"), "lock": options.get("LOCK")})
-                for op in _from_tree(tree, _sqlglot_dialect(dialect))]
+        return [
+            op.model_copy(update={"algorithm": options.get("ALGORITHM"), "lock": options.get("LOCK")})
+            for op in _from_tree(tree, _sqlglot_dialect(dialect))
+        ]
     return []
 
 
@@ -403,8 +557,14 @@ def _pglast_operations(text: str) -> list[Operation]:
     if isinstance(statement, ast.DropStmt):
         return _pglast_drop(statement)
     if isinstance(statement, ast.CreateTableAsStmt) and statement.objtype == ObjectType.OBJECT_MATVIEW:
-        return [Operation(kind="create_view", table=statement.into.rel.relname, schema_name=statement.into.rel.schemaname,
-                          if_not_exists=bool(statement.if_not_exists))]
+        return [
+            Operation(
+                kind="create_view",
+                table=statement.into.rel.relname,
+                schema_name=statement.into.rel.schemaname,
+                if_not_exists=bool(statement.if_not_exists),
+            )
+        ]
     if not isinstance(statement, ast.AlterTableStmt):
         return []
     table = {"table": statement.relation.relname, "schema_name": statement.relation.schemaname}
@@ -413,11 +573,21 @@ def _pglast_operations(text: str) -> list[Operation]:
         if cmd.subtype == AlterTableType.AT_ValidateConstraint:
             ops.append(_op("validate_constraint", table, constraint_name=cmd.name))
         elif cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
-            contype = {ConstrType.CONSTR_PRIMARY: "primary_key", ConstrType.CONSTR_UNIQUE: "unique"}.get(cmd.def_.contype)
+            contype = {ConstrType.CONSTR_PRIMARY: "primary_key", ConstrType.CONSTR_UNIQUE: "unique"}.get(
+                cmd.def_.contype
+            )
             # ADD ... USING INDEX: the unique index already exists, so no scan and no duplicates to find.
-            ops.append(_op("add_constraint", table, constraint_type=contype, unique=contype is not None,
-                                 constraint_name=cmd.def_.conname, index_name=cmd.def_.indexname,
-                                 detail="using index" if cmd.def_.indexname else None))
+            ops.append(
+                _op(
+                    "add_constraint",
+                    table,
+                    constraint_type=contype,
+                    unique=contype is not None,
+                    constraint_name=cmd.def_.conname,
+                    index_name=cmd.def_.indexname,
+                    detail="using index" if cmd.def_.indexname else None,
+                )
+            )
         else:
             ops.append(_op("other", table))
     return ops
@@ -428,12 +598,19 @@ def _pglast_drop(statement) -> list[Operation]:
     sqlglot does not read: one operation per object. Other objects (types, functions...) stay `other`."""
     from pglast.enums import DropBehavior, ObjectType
 
-    kind = {ObjectType.OBJECT_TABLE: "drop_table", ObjectType.OBJECT_INDEX: "drop_index",
-            ObjectType.OBJECT_VIEW: "drop_view", ObjectType.OBJECT_MATVIEW: "drop_view"}.get(statement.removeType)
+    kind = {
+        ObjectType.OBJECT_TABLE: "drop_table",
+        ObjectType.OBJECT_INDEX: "drop_index",
+        ObjectType.OBJECT_VIEW: "drop_view",
+        ObjectType.OBJECT_MATVIEW: "drop_view",
+    }.get(statement.removeType)
     if kind is None:
         return []
-    common = {"if_exists": bool(statement.missing_ok), "cascade": statement.behavior == DropBehavior.DROP_CASCADE,
-              "concurrently": bool(statement.concurrent)}
+    common = {
+        "if_exists": bool(statement.missing_ok),
+        "cascade": statement.behavior == DropBehavior.DROP_CASCADE,
+        "concurrently": bool(statement.concurrent),
+    }
     ops = []
     for names in statement.objects:
         *schema, name = [n.sval for n in names]
@@ -443,7 +620,7 @@ def _pglast_drop(statement) -> list[Operation]:
 
 
 def _unquote(name: str) -> str:
-    return name.strip("`\"").split(".")[-1].strip("`\"")
+    return name.strip('`"').split(".")[-1].strip('`"')
 
 
 def _op(kind: str, base: dict, **fields) -> Operation:

@@ -70,8 +70,9 @@ class _Clock:
         return int((self.budget.seconds - (time.monotonic() - self.started)) * 1000)
 
 
-def measure(engine, probes: list[Probe], budget: Budget | None = None,
-            estimated_rows: Callable[[str], int] | None = None) -> dict[str, Measure]:
+def measure(
+    engine, probes: list[Probe], budget: Budget | None = None, estimated_rows: Callable[[str], int] | None = None
+) -> dict[str, Measure]:
     """Every probe's figure. `estimated_rows` (table -> catalog estimate) lets a caller that has already
     read a table's statistics share them; else they are read here."""
     clock = _Clock(budget or Budget())
@@ -176,8 +177,10 @@ def _scaled(count: int, sampled: int, fraction: float, estimate: int, sql: str) 
     share = count / sampled
     margin = 1.96 * math.sqrt(share * (1 - share) / sampled) if count else 3 / sampled
     low, high = max(0.0, share - margin) * total, min(1.0, share + margin) * total
-    confidence = (f"estimated from a {fraction:.2%} page sample ({sampled:,} rows): 95% interval "
-                  f"{int(low):,}..{math.ceil(high):,} (pages are sampled whole, so clustered values widen it)")
+    confidence = (
+        f"estimated from a {fraction:.2%} page sample ({sampled:,} rows): 95% interval "
+        f"{int(low):,}..{math.ceil(high):,} (pages are sampled whole, so clustered values widen it)"
+    )
     return Measure(round(share * total), rows=total, exact=False, confidence=confidence, sql=sql)
 
 
@@ -194,13 +197,23 @@ def _duplicates(engine, probe: Probe, clock: _Clock) -> Measure:
     if probe.where is not None:
         filters.append(exp.paren(probe.where))
     keyed_rows = exp.and_(*filters)
-    listing = (exp.select(*keys, exp.alias_(exp.Count(this=exp.Star()), "copies"))
-               .from_(_table(probe.table)).where(keyed_rows).group_by(*keys)
-               .having(exp.Count(this=exp.Star()) > ONE).order_by(exp.Ordered(this=exp.column("copies"), desc=True)))
+    listing = (
+        exp.select(*keys, exp.alias_(exp.Count(this=exp.Star()), "copies"))
+        .from_(_table(probe.table))
+        .where(keyed_rows)
+        .group_by(*keys)
+        .having(exp.Count(this=exp.Star()) > ONE)
+        .order_by(exp.Ordered(this=exp.column("copies"), desc=True))
+    )
     if engine.caps.distinct_check_first and _all_distinct(engine, probe.table, keys, keyed_rows, clock):
         return Measure(0, groups=0, sql=render(listing, dialect))
-    groups = (exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(_table(probe.table))
-              .where(keyed_rows).group_by(*keys).having(exp.Count(this=exp.Star()) > ONE))
+    groups = (
+        exp.select(exp.alias_(exp.Count(this=exp.Star()), "n"))
+        .from_(_table(probe.table))
+        .where(keyed_rows)
+        .group_by(*keys)
+        .having(exp.Count(this=exp.Star()) > ONE)
+    )
     if engine.caps.sorted_grouping:  # a sort, not a temporary table on disk (MariaDB: ~25x faster at 1M keys)
         groups.set("operation_modifiers", [exp.var(engine.caps.sorted_grouping)])
     rows = _bounded(engine, f"SELECT COUNT(*), SUM(n) FROM ({render(groups, dialect)}) dup", clock)
@@ -216,8 +229,9 @@ def _all_distinct(engine, table: str, keys: list[exp.Expression], keyed_rows: ex
     disk), and no duplicate is what a new UNIQUE expects; when some key repeats, the GROUP BY still runs
     (about 1.3x the GROUP BY alone when most keys are distinct; ~3x when a few keys fill the table)."""
     distinct = exp.Count(this=exp.Distinct(expressions=keys))
-    query = exp.select(exp.Sub(this=exp.Count(this=exp.Star()), expression=distinct)).from_(
-        _table(table)).where(keyed_rows)
+    query = (
+        exp.select(exp.Sub(this=exp.Count(this=exp.Star()), expression=distinct)).from_(_table(table)).where(keyed_rows)
+    )
     rows = _bounded(engine, render(query, engine.dialect), clock)
     return rows is not None and int(rows[0][0] or 0) == 0
 
@@ -226,8 +240,9 @@ def _orphans(engine, probe: Probe, clock: _Clock) -> Measure:
     dialect = engine.dialect
     child, parent = _table(probe.table, alias="c"), _table(probe.ref_table, alias="p")
     referencing = list(probe.keys) or [exp.column(c, table="c", quoted=True) for c in probe.columns]
-    matches = [exp.EQ(this=exp.column(r, table="p", quoted=True), expression=c)
-               for r, c in zip(probe.ref_columns, referencing)]
+    matches = [
+        exp.EQ(this=exp.column(r, table="p", quoted=True), expression=c) for r, c in zip(probe.ref_columns, referencing)
+    ]
     parent_row = exp.select(ONE).from_(parent).where(exp.and_(*matches))
     # MATCH SIMPLE (the default everywhere): a row with any NULL in the key is not checked.
     filters = [not_null(c) for c in referencing]

@@ -9,11 +9,19 @@ from sqlglot import exp
 
 T = exp.DataType.Type
 INTEGER_RANGES: dict[T, tuple[int, int]] = {
-    T.TINYINT: (-2**7, 2**7 - 1), T.UTINYINT: (0, 2**8 - 1),
-    T.SMALLINT: (-2**15, 2**15 - 1), T.USMALLINT: (0, 2**16 - 1), T.SMALLSERIAL: (1, 2**15 - 1),
-    T.MEDIUMINT: (-2**23, 2**23 - 1), T.UMEDIUMINT: (0, 2**24 - 1),
-    T.INT: (-2**31, 2**31 - 1), T.UINT: (0, 2**32 - 1), T.SERIAL: (1, 2**31 - 1),
-    T.BIGINT: (-2**63, 2**63 - 1), T.UBIGINT: (0, 2**64 - 1), T.BIGSERIAL: (1, 2**63 - 1),
+    T.TINYINT: (-(2**7), 2**7 - 1),
+    T.UTINYINT: (0, 2**8 - 1),
+    T.SMALLINT: (-(2**15), 2**15 - 1),
+    T.USMALLINT: (0, 2**16 - 1),
+    T.SMALLSERIAL: (1, 2**15 - 1),
+    T.MEDIUMINT: (-(2**23), 2**23 - 1),
+    T.UMEDIUMINT: (0, 2**24 - 1),
+    T.INT: (-(2**31), 2**31 - 1),
+    T.UINT: (0, 2**32 - 1),
+    T.SERIAL: (1, 2**31 - 1),
+    T.BIGINT: (-(2**63), 2**63 - 1),
+    T.UBIGINT: (0, 2**64 - 1),
+    T.BIGSERIAL: (1, 2**63 - 1),
 }
 DECIMALS = {T.DECIMAL, T.UDECIMAL, T.BIGDECIMAL}
 APPROXIMATE = {T.FLOAT, T.DOUBLE, T.UDOUBLE, T.UFLOAT} if hasattr(T, "UFLOAT") else {T.FLOAT, T.DOUBLE, T.UDOUBLE}
@@ -36,14 +44,18 @@ def shape(text: str | None, dialect: str) -> ColumnShape | None:
         data_type = exp.DataType.build(text, dialect=dialect)
     except Exception:  # noqa: BLE001 - a type sqlglot does not know (domain, enum, array): no opinion
         return None
-    params = [int(p.this.this) for p in data_type.expressions
-              if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Literal) and p.this.is_int]
+    params = [
+        int(p.this.this)
+        for p in data_type.expressions
+        if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Literal) and p.this.is_int
+    ]
     kind = data_type.this
     if kind in INTEGER_RANGES:
         return ColumnShape("integer", text, int_range=INTEGER_RANGES[kind])
     if kind in DECIMALS:
-        return ColumnShape("decimal", text, precision=params[0] if params else None,
-                           scale=params[1] if len(params) > 1 else 0)
+        return ColumnShape(
+            "decimal", text, precision=params[0] if params else None, scale=params[1] if len(params) > 1 else 0
+        )
     if kind in APPROXIMATE:
         return ColumnShape("float", text)
     if kind in exp.DataType.TEXT_TYPES:
@@ -58,7 +70,9 @@ def fits_within(old: ColumnShape, new: ColumnShape) -> bool:
         return old.family == "string" and (new.max_chars is None or (old.max_chars or 10**9) <= new.max_chars)
     if new.family == "integer":
         lo, hi = new.int_range or (0, 0)
-        return old.family == "integer" and old.int_range is not None and lo <= old.int_range[0] and old.int_range[1] <= hi
+        return (
+            old.family == "integer" and old.int_range is not None and lo <= old.int_range[0] and old.int_range[1] <= hi
+        )
     if new.family == "decimal":
         if new.precision is None:
             return old.family in ("integer", "decimal")
@@ -66,6 +80,6 @@ def fits_within(old: ColumnShape, new: ColumnShape) -> bool:
         if old.family == "decimal" and old.precision is not None:
             return old.scale <= new.scale and old.precision - old.scale <= whole
         if old.family == "integer" and old.int_range is not None:
-            return max(abs(old.int_range[0]), old.int_range[1]) < 10 ** whole
+            return max(abs(old.int_range[0]), old.int_range[1]) < 10**whole
         return False
     return old.family == new.family and old.text.lower() == new.text.lower()

@@ -43,8 +43,11 @@ class ArchiveStep(BaseModel):
     statement_index: int = 0
     old_type: str | None = Field(None, description="values: the column's type before the change")
     rows: int | None = Field(None, description="rows archived / restored (exact); None in a plan")
-    rows_present: int | None = Field(None, description="a table's restore: restored rows whose key the migration's "
-                                     "own statements had already made (given their archived values, not inserted)")
+    rows_present: int | None = Field(
+        None,
+        description="a table's restore: restored rows whose key the migration's "
+        "own statements had already made (given their archived values, not inserted)",
+    )
     rows_estimate: int | None = Field(None, description="a plan: the table's rows (catalog estimate)")
     sql: list[str] = Field(default_factory=list, description="the SQL run for this step")
     note: str = ""
@@ -75,8 +78,9 @@ def differs(quote, columns: list[str], not_equal: str) -> str:
     return "(" + " OR ".join(not_equal.format(t=f"_t.{quote(c)}", a=f"_a.{quote(c)}") for c in columns) + ")"
 
 
-def insert_missing(quote, table: str, archive: str, columns: list[str], unique: list[list[str]], *,
-                   overriding: str = "") -> str:
+def insert_missing(
+    quote, table: str, archive: str, columns: list[str], unique: list[list[str]], *, overriding: str = ""
+) -> str:
     """INSERT ... SELECT of the archived rows whose values of every key in `unique` are free in the table
     (a row already holding one is kept: inserting would duplicate it or fail)."""
     names = ", ".join(quote(c) for c in columns)

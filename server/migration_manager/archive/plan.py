@@ -15,7 +15,7 @@ RECREATING = {"add_column", "create_table", "alter_column_type", "rename_table"}
 
 
 def dialect_sql(dialect: str):
-    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect]}", __package__)
+    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect] }", __package__)
 
 
 # ---- what a statement destroys ---------------------------------------------------------------
@@ -36,8 +36,13 @@ def archive_steps(ops: list[Operation], snapshot: Snapshot, version: str, direct
 
 def _step(op: Operation, table: Table, dialect: str) -> ArchiveStep | None:
     if op.kind == "drop_table":
-        return ArchiveStep(action="archive", what="table", table=table.name, keys=list(key_columns(table)),
-                           row_columns=[c.name for c in table.columns.values()])
+        return ArchiveStep(
+            action="archive",
+            what="table",
+            table=table.name,
+            keys=list(key_columns(table)),
+            row_columns=[c.name for c in table.columns.values()],
+        )
     column = table.column(op.column or "")
     if column is None:
         return None
@@ -48,8 +53,9 @@ def _step(op: Operation, table: Table, dialect: str) -> ArchiveStep | None:
     old_type = column.type.text if what == "values" else None
     if not keys:
         return ArchiveStep(action="not-archived", what=what, table=table.name, columns=[column.name], old_type=old_type)
-    return ArchiveStep(action="archive", what=what, table=table.name, columns=[column.name], keys=list(keys),
-                       old_type=old_type)
+    return ArchiveStep(
+        action="archive", what=what, table=table.name, columns=[column.name], keys=list(keys), old_type=old_type
+    )
 
 
 def _named(step: ArchiveStep, version: str, direction: str, index: int) -> ArchiveStep:
@@ -62,10 +68,14 @@ def _named(step: ArchiveStep, version: str, direction: str, index: int) -> Archi
 def key_columns(table: Table, without: str | None = None) -> tuple[str, ...]:
     """Primary key, else the shortest unique key whose columns are all NOT NULL; never one that
     contains `without` (the column being dropped cannot find its own rows again)."""
+
     def usable(columns: tuple[str, ...], may_be_null: bool) -> bool:
         found = [table.column(c) for c in columns]
-        return bool(columns) and all(c is not None and (may_be_null or not c.nullable) for c in found) and (
-            without is None or key(without) not in {key(c) for c in columns})
+        return (
+            bool(columns)
+            and all(c is not None and (may_be_null or not c.nullable) for c in found)
+            and (without is None or key(without) not in {key(c) for c in columns})
+        )
 
     candidates = [(table.primary_columns(), True)]
     uniques = [i.columns for i in table.indexes.values() if i.unique and not i.primary]
@@ -147,20 +157,30 @@ def restore_sql(archived: ArchiveStep, table: Table, dialect: str, table_empty: 
     if not archived.keys:  # nothing matches rows: only a table left empty can take them back
         return [sql.insert_select(archived.table, archived.archive_table, columns, [])] if table_empty else []
     values = [c for c in columns if key(c) not in {key(k) for k in archived.keys}]
-    statements = [] if table_empty or not values else [
-        sql.update_from(archived.table, archived.archive_table, archived.keys, values)]
-    return statements + [sql.insert_select(archived.table, archived.archive_table, columns,
-                                           collision_keys(archived, table))]
+    statements = (
+        []
+        if table_empty or not values
+        else [sql.update_from(archived.table, archived.archive_table, archived.keys, values)]
+    )
+    return statements + [
+        sql.insert_select(archived.table, archived.archive_table, columns, collision_keys(archived, table))
+    ]
 
 
 def collision_keys(archived: ArchiveStep, table: Table) -> list[list[str]]:
     """The archive's key, then every other primary or unique key of the live table (not on expressions) whose
     columns the archived rows hold: an archived row whose values of one of them are taken is not inserted."""
     held, own = {key(c) for c in archived.row_columns}, {key(c) for c in archived.keys}
-    found = [table.primary_columns(), *(i.columns for i in table.indexes.values() if i.unique),
-             *(c.columns for c in table.constraints.values() if c.kind == "unique")]
-    others = [list(k) for k in dict.fromkeys(found) if k and "(expression)" not in k
-              and {key(c) for c in k} != own and all(key(c) in held for c in k)]
+    found = [
+        table.primary_columns(),
+        *(i.columns for i in table.indexes.values() if i.unique),
+        *(c.columns for c in table.constraints.values() if c.kind == "unique"),
+    ]
+    others = [
+        list(k)
+        for k in dict.fromkeys(found)
+        if k and "(expression)" not in k and {key(c) for c in k} != own and all(key(c) in held for c in k)
+    ]
     return [archived.keys, *others]
 
 

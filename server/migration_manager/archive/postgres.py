@@ -18,8 +18,10 @@ def before_copy(table: str) -> list[str]:
 def update_from(table: str, archive: str, keys: list[str], columns: list[str]) -> str:
     sets = ", ".join(f"{quote(c)} = _a.{quote(c)}" for c in columns)
     changed = differs(quote, columns, "{t} IS DISTINCT FROM {a}")  # NULL-safe; SQLite 3.39+ too
-    return (f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {key_match(quote, keys)} "
-            f"AND {changed}")
+    return (
+        f"UPDATE {quote(table)} AS _t SET {sets} FROM {quote(archive)} AS _a WHERE {key_match(quote, keys)} "
+        f"AND {changed}"
+    )
 
 
 def insert_select(table: str, archive: str, columns: list[str], unique: list[list[str]]) -> str:
@@ -33,6 +35,8 @@ def after_insert(engine, table: str, columns: list[str]) -> list[str]:
     for column in columns:
         found = engine.query("SELECT pg_get_serial_sequence(%s, %s)", [quote(table), column])
         if found and found[0][0]:
-            statements.append(f"SELECT setval('{found[0][0]}', max({quote(column)})) FROM {quote(table)} "
-                              f"HAVING max({quote(column)}) IS NOT NULL")
+            statements.append(
+                f"SELECT setval('{found[0][0]}', max({quote(column)})) FROM {quote(table)} "
+                f"HAVING max({quote(column)}) IS NOT NULL"
+            )
     return statements

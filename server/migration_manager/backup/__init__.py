@@ -26,4 +26,4 @@ class Dump(NamedTuple):
 
 
 def module_for(dialect: str):
-    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect]}", __name__)
+    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect] }", __name__)

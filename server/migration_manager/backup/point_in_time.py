@@ -35,7 +35,8 @@ def refusal(settings: dict[str, str], server: str) -> RestoreFailed:
     gaps = archiving_gaps(settings)
     return RestoreFailed(
         f"Point-in-time restore is not possible on {server}: WAL archiving is not configured — "
-        + "; ".join(gaps) + ". A pg_dump backup holds one moment only; reaching any other moment needs a base "
+        + "; ".join(gaps)
+        + ". A pg_dump backup holds one moment only; reaching any other moment needs a base "
         "backup plus the WAL written since, and this server keeps no WAL archive.",
         state="Nothing was changed.",
         next_step="Either restore the nearest backup instead (`db-migrate backup list`, then `db-migrate restore "

@@ -33,9 +33,21 @@ def backup(engine: Engine, folder: Path, tables: list[str] | None) -> Dump:
     pg_dump = find_tool(["pg_dump"], purpose="back up PostgreSQL", install=INSTALL)
     parallel = size(engine) >= PARALLEL_FROM_BYTES
     name, layout = ("dump.pgdir", ["-Fd", "-j", str(default_jobs())]) if parallel else ("dump.pgc", ["-Fc"])
-    argv = [pg_dump, *layout, "-f", str(folder / name), *_table_args(engine, tables), f"--dbname={conninfo(engine.url)}"]
-    run_tool(argv, engine.url, env=password_env(engine.url), what="back up the database with pg_dump",
-             state="Nothing was changed.")
+    argv = [
+        pg_dump,
+        *layout,
+        "-f",
+        str(folder / name),
+        *_table_args(engine, tables),
+        f"--dbname={conninfo(engine.url)}",
+    ]
+    run_tool(
+        argv,
+        engine.url,
+        env=password_env(engine.url),
+        what="back up the database with pg_dump",
+        state="Nothing was changed.",
+    )
     return Dump(name, tool_version(pg_dump), shown(argv), "directory" if parallel else "custom")
 
 
@@ -47,15 +59,35 @@ def restore(engine: Engine, path: Path, manifest: Manifest, *, into_empty: bool)
     with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix="mm-restore-") as prefix:
         prefix.write("" if into_empty else _drop_sql(engine, manifest))
         prefix.flush()
-        _load(restore_argv, [psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", prefix.name, "-f", "-",
-                             f"--dbname={conninfo(engine.url)}"], engine, manifest)
+        _load(
+            restore_argv,
+            [
+                psql,
+                "-X",
+                "-q",
+                "-1",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-f",
+                prefix.name,
+                "-f",
+                "-",
+                f"--dbname={conninfo(engine.url)}",
+            ],
+            engine,
+            manifest,
+        )
 
 
 def _load(restore_argv: list[str], psql_argv: list[str], engine: Engine, manifest: Manifest) -> None:
-    pipe_tools(restore_argv, psql_argv, engine.url, env=password_env(engine.url), what=f"restore backup {manifest.id}",
-               state="Unchanged: the restore runs in one transaction, which was rolled back.")
-
-
+    pipe_tools(
+        restore_argv,
+        psql_argv,
+        engine.url,
+        env=password_env(engine.url),
+        what=f"restore backup {manifest.id}",
+        state="Unchanged: the restore runs in one transaction, which was rolled back.",
+    )
 
 
 def conninfo(url: DatabaseURL) -> str:
@@ -63,7 +95,9 @@ def conninfo(url: DatabaseURL) -> str:
     user = f"{_quote(url.user)}@" if url.user else ""
     port = f":{url.port}" if url.port else ""
     params = "&".join(f"{k}={_quote(v)}" for k, v in url.query.items() if k.lower() != "password")
-    return f"postgresql://{user}{url.host or 'localhost'}{port}/{_quote(url.database)}" + (f"?{params}" if params else "")
+    return f"postgresql://{user}{url.host or 'localhost'}{port}/{_quote(url.database)}" + (
+        f"?{params}" if params else ""
+    )
 
 
 def password_env(url: DatabaseURL) -> dict[str, str]:
@@ -72,9 +106,11 @@ def password_env(url: DatabaseURL) -> dict[str, str]:
 
 
 def server_wal_settings(engine: Engine) -> dict[str, str]:
-    rows = engine.query("SELECT name, setting FROM pg_settings WHERE name IN "
-                        "('archive_mode', 'archive_command', 'archive_library', 'wal_level', 'data_directory', "
-                        "'server_version')")
+    rows = engine.query(
+        "SELECT name, setting FROM pg_settings WHERE name IN "
+        "('archive_mode', 'archive_command', 'archive_library', 'wal_level', 'data_directory', "
+        "'server_version')"
+    )
     return {name: setting for name, setting in rows}
 
 
@@ -91,13 +127,21 @@ def _drop_sql(engine: Engine, manifest: Manifest) -> str:
     if manifest.scope == "tables":
         schema = engine.query("SELECT current_schema()")[0][0]
         return "".join(f"DROP TABLE IF EXISTS {quoted(schema)}.{quoted(t)} CASCADE;\n" for t in manifest.tables)
-    statements = [f"DROP SCHEMA {quoted(s)} CASCADE;" for (s,) in engine.query(
-        f"SELECT nspname FROM pg_namespace WHERE nspname NOT IN {SYSTEM_SCHEMAS} AND nspname <> 'public' "
-        "AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%'")]
+    statements = [
+        f"DROP SCHEMA {quoted(s)} CASCADE;"
+        for (s,) in engine.query(
+            f"SELECT nspname FROM pg_namespace WHERE nspname NOT IN {SYSTEM_SCHEMAS} AND nspname <> 'public' "
+            "AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%'"
+        )
+    ]
     # public itself stays (PostgreSQL creates it with its own owner and grants; pg_dump does not
     # recreate it): only its contents go.
-    statements += [f"DROP EXTENSION IF EXISTS {quoted(e)} CASCADE;" for (e,) in engine.query(
-        "SELECT e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = 'public'")]
+    statements += [
+        f"DROP EXTENSION IF EXISTS {quoted(e)} CASCADE;"
+        for (e,) in engine.query(
+            "SELECT e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = 'public'"
+        )
+    ]
     statements += [f"DROP {kind} IF EXISTS {name} CASCADE;" for kind, name in engine.query(_PUBLIC_OBJECTS)]
     return "\n".join(statements) + "\n"
 
@@ -108,17 +152,17 @@ SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHE
                       WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, format('%I.%I', n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition
-  AND {_NOT_EXTENSION_MEMBER.format(oid='c.oid')}
+  AND {_NOT_EXTENSION_MEMBER.format(oid="c.oid")}
 UNION ALL
 SELECT 'ROUTINE', format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'public' AND {_NOT_EXTENSION_MEMBER.format(oid='p.oid')}
+WHERE n.nspname = 'public' AND {_NOT_EXTENSION_MEMBER.format(oid="p.oid")}
 UNION ALL
 SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, format('%I.%I', n.nspname, t.typname)
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'c')
   AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
-  AND {_NOT_EXTENSION_MEMBER.format(oid='t.oid')}
+  AND {_NOT_EXTENSION_MEMBER.format(oid="t.oid")}
 """
 
 
@@ -128,11 +172,11 @@ def _quote(value: str) -> str:
     return quote(value, safe="")
 
 
-
 def index_table(engine: Engine, index: str) -> str | None:
     """The table of an index in the current schema (None if there is none by that name)."""
-    rows = engine.query("SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
-                        [index])
+    rows = engine.query(
+        "SELECT tablename FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s", [index]
+    )
     return rows[0][0] if rows else None
 
 

@@ -38,12 +38,16 @@ def read(engine: Engine) -> RestoreMark | None:
 
 def write(engine: Engine, mark: RestoreMark) -> None:
     """Replace any earlier mark (a second attempt keeps the first attempt's events: the caller passes them)."""
-    engine.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (backup_id varchar(100) NOT NULL, started_at varchar(40) "
-                   "NOT NULL, started_by varchar(200) NOT NULL, events longtext NOT NULL)")
+    engine.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (backup_id varchar(100) NOT NULL, started_at varchar(40) "
+        "NOT NULL, started_by varchar(200) NOT NULL, events longtext NOT NULL)"
+    )
     engine.execute(f"DELETE FROM {TABLE}")
     p = engine.param
-    engine.execute(f"INSERT INTO {TABLE} VALUES ({p}, {p}, {p}, {p})",
-                   [mark.backup_id, mark.started_at, mark.started_by, json.dumps(mark.events, default=_as_text)])
+    engine.execute(
+        f"INSERT INTO {TABLE} VALUES ({p}, {p}, {p}, {p})",
+        [mark.backup_id, mark.started_at, mark.started_by, json.dumps(mark.events, default=_as_text)],
+    )
 
 
 def clear(engine: Engine) -> None:

@@ -29,10 +29,14 @@ def backup(engine: Engine, folder: Path, tables: list[str] | None) -> Dump:
             engine.conn.backup(target)
         target.close()
     except sqlite3.Error as exc:
-        raise BackupFailed(f"Could not back up {engine.url.redacted}: {exc}", state="Nothing was changed.",
-                           next_step="Check the disk space and permissions of backupDir.") from None
-    return Dump(name, f"sqlite3 online backup API (SQLite {sqlite3.sqlite_version})",
-                "sqlite3.Connection.backup()", "sqlite")
+        raise BackupFailed(
+            f"Could not back up {engine.url.redacted}: {exc}",
+            state="Nothing was changed.",
+            next_step="Check the disk space and permissions of backupDir.",
+        ) from None
+    return Dump(
+        name, f"sqlite3 online backup API (SQLite {sqlite3.sqlite_version})", "sqlite3.Connection.backup()", "sqlite"
+    )
 
 
 def restore(engine: Engine, path: Path, manifest: Manifest, *, into_empty: bool) -> None:
@@ -43,6 +47,8 @@ def restore(engine: Engine, path: Path, manifest: Manifest, *, into_empty: bool)
         finally:
             source.close()
     except sqlite3.Error as exc:
-        raise BackupFailed(f"Could not restore backup {manifest.id}: {exc}",
-                           state="Unchanged: SQLite replaces the pages in one write transaction.",
-                           next_step="Check that nothing else holds a write lock on the database, then retry.") from None
+        raise BackupFailed(
+            f"Could not restore backup {manifest.id}: {exc}",
+            state="Unchanged: SQLite replaces the pages in one write transaction.",
+            next_step="Check that nothing else holds a write lock on the database, then retry.",
+        ) from None

@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -80,20 +80,29 @@ class BackupStore:
 
     def get(self, backup_id: str) -> Manifest:
         if not _UNSAFE.sub("", backup_id) == backup_id or backup_id in (".", ".."):
-            raise RestoreFailed(f"'{backup_id}' is not a backup id.", state="Nothing was changed.",
-                                next_step="`db-migrate backup list` shows the ids.")
+            raise RestoreFailed(
+                f"'{backup_id}' is not a backup id.",
+                state="Nothing was changed.",
+                next_step="`db-migrate backup list` shows the ids.",
+            )
         path = self.root / backup_id / MANIFEST_FILE
         try:
             return Manifest.model_validate_json(path.read_text())
         except (OSError, ValidationError, ValueError):
-            raise RestoreFailed(f"No backup '{backup_id}' in {self.root}.", state="Nothing was changed.",
-                                next_step="`db-migrate backup list` shows the backups there are.") from None
+            raise RestoreFailed(
+                f"No backup '{backup_id}' in {self.root}.",
+                state="Nothing was changed.",
+                next_step="`db-migrate backup list` shows the backups there are.",
+            ) from None
 
     def latest(self, environment: str) -> Manifest:
         found = self.list(environment)
         if not found:
-            raise RestoreFailed(f"There is no backup of '{environment}' in {self.root}.", state="Nothing was changed.",
-                                next_step="Take one with `db-migrate backup create`.")
+            raise RestoreFailed(
+                f"There is no backup of '{environment}' in {self.root}.",
+                state="Nothing was changed.",
+                next_step="Take one with `db-migrate backup create`.",
+            )
         return found[-1]
 
     def artifact(self, manifest: Manifest) -> Path:
@@ -114,7 +123,7 @@ class BackupStore:
     # ---- retention ---------------------------------------------------------------------
     def prune(self, now: datetime | None = None) -> list[Manifest]:
         """Delete every backup past its expires_at; return what was deleted."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         expired = [m for m in self.list() if m.expires_at <= now]
         for manifest in expired:
             self.discard(manifest.id)

@@ -44,12 +44,19 @@ def shown(argv: Sequence[str]) -> str:
     return shlex.join([Path(argv[0]).name, *argv[1:]])
 
 
-def run_tool(argv: Sequence[str], url: DatabaseURL, *, env: dict[str, str], what: str, state: str,
-             stdin=None, stdout=None) -> None:
+def run_tool(
+    argv: Sequence[str], url: DatabaseURL, *, env: dict[str, str], what: str, state: str, stdin=None, stdout=None
+) -> None:
     """Run a client tool; a non-zero exit becomes a BackupFailed carrying its (redacted) stderr."""
     try:
-        done = subprocess.run(list(argv), env=os.environ | env, stdin=stdin, stdout=stdout or subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, check=False)
+        done = subprocess.run(
+            list(argv),
+            env=os.environ | env,
+            stdin=stdin,
+            stdout=stdout or subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
     except OSError as exc:
         raise failure(what, str(exc), url, state) from None
     if done.returncode != 0:
@@ -60,20 +67,24 @@ def failure(what: str, detail: str, url: DatabaseURL, state: str) -> BackupFaile
     text = redact(" ".join(detail.split()))[-1500:]
     if url.password:
         text = text.replace(url.password, "***")
-    hint = "Free some space (or point backupDir elsewhere) and run the command again." \
-        if "No space left" in text else "Fix the cause shown above and run the command again."
-    return BackupFailed(f"Could not {what}: {text or 'the tool failed without a message'}", state=state,
-                        next_step=hint)
+    hint = (
+        "Free some space (or point backupDir elsewhere) and run the command again."
+        if "No space left" in text
+        else "Fix the cause shown above and run the command again."
+    )
+    return BackupFailed(f"Could not {what}: {text or 'the tool failed without a message'}", state=state, next_step=hint)
 
 
-def pipe_tools(producer: Sequence[str], consumer: Sequence[str], url: DatabaseURL, *, env: dict[str, str],
-               what: str, state: str) -> None:
+def pipe_tools(
+    producer: Sequence[str], consumer: Sequence[str], url: DatabaseURL, *, env: dict[str, str], what: str, state: str
+) -> None:
     """producer | consumer (e.g. pg_restore -f - | psql -1): fails if either side fails."""
     full_env = os.environ | env
     try:
         first = subprocess.Popen(list(producer), env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        second = subprocess.Popen(list(consumer), env=full_env, stdin=first.stdout, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
+        second = subprocess.Popen(
+            list(consumer), env=full_env, stdin=first.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
     except OSError as exc:
         raise failure(what, str(exc), url, state) from None
     first.stdout.close()  # the consumer owns the pipe now: a consumer exit stops the producer

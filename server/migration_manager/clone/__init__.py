@@ -130,5 +130,13 @@ def constraint_problems(engine: Engine) -> list[str]:
     return import_module(f".{MODULES[engine.dialect]}", __name__).constraint_problems(engine)
 
 
-__all__ = ["ScratchCopy", "constraint_problems", "copy_name", "dialect_module", "fingerprint", "make_copy",
-           "orphaned_copies", "with_database"]
+__all__ = [
+    "ScratchCopy",
+    "constraint_problems",
+    "copy_name",
+    "dialect_module",
+    "fingerprint",
+    "make_copy",
+    "orphaned_copies",
+    "with_database",
+]

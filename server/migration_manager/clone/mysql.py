@@ -24,7 +24,9 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
     try:
         charset, collation = admin.query(
             "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata "
-            "WHERE schema_name = %s", [source.database])[0]
+            "WHERE schema_name = %s",
+            [source.database],
+        )[0]
         admin.execute(f"CREATE DATABASE {quoted(name)} CHARACTER SET {charset} COLLATE {collation}")
         try:
             _fill(source, name, schema_only)
@@ -34,13 +36,18 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
     except MigrationError:
         raise
     except Exception as exc:  # noqa: BLE001 - privileges, unknown definer...: say it, leave nothing behind
-        raise CopyFailed(f"Could not create the scratch copy {name} of {source.redacted}: {_one_line(exc)}",
-                         state="The environment's database was not changed; no copy was left behind.",
-                         next_step="The user needs CREATE, DROP, SELECT, SHOW VIEW and TRIGGER privileges.") from None
+        raise CopyFailed(
+            f"Could not create the scratch copy {name} of {source.redacted}: {_one_line(exc)}",
+            state="The environment's database was not changed; no copy was left behind.",
+            next_step="The user needs CREATE, DROP, SELECT, SHOW VIEW and TRIGGER privileges.",
+        ) from None
     finally:
         admin.close()
-    method = ("in-server schema-only copy (SHOW CREATE, views, triggers, routines; no rows)" if schema_only else
-              "in-server copy (SHOW CREATE + INSERT ... SELECT in one snapshot, views, triggers, routines)")
+    method = (
+        "in-server schema-only copy (SHOW CREATE, views, triggers, routines; no rows)"
+        if schema_only
+        else "in-server copy (SHOW CREATE + INSERT ... SELECT in one snapshot, views, triggers, routines)"
+    )
     return ScratchCopy(url=with_database(source, name), name=name, method=method, drop=lambda: drop(source, name))
 
 
@@ -52,9 +59,14 @@ def _fill(source: DatabaseURL, name: str, schema_only: bool) -> None:
         # column stays 0 instead of drawing a new value.
         copy.execute("SET SESSION foreign_key_checks = 0")
         copy.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")
-        tables = [r[0] for r in copy.query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE' "
-            "ORDER BY table_name", [source.database])]
+        tables = [
+            r[0]
+            for r in copy.query(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE' "
+                "ORDER BY table_name",
+                [source.database],
+            )
+        ]
         for table in tables:
             copy.execute(copy.query(f"SHOW CREATE TABLE {src}.{quoted(table)}")[0][1])
         if not schema_only:
@@ -74,8 +86,11 @@ def _copy_rows(copy: Engine, source: str, tables: list[str]) -> None:
 
 
 def _stored_columns(engine: Engine, schema: str, table: str) -> list[str]:
-    rows = engine.query("SELECT column_name, extra FROM information_schema.columns WHERE table_schema = %s "
-                        "AND table_name = %s ORDER BY ordinal_position", [schema, table])
+    rows = engine.query(
+        "SELECT column_name, extra FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name = %s ORDER BY ordinal_position",
+        [schema, table],
+    )
     return [c for c, extra in rows if not any(g in (extra or "").upper() for g in GENERATED)]
 
 
@@ -85,10 +100,16 @@ def _requalified(sql: str, source: str, name: str) -> str:
 
 
 def _copy_views(engine: Engine, source: str, name: str) -> None:
-    views = [r[0] for r in engine.query(
-        "SELECT table_name FROM information_schema.views WHERE table_schema = %s ORDER BY 1", [source])]
-    pending = {v: _requalified(engine.query(f"SHOW CREATE VIEW {quoted(source)}.{quoted(v)}")[0][1], source, name)
-               for v in views}
+    views = [
+        r[0]
+        for r in engine.query(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = %s ORDER BY 1", [source]
+        )
+    ]
+    pending = {
+        v: _requalified(engine.query(f"SHOW CREATE VIEW {quoted(source)}.{quoted(v)}")[0][1], source, name)
+        for v in views
+    }
     while pending:  # a view over another view must wait for it: retry until no progress
         progressed = False
         for view, ddl in list(pending.items()):
@@ -104,11 +125,16 @@ def _copy_views(engine: Engine, source: str, name: str) -> None:
 
 def _copy_triggers_and_routines(engine: Engine, source: str, name: str) -> None:
     src = quoted(source)
-    for (trigger,) in engine.query("SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = %s "
-                                   "ORDER BY event_object_table, action_order", [source]):
+    for (trigger,) in engine.query(
+        "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = %s "
+        "ORDER BY event_object_table, action_order",
+        [source],
+    ):
         engine.execute(_requalified(engine.query(f"SHOW CREATE TRIGGER {src}.{quoted(trigger)}")[0][2], source, name))
-    for routine, kind in engine.query("SELECT routine_name, routine_type FROM information_schema.routines "
-                                      "WHERE routine_schema = %s ORDER BY 1", [source]):
+    for routine, kind in engine.query(
+        "SELECT routine_name, routine_type FROM information_schema.routines WHERE routine_schema = %s ORDER BY 1",
+        [source],
+    ):
         engine.execute(engine.query(f"SHOW CREATE {kind} {src}.{quoted(routine)}")[0][2])
 
 
@@ -133,7 +159,8 @@ def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
     row = ", ".join(f"QUOTE({quoted(c)})" for c in columns)
     count, total = engine.query(
         f"SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(',', {row})), 1, 15), 16, 10) "
-        f"AS UNSIGNED)), 0) FROM {quoted(table)}")[0]
+        f"AS UNSIGNED)), 0) FROM {quoted(table)}"
+    )[0]
     return f"{count}:{total}"
 
 
@@ -144,14 +171,17 @@ def constraint_problems(engine: Engine) -> list[str]:
         "GROUP_CONCAT(k.column_name ORDER BY k.ordinal_position SEPARATOR '\\t'), "
         "GROUP_CONCAT(k.referenced_column_name ORDER BY k.ordinal_position SEPARATOR '\\t') "
         "FROM information_schema.key_column_usage k WHERE k.table_schema = DATABASE() "
-        "AND k.referenced_table_name IS NOT NULL GROUP BY k.constraint_name, k.table_name, k.referenced_table_name")
+        "AND k.referenced_table_name IS NOT NULL GROUP BY k.constraint_name, k.table_name, k.referenced_table_name"
+    )
     problems = []
     for constraint, table, parent, columns, parent_columns in keys:
         child_cols, parent_cols = columns.split("\t"), parent_columns.split("\t")
         join = " AND ".join(f"p.{quoted(p)} = c.{quoted(c)}" for c, p in zip(child_cols, parent_cols))
         not_null = " AND ".join(f"c.{quoted(c)} IS NOT NULL" for c in child_cols)
-        orphans = engine.query(f"SELECT COUNT(*) FROM {quoted(table)} c WHERE {not_null} AND NOT EXISTS "
-                               f"(SELECT 1 FROM {quoted(parent)} p WHERE {join})")[0][0]
+        orphans = engine.query(
+            f"SELECT COUNT(*) FROM {quoted(table)} c WHERE {not_null} AND NOT EXISTS "
+            f"(SELECT 1 FROM {quoted(parent)} p WHERE {join})"
+        )[0][0]
         if orphans:
             problems.append(f"foreign key {constraint}: {orphans} row(s) of {table} point to no row of {parent}")
     return problems

@@ -31,8 +31,11 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
         method = None if schema_only else _clone_from_template(admin, source.database, name)
         if method is None:
             admin.execute(f"CREATE DATABASE {quoted(name)}")
-            method = ("pg_dump --schema-only | pg_restore (no rows)" if schema_only else
-                      "pg_dump -Fc | pg_restore (other sessions are connected, so no TEMPLATE copy)")
+            method = (
+                "pg_dump --schema-only | pg_restore (no rows)"
+                if schema_only
+                else "pg_dump -Fc | pg_restore (other sessions are connected, so no TEMPLATE copy)"
+            )
             try:
                 _dump_restore(source, name, schema_only)
             except BaseException:
@@ -41,9 +44,11 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
     except MigrationError:
         raise
     except Exception as exc:  # noqa: BLE001 - privilege or server errors: say what failed, leave nothing behind
-        raise CopyFailed(f"Could not create the scratch copy {name} of {source.redacted}: {_one_line(exc)}",
-                         state="The environment's database was not changed; no copy was left behind.",
-                         next_step="The user needs the CREATEDB privilege (and read access for pg_dump).") from None
+        raise CopyFailed(
+            f"Could not create the scratch copy {name} of {source.redacted}: {_one_line(exc)}",
+            state="The environment's database was not changed; no copy was left behind.",
+            next_step="The user needs the CREATEDB privilege (and read access for pg_dump).",
+        ) from None
     finally:
         admin.close()
     return ScratchCopy(url=with_database(source, name), name=name, method=method, drop=lambda: drop(source, name))
@@ -61,13 +66,14 @@ def admin_session(source: DatabaseURL) -> Engine:
 
 
 def _clone_from_template(admin: Engine, source: str, name: str) -> str | None:
-    others = admin.query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                         [source])[0][0]
+    others = admin.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [source]
+    )[0][0]
     if others:
         return None
     try:
         admin.execute(f"CREATE DATABASE {quoted(name)} TEMPLATE {quoted(source)}")
-    except Exception as exc:  # noqa: BLE001 - a session connected in between: fall back to a dump
+    except Exception as exc:
         if getattr(exc, "sqlstate", None) == OBJECT_IN_USE:
             return None
         raise
@@ -82,24 +88,35 @@ def _dump_restore(source: DatabaseURL, name: str, schema_only: bool = False) -> 
             "must be made with pg_dump | pg_restore.",
             state="The environment's database was not changed; no copy was left behind.",
             next_step="Install the PostgreSQL client tools (e.g. apt install postgresql-client), or run the test "
-            "while nothing else is connected.")
+            "while nothing else is connected.",
+        )
     env = {**os.environ, "PGPASSWORD": source.password} if source.password else dict(os.environ)
     flags = ["--no-owner", "--no-privileges"]
     # A subscription would connect the copy to a publisher: never part of a copy that only replays statements.
     dump_flags = ["--schema-only", "--no-subscriptions"] if schema_only else []
     with tempfile.TemporaryFile() as dump_errors:
-        dump = subprocess.Popen(["pg_dump", "-Fc", *flags, *dump_flags, "-d", _conninfo(source, source.database)],
-                                stdout=subprocess.PIPE, stderr=dump_errors, env=env)
-        restore = subprocess.run(["pg_restore", *flags, "--exit-on-error", "-d", _conninfo(source, name)],
-                                 stdin=dump.stdout, capture_output=True, env=env)
+        dump = subprocess.Popen(
+            ["pg_dump", "-Fc", *flags, *dump_flags, "-d", _conninfo(source, source.database)],
+            stdout=subprocess.PIPE,
+            stderr=dump_errors,
+            env=env,
+        )
+        restore = subprocess.run(
+            ["pg_restore", *flags, "--exit-on-error", "-d", _conninfo(source, name)],
+            stdin=dump.stdout,
+            capture_output=True,
+            env=env,
+        )
         dump.stdout.close()
         dump.wait()
         dump_errors.seek(0)
         errors = dump_errors.read().decode(errors="replace") + restore.stderr.decode(errors="replace")
     if dump.returncode or restore.returncode:
-        raise CopyFailed(f"pg_dump | pg_restore of {source.redacted} failed: {redact(errors.strip())[-600:]}",
-                         state="The environment's database was not changed; the partial copy was dropped.",
-                         next_step="Fix the cause above (privileges, extensions missing on the server) and rerun.")
+        raise CopyFailed(
+            f"pg_dump | pg_restore of {source.redacted} failed: {redact(errors.strip())[-600:]}",
+            state="The environment's database was not changed; the partial copy was dropped.",
+            next_step="Fix the cause above (privileges, extensions missing on the server) and rerun.",
+        )
 
 
 def _conninfo(source: DatabaseURL, database: str) -> str:
@@ -126,7 +143,8 @@ def database_names(admin: Engine) -> list[str]:
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
     row = ", ".join(quoted(c) for c in columns)
     count, total = engine.query(
-        f"SELECT count(*), coalesce(sum(hashtextextended(ROW({row})::text, 0)::numeric), 0) FROM {quoted(table)}")[0]
+        f"SELECT count(*), coalesce(sum(hashtextextended(ROW({row})::text, 0)::numeric), 0) FROM {quoted(table)}"
+    )[0]
     return f"{count}:{total}"
 
 
@@ -135,7 +153,8 @@ def constraint_problems(engine: Engine) -> list[str]:
     problems = []
     pending = engine.query(
         "SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
-        "WHERE NOT c.convalidated AND n.nspname = current_schema() ORDER BY 1, 2")
+        "WHERE NOT c.convalidated AND n.nspname = current_schema() ORDER BY 1, 2"
+    )
     for table, constraint in pending:
         try:
             engine.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {quoted(constraint)}")
@@ -144,8 +163,11 @@ def constraint_problems(engine: Engine) -> list[str]:
     invalid = engine.query(
         "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE NOT i.indisvalid AND n.nspname = current_schema() ORDER BY 1")
-    problems += [f"index {index} on {table} is INVALID (a failed CREATE INDEX CONCURRENTLY?)" for index, table in invalid]
+        "WHERE NOT i.indisvalid AND n.nspname = current_schema() ORDER BY 1"
+    )
+    problems += [
+        f"index {index} on {table} is INVALID (a failed CREATE INDEX CONCURRENTLY?)" for index, table in invalid
+    ]
     return problems
 
 

@@ -25,14 +25,20 @@ def quoted(name: str) -> str:
 def make_copy(source: DatabaseURL, *, schema_only: bool = False) -> ScratchCopy:
     folder = Path(tempfile.mkdtemp(prefix="mm-test-"))
     target = folder / Path(source.database).name
-    copy = ScratchCopy(url=f"sqlite:///{target}", name=str(target), method="SQLite online backup API",
-                       drop=lambda: shutil.rmtree(folder, ignore_errors=True))
+    copy = ScratchCopy(
+        url=f"sqlite:///{target}",
+        name=str(target),
+        method="SQLite online backup API",
+        drop=lambda: shutil.rmtree(folder, ignore_errors=True),
+    )
     if not Path(source.database).exists():  # not created yet: apply would start from an empty database
         copy.method = "empty (the database file does not exist yet)"
         return copy
     try:
-        with closing(sqlite3.connect(f"file:{source.database}?mode=ro", uri=True)) as src, \
-                closing(sqlite3.connect(target)) as dst:
+        with (
+            closing(sqlite3.connect(f"file:{source.database}?mode=ro", uri=True)) as src,
+            closing(sqlite3.connect(target)) as dst,
+        ):
             if schema_only:
                 copy.method = "schema only (the CREATE statements of sqlite_master; no rows)"
                 _copy_schema(src, dst)
@@ -40,16 +46,19 @@ def make_copy(source: DatabaseURL, *, schema_only: bool = False) -> ScratchCopy:
                 src.backup(dst)
     except sqlite3.Error as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        raise CopyFailed(f"Could not copy {source.database} with the SQLite backup API: {exc}",
-                         state="The environment's database was not changed; no copy was left behind.",
-                         next_step="Check that the file is readable.") from None
+        raise CopyFailed(
+            f"Could not copy {source.database} with the SQLite backup API: {exc}",
+            state="The environment's database was not changed; no copy was left behind.",
+            next_step="Check that the file is readable.",
+        ) from None
     return copy
 
 
 def _copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
     # sqlite_* objects (autoindexes, sqlite_sequence) come back by themselves with their tables.
-    rows = src.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                       "ORDER BY rowid").fetchall()
+    rows = src.execute(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid"
+    ).fetchall()
     for (sql,) in rows:
         try:
             dst.execute(sql)
@@ -69,7 +78,9 @@ def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
 
 
 def constraint_problems(engine: Engine) -> list[str]:
-    problems = [f"foreign key: row {rowid} of {table} points to no row of {parent}"
-                for table, rowid, parent, _ in engine.query("PRAGMA foreign_key_check")]
+    problems = [
+        f"foreign key: row {rowid} of {table} points to no row of {parent}"
+        for table, rowid, parent, _ in engine.query("PRAGMA foreign_key_check")
+    ]
     damage = [r[0] for r in engine.query("PRAGMA quick_check") if r[0] != "ok"]
     return problems + [f"quick_check: {line}" for line in damage]

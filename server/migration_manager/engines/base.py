@@ -35,15 +35,35 @@ class Capabilities:
 
 # What each database can do, known without connecting (the analysis works from a dialect name alone).
 CAPABILITIES = {
-    "postgres": Capabilities(transactional_ddl=True, lock_kind="advisory lock", client_tool="psql",
-                             aggregate_filter=True, distinct_check_first=True, pipelined=True, server_parser=True,
-                             concurrent_index=True, not_valid_constraints=True,
-                             lock_timeout_sql="SET lock_timeout = '5s';"),
-    "mysql": Capabilities(transactional_ddl=False, lock_kind="GET_LOCK", client_tool="mariadb",
-                          sorted_grouping="SQL_BIG_RESULT", schema_is_database=True,
-                          lock_timeout_sql="SET SESSION lock_wait_timeout = 5;"),
-    "sqlite": Capabilities(transactional_ddl=True, lock_kind="lock file", client_tool="sqlite3", server_parser=True,
-                           file_database=True, primary_key_not_null=False, foreign_keys_by_name=True),
+    "postgres": Capabilities(
+        transactional_ddl=True,
+        lock_kind="advisory lock",
+        client_tool="psql",
+        aggregate_filter=True,
+        distinct_check_first=True,
+        pipelined=True,
+        server_parser=True,
+        concurrent_index=True,
+        not_valid_constraints=True,
+        lock_timeout_sql="SET lock_timeout = '5s';",
+    ),
+    "mysql": Capabilities(
+        transactional_ddl=False,
+        lock_kind="GET_LOCK",
+        client_tool="mariadb",
+        sorted_grouping="SQL_BIG_RESULT",
+        schema_is_database=True,
+        lock_timeout_sql="SET SESSION lock_wait_timeout = 5;",
+    ),
+    "sqlite": Capabilities(
+        transactional_ddl=True,
+        lock_kind="lock file",
+        client_tool="sqlite3",
+        server_parser=True,
+        file_database=True,
+        primary_key_not_null=False,
+        foreign_keys_by_name=True,
+    ),
 }
 
 

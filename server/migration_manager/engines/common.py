@@ -28,8 +28,13 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
 
 
-def poll_lock(try_once: Callable[[], bool], name: str, timeout_s: float, where: str,
-              holder: Callable[[], str | None] | None = None) -> None:
+def poll_lock(
+    try_once: Callable[[], bool],
+    name: str,
+    timeout_s: float,
+    where: str,
+    holder: Callable[[], str | None] | None = None,
+) -> None:
     """Poll a non-blocking try-lock until it succeeds or time runs out.
 
     Polling (not a blocking wait) is deliberate: a session blocked on an advisory lock

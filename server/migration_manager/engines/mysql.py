@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..urls import DatabaseURL
@@ -37,9 +37,15 @@ class MySQLEngine:
 
         try:
             return pymysql.connect(
-                host=self.url.host or "localhost", port=self.url.port or 3306, user=self.url.user or "root",
-                password=self.url.password or "", database=self.url.database or None, autocommit=True,
-                connect_timeout=10, charset="utf8mb4", client_flag=0,
+                host=self.url.host or "localhost",
+                port=self.url.port or 3306,
+                user=self.url.user or "root",
+                password=self.url.password or "",
+                database=self.url.database or None,
+                autocommit=True,
+                connect_timeout=10,
+                charset="utf8mb4",
+                client_flag=0,
             )
         except pymysql.Error as exc:
             raise connection_failed(self.url, exc, HINT) from None
@@ -78,8 +84,13 @@ class MySQLEngine:
         # (an ALTER even commits) and only then drops the session and the lock: nobody else starts
         # while a dead run's statement is still changing the schema.
         lock_name = self._scoped(name)
-        poll_lock(lambda: self.query("SELECT GET_LOCK(%s, 0)", [lock_name])[0][0] == 1,
-                  name, timeout_s, self.url.redacted, lambda: self.lock_holder(name))
+        poll_lock(
+            lambda: self.query("SELECT GET_LOCK(%s, 0)", [lock_name])[0][0] == 1,
+            name,
+            timeout_s,
+            self.url.redacted,
+            lambda: self.lock_holder(name),
+        )
         self._lock_name = lock_name
 
     def release_lock(self, name: str) -> None:
@@ -101,13 +112,23 @@ class MySQLEngine:
         import pymysql
 
         try:  # the metadata_lock_info plugin names the sessions holding a table's metadata lock
-            ids = [r[0] for r in self.query(
-                "SELECT DISTINCT thread_id FROM information_schema.metadata_lock_info WHERE table_schema = DATABASE() "
-                f"AND table_name IN ({', '.join(['%s'] * len(tables))}) AND thread_id <> CONNECTION_ID()", tables)]
+            ids = [
+                r[0]
+                for r in self.query(
+                    "SELECT DISTINCT thread_id FROM information_schema.metadata_lock_info WHERE table_schema = DATABASE() "
+                    f"AND table_name IN ({', '.join(['%s'] * len(tables))}) AND thread_id <> CONNECTION_ID()",
+                    tables,
+                )
+            ]
             note = ""
         except pymysql.Error:  # not installed: every other open transaction may be the one
-            ids = [r[0] for r in self.query("SELECT trx_mysql_thread_id FROM information_schema.innodb_trx "
-                                            "WHERE trx_mysql_thread_id <> CONNECTION_ID()")]
+            ids = [
+                r[0]
+                for r in self.query(
+                    "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx "
+                    "WHERE trx_mysql_thread_id <> CONNECTION_ID()"
+                )
+            ]
             note = ", has an open transaction (the server does not say on which tables without metadata_lock_info)"
         return [self._describe_session(i, note) for i in sorted(ids)]
 
@@ -117,8 +138,9 @@ class MySQLEngine:
 
     def _activity(self, session: int) -> tuple[str, str] | None:
         """`user@host` and what the session is doing (its statement and for how long), or None when it is gone."""
-        found = self.query("SELECT user, host, command, time, info FROM information_schema.processlist WHERE id = %s",
-                           [session])
+        found = self.query(
+            "SELECT user, host, command, time, info FROM information_schema.processlist WHERE id = %s", [session]
+        )
         if not found:
             return None
         user, host, command, seconds, sql = found[0]
@@ -178,18 +200,25 @@ class MySQLEngine:
         ]
 
     def table_exists(self, table: str) -> bool:
-        return bool(self.query(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table]))
+        return bool(
+            self.query(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table]
+            )
+        )
 
     def tables(self) -> list[str]:
-        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
-                          "AND table_type = 'BASE TABLE' ORDER BY 1")
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+            "AND table_type = 'BASE TABLE' ORDER BY 1"
+        )
         return [r[0] for r in rows]
 
     def table_stats(self, table: str) -> TableStats:
         found = self.query(
             "SELECT coalesce(table_rows, 0), coalesce(data_length, 0) + coalesce(index_length, 0) "
-            "FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s", [table])
+            "FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+            [table],
+        )
         rows, size = found[0] if found else (0, 0)
         return TableStats(table, int(rows), int(size))
 
@@ -224,5 +253,4 @@ def _adapt(params: Sequence[Any] | None) -> Sequence[Any] | None:
     # DATETIME has no time zone: store UTC, naive (history timestamps are always UTC).
     if params is None:
         return None
-    return [p.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(p, datetime) and p.tzinfo else p
-            for p in params]
+    return [p.astimezone(UTC).replace(tzinfo=None) if isinstance(p, datetime) and p.tzinfo else p for p in params]

@@ -22,7 +22,8 @@ _AUTOCOMMIT_ONLY = re.compile(
 # The index a CREATE INDEX CONCURRENTLY names (unquoted names fold to lower case, as the server does).
 _CONCURRENT_INDEX_NAME = re.compile(
     r"^\s*create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?(?!on\b)(?P<name>\"[^\"]+\"|\w+)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # Leaving a pipeline whose session has ended logs a warning ("error ignored terminating ..."): the error itself is
 # what the run reports, so the warning would only be noise on stderr.
 logging.getLogger("psycopg").setLevel(logging.ERROR)
@@ -52,9 +53,16 @@ class PostgresEngine:
     def _connect(self):
         import psycopg
 
-        kwargs = {"host": self.url.host or "localhost", "port": self.url.port or 5432, "dbname": self.url.database,
-                  "user": self.url.user, "password": self.url.password, "connect_timeout": 10,
-                  "application_name": "migration-manager", **self.url.query}
+        kwargs = {
+            "host": self.url.host or "localhost",
+            "port": self.url.port or 5432,
+            "dbname": self.url.database,
+            "user": self.url.user,
+            "password": self.url.password,
+            "connect_timeout": 10,
+            "application_name": "migration-manager",
+            **self.url.query,
+        }
         try:
             return psycopg.connect(autocommit=True, **{k: v for k, v in kwargs.items() if v is not None})
         except psycopg.Error as exc:
@@ -104,7 +112,11 @@ class PostgresEngine:
         """After a failed batch: the server keeps the failed transaction open until ROLLBACK."""
         import psycopg
 
-        if self.conn.closed or self.conn.broken or self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        if (
+            self.conn.closed
+            or self.conn.broken
+            or self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        ):
             return
         try:
             self.conn.execute("ROLLBACK")
@@ -124,8 +136,13 @@ class PostgresEngine:
         # so a killed client whose last statement is still running keeps everyone else out until the
         # server has cancelled it (not only until our process is gone).
         key = lock_key(name)
-        poll_lock(lambda: self.conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0],
-                  name, timeout_s, self.url.redacted, lambda: self.lock_holder(name))
+        poll_lock(
+            lambda: self.conn.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()[0],
+            name,
+            timeout_s,
+            self.url.redacted,
+            lambda: self.lock_holder(name),
+        )
         self._lock_key = key
 
     def release_lock(self, name: str) -> None:
@@ -143,7 +160,8 @@ class PostgresEngine:
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
             "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.objsubid = 1",
-            [key >> 32, key & 0xFFFFFFFF])
+            [key >> 32, key & 0xFFFFFFFF],
+        )
         if not rows:
             return None
         pid, state, seconds, sql = rows[0]
@@ -156,9 +174,13 @@ class PostgresEngine:
             "extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int, a.query "
             "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND l.pid <> pg_backend_pid() "
             "AND l.relation IN (SELECT to_regclass(quote_ident(t)) FROM unnest(%s::text[]) t) ORDER BY 1",
-            [list(tables)])
-        return [f"PostgreSQL session {pid} (user {user}, application '{app}', {state} for {age}s in its transaction, "
-                f"last: {_short(sql)})" for pid, user, app, state, age, sql in rows]
+            [list(tables)],
+        )
+        return [
+            f"PostgreSQL session {pid} (user {user}, application '{app}', {state} for {age}s in its transaction, "
+            f"last: {_short(sql)})"
+            for pid, user, app, state, age, sql in rows
+        ]
 
     def is_connected(self) -> bool:
         # Not a query: inside a failed transaction every query fails until ROLLBACK, the session is fine.
@@ -175,7 +197,8 @@ class PostgresEngine:
             "SELECT CASE WHEN n.nspname = current_schema() THEN quote_ident(c.relname) "
             "ELSE quote_ident(n.nspname) || '.' || quote_ident(c.relname) END FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')")
+            "WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        )
         return {r[0] for r in rows}
 
     def index_named_by(self, statement: str) -> str | None:
@@ -226,7 +249,9 @@ class PostgresEngine:
         rows, size = self.query(
             "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE coalesce(s.n_live_tup, 0) END, "
             "pg_total_relation_size(c.oid) FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
-            "WHERE c.oid = to_regclass(quote_ident(%s))", [table])[0]  # the name as stored: "Order Items" too
+            "WHERE c.oid = to_regclass(quote_ident(%s))",
+            [table],
+        )[0]  # the name as stored: "Order Items" too
         return TableStats(table, rows, size)
 
     def probe_query(self, sql: str, timeout_ms: int) -> list[tuple] | None:

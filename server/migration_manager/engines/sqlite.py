@@ -34,8 +34,11 @@ class SQLiteEngine:
         self.path = url.database
         self._lock_fd: int | None = None
         if self.path != ":memory:" and not Path(self.path).parent.exists():
-            raise connection_failed(url, FileNotFoundError(f"folder {Path(self.path).parent} does not exist"),
-                                    "Create the folder, or fix the path in the URL.")
+            raise connection_failed(
+                url,
+                FileNotFoundError(f"folder {Path(self.path).parent} does not exist"),
+                "Create the folder, or fix the path in the URL.",
+            )
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing is committed behind our back.
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -141,7 +144,9 @@ class SQLiteEngine:
         return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]))
 
     def tables(self) -> list[str]:
-        rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
         return [r[0] for r in rows]
 
     def table_stats(self, table: str) -> TableStats:

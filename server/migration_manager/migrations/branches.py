@@ -24,8 +24,17 @@ class Lineage:
     @cached_property
     def added(self) -> dict[str, str]:
         """File name -> the newest commit that added it (one `git log` for the whole folder)."""
-        out = _git(self.folder, "log", "--diff-filter=A", "--no-renames", "--format=%x00%H", "--name-only",
-                   "--relative", "--", ".")
+        out = _git(
+            self.folder,
+            "log",
+            "--diff-filter=A",
+            "--no-renames",
+            "--format=%x00%H",
+            "--name-only",
+            "--relative",
+            "--",
+            ".",
+        )
         found: dict[str, str] = {}
         commit = ""
         for line in (out or "").splitlines():

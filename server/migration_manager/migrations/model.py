@@ -44,7 +44,6 @@ class Migration:
     extra_paths: tuple[Path, ...] = field(default=())
     irreversible: str | None = None  # the DOWN says it cannot undo the UP (`-- irreversible: why`); "" = no reason
 
-
     @property
     def label(self) -> str:
         return f"{self.version}_{self.name}"

@@ -21,28 +21,41 @@ _TX_CONTROL = re.compile(r"^(begin|start\s+transaction|commit|end)(\s+(work|tran
 # Transaction control the runner cannot do as written (refused_transaction_control says why).
 _TX_ROLLBACK = re.compile(r"^(rollback|abort)\b(?!(\s+(work|transaction))?\s+to\b)", re.IGNORECASE)
 _TX_SAVEPOINT = re.compile(r"^(savepoint|release|rollback(\s+(work|transaction))?\s+to)\b", re.IGNORECASE)
-_TX_OPTIONS = re.compile(r"^((start\s+transaction|begin(\s+(work|transaction))?)\s+(isolation|read|deferrable|"
-                         r"not\s+deferrable|with)|(commit|end)(\s+(work|transaction))?\s+and)\b", re.IGNORECASE)
+_TX_OPTIONS = re.compile(
+    r"^((start\s+transaction|begin(\s+(work|transaction))?)\s+(isolation|read|deferrable|"
+    r"not\s+deferrable|with)|(commit|end)(\s+(work|transaction))?\s+and)\b",
+    re.IGNORECASE,
+)
 # SQLite's BEGIN DEFERRED / IMMEDIATE open the transaction the runner opens anyway (BEGIN IMMEDIATE): left out
 # like BEGIN. EXCLUSIVE also keeps readers out, which the runner's transaction does not: refused.
 _TX_SQLITE_BEGIN = re.compile(r"^begin\s+(deferred|immediate)(\s+transaction)?(\s*;)?$", re.IGNORECASE)
-_TX_SQLITE_REFUSED = [(re.compile(r"^begin\s+exclusive\b", re.IGNORECASE),
-                       "takes SQLite's EXCLUSIVE lock (no other connection may even read), but the runner opens its own "
-                       "transaction, BEGIN IMMEDIATE (others may still read): remove it, and stop the readers first if "
-                       "they must not see the change half-way")]
+_TX_SQLITE_REFUSED = [
+    (
+        re.compile(r"^begin\s+exclusive\b", re.IGNORECASE),
+        "takes SQLite's EXCLUSIVE lock (no other connection may even read), but the runner opens its own "
+        "transaction, BEGIN IMMEDIATE (others may still read): remove it, and stop the readers first if "
+        "they must not see the change half-way",
+    )
+]
 # MariaDB/MySQL session statements that take the commits away from the runner, which records each statement's
 # progress in the history table after it commits.
 _TX_MYSQL_REFUSED = [
-    (re.compile(r"^set\b.*?[\s,.@]autocommit\s*:?=", re.IGNORECASE),
-     "changes the session's autocommit, but the runner owns the commits (each statement commits with its progress "
-     "record; with autocommit off nothing would be): remove it"),
-    (re.compile(r"^(lock|unlock)\s+tables?\b", re.IGNORECASE),
-     "locks tables for the session, but the runner writes the history table between statements, which the server "
-     "refuses under LOCK TABLES (and LOCK TABLES commits what is open): remove the LOCK TABLES / UNLOCK TABLES lines "
-     "(a dump's, around its INSERTs); the migration lock keeps other runs out"),
-    (re.compile(r"^xa\b", re.IGNORECASE),
-     "is a distributed (XA) transaction, which the runner cannot take part in: it commits each statement itself. "
-     "Remove the XA statements"),
+    (
+        re.compile(r"^set\b.*?[\s,.@]autocommit\s*:?=", re.IGNORECASE),
+        "changes the session's autocommit, but the runner owns the commits (each statement commits with its progress "
+        "record; with autocommit off nothing would be): remove it",
+    ),
+    (
+        re.compile(r"^(lock|unlock)\s+tables?\b", re.IGNORECASE),
+        "locks tables for the session, but the runner writes the history table between statements, which the server "
+        "refuses under LOCK TABLES (and LOCK TABLES commits what is open): remove the LOCK TABLES / UNLOCK TABLES lines "
+        "(a dump's, around its INSERTs); the migration lock keeps other runs out",
+    ),
+    (
+        re.compile(r"^xa\b", re.IGNORECASE),
+        "is a distributed (XA) transaction, which the runner cannot take part in: it commits each statement itself. "
+        "Remove the XA statements",
+    ),
 ]
 _DELIMITER = re.compile(r"^\s*delimiter\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _ROUTINE = re.compile(
@@ -67,22 +80,40 @@ def _token_pattern(dialect: str) -> re.Pattern[str]:
         rf"|(?P<comment>--[^\n]*|/\*(?:[\s\S]*?\*/|[\s\S]*){hash_comment})"
         rf"|(?P<string>{single}|\"(?:\"\"|[^\"])*\"?|`(?:``|[^`])*`?{dollar})"
         r"|(?P<word>\w[\w$]*)"
-        r"|(?P<punct>[\s\S])")
+        r"|(?P<punct>[\s\S])"
+    )
 
 
 _TOKEN = {dialect: _token_pattern(dialect) for dialect in ("postgres", "mysql", "sqlite")}
 # A character that may start a string or a comment (normalize's fast path looks for none).
-_QUOTES_OR_COMMENTS = {"postgres": re.compile(r"['\"`$]|--|/\*"), "mysql": re.compile(r"['\"`#]|--|/\*"),
-                       "sqlite": re.compile(r"['\"`]|--|/\*")}
+_QUOTES_OR_COMMENTS = {
+    "postgres": re.compile(r"['\"`$]|--|/\*"),
+    "mysql": re.compile(r"['\"`#]|--|/\*"),
+    "sqlite": re.compile(r"['\"`]|--|/\*"),
+}
 # First words of the statements transaction control is made of (a statement starting otherwise is none).
-_TX_WORDS = {"begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "set", "lock", "unlock",
-             "xa"}
+_TX_WORDS = {
+    "begin",
+    "start",
+    "commit",
+    "end",
+    "rollback",
+    "abort",
+    "savepoint",
+    "release",
+    "set",
+    "lock",
+    "unlock",
+    "xa",
+}
 _FIRST_WORD = re.compile(r"\s*(\w*)")
 # One MySQL statement up to its ';' when nothing in it is left open: the lexer's strings, comments and backticks,
 # any other character but ';'. Possessive (*+, ++): each string ends where the lexer ends it, and no ';' inside a
 # string or a comment can end the statement on a second try when the first finds none.
-_PLAIN_STATEMENT = re.compile(r"""(?:[^;'"`#/-]++|'(?:\\[\s\S]?|''|[^'\\])*+'|"(?:""|[^"])*+"|`(?:``|[^`])*+`"""
-                              r"""|--[^\n]*+|/\*[\s\S]*?\*/|\#[^\n]*+|-(?!-)|/(?!\*))*+;""")
+_PLAIN_STATEMENT = re.compile(
+    r"""(?:[^;'"`#/-]++|'(?:\\[\s\S]?|''|[^'\\])*+'|"(?:""|[^"])*+"|`(?:``|[^`])*+`"""
+    r"""|--[^\n]*+|/\*[\s\S]*?\*/|\#[^\n]*+|-(?!-)|/(?!\*))*+;"""
+)
 # The word that makes a CREATE a routine with a BEGIN ... END body (_ROUTINE then reads the whole start).
 _ROUTINE_KINDS = ("procedure", "function", "trigger", "event")
 
@@ -118,8 +149,13 @@ def _single_spaced(statement: str, dialect: str) -> bool:
     """No comment, and no whitespace but single spaces (a one-line INSERT of a bulk load): normalize has
     nothing to remove or collapse, strings or not. Substring tests only: this runs for every statement
     read. (isprintable is False for every whitespace character but the space.)"""
-    return ("--" not in statement and "/*" not in statement and "  " not in statement and statement.isprintable()
-            and (dialect != "mysql" or "#" not in statement))
+    return (
+        "--" not in statement
+        and "/*" not in statement
+        and "  " not in statement
+        and statement.isprintable()
+        and (dialect != "mysql" or "#" not in statement)
+    )
 
 
 def _may_be_transaction_control(statement: str) -> bool:
@@ -142,11 +178,15 @@ def refused_transaction_control(statement: str, dialect: str, *, one_transaction
         return None
     text = normalize(statement, dialect)
     if _TX_ROLLBACK.match(text):
-        return ("undoes the transaction, but the runner owns the transaction: it would not undo the statements "
-                "before it, and they would be committed")
+        return (
+            "undoes the transaction, but the runner owns the transaction: it would not undo the statements "
+            "before it, and they would be committed"
+        )
     if _TX_SAVEPOINT.match(text) and not one_transaction:
-        return ("needs a transaction around it, and this script runs statement by statement (each one commits on "
-                "its own: MariaDB/MySQL, or a no-transaction migration)")
+        return (
+            "needs a transaction around it, and this script runs statement by statement (each one commits on "
+            "its own: MariaDB/MySQL, or a no-transaction migration)"
+        )
     if _TX_OPTIONS.match(text):
         return "asks for transaction options, but the runner starts and ends the transaction itself, without them"
     refused = {"sqlite": _TX_SQLITE_REFUSED, "mysql": _TX_MYSQL_REFUSED}.get(dialect, [])
@@ -186,7 +226,7 @@ def _split_postgres(sql: str) -> list[str]:
             raise MigrationFileError(f"Cannot split the SQL into statements: {exc}") from None
     statements, done = [], 0
     for piece in pieces:
-        statements += _split_like_psql(sql[done:piece.start])
+        statements += _split_like_psql(sql[done : piece.start])
         statements.append(sql[piece])
         done = piece.stop
     return statements + _split_like_psql(sql[done:])

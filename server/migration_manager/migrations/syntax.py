@@ -20,23 +20,53 @@ from pathlib import Path
 
 from .model import Migration, Script
 
-_ROUTINE = re.compile(r"^\s*create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b",
-                      re.IGNORECASE)
+_ROUTINE = re.compile(
+    r"^\s*create\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(procedure|function|trigger|event)\b", re.IGNORECASE
+)
 _SQLITE_SYNTAX = ("syntax error", "incomplete input", "unrecognized token")
 _SQLITE_NO_TABLE = re.compile(r"no such table: (.+)$")
 _SQLITE_TABLES_TRIED = 4
 # What may follow CREATE / DROP in MySQL; sqlglot reads anything else as an opaque command, typos included.
-_MYSQL_OBJECTS = {"table", "index", "view", "database", "schema", "procedure", "function", "trigger", "event", "user",
-                  "role", "sequence", "server", "tablespace", "temporary", "unique", "fulltext", "spatial", "or",
-                  "definer", "algorithm", "sql", "if", "online", "offline", "aggregate", "logfile", "package"}
+_MYSQL_OBJECTS = {
+    "table",
+    "index",
+    "view",
+    "database",
+    "schema",
+    "procedure",
+    "function",
+    "trigger",
+    "event",
+    "user",
+    "role",
+    "sequence",
+    "server",
+    "tablespace",
+    "temporary",
+    "unique",
+    "fulltext",
+    "spatial",
+    "or",
+    "definer",
+    "algorithm",
+    "sql",
+    "if",
+    "online",
+    "offline",
+    "aggregate",
+    "logfile",
+    "package",
+}
 _CREATE_OR_DROP = re.compile(r"^\s*(create|drop)\s+(?P<what>[a-z_]+)", re.IGNORECASE)
 # A statement's shape: its text with each '...' string and decimal number replaced by one placeholder, read as
 # sqlglot's MySQL tokenizer reads it (backslash escapes, doubled quotes; backticked names, "..." strings and
 # comments are kept whole, so no quote inside them is taken for a literal). Prefixed strings (x'..', _utf8'..')
 # and numbers touching a word or a dot are kept as written: their text may matter to the parser.
-_LITERALS = re.compile(r"""(?P<kept>`(?:``|[^`])*+`|"(?:\\[\s\S]|""|[^"\\])*+"|--[^\n]*+|\#[^\n]*+|/\*[\s\S]*?\*/)"""
-                       r"""|(?P<string>(?<![\w'])'(?:\\[\s\S]|''|[^'\\])*+')"""
-                       r"""|(?<![\w.])\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?![\w.])""")
+_LITERALS = re.compile(
+    r"""(?P<kept>`(?:``|[^`])*+`|"(?:\\[\s\S]|""|[^"\\])*+"|--[^\n]*+|\#[^\n]*+|/\*[\s\S]*?\*/)"""
+    r"""|(?P<string>(?<![\w'])'(?:\\[\s\S]|''|[^'\\])*+')"""
+    r"""|(?<![\w.])\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?![\w.])"""
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +88,9 @@ def syntax_errors(migration: Migration, dialect: str) -> list[str]:
     return [problem.describe() for problem in syntax_problems(migration, dialect)]
 
 
-def syntax_problems(migration: Migration, dialect: str, directions: tuple[str, ...] = ("up", "down")) -> list[SyntaxProblem]:
+def syntax_problems(
+    migration: Migration, dialect: str, directions: tuple[str, ...] = ("up", "down")
+) -> list[SyntaxProblem]:
     scripts = {"up": (migration.up, migration.path), "down": (migration.down, migration.down_path or migration.path)}
     problems = []
     with _statement_checker(dialect) as statement_error:
@@ -138,7 +170,7 @@ def _sqlite_error(statement: str, probe: sqlite3.Connection) -> tuple[str, int] 
                 return None
             # ALTER TABLE looks its table up before it reads the rest: give it one (kept for the next
             # statements: EXPLAIN never runs anything, so a probe table only spares later lookups), and read on.
-            probe.execute(f'CREATE TABLE {_sqlite_name(missing[1])} (_mm_probe)')
+            probe.execute(f"CREATE TABLE {_sqlite_name(missing[1])} (_mm_probe)")
     return None
 
 

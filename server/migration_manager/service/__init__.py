@@ -7,14 +7,33 @@ from .analyze import AnalyzeRequest, analyze
 from .backups import BackupRequest, RestoreRequest, backup, restore
 from .compare import CompareRequest, compare
 from .context import ProgressEvent, TargetRequest
-from .project_state import CreateRequest, create, history, status, validate
 from .migrate import ApplyRequest, RollbackRequest, apply, rollback
-from .resolve import BaselineRequest, ResolveRequest, baseline, resolve
+from .project_state import CreateRequest, create, history, status, validate
 from .rehearsal import TestReport, TestRequest, test
+from .resolve import BaselineRequest, ResolveRequest, baseline, resolve
 
 __all__ = [
-    "AnalyzeRequest", "analyze",
-    "ApplyRequest", "BaselineRequest", "baseline", "CompareRequest", "CreateRequest", "ProgressEvent", "ResolveRequest", "RollbackRequest",
-    "TargetRequest", "TestReport", "TestRequest", "apply", "compare", "create", "history", "resolve", "rollback", "status", "test", "validate",
+    "AnalyzeRequest",
+    "analyze",
+    "ApplyRequest",
+    "BaselineRequest",
+    "baseline",
+    "CompareRequest",
+    "CreateRequest",
+    "ProgressEvent",
+    "ResolveRequest",
+    "RollbackRequest",
+    "TargetRequest",
+    "TestReport",
+    "TestRequest",
+    "apply",
+    "compare",
+    "create",
+    "history",
+    "resolve",
+    "rollback",
+    "status",
+    "test",
+    "validate",
 ]
 __all__ += ["BackupRequest", "RestoreRequest", "backup", "restore"]

@@ -25,12 +25,16 @@ if TYPE_CHECKING:
 
 
 class AnalyzeRequest(TargetRequest):
-    version: str | None = Field(None, description="only this pending migration (the ones before it still shape "
-                                                  "the schema it sees); omit for all pending")
+    version: str | None = Field(
+        None,
+        description="only this pending migration (the ones before it still shape "
+        "the schema it sees); omit for all pending",
+    )
 
 
-def findings_for_plan(engine, migrations: list[Migration], direction: str = "up", *,
-                      lock_timeout_ms: int | None = None, rules=None) -> list[Finding]:
+def findings_for_plan(
+    engine, migrations: list[Migration], direction: str = "up", *, lock_timeout_ms: int | None = None, rules=None
+) -> list[Finding]:
     """Data-aware findings for these migrations run in this order in this direction (all rules, or `rules`)."""
     from ..analysis.findings import find
 
@@ -46,18 +50,28 @@ def analyze(request: AnalyzeRequest) -> AnalyzeReport:
         selected = _up_to(plan.pending, request.version, project.target.name)
         # The same verdicts as validate and apply: the schema simulation (errors confirmed on the server), then the
         # data-aware rules.
-        findings = schema_findings(conn, plan, selected) + (findings_for_plan(
-            conn.engine, selected, "up", lock_timeout_ms=project.settings.ddlLockTimeoutMs)
-            if project.settings.validation.safetyCheck else [])
+        findings = schema_findings(conn, plan, selected) + (
+            findings_for_plan(conn.engine, selected, "up", lock_timeout_ms=project.settings.ddlLockTimeoutMs)
+            if project.settings.validation.safetyCheck
+            else []
+        )
         shown = selected[-1:] if request.version else selected
         analyzed = [_analyzed(conn, m, findings) for m in shown]
         reasons = approval_reasons(conn, [f for m in analyzed for f in m.findings], [])
         server = conn.engine.server_version()
         impact = _impact(conn, selected, {m.version for m in shown})
     return AnalyzeReport(
-        environment=project.target.name, database=project.target.display_url, server_version=server,
-        dialect=project.dialect, migrations=analyzed, impact=impact, needs_approval=bool(reasons),
-        approval_reasons=reasons, summary=_summary(analyzed), next_action=_next_action(analyzed, reasons))
+        environment=project.target.name,
+        database=project.target.display_url,
+        server_version=server,
+        dialect=project.dialect,
+        migrations=analyzed,
+        impact=impact,
+        needs_approval=bool(reasons),
+        approval_reasons=reasons,
+        summary=_summary(analyzed),
+        next_action=_next_action(analyzed, reasons),
+    )
 
 
 def _impact(conn, selected: list[Migration], shown: set[str]) -> list[StatementImpact]:
@@ -67,8 +81,7 @@ def _impact(conn, selected: list[Migration], shown: set[str]) -> list[StatementI
     from ..analysis.impact.plan import impact_for_plan
 
     history = (conn.history.table, conn.history.log_table)
-    found = impact_for_plan(conn.engine, selected, "up", window=conn.project.target.maintenance_window,
-                            exclude=history)
+    found = impact_for_plan(conn.engine, selected, "up", window=conn.project.target.maintenance_window, exclude=history)
     return [item for item in found if item.migration in shown]
 
 
@@ -76,8 +89,11 @@ def _up_to(pending: list[Migration], version: str | None, where: str) -> list[Mi
     if version is None:
         return pending
     if not any(version_key(m.version) == version_key(version) for m in pending):
-        raise MigrationFileError(f"Version {version} is not pending on {where}.", state="Nothing was analyzed.",
-                                 next_step="`db-migrate status` lists the pending versions.")
+        raise MigrationFileError(
+            f"Version {version} is not pending on {where}.",
+            state="Nothing was analyzed.",
+            next_step="`db-migrate status` lists the pending versions.",
+        )
     return [m for m in pending if version_key(m.version) <= version_key(version)]
 
 
@@ -87,8 +103,11 @@ def _script_to_check(engine, migration: Migration, direction: str) -> ScriptToCh
     script: Script | None = migration.up if direction == "up" else migration.down
     if script is None or not script.statements:
         return None  # Python migrations are judged when they run; nothing to read here
-    transactional = (engine.caps.transactional_ddl and not script.no_transaction
-                     and not any(engine.needs_autocommit(s) for s in script.statements))
+    transactional = (
+        engine.caps.transactional_ddl
+        and not script.no_transaction
+        and not any(engine.needs_autocommit(s) for s in script.statements)
+    )
     return ScriptToCheck(migration.version, direction, script.statements, transactional)
 
 
@@ -97,11 +116,22 @@ def _analyzed(conn, migration: Migration, findings: list[Finding]) -> AnalyzedMi
 
     run = plan_run(conn, migration.version, migration.name, "up", migration.up)
     operations = script_operations(migration.up.statements, conn.project.dialect)
-    statements = [AnalyzedStatement(index=s.index, sql=s.sql, outside_transaction=s.outside_transaction,
-                                    operations=[o.kind for o in operations if o.statement_index == s.index])
-                  for s in run.statements]
-    return AnalyzedMigration(version=migration.version, name=migration.name, mode=run.mode, statements=statements,
-                             findings=[f for f in findings if f.migration == migration.version])
+    statements = [
+        AnalyzedStatement(
+            index=s.index,
+            sql=s.sql,
+            outside_transaction=s.outside_transaction,
+            operations=[o.kind for o in operations if o.statement_index == s.index],
+        )
+        for s in run.statements
+    ]
+    return AnalyzedMigration(
+        version=migration.version,
+        name=migration.name,
+        mode=run.mode,
+        statements=statements,
+        findings=[f for f in findings if f.migration == migration.version],
+    )
 
 
 def _summary(migrations: list[AnalyzedMigration]) -> dict[str, int]:
@@ -115,8 +145,10 @@ def _next_action(migrations: list[AnalyzedMigration], reasons: list[str]) -> str
     if not migrations:
         return "Nothing is pending. Create the next migration with db-migrate create NAME"
     if any(f.blocks for m in migrations for f in m.findings):
-        return ("Fix the dangerous findings (each has a recommendation and often a safe rewrite), or apply with a "
-                "human's approval: db-migrate apply --dry-run, then db-migrate apply")
+        return (
+            "Fix the dangerous findings (each has a recommendation and often a safe rewrite), or apply with a "
+            "human's approval: db-migrate apply --dry-run, then db-migrate apply"
+        )
     if reasons:
         return "db-migrate apply --dry-run, then db-migrate apply (a human approves it)"
     return "db-migrate apply --dry-run, then db-migrate apply"

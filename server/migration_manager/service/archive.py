@@ -15,12 +15,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ..analysis.operations import statement_operations
+from ..analysis.schema import key
 from ..archive import MAY_DESTROY, MAY_RECREATE, PREFIX, ArchiveStep
-from ..archive.plan import (DESTRUCTIVE, RECREATING, archive_steps, create_sql, dialect_sql, drop_sql, recreated,
-                            restorable, restore_sql)
+from ..archive.plan import (
+    DESTRUCTIVE,
+    RECREATING,
+    archive_steps,
+    create_sql,
+    dialect_sql,
+    drop_sql,
+    recreated,
+    restorable,
+    restore_sql,
+)
 from ..history import as_utc, utcnow
 from ..migrations.model import Script
-from ..analysis.schema import key
 from ..reports import MigrationRun, RunReport, StatementRun
 from .context import Connection
 
@@ -76,16 +85,22 @@ class Archiver:
     def _destroyed(self, statement: StatementRun) -> list:
         if not MAY_DESTROY.search(statement.sql):  # most statements: no parse
             return []
-        return [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
-                if op.kind in DESTRUCTIVE]
+        return [
+            op
+            for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
+            if op.kind in DESTRUCTIVE
+        ]
 
     def idle(self, statements: list[StatementRun]) -> bool:
         """Nothing to archive before, nor to put back after, any of these statements: they may run without the
         hook between them (sent together)."""
         if not self.enabled:
             return True
-        return not self._pending and not self._due and not (
-            self.archive_new and any(self._destroyed(s) for s in statements))
+        return (
+            not self._pending
+            and not self._due
+            and not (self.archive_new and any(self._destroyed(s) for s in statements))
+        )
 
     def _empty(self, table: str) -> bool:
         return not self.engine.query(f"SELECT 1 FROM {dialect_sql(self.engine.dialect).quote(table)} LIMIT 1")
@@ -97,9 +112,11 @@ class Archiver:
         # in the table (the snapshot found it), so a fresh copy replaces the old one. An archive kept
         # because some of its rows could not be put back is never replaced: they exist nowhere else.
         if self.engine.table_exists(step.archive_table) and _last_action(self.conn, step) == "archive-kept":
-            raise ArchiveKept(f"the archive table {step.archive_table} (same migration, direction and statement) "
-                              "still holds rows an earlier run could not put back (event log: archive-kept). Look at "
-                              "those rows, keep what you need, drop the table, then run the command again")
+            raise ArchiveKept(
+                f"the archive table {step.archive_table} (same migration, direction and statement) "
+                "still holds rows an earlier run could not put back (event log: archive-kept). Look at "
+                "those rows, keep what you need, drop the table, then run the command again"
+            )
         self.engine.execute(drop_sql(step, self.engine.dialect))
         for sql in step.sql:
             self.engine.execute(sql)
@@ -120,8 +137,11 @@ class Archiver:
     def after(self, statement: StatementRun) -> None:
         if not self.enabled or not MAY_RECREATE.search(statement.sql):
             return
-        ops = [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
-               if op.kind in RECREATING]
+        ops = [
+            op
+            for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
+            if op.kind in RECREATING
+        ]
         due = [a for a in self._pending if recreated(ops, a)] if ops else []
         if not due:
             return
@@ -153,16 +173,21 @@ class Archiver:
         for archived in restored:
             try:
                 self.engine.execute(drop_sql(archived, self.engine.dialect))
-            except Exception:  # noqa: BLE001 - outside a transaction the rows are back already
+            except Exception:
                 if self.run.mode != "per-statement":
                     raise  # inside the migration's transaction: it fails and rolls back as a whole
                 step = next(s for s in [*self.made, *self._finished] if s.archive_table == archived.archive_table)
-                step.note = "; ".join(filter(None, [step.note, "the archive table could not be dropped "
-                                                    "(`db-migrate backup prune` removes it)"]))
+                step.note = "; ".join(
+                    filter(
+                        None,
+                        [step.note, "the archive table could not be dropped (`db-migrate backup prune` removes it)"],
+                    )
+                )
 
     def _restore(self, archived: ArchiveStep, snapshot, index: int) -> ArchiveStep:
-        step = archived.model_copy(update={"action": "restore", "statement_index": index, "rows": None,
-                                           "sql": [], "note": ""})
+        step = archived.model_copy(
+            update={"action": "restore", "statement_index": index, "rows": None, "sql": [], "note": ""}
+        )
         why = restorable(archived, snapshot)
         if why:
             step.action, step.note = "not-restored", f"{why}: the archive {archived.archive_table} is kept"
@@ -172,10 +197,12 @@ class Archiver:
         step.sql = restore_sql(archived, table, self.engine.dialect, empty)
         if not step.sql:
             step.action = "not-restored"
-            step.note = (f"{archived.table} has no key and the migration's own statements already put rows in it: "
-                         f"the {archived.rows} archived rows cannot be told apart from them, so none is added; the "
-                         f"archive {archived.archive_table} is kept (compare it with {archived.table} and insert the "
-                         "missing rows by hand)")
+            step.note = (
+                f"{archived.table} has no key and the migration's own statements already put rows in it: "
+                f"the {archived.rows} archived rows cannot be told apart from them, so none is added; the "
+                f"archive {archived.archive_table} is kept (compare it with {archived.table} and insert the "
+                "missing rows by hand)"
+            )
             self._log("archive-kept", step)
             return step
         if archived.what == "table":
@@ -198,11 +225,19 @@ class Archiver:
     @staticmethod
     def _restore_note(archived: ArchiveStep, step: ArchiveStep) -> str:
         left = (archived.rows or 0) - step.rows
-        notes = [f"{step.rows_present} of these rows were already made by the migration's own statements: they "
-                 "were given their archived values"] if step.rows_present else []
+        notes = (
+            [
+                f"{step.rows_present} of these rows were already made by the migration's own statements: they "
+                "were given their archived values"
+            ]
+            if step.rows_present
+            else []
+        )
         if left and archived.what == "table":
-            notes.append(f"{left} archived row(s) not put back: a row of {archived.table} made by the migration has "
-                         f"the same unique key; the archive {archived.archive_table} keeps them")
+            notes.append(
+                f"{left} archived row(s) not put back: a row of {archived.table} made by the migration has "
+                f"the same unique key; the archive {archived.archive_table} keeps them"
+            )
         elif left:
             notes.append(f"{left} archived row(s) no longer exist in {archived.table}")
         return "; ".join(notes)
@@ -227,16 +262,20 @@ class Archiver:
 
 
 def cannot_archive_note(step: ArchiveStep, backup: bool) -> str:
-    where = ("the pre-migration backup holds them" if backup else
-             "no backup holds them (autoBackup is off): take one first (`db-migrate backup create`)")
+    where = (
+        "the pre-migration backup holds them"
+        if backup
+        else "no backup holds them (autoBackup is off): take one first (`db-migrate backup create`)"
+    )
     return f"values of {step.target} cannot be archived by key: no primary key or unique NOT NULL key; {where}"
 
 
 # ---- the event log -----------------------------------------------------------------------------
 def log_event(conn: Connection, step: ArchiveStep, action: str, name: str | None, **fields) -> None:
     """Write an archive event; the command's copy of the live archives is read again on next use."""
-    conn.history.log(step.version, name, action, "ok", author=conn.project.author(), detail=event_detail(step),
-                     **fields)
+    conn.history.log(
+        step.version, name, action, "ok", author=conn.project.author(), detail=event_detail(step), **fields
+    )
     conn.live_archives = None
 
 
@@ -258,13 +297,15 @@ def archive_events(conn: Connection, version: str | None = None) -> list[tuple[s
         return []
     p = conn.engine.param
     where = f"action IN ({', '.join([p] * len(EVENTS))})" + (f" AND version = {p}" if version else "")
-    rows = conn.engine.query(f"SELECT action, detail, at FROM {log} WHERE {where} ORDER BY id",
-                             [*EVENTS, *([version] if version else [])])
+    rows = conn.engine.query(
+        f"SELECT action, detail, at FROM {log} WHERE {where} ORDER BY id", [*EVENTS, *([version] if version else [])]
+    )
     return [(action, _step_of(detail), at) for action, detail, at in rows if detail]
 
 
-def live_archives(conn: Connection, version: str | None = None, *,
-                  kept: bool = False) -> list[tuple[ArchiveStep, object]]:
+def live_archives(
+    conn: Connection, version: str | None = None, *, kept: bool = False
+) -> list[tuple[ArchiveStep, object]]:
     """Archives made and not yet restored, discarded or dropped, whose table still exists (kept=True: every
     archive table still there, also those kept after a restore that could not put every row back)."""
     alive: dict[str, tuple[ArchiveStep, object]] = {}
@@ -336,13 +377,19 @@ def mark_archived(report: RunReport, *, emergency: bool = False) -> None:
     for finding in report.findings:
         kept = _archive_of(runs, finding.migration, finding) if finding.rule in LOSS_RULES else None
         if kept:
-            back = f"a rollback of {finding.migration}" if finding.direction == "up" else f"applying {finding.migration} again"
+            back = (
+                f"a rollback of {finding.migration}"
+                if finding.direction == "up"
+                else f"applying {finding.migration} again"
+            )
             finding.message += f" They are archived first into {kept}: {back} puts them back."
     if report.rollback_plan is None:
         return
     if emergency:
-        report.rollback_plan.notes.append("--emergency: nothing the DOWN destroys is archived first "
-                                          "(rollback.archiveDestroyedData is skipped, like the backup)")
+        report.rollback_plan.notes.append(
+            "--emergency: nothing the DOWN destroys is archived first "
+            "(rollback.archiveDestroyedData is skipped, like the backup)"
+        )
         return
     for step in report.rollback_plan.steps:
         for loss in step.destroys:
@@ -391,8 +438,9 @@ def _rows(conn: Connection, table: str) -> int:
 
 
 def _planned_restore(conn: Connection, replay, archived: ArchiveStep, index: int) -> ArchiveStep:
-    step = archived.model_copy(update={"action": "restore", "statement_index": index, "rows": None,
-                                       "rows_estimate": archived.rows, "note": ""})
+    step = archived.model_copy(
+        update={"action": "restore", "statement_index": index, "rows": None, "rows_estimate": archived.rows, "note": ""}
+    )
     why = restorable(archived, replay.schema)
     if why:
         step.action, step.note = "not-restored", f"{why}: the archive {archived.archive_table} is kept"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -59,8 +59,9 @@ def backup(request: BackupRequest, progress: Progress | None = None) -> BackupRe
         with connect(project, lock=True) as conn:  # under the lock: no migration runs half-way through it
             refuse_partly_restored(conn)  # a backup of half a database would look like a good one
             current = current_version(conn)
-            report.backups = [take_backup(conn, reason="manual", version_before=current, version_after=current,
-                                          progress=progress)]
+            report.backups = [
+                take_backup(conn, reason="manual", version_before=current, version_after=current, progress=progress)
+            ]
         report.message = f"Backup {report.backups[0].id} written ({report.backups[0].size_bytes:,} bytes)."
     return report
 
@@ -74,8 +75,13 @@ def _prune(project: Project, store: BackupStore, request: BackupRequest, report:
     keep_days = project.settings.rollback.keepBackups
     with connect(project, lock=True) as conn:  # under the lock: never an archive a running rollback reads
         report.plan_id = hashlib.sha256(f"{project.target.name}|prune|{keep_days}".encode()).hexdigest()[:16]
-        if stop_for_environment_approval(conn, report, request, "Approval needed to delete the backups and archive "
-                                         f"tables older than rollback.keepBackups = {keep_days} day(s)."):
+        if stop_for_environment_approval(
+            conn,
+            report,
+            request,
+            "Approval needed to delete the backups and archive "
+            f"tables older than rollback.keepBackups = {keep_days} day(s).",
+        ):
             return
         report.backups = store.prune()
         report.archives_dropped = prune_archives(conn, keep_days)
@@ -89,8 +95,15 @@ def store_of(project: Project) -> BackupStore:
     return BackupStore(root if root.is_absolute() else project.dir / root)
 
 
-def take_backup(conn: Connection, *, reason: str, version_before: str | None, version_after: str | None,
-                tables: list[str] | None = None, progress: Progress | None = None) -> Manifest:
+def take_backup(
+    conn: Connection,
+    *,
+    reason: str,
+    version_before: str | None,
+    version_after: str | None,
+    tables: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
     """Back up the target (whole, or only `tables`) and write its manifest. Raises BackupFailed."""
     project, engine = conn.project, conn.engine
     module = module_for(engine.dialect)
@@ -108,18 +121,33 @@ def take_backup(conn: Connection, *, reason: str, version_before: str | None, ve
         dump = module.backup(engine, folder, None if tables is None else [t for t in tables if t in existing])
         path = folder / dump.file
         manifest = Manifest(
-            id=backup_id, environment=project.target.name, database=project.target.display_url,
-            dialect=engine.dialect, server_version=engine.server_version(), version_before=version_before,
-            version_after=version_after, reason=reason, tool=dump.tool, command=redact(dump.command),
-            format=dump.format, scope="tables" if tables is not None else "whole", tables=tables or [],
-            file=dump.file, size_bytes=size_of(path), sha256=sha256_of(path), created_at=created_at,
-            expires_at=expiry(created_at, project.settings.rollback.keepBackups))
+            id=backup_id,
+            environment=project.target.name,
+            database=project.target.display_url,
+            dialect=engine.dialect,
+            server_version=engine.server_version(),
+            version_before=version_before,
+            version_after=version_after,
+            reason=reason,
+            tool=dump.tool,
+            command=redact(dump.command),
+            format=dump.format,
+            scope="tables" if tables is not None else "whole",
+            tables=tables or [],
+            file=dump.file,
+            size_bytes=size_of(path),
+            sha256=sha256_of(path),
+            created_at=created_at,
+            expires_at=expiry(created_at, project.settings.rollback.keepBackups),
+        )
         store.save(manifest)
     except OSError as exc:  # disk full or folder gone while writing
         store.discard(backup_id)
-        raise BackupFailed(f"Could not write the backup to {store.root}: {exc.strerror or exc}.",
-                           state="Nothing was changed.",
-                           next_step="Free some space or set backupDir to a writable, larger disk.") from None
+        raise BackupFailed(
+            f"Could not write the backup to {store.root}: {exc.strerror or exc}.",
+            state="Nothing was changed.",
+            next_step="Free some space or set backupDir to a writable, larger disk.",
+        ) from None
     except BaseException:
         store.discard(backup_id)  # never leave a half-written backup that looks usable
         raise
@@ -137,8 +165,11 @@ def restore(request: RestoreRequest, progress: Progress | None = None) -> Restor
     into = request.into_url is not None
     target = _into_target(request.into_url) if into else project.target
     if parse_url(target.url).kind != manifest.dialect:
-        raise RestoreFailed(f"Backup {manifest.id} is a {manifest.dialect} backup; {target.display_url} is not.",
-                            state="Nothing was changed.", next_step="Restore it into a database of the same kind.")
+        raise RestoreFailed(
+            f"Backup {manifest.id} is a {manifest.dialect} backup; {target.display_url} is not.",
+            state="Nothing was changed.",
+            next_step="Restore it into a database of the same kind.",
+        )
     with connect(replace(project, target=target), lock=not request.dry_run) as conn:
         report = _restore_plan(conn, manifest, into, request)
         if report.outcome != "done":
@@ -149,8 +180,10 @@ def restore(request: RestoreRequest, progress: Progress | None = None) -> Restor
         restore_backup(conn, manifest, into_empty=into)
         report.duration_ms = int((time.monotonic() - started) * 1000)
         report.version_after = current_version(conn)
-        report.message = (f"Restored backup {manifest.id} (taken {manifest.created_at:%Y-%m-%d %H:%M:%S} UTC at "
-                          f"version {manifest.version_before or '(none)'}) into {target.display_url}.")
+        report.message = (
+            f"Restored backup {manifest.id} (taken {manifest.created_at:%Y-%m-%d %H:%M:%S} UTC at "
+            f"version {manifest.version_before or '(none)'}) into {target.display_url}."
+        )
         if not into:
             _log(conn, manifest, "restore", "ok", f"restored backup {manifest.id}")
         return report
@@ -159,20 +192,30 @@ def restore(request: RestoreRequest, progress: Progress | None = None) -> Restor
 def _restore_plan(conn: Connection, manifest: Manifest, into: bool, request: RestoreRequest) -> RestoreReport:
     target = conn.project.target
     digest = hashlib.sha256(f"{target.name}|restore|{manifest.id}|{manifest.sha256}|{into}".encode()).hexdigest()
-    report = RestoreReport(environment=target.name, database=target.display_url, plan_id=digest[:16],
-                           outcome="dry-run" if request.dry_run else "done", backup=manifest,
-                           checksum_verified=True, into=into, version_before=current_version(conn))
+    report = RestoreReport(
+        environment=target.name,
+        database=target.display_url,
+        plan_id=digest[:16],
+        outcome="dry-run" if request.dry_run else "done",
+        backup=manifest,
+        checksum_verified=True,
+        into=into,
+        version_before=current_version(conn),
+    )
     if into:
         if conn.engine.tables():
-            raise RestoreFailed(f"{target.display_url} is not empty; --into only restores into an empty database.",
-                                state="Nothing was changed.",
-                                next_step="Create a new database (e.g. `createdb inspect_copy`) and pass its URL.")
+            raise RestoreFailed(
+                f"{target.display_url} is not empty; --into only restores into an empty database.",
+                state="Nothing was changed.",
+                next_step="Create a new database (e.g. `createdb inspect_copy`) and pass its URL.",
+            )
     else:
         what = "only the tables " + ", ".join(manifest.tables) if manifest.scope == "tables" else "everything"
         report.approval_reasons.append(
             f"restore replaces {what} in {target.display_url} with backup {manifest.id} taken "
             f"{manifest.created_at:%Y-%m-%d %H:%M:%S} UTC (version {manifest.version_before or '(none)'}): "
-            "every change made since then is lost")
+            "every change made since then is lost"
+        )
         if target.require_approval:
             report.approval_reasons.append(f"environment '{target.name}' requires approval (requireApproval)")
     stop_for_approval(conn, report, request, window=not into)  # --into changes no environment
@@ -190,15 +233,18 @@ def restore_backup(conn: Connection, manifest: Manifest, *, into_empty: bool = F
     kept = [] if into_empty else _events_to_keep(conn, manifest.created_at)
     marked = not into_empty and not module.ATOMIC_RESTORE
     if marked:
-        restore_mark.write(conn.engine, restore_mark.RestoreMark(
-            manifest.id, utcnow().isoformat(timespec="seconds"), conn.project.author(), kept))
+        restore_mark.write(
+            conn.engine,
+            restore_mark.RestoreMark(manifest.id, utcnow().isoformat(timespec="seconds"), conn.project.author(), kept),
+        )
     module.restore(conn.engine, store.artifact(manifest), manifest, into_empty=into_empty)
     if kept:
         conn.history.ensure()
         placeholders = ", ".join([conn.engine.param] * len(EVENT_COLUMNS))
         for row in kept:
             conn.engine.execute(
-                f"INSERT INTO {conn.history.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", list(row))
+                f"INSERT INTO {conn.history.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", list(row)
+            )
     if marked:
         restore_mark.clear(conn.engine)
 
@@ -211,8 +257,14 @@ def _events_to_keep(conn: Connection, moment: datetime) -> list[list]:
         return earlier.events
     if not conn.history.engine.table_exists(conn.history.log_table):
         return []
-    return [list(row) for row in conn.engine.query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM {conn.history.log_table} "
-                                                   f"WHERE at >= {conn.engine.param} ORDER BY id", [moment])]
+    return [
+        list(row)
+        for row in conn.engine.query(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM {conn.history.log_table} "
+            f"WHERE at >= {conn.engine.param} ORDER BY id",
+            [moment],
+        )
+    ]
 
 
 def unfinished_restore(conn: Connection, holder: str | None = None) -> RestoreFailed | None:
@@ -221,19 +273,24 @@ def unfinished_restore(conn: Connection, holder: str | None = None) -> RestoreFa
     mark = restore_mark.read(conn.engine)
     if mark is None:
         return None
-    started = f"The restore of backup {mark.backup_id} into {conn.project.target.display_url} started at " \
-              f"{mark.started_at} UTC by {mark.started_by}"
+    started = (
+        f"The restore of backup {mark.backup_id} into {conn.project.target.display_url} started at "
+        f"{mark.started_at} UTC by {mark.started_by}"
+    )
     if holder:
-        return RestoreFailed(f"{started} and is running now (the migration lock is held by {holder}).",
-                             state="PARTLY RESTORED until it completes: tables are being dropped and reloaded.",
-                             next_step="Wait for it, then run `db-migrate status` again.")
+        return RestoreFailed(
+            f"{started} and is running now (the migration lock is held by {holder}).",
+            state="PARTLY RESTORED until it completes: tables are being dropped and reloaded.",
+            next_step="Wait for it, then run `db-migrate status` again.",
+        )
     return RestoreFailed(
         f"{started} and did not complete (its process was killed or lost its connection).",
         state="PARTLY RESTORED: every table the backup covers was dropped and only part of the dump was loaded "
         "again (MariaDB cannot restore in one transaction), so the tables and the history shown are incomplete. "
         "The backup file is intact.",
         next_step=f"Run `db-migrate restore {mark.backup_id}` again: it loads the whole backup. Until it completes, "
-        "apply, rollback, resolve, baseline, test and backup create refuse to run.")
+        "apply, rollback, resolve, baseline, test and backup create refuse to run.",
+    )
 
 
 def refuse_partly_restored(conn: Connection) -> None:
@@ -245,8 +302,7 @@ def refuse_partly_restored(conn: Connection) -> None:
 def _log(conn: Connection, manifest: Manifest, action: str, outcome: str, detail: str) -> None:
     if not conn.engine.table_exists(conn.history.log_table):
         return  # the backup predates the history tables: the restore must not add them
-    conn.history.log(manifest.version_before or "-", None, action, outcome, author=conn.project.author(),
-                     detail=detail)
+    conn.history.log(manifest.version_before or "-", None, action, outcome, author=conn.project.author(), detail=detail)
 
 
 def _into_target(url: str) -> Target:
@@ -272,22 +328,28 @@ def point_in_time(project: Project, request: RestoreRequest) -> RestoreReport:
             raise pitr.refusal(settings, server)
         steps = pitr.steps(settings, moment, engine.url.port or 5432)
     return RestoreReport(
-        environment=project.target.name, database=project.target.display_url, outcome="manual-steps",
+        environment=project.target.name,
+        database=project.target.display_url,
+        outcome="manual-steps",
         plan_id=hashlib.sha256(f"{project.target.name}|pitr|{moment.isoformat()}".encode()).hexdigest()[:16],
         steps=steps,
         message=f"WAL archiving is on ({settings.get('archive_command') or settings.get('archive_library')}). "
         f"A point-in-time restore to {moment.isoformat()} replays a base backup plus the archived WAL into a NEW data "
         "directory on the database host, as the postgres OS user; migration-manager does not run these steps "
-        "itself (it has no access to the server's files). Nothing was changed.")
+        "itself (it has no access to the server's files). Nothing was changed.",
+    )
 
 
 def _moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"'{text}' is not a moment I can read.", state="Nothing was changed.",
-                          next_step="Write it like '2026-01-15 09:30:00' (UTC) or '2026-01-15T09:30:00+01:00'.") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        raise ConfigError(
+            f"'{text}' is not a moment I can read.",
+            state="Nothing was changed.",
+            next_step="Write it like '2026-01-15 09:30:00' (UTC) or '2026-01-15T09:30:00+01:00'.",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def current_version(conn: Connection) -> str | None:
@@ -308,9 +370,14 @@ def backup_before_change(conn: Connection, report, scripts: list, progress: Prog
     they touch nothing else; otherwise the whole database."""
     if not conn.project.settings.autoBackup:
         return None
-    manifest = take_backup(conn, reason=report.action, version_before=report.version_before,
-                           version_after=report.version_after, tables=touched_tables(conn, scripts),
-                           progress=progress)
+    manifest = take_backup(
+        conn,
+        reason=report.action,
+        version_before=report.version_before,
+        version_after=report.version_after,
+        tables=touched_tables(conn, scripts),
+        progress=progress,
+    )
     report.backup_id = manifest.id
     return manifest
 

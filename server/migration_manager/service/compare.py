@@ -34,8 +34,10 @@ def compare(request: CompareRequest) -> CompareReport:
             states[name][migration.version] = "edited"
     versions = sorted({m.version for m in migrations} | {v for s in states.values() for v in s}, key=version_key)
     labels = {m.version: m.name for m in migrations}
-    rows = [CompareRow(version=v, name=labels.get(v, "(no file)"),
-                       states={n: states[n].get(v, "pending") for n in states}) for v in versions]
+    rows = [
+        CompareRow(version=v, name=labels.get(v, "(no file)"), states={n: states[n].get(v, "pending") for n in states})
+        for v in versions
+    ]
     return CompareReport(environments=list(states), rows=rows, summary=_summary(states, versions), errors=errors)
 
 
@@ -44,7 +46,8 @@ def _summary(states: dict[str, dict[str, str]], versions: list[str]) -> list[str
         return ["No environment could be read."]
     counts = {n: sum(1 for v in versions if s.get(v) == "applied") for n, s in states.items()}
     ahead = max(counts.values())
-    lines = [f"{n} is {ahead - c} migration(s) behind the most advanced environment" for n, c in counts.items()
-             if c < ahead]
+    lines = [
+        f"{n} is {ahead - c} migration(s) behind the most advanced environment" for n, c in counts.items() if c < ahead
+    ]
     lines += [f"{n} has a {st} migration: {v}" for n, s in states.items() for v, st in s.items() if st != "applied"]
     return lines or ["All environments are at the same version."]

@@ -57,6 +57,7 @@ def check_steps(progress: Progress | None, names: list[str]) -> Callable[[], Non
         index, name = next(started)
         if progress:
             progress(ProgressEvent(phase="check", message=name, migration_index=index, migration_total=len(names)))
+
     return step
 
 

@@ -31,8 +31,11 @@ class StatementCheck(BaseModel):
     evidence: str
 
     def explain(self) -> str:
-        said = {"completed": "had completed on the server before the process died",
-                "not-run": "had not taken effect", "unknown": "cannot be checked against the schema"}[self.verdict]
+        said = {
+            "completed": "had completed on the server before the process died",
+            "not-run": "had not taken effect",
+            "unknown": "cannot be checked against the schema",
+        }[self.verdict]
         return f"The live schema shows that statement {self.index} ({_short(self.statement)}) {said}: {self.evidence}."
 
 
@@ -46,8 +49,12 @@ def check_unrecorded_statement(conn: Connection, row: HistoryRow, statements: tu
     seen = [_effect(op, snapshot) for op in operations]
     verdicts = {verdict for verdict, _ in seen}
     verdict: Verdict = verdicts.pop() if len(verdicts) == 1 else "unknown"
-    return StatementCheck(index=index, statement=statements[index - 1], verdict=verdict,
-                          evidence="; ".join(evidence for _, evidence in seen))
+    return StatementCheck(
+        index=index,
+        statement=statements[index - 1],
+        verdict=verdict,
+        evidence="; ".join(evidence for _, evidence in seen),
+    )
 
 
 def _effect(op: Operation, schema: Snapshot) -> tuple[Verdict, str]:
@@ -56,16 +63,22 @@ def _effect(op: Operation, schema: Snapshot) -> tuple[Verdict, str]:
     if op.kind in ("create_table", "drop_table"):
         return _presence(table is not None, op.kind == "create_table", f"table {op.table}")
     if op.kind == "rename_table":
-        return _presence(schema.table(op.new_name or "") is not None and table is None, True,
-                         f"table {op.table} renamed to {op.new_name}")
+        return _presence(
+            schema.table(op.new_name or "") is not None and table is None,
+            True,
+            f"table {op.table} renamed to {op.new_name}",
+        )
     if table is None:
         return "unknown", f"table {op.table} is not in the schema"
     column = table.column(op.column) if op.column else None
     if op.kind in ("add_column", "drop_column"):
         return _presence(column is not None, op.kind == "add_column", f"column {where}")
     if op.kind == "rename_column":
-        return _presence(table.column(op.new_name or "") is not None and column is None, True,
-                         f"column {where} renamed to {op.new_name}")
+        return _presence(
+            table.column(op.new_name or "") is not None and column is None,
+            True,
+            f"column {where} renamed to {op.new_name}",
+        )
     if op.kind in ("create_index", "drop_index") and op.index_name:
         return _presence(key(op.index_name) in table.indexes, op.kind == "create_index", f"index {op.index_name}")
     if op.kind in ("add_constraint", "drop_constraint") and op.constraint_name:

@@ -20,8 +20,16 @@ from .context import Connection, Progress, TargetRequest, check_steps, connect, 
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, committed_statements, outside_statement_failure, plan_run
-from .safety import (approval_reasons, findings_for, plan_id, refuse_errors, schema_findings, stop_for_approval,
-                     syntax_findings, window_open)
+from .safety import (
+    approval_reasons,
+    findings_for,
+    plan_id,
+    refuse_errors,
+    schema_findings,
+    stop_for_approval,
+    syntax_findings,
+    window_open,
+)
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
@@ -44,15 +52,26 @@ class RollbackRequest(TargetRequest):
     approved: bool = False
     approved_plan_id: str | None = None
     outside_window: bool = False
-    emergency: bool = Field(False, description="as fast as the database allows: no analysis, no schema validation, "
-                            "no row counts or time estimate, no autoBackup; still locked, recorded and approval-gated")
+    emergency: bool = Field(
+        False,
+        description="as fast as the database allows: no analysis, no schema validation, "
+        "no row counts or time estimate, no autoBackup; still locked, recorded and approval-gated",
+    )
 
 
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
     from .archive import mark_archived, plan_archives  # reads SQL with sqlglot, which status and history never load
 
-    step = check_steps(progress, ["reading the migration files", "reading the history", "checking the SQL syntax",
-                                  "replaying the pending migrations on the live schema", "running the rules"])
+    step = check_steps(
+        progress,
+        [
+            "reading the migration files",
+            "reading the history",
+            "checking the SQL syntax",
+            "replaying the pending migrations on the live schema",
+            "running the rules",
+        ],
+    )
     step()
     project = open_project(request)
     migrations = project.read_migrations()
@@ -80,8 +99,9 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         if _stop_for_approval(conn, report, request, []):
             return report
         backup = backup_before_change(conn, report, [m.up for m in selected], progress)
-        execute_runs(conn, report, progress,
-                     lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id))
+        execute_runs(
+            conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id)
+        )
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
         report.version_after = current_version(conn)
@@ -106,20 +126,32 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
             return report
         ready = [u.migration for u in undos if u.migration is not None]
         if not request.emergency:  # --emergency: what the server itself refuses is the only check
-            report.findings = (syntax_findings(conn, ready, "down") + schema_findings(conn, plan, ready, "down")
-                               + findings_for(conn, ready, "down"))
+            report.findings = (
+                syntax_findings(conn, ready, "down")
+                + schema_findings(conn, plan, ready, "down")
+                + findings_for(conn, ready, "down")
+            )
         if not request.emergency:  # like the backup, the archive copy is skipped: it reads (and copies) the tables
             plan_archives(conn, runs, [u.migration.down if u.migration is not None else Script() for u in undos])
         report.rollback_plan = plan_rollback(conn, undos, report.findings, emergency=request.emergency)
         mark_archived(report, emergency=request.emergency)
-        if (refuse_unavailable(report) or refuse_errors(report)
-                or _stop_for_approval(conn, report, request, emergency_reasons(report.rollback_plan))):
+        if (
+            refuse_unavailable(report)
+            or refuse_errors(report)
+            or _stop_for_approval(conn, report, request, emergency_reasons(report.rollback_plan))
+        ):
             return report
         if not request.emergency:  # the plan says "no backup: --emergency"
             backup_before_change(conn, report, [m.down for m in ready], progress)
         note = EMERGENCY_NOTE if request.emergency else None
-        execute_runs(conn, report, progress, lambda runner, run, i: runner.rollback(rows[i], ready[i].down, run, note=note,
-                                                                                    archive=not request.emergency))
+        execute_runs(
+            conn,
+            report,
+            progress,
+            lambda runner, run, i: runner.rollback(
+                rows[i], ready[i].down, run, note=note, archive=not request.emergency
+            ),
+        )
         report.version_after = current_version(conn)
         return report
 
@@ -148,8 +180,11 @@ def check_dirty(conn: Connection, plan: Plan, row: HistoryRow) -> StatementCheck
     from .crash_check import check_unrecorded_statement  # analysis (sqlglot) only when something is dirty
 
     try:
-        script = (down_script_for(plan, row, conn) if row.status in ROLLBACK_STATUSES
-                  else getattr(plan.file_for(row.version), "up", None))
+        script = (
+            down_script_for(plan, row, conn)
+            if row.status in ROLLBACK_STATUSES
+            else getattr(plan.file_for(row.version), "up", None)
+        )
         return check_unrecorded_statement(conn, row, script.statements) if script else None
     except Exception:  # noqa: BLE001 - advisory: a failed check must not hide the dirty state itself
         return None
@@ -172,8 +207,11 @@ def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
 def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtyState:
     doing = "rolling back" if row.status in ROLLBACK_STATUSES else "applying"
     running = row.status in UNFINISHED_STATUSES
-    how = ("the run stopped without recording its end (its process died or lost its connection)" if running
-           else f"statement {row.statements_done + 1} failed")
+    how = (
+        "the run stopped without recording its end (its process died or lost its connection)"
+        if running
+        else f"statement {row.statements_done + 1} failed"
+    )
     done, resume = row.statements_done, f"re-runs from statement {row.statements_done + 1}"
     committed = _sentence(committed_statements(done, f"{row.version}_{row.name}"))
     state = f"{committed}; the rest did not run."
@@ -182,8 +220,10 @@ def dirty_error(row: HistoryRow, check: StatementCheck | None = None) -> DirtySt
     if check is not None and check.verdict == "not-run":
         state = f"{committed}; the rest did not run. {check.explain()}"
     if check is not None and check.verdict == "completed":
-        state = (f"Statements 1..{check.index} of {row.version}_{row.name} are committed (the history recorded {done}); "
-                 f"the rest did not run. {check.explain()}")
+        state = (
+            f"Statements 1..{check.index} of {row.version}_{row.name} are committed (the history recorded {done}); "
+            f"the rest did not run. {check.explain()}"
+        )
         resume = f"records statement {check.index} as done and continues from statement {check.index + 1}"
     return DirtyState(
         f"Migration {row.version}_{row.name} is dirty: {how} while {doing} it "
@@ -205,11 +245,17 @@ def select_pending(plan: Plan, to_version: str | None) -> list[Migration]:
         return plan.pending
     key = version_key(to_version)
     if plan.file_for(to_version) is None:
-        raise MigrationFileError(f"No migration has version {to_version}.", state="Nothing was run.",
-                                 next_step="`db-migrate status` lists the versions.")
+        raise MigrationFileError(
+            f"No migration has version {to_version}.",
+            state="Nothing was run.",
+            next_step="`db-migrate status` lists the versions.",
+        )
     if any(version_key(r.version) == key for r in plan.applied):
-        raise MigrationFileError(f"{to_version} is already applied.", state="Nothing was run.",
-                                 next_step=f"To go back to it, use `db-migrate rollback --to {to_version}`.")
+        raise MigrationFileError(
+            f"{to_version} is already applied.",
+            state="Nothing was run.",
+            next_step=f"To go back to it, use `db-migrate rollback --to {to_version}`.",
+        )
     return [m for m in plan.pending if version_key(m.version) <= key]
 
 
@@ -220,8 +266,11 @@ def _select_applied(plan: Plan, request: RollbackRequest) -> list[HistoryRow]:
     if request.to_version is not None:
         key = version_key(request.to_version)
         if request.to_version not in ("0",) and not any(version_key(r.version) == key for r in plan.applied):
-            raise MigrationFileError(f"Version {request.to_version} is not applied.", state="Nothing was run.",
-                                     next_step="Pick an applied version from `db-migrate status` (or 0 for all).")
+            raise MigrationFileError(
+                f"Version {request.to_version} is not applied.",
+                state="Nothing was run.",
+                next_step="Pick an applied version from `db-migrate status` (or 0 for all).",
+            )
         return [r for r in newest_first if version_key(r.version) > key]
     return newest_first[: request.steps or 1]
 
@@ -230,20 +279,34 @@ def down_script_for(plan: Plan, row: HistoryRow, conn: Connection) -> Script:
     """The DOWN that rolls `row` back (its file's, else the one recorded when applied); raises when there is none."""
     undo = undo_for(plan, row, conn.project.dialect)
     if undo.migration is None:
-        raise RollbackUnavailable(undo.why + ".", state="Nothing was rolled back.",
-                                  next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`).")
+        raise RollbackUnavailable(
+            undo.why + ".",
+            state="Nothing was rolled back.",
+            next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`).",
+        )
     return undo.migration.down
 
 
 # ---- gate and execution ------------------------------------------------------------------
-def start_report(conn: Connection, action: str, runs: list[MigrationRun], current: str | None, dry_run: bool) -> RunReport:
+def start_report(
+    conn: Connection, action: str, runs: list[MigrationRun], current: str | None, dry_run: bool
+) -> RunReport:
     """The report of one command before anything runs: its planned runs, plan id and version (before = after)."""
     target = conn.project.target
-    return RunReport(action=action, environment=target.name, database=target.display_url, dry_run=dry_run,
-                     plan_id=plan_id(target.name, action, runs), outcome="dry-run" if dry_run else "done",
-                     lock_wait_ms=conn.lock_wait_ms,
-                     migrations=runs, version_before=current, version_after=current,
-                     maintenance_window=target.maintenance_window, window_open=window_open(conn))
+    return RunReport(
+        action=action,
+        environment=target.name,
+        database=target.display_url,
+        dry_run=dry_run,
+        plan_id=plan_id(target.name, action, runs),
+        outcome="dry-run" if dry_run else "done",
+        lock_wait_ms=conn.lock_wait_ms,
+        migrations=runs,
+        version_before=current,
+        version_after=current,
+        maintenance_window=target.maintenance_window,
+        window_open=window_open(conn),
+    )
 
 
 def _stop_for_approval(conn: Connection, report: RunReport, request, destructive: list[str]) -> bool:
@@ -290,8 +353,15 @@ def _cancelled(report: RunReport) -> bool:
 
 def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, exc: MigrationError) -> None:
     try:
-        conn.history.log(run.version, run.name, action, "failed", duration_ms=run.duration_ms, author=author,
-                         detail=exc.message[:2000])
+        conn.history.log(
+            run.version,
+            run.name,
+            action,
+            "failed",
+            duration_ms=run.duration_ms,
+            author=author,
+            detail=exc.message[:2000],
+        )
     except Exception:  # noqa: BLE001 - a lost connection must not hide the error that caused it
         exc.state += " (The failure event could not be written to the log: the connection was lost.)"
 
@@ -316,8 +386,9 @@ def _undo_completed(conn: Connection, report: RunReport, selected: list[Migratio
             break
         down_run = plan_run(conn, migration.version, migration.name, "down", migration.down)
         try:
-            Runner(conn, conn.project.author(), progress, (0, 0)).rollback(rows[migration.version], migration.down,
-                                                                         down_run, archive=False)
+            Runner(conn, conn.project.author(), progress, (0, 0)).rollback(
+                rows[migration.version], migration.down, down_run, archive=False
+            )
         except MigrationError as exc:
             report.message += f"\nautoOnFailure: rolling back {migration.label} failed too: {exc.message}"
             break
@@ -326,4 +397,3 @@ def _undo_completed(conn: Connection, report: RunReport, selected: list[Migratio
     if undone:
         report.message += f"\nautoOnFailure: rolled back {', '.join(undone)} with their DOWN scripts."
     return len(undone) == len(completed)
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import Field
 
@@ -13,8 +13,7 @@ from ..history import UNFINISHED_STATUSES, HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration
 from ..migrations.plan import Plan, make_plan
-from ..reports import (Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport,
-                       ValidateReport)
+from ..reports import Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport, ValidateReport
 from .backups import unfinished_restore
 from .context import Progress, Project, TargetRequest, check_steps, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
@@ -36,8 +35,12 @@ def history(request: TargetRequest, limit: int = 100) -> HistoryReport:
         plan = make_plan(project.read_each()[0], rows)
     ordered = sorted(rows.values(), key=lambda r: version_key(r.version))
     infos = [_dirty_info(r) if r.dirty else _applied_info(r, plan) for r in ordered]
-    return HistoryReport(environment=project.target.name, database=project.target.display_url, rows=infos,
-                         events=[HistoryEvent(**e) for e in events])
+    return HistoryReport(
+        environment=project.target.name,
+        database=project.target.display_url,
+        rows=infos,
+        events=[HistoryEvent(**e) for e in events],
+    )
 
 
 def status(request: TargetRequest) -> StatusReport:
@@ -59,24 +62,41 @@ def status(request: TargetRequest) -> StatusReport:
     applied = [_applied_info(row, plan) for row in plan.applied]
     pending = [_pending_info(m, project) for m in plan.pending]
     dirty = [_dirty_info(row) for row in plan.dirty]
-    error = restoring or ((in_progress_error(plan.dirty[0], holder) if holder else dirty_error(plan.dirty[0], check))
-                          if plan.dirty else None)
+    error = restoring or (
+        (in_progress_error(plan.dirty[0], holder) if holder else dirty_error(plan.dirty[0], check))
+        if plan.dirty
+        else None
+    )
     detail = error.explain() if error else None
     return StatusReport(
-        environment=project.target.name, database=project.target.display_url, server_version=version,
-        current_version=plan.current_version, applied=applied + dirty, pending=pending,
-        dirty=bool(plan.dirty or restoring), dirty_detail=detail, partly_restored=restoring is not None,
+        environment=project.target.name,
+        database=project.target.display_url,
+        server_version=version,
+        current_version=plan.current_version,
+        applied=applied + dirty,
+        pending=pending,
+        dirty=bool(plan.dirty or restoring),
+        dirty_detail=detail,
+        partly_restored=restoring is not None,
         versions_unknown=VERSIONS_UNKNOWN if restoring else None,
-        problems=[e.message for e in file_errors] + _problems(plan) + [
+        problems=[e.message for e in file_errors]
+        + _problems(plan)
+        + [
             f"{name} is a copy left by a killed `db-migrate test` (its process is gone): the next test drops it"
-            for name in leftovers], leftover_copies=leftovers,
-        rollback_available=_rollback_depth(plan), in_progress=bool(holder), lock_holder=holder,
+            for name in leftovers
+        ],
+        leftover_copies=leftovers,
+        rollback_available=_rollback_depth(plan),
+        in_progress=bool(holder),
+        lock_holder=holder,
         next_action=error.next_step if holder or restoring else _next_action(plan),
     )
 
 
-VERSIONS_UNKNOWN = ("the history table is being restored and only part of it is loaded: which migrations are "
-                    "applied or pending is not known until the restore completes")
+VERSIONS_UNKNOWN = (
+    "the history table is being restored and only part of it is loaded: which migrations are "
+    "applied or pending is not known until the restore completes"
+)
 
 
 def _running_holder(conn, plan: Plan) -> str | None:
@@ -103,14 +123,27 @@ def _lock_holder(conn) -> str | None:
 
 
 def validate(request: TargetRequest, progress: Progress | None = None) -> ValidateReport:
-    step = check_steps(progress, ["reading the migration files", "checking the SQL syntax", "reading the history",
-                             "replaying the pending migrations on the live schema", "running the rules"])
+    step = check_steps(
+        progress,
+        [
+            "reading the migration files",
+            "checking the SQL syntax",
+            "reading the history",
+            "replaying the pending migrations on the live schema",
+            "running the rules",
+        ],
+    )
     project = open_project(request)
     step()
     migrations, errors = project.read_each()
-    checks = [Check(name="files parse", ok=not errors,
-                    detail="; ".join(e.message for e in errors) or f"{len(migrations)} migration file(s) read"
-                    + _without_statements(migrations))]
+    checks = [
+        Check(
+            name="files parse",
+            ok=not errors,
+            detail="; ".join(e.message for e in errors)
+            or f"{len(migrations)} migration file(s) read" + _without_statements(migrations),
+        )
+    ]
     checks.append(_unique_versions(migrations))
     step()
     checks.append(_syntax(migrations, project.dialect, len(errors)))
@@ -133,8 +166,9 @@ def validate(request: TargetRequest, progress: Progress | None = None) -> Valida
     except MigrationError as exc:
         checks.append(Check(name="database reachable", ok=False, detail=exc.message))
     ok = all(c.ok for c in checks) and not any(f.severity == "error" for f in findings)
-    return ValidateReport(environment=project.target.name, database=project.target.display_url, ok=ok,
-                          checks=checks, findings=findings)
+    return ValidateReport(
+        environment=project.target.name, database=project.target.display_url, ok=ok, checks=checks, findings=findings
+    )
 
 
 def create(request: CreateRequest) -> CreateReport:
@@ -142,15 +176,18 @@ def create(request: CreateRequest) -> CreateReport:
     name = migration_name(request.name)
     template = TEMPLATES.get(request.format)
     if template is None:
-        raise ConfigError(f"Unknown migration format '{request.format}'.", next_step=f"Use one of {', '.join(TEMPLATES)}.")
+        raise ConfigError(
+            f"Unknown migration format '{request.format}'.", next_step=f"Use one of {', '.join(TEMPLATES)}."
+        )
     project.migrations_dir.mkdir(parents=True, exist_ok=True)
     version = _new_version(project)
     path = project.migrations_dir / f"{version}_{name}.{template.suffix}"
     check_file_name_fits(path.name, project.migrations_dir)
     if (request.up or request.down) and request.format != "sql":
         raise ConfigError("up/down SQL can only be given for the sql format.", next_step="Use format='sql'.")
-    text = template.text.format(name=name, author=project.author(),
-                                created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    text = template.text.format(
+        name=name, author=project.author(), created=datetime.now(UTC).isoformat(timespec="seconds")
+    )
     if request.up:
         text = text.replace("  -- Your SQL here", _indent(request.up))
     if request.down:
@@ -167,7 +204,7 @@ def _indent(sql: str) -> str:
 
 def _new_version(project: Project) -> str:
     """A UTC timestamp, bumped past the newest existing version so order is always creation order."""
-    version = int(datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S"))
+    version = int(datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
     # From file names, not by parsing: a just-created file (empty UP) does not parse yet, and two
     # `create` in the same second must still get two versions.
     existing = [found[1] for path in project.migrations_dir.iterdir() if (found := re.match(r"(\d+)_", path.name))]
@@ -198,13 +235,22 @@ def _syntax(migrations: list[Migration], dialect: str, unreadable: int) -> Check
 
 def _downs(migrations: list[Migration], unreadable: int) -> Check:
     """A migration without a DOWN may be intended (`-- irreversible`), so it warns rather than fails."""
-    missing = [f"{m.label}: " + ("declared irreversible" + (f" ({m.irreversible})" if m.irreversible else "")
-                                 if m.irreversible is not None else "no DOWN") + " (rollback impossible)"
-               for m in migrations if not m.can_roll_back]
+    missing = [
+        f"{m.label}: "
+        + (
+            "declared irreversible" + (f" ({m.irreversible})" if m.irreversible else "")
+            if m.irreversible is not None
+            else "no DOWN"
+        )
+        + " (rollback impossible)"
+        for m in migrations
+        if not m.can_roll_back
+    ]
     if unreadable:
         missing.append(_not_checked(unreadable))
-    return Check(name="every migration has a DOWN", ok=True, warning=bool(missing),
-                 detail="; ".join(missing) or "all have one")
+    return Check(
+        name="every migration has a DOWN", ok=True, warning=bool(missing), detail="; ".join(missing) or "all have one"
+    )
 
 
 def _not_checked(unreadable: int) -> str:
@@ -216,22 +262,38 @@ def _schema_check(findings: list[Finding], pending: int, enabled: bool) -> Check
         return Check(name="schema-aware simulation", ok=True, detail="off (validation.preCheck is false)")
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors
-    return Check(name="schema-aware simulation", ok=not errors,
-                 detail=f"{pending} pending migration(s) replayed on the live schema: {errors} error(s), "
-                 f"{warnings} other finding(s)")
+    return Check(
+        name="schema-aware simulation",
+        ok=not errors,
+        detail=f"{pending} pending migration(s) replayed on the live schema: {errors} error(s), "
+        f"{warnings} other finding(s)",
+    )
 
 
 def _history_checks(plan: Plan) -> list[Check]:
     return [
-        Check(name="no edited applied migration", ok=not plan.edited,
-              detail="; ".join(f"{m.path.name}: checksum {r.checksum[:15]}… recorded, {m.checksum[:15]}… on disk"
-                               for m, r in plan.edited) or "ok"),
-        Check(name="no applied migration missing on disk", ok=not plan.missing,
-              detail=", ".join(f"{r.version}_{r.name}" for r in plan.missing) or "ok"),
-        Check(name="no conflicting heads (out-of-order pending)", ok=not plan.out_of_order,
-              detail=", ".join(m.label for m in plan.out_of_order) or "ok"),
-        Check(name="not dirty", ok=not plan.dirty,
-              detail="; ".join(dirty_error(r).message for r in plan.dirty) or "ok"),
+        Check(
+            name="no edited applied migration",
+            ok=not plan.edited,
+            detail="; ".join(
+                f"{m.path.name}: checksum {r.checksum[:15]}… recorded, {m.checksum[:15]}… on disk"
+                for m, r in plan.edited
+            )
+            or "ok",
+        ),
+        Check(
+            name="no applied migration missing on disk",
+            ok=not plan.missing,
+            detail=", ".join(f"{r.version}_{r.name}" for r in plan.missing) or "ok",
+        ),
+        Check(
+            name="no conflicting heads (out-of-order pending)",
+            ok=not plan.out_of_order,
+            detail=", ".join(m.label for m in plan.out_of_order) or "ok",
+        ),
+        Check(
+            name="not dirty", ok=not plan.dirty, detail="; ".join(dirty_error(r).message for r in plan.dirty) or "ok"
+        ),
     ]
 
 
@@ -246,25 +308,47 @@ def _applied_info(row: HistoryRow, plan: Plan) -> MigrationInfo:
     migration = plan.file_for(row.version)
     edited = migration is not None and migration.checksum != row.checksum
     return MigrationInfo(
-        version=row.version, name=row.name,
+        version=row.version,
+        name=row.name,
         state="missing-file" if migration is None else "edited" if edited else "applied",
-        format=migration.format if migration else None, file=migration.path.name if migration else None,
-        applied_at=row.applied_at, duration_ms=row.duration_ms, author=row.author, checksum=row.checksum,
-        can_roll_back=bool((migration and migration.can_roll_back) or row.down_script), status=row.status,
+        format=migration.format if migration else None,
+        file=migration.path.name if migration else None,
+        applied_at=row.applied_at,
+        duration_ms=row.duration_ms,
+        author=row.author,
+        checksum=row.checksum,
+        can_roll_back=bool((migration and migration.can_roll_back) or row.down_script),
+        status=row.status,
         no_statements=migration is not None and migration.up.is_empty,
     )
 
 
 def _pending_info(migration: Migration, project: Project) -> MigrationInfo:
-    return MigrationInfo(version=migration.version, name=migration.name, state="pending", format=migration.format,
-                         file=migration.path.name, author=migration.author, checksum=migration.checksum,
-                         can_roll_back=migration.can_roll_back, no_statements=migration.up.is_empty)
+    return MigrationInfo(
+        version=migration.version,
+        name=migration.name,
+        state="pending",
+        format=migration.format,
+        file=migration.path.name,
+        author=migration.author,
+        checksum=migration.checksum,
+        can_roll_back=migration.can_roll_back,
+        no_statements=migration.up.is_empty,
+    )
 
 
 def _dirty_info(row: HistoryRow) -> MigrationInfo:
-    return MigrationInfo(version=row.version, name=row.name, state="dirty", applied_at=row.applied_at,
-                         status=row.status, statements_done=row.statements_done,
-                         statements_total=row.statements_total, error=row.error, checksum=row.checksum)
+    return MigrationInfo(
+        version=row.version,
+        name=row.name,
+        state="dirty",
+        applied_at=row.applied_at,
+        status=row.status,
+        statements_done=row.statements_done,
+        statements_total=row.statements_total,
+        error=row.error,
+        checksum=row.checksum,
+    )
 
 
 def _rollback_depth(plan: Plan) -> int:

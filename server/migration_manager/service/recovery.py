@@ -32,9 +32,12 @@ def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_c
         if not _left_partial(conn, failed):
             _forget_unstarted(conn, failed)
             if failed.mode == "per-statement" and report.error:  # the DIRTY wording no longer holds
-                report.error["state"] = (f"Unchanged for {failed.version}_{failed.name}: its first statement failed, "
-                                         "nothing of it was committed" + (f", and the INVALID index {dropped} it left "
-                                         "was dropped" if dropped else "") + "; it is pending again.")
+                report.error["state"] = (
+                    f"Unchanged for {failed.version}_{failed.name}: its first statement failed, "
+                    "nothing of it was committed"
+                    + (f", and the INVALID index {dropped} it left was dropped" if dropped else "")
+                    + "; it is pending again."
+                )
                 report.error["next_step"] = "Fix the migration (or the data it trips on) and run the command again."
             if undo_completed():
                 undone = any(r.status == "rolled-back" for r in report.migrations)
@@ -42,8 +45,10 @@ def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_c
                 return
         if backup is None:
             report.failure_recovery = "not-recovered"
-            report.message += ("\nautoOnFailure: the database could not be returned to its state before the command "
-                               "and there is no pre-apply backup (autoBackup is off). Run `db-migrate status`.")
+            report.message += (
+                "\nautoOnFailure: the database could not be returned to its state before the command "
+                "and there is no pre-apply backup (autoBackup is off). Run `db-migrate status`."
+            )
             return
         _restore(conn, report, backup, failed)
     except MigrationError as exc:
@@ -87,11 +92,21 @@ def _restore(conn: Connection, report: RunReport, backup: Manifest, failed: Migr
         if run.status == "applied":
             run.status = "rolled-back"
     report.failure_recovery = "backup-restore"
-    conn.history.log(failed.version, failed.name, "restore", "ok", author=conn.project.author(),
-                     detail=f"autoOnFailure: restored pre-apply backup {backup.id}")
-    report.message += (f"\nautoOnFailure: restored the pre-apply backup {backup.id}; the database is exactly as it "
-                       "was before this command.")
+    conn.history.log(
+        failed.version,
+        failed.name,
+        "restore",
+        "ok",
+        author=conn.project.author(),
+        detail=f"autoOnFailure: restored pre-apply backup {backup.id}",
+    )
+    report.message += (
+        f"\nautoOnFailure: restored the pre-apply backup {backup.id}; the database is exactly as it "
+        "was before this command."
+    )
     if report.error:  # nothing is dirty any more: the resolve --retry advice of a half-applied run no longer holds
         report.error["state"] = f"Restored from backup {backup.id}: exactly as before this command."
-        report.error["next_step"] = (f"Fix {failed.version}_{failed.name} (or the data it trips on); it is pending "
-                                     "again, so run the command again.")
+        report.error["next_step"] = (
+            f"Fix {failed.version}_{failed.name} (or the data it trips on); it is pending "
+            "again, so run the command again."
+        )

@@ -60,8 +60,12 @@ def test(request: TestRequest, progress: Progress | None = None) -> TestReport:
             raise dirty_error(plan.dirty[0])
         plan.refuse_conflicts()
         selected = select_pending(plan, request.to_version)
-        report = TestReport(environment=project.target.name, database=project.target.display_url,
-                            server_version=conn.engine.server_version(), version_before=plan.current_version)
+        report = TestReport(
+            environment=project.target.name,
+            database=project.target.display_url,
+            server_version=conn.engine.server_version(),
+            version_before=plan.current_version,
+        )
         ignored = (conn.history.table, conn.history.log_table)
     if not selected:
         report.outcome, report.message = "nothing-to-do", "Nothing is pending: there is nothing to test."
@@ -81,8 +85,14 @@ test.__test__ = False  # a use case, not a pytest test
 class Rehearsal:
     """One test run: owns the copy and drops it whatever happens."""
 
-    def __init__(self, request: TestRequest, report: TestReport, selected: list[Migration],
-                 ignored: tuple[str, ...], progress: Progress | None) -> None:
+    def __init__(
+        self,
+        request: TestRequest,
+        report: TestReport,
+        selected: list[Migration],
+        ignored: tuple[str, ...],
+        progress: Progress | None,
+    ) -> None:
         self.request, self.report, self.selected, self.progress = request, report, selected, progress
         self.ignored = {t.lower() for t in ignored}
         self.touched = _touched_tables(selected)
@@ -112,8 +122,10 @@ class Rehearsal:
         try:
             with self.step("snapshot: schema, row counts, checksums"):
                 original = self._picture(engine)
-            self.report.tables = [TableResult(table=t, touched=t in self.touched, rows_before=original.rows(t) or 0)
-                                  for t in sorted(original.prints)]
+            self.report.tables = [
+                TableResult(table=t, touched=t in self.touched, rows_before=original.rows(t) or 0)
+                for t in sorted(original.prints)
+            ]
             engine.close()  # apply and rollback open their own sessions (and SQLite wants no reader in the way)
             if not self._apply_on(copy):
                 return
@@ -135,15 +147,24 @@ class Rehearsal:
         try:
             dropped = clone.orphaned_copies(source_url, drop=True)
         except Exception as exc:  # noqa: BLE001 - housekeeping: the rehearsal itself does not depend on it
-            self.report.notes.append("Copies left by killed test runs were not checked: "
-                                     + redact(" ".join(str(exc).split()))[:400])
+            self.report.notes.append(
+                "Copies left by killed test runs were not checked: " + redact(" ".join(str(exc).split()))[:400]
+            )
             return
         if dropped:
-            self.report.notes.append(f"Dropped {len(dropped)} copy(ies) left by killed test runs: {', '.join(dropped)}.")
+            self.report.notes.append(
+                f"Dropped {len(dropped)} copy(ies) left by killed test runs: {', '.join(dropped)}."
+            )
 
     def _apply_on(self, copy: clone.ScratchCopy) -> bool:
-        request = ApplyRequest(project_dir=self.request.project_dir, migrations_dir=self.request.migrations_dir,
-                               url=copy.url, to_version=self.selected[-1].version, approved=True, outside_window=True)
+        request = ApplyRequest(
+            project_dir=self.request.project_dir,
+            migrations_dir=self.request.migrations_dir,
+            url=copy.url,
+            to_version=self.selected[-1].version,
+            approved=True,
+            outside_window=True,
+        )
         with self.step("apply on the copy", raise_errors=False) as step:
             result = apply(request, self.progress)
             step.ok, step.detail = result.outcome == "done", result.message
@@ -153,8 +174,14 @@ class Rehearsal:
 
     def _rollback_on(self, copy: clone.ScratchCopy) -> bool:
         applied = sum(1 for m in self.report.migrations if m.applied)
-        request = RollbackRequest(project_dir=self.request.project_dir, migrations_dir=self.request.migrations_dir,
-                                  url=copy.url, steps=applied, approved=True, outside_window=True)
+        request = RollbackRequest(
+            project_dir=self.request.project_dir,
+            migrations_dir=self.request.migrations_dir,
+            url=copy.url,
+            steps=applied,
+            approved=True,
+            outside_window=True,
+        )
         with self.step("roll back on the copy", raise_errors=False) as step:
             result = rollback(request, self.progress)
             step.ok, step.detail = result.outcome == "done", result.message
@@ -179,8 +206,13 @@ class Rehearsal:
     def _validate(self, engine: Engine, original: Picture) -> None:
         now = self._picture(engine)
         problems = clone.constraint_problems(engine)
-        self.report.checks.append(Check(name="constraints hold", ok=not problems,
-                                        detail="; ".join(problems) or "every constraint and foreign key is satisfied"))
+        self.report.checks.append(
+            Check(
+                name="constraints hold",
+                ok=not problems,
+                detail="; ".join(problems) or "every constraint and foreign key is satisfied",
+            )
+        )
         changed_counts, changed_data = [], []
         for result in self.report.tables:
             result.rows_after_apply = now.rows(result.table)
@@ -192,12 +224,25 @@ class Rehearsal:
                 changed_counts.append(f"{result.table}: {result.rows_before} -> {result.rows_after_apply}")
             elif not result.unchanged_after_apply:
                 changed_data.append(result.table)
-        self.report.checks.append(Check(name="row counts of untouched tables preserved", ok=not changed_counts,
-                                        detail="; ".join(changed_counts) or "all equal"))
-        self.report.checks.append(Check(name="untouched tables unchanged (checksums)", ok=not changed_data,
-                                        detail=", ".join(changed_data) or "all equal"))
-        moved = [f"{r.table}: {r.rows_before} -> {r.rows_after_apply}" for r in self.report.tables
-                 if r.touched and r.rows_after_apply is not None and r.rows_after_apply != r.rows_before]
+        self.report.checks.append(
+            Check(
+                name="row counts of untouched tables preserved",
+                ok=not changed_counts,
+                detail="; ".join(changed_counts) or "all equal",
+            )
+        )
+        self.report.checks.append(
+            Check(
+                name="untouched tables unchanged (checksums)",
+                ok=not changed_data,
+                detail=", ".join(changed_data) or "all equal",
+            )
+        )
+        moved = [
+            f"{r.table}: {r.rows_before} -> {r.rows_after_apply}"
+            for r in self.report.tables
+            if r.touched and r.rows_after_apply is not None and r.rows_after_apply != r.rows_before
+        ]
         if moved:
             self.report.notes.append("Row counts changed by the migrations: " + "; ".join(moved))
 
@@ -205,24 +250,42 @@ class Rehearsal:
         final = self._picture(engine)
         differences = _shape_differences(original.shape, final.shape)
         self.report.schema_differences = differences
-        self.report.checks.append(Check(name="schema identical after rollback", ok=not differences,
-                                        detail="; ".join(differences[:10]) or "identical"))
-        moved = [t for t in original.columns if t in final.columns and original.columns[t] != final.columns[t]
-                 and sorted(original.columns[t]) == sorted(final.columns[t])]
+        self.report.checks.append(
+            Check(
+                name="schema identical after rollback",
+                ok=not differences,
+                detail="; ".join(differences[:10]) or "identical",
+            )
+        )
+        moved = [
+            t
+            for t in original.columns
+            if t in final.columns
+            and original.columns[t] != final.columns[t]
+            and sorted(original.columns[t]) == sorted(final.columns[t])
+        ]
         if moved:
-            self.report.notes.append("Column order changed after rollback (SELECT * lists them differently) in: "
-                                     + ", ".join(moved))
+            self.report.notes.append(
+                "Column order changed after rollback (SELECT * lists them differently) in: " + ", ".join(moved)
+            )
         lost = []
         for result in self.report.tables:
             result.rows_after_rollback = final.rows(result.table)
             if result.table in final.prints:
                 result.restored_after_rollback = final.prints[result.table] == self._print_as(
-                    engine, original, result.table, final)
+                    engine, original, result.table, final
+                )
             if not result.restored_after_rollback:
                 lost.append(result.table)
-        self.report.checks.append(Check(name="data identical after rollback", ok=not lost,
-                                        detail=("rows or values differ in: " + ", ".join(lost)) if lost else
-                                        "every table's checksum equals the original"))
+        self.report.checks.append(
+            Check(
+                name="data identical after rollback",
+                ok=not lost,
+                detail=("rows or values differ in: " + ", ".join(lost))
+                if lost
+                else "every table's checksum equals the original",
+            )
+        )
 
     def _conclude(self) -> None:
         failed = [s.name for s in self.report.steps if not s.ok] + [c.name for c in self.report.checks if not c.ok]
@@ -231,8 +294,10 @@ class Rehearsal:
         if failed:
             self.report.message = f"Test FAILED on a copy of {where}: " + "; ".join(failed) + "."
         else:
-            self.report.message = (f"Test passed on a copy of {where}: the migrations apply, keep every constraint, "
-                                   "and roll back to the identical schema and data.")
+            self.report.message = (
+                f"Test passed on a copy of {where}: the migrations apply, keep every constraint, "
+                "and roll back to the identical schema and data."
+            )
         self.report.message += " The environment itself was not changed."
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -263,7 +328,7 @@ class Rehearsal:
             step.ok, step.detail = False, exc.message
             if raise_errors:
                 raise
-        except Exception as exc:  # noqa: BLE001 - a driver error in a check: report it, the copy is still dropped
+        except Exception as exc:
             step.ok, step.detail = False, redact(" ".join(str(exc).split()))[:400]
             if raise_errors:
                 raise
@@ -303,8 +368,12 @@ def _schema_shape(engine: Engine, wanted: Callable[[str], bool]) -> dict[str, An
         shape = {t: _table_shape(inspector, t) for t in inspector.get_table_names() if wanted(t)}
         for view in inspector.get_view_names():
             if wanted(view):
-                shape[view] = {"view": True, "column_order": [], "columns": {},
-                               "definition": " ".join((inspector.get_view_definition(view) or "").split())}
+                shape[view] = {
+                    "view": True,
+                    "column_order": [],
+                    "columns": {},
+                    "definition": " ".join((inspector.get_view_definition(view) or "").split()),
+                }
         return shape
     finally:
         sa_engine.dispose()
@@ -315,15 +384,21 @@ def _table_shape(inspector: Any, table: str) -> dict[str, Any]:
     return {
         "view": False,
         "column_order": [c["name"] for c in columns],
-        "columns": {c["name"]: f"{c['type']} {'NULL' if c['nullable'] else 'NOT NULL'} default {c.get('default')}"
-                    for c in columns},
+        "columns": {
+            c["name"]: f"{c['type']} {'NULL' if c['nullable'] else 'NOT NULL'} default {c.get('default')}"
+            for c in columns
+        },
         "primary key": tuple(inspector.get_pk_constraint(table).get("constrained_columns") or ()),
-        "indexes": sorted((i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
-                          for i in inspector.get_indexes(table)),
-        "unique constraints": sorted((u["name"] or "", tuple(u["column_names"]))
-                                     for u in inspector.get_unique_constraints(table)),
-        "foreign keys": sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
-                               for f in inspector.get_foreign_keys(table)),
+        "indexes": sorted(
+            (i["name"] or "", tuple(i["column_names"]), bool(i["unique"])) for i in inspector.get_indexes(table)
+        ),
+        "unique constraints": sorted(
+            (u["name"] or "", tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)
+        ),
+        "foreign keys": sorted(
+            (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+            for f in inspector.get_foreign_keys(table)
+        ),
         "checks": sorted(" ".join(str(c.get("sqltext", "")).split()) for c in _checks(inspector, table)),
     }
 

@@ -12,8 +12,8 @@ from ..history import ROLLBACK_STATUSES, HistoryRow, utcnow
 from ..migrations.formats import version_key
 from ..migrations.plan import make_plan
 from ..reports import RunReport
-from .context import Progress, TargetRequest, connect, open_project
 from .backups import refuse_partly_restored
+from .context import Progress, TargetRequest, connect, open_project
 from .migrate import check_dirty, down_script_for, execute_runs, start_report
 from .runner import plan_run
 from .safety import stop_for_environment_approval
@@ -23,7 +23,8 @@ class ResolveRequest(TargetRequest):
     version: str
     action: Literal["retry", "mark-applied", "mark-not-applied", "accept-checksum"] = Field(
         description="retry: re-run from the failed statement; mark-applied / mark-not-applied: record what "
-        "you finished or undid by hand; accept-checksum: the edited applied file is intended")
+        "you finished or undid by hand; accept-checksum: the edited applied file is intended"
+    )
     approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
     approved_plan_id: str | None = None
     outside_window: bool = Field(False, description="human override of the maintenance window")
@@ -37,26 +38,42 @@ def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunRep
         rows = conn.history.rows()
         row = rows.get(request.version)
         if row is None:
-            raise MigrationFileError(f"Version {request.version} has no history row.", state="Nothing was changed.",
-                                     next_step="`db-migrate status` lists applied and dirty versions.")
+            raise MigrationFileError(
+                f"Version {request.version} has no history row.",
+                state="Nothing was changed.",
+                next_step="`db-migrate status` lists applied and dirty versions.",
+            )
         plan = make_plan(migrations, rows)
         migration = plan.file_for(row.version)
         report = start_report(conn, "resolve", [], plan.current_version, False)
         report.plan_id = _plan_id(project.target.name, request)
-        if stop_for_environment_approval(conn, report, request,
-                                         f"Approval needed to {request.action} {row.version}_{row.name} (status {row.status})."):
+        if stop_for_environment_approval(
+            conn,
+            report,
+            request,
+            f"Approval needed to {request.action} {row.version}_{row.name} (status {row.status}).",
+        ):
             return report
         author = project.author()
         if request.action == "accept-checksum":
             if migration is None:
                 raise MigrationFileError(f"No file for {row.version}.", next_step="Restore the file first.")
             conn.history.update(row.version, checksum=migration.checksum)
-            conn.history.log(row.version, row.name, "accept-checksum", "ok", author=author,
-                             detail=f"{row.checksum} -> {migration.checksum}")
+            conn.history.log(
+                row.version,
+                row.name,
+                "accept-checksum",
+                "ok",
+                author=author,
+                detail=f"{row.checksum} -> {migration.checksum}",
+            )
             report.message = f"Recorded the new checksum of {migration.path.name}."
         elif not row.dirty:
-            raise HistoryConflict(f"{row.version}_{row.name} is not dirty (status {row.status}).",
-                                  state="Nothing was changed.", next_step="Nothing to resolve.")
+            raise HistoryConflict(
+                f"{row.version}_{row.name} is not dirty (status {row.status}).",
+                state="Nothing was changed.",
+                next_step="Nothing to resolve.",
+            )
         elif request.action == "mark-applied":
             conn.history.update(row.version, status="applied", error=None, statements_done=row.statements_total)
             conn.history.log(row.version, row.name, "mark-applied", "ok", author=author, detail=f"was {row.status}")
@@ -80,9 +97,11 @@ def _retry(conn, plan, row, migration, report: RunReport, progress: Progress | N
     if migration is None and not rolling_back:
         raise MigrationFileError(f"The file of {row.version} is missing.", next_step="Restore it, then retry.")
     if migration is not None and not rolling_back and migration.checksum != row.checksum:
-        raise HistoryConflict(f"{migration.path.name} changed since the failed run started.",
-                              state="Nothing was changed.",
-                              next_step="Restore the file, or finish by hand and use --mark-applied.")
+        raise HistoryConflict(
+            f"{migration.path.name} changed since the failed run started.",
+            state="Nothing was changed.",
+            next_step="Restore the file, or finish by hand and use --mark-applied.",
+        )
     start = _first_statement_to_run(conn, plan, row, report)
     if rolling_back:
         script = down_script_for(make_plan([migration] if migration else [], {}), row, conn)
@@ -104,8 +123,15 @@ def _first_statement_to_run(conn, plan, row, report: RunReport) -> int:
     if check is None or check.verdict != "completed":
         return row.statements_done + 1
     conn.history.update(row.version, statements_done=check.index)
-    conn.history.log(row.version, row.name, "recovered", "ok", author=conn.project.author(),
-                     statements_done=check.index, detail=check.explain())
+    conn.history.log(
+        row.version,
+        row.name,
+        "recovered",
+        "ok",
+        author=conn.project.author(),
+        statements_done=check.index,
+        detail=check.explain(),
+    )
     report.message = check.explain() + f" Recorded it as done; resuming at statement {check.index + 1}.\n"
     return check.index + 1
 
@@ -127,24 +153,51 @@ def baseline(request: BaselineRequest) -> RunReport:
         rows = conn.history.rows()
         plan = make_plan(migrations, rows)
         if plan.file_for(request.version) is None:
-            raise MigrationFileError(f"No migration has version {request.version}.", state="Nothing was changed.",
-                                     next_step="`db-migrate status` lists the versions on disk.")
+            raise MigrationFileError(
+                f"No migration has version {request.version}.",
+                state="Nothing was changed.",
+                next_step="`db-migrate status` lists the versions on disk.",
+            )
         chosen = [m for m in plan.pending if version_key(m.version) <= key]
-        report = start_report(conn, "baseline", [plan_run(conn, m.version, m.name, "up", m.up) for m in chosen],
-                         plan.current_version, False)
+        report = start_report(
+            conn,
+            "baseline",
+            [plan_run(conn, m.version, m.name, "up", m.up) for m in chosen],
+            plan.current_version,
+            False,
+        )
         report.version_after = chosen[-1].version if chosen else plan.current_version
-        if stop_for_environment_approval(conn, report, request, f"Approval needed to record {len(chosen)} "
-                                         "migration(s) as applied without running them."):
+        if stop_for_environment_approval(
+            conn,
+            report,
+            request,
+            f"Approval needed to record {len(chosen)} migration(s) as applied without running them.",
+        ):
             return report
         conn.history.ensure()  # after the gate: a refused baseline creates nothing
         author = project.author()
         for migration, run in zip(chosen, report.migrations):
-            conn.history.insert(HistoryRow(
-                version=migration.version, name=migration.name, checksum=migration.checksum, applied_at=utcnow(),
-                author=author, strategy="baseline", statements_done=0, statements_total=len(run.statements),
-                down_script=migration.down.source if migration.down else None))
-            conn.history.log(migration.version, migration.name, "baseline", "ok", author=author,
-                             detail="recorded as applied without running")
+            conn.history.insert(
+                HistoryRow(
+                    version=migration.version,
+                    name=migration.name,
+                    checksum=migration.checksum,
+                    applied_at=utcnow(),
+                    author=author,
+                    strategy="baseline",
+                    statements_done=0,
+                    statements_total=len(run.statements),
+                    down_script=migration.down.source if migration.down else None,
+                )
+            )
+            conn.history.log(
+                migration.version,
+                migration.name,
+                "baseline",
+                "ok",
+                author=author,
+                detail="recorded as applied without running",
+            )
             run.status = "applied"
         report.version_after = make_plan(migrations, conn.history.rows()).current_version
         report.message = f"Recorded {len(chosen)} migration(s) as applied without running them (baseline)."

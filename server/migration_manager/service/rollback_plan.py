@@ -44,18 +44,34 @@ def undo_for(plan: Plan, row: HistoryRow, dialect: str) -> Undo:
     found = plan.file_for(row.version)
     label = f"{row.version}_{row.name}"
     if found is not None and found.irreversible is not None:
-        return Undo(row, None, f"{label} is marked irreversible in its DOWN"
-                               + (f": {found.irreversible}" if found.irreversible else ""), "file")
+        return Undo(
+            row,
+            None,
+            f"{label} is marked irreversible in its DOWN" + (f": {found.irreversible}" if found.irreversible else ""),
+            "file",
+        )
     if found is not None and found.down is not None:
         migration, source, where = found, "file", "its file"
     elif row.down_script:  # works even when the file is gone
-        migration = Migration(version=row.version, name=row.name, path=Path(row.version), format="history",
-                              up=Script(), down=sql_script(row.down_script, dialect), checksum=row.checksum or "",
-                              irreversible=irreversible(row.down_script))
+        migration = Migration(
+            version=row.version,
+            name=row.name,
+            path=Path(row.version),
+            format="history",
+            up=Script(),
+            down=sql_script(row.down_script, dialect),
+            checksum=row.checksum or "",
+            irreversible=irreversible(row.down_script),
+        )
         source, where = "history", "the history (recorded when it was applied)"
         if migration.irreversible is not None:
-            return Undo(row, None, f"{label} is marked irreversible in its recorded DOWN"
-                                   + (f": {migration.irreversible}" if migration.irreversible else ""), source)
+            return Undo(
+                row,
+                None,
+                f"{label} is marked irreversible in its recorded DOWN"
+                + (f": {migration.irreversible}" if migration.irreversible else ""),
+                source,
+            )
     else:  # an empty DOWN section is no DOWN (migrations.formats.common.build)
         return Undo(row, None, f"{label} has no DOWN script (neither in its file nor recorded when it was applied)")
     kind = "down() of its Python file" if migration.down.is_python else f"DOWN from {where}"
@@ -64,14 +80,24 @@ def undo_for(plan: Plan, row: HistoryRow, dialect: str) -> Undo:
 
 def plan_rollback(conn: Connection, undos: list[Undo], findings: list[Finding], *, emergency: bool) -> RollbackPlan:
     ready = [u.migration for u in undos if u.migration is not None]
-    steps = [RollbackStep(version=u.row.version, name=u.row.name, can_roll_back=u.migration is not None, why=u.why)
-             for u in undos]
+    steps = [
+        RollbackStep(version=u.row.version, name=u.row.name, can_roll_back=u.migration is not None, why=u.why)
+        for u in undos
+    ]
     if emergency:
-        plan = RollbackPlan(steps=steps, emergency=True, backup=BackupPlan(
-            will_back_up=False, why="no backup: --emergency skips autoBackup (a dump of a large database can take "
-            "longer than the emergency allows)"))
-        plan.notes.append("--emergency: no analysis, no schema simulation, no row counts and no time estimate; "
-                          "the DOWN statements below are what will run")
+        plan = RollbackPlan(
+            steps=steps,
+            emergency=True,
+            backup=BackupPlan(
+                will_back_up=False,
+                why="no backup: --emergency skips autoBackup (a dump of a large database can take "
+                "longer than the emergency allows)",
+            ),
+        )
+        plan.notes.append(
+            "--emergency: no analysis, no schema simulation, no row counts and no time estimate; "
+            "the DOWN statements below are what will run"
+        )
         _fill_losses(conn, steps, ready, None, plan.notes)
         return plan
     plan = RollbackPlan(steps=steps, backup=_backup_plan(conn, ready))
@@ -85,8 +111,11 @@ def emergency_reasons(plan: RollbackPlan | None) -> list[str]:
     statements alone, uncounted) asks instead: an emergency is never a way around the approval of a DROP."""
     if plan is None or not plan.emergency:
         return []
-    return [f"--emergency, without analysis or backup: {s.version}_{s.name} {loss.text}"
-            for s in plan.steps for loss in s.destroys]
+    return [
+        f"--emergency, without analysis or backup: {s.version}_{s.name} {loss.text}"
+        for s in plan.steps
+        for loss in s.destroys
+    ]
 
 
 def refuse_unavailable(report: RunReport) -> bool:
@@ -100,9 +129,11 @@ def refuse_unavailable(report: RunReport) -> bool:
     report.outcome = "failed"
     report.message = f"Cannot roll back {len(blocked)} of {len(plan.steps)} migration(s): nothing was rolled back."
     report.error = RollbackUnavailable(
-        "; ".join(s.why for s in blocked) + ".", state="Nothing was rolled back.",
+        "; ".join(s.why for s in blocked) + ".",
+        state="Nothing was rolled back.",
         next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`); "
-        "`--steps N` or `--to VERSION` stops before it.").to_dict()
+        "`--steps N` or `--to VERSION` stops before it.",
+    ).to_dict()
     return True
 
 
@@ -122,8 +153,13 @@ def _loss_findings(conn: Connection, ready: list[Migration], findings: list[Find
         return []
 
 
-def _fill_losses(conn: Connection, steps: list[RollbackStep], ready: list[Migration],
-                 findings: list[Finding] | None, notes: list[str]) -> None:
+def _fill_losses(
+    conn: Connection,
+    steps: list[RollbackStep],
+    ready: list[Migration],
+    findings: list[Finding] | None,
+    notes: list[str],
+) -> None:
     from ..analysis.operations import script_operations
 
     by_version = {s.version: s for s in steps}
@@ -146,9 +182,18 @@ def _loss(op: Operation, version: str, findings: list[Finding] | None, created: 
         return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""), "--emergency")
     if op.table in created and op.kind != "delete":
         return _with_text(DataLoss(**base, count=0, source="new in this rollback", text=""))
-    found = next((f for f in findings if f.migration == version and f.direction == "down"
-                  and f.statement_index == op.statement_index and f.table == op.table and f.column == op.column),
-                 None)
+    found = next(
+        (
+            f
+            for f in findings
+            if f.migration == version
+            and f.direction == "down"
+            and f.statement_index == op.statement_index
+            and f.table == op.table
+            and f.column == op.column
+        ),
+        None,
+    )
     if found is None:
         return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""))
     if found.rows_affected is not None:
@@ -156,21 +201,28 @@ def _loss(op: Operation, version: str, findings: list[Finding] | None, created: 
         return _with_text(DataLoss(**base, count=found.rows_affected, exact=found.exact, source=source, text=""))
     if op.kind != "drop_column" and found.rows_total is not None:  # not measured in time: the catalog's figure
         return _with_text(DataLoss(**base, count=found.rows_total, exact=False, source="catalog estimate", text=""))
-    return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""),
-                      "the count ran out of time")
+    return _with_text(
+        DataLoss(**base, count=None, exact=False, source="not counted", text=""), "the count ran out of time"
+    )
 
 
 def _with_text(loss: DataLoss, why_uncounted: str = "") -> DataLoss:
-    what = {"drop_table": f"drops table {loss.table}", "truncate": f"empties table {loss.table}",
-            "drop_column": f"drops column {loss.table}.{loss.column}",
-            "delete": f"deletes rows from {loss.table}"}[loss.kind]
+    what = {
+        "drop_table": f"drops table {loss.table}",
+        "truncate": f"empties table {loss.table}",
+        "drop_column": f"drops column {loss.table}.{loss.column}",
+        "delete": f"deletes rows from {loss.table}",
+    }[loss.kind]
     noun = "non-null values" if loss.kind == "drop_column" else "rows"
     if loss.count is None:
         figure = f"{noun} not counted" + (f": {why_uncounted}" if why_uncounted else "")
     else:
         figure = f"{'' if loss.exact else '~'}{loss.count:,} {noun}"
-        figure += {"sampled": ", from a page sample", "catalog estimate": ", catalog estimate",
-                   "new in this rollback": ", created earlier in this rollback"}.get(loss.source, "")
+        figure += {
+            "sampled": ", from a page sample",
+            "catalog estimate": ", catalog estimate",
+            "new in this rollback": ", created earlier in this rollback",
+        }.get(loss.source, "")
     loss.text = f"{what} ({figure})"
     return loss
 
@@ -186,15 +238,24 @@ def _backup_plan(conn: Connection, ready: list[Migration]) -> BackupPlan:
     try:
         tables = touched_tables(conn, [m.down for m in ready])
         if tables is None:
-            return BackupPlan(will_back_up=True, scope="whole", estimated_bytes=module_for(engine.dialect).size(engine),
-                              why="autoBackup: the whole database (the DOWN scripts' tables cannot be backed up "
-                              "alone, or this server's backup has no table scope)")
+            return BackupPlan(
+                will_back_up=True,
+                scope="whole",
+                estimated_bytes=module_for(engine.dialect).size(engine),
+                why="autoBackup: the whole database (the DOWN scripts' tables cannot be backed up "
+                "alone, or this server's backup has no table scope)",
+            )
         existing = set(engine.tables())
         size = sum(engine.table_stats(t).bytes for t in tables if t in existing)
     except Exception as exc:  # noqa: BLE001 - the plan says what it could not find out; the backup itself decides
         return BackupPlan(will_back_up=True, why=f"autoBackup (scope and size unknown: {redact(str(exc))[:200]})")
-    return BackupPlan(will_back_up=True, scope="tables", tables=tables, estimated_bytes=size,
-                      why="autoBackup: only the tables the DOWN scripts touch (nothing else depends on them)")
+    return BackupPlan(
+        will_back_up=True,
+        scope="tables",
+        tables=tables,
+        estimated_bytes=size,
+        why="autoBackup: only the tables the DOWN scripts touch (nothing else depends on them)",
+    )
 
 
 def _fill_estimates(conn: Connection, steps: list[RollbackStep], ready: list[Migration], plan: RollbackPlan) -> None:
@@ -205,8 +266,14 @@ def _fill_estimates(conn: Connection, steps: list[RollbackStep], ready: list[Mig
     from ..analysis.impact.plan import impact_for_plan
 
     try:
-        impacts = impact_for_plan(conn.engine, ready, "down", window=conn.project.target.maintenance_window,
-                                  exclude=(conn.history.table, conn.history.log_table), activity_sample_s=0)
+        impacts = impact_for_plan(
+            conn.engine,
+            ready,
+            "down",
+            window=conn.project.target.maintenance_window,
+            exclude=(conn.history.table, conn.history.log_table),
+            activity_sample_s=0,
+        )
     except Exception as exc:  # noqa: BLE001 - an estimate that fails leaves the time unknown, never stops a rollback
         plan.notes.append(f"no time estimate: {redact(str(exc))[:200]}")
         return

@@ -58,15 +58,18 @@ def mode_for(conn: Connection, script: Script) -> tuple[str, str | None]:
     if script.is_python:
         return "python", None
     if not conn.engine.caps.transactional_ddl:
-        return "per-statement", ("DDL commits implicitly on this server: statement by statement, progress recorded "
-                                 "after each")
+        return "per-statement", (
+            "DDL commits implicitly on this server: statement by statement, progress recorded after each"
+        )
     if script.no_transaction:
         return "per-statement", "the file asks for no transaction: statement by statement, progress recorded after each"
     blocking = next((i for i, s in enumerate(script.statements, start=1) if conn.engine.needs_autocommit(s)), None)
     if blocking:
-        return "per-statement", (f"statement {blocking} ({_preview(script.statements[blocking - 1], 60)}) cannot run "
-                                 "inside a transaction block: every statement runs on its own (BEGIN/COMMIT in the "
-                                 "file are not used), progress recorded after each")
+        return "per-statement", (
+            f"statement {blocking} ({_preview(script.statements[blocking - 1], 60)}) cannot run "
+            "inside a transaction block: every statement runs on its own (BEGIN/COMMIT in the "
+            "file are not used), progress recorded after each"
+        )
     return "transaction", None
 
 
@@ -76,8 +79,15 @@ def plan_run(conn: Connection, version: str, name: str, direction: str, script: 
         StatementRun(index=i, sql=sql, outside_transaction=mode == "per-statement")
         for i, sql in enumerate(script.statements, start=1)
     ]
-    return MigrationRun(version=version, name=name, direction=direction, mode=mode, mode_reason=reason,
-                        statements=statements, python_source=script.source if script.is_python else None)
+    return MigrationRun(
+        version=version,
+        name=name,
+        direction=direction,
+        mode=mode,
+        mode_reason=reason,
+        statements=statements,
+        python_source=script.source if script.is_python else None,
+    )
 
 
 class Runner:
@@ -92,15 +102,22 @@ class Runner:
         self.committed = 0  # per-statement mode: statements committed so far (what a failure record says)
 
     # ---- apply -------------------------------------------------------------------------
-    def apply(self, migration: Migration, run: MigrationRun, *, start_at: int | None = None,
-              backup_id: str | None = None) -> None:
+    def apply(
+        self, migration: Migration, run: MigrationRun, *, start_at: int | None = None, backup_id: str | None = None
+    ) -> None:
         """start_at=None: a fresh run (inserts the history row); a number: resume the dirty row from there."""
         started = time.monotonic()
-        row = HistoryRow(version=migration.version, name=migration.name, checksum=migration.checksum,
-                         applied_at=utcnow(), author=migration.author or self.author,
-                         strategy=migration.strategy or self.settings.strategy,
-                         statements_total=max(len(run.statements), 1), backup_id=backup_id,
-                         down_script=migration.down.source if migration.down else None)
+        row = HistoryRow(
+            version=migration.version,
+            name=migration.name,
+            checksum=migration.checksum,
+            applied_at=utcnow(),
+            author=migration.author or self.author,
+            strategy=migration.strategy or self.settings.strategy,
+            statements_total=max(len(run.statements), 1),
+            backup_id=backup_id,
+            down_script=migration.down.source if migration.down else None,
+        )
         self._emit("migration", f"Applying {migration.label} ({run.mode})")
         self._stop_if_asked(run)
         self.archiver = _archiver(self.conn, run)
@@ -123,8 +140,9 @@ class Runner:
 
         self._in_transaction(migration.up, run, record)
 
-    def _apply_per_statement(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float,
-                             start_at: int | None) -> None:
+    def _apply_per_statement(
+        self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float, start_at: int | None
+    ) -> None:
         if start_at is None:
             start_at, row.status = 1, "running"
             self.history.insert(row)
@@ -132,8 +150,14 @@ class Runner:
             self.history.update(migration.version, status="running", error=None, statements_done=start_at - 1)
 
         def finish() -> None:
-            self.history.update(migration.version, status=APPLIED, applied_at=utcnow(), duration_ms=_ms(started),
-                                statements_done=row.statements_total, error=None)
+            self.history.update(
+                migration.version,
+                status=APPLIED,
+                applied_at=utcnow(),
+                duration_ms=_ms(started),
+                statements_done=row.statements_total,
+                error=None,
+            )
             self._log_ok(run, "apply", row.author, started)
 
         try:
@@ -144,8 +168,16 @@ class Runner:
             raise
 
     # ---- rollback ----------------------------------------------------------------------
-    def rollback(self, row: HistoryRow, script: Script, run: MigrationRun, *, start_at: int = 1,
-                 note: str | None = None, archive: bool = True) -> None:
+    def rollback(
+        self,
+        row: HistoryRow,
+        script: Script,
+        run: MigrationRun,
+        *,
+        start_at: int = 1,
+        note: str | None = None,
+        archive: bool = True,
+    ) -> None:
         """archive=False: archived data is still put back, but nothing new is archived (autoOnFailure
         undoing what this same command applied: the data it destroys did not exist before the command)."""
         started = time.monotonic()
@@ -153,6 +185,7 @@ class Runner:
         self._stop_if_asked(run)
         self.archiver = _archiver(self.conn, run, archive_new=archive)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(script)):
+
             def record() -> None:
                 self.history.delete(row.version)
                 self._log_ok(run, "rollback", self.author, started, note)
@@ -175,10 +208,19 @@ class Runner:
         run.status = "rolled-back"
         run.duration_ms = _ms(started)
 
-    def _log_ok(self, run: MigrationRun, action: str, author: str | None, started: float,
-                detail: str | None = None) -> None:
-        self.history.log(run.version, run.name, action, "ok", duration_ms=_ms(started), author=author,
-                         statements_done=len(run.statements), detail=detail)
+    def _log_ok(
+        self, run: MigrationRun, action: str, author: str | None, started: float, detail: str | None = None
+    ) -> None:
+        self.history.log(
+            run.version,
+            run.name,
+            action,
+            "ok",
+            duration_ms=_ms(started),
+            author=author,
+            statements_done=len(run.statements),
+            detail=detail,
+        )
 
     # ---- statements --------------------------------------------------------------------
     def _in_transaction(self, script: Script, run: MigrationRun, record: Callable[[], None]) -> None:
@@ -194,8 +236,13 @@ class Runner:
     def _batchable(self, script: Script, run: MigrationRun) -> bool:
         """Nothing has to happen between the statements (no archive to take or put back, nobody who may cancel
         between two of them), so the engine may send them together."""
-        return (self.engine.caps.pipelined and not script.is_python and bool(run.statements)
-                and getattr(self.progress, "cancelled", None) is None and self.archiver.idle(run.statements))
+        return (
+            self.engine.caps.pipelined
+            and not script.is_python
+            and bool(run.statements)
+            and getattr(self.progress, "cancelled", None) is None
+            and self.archiver.idle(run.statements)
+        )
 
     def _run_batch(self, run: MigrationRun, record: Callable[[], None]) -> None:
         """Every statement in one round trip, the record and COMMIT in one more (PostgreSQL: 2 instead of one
@@ -240,8 +287,11 @@ class Runner:
             statement.status = "skipped"
         for statement in todo:
             last = statement is todo[-1]
-            record = partial(self._finish_with_restores, run, finish) if last else partial(
-                self.history.update, run.version, statements_done=statement.index)
+            record = (
+                partial(self._finish_with_restores, run, finish)
+                if last
+                else partial(self.history.update, run.version, statements_done=statement.index)
+            )
             if is_dml(statement.sql):
                 self._run_with_record(run, statement, record)
             else:
@@ -265,6 +315,7 @@ class Runner:
     def _run_with_record(self, run: MigrationRun, statement: StatementRun, record: Callable[[], None]) -> None:
         """A DML statement and its record in one transaction (DML re-creates nothing an archive would put
         back). A lock timeout rolls both back, and it is retried with backoff like any statement."""
+
         def attempt() -> None:
             with self.engine.transaction():
                 self._run_statement(run, statement, retry=False)
@@ -307,11 +358,12 @@ class Runner:
     def _archive_before(self, statement: StatementRun) -> None:
         try:
             self.archiver.before(statement)
-        except Exception as exc:  # noqa: BLE001 - reported as this statement's failure: it did not run
+        except Exception as exc:
             if self.engine.is_lock_timeout(exc):
                 raise  # waiting for the table lock: retried like the statement itself
-            raise ArchiveFailed("archiving what the statement destroys failed, so the statement did not run: "
-                                f"{_clean(exc, self.conn)}") from None
+            raise ArchiveFailed(
+                f"archiving what the statement destroys failed, so the statement did not run: {_clean(exc, self.conn)}"
+            ) from None
 
     def _restore_after(self, run: MigrationRun, statement: StatementRun, *, at_end: bool = False) -> None:
         """Put archived data back after the statement that re-created its column (at_end: its table, after the
@@ -324,10 +376,14 @@ class Runner:
             error = StatementFailed(
                 f"{run.version}_{run.name}: statement {statement.index} ran, but putting the archived data back "
                 f"failed: {_clean(exc, self.conn)}",
-                state=(f"Statements 1..{statement.index} are committed; the archive tables are kept (the event log "
-                       "lists them)." if committed else
-                       f"Unchanged for {run.version}_{run.name}: its transaction was rolled back."),
-                next_step="Fix the cause (the restore SQL is in the report), then run the command again.")
+                state=(
+                    f"Statements 1..{statement.index} are committed; the archive tables are kept (the event log "
+                    "lists them)."
+                    if committed
+                    else f"Unchanged for {run.version}_{run.name}: its transaction was rolled back."
+                ),
+                next_step="Fix the cause (the restore SQL is in the report), then run the command again.",
+            )
             error.lock_timeout = False
             raise error from None
 
@@ -336,14 +392,16 @@ class Runner:
         spec = importlib.util.spec_from_loader(module_name, loader=None)
         module = importlib.util.module_from_spec(spec)
         try:
-            exec(compile(script.source, f"{run.version}_{run.name}.py", "exec"), module.__dict__)  # noqa: S102
+            exec(compile(script.source, f"{run.version}_{run.name}.py", "exec"), module.__dict__)  # noqa: S102 -- a Python migration is code the user wrote to run
             stop = partial(self._stop_if_asked, run, in_transaction=True) if stoppable else (lambda: None)
             getattr(module, script.python_callable)(MigrationContext(self.conn, stop))
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - user code: report it, never crash the runner
             run.error = f"{type(exc).__name__}: {_clean(exc, self.conn)}"
-            raise StatementFailed(f"{run.version}_{run.name}: {script.python_callable}(ctx) raised {run.error}") from None
+            raise StatementFailed(
+                f"{run.version}_{run.name}: {script.python_callable}(ctx) raised {run.error}"
+            ) from None
 
     def _with_retries(self, run: MigrationRun, attempt_once, statements: list[StatementRun] | None = None) -> None:
         """Transactional attempt; a lock_timeout rolled everything back, so it is safe to retry. `statements`:
@@ -389,31 +447,41 @@ class Runner:
         total = len(run.statements)
         verb = "apply" if run.direction == "up" else "rollback"
         if run.mode == "per-statement":
-            state = (f"DIRTY: {run.version}_{run.name} stopped at statement {statement.index} of {total} ({verb}); "
-                     f"{committed_statements(statement.index - 1)}, {statement.index}..{total} did not run.")
-            step = (f"Fix the cause, then `db-migrate resolve {run.version} --retry` (re-runs from statement "
-                    f"{statement.index}), or finish/undo it by hand and use `--mark-applied` / `--mark-not-applied`.")
+            state = (
+                f"DIRTY: {run.version}_{run.name} stopped at statement {statement.index} of {total} ({verb}); "
+                f"{committed_statements(statement.index - 1)}, {statement.index}..{total} did not run."
+            )
+            step = (
+                f"Fix the cause, then `db-migrate resolve {run.version} --retry` (re-runs from statement "
+                f"{statement.index}), or finish/undo it by hand and use `--mark-applied` / `--mark-not-applied`."
+            )
         else:
-            state = (f"Unchanged for {run.version}_{run.name}: its transaction was rolled back, nothing of it is "
-                     "committed.")
+            state = (
+                f"Unchanged for {run.version}_{run.name}: its transaction was rolled back, nothing of it is committed."
+            )
             step = "Fix the migration (or the data it trips on) and run the command again."
         left = ""
         if statement.leftovers:
             names = ", ".join(statement.leftovers)
             drops = " ".join(self.engine.drop_invalid_index_sql(i) for i in statement.leftovers)
-            left = (f"\n  The failed statement left the INVALID index {names} behind (not used by queries, but its "
-                    f"name is taken and writes still maintain it): drop it with `{drops}`")
+            left = (
+                f"\n  The failed statement left the INVALID index {names} behind (not used by queries, but its "
+                f"name is taken and writes still maintain it): drop it with `{drops}`"
+            )
             state += f" The INVALID index {names} is left behind."
             step = f"First `{drops}`. Then: {step}"
         error = StatementFailed(
             f"{verb.capitalize()} of {run.version}_{run.name} failed at statement {statement.index} of {total}: "
             f"{statement.error}\n  SQL: {_preview(statement.sql, 300)}{left}",
-            state=state, next_step=step)
+            state=state,
+            next_step=step,
+        )
         error.lock_timeout = lock_timeout
         return error
 
-    def _explain_lock_wait(self, run: MigrationRun, statement: StatementRun, error: StatementFailed, tries: int,
-                           since: float) -> None:
+    def _explain_lock_wait(
+        self, run: MigrationRun, statement: StatementRun, error: StatementFailed, tries: int, since: float
+    ) -> None:
         """A statement that gave up waiting for a table lock on every try: say so, who holds the lock, and how
         to get through (the data is not the problem, so "fix the migration" would send the user the wrong way)."""
         tables = _tables_named(statement.sql, self.conn.project.dialect)
@@ -422,8 +490,11 @@ class Runner:
         except Exception:  # noqa: BLE001 - only decoration: the lock wait itself is the news
             blockers = []
         on = f" on {', '.join(tables)}" if tables else ""
-        who = ("; ".join(blockers) if blockers else
-               f"no other session holds a lock{on} now (the blocker has finished, or the server does not show it)")
+        who = (
+            "; ".join(blockers)
+            if blockers
+            else f"no other session holds a lock{on} now (the blocker has finished, or the server does not show it)"
+        )
         verb = "apply" if run.direction == "up" else "rollback"
         timeout = self.settings.ddlLockTimeoutMs
         per_try = f"lock timeout {timeout} ms per try" if timeout else "the server's own lock timeout"
@@ -431,20 +502,27 @@ class Runner:
             f"{verb.capitalize()} of {run.version}_{run.name} failed at statement {statement.index} of "
             f"{len(run.statements)}: it waited for a lock{on} held by another session and gave up after {tries} "
             f"tr{'y' if tries == 1 else 'ies'} over {time.monotonic() - since:.1f}s ({per_try}).\n"
-            f"  Blocking: {who}\n  Server: {statement.error}\n  SQL: {_preview(statement.sql, 300)}")
-        again = (f"`db-migrate resolve {run.version} --retry` (re-runs from statement {statement.index})"
-                 if run.mode == "per-statement" else "run the command again")
+            f"  Blocking: {who}\n  Server: {statement.error}\n  SQL: {_preview(statement.sql, 300)}"
+        )
+        again = (
+            f"`db-migrate resolve {run.version} --retry` (re-runs from statement {statement.index})"
+            if run.mode == "per-statement"
+            else "run the command again"
+        )
         error.next_step = (
             f"When the blocking session has finished (or after ending it on the server), {again}. Or let the "
             f"statement wait longer: raise ddlLockTimeoutMs (now {timeout}) or ddlLockRetries (now "
-            f"{self.settings.ddlLockRetries}) in the configuration.")
+            f"{self.settings.ddlLockRetries}) in the configuration."
+        )
 
     def _record_failure(self, exc: StatementFailed, version: str, status: str) -> None:
         try:
             self.history.update(version, status=status, error=exc.message[:2000], statements_done=self.committed)
         except Exception:  # noqa: BLE001 - the server may be gone; the original error matters more
-            exc.state += (" The failure could not be recorded (the connection was lost): the history row still says "
-                          "the run is in progress, and `db-migrate status` will report it as interrupted.")
+            exc.state += (
+                " The failure could not be recorded (the connection was lost): the history row still says "
+                "the run is in progress, and `db-migrate status` will report it as interrupted."
+            )
 
     def _stop_if_asked(self, run: MigrationRun, in_transaction: bool = False) -> None:
         """A surface that can be cancelled (the MCP server) passes a progress callback with `cancelled()`. It is
@@ -459,19 +537,33 @@ class Runner:
         raise Cancelled(
             f"Stopped on request before finishing {run.version}_{run.name}: {done} of the {self.position[1]} "
             f"migration(s) of this command were {verb}.",
-            state=(f"The {done} migration(s) before it are {verb} and recorded; {run.version}_{run.name} is "
-                   + ("unchanged (its transaction was rolled back)" if in_transaction else "unchanged (it had not started)")
-                   + " and so are the ones after it. Nothing is dirty."),
-            next_step="`db-migrate status` shows where it stands; run the command again to continue.")
+            state=(
+                f"The {done} migration(s) before it are {verb} and recorded; {run.version}_{run.name} is "
+                + (
+                    "unchanged (its transaction was rolled back)"
+                    if in_transaction
+                    else "unchanged (it had not started)"
+                )
+                + " and so are the ones after it. Nothing is dirty."
+            ),
+            next_step="`db-migrate status` shows where it stands; run the command again to continue.",
+        )
 
     def _python_in_transaction(self, script: Script) -> bool:
         return self.engine.caps.transactional_ddl and not script.no_transaction
 
     def _emit(self, phase: str, message: str, index: int = 0, total: int = 0) -> None:
         if self.progress:
-            self.progress(ProgressEvent(phase=phase, message=message, migration_index=self.position[0],
-                                        migration_total=self.position[1], statement_index=index,
-                                        statement_total=total))
+            self.progress(
+                ProgressEvent(
+                    phase=phase,
+                    message=message,
+                    migration_index=self.position[0],
+                    migration_total=self.position[1],
+                    statement_index=index,
+                    statement_total=total,
+                )
+            )
 
 
 def outside_statement_failure(conn: Connection, run: MigrationRun, exc: Exception) -> MigrationError:
@@ -481,10 +573,14 @@ def outside_statement_failure(conn: Connection, run: MigrationRun, exc: Exceptio
     done = sum(1 for s in run.statements if s.status == "done")
     return StatementFailed(
         f"Recording {run.version}_{run.name} in the history table failed: {redact(' '.join(str(exc).split()))}",
-        state=f"{done} of {len(run.statements)} statements ran" + (
-            "; the transaction was rolled back, nothing of it is applied." if run.mode == "transaction" else
-            " and are committed; the history row may not say so."),
-        next_step="Run `db-migrate status` and compare it with the schema before anything else.")
+        state=f"{done} of {len(run.statements)} statements ran"
+        + (
+            "; the transaction was rolled back, nothing of it is applied."
+            if run.mode == "transaction"
+            else " and are committed; the history row may not say so."
+        ),
+        next_step="Run `db-migrate status` and compare it with the schema before anything else.",
+    )
 
 
 def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> ConnectionLost:
@@ -495,21 +591,32 @@ def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> Conn
     where = f" at statement {running.index} of {total}" if running else ""
     step = "Check that the server is up, then run `db-migrate status` before anything else."
     if run.mode == "transaction":
-        state = (f"{run.version}_{run.name} ran in one transaction that never committed, so the server rolled it "
-                 "back: the migration is not applied.")
+        state = (
+            f"{run.version}_{run.name} ran in one transaction that never committed, so the server rolled it "
+            "back: the migration is not applied."
+        )
         step = "Check that the server is up, then run the command again (`db-migrate status` shows it pending)."
     elif running:
-        state = (f"DIRTY: {committed_statements(done, f'{run.version}_{run.name}')}; statement {running.index} "
-                 "was running when the session ended and may or may not have completed. The history row could not "
-                 "be updated: it still says the run is in progress.")
-        step = (f"Check that the server is up, then `db-migrate status` (it reads the live schema to tell whether "
-                f"statement {running.index} completed), then `db-migrate resolve {run.version} --retry`.")
+        state = (
+            f"DIRTY: {committed_statements(done, f'{run.version}_{run.name}')}; statement {running.index} "
+            "was running when the session ended and may or may not have completed. The history row could not "
+            "be updated: it still says the run is in progress."
+        )
+        step = (
+            f"Check that the server is up, then `db-migrate status` (it reads the live schema to tell whether "
+            f"statement {running.index} completed), then `db-migrate resolve {run.version} --retry`."
+        )
     else:
-        state = (f"{run.version}_{run.name} is probably dirty: {done} of {total} statements were committed before "
-                 "the connection was lost; the next statement may or may not have completed.")
+        state = (
+            f"{run.version}_{run.name} is probably dirty: {done} of {total} statements were committed before "
+            "the connection was lost; the next statement may or may not have completed."
+        )
     return ConnectionLost(
         f"The connection to {conn.project.target.display_url} was lost while running {run.version}_{run.name}"
-        f"{where}: {redact(' '.join(str(exc).split()))}", state=state, next_step=step)
+        f"{where}: {redact(' '.join(str(exc).split()))}",
+        state=state,
+        next_step=step,
+    )
 
 
 def committed_statements(done: int, label: str = "") -> str:
@@ -552,7 +659,7 @@ def _ms(started: float) -> int:
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(min(0.25 * 2 ** attempt, 5) * (0.5 + random.random()))  # jitter: retries do not march in step
+    time.sleep(min(0.25 * 2**attempt, 5) * (0.5 + random.random()))  # jitter: retries do not march in step
 
 
 def _preview(sql: str, limit: int = 120) -> str:

@@ -55,8 +55,13 @@ def stop_for_approval(conn: Connection, report, request, *, window: bool = True)
         report.needs_approval = bool(report.approval_reasons)
         report.message = "Dry run: nothing was changed."
         return True
-    return _stop_unless_approved(conn, report, request, "Approval needed before anything changes: "
-                                 + "; ".join(report.approval_reasons), window=window)
+    return _stop_unless_approved(
+        conn,
+        report,
+        request,
+        "Approval needed before anything changes: " + "; ".join(report.approval_reasons),
+        window=window,
+    )
 
 
 def stop_for_environment_approval(conn: Connection, report, request, message: str) -> bool:
@@ -84,8 +89,9 @@ def findings_for(conn: Connection, migrations: list[Migration], direction: str) 
         return []
     from .analyze import findings_for_plan
 
-    return findings_for_plan(conn.engine, migrations, direction=direction,
-                             lock_timeout_ms=conn.project.settings.ddlLockTimeoutMs)
+    return findings_for_plan(
+        conn.engine, migrations, direction=direction, lock_timeout_ms=conn.project.settings.ddlLockTimeoutMs
+    )
 
 
 def schema_findings(conn: Connection, plan: Plan, migrations: list[Migration], direction: str = "up") -> list[Finding]:
@@ -122,11 +128,19 @@ def syntax_findings(conn: Connection, migrations: list[Migration], direction: st
         path = migration.down_path if direction == "down" and migration.down_path else migration.path
         for problem in syntax_problems(migration, conn.project.dialect, (direction,)):
             where = f"{path.name} line {problem.line}" if problem.line else path.name
-            findings.append(Finding(
-                rule="syntax-error", severity="error", title="The server's parser rejects this statement",
-                message=f"{where}: {problem.message}", migration=migration.version, direction=direction,
-                statement_index=problem.index, statement=problem.statement,
-                recommendation="Fix the statement; `db-migrate validate` checks the files again."))
+            findings.append(
+                Finding(
+                    rule="syntax-error",
+                    severity="error",
+                    title="The server's parser rejects this statement",
+                    message=f"{where}: {problem.message}",
+                    migration=migration.version,
+                    direction=direction,
+                    statement_index=problem.index,
+                    statement=problem.statement,
+                    recommendation="Fix the statement; `db-migrate validate` checks the files again.",
+                )
+            )
     return findings
 
 
@@ -137,10 +151,14 @@ def refuse_errors(report: RunReport) -> bool:
         return False
     report.outcome = "failed"
     report.message = f"Validation found {len(errors)} error(s); nothing was run."
-    report.error = {"error": "validation_failed", "exit_code": 1, "message": "; ".join(_refusal(f) for f in errors),
-                    "state": "Nothing was run: the database is unchanged.",
-                    "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
-                    "If a finding is wrong, validation.preCheck=false in the settings turns these checks off."}
+    report.error = {
+        "error": "validation_failed",
+        "exit_code": 1,
+        "message": "; ".join(_refusal(f) for f in errors),
+        "state": "Nothing was run: the database is unchanged.",
+        "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
+        "If a finding is wrong, validation.preCheck=false in the settings turns these checks off.",
+    }
     return True
 
 

@@ -27,8 +27,10 @@ from .context import Connection
 from .runner import is_dml, mode_for
 
 STATEMENT_TIMEOUT_MS = 30_000  # a replay on a copy without rows is quick: never let it hang a validate
-ACCEPTED = ("the server accepted this statement on a schema-only copy of the database, so it is not an error "
-            "(the simulation does not model this construct).")
+ACCEPTED = (
+    "the server accepted this statement on a schema-only copy of the database, so it is not an error "
+    "(the simulation does not model this construct)."
+)
 
 # Statements whose effect would reach beyond the copy: server-wide objects (roles, databases, tablespaces,
 # settings), files and other sessions. They are not replayed; an error flagged on one stays unconfirmed.
@@ -42,15 +44,15 @@ _OUTSIDE_THE_COPY = re.compile(
     r"|\bVACUUM\s+INTO\b"
     r"|\b(dblink\w*|lo_import|lo_export|pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_file_write"
     r"|load_file|load_extension)\s*\(",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # On MariaDB/MySQL a schema is a database (PostgreSQL's live in the copy), and a qualified name may reach
 # another database, the environment's own among them.
 _MYSQL_SCHEMA = r"\b(CREATE|ALTER|DROP)\s+SCHEMA\b"
 _QUALIFIER = r"(?<![\w$`]){name}\s*\.|`{name}`\s*\."
 
 
-def confirm_on_server(conn: Connection, migrations: list[Migration], findings: list[Finding],
-                      direction: str) -> None:
+def confirm_on_server(conn: Connection, migrations: list[Migration], findings: list[Finding], direction: str) -> None:
     """Marks each error of `findings` confirmed, accepted (demoted to a warning) or not confirmed, in place."""
     errors = [f for f in findings if f.severity == "error"]
     if not errors or not conn.project.settings.validation.confirmOnServer:
@@ -90,8 +92,9 @@ class Replay:
                 if script is None:
                     continue
                 if script.is_python:
-                    self._stop(f"the Python migration {migration.version} runs before it, and its code is not run "
-                               "on the copy")
+                    self._stop(
+                        f"the Python migration {migration.version} runs before it, and its code is not run on the copy"
+                    )
                     return
                 self._script(engine, migration.version, script, outside)
             self._stop("the replay did not reach it")
@@ -113,15 +116,25 @@ class Replay:
             with engine.transaction() if dml else nullcontext():
                 self._statements(engine, version, list(statements), outside, savepoint=dml)
 
-    def _statements(self, engine: Engine, version: str, statements: list[tuple[int, str]],
-                    outside: re.Pattern[str] | None, *, savepoint: bool) -> None:
+    def _statements(
+        self,
+        engine: Engine,
+        version: str,
+        statements: list[tuple[int, str]],
+        outside: re.Pattern[str] | None,
+        *,
+        savepoint: bool,
+    ) -> None:
         for index, sql in statements:
             if not self.flagged:
                 return  # past the last flagged statement: nothing left to judge
             flagged = self.flagged.pop((version, index), [])
             if _OUTSIDE_THE_COPY.search(sql) or (outside and outside.search(sql)):
-                _unconfirmed(flagged, "not replayed on the copy: the statement may change things outside this "
-                             "database (roles, other databases, files, server settings)")
+                _unconfirmed(
+                    flagged,
+                    "not replayed on the copy: the statement may change things outside this "
+                    "database (roles, other databases, files, server settings)",
+                )
                 continue
             problem = self._statement(engine, sql, savepoint=savepoint)
             if problem:  # the server names the copy: say the environment's database, as apply would see it
@@ -137,7 +150,7 @@ class Replay:
         problem = None
         try:
             engine.execute(sql)
-        except Exception as exc:  # noqa: BLE001 - the server's refusal is the verdict
+        except Exception as exc:
             if not engine.is_connected():
                 raise
             if savepoint:
@@ -182,7 +195,8 @@ def _drop(copy: clone.ScratchCopy, errors: list[Finding]) -> None:
     except Exception as exc:  # noqa: BLE001 - the verdicts stand; say the copy is left (status lists it)
         for finding in errors:
             finding.server_message = (finding.server_message or "") + (
-                f" (the scratch copy {redact(copy.name)} could not be dropped: {_one_line(exc)}; drop it by hand)")
+                f" (the scratch copy {redact(copy.name)} could not be dropped: {_one_line(exc)}; drop it by hand)"
+            )
 
 
 def _one_line(exc: BaseException) -> str:

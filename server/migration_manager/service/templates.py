@@ -19,7 +19,9 @@ class Template:
     text: str
 
 
-SQL = Template("sql", """\
+SQL = Template(
+    "sql",
+    """\
 -- Migration: {name}
 -- Created: {created}
 -- author: {author}
@@ -36,9 +38,12 @@ COMMIT;
 BEGIN;
   -- Rollback SQL here
 COMMIT;
-""")
+""",
+)
 
-PYTHON = Template("py", '''\
+PYTHON = Template(
+    "py",
+    '''\
 """Migration: {name}. Created {created} by {author}.
 
 ctx.execute(sql, params) / ctx.query(sql, params) run on the migration's connection, inside its
@@ -52,7 +57,8 @@ def up(ctx):
 
 def down(ctx):
     raise NotImplementedError("write the reverse change")
-''')
+''',
+)
 
 TEMPLATES = {"sql": SQL, "python": PYTHON}
 
@@ -63,14 +69,18 @@ def migration_name(requested: str) -> str:
     than flattened: it says the caller meant a path, and the file always goes in the migrations folder."""
     text = unicodedata.normalize("NFC", requested.strip())
     if "/" in text or "\\" in text or ".." in text:
-        raise ConfigError(f"'{requested}' cannot be used as a migration name: it contains a path separator or '..'.",
-                          next_step="Give the name only (e.g. add_user_phone): the file is always written in the "
-                          "migrations folder (--dir chooses another folder).")
+        raise ConfigError(
+            f"'{requested}' cannot be used as a migration name: it contains a path separator or '..'.",
+            next_step="Give the name only (e.g. add_user_phone): the file is always written in the "
+            "migrations folder (--dir chooses another folder).",
+        )
     kept = "".join(c if c == "_" or unicodedata.category(c)[0] in "LMN" else "_" for c in text.lower())
     name = unicodedata.normalize("NFC", re.sub("_+", "_", kept).strip("_"))
     if not name:
-        raise ConfigError(f"'{requested}' cannot be used as a migration name: it has no letter or digit.",
-                          next_step="Use letters and digits, e.g. add_user_phone.")
+        raise ConfigError(
+            f"'{requested}' cannot be used as a migration name: it has no letter or digit.",
+            next_step="Use letters and digits, e.g. add_user_phone.",
+        )
     return name
 
 
@@ -86,7 +96,8 @@ def check_file_name_fits(file_name: str, folder: Path) -> None:
             f"The migration name is too long: the file name would be {size} bytes, and this filesystem allows "
             f"{limit} bytes per file name ({folder}). No file was written.",
             next_step=f"Use a shorter name: at most {allowed} bytes in UTF-8 ({allowed} ASCII letters; an accented "
-            "or non-Latin letter takes 2 to 4 bytes).")
+            "or non-Latin letter takes 2 to 4 bytes).",
+        )
 
 
 def _name_max(folder: Path) -> int:

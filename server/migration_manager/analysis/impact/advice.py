@@ -12,8 +12,7 @@ BUSY_TRANSACTION_S = 10.0  # an open transaction this old makes a lock request q
 UNKNOWN_BIG_ROWS = 100_000
 
 
-def level(claim: LockImpact, blocked_s: float, work_s: float, size: TableSize | None,
-          activity: Activity | None) -> str:
+def level(claim: LockImpact, blocked_s: float, work_s: float, size: TableSize | None, activity: Activity | None) -> str:
     if not claim.known:
         return "high" if size is not None and size.rows >= UNKNOWN_BIG_ROWS else "medium"
     blocks = claim.blocks_reads or claim.blocks_writes
@@ -28,15 +27,18 @@ def level(claim: LockImpact, blocked_s: float, work_s: float, size: TableSize | 
     return "low"
 
 
-def recommendations(claim: LockImpact, impact: str, extra_disk: int, activity: Activity | None,
-                    window: str | None) -> list[str]:
+def recommendations(
+    claim: LockImpact, impact: str, extra_disk: int, activity: Activity | None, window: str | None
+) -> list[str]:
     advice = []
     busy = claim.rewrites_table or claim.scans_table or claim.builds_index
     if claim.safer and (impact != "low" or busy):
         advice.append(claim.safer)
     if (claim.blocks_reads or claim.blocks_writes) and not busy:
-        advice.append("Set a short lock timeout (PostgreSQL lock_timeout, MySQL lock_wait_timeout: a few seconds) "
-                      "and retry, so the brief lock never waits in front of the traffic.")
+        advice.append(
+            "Set a short lock timeout (PostgreSQL lock_timeout, MySQL lock_wait_timeout: a few seconds) "
+            "and retry, so the brief lock never waits in front of the traffic."
+        )
     if extra_disk >= 1_048_576:  # below a megabyte the advice is noise ("about 0 MB")
         advice.append(f"Needs about {extra_disk / 1_048_576:,.0f} MB of free disk while it runs.")
     if impact != "low":
@@ -49,11 +51,15 @@ def _timing(activity: Activity | None, window: str | None) -> list[str]:
     if window:
         advice.append(f"Run it inside the environment's maintenance window ({window}).")
     if activity is not None and activity.quieter_than_usual is False:
-        advice.append(f"The server is busier now ({activity.current_tps:,.1f}/s) than its average "
-                      f"({activity.average_tps:,.1f}/s, {activity.source}): prefer a quieter time.")
+        advice.append(
+            f"The server is busier now ({activity.current_tps:,.1f}/s) than its average "
+            f"({activity.average_tps:,.1f}/s, {activity.source}): prefer a quieter time."
+        )
     if _long_transaction(activity):
-        advice.append(f"{activity.open_transactions} transaction(s) are open, the oldest for "
-                      f"{activity.oldest_transaction_s:,.0f} s: the lock waits for them (watch with the query).")
+        advice.append(
+            f"{activity.open_transactions} transaction(s) are open, the oldest for "
+            f"{activity.oldest_transaction_s:,.0f} s: the lock waits for them (watch with the query)."
+        )
     return advice
 
 

@@ -27,8 +27,15 @@ class Estimate:
     extra_disk_bytes: int = 0
 
 
-def estimate(op: Operation, claim: LockImpact, size: TableSize | None, speed: Throughput, schema: Snapshot,
-             key_width: float | None, referenced: TableSize | None = None) -> Estimate:
+def estimate(
+    op: Operation,
+    claim: LockImpact,
+    size: TableSize | None,
+    speed: Throughput,
+    schema: Snapshot,
+    key_width: float | None,
+    referenced: TableSize | None = None,
+) -> Estimate:
     if size is None or size.rows == 0:
         return Estimate(max(speed.ddl_fixed_s, METADATA_SECONDS), "new or empty table: nothing to scan or copy")
     if op.kind in ("update", "delete"):
@@ -47,34 +54,49 @@ def _dml(op: Operation, size: TableSize, speed: Throughput, schema: Snapshot) ->
     indexes = len(table.indexes) if table is not None else 2
     # Each index takes an entry per changed row; the calibration table had two.
     seconds = speed.update.fixed_s + size.rows / speed.update.rows_per_s * (1 + indexes) / 3
-    return Estimate(seconds, f"at most every row ({size.rows:,}, {indexes} index(es)) changed at "
-                    f"{_rate(speed.update.rows_per_s)} rows/s (fewer if its WHERE matches fewer)")
+    return Estimate(
+        seconds,
+        f"at most every row ({size.rows:,}, {indexes} index(es)) changed at "
+        f"{_rate(speed.update.rows_per_s)} rows/s (fewer if its WHERE matches fewer)",
+    )
 
 
-def _rewrite(op: Operation, claim: LockImpact, size: TableSize, speed: Throughput, schema: Snapshot,
-             referenced: TableSize | None) -> Estimate:
+def _rewrite(
+    op: Operation, claim: LockImpact, size: TableSize, speed: Throughput, schema: Snapshot, referenced: TableSize | None
+) -> Estimate:
     rate = speed.rebuild if claim.algorithm == "INPLACE" else speed.rewrite
     copy = rate.seconds(size.rows, size.table_bytes)
     basis = f"{'rebuild' if claim.algorithm == 'INPLACE' else 'copy'} of {size.rows:,} rows " + (
-        f"({_mb(size.table_bytes)} at {_mb(rate.bytes_per_s)}/s)" if rate.bytes_per_s else
-        f"at {_rate(rate.rows_per_s)} rows/s")
+        f"({_mb(size.table_bytes)} at {_mb(rate.bytes_per_s)}/s)"
+        if rate.bytes_per_s
+        else f"at {_rate(rate.rows_per_s)} rows/s"
+    )
     table = schema.table(op.table or "")
     indexes = [i for i in table.indexes.values() if not i.primary] if table is not None else []
-    rebuild = sum(_index_rows_seconds(size.rows, speed, _family(schema, op.table, i.columns),
-                                      _default_width(schema, op.table, list(i.columns))) for i in indexes)
+    rebuild = sum(
+        _index_rows_seconds(
+            size.rows, speed, _family(schema, op.table, i.columns), _default_width(schema, op.table, list(i.columns))
+        )
+        for i in indexes
+    )
     if indexes:
         basis += f", then {len(indexes)} secondary index(es) rebuilt"
     if referenced is not None:  # MySQL COPY that adds a foreign key looks every row up in the parent
         rebuild += size.rows / speed.join.rows_per_s
         basis += ", each row checked against the referenced table"
-        if table is not None and schema.naming.foreign_key_index and not table.has_index_leading_with(tuple(op.columns)):
+        if (
+            table is not None
+            and schema.naming.foreign_key_index
+            and not table.has_index_leading_with(tuple(op.columns))
+        ):
             rebuild += _index_rows_seconds(size.rows, speed, _family(schema, op.table, op.columns), 8.0)
             basis += ", and its index built"
     return Estimate(copy + rebuild, basis, size.table_bytes + size.index_bytes)
 
 
-def _index_build(op: Operation, size: TableSize, speed: Throughput, schema: Snapshot,
-                 key_width: float | None) -> Estimate:
+def _index_build(
+    op: Operation, size: TableSize, speed: Throughput, schema: Snapshot, key_width: float | None
+) -> Estimate:
     family = _family(schema, op.table, op.columns)
     rate = speed.index.get(family) or speed.index["integer"]
     width = key_width if key_width is not None else _default_width(schema, op.table, op.columns)
@@ -92,11 +114,17 @@ def _index_build(op: Operation, size: TableSize, speed: Throughput, schema: Snap
 def _scan(size: TableSize, speed: Throughput, referenced: TableSize | None) -> Estimate:
     if referenced is not None:  # a foreign key is checked with one anti-join of both tables
         rows = size.rows + referenced.rows
-        return Estimate(speed.join.seconds(rows), f"anti-join of {size.rows:,} rows with the {referenced.rows:,} "
-                        f"referenced rows at {_rate(speed.join.rows_per_s)} rows/s")
+        return Estimate(
+            speed.join.seconds(rows),
+            f"anti-join of {size.rows:,} rows with the {referenced.rows:,} "
+            f"referenced rows at {_rate(speed.join.rows_per_s)} rows/s",
+        )
     seconds = speed.scan.seconds(size.rows, size.table_bytes)
-    basis = f"scan of {_mb(size.table_bytes)} at {_mb(speed.scan.bytes_per_s)}/s" if speed.scan.bytes_per_s else \
-        f"scan of {size.rows:,} rows at {_rate(speed.scan.rows_per_s)} rows/s"
+    basis = (
+        f"scan of {_mb(size.table_bytes)} at {_mb(speed.scan.bytes_per_s)}/s"
+        if speed.scan.bytes_per_s
+        else f"scan of {size.rows:,} rows at {_rate(speed.scan.rows_per_s)} rows/s"
+    )
     return Estimate(seconds, basis)
 
 

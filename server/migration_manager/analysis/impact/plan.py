@@ -21,8 +21,15 @@ REFERENCE_VERSIONS = {
 }
 
 
-def impact_for_plan(engine, migrations: list[Migration], direction: str = "up", *, window: str | None = None,
-                    exclude: tuple[str, ...] = (), activity_sample_s: float = 1.0) -> list[StatementImpact]:
+def impact_for_plan(
+    engine,
+    migrations: list[Migration],
+    direction: str = "up",
+    *,
+    window: str | None = None,
+    exclude: tuple[str, ...] = (),
+    activity_sample_s: float = 1.0,
+) -> list[StatementImpact]:
     """Impact of every statement of `migrations` run in order in `direction` on the engine's database."""
     scripts = [(m, m.up if direction == "up" else m.down) for m in migrations]
     scripts = [(m, s) for m, s in scripts if s is not None and s.statements]
@@ -53,33 +60,59 @@ class _Context:
         self.activity, self.window = activity, window
         self.sizes = stats.table_sizes(engine, list(live.tables))
 
-    def statement(self, version: str, direction: str, index: int, sql: str, ops: list[Operation],
-                  schema: Snapshot) -> tuple[StatementImpact, LockImpact]:
+    def statement(
+        self, version: str, direction: str, index: int, sql: str, ops: list[Operation], schema: Snapshot
+    ) -> tuple[StatementImpact, LockImpact]:
         claims = [lock_impact(op, self.server, schema) for op in ops] or [
-            lock_impact(Operation(kind="other", statement=sql), self.server, schema)]
+            lock_impact(Operation(kind="other", statement=sql), self.server, schema)
+        ]
         claim = combine(claims)
         main = _main_operation(ops, claims)
         size = self._size(main, schema)
-        work = estimate(main, claim, size, self.speed, schema, self._key_width(main, size),
-                        self._size_of(main.ref_table, schema) if main.constraint_type == "foreign_key" else None)
+        work = estimate(
+            main,
+            claim,
+            size,
+            self.speed,
+            schema,
+            self._key_width(main, size),
+            self._size_of(main.ref_table, schema) if main.constraint_type == "foreign_key" else None,
+        )
         busy = claim.rewrites_table or claim.scans_table or claim.builds_index
         blocked = work.seconds if (claim.blocks_reads or claim.blocks_writes) and busy else METADATA_SECONDS
         rating = level(claim, blocked, work.seconds, size, self.activity)
         tables = [t for t in [main.table, *claim.other_tables] if t]
         return StatementImpact(
-            migration=version, direction=direction, statement_index=index, statement=sql,
-            operations=[op.kind for op in ops], table=main.table, server=self.server.label, lock=claim.lock,
-            algorithm=claim.algorithm, other_tables=claim.other_tables, blocks=claim.blocks,
-            blocks_reads=claim.blocks_reads, blocks_writes=claim.blocks_writes, rewrites_table=claim.rewrites_table,
-            scans_table=claim.scans_table, builds_index=claim.builds_index,
-            rows=size.rows if size else None, rows_source=size.rows_source if size else None,
-            table_bytes=size.table_bytes if size else None, index_bytes=size.index_bytes if size else None,
-            estimated_seconds=round(work.seconds, 4), blocked_seconds=round(blocked, 4),
+            migration=version,
+            direction=direction,
+            statement_index=index,
+            statement=sql,
+            operations=[op.kind for op in ops],
+            table=main.table,
+            server=self.server.label,
+            lock=claim.lock,
+            algorithm=claim.algorithm,
+            other_tables=claim.other_tables,
+            blocks=claim.blocks,
+            blocks_reads=claim.blocks_reads,
+            blocks_writes=claim.blocks_writes,
+            rewrites_table=claim.rewrites_table,
+            scans_table=claim.scans_table,
+            builds_index=claim.builds_index,
+            rows=size.rows if size else None,
+            rows_source=size.rows_source if size else None,
+            table_bytes=size.table_bytes if size else None,
+            index_bytes=size.index_bytes if size else None,
+            estimated_seconds=round(work.seconds, 4),
+            blocked_seconds=round(blocked, 4),
             estimate_basis=f"{work.basis}; rates measured on this server{self._measured_when()}",
-            extra_disk_bytes=work.extra_disk_bytes, impact=rating, explanation=claim.explanation,
+            extra_disk_bytes=work.extra_disk_bytes,
+            impact=rating,
+            explanation=claim.explanation,
             other_versions=self._other_versions(ops, claim, schema),
             recommendations=recommendations(claim, rating, work.extra_disk_bytes, self.activity, self.window),
-            watch_query=stats.watch_query(self.engine, tables)), claim
+            watch_query=stats.watch_query(self.engine, tables),
+        ), claim
 
     def _measured_when(self) -> str:
         at = self.speed.measured_at
@@ -101,8 +134,11 @@ class _Context:
         return self.sizes.get(table.lower())
 
     def _key_width(self, op: Operation, size) -> float | None:
-        if size is None or not op.columns or not (op.kind == "create_index" or op.constraint_type in ("unique",
-                                                                                                     "primary_key")):
+        if (
+            size is None
+            or not op.columns
+            or not (op.kind == "create_index" or op.constraint_type in ("unique", "primary_key"))
+        ):
             return None
         return stats.key_width(self.engine, op.table, op.columns)
 
@@ -127,7 +163,14 @@ def _main_operation(ops: list[Operation], claims: list[LockImpact]) -> Operation
 
 
 def _summary(claim: LockImpact) -> str:
-    work = "rewrites the table" if claim.rewrites_table else "scans the table" if claim.scans_table else \
-        "builds an index" if claim.builds_index else "catalog only"
+    work = (
+        "rewrites the table"
+        if claim.rewrites_table
+        else "scans the table"
+        if claim.scans_table
+        else "builds an index"
+        if claim.builds_index
+        else "catalog only"
+    )
     algorithm = f"{claim.algorithm}, " if claim.algorithm else ""
     return f"{algorithm}{claim.lock}; {work}; blocks {claim.blocks}"

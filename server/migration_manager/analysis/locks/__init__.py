@@ -51,8 +51,12 @@ class Server:
 
     @classmethod
     def parse(cls, dialect: str, version_text: str) -> Server:
-        numbers = tuple(int(n) for n in re.findall(r"\d+", version_text.split("-")[0] if "mariadb" in
-                                                     version_text.lower() else version_text)[:3])
+        numbers = tuple(
+            int(n)
+            for n in re.findall(
+                r"\d+", version_text.split("-")[0] if "mariadb" in version_text.lower() else version_text
+            )[:3]
+        )
         if dialect == "postgres":
             return cls("postgresql", numbers)
         if dialect == "mysql":
@@ -77,23 +81,33 @@ def combine(claims: list[LockImpact]) -> LockImpact:
     others: dict[str, str] = {}
     for claim in claims:
         others.update(claim.other_tables)
-    return worst.model_copy(update={
-        "other_tables": others,
-        "blocks_reads": any(c.blocks_reads for c in claims), "blocks_writes": any(c.blocks_writes for c in claims),
-        "rewrites_table": any(c.rewrites_table for c in claims), "scans_table": any(c.scans_table for c in claims),
-        "builds_index": any(c.builds_index for c in claims), "in_transaction": all(c.in_transaction for c in claims),
-        "known": all(c.known for c in claims),
-        "explanation": "; ".join(dict.fromkeys(c.explanation for c in claims if c.explanation)),
-        "safer": "; ".join(dict.fromkeys(c.safer for c in claims if c.safer)) or None,
-    })
+    return worst.model_copy(
+        update={
+            "other_tables": others,
+            "blocks_reads": any(c.blocks_reads for c in claims),
+            "blocks_writes": any(c.blocks_writes for c in claims),
+            "rewrites_table": any(c.rewrites_table for c in claims),
+            "scans_table": any(c.scans_table for c in claims),
+            "builds_index": any(c.builds_index for c in claims),
+            "in_transaction": all(c.in_transaction for c in claims),
+            "known": all(c.known for c in claims),
+            "explanation": "; ".join(dict.fromkeys(c.explanation for c in claims if c.explanation)),
+            "safer": "; ".join(dict.fromkeys(c.safer for c in claims if c.safer)) or None,
+        }
+    )
 
 
 _ALGORITHMS = [None, "INSTANT", "NOCOPY", "INPLACE", "COPY"]
 
 
 def _strength(claim: LockImpact) -> tuple:
-    return (claim.blocks_reads, claim.blocks_writes, claim.rewrites_table, _ALGORITHMS.index(claim.algorithm),
-            claim.scans_table or claim.builds_index)
+    return (
+        claim.blocks_reads,
+        claim.blocks_writes,
+        claim.rewrites_table,
+        _ALGORITHMS.index(claim.algorithm),
+        claim.scans_table or claim.builds_index,
+    )
 
 
 MODELS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}

@@ -19,9 +19,16 @@ _QUEUE = "the brief exclusive metadata lock at start and end still queues behind
 
 def _claim(op, algorithm: str, lock: str, explanation: str, *, safer: str | None = None, **facts) -> LockImpact:
     return LockImpact(
-        table=op.table, algorithm=algorithm, lock=f"metadata lock, LOCK={lock}",
-        blocks_reads=lock == "EXCLUSIVE", blocks_writes=lock in ("SHARED", "EXCLUSIVE"),
-        explanation=explanation, safer=safer, in_transaction=False, **facts)
+        table=op.table,
+        algorithm=algorithm,
+        lock=f"metadata lock, LOCK={lock}",
+        blocks_reads=lock == "EXCLUSIVE",
+        blocks_writes=lock in ("SHARED", "EXCLUSIVE"),
+        explanation=explanation,
+        safer=safer,
+        in_transaction=False,
+        **facts,
+    )
 
 
 def lock_impact(op, server: Server, schema=None) -> LockImpact:
@@ -29,19 +36,33 @@ def lock_impact(op, server: Server, schema=None) -> LockImpact:
     mariadb = server.flavor == "mariadb"
     handler = HANDLERS.get(kind)
     if handler is None:
-        return _claim(op, "COPY", "EXCLUSIVE", "Not in the lock model: assume the table is locked.", known=False,
-                      safer="Add ALGORITHM=INPLACE, LOCK=NONE so the server refuses instead of blocking.")
+        return _claim(
+            op,
+            "COPY",
+            "EXCLUSIVE",
+            "Not in the lock model: assume the table is locked.",
+            known=False,
+            safer="Add ALGORITHM=INPLACE, LOCK=NONE so the server refuses instead of blocking.",
+        )
     return handler(op, server, mariadb, schema)
 
 
 def _instant(mariadb_since: tuple, mysql_since: tuple, what: str):
     """INSTANT from the given versions; before that an online rebuild (INPLACE, LOCK=NONE)."""
+
     def handler(op, server: Server, mariadb: bool, schema) -> LockImpact:
         if server.at_least(*(mariadb_since if mariadb else mysql_since)):
-            return _claim(op, "INSTANT", "NONE", f"{what}: metadata only; {_QUEUE}",
-                          safer="SET SESSION lock_wait_timeout to a few seconds and retry.")
-        return _claim(op, "INPLACE", "NONE", f"{what}: online table rebuild (reads and writes go on)",
-                      rewrites_table=True)
+            return _claim(
+                op,
+                "INSTANT",
+                "NONE",
+                f"{what}: metadata only; {_QUEUE}",
+                safer="SET SESSION lock_wait_timeout to a few seconds and retry.",
+            )
+        return _claim(
+            op, "INPLACE", "NONE", f"{what}: online table rebuild (reads and writes go on)", rewrites_table=True
+        )
+
     return handler
 
 
@@ -54,10 +75,15 @@ _PER_ROW_DEFAULT = re.compile(r"\b(UUID|UUID_SHORT|SYS_GUID|SYSDATE|RANDOM_BYTES
 def _add_column(op, server: Server, mariadb: bool, schema) -> LockImpact:
     default = op.default or ""
     if _PER_ROW_DEFAULT.search(default) or (not mariadb and default.startswith("(")):
-        return _claim(op, "COPY", "SHARED", f"DEFAULT {default} is computed for every existing row: the table is "
-                      "copied row by row, reads go on, writes wait for the copy", rewrites_table=True,
-                      safer="Add the column without the DEFAULT (instant), SET DEFAULT separately, backfill old rows "
-                      "in batches.")
+        return _claim(
+            op,
+            "COPY",
+            "SHARED",
+            f"DEFAULT {default} is computed for every existing row: the table is "
+            "copied row by row, reads go on, writes wait for the copy",
+            rewrites_table=True,
+            safer="Add the column without the DEFAULT (instant), SET DEFAULT separately, backfill old rows in batches.",
+        )
     return _instant((10, 3), (8, 0, 12), "ADD COLUMN")(op, server, mariadb, schema)
 
 
@@ -66,12 +92,23 @@ def _alter_column_type(op, server: Server, mariadb: bool, schema) -> LockImpact:
         return _claim(op, "INSTANT", "NONE", f"the type does not change; {_QUEUE}")
     if _varchar_widening(op, schema):
         algorithm = "INSTANT" if mariadb and server.at_least(10, 4) else "INPLACE"
-        return _claim(op, algorithm, "NONE", "a longer VARCHAR: metadata only" + (
-            "" if mariadb else " while the length prefix stays the same size (255 bytes)"))
-    return _claim(op, "COPY", "SHARED", "the table is copied row by row: reads go on, writes wait for the copy",
-                  rewrites_table=True, builds_index=True,
-                  safer="pt-online-schema-change or gh-ost (copy in chunks, swap atomically), or a new column "
-                  "plus batched backfill.")
+        return _claim(
+            op,
+            algorithm,
+            "NONE",
+            "a longer VARCHAR: metadata only"
+            + ("" if mariadb else " while the length prefix stays the same size (255 bytes)"),
+        )
+    return _claim(
+        op,
+        "COPY",
+        "SHARED",
+        "the table is copied row by row: reads go on, writes wait for the copy",
+        rewrites_table=True,
+        builds_index=True,
+        safer="pt-online-schema-change or gh-ost (copy in chunks, swap atomically), or a new column "
+        "plus batched backfill.",
+    )
 
 
 def _types(op, schema) -> tuple[str, str] | None:
@@ -101,8 +138,14 @@ def _varchar_widening(op, schema) -> bool:
 
 
 def _set_not_null(op, server: Server, mariadb: bool, schema) -> LockImpact:
-    return _claim(op, "INPLACE", "NONE", "online table rebuild that checks every row (reads and writes go on)",
-                  rewrites_table=True, scans_table=True)
+    return _claim(
+        op,
+        "INPLACE",
+        "NONE",
+        "online table rebuild that checks every row (reads and writes go on)",
+        rewrites_table=True,
+        scans_table=True,
+    )
 
 
 def _drop_not_null(op, server: Server, mariadb: bool, schema) -> LockImpact:
@@ -112,10 +155,15 @@ def _drop_not_null(op, server: Server, mariadb: bool, schema) -> LockImpact:
 
 
 def _create_index(op, server: Server, mariadb: bool, schema) -> LockImpact:
-    return _claim(op, "NOCOPY" if mariadb else "INPLACE", "NONE",
-                  "the index is built online: reads and writes go on" + (
-                      "; a UNIQUE index fails at the end if duplicates exist" if op.unique else ""),
-                  builds_index=True, scans_table=True)
+    return _claim(
+        op,
+        "NOCOPY" if mariadb else "INPLACE",
+        "NONE",
+        "the index is built online: reads and writes go on"
+        + ("; a UNIQUE index fails at the end if duplicates exist" if op.unique else ""),
+        builds_index=True,
+        scans_table=True,
+    )
 
 
 def _drop_index(op, server: Server, mariadb: bool, schema) -> LockImpact:
@@ -127,15 +175,35 @@ def _add_constraint(op, server: Server, mariadb: bool, schema) -> LockImpact:
     if kind == "unique":
         return _create_index(op, server, mariadb, schema)
     if kind == "primary_key":
-        return _claim(op, "INPLACE", "NONE", "online rebuild around the new clustered index", rewrites_table=True,
-                      builds_index=True, scans_table=True)
+        return _claim(
+            op,
+            "INPLACE",
+            "NONE",
+            "online rebuild around the new clustered index",
+            rewrites_table=True,
+            builds_index=True,
+            scans_table=True,
+        )
     if kind == "foreign_key":
-        return _claim(op, "COPY", "SHARED", "with foreign_key_checks=1 the table is copied: writes wait",
-                      rewrites_table=True, scans_table=True,
-                      safer="SET foreign_key_checks=0 for the session makes it INPLACE/NOCOPY with LOCK=NONE, "
-                      "but then existing rows are not checked: run the orphan probe first.")
-    return _claim(op, "COPY", "SHARED", "a CHECK is verified by copying the table: writes wait", rewrites_table=True,
-                  scans_table=True, safer="Check the rows first; for a big table use pt-online-schema-change or gh-ost.")
+        return _claim(
+            op,
+            "COPY",
+            "SHARED",
+            "with foreign_key_checks=1 the table is copied: writes wait",
+            rewrites_table=True,
+            scans_table=True,
+            safer="SET foreign_key_checks=0 for the session makes it INPLACE/NOCOPY with LOCK=NONE, "
+            "but then existing rows are not checked: run the orphan probe first.",
+        )
+    return _claim(
+        op,
+        "COPY",
+        "SHARED",
+        "a CHECK is verified by copying the table: writes wait",
+        rewrites_table=True,
+        scans_table=True,
+        safer="Check the rows first; for a big table use pt-online-schema-change or gh-ost.",
+    )
 
 
 def _drop_constraint(op, server: Server, mariadb: bool, schema) -> LockImpact:
@@ -145,6 +213,7 @@ def _drop_constraint(op, server: Server, mariadb: bool, schema) -> LockImpact:
 def _exclusive(what: str, safer: str | None = None):
     def handler(op, server: Server, mariadb: bool, schema) -> LockImpact:
         return _claim(op, "INSTANT", "EXCLUSIVE", f"{what}: exclusive metadata lock, brief; {_QUEUE}", safer=safer)
+
     return handler
 
 
@@ -153,10 +222,15 @@ def _create_table(op, server: Server, mariadb: bool, schema) -> LockImpact:
 
 
 def _dml(op, server: Server, mariadb: bool, schema) -> LockImpact:
-    return LockImpact(table=op.table, lock="row locks", blocks_reads=False, blocks_writes=True,
-                      scans_table=True, explanation="row locks until commit: writes to the same rows wait "
-                      "(reads go on: consistent snapshots)",
-                      safer="Update in batches of a few thousand rows, committing between batches.")
+    return LockImpact(
+        table=op.table,
+        lock="row locks",
+        blocks_reads=False,
+        blocks_writes=True,
+        scans_table=True,
+        explanation="row locks until commit: writes to the same rows wait (reads go on: consistent snapshots)",
+        safer="Update in batches of a few thousand rows, committing between batches.",
+    )
 
 
 def _session_setting(op, server: Server, mariadb: bool, schema) -> LockImpact:

@@ -10,8 +10,17 @@ _REBUILDS = {"alter_column_type", "set_not_null", "drop_not_null", "add_constrai
 def lock_impact(op, server: Server, schema=None) -> LockImpact:
     kind = op.kind
     return LockImpact(
-        table=op.table, lock="database write lock", blocks_reads=False, blocks_writes=True,
-        rewrites_table=kind in _REBUILDS, builds_index=kind == "create_index",
+        table=op.table,
+        lock="database write lock",
+        blocks_reads=False,
+        blocks_writes=True,
+        rewrites_table=kind in _REBUILDS,
+        builds_index=kind == "create_index",
         explanation="SQLite has one writer: other writers wait until the transaction commits (readers go on in "
-        "WAL mode)" + ("; SQLite changes this by rebuilding the table (create new, copy, drop, rename)"
-                      if kind in _REBUILDS else ""))
+        "WAL mode)"
+        + (
+            "; SQLite changes this by rebuilding the table (create new, copy, drop, rename)"
+            if kind in _REBUILDS
+            else ""
+        ),
+    )

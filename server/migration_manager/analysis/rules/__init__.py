@@ -61,16 +61,37 @@ class Rule:
     def count_if(self, ctx: OperationContext, condition: exp.Expression, what: str = "") -> Probe:
         return Probe(self.key(ctx, what), ctx.live_table or "", condition=condition)
 
-    def finding(self, ctx: OperationContext, message: str, *, severity: Severity | None = None,
-                measure: Measure | None = None, **fields) -> Finding:
+    def finding(
+        self,
+        ctx: OperationContext,
+        message: str,
+        *,
+        severity: Severity | None = None,
+        measure: Measure | None = None,
+        **fields,
+    ) -> Finding:
         op = ctx.op
-        base = {"rule": self.id, "severity": severity or self.severity, "title": self.title, "message": message,
-                "migration": ctx.migration, "direction": ctx.direction, "statement_index": op.statement_index,
-                "statement": op.statement, "table": op.table, "column": op.column,
-                "recommendation": self.recommendation}
+        base = {
+            "rule": self.id,
+            "severity": severity or self.severity,
+            "title": self.title,
+            "message": message,
+            "migration": ctx.migration,
+            "direction": ctx.direction,
+            "statement_index": op.statement_index,
+            "statement": op.statement,
+            "table": op.table,
+            "column": op.column,
+            "recommendation": self.recommendation,
+        }
         if measure is not None:
-            base.update(rows_total=measure.rows, rows_affected=measure.value, exact=measure.exact,
-                        confidence=measure.confidence, probe_sql=measure.sql or None)
+            base.update(
+                rows_total=measure.rows,
+                rows_affected=measure.value,
+                exact=measure.exact,
+                confidence=measure.confidence,
+                probe_sql=measure.sql or None,
+            )
         return Finding(**{**base, **fields})
 
     def column(self, ctx: OperationContext) -> exp.Column:
@@ -102,8 +123,14 @@ class LockRule(Rule):
             return None
         rows = ctx.estimated_rows()
         severity = "danger" if rows >= self.large_table_rows else "warning"
-        return self.finding(ctx, self.message(ctx, claim, f"{ctx.live_table} (~{rows:,} rows)"), severity=severity,
-                            rows_total=rows, exact=False, safe_rewrite=self.rewrite(ctx))
+        return self.finding(
+            ctx,
+            self.message(ctx, claim, f"{ctx.live_table} (~{rows:,} rows)"),
+            severity=severity,
+            rows_total=rows,
+            exact=False,
+            safe_rewrite=self.rewrite(ctx),
+        )
 
     def fires(self, ctx: OperationContext, claim) -> bool:
         raise NotImplementedError

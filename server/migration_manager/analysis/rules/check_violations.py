@@ -43,10 +43,13 @@ class CheckViolations(Rule):
         if measure is None or measure.value == 0:
             return None
         consequence = "is added but not checked" if ctx.op.not_valid else "fails"
-        return self.finding(ctx, f"CHECK ({ctx.op.check}) on {ctx.op.table} {consequence}: "
-                            f"{count_text(measure, 'rows')} violate it.", measure=measure,
-                            severity="warning" if ctx.op.not_valid else None,
-                            counts={"violating_rows": measure.value or 0})
+        return self.finding(
+            ctx,
+            f"CHECK ({ctx.op.check}) on {ctx.op.table} {consequence}: {count_text(measure, 'rows')} violate it.",
+            measure=measure,
+            severity="warning" if ctx.op.not_valid else None,
+            counts={"violating_rows": measure.value or 0},
+        )
 
 
 RULE = CheckViolations()

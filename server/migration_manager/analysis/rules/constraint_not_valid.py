@@ -26,8 +26,7 @@ class ConstraintNotValid(LockRule):
     recommendation = "Add the constraint NOT VALID, then VALIDATE CONSTRAINT in a separate statement."
 
     def applies(self, ctx: OperationContext) -> bool:
-        return (super().applies(ctx) and ctx.op.constraint_type in ("foreign_key", "check")
-                and not ctx.op.not_valid)
+        return super().applies(ctx) and ctx.op.constraint_type in ("foreign_key", "check") and not ctx.op.not_valid
 
     def fires(self, ctx: OperationContext, claim) -> bool:
         return claim.blocks_writes and claim.scans_table
@@ -35,8 +34,10 @@ class ConstraintNotValid(LockRule):
     def message(self, ctx: OperationContext, claim, table: str) -> str:
         others = "".join(f" and {t} with {mode}" for t, mode in claim.other_tables.items())
         kind = "FOREIGN KEY" if ctx.op.constraint_type == "foreign_key" else "CHECK"
-        return (f"Adding this {kind} constraint checks every row of {table} while holding {claim.lock}{others}: "
-                f"{claim.blocks} wait for the whole check.")
+        return (
+            f"Adding this {kind} constraint checks every row of {table} while holding {claim.lock}{others}: "
+            f"{claim.blocks} wait for the whole check."
+        )
 
     def rewrite(self, ctx: OperationContext) -> str | None:
         name = ctx.ident(ctx.op.constraint_name) if ctx.op.constraint_name else "<constraint name>"

@@ -34,9 +34,13 @@ class DDLWithBigDML(Rule):
     recommendation = "Move the data change to its own migration and run it in batches (commit between batches)."
 
     def applies(self, ctx: OperationContext) -> bool:
-        return (super().applies(ctx) and ctx.transactional and ctx.live_table is not None
-                and any(o.is_ddl and o.kind != "create_table" and o.table for o in ctx.script)
-                and ctx.columns_known_live(ctx.op.where or "TRUE"))
+        return (
+            super().applies(ctx)
+            and ctx.transactional
+            and ctx.live_table is not None
+            and any(o.is_ddl and o.kind != "create_table" and o.table for o in ctx.script)
+            and ctx.columns_known_live(ctx.op.where or "TRUE")
+        )
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
         where = exp.condition(ctx.op.where, dialect=ctx.dialect) if ctx.op.where else exp.true()
@@ -49,9 +53,14 @@ class DDLWithBigDML(Rule):
         ddl = [o for o in ctx.script if o.is_ddl and o.table and o.kind != "create_table"]
         statements = ", ".join(sorted({str(o.statement_index) for o in ddl}))
         rows = "an unknown number of" if measure.value is None else f"{measure.value:,}"
-        return self.finding(ctx, f"{ctx.op.kind.upper()} of {rows} rows of {ctx.op.table} runs in the same "
-                            f"transaction as DDL (statement {statements}): the DDL's locks are held until it "
-                            "finishes and commits.", measure=measure, counts={"rows": measure.value or 0})
+        return self.finding(
+            ctx,
+            f"{ctx.op.kind.upper()} of {rows} rows of {ctx.op.table} runs in the same "
+            f"transaction as DDL (statement {statements}): the DDL's locks are held until it "
+            "finishes and commits.",
+            measure=measure,
+            counts={"rows": measure.value or 0},
+        )
 
 
 RULE = DDLWithBigDML()

@@ -24,8 +24,10 @@ class DropColumn(Rule):
     title = "DROP COLUMN deletes data"
     kinds = ("drop_column",)
     probe = "rows in the table and non-null values in the column (shares the table's one scan)"
-    recommendation = ("Archive the values first (or take a backup), and deploy code that no longer reads the "
-                      "column before dropping it.")
+    recommendation = (
+        "Archive the values first (or take a backup), and deploy code that no longer reads the "
+        "column before dropping it."
+    )
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
         if not ctx.probed:
@@ -37,13 +39,21 @@ class DropColumn(Rule):
             return None  # created by the plan itself: nothing to lose yet
         measure = measured[self.key(ctx)]
         if measure.value == 0:
-            return self.finding(ctx, f"{ctx.op.target} holds no values ({measure.rows:,} rows): nothing is lost.",
-                                severity="info", measure=measure)
+            return self.finding(
+                ctx,
+                f"{ctx.op.target} holds no values ({measure.rows:,} rows): nothing is lost.",
+                severity="info",
+                measure=measure,
+            )
         counts = {"rows": measure.rows or 0, "non_null_values": measure.value or 0}
         return self.finding(
-            ctx, f"Dropping {ctx.op.target} deletes {count_text(measure, 'non-null values')} "
-            f"(the table has {measure.rows or 0:,} rows).", measure=measure, counts=counts,
-            safe_rewrite=_archive(ctx))
+            ctx,
+            f"Dropping {ctx.op.target} deletes {count_text(measure, 'non-null values')} "
+            f"(the table has {measure.rows or 0:,} rows).",
+            measure=measure,
+            counts=counts,
+            safe_rewrite=_archive(ctx),
+        )
 
 
 def _archive(ctx: OperationContext) -> str:
@@ -51,8 +61,7 @@ def _archive(ctx: OperationContext) -> str:
     keys = [k for k in ctx.live.primary_key(table) if k != column]
     kept = ", ".join(ctx.ident(c) for c in [*keys, column])
     archive, table, column = ctx.ident(f"{table}_{column}_archive"), ctx.ident(table), ctx.ident(column)
-    return (f"CREATE TABLE {archive} AS SELECT {kept} FROM {table} WHERE {column} IS NOT NULL;\n"
-            f"{ctx.op.statement};")
+    return f"CREATE TABLE {archive} AS SELECT {kept} FROM {table} WHERE {column} IS NOT NULL;\n{ctx.op.statement};"
 
 
 RULE = DropColumn()

@@ -28,8 +28,10 @@ class ForeignKeyOrphans(Rule):
     title = "orphan rows block a FOREIGN KEY"
     kinds = ("add_constraint",)
     probe = "rows whose non-NULL key has no parent row (NOT EXISTS anti-join; MATCH SIMPLE like the server)"
-    recommendation = ("Delete or re-point the orphan rows (the probe query lists them), or set their key to NULL, "
-                      "before adding the constraint.")
+    recommendation = (
+        "Delete or re-point the orphan rows (the probe query lists them), or set their key to NULL, "
+        "before adding the constraint."
+    )
 
     def applies(self, ctx: OperationContext) -> bool:
         return super().applies(ctx) and ctx.op.constraint_type == "foreign_key" and bool(ctx.op.ref_table)
@@ -42,8 +44,16 @@ class ForeignKeyOrphans(Rule):
             return [Probe(self.key(ctx), ctx.live_table, condition=_any_key(columns))]
         if ctx.parent_live is None:
             return []  # no such table: the schema check reports it
-        return [Probe(self.key(ctx), ctx.live_table, "orphans", columns=tuple(columns), ref_table=ctx.parent_live,
-                      ref_columns=tuple(ctx.op.ref_columns))]
+        return [
+            Probe(
+                self.key(ctx),
+                ctx.live_table,
+                "orphans",
+                columns=tuple(columns),
+                ref_table=ctx.parent_live,
+                ref_columns=tuple(ctx.op.ref_columns),
+            )
+        ]
 
     def check(self, ctx: OperationContext, measured: dict[str, Measure]) -> Finding | None:
         measure = measured.get(self.key(ctx))
@@ -52,9 +62,13 @@ class ForeignKeyOrphans(Rule):
         target = f"{ctx.op.table} ({', '.join(ctx.op.columns)}) -> {ctx.op.ref_table}"
         consequence = "is added but not checked" if ctx.op.not_valid else "fails"
         severity = "warning" if ctx.op.not_valid else None
-        return self.finding(ctx, f"The foreign key {target} {consequence}: {count_text(measure, 'orphan rows')} "
-                            "reference no parent row.", severity=severity, measure=measure,
-                            counts={"orphan_rows": measure.value or 0})
+        return self.finding(
+            ctx,
+            f"The foreign key {target} {consequence}: {count_text(measure, 'orphan rows')} reference no parent row.",
+            severity=severity,
+            measure=measure,
+            counts={"orphan_rows": measure.value or 0},
+        )
 
 
 def _any_key(columns: list[str]) -> exp.Expression:

@@ -31,8 +31,9 @@ class IndexNotConcurrent(LockRule):
 
     def applies(self, ctx: OperationContext) -> bool:
         op = ctx.op
-        builds = op.kind == "create_index" or (op.constraint_type in ("unique", "primary_key")
-                                                and op.detail != "using index")
+        builds = op.kind == "create_index" or (
+            op.constraint_type in ("unique", "primary_key") and op.detail != "using index"
+        )
         return super().applies(ctx) and builds and not op.concurrently
 
     def fires(self, ctx: OperationContext, claim) -> bool:
@@ -44,15 +45,25 @@ class IndexNotConcurrent(LockRule):
     def rewrite(self, ctx: OperationContext) -> str | None:
         op = ctx.op
         if op.kind == "create_index":
-            return re.sub(r"^(\s*CREATE\s+(UNIQUE\s+)?INDEX)\b", r"\1 CONCURRENTLY", op.statement, count=1,
-                          flags=re.IGNORECASE) + ";"
+            return (
+                re.sub(
+                    r"^(\s*CREATE\s+(UNIQUE\s+)?INDEX)\b",
+                    r"\1 CONCURRENTLY",
+                    op.statement,
+                    count=1,
+                    flags=re.IGNORECASE,
+                )
+                + ";"
+            )
         if not op.columns:
             return None
         name = ctx.ident(op.constraint_name or f"{op.table}_{'_'.join(op.columns)}_key")
         kind = "PRIMARY KEY" if op.constraint_type == "primary_key" else "UNIQUE"
         table, columns = ctx.ident(op.table), ", ".join(ctx.ident(c) for c in op.columns)
-        return (f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});\n"
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name};")
+        return (
+            f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});\n"
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name};"
+        )
 
 
 RULE = IndexNotConcurrent()

@@ -27,12 +27,29 @@ class MissingLockTimeout(Rule):
     id = "missing-lock-timeout"
     severity = "warning"
     title = "no lock timeout"
-    kinds = ("add_column", "drop_column", "rename_column", "rename_table", "alter_column_type", "set_not_null",
-             "drop_not_null", "set_default", "drop_default", "add_constraint", "drop_constraint", "create_index",
-             "drop_index", "drop_table", "truncate", "validate_constraint")
+    kinds = (
+        "add_column",
+        "drop_column",
+        "rename_column",
+        "rename_table",
+        "alter_column_type",
+        "set_not_null",
+        "drop_not_null",
+        "set_default",
+        "drop_default",
+        "add_constraint",
+        "drop_constraint",
+        "create_index",
+        "drop_index",
+        "drop_table",
+        "truncate",
+        "validate_constraint",
+    )
     requires = "lock_timeout_sql"  # SQLite's writers wait on the file (busy_timeout), not in a lock queue
     probe = "none: the statement's lock (analysis/locks), the setting ddlLockTimeoutMs and earlier SET statements"
-    recommendation = "Keep ddlLockTimeoutMs set (the default is 5000 ms), or SET lock_timeout at the top of the migration."
+    recommendation = (
+        "Keep ddlLockTimeoutMs set (the default is 5000 ms), or SET lock_timeout at the top of the migration."
+    )
 
     def applies(self, ctx: OperationContext) -> bool:
         return super().applies(ctx) and ctx.live_table is not None and not ctx.lock_timeout_set()
@@ -41,10 +58,13 @@ class MissingLockTimeout(Rule):
         if not _queues_traffic(ctx, ctx.op) or any(_queues_traffic(ctx, o) for o in ctx.earlier()):
             return None  # one finding per migration, on its first statement that needs it
         claim = ctx.live.lock(ctx.op)
-        return self.finding(ctx, f"Statement {ctx.op.statement_index} waits for {claim.lock} on {ctx.live_table} with "
-                            "no lock timeout: behind a long transaction it waits forever and every query on the "
-                            "table queues behind it.",
-                            safe_rewrite=f"{capabilities(ctx.dialect).lock_timeout_sql}\n{ctx.op.statement};")
+        return self.finding(
+            ctx,
+            f"Statement {ctx.op.statement_index} waits for {claim.lock} on {ctx.live_table} with "
+            "no lock timeout: behind a long transaction it waits forever and every query on the "
+            "table queues behind it.",
+            safe_rewrite=f"{capabilities(ctx.dialect).lock_timeout_sql}\n{ctx.op.statement};",
+        )
 
 
 def _queues_traffic(ctx: OperationContext, op) -> bool:

@@ -26,11 +26,25 @@ class MySQLOnlineDDL(LockRule):
 
     id = "mysql-online-ddl"
     title = "not an online change (MySQL/MariaDB)"
-    kinds = ("add_column", "drop_column", "rename_column", "alter_column_type", "set_not_null", "drop_not_null",
-             "set_default", "drop_default", "add_constraint", "drop_constraint", "create_index", "drop_index")
+    kinds = (
+        "add_column",
+        "drop_column",
+        "rename_column",
+        "alter_column_type",
+        "set_not_null",
+        "drop_not_null",
+        "set_default",
+        "drop_default",
+        "add_constraint",
+        "drop_constraint",
+        "create_index",
+        "drop_index",
+    )
     dialects = ("mysql",)
-    recommendation = ("Use pt-online-schema-change or gh-ost for a big table, or run it in a maintenance window; "
-                      "write ALGORITHM=INPLACE, LOCK=NONE so the server refuses rather than blocks.")
+    recommendation = (
+        "Use pt-online-schema-change or gh-ost for a big table, or run it in a maintenance window; "
+        "write ALGORITHM=INPLACE, LOCK=NONE so the server refuses rather than blocks."
+    )
 
     def check(self, ctx: OperationContext, measured):
         found = super().check(ctx, measured)
@@ -48,15 +62,21 @@ class MySQLOnlineDDL(LockRule):
     def message(self, ctx: OperationContext, claim, table: str) -> str:
         if self._refused(ctx, claim):
             written = ", ".join(f"{k}={v}" for k, v in (("ALGORITHM", ctx.op.algorithm), ("LOCK", ctx.op.lock)) if v)
-            return (f"The server refuses {written} for this change on {table}: it needs ALGORITHM={claim.algorithm}, "
-                    f"{claim.lock.rsplit(', ', 1)[-1]}. The statement fails before changing anything.")
-        return (f"This change on {table} runs ALGORITHM={claim.algorithm} with {claim.lock}: {claim.explanation}.")
+            return (
+                f"The server refuses {written} for this change on {table}: it needs ALGORITHM={claim.algorithm}, "
+                f"{claim.lock.rsplit(', ', 1)[-1]}. The statement fails before changing anything."
+            )
+        return f"This change on {table} runs ALGORITHM={claim.algorithm} with {claim.lock}: {claim.explanation}."
 
     @staticmethod
     def _refused(ctx: OperationContext, claim) -> bool:
         op = ctx.op
-        algorithm_short = op.algorithm in RANK and claim.algorithm in RANK and op.algorithm not in (None, "DEFAULT") \
+        algorithm_short = (
+            op.algorithm in RANK
+            and claim.algorithm in RANK
+            and op.algorithm not in (None, "DEFAULT")
             and RANK.index(op.algorithm) < RANK.index(claim.algorithm)
+        )
         wanted_lock = op.lock if op.lock in LOCKS else None
         needed = claim.lock.rsplit("=", 1)[-1] if "LOCK=" in claim.lock else None
         lock_short = wanted_lock is not None and needed in LOCKS and LOCKS.index(wanted_lock) < LOCKS.index(needed)

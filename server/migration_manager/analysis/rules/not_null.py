@@ -59,21 +59,32 @@ class NotNullBlocked(Rule):
         if ctx.op.kind == "add_column":
             return self._add_column(ctx, measure)
         what = "rows that are NULL in a column added earlier in this plan" if self._new_empty_column(ctx) else "NULLs"
-        return self.finding(ctx, f"SET NOT NULL on {ctx.op.target} fails: {count_text(measure, what)}.",
-                            measure=measure, counts={"nulls": measure.value or 0},
-                            safe_rewrite=_backfill(ctx))
+        return self.finding(
+            ctx,
+            f"SET NOT NULL on {ctx.op.target} fails: {count_text(measure, what)}.",
+            measure=measure,
+            counts={"nulls": measure.value or 0},
+            safe_rewrite=_backfill(ctx),
+        )
 
     def _add_column(self, ctx: OperationContext, measure: Measure) -> Finding:
         rows = count_text(measure, "existing rows")
         if ctx.dialect == "mysql":
-            message = (f"Adding {ctx.op.target} NOT NULL without a DEFAULT silently gives {rows} an implicit "
-                       f"value (0 or '') instead of real data.")
+            message = (
+                f"Adding {ctx.op.target} NOT NULL without a DEFAULT silently gives {rows} an implicit "
+                f"value (0 or '') instead of real data."
+            )
         else:
             message = f"Adding {ctx.op.target} NOT NULL without a DEFAULT fails: the table has {rows}."
-        return self.finding(ctx, message, measure=measure, counts={"rows": measure.value or 0},
-                            safe_rewrite=f"ALTER TABLE {ctx.ident(ctx.op.table)} ADD COLUMN {ctx.ident(ctx.op.column)} "
-                                         f"{ctx.op.new_type} "
-                                         "NOT NULL DEFAULT <value>;")
+        return self.finding(
+            ctx,
+            message,
+            measure=measure,
+            counts={"rows": measure.value or 0},
+            safe_rewrite=f"ALTER TABLE {ctx.ident(ctx.op.table)} ADD COLUMN {ctx.ident(ctx.op.column)} "
+            f"{ctx.op.new_type} "
+            "NOT NULL DEFAULT <value>;",
+        )
 
     @staticmethod
     def _new_empty_column(ctx: OperationContext) -> bool:

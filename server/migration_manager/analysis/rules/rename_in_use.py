@@ -31,10 +31,14 @@ class RenameInUse(Rule):
     severity = "warning"
     title = "rename breaks running code"
     kinds = ("rename_column", "rename_table")
-    probe = ("the catalog: stored objects whose text names the old name (PostgreSQL function bodies; MySQL views, "
-             "triggers, routines) and the table's reads and writes since the statistics were reset")
-    recommendation = ("Expand / contract: add the new name alongside the old, move the code over, remove the old "
-                      "name in a later release. Update or recreate the objects that name it in the same migration.")
+    probe = (
+        "the catalog: stored objects whose text names the old name (PostgreSQL function bodies; MySQL views, "
+        "triggers, routines) and the table's reads and writes since the statistics were reset"
+    )
+    recommendation = (
+        "Expand / contract: add the new name alongside the old, move the code over, remove the old "
+        "name in a later release. Update or recreate the objects that name it in the same migration."
+    )
 
     def applies(self, ctx: OperationContext) -> bool:
         renames_column = ctx.op.kind == "rename_column" and ctx.added_in_plan is None
@@ -46,19 +50,34 @@ class RenameInUse(Rule):
         rewrite = None
         if op.kind == "rename_table" and ctx.dialect == "postgres":
             old_name, new_name = ctx.ident(op.table), ctx.ident(op.new_name)
-            rewrite = f"ALTER TABLE {old_name} RENAME TO {new_name};\nCREATE VIEW {old_name} AS SELECT * FROM {new_name};"
+            rewrite = (
+                f"ALTER TABLE {old_name} RENAME TO {new_name};\nCREATE VIEW {old_name} AS SELECT * FROM {new_name};"
+            )
         used = usage(ctx.live.engine, ctx.live_table, ctx.live_column if op.kind == "rename_column" else None)
-        message = (f"Renaming {old} to {op.new_name}: every query of the running application that names {old} fails "
-                   "from the moment this commits")
+        message = (
+            f"Renaming {old} to {op.new_name}: every query of the running application that names {old} fails "
+            "from the moment this commits"
+        )
         if used.breaks:
-            message += f"; {len(used.breaks)} object(s) in the database that name it break too: {', '.join(used.breaks)}"
+            message += (
+                f"; {len(used.breaks)} object(s) in the database that name it break too: {', '.join(used.breaks)}"
+            )
         if used.reads is not None:
-            message += (f". {ctx.live_table} was scanned {used.reads:,} time(s) and {used.writes:,} row(s) written "
-                        "since the statistics were reset")
+            message += (
+                f". {ctx.live_table} was scanned {used.reads:,} time(s) and {used.writes:,} row(s) written "
+                "since the statistics were reset"
+            )
         counts = {"broken_objects": len(used.breaks)}
         counts.update({k: v for k, v in (("reads", used.reads), ("writes", used.writes)) if v is not None})
-        return self.finding(ctx, message + ".", severity="danger" if used.breaks else "warning", safe_rewrite=rewrite,
-                            rows_total=ctx.estimated_rows(), exact=False, counts=counts)
+        return self.finding(
+            ctx,
+            message + ".",
+            severity="danger" if used.breaks else "warning",
+            safe_rewrite=rewrite,
+            rows_total=ctx.estimated_rows(),
+            exact=False,
+            counts=counts,
+        )
 
 
 RULE = RenameInUse()

@@ -22,15 +22,19 @@ class RewritingTypeChange(LockRule):
     title = "type change rewrites the table"
     kinds = ("alter_column_type",)
     dialects = ("postgres",)
-    recommendation = ("For a big table: add a new column, keep it in step (trigger), backfill in batches, swap; "
-                      "or run it in a maintenance window.")
+    recommendation = (
+        "For a big table: add a new column, keep it in step (trigger), backfill in batches, swap; "
+        "or run it in a maintenance window."
+    )
 
     def fires(self, ctx: OperationContext, claim) -> bool:
         return claim.rewrites_table and claim.blocks_reads
 
     def message(self, ctx: OperationContext, claim, table: str) -> str:
-        return (f"Changing {ctx.op.column} to {ctx.op.new_type} rewrites {table} and its indexes under "
-                f"{claim.lock}: reads and writes wait for the whole rewrite.")
+        return (
+            f"Changing {ctx.op.column} to {ctx.op.new_type} rewrites {table} and its indexes under "
+            f"{claim.lock}: reads and writes wait for the whole rewrite."
+        )
 
 
 RULE = RewritingTypeChange()

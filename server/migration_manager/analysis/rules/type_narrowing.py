@@ -11,8 +11,10 @@ from ..type_families import ColumnShape, fits_within, shape
 from . import Rule
 
 # What the server does with a value that does not fit; rounding is silent everywhere.
-DOES_NOT_FIT = {"postgres": "make the statement fail",
-                "mysql": "make it fail in strict SQL mode, and are cut or clamped to fit without it"}
+DOES_NOT_FIT = {
+    "postgres": "make the statement fail",
+    "mysql": "make it fail in strict SQL mode, and are cut or clamped to fit without it",
+}
 ROUNDED = "are rounded silently"
 
 
@@ -34,8 +36,10 @@ class TypeNarrowing(Rule):
     severity = "danger"
     title = "values do not fit the narrower type"
     kinds = ("alter_column_type",)
-    probe = ("values longer than the new length, outside the new integer range, with more integer digits than "
-             "the new precision allows, or with decimals the new scale rounds away (shares the table's one scan)")
+    probe = (
+        "values longer than the new length, outside the new integer range, with more integer digits than "
+        "the new precision allows, or with decimals the new scale rounds away (shares the table's one scan)"
+    )
     recommendation = "Fix or archive the values that do not fit (the probe query lists them), or keep the wider type."
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
@@ -49,20 +53,32 @@ class TypeNarrowing(Rule):
         if change is None:
             return None
         old, new = change
-        problems = [(what, measured[self.key(ctx, what)], words) for what, _, words in _conditions(self.column(ctx), old, new)]
+        problems = [
+            (what, measured[self.key(ctx, what)], words) for what, _, words in _conditions(self.column(ctx), old, new)
+        ]
         bad = [(what, m, words) for what, m, words in problems if m.value != 0]
         first = problems[0][1]
         target = f"{ctx.op.target} from {old.text} to {new.text}"
         if not bad:
-            return self.finding(ctx, f"Every value of {ctx.op.target} fits {new.text} ({first.rows or 0:,} rows checked).",
-                                severity="info", measure=first)
+            return self.finding(
+                ctx,
+                f"Every value of {ctx.op.target} fits {new.text} ({first.rows or 0:,} rows checked).",
+                severity="info",
+                measure=first,
+            )
         described = "; ".join(
             f"{'an unknown number of' if m.value is None else f'{m.value:,}'} {words} "
             f"{ROUNDED if what == 'rounded' else DOES_NOT_FIT.get(ctx.dialect, DOES_NOT_FIT['mysql'])}"
-            for what, m, words in bad)
+            for what, m, words in bad
+        )
         counts = {what: m.value for what, m, _ in problems if m.value is not None}
-        return self.finding(ctx, f"Changing {target}: {described}.", measure=bad[0][1],
-                            rows_affected=sum(m.value or 0 for _, m, _ in bad), counts=counts)
+        return self.finding(
+            ctx,
+            f"Changing {target}: {described}.",
+            measure=bad[0][1],
+            rows_affected=sum(m.value or 0 for _, m, _ in bad),
+            counts=counts,
+        )
 
     @staticmethod
     def _change(ctx: OperationContext) -> tuple[ColumnShape, ColumnShape] | None:
@@ -90,17 +106,24 @@ def _conditions(column: exp.Column, old: ColumnShape, new: ColumnShape) -> list[
         outside = exp.Not(this=exp.paren(exp.Between(this=column, low=number(lo), high=number(hi))))
         found = [("out_of_range", outside, f"values outside {lo:,}..{hi:,}")]
         if old.family != "integer":
-            found.append(("rounded", exp.NEQ(this=column, expression=exp.Round(this=column)),
-                          "values with decimals, which"))
+            found.append(
+                ("rounded", exp.NEQ(this=column, expression=exp.Round(this=column)), "values with decimals, which")
+            )
         return found
     found = []
     if new.precision is not None:
         limit = 10 ** (new.precision - new.scale)
-        found.append(("overflow", exp.Abs(this=column) >= number(limit),
-                      f"values of {limit:,} or more (beyond {new.text})"))
+        found.append(
+            ("overflow", exp.Abs(this=column) >= number(limit), f"values of {limit:,} or more (beyond {new.text})")
+        )
     if old.family != "integer" and (old.family == "float" or old.scale > new.scale or old.precision is None):
-        found.append(("rounded", exp.NEQ(this=column, expression=exp.Round(this=column, decimals=number(new.scale))),
-                      f"values with more than {new.scale} decimals, which"))
+        found.append(
+            (
+                "rounded",
+                exp.NEQ(this=column, expression=exp.Round(this=column, decimals=number(new.scale))),
+                f"values with more than {new.scale} decimals, which",
+            )
+        )
     return found
 
 

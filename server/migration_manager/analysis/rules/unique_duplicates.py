@@ -27,11 +27,12 @@ class UniqueDuplicates(Rule):
     severity = "danger"
     title = "duplicates block a UNIQUE / PRIMARY KEY"
     kinds = ("add_constraint", "create_index")
-    probe = ("duplicate key groups and the rows in them (GROUP BY the key HAVING COUNT(*) > 1, run on PostgreSQL only "
-             "when COUNT(DISTINCT key) finds a repeated key; NULL keys excluded, partial-index predicate applied); for "
-             "a PRIMARY KEY also NULLs in the key")
-    recommendation = ("Merge or delete the duplicate rows first (the probe query lists them), then add the "
-                      "constraint.")
+    probe = (
+        "duplicate key groups and the rows in them (GROUP BY the key HAVING COUNT(*) > 1, run on PostgreSQL only "
+        "when COUNT(DISTINCT key) finds a repeated key; NULL keys excluded, partial-index predicate applied); for "
+        "a PRIMARY KEY also NULLs in the key"
+    )
+    recommendation = "Merge or delete the duplicate rows first (the probe query lists them), then add the constraint."
 
     def applies(self, ctx: OperationContext) -> bool:
         op = ctx.op
@@ -64,20 +65,31 @@ class UniqueDuplicates(Rule):
         null_rows = nulls.value if nulls is not None else 0
         key = f"{ctx.op.table} ({', '.join(ctx.op.expressions if ctx.op.expression_index else ctx.op.columns)})"
         if duplicates.value is None:
-            return self.finding(ctx, f"Duplicates in {key} could not be counted within the time budget.",
-                                measure=duplicates)
+            return self.finding(
+                ctx, f"Duplicates in {key} could not be counted within the time budget.", measure=duplicates
+            )
         if duplicates.value == 0 and not null_rows:
             return None
         parts = []
         if duplicates.value:
-            parts.append(f"{duplicates.groups:,} duplicate key value(s) held by {duplicates.value:,} rows "
-                         f"({duplicates.value - (duplicates.groups or 0):,} would have to go)")
+            parts.append(
+                f"{duplicates.groups:,} duplicate key value(s) held by {duplicates.value:,} rows "
+                f"({duplicates.value - (duplicates.groups or 0):,} would have to go)"
+            )
         if null_rows:
             parts.append(f"{null_rows:,} rows with a NULL key")
-        counts = {"duplicate_groups": duplicates.groups or 0, "duplicate_rows": duplicates.value,
-                  "null_key_rows": null_rows or 0}
-        return self.finding(ctx, f"Making {key} unique fails: " + " and ".join(parts) + ".", measure=duplicates,
-                            rows_affected=duplicates.value + (null_rows or 0), counts=counts)
+        counts = {
+            "duplicate_groups": duplicates.groups or 0,
+            "duplicate_rows": duplicates.value,
+            "null_key_rows": null_rows or 0,
+        }
+        return self.finding(
+            ctx,
+            f"Making {key} unique fails: " + " and ".join(parts) + ".",
+            measure=duplicates,
+            rows_affected=duplicates.value + (null_rows or 0),
+            counts=counts,
+        )
 
 
 RULE = UniqueDuplicates()

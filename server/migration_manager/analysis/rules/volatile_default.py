@@ -27,7 +27,9 @@ class VolatileDefault(LockRule):
     title = "volatile DEFAULT rewrites the table"
     kinds = ("add_column",)
     dialects = ("postgres", "mysql")
-    recommendation = "Add the column without the DEFAULT, SET DEFAULT separately, and backfill existing rows in batches."
+    recommendation = (
+        "Add the column without the DEFAULT, SET DEFAULT separately, and backfill existing rows in batches."
+    )
 
     def applies(self, ctx: OperationContext) -> bool:
         return super().applies(ctx) and bool(ctx.op.default_volatile)
@@ -37,17 +39,23 @@ class VolatileDefault(LockRule):
 
     def message(self, ctx: OperationContext, claim, table: str) -> str:
         if _evaluated_once(ctx, claim):
-            return (f"DEFAULT {ctx.op.default} is evaluated once for the existing rows of {table}: they all get the "
-                    f"same value of {ctx.op.column}; only new rows get their own.")
+            return (
+                f"DEFAULT {ctx.op.default} is evaluated once for the existing rows of {table}: they all get the "
+                f"same value of {ctx.op.column}; only new rows get their own."
+            )
         waits = "reads and writes wait" if claim.blocks_reads else "writes wait"
-        return (f"DEFAULT {ctx.op.default} is volatile: adding {ctx.op.column} rewrites every row of {table} "
-                f"under {claim.lock}; {waits}.")
+        return (
+            f"DEFAULT {ctx.op.default} is volatile: adding {ctx.op.column} rewrites every row of {table} "
+            f"under {claim.lock}; {waits}."
+        )
 
     def rewrite(self, ctx: OperationContext) -> str | None:
         op, table, column = ctx.op, ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
-        return (f"ALTER TABLE {table} ADD COLUMN {column} {op.new_type};\n"
-                f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {op.default};\n"
-                f"UPDATE {table} SET {column} = {op.default} WHERE {column} IS NULL;  -- in batches")
+        return (
+            f"ALTER TABLE {table} ADD COLUMN {column} {op.new_type};\n"
+            f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {op.default};\n"
+            f"UPDATE {table} SET {column} = {op.default} WHERE {column} IS NULL;  -- in batches"
+        )
 
 
 def _evaluated_once(ctx: OperationContext, claim) -> bool:

@@ -52,8 +52,12 @@ class ColumnType:
 _T = exp.DataType.Type
 # serial is a shorthand, not a type: the column is stored (and compared, in foreign keys) as this integer.
 # PostgreSQL: an integer with a sequence default; MySQL/MariaDB SERIAL: BIGINT UNSIGNED AUTO_INCREMENT.
-_SERIAL_STORED = {(_T.SERIAL, True): _T.INT, (_T.BIGSERIAL, True): _T.BIGINT, (_T.SMALLSERIAL, True): _T.SMALLINT,
-                  (_T.SERIAL, False): _T.UBIGINT}
+_SERIAL_STORED = {
+    (_T.SERIAL, True): _T.INT,
+    (_T.BIGSERIAL, True): _T.BIGINT,
+    (_T.SMALLSERIAL, True): _T.SMALLINT,
+    (_T.SERIAL, False): _T.UBIGINT,
+}
 
 
 @lru_cache(maxsize=4096)
@@ -120,9 +124,12 @@ class Table:
 
     def copy(self) -> Table:
         """A copy whose columns, indexes and constraints can change without touching this one."""
-        return replace(self, columns={k: replace(c) for k, c in self.columns.items()},
-                       indexes={k: replace(i) for k, i in self.indexes.items()},
-                       constraints={k: replace(c) for k, c in self.constraints.items()})
+        return replace(
+            self,
+            columns={k: replace(c) for k, c in self.columns.items()},
+            indexes={k: replace(i) for k, i in self.indexes.items()},
+            constraints={k: replace(c) for k, c in self.constraints.items()},
+        )
 
     def has_index_leading_with(self, columns: tuple[str, ...]) -> bool:
         wanted = [key(c) for c in columns]
@@ -159,7 +166,9 @@ class Naming:
                 return "PRIMARY"
             numbered = {"fkey": f"{table}_ibfk_", "check": "CONSTRAINT_"}.get(suffix)
             first = columns[0] if columns else table
-            candidates = (f"{numbered}{n}" if numbered else (first if n == 1 else f"{first}_{n}") for n in range(1, 10**6))
+            candidates = (
+                f"{numbered}{n}" if numbered else (first if n == 1 else f"{first}_{n}") for n in range(1, 10**6)
+            )
         else:
             parts = [table] if suffix == "pkey" else [table, *(columns[:1] if suffix == "check" else columns)]
             base = "_".join([*parts, suffix])[:63]
@@ -193,8 +202,9 @@ class Snapshot:
         self.owned = set()  # both sides now share every table: both must copy before a change
         self.touched = set()
         self._build_holders()  # before sharing them: built once for a snapshot and all its copies
-        return replace(self, tables=dict(self.tables), other_relations=set(self.other_relations),
-                       owned=set(), touched=set())
+        return replace(
+            self, tables=dict(self.tables), other_relations=set(self.other_relations), owned=set(), touched=set()
+        )
 
     def edit(self, name: str) -> Table | None:
         """The table `name`, safe to change in this snapshot only."""
@@ -238,8 +248,9 @@ class Snapshot:
 
     def _build_holders(self) -> None:
         if self._fk_holders is None:
-            self._fk_holders = {n: None for n, t in self.tables.items()
-                                if any(c.kind == "foreign_key" for c in t.constraints.values())}
+            self._fk_holders = {
+                n: None for n, t in self.tables.items() if any(c.kind == "foreign_key" for c in t.constraints.values())
+            }
         if self._index_holders is None:
             self._index_holders = {}
             for table_key, table in self.tables.items():
@@ -280,8 +291,11 @@ class Snapshot:
     def relation_exists(self, name: str) -> bool:
         """Would a new table/index named `name` clash with an existing relation (PostgreSQL namespace)?"""
         name = key(name)
-        return name in self.tables or name in self.other_relations or (
-            self.naming.index_names == "schema" and bool(self._tables_with_index(name)))
+        return (
+            name in self.tables
+            or name in self.other_relations
+            or (self.naming.index_names == "schema" and bool(self._tables_with_index(name)))
+        )
 
     def index_table(self, name: str) -> str | None:
         """The table an index belongs to (PostgreSQL's DROP INDEX names only the index)."""
@@ -313,8 +327,11 @@ def _table_shape(table: Table, named: bool) -> dict:
     for name, c in table.constraints.items():
         what = (c.kind, tuple(map(key, c.columns)), key(c.ref_table or ""))
         if not named:
-            name = f"{c.kind} ({', '.join(what[1])})" + (f" -> {what[2]}" if what[2] else "") + \
-                (f" {c.definition}" if c.definition else "")
+            name = (
+                f"{c.kind} ({', '.join(what[1])})"
+                + (f" -> {what[2]}" if what[2] else "")
+                + (f" {c.definition}" if c.definition else "")
+            )
             name += f" #{sum(n.startswith(name) for n in constraints) + 1}" if name in constraints else ""
         constraints[name] = what
     return {

@@ -36,7 +36,8 @@ def read(engine) -> Snapshot:
         snapshot.tables[key(table)] = Table(table, view=bool(is_view))
     for table, column, type_text, nullable, default in engine.query(_COLUMNS):
         snapshot.tables[key(table)].columns[key(column)] = Column(
-            column, ColumnType.parse(_text(type_text), "mysql"), bool(nullable), default)
+            column, ColumnType.parse(_text(type_text), "mysql"), bool(nullable), default
+        )
     for table, name, unique, column in engine.query(_INDEXES):
         indexes = snapshot.tables[key(table)].indexes
         found = indexes.setdefault(key(name), Index(name, table, (), bool(unique), name == "PRIMARY"))

@@ -62,6 +62,7 @@ def read(engine) -> Snapshot:
         snapshot.tables[key(table)].indexes[key(name)] = Index(name, table, tuple(columns), unique, primary)
     for table, name, kind, columns, ref_table, ref_columns, definition, valid in engine.query(_CONSTRAINTS):
         snapshot.tables[key(table)].constraints[key(name)] = Constraint(
-            name, table, _KINDS[kind], tuple(columns), ref_table, tuple(ref_columns), definition, valid)
+            name, table, _KINDS[kind], tuple(columns), ref_table, tuple(ref_columns), definition, valid
+        )
     snapshot.other_relations = {key(r[0]) for r in engine.query(_OTHER_RELATIONS)}
     return snapshot

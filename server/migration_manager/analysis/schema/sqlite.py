@@ -11,8 +11,9 @@ NAMING = Naming(index_names="schema", constraint_names="none")
 
 def read(engine) -> Snapshot:
     snapshot = Snapshot("sqlite", NAMING)
-    objects = engine.query("SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
-                           "AND name NOT LIKE 'sqlite_%'")
+    objects = engine.query(
+        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+    )
     for name, kind in objects:
         table = snapshot.tables[key(name)] = Table(name, view=kind == "view")
         _read_columns(engine, table)
@@ -33,8 +34,9 @@ def _read_columns(engine, table: Table) -> None:
         if pk:
             primary.append((pk, name))
     if primary:
-        table.constraints["primary"] = Constraint("PRIMARY", table.name, "primary_key",
-                                                  tuple(name for _, name in sorted(primary)))
+        table.constraints["primary"] = Constraint(
+            "PRIMARY", table.name, "primary_key", tuple(name for _, name in sorted(primary))
+        )
 
 
 def _read_indexes(engine, table: Table) -> None:
@@ -47,6 +49,8 @@ def _read_foreign_keys(engine, table: Table) -> None:
     for row in engine.query(f"PRAGMA foreign_key_list({_quote(table.name)})"):
         fk_id, _, ref_table, column, ref_column = row[:5]
         name = f"fk_{table.name}_{fk_id}"  # SQLite keeps no names for foreign keys
-        found = table.constraints.setdefault(key(name), Constraint(name, table.name, "foreign_key", ref_table=ref_table))
+        found = table.constraints.setdefault(
+            key(name), Constraint(name, table.name, "foreign_key", ref_table=ref_table)
+        )
         found.columns += (column,)
         found.ref_columns += (ref_column,) if ref_column else ()

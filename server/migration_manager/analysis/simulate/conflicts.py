@@ -61,8 +61,11 @@ def overlap(first: set[Touch], second: set[Touch]) -> list[str]:
     shared = set()
     for table, thing, changes in first:
         for other_table, other_thing, other_changes in second:
-            if table == other_table and (changes or other_changes) and \
-                    (thing == other_thing or "*" in (thing, other_thing)):
+            if (
+                table == other_table
+                and (changes or other_changes)
+                and (thing == other_thing or "*" in (thing, other_thing))
+            ):
                 shared.add(table if "*" in (thing, other_thing) else f"{table}.{thing}")
     return sorted(shared)
 
@@ -75,11 +78,17 @@ def _out_of_order(plan: Plan, dialect: str) -> list[Finding]:
     findings = []
     for migration in plan.out_of_order:
         mine = touched(migration, dialect)
-        newer = [(row.version, plan.file_for(row.version), "applied") for row in plan.applied
-                 if version_key(row.version) > version_key(migration.version)]
-        newer += [(m.version, m, "pending") for m in plan.pending
-                  if version_key(m.version) > version_key(migration.version) and m not in plan.out_of_order]
-        for version, other, state in newer:
+        newer = [
+            (row.version, plan.file_for(row.version), "applied")
+            for row in plan.applied
+            if version_key(row.version) > version_key(migration.version)
+        ]
+        newer += [
+            (m.version, m, "pending")
+            for m in plan.pending
+            if version_key(m.version) > version_key(migration.version) and m not in plan.out_of_order
+        ]
+        for _version, other, state in newer:
             shared = overlap(mine, touched(other, dialect)) if other is not None else []
             if shared:
                 findings.append(_conflict(migration, other, state, shared))
@@ -99,8 +108,12 @@ def _branches(plan: Plan, dialect: str) -> list[Finding]:
     for migration in plan.pending:
         for other in plan.migrations:
             pair = frozenset((migration.version, other.version))
-            if other is migration or pair in seen or _out_of_order_pair(plan, migration, other) \
-                    or lineage.parallel(migration.path, other.path) is None:
+            if (
+                other is migration
+                or pair in seen
+                or _out_of_order_pair(plan, migration, other)
+                or lineage.parallel(migration.path, other.path) is None
+            ):
                 continue
             seen.add(pair)
             shared = overlap(touched(migration, dialect), touched(other, dialect))
@@ -118,16 +131,24 @@ def _out_of_order_pair(plan: Plan, first: Migration, second: Migration) -> bool:
 
 def _conflict(migration: Migration, other: Migration, state: str, shared: list[str], branches: bool = False) -> Finding:
     if branches:
-        why = (f"{migration.label} and {other.label} ({state}) were written on different branches (git: neither "
-               f"commit that added them contains the other), and both touch {', '.join(shared)} (one changes what the "
-               "other changes or uses): each was written without the other, and the result depends on an order "
-               "nobody tested.")
+        why = (
+            f"{migration.label} and {other.label} ({state}) were written on different branches (git: neither "
+            f"commit that added them contains the other), and both touch {', '.join(shared)} (one changes what the "
+            "other changes or uses): each was written without the other, and the result depends on an order "
+            "nobody tested."
+        )
     else:
-        why = (f"{migration.label} is older than {other.label} ({state}) but was not applied before it, and both "
-               f"touch {', '.join(shared)}: the result depends on an order nobody tested.")
+        why = (
+            f"{migration.label} is older than {other.label} ({state}) but was not applied before it, and both "
+            f"touch {', '.join(shared)}: the result depends on an order nobody tested."
+        )
     return Finding(
-        rule="migration-conflict", severity="danger" if state == "applied" and not branches else "warning",
-        title="migrations from different branches touch the same objects", migration=migration.version,
-        table=shared[0].split(".")[0], message=why,
+        rule="migration-conflict",
+        severity="danger" if state == "applied" and not branches else "warning",
+        title="migrations from different branches touch the same objects",
+        migration=migration.version,
+        table=shared[0].split(".")[0],
+        message=why,
         recommendation=f"Review both together; if {migration.label} must run after {other.label}, give it a newer "
-        "version, and test the merged result (db-migrate test).")
+        "version, and test the merged result (db-migrate test).",
+    )

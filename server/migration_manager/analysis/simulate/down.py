@@ -23,6 +23,7 @@ GROUPS_NAMED = 10  # in the info about DOWNs that undo their UPs only together
 class UndoStep:
     """One migration of the UP replay, for the rollback check: its DOWN's statements, the schema before its
     UP, and what the check of its own UP/DOWN pair found."""
+
     migration: Migration
     down: tuple[str, ...]
     before: Snapshot
@@ -32,24 +33,34 @@ class UndoStep:
 def undo_findings(migration: Migration, before: Snapshot, after_up: Replay) -> list[Finding]:
     """`before` is the copy of `after_up.schema` taken just before the UP ran."""
     up_touched = set(after_up.schema.touched)
-    down = Replay(after_up.schema.copy(), migration=migration.version, direction="down",
-                  uncertain=set(after_up.uncertain))
+    down = Replay(
+        after_up.schema.copy(), migration=migration.version, direction="down", uncertain=set(after_up.uncertain)
+    )
     if migration.down.is_python:
         return []  # a Python DOWN can do anything: nothing to compare
     down.run(script_operations(migration.down.statements, before.dialect))
     findings = _as_down_warnings(down.findings)
     differences = _schema_differences(before, down, up_touched | down.schema.touched)
     if differences:
-        findings.append(Finding(
-            rule="down-does-not-undo", severity="warning", title="DOWN does not undo UP", migration=migration.version,
-            direction="down", message=f"After UP then DOWN of {migration.label} the schema differs from before: "
-            + "; ".join(differences) + ".",
-            recommendation="Make the DOWN reverse every change of the UP, in reverse order."))
+        findings.append(
+            Finding(
+                rule="down-does-not-undo",
+                severity="warning",
+                title="DOWN does not undo UP",
+                migration=migration.version,
+                direction="down",
+                message=f"After UP then DOWN of {migration.label} the schema differs from before: "
+                + "; ".join(differences)
+                + ".",
+                recommendation="Make the DOWN reverse every change of the UP, in reverse order.",
+            )
+        )
     return findings
 
 
-def rollback_findings(steps: list[UndoStep], after_all: Snapshot, uncertain: set[str],
-                      touched: set[str]) -> list[Finding]:
+def rollback_findings(
+    steps: list[UndoStep], after_all: Snapshot, uncertain: set[str], touched: set[str]
+) -> list[Finding]:
     """The DOWN findings of consecutive migrations, judged as a rollback runs them: every DOWN in reverse
     from `after_all` (the schema after the last UP). Where the rollback gets back to the schema before some
     UP, the migrations since then form a group whose DOWNs undo their UPs together: their own pairs'
@@ -78,19 +89,29 @@ def _group_info(groups: list[tuple[str, str]]) -> list[Finding]:
         return []
     ranges = ", ".join(f"{low}..{high}" for low, high in reversed(groups[-GROUPS_NAMED:]))
     more = f" and {len(groups) - GROUPS_NAMED} more" if len(groups) > GROUPS_NAMED else ""
-    return [Finding(
-        rule="down-undoes-group", severity="info", title="DOWNs undo their UPs only together",
-        migration=groups[-1][0], direction="down",
-        message=f"In {len(groups)} group(s) of consecutive migrations ({ranges}{more}) the DOWN of one version "
-        "undoes another version's UP: rolled back together, in reverse, the DOWNs of a group restore the "
-        "schema before it; rolled back to a version inside a group, the schema is one the UPs never made.",
-        recommendation="Roll back whole groups, or move each DOWN's statements to the version whose UP they undo.")]
+    return [
+        Finding(
+            rule="down-undoes-group",
+            severity="info",
+            title="DOWNs undo their UPs only together",
+            migration=groups[-1][0],
+            direction="down",
+            message=f"In {len(groups)} group(s) of consecutive migrations ({ranges}{more}) the DOWN of one version "
+            "undoes another version's UP: rolled back together, in reverse, the DOWNs of a group restore the "
+            "schema before it; rolled back to a version inside a group, the schema is one the UPs never made.",
+            recommendation="Roll back whole groups, or move each DOWN's statements to the version whose UP they undo.",
+        )
+    ]
 
 
 def _as_down_warnings(found: list[Finding]) -> list[Finding]:
     # A DOWN that fails stops a rollback, not this apply: report it, but as a warning.
-    return [f.model_copy(update={"severity": "warning" if f.severity == "error" else f.severity,
-                                 "message": f"DOWN: {f.message}"}) for f in found]
+    return [
+        f.model_copy(
+            update={"severity": "warning" if f.severity == "error" else f.severity, "message": f"DOWN: {f.message}"}
+        )
+        for f in found
+    ]
 
 
 def _schema_differences(before: Snapshot, down: Replay, touched: set[str]) -> list[str]:

@@ -28,8 +28,12 @@ def _sqlite_rowid(statement: str | None, columns: list[str]) -> bool:
     if len(columns) != 1 or not statement:
         return False
     name = re.escape(columns[0])
-    declared = re.search(rf'[(,]\s*(?:"{name}"|`{name}`|\[{name}\]|{name})\s+integer\b'
-                         r'(?!\s*(?:unsigned|\())(?!\s+primary\s+key\s+desc\b)', statement, re.IGNORECASE)
+    declared = re.search(
+        rf'[(,]\s*(?:"{name}"|`{name}`|\[{name}\]|{name})\s+integer\b'
+        r"(?!\s*(?:unsigned|\())(?!\s+primary\s+key\s+desc\b)",
+        statement,
+        re.IGNORECASE,
+    )
     return declared is not None
 
 
@@ -60,13 +64,25 @@ class Replay:
         self.opaque = True
 
     # ---- findings ------------------------------------------------------------------------------
-    def report(self, op: Operation, rule: str, severity: Severity, title: str, message: str,
-               recommendation: str = "", **fields) -> None:
-        self.findings.append(Finding(
-            rule=rule, severity=severity, title=title, message=message, migration=self.migration,
-            direction=self.direction, statement_index=op.statement_index, statement=op.statement,
-            table=fields.pop("table", op.table), column=fields.pop("column", op.column),
-            recommendation=recommendation, **fields))
+    def report(
+        self, op: Operation, rule: str, severity: Severity, title: str, message: str, recommendation: str = "", **fields
+    ) -> None:
+        self.findings.append(
+            Finding(
+                rule=rule,
+                severity=severity,
+                title=title,
+                message=message,
+                migration=self.migration,
+                direction=self.direction,
+                statement_index=op.statement_index,
+                statement=op.statement,
+                table=fields.pop("table", op.table),
+                column=fields.pop("column", op.column),
+                recommendation=recommendation,
+                **fields,
+            )
+        )
 
     def unknown(self, *names: str | None) -> bool:
         """Did a statement the analysis cannot read mention one of these names (it may have created,
@@ -82,17 +98,27 @@ class Replay:
             return
         certain = not self.opaque
         where = f" on {table}" if table and what != "table" else ""
-        self.report(op, f"schema-missing-{what}", "error" if certain else "warning", f"{what} does not exist",
-                    f"{what.capitalize()} {name}{where} does not exist at this point of the plan: the statement fails."
-                    + ("" if certain else " (An earlier statement the analysis cannot read may create it.)"),
-                    "Check the name, or the order of the migrations.")
+        self.report(
+            op,
+            f"schema-missing-{what}",
+            "error" if certain else "warning",
+            f"{what} does not exist",
+            f"{what.capitalize()} {name}{where} does not exist at this point of the plan: the statement fails."
+            + ("" if certain else " (An earlier statement the analysis cannot read may create it.)"),
+            "Check the name, or the order of the migrations.",
+        )
 
     def exists(self, op: Operation, what: str, name: str, where: str = "") -> None:
         if op.if_not_exists or self.unknown(name, op.table):
             return
-        self.report(op, "schema-already-exists", "error", f"{what} created twice",
-                    f"{what.capitalize()} {name}{where} already exists at this point of the plan: the statement fails.",
-                    "Remove the duplicate, or use another name.")
+        self.report(
+            op,
+            "schema-already-exists",
+            "error",
+            f"{what} created twice",
+            f"{what.capitalize()} {name}{where} already exists at this point of the plan: the statement fails.",
+            "Remove the duplicate, or use another name.",
+        )
 
     # ---- lookups -------------------------------------------------------------------------------
     def table(self, op: Operation, name: str | None = None) -> Table | None:
@@ -122,29 +148,41 @@ class Replay:
         else:  # CREATE TABLE ... AS / LIKE: columns unknown
             self.uncertain.add(key(op.table))
         for spec in op.column_specs:
-            table.columns[key(spec.name)] = Column(spec.name, ColumnType.parse(spec.type, self.schema.dialect),
-                                                   spec.nullable, spec.default)
+            table.columns[key(spec.name)] = Column(
+                spec.name, ColumnType.parse(spec.type, self.schema.dialect), spec.nullable, spec.default
+            )
             if spec.primary_key or spec.unique:
                 self._add_key(op, table, "primary_key" if spec.primary_key else "unique", [spec.name], spec.key_name)
         for constraint in op.constraints:
-            self._add_constraint(constraint.model_copy(update={"statement": op.statement,
-                                                               "statement_index": op.statement_index}))
+            self._add_constraint(
+                constraint.model_copy(update={"statement": op.statement, "statement_index": op.statement_index})
+            )
 
     def _drop_table(self, op: Operation) -> None:
         table = self.table(op)
         if table is None:
             return
         dropped = key(table.name)
-        referencing = [(t, c) for t in self.schema.foreign_key_holders() if t is not table
-                       for c in t.constraints.values() if c.kind == "foreign_key" and key(c.ref_table or "") == dropped]
+        referencing = [
+            (t, c)
+            for t in self.schema.foreign_key_holders()
+            if t is not table
+            for c in t.constraints.values()
+            if c.kind == "foreign_key" and key(c.ref_table or "") == dropped
+        ]
         # Foreign keys by name (SQLite) let a referenced table go (its rebuild recipe: new table, copy, drop,
         # rename): no error there.
         by_name = capabilities(self.schema.dialect).foreign_keys_by_name
         if referencing and not op.cascade and not by_name:
             names = ", ".join(f"{t.name}.{c.name}" for t, c in referencing)
-            self.report(op, "schema-still-referenced", "error", "table still referenced",
-                        f"{table.name} is referenced by foreign key(s) {names}: DROP TABLE fails without CASCADE.",
-                        "Drop the foreign keys first (or the referencing tables).")
+            self.report(
+                op,
+                "schema-still-referenced",
+                "error",
+                "table still referenced",
+                f"{table.name} is referenced by foreign key(s) {names}: DROP TABLE fails without CASCADE.",
+                "Drop the foreign keys first (or the referencing tables).",
+            )
         if not by_name:  # a foreign key that names its table binds to a new table of that name
             for other, constraint in referencing:
                 self.schema.edit(other.name).constraints.pop(key(constraint.name), None)
@@ -185,14 +223,17 @@ class Replay:
         prefix, renamed = key(f"sqlite_autoindex_{old}_"), {}
         for name, index in table.indexes.items():
             if name.startswith(prefix):
-                index.name = f"sqlite_autoindex_{table.name}_{index.name[len(prefix):]}"
+                index.name = f"sqlite_autoindex_{table.name}_{index.name[len(prefix) :]}"
             renamed[key(index.name)] = index
         return renamed
 
     def _referencing(self, name: str) -> list[Table]:
         """Tables with a foreign key to `name`, each a private copy ready to change."""
-        found = [t.name for t in self.schema.foreign_key_holders()
-                 if any(c.kind == "foreign_key" and key(c.ref_table or "") == key(name) for c in t.constraints.values())]
+        found = [
+            t.name
+            for t in self.schema.foreign_key_holders()
+            if any(c.kind == "foreign_key" and key(c.ref_table or "") == key(name) for c in t.constraints.values())
+        ]
         return [self.schema.edit(n) for n in found]
 
     def _truncate(self, op: Operation) -> None:
@@ -211,8 +252,9 @@ class Replay:
         if table.column(op.column) is not None:
             return self.exists(op, "column", op.column, f" on {table.name}")
         nullable = op.nullable is not False
-        table.columns[key(op.column)] = Column(op.column, ColumnType.parse(op.new_type or "", self.schema.dialect),
-                                               nullable, op.default)
+        table.columns[key(op.column)] = Column(
+            op.column, ColumnType.parse(op.new_type or "", self.schema.dialect), nullable, op.default
+        )
 
     def _drop_column(self, op: Operation) -> None:
         table = self.table(op)
@@ -221,13 +263,21 @@ class Replay:
         name = key(op.column)
         for other in self._referencing(table.name):
             for constraint in list(other.constraints.values()):
-                if other is not table and name in map(key, constraint.ref_columns) and \
-                        key(constraint.ref_table or "") == key(table.name):
+                if (
+                    other is not table
+                    and name in map(key, constraint.ref_columns)
+                    and key(constraint.ref_table or "") == key(table.name)
+                ):
                     if not op.cascade:
-                        self.report(op, "schema-still-referenced", "error", "column still referenced",
-                                    f"{table.name}.{op.column} is referenced by foreign key {other.name}."
-                                    f"{constraint.name}: DROP COLUMN fails without CASCADE.",
-                                    "Drop the foreign key first.")
+                        self.report(
+                            op,
+                            "schema-still-referenced",
+                            "error",
+                            "column still referenced",
+                            f"{table.name}.{op.column} is referenced by foreign key {other.name}."
+                            f"{constraint.name}: DROP COLUMN fails without CASCADE.",
+                            "Drop the foreign key first.",
+                        )
                     other.constraints.pop(key(constraint.name))
         table.columns.pop(name, None)
         # The server drops indexes and constraints on the column along with it.
@@ -259,8 +309,14 @@ class Replay:
         new = ColumnType.parse(op.new_type, self.schema.dialect)
         problem = type_change_problem(column.type, new, self.schema.dialect, using=bool(op.using))
         if problem:
-            self.report(op, "schema-incompatible-type", problem[0], "incompatible type change", problem[1],
-                        "Convert explicitly (USING ...), or add a new column, backfill it and swap.")
+            self.report(
+                op,
+                "schema-incompatible-type",
+                problem[0],
+                "incompatible type change",
+                problem[1],
+                "Convert explicitly (USING ...), or add a new column, backfill it and swap.",
+            )
         column.type = new
         if op.nullable is not None:
             column.nullable = op.nullable
@@ -285,7 +341,9 @@ class Replay:
         pending, self.mismatched = self.mismatched, {}
         for (table_name, column, target_name, ref_column), op in pending.items():
             table = self.schema.table(table_name)
-            if table is not None and any(key(c.ref_table or "") == key(target_name) for c in table.constraints.values()):
+            if table is not None and any(
+                key(c.ref_table or "") == key(target_name) for c in table.constraints.values()
+            ):
                 self._fk_type(op, table, column, target_name, ref_column)
 
     def _set_not_null(self, op: Operation) -> None:
@@ -315,7 +373,8 @@ class Replay:
             return
         name = op.index_name or self._generated_name(table, op.columns, "idx")
         clash = self.schema.index_owner(name, table.name) or (
-            self.schema.naming.index_names == "schema" and self.schema.relation_exists(name) and name)
+            self.schema.naming.index_names == "schema" and self.schema.relation_exists(name) and name
+        )
         clash = clash and not self.unknown(name, clash)
         if clash and op.if_not_exists and self.schema.dialect != "postgres":
             return  # MySQL and SQLite look for the name first: skipped, even on columns that do not exist
@@ -323,9 +382,14 @@ class Replay:
             return
         if clash:
             if not op.if_not_exists:
-                self.report(op, "schema-duplicate-name", "error", "duplicate index name",
-                            f"An index or relation named {name} already exists ({clash}): the statement fails.",
-                            "Give the index another name.")
+                self.report(
+                    op,
+                    "schema-duplicate-name",
+                    "error",
+                    "duplicate index name",
+                    f"An index or relation named {name} already exists ({clash}): the statement fails.",
+                    "Give the index another name.",
+                )
             return
         table.indexes[key(name)] = Index(name, table.name, tuple(op.columns), op.unique)
         self.schema.note_index(name, table.name)
@@ -344,8 +408,17 @@ class Replay:
         if table is None or op.constraint_type is None or op.constraint_type == "exclude":
             return
         if op.constraint_type == "check":
-            return self._add_named(op, table, Constraint(op.constraint_name or self._generated_name(
-                table, op.columns, "check"), table.name, "check", definition=op.check, valid=not op.not_valid))
+            return self._add_named(
+                op,
+                table,
+                Constraint(
+                    op.constraint_name or self._generated_name(table, op.columns, "check"),
+                    table.name,
+                    "check",
+                    definition=op.check,
+                    valid=not op.not_valid,
+                ),
+            )
         if op.detail == "using index":
             index = table.indexes.get(key(op.index_name or ""))
             if index is None:
@@ -382,9 +455,14 @@ class Replay:
         if owner is not None and self.unknown(constraint.name, owner):
             owner = None  # a statement the analysis cannot read may have dropped it: the new one replaces it
         if owner is not None:
-            self.report(op, "schema-duplicate-name", "error", "duplicate constraint name",
-                        f"A constraint or index named {constraint.name} already exists (on {owner}): the statement fails.",
-                        "Give the constraint another name.")
+            self.report(
+                op,
+                "schema-duplicate-name",
+                "error",
+                "duplicate constraint name",
+                f"A constraint or index named {constraint.name} already exists (on {owner}): the statement fails.",
+                "Give the constraint another name.",
+            )
             return False
         table.constraints[key(constraint.name)] = constraint
         self.defined(constraint.name)
@@ -398,9 +476,14 @@ class Replay:
         later = target is None and capabilities(self.schema.dialect).foreign_keys_by_name and bool(op.ref_table)
         if target is None and not later:
             if op.ref_table and not op.if_exists and not self.unknown(op.ref_table):
-                self.report(op, "schema-fk-target", "error", "foreign key target missing",
-                            f"The referenced table {op.ref_table} does not exist at this point of the plan.",
-                            "Create the referenced table first (an earlier migration), or fix the name.")
+                self.report(
+                    op,
+                    "schema-fk-target",
+                    "error",
+                    "foreign key target missing",
+                    f"The referenced table {op.ref_table} does not exist at this point of the plan.",
+                    "Create the referenced table first (an earlier migration), or fix the name.",
+                )
             return
         ref_columns = op.ref_columns or (list(target.primary_columns()) if target else [])
         if target is not None and not (self.unknown(target.name) or target.view):  # else its columns are not known
@@ -409,9 +492,19 @@ class Replay:
             for local, remote in zip(op.columns, ref_columns):
                 self._fk_type(op, table, local, target.name, remote)
         name = op.constraint_name or self._generated_name(table, op.columns, "fkey")
-        added = self._add_named(op, table, Constraint(name, table.name, "foreign_key", tuple(op.columns),
-                                                      target.name if target else op.ref_table, tuple(ref_columns),
-                                                      valid=not op.not_valid))
+        added = self._add_named(
+            op,
+            table,
+            Constraint(
+                name,
+                table.name,
+                "foreign_key",
+                tuple(op.columns),
+                target.name if target else op.ref_table,
+                tuple(ref_columns),
+                valid=not op.not_valid,
+            ),
+        )
         if added and self.schema.naming.foreign_key_index and not table.has_index_leading_with(tuple(op.columns)):
             table.indexes[key(name)] = Index(name, table.name, tuple(op.columns))
             self.schema.note_index(name, table.name)
@@ -419,20 +512,37 @@ class Replay:
     def _fk_target_ok(self, op: Operation, target: Table, ref_columns: list[str]) -> bool:
         missing = [c for c in ref_columns if target.column(c) is None]
         if missing or not ref_columns:
-            self.report(op, "schema-fk-target", "error", "foreign key target missing",
-                        f"{target.name} has no column {', '.join(missing) or '(no primary key to reference)'}.",
-                        "Reference existing columns of the target table.")
+            self.report(
+                op,
+                "schema-fk-target",
+                "error",
+                "foreign key target missing",
+                f"{target.name} has no column {', '.join(missing) or '(no primary key to reference)'}.",
+                "Reference existing columns of the target table.",
+            )
             return False
         if not target.is_unique_on(tuple(ref_columns)) and not self.opaque:
-            self.report(op, "schema-fk-target", "error", "foreign key target not unique",
-                        f"{target.name}({', '.join(ref_columns)}) has no primary key or unique constraint: "
-                        "the server refuses the foreign key.",
-                        "Reference the primary key, or add a unique constraint on those columns first.")
+            self.report(
+                op,
+                "schema-fk-target",
+                "error",
+                "foreign key target not unique",
+                f"{target.name}({', '.join(ref_columns)}) has no primary key or unique constraint: "
+                "the server refuses the foreign key.",
+                "Reference the primary key, or add a unique constraint on those columns first.",
+            )
             return False
         return True
 
-    def _fk_type(self, op: Operation, table: Table, column: str, target_name: str | None, ref_column: str,
-                 judge_later: bool = False) -> None:
+    def _fk_type(
+        self,
+        op: Operation,
+        table: Table,
+        column: str,
+        target_name: str | None,
+        ref_column: str,
+        judge_later: bool = False,
+    ) -> None:
         target = self.schema.table(target_name or "")
         local, remote = table.column(column), target.column(ref_column) if target else None
         if local is None or remote is None:
@@ -441,10 +551,17 @@ class Replay:
         if problem and judge_later and problem[0] == "warning":
             self.mismatched.setdefault((table.name, column, target.name, ref_column), op)
         elif problem:
-            self.report(op, "schema-fk-type", problem[0], "foreign key type mismatch",
-                        f"{table.name}.{local.name} ({local.type.normalized}) references {target.name}.{remote.name} "
-                        f"({remote.type.normalized}): {problem[1]}.", "Use the same type on both sides.",
-                        table=table.name, column=local.name)
+            self.report(
+                op,
+                "schema-fk-type",
+                problem[0],
+                "foreign key type mismatch",
+                f"{table.name}.{local.name} ({local.type.normalized}) references {target.name}.{remote.name} "
+                f"({remote.type.normalized}): {problem[1]}.",
+                "Use the same type on both sides.",
+                table=table.name,
+                column=local.name,
+            )
 
     def _drop_constraint(self, op: Operation) -> None:
         table = self.table(op)
@@ -472,4 +589,5 @@ class Replay:
     def _generated_name(self, table: Table, columns: list[str], suffix: str) -> str:
         def taken(name: str) -> bool:
             return bool(self.schema.constraint_owner(name, table.name, "unique"))  # an index of that name too
+
         return self.schema.naming.generated_name(table.name, columns, suffix, taken)

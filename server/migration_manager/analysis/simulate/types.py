@@ -28,10 +28,14 @@ def type_change_problem(old: ColumnType, new: ColumnType, dialect: str, using: b
     if dialect == "postgres":
         if using:
             return None
-        return "error", (f"PostgreSQL has no automatic cast from {old.normalized} to {new.normalized}: the ALTER "
-                         "fails (\"cannot be cast automatically\"); add USING with an explicit conversion")
-    return "warning", (f"{old.normalized} to {new.normalized} converts value by value: in strict mode the ALTER "
-                       "fails on the first value that does not convert, otherwise such values become 0 or NULL")
+        return "error", (
+            f"PostgreSQL has no automatic cast from {old.normalized} to {new.normalized}: the ALTER "
+            'fails ("cannot be cast automatically"); add USING with an explicit conversion'
+        )
+    return "warning", (
+        f"{old.normalized} to {new.normalized} converts value by value: in strict mode the ALTER "
+        "fails on the first value that does not convert, otherwise such values become 0 or NULL"
+    )
 
 
 def _converts(old: ColumnType, new: ColumnType) -> bool:
@@ -39,7 +43,9 @@ def _converts(old: ColumnType, new: ColumnType) -> bool:
         return True
     if old.family == new.family == "temporal":
         old_base, new_base = _base(old), _base(new)
-        return not ((old_base in _TIME_OF_DAY and new_base in _DAY) or (old_base == "date" and new_base in _TIME_OF_DAY))
+        return not (
+            (old_base in _TIME_OF_DAY and new_base in _DAY) or (old_base == "date" and new_base in _TIME_OF_DAY)
+        )
     return old.family == new.family
 
 
@@ -53,13 +59,20 @@ def foreign_key_problem(column: ColumnType, referenced: ColumnType, dialect: str
         return None
     if dialect == "sqlite":  # types are affinities there: any column may reference any other
         return None
-    refused = "error", (f"{column.normalized} cannot reference {referenced.normalized}: the server refuses the "
-                        "foreign key (types differ); use the referenced column's type")
+    refused = (
+        "error",
+        (
+            f"{column.normalized} cannot reference {referenced.normalized}: the server refuses the "
+            "foreign key (types differ); use the referenced column's type"
+        ),
+    )
     if dialect == "postgres":
         reaches = column.family == referenced.family or (column.family == "integer" and referenced.family in NUMERIC)
         if not reaches:
             return refused
     elif column.family != "string" or referenced.family != "string":
         return refused
-    return "warning", (f"{column.normalized} references {referenced.normalized}: it works, but every check compares "
-                       "across types; use the same type")
+    return "warning", (
+        f"{column.normalized} references {referenced.normalized}: it works, but every check compares "
+        "across types; use the same type"
+    )

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 from pathlib import Path
 
@@ -37,10 +37,14 @@ class Activity(BaseModel):
 
     active_sessions: int
     open_transactions: int
-    oldest_transaction_s: float | None = Field(None, description="age of the oldest open transaction: "
-                                               "a DDL lock waits for it")
-    average_tps: float | None = Field(None, description="transactions (PostgreSQL) or queries (MySQL) per second "
-                                      "since the statistics were reset / the server started")
+    oldest_transaction_s: float | None = Field(
+        None, description="age of the oldest open transaction: a DDL lock waits for it"
+    )
+    average_tps: float | None = Field(
+        None,
+        description="transactions (PostgreSQL) or queries (MySQL) per second "
+        "since the statistics were reset / the server started",
+    )
     current_tps: float | None = Field(None, description="the same, sampled over the last second")
     source: str = ""
 
@@ -95,11 +99,13 @@ class Throughput(BaseModel):
     rebuild: Rate = Field(description="an in-place rebuild (MySQL ALGORITHM=INPLACE); PostgreSQL: as rewrite")
     index: dict[str, Rate] = Field(description="index build by key family: integer, string")
     update: Rate = Field(description="UPDATE of every row of a table with two indexes")
-    join: Rate = Field(description="anti-join of a table with a keyed table, as a foreign-key check runs it "
-                       "(rows of both sides)")
+    join: Rate = Field(
+        description="anti-join of a table with a keyed table, as a foreign-key check runs it (rows of both sides)"
+    )
     ddl_fixed_s: float = Field(description="a catalog-only ALTER: the floor of any DDL statement")
-    sort_memory_bytes: int | None = Field(None, description="memory an index build sorts in before it spills to "
-                                          "disk (PostgreSQL maintenance_work_mem)")
+    sort_memory_bytes: int | None = Field(
+        None, description="memory an index build sorts in before it spills to disk (PostgreSQL maintenance_work_mem)"
+    )
     measured_ms: int = 0
     measured_at: datetime | None = Field(None, description="when the calibration ran (UTC)")
 
@@ -155,8 +161,9 @@ def throughput(engine, rows: int | None = None) -> Throughput:
     key = f"{where} {engine.server_version()} {rows or 'default'}"
     if key not in _THROUGHPUT:
         entries = {k: v for k, v in _cache_entries().items() if _fresh(v)}  # the cache file, read once
-        _THROUGHPUT[key] = Throughput.model_validate(entries[key]) if key in entries else _measure(
-            engine, key, rows, entries)
+        _THROUGHPUT[key] = (
+            Throughput.model_validate(entries[key]) if key in entries else _measure(engine, key, rows, entries)
+        )
     return _THROUGHPUT[key]
 
 
@@ -164,8 +171,9 @@ def _measure(engine, key: str, rows: int | None, entries: dict) -> Throughput:
     """Calibrate now and write the cache back: the fresh `entries` plus this one."""
     started = time.perf_counter()
     module = _module(engine)
-    measured = module.measure_throughput(engine, rows or module.CALIBRATION_ROWS).model_copy(update={
-        "measured_ms": int((time.perf_counter() - started) * 1000), "measured_at": datetime.now(timezone.utc)})
+    measured = module.measure_throughput(engine, rows or module.CALIBRATION_ROWS).model_copy(
+        update={"measured_ms": int((time.perf_counter() - started) * 1000), "measured_at": datetime.now(UTC)}
+    )
     entries = {**entries, key: measured.model_dump(mode="json")}
     try:
         _cache_file().parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +188,7 @@ def _fresh(entry) -> bool:
         at = datetime.fromisoformat(entry["measured_at"])
     except (KeyError, TypeError, ValueError):
         return False
-    return timedelta(0) <= datetime.now(timezone.utc) - at < THROUGHPUT_TTL
+    return timedelta(0) <= datetime.now(UTC) - at < THROUGHPUT_TTL
 
 
 def _cache_entries() -> dict:

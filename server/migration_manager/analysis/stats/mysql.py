@@ -17,9 +17,17 @@ def table_sizes(engine, tables: list[str]) -> list[TableSize]:
     if not tables:
         return []
     found = engine.query(_SIZES.format(marks=", ".join(["%s"] * len(tables))), [t.lower() for t in tables])
-    return [TableSize(table=_text(name), rows=int(rows), rows_source="information_schema.TABLES.TABLE_ROWS (InnoDB "
-                      "estimate)", table_bytes=int(data), index_bytes=int(index), avg_row_bytes=float(avg))
-            for name, rows, data, index, avg in found]
+    return [
+        TableSize(
+            table=_text(name),
+            rows=int(rows),
+            rows_source="information_schema.TABLES.TABLE_ROWS (InnoDB estimate)",
+            table_bytes=int(data),
+            index_bytes=int(index),
+            avg_row_bytes=float(avg),
+        )
+        for name, rows, data, index, avg in found
+    ]
 
 
 def key_width(engine, table: str, columns: list[str]) -> float | None:
@@ -31,15 +39,20 @@ _ACTIVITY = """SELECT
  (SELECT count(*) FROM information_schema.INNODB_TRX),
  (SELECT max(TIMESTAMPDIFF(SECOND, trx_started, NOW())) FROM information_schema.INNODB_TRX)"""
 
-_LOAD = "SELECT variable_name, variable_value FROM information_schema.GLOBAL_STATUS WHERE variable_name IN " \
-        "('QUESTIONS', 'UPTIME')"
+_LOAD = (
+    "SELECT variable_name, variable_value FROM information_schema.GLOBAL_STATUS WHERE variable_name IN "
+    "('QUESTIONS', 'UPTIME')"
+)
 
 
 def activity(engine) -> Activity:
     active, open_tx, oldest = engine.query(_ACTIVITY)[0]
-    return Activity(active_sessions=int(active), open_transactions=int(open_tx),
-                    oldest_transaction_s=float(oldest) if oldest is not None else None,
-                    source="PROCESSLIST, INNODB_TRX, GLOBAL_STATUS (queries per second since the server started)")
+    return Activity(
+        active_sessions=int(active),
+        open_transactions=int(open_tx),
+        oldest_transaction_s=float(oldest) if oldest is not None else None,
+        source="PROCESSLIST, INNODB_TRX, GLOBAL_STATUS (queries per second since the server started)",
+    )
 
 
 def load(engine, sample_s: float) -> tuple[float | None, float]:
@@ -76,23 +89,31 @@ def usage(engine, table: str, column: str | None = None) -> Usage:
             text = f"{table} {text}"  # NEW.column in a trigger of this very table
         if names_in(text, table, *([column] if column else [])):
             breaks.append(_text(what))
-    return Usage(breaks=breaks, source="information_schema VIEWS, TRIGGERS, ROUTINES (no per-table use counters "
-                 "without userstat / performance_schema)")
+    return Usage(
+        breaks=breaks,
+        source="information_schema VIEWS, TRIGGERS, ROUTINES (no per-table use counters "
+        "without userstat / performance_schema)",
+    )
 
 
 def watch_query(tables: list[str]) -> str:
     names = " OR ".join(f"info LIKE '%{t}%'" for t in tables) or "TRUE"
-    return ("SELECT id, user, time, state, left(info, 80) AS query FROM information_schema.PROCESSLIST\n"
-            f"WHERE db = DATABASE() AND (state LIKE 'Waiting for%lock%' OR {names})\nORDER BY time DESC;")
+    return (
+        "SELECT id, user, time, state, left(info, 80) AS query FROM information_schema.PROCESSLIST\n"
+        f"WHERE db = DATABASE() AND (state LIKE 'Waiting for%lock%' OR {names})\nORDER BY time DESC;"
+    )
 
 
 def _digits(alias: str) -> str:
-    return f"(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL " \
-           f"SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) {alias}"
+    return (
+        f"(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL "
+        f"SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) {alias}"
+    )
 
 
-_NUMBERS = "SELECT a.d + 10*b.d + 100*c.d + 1000*d.d + 10000*e.d + 100000*f.d + 1 AS n FROM " + \
-    " CROSS JOIN ".join(_digits(a) for a in "abcdef")
+_NUMBERS = "SELECT a.d + 10*b.d + 100*c.d + 1000*d.d + 10000*e.d + 100000*f.d + 1 AS n FROM " + " CROSS JOIN ".join(
+    _digits(a) for a in "abcdef"
+)
 # How a foreign key is checked: every row looked up in the referenced table's index.
 _ANTI_JOIN = "SELECT count(*) FROM {table} a LEFT JOIN {table} b ON b.k = a.k WHERE b.k IS NULL"
 
@@ -106,25 +127,36 @@ def measure_throughput(engine, rows: int) -> Throughput:
     turned off for the session where the user may (SUPER), so replicas never see them."""
     _quietly(engine, "SET SESSION sql_log_bin = 0")
     try:
-        small, big = (_calibrate(engine, f"mm_calibration_{uuid.uuid4().hex[:8]}", n)
-                      for n in (max(rows // 5, 1000), rows))
+        small, big = (
+            _calibrate(engine, f"mm_calibration_{uuid.uuid4().hex[:8]}", n) for n in (max(rows // 5, 1000), rows)
+        )
     finally:
         _quietly(engine, "SET SESSION sql_log_bin = 1")
     rate = {name: fit(small[name], big[name]) for name in big}
-    return Throughput(rows=rows, scan=rate["scan"], rewrite=rate["rewrite"], rebuild=rate["rebuild"],
-                      index={"integer": rate["integer"], "string": rate["string"]}, update=rate["update"],
-                      join=rate["join"], ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]))
+    return Throughput(
+        rows=rows,
+        scan=rate["scan"],
+        rewrite=rate["rewrite"],
+        rebuild=rate["rebuild"],
+        index={"integer": rate["integer"], "string": rate["string"]},
+        update=rate["update"],
+        join=rate["join"],
+        ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]),
+    )
 
 
 def _calibrate(engine, table: str, rows: int) -> dict[str, tuple[int, int, float]]:
     engine.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, k int, s char(32), t datetime) ENGINE=InnoDB")
     try:
-        engine.execute(f"INSERT INTO {table} SELECT n, (n * 7919) % {int(rows)}, md5(n), NOW() FROM ({_NUMBERS}) g "
-                       f"WHERE n <= {int(rows)}")
+        engine.execute(
+            f"INSERT INTO {table} SELECT n, (n * 7919) % {int(rows)}, md5(n), NOW() FROM ({_NUMBERS}) g "
+            f"WHERE n <= {int(rows)}"
+        )
         engine.query(f"SELECT count(*) FROM {table}")
 
         def run(sql: str) -> tuple[int, int, float]:
             return rows, 0, timed(lambda: engine.execute(sql.format(table=table)))
+
         return {
             "scan": (rows, 0, timed(lambda: engine.query(f"SELECT count(*) FROM {table} WHERE k IS NULL"))),
             "ddl": run("ALTER TABLE {table} ADD COLUMN x int, ALGORITHM=INSTANT"),

@@ -21,15 +21,25 @@ def table_sizes(engine, tables: list[str]) -> list[TableSize]:
         # reltuples is -1 until the first VACUUM/ANALYZE (14+); n_live_tup counts inserts meanwhile.
         analyzed = reltuples is not None and reltuples >= 0
         rows = int(reltuples) if analyzed else int(live or 0)
-        sizes.append(TableSize(table=name, rows=rows, table_bytes=heap, index_bytes=indexes,
-                               rows_source="pg_class.reltuples" if analyzed else "pg_stat_user_tables.n_live_tup",
-                               avg_row_bytes=heap / rows if rows else 0.0))
+        sizes.append(
+            TableSize(
+                table=name,
+                rows=rows,
+                table_bytes=heap,
+                index_bytes=indexes,
+                rows_source="pg_class.reltuples" if analyzed else "pg_stat_user_tables.n_live_tup",
+                avg_row_bytes=heap / rows if rows else 0.0,
+            )
+        )
     return sizes
 
 
 def key_width(engine, table: str, columns: list[str]) -> float | None:
-    found = engine.query("SELECT sum(avg_width) FROM pg_stats WHERE schemaname = current_schema() AND "
-                         "tablename = %s AND attname = ANY(%s)", [table, columns])
+    found = engine.query(
+        "SELECT sum(avg_width) FROM pg_stats WHERE schemaname = current_schema() AND "
+        "tablename = %s AND attname = ANY(%s)",
+        [table, columns],
+    )
     return float(found[0][0]) if found and found[0][0] is not None else None
 
 
@@ -48,12 +58,17 @@ FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = %s"""
 
 def usage(engine, table: str, column: str | None = None) -> Usage:
     names = [table] + ([column] if column else [])
-    breaks = [f"function {signature}" for signature, body in engine.query(_FUNCTIONS, [table])
-              if names_in(body, *names)]
+    breaks = [
+        f"function {signature}" for signature, body in engine.query(_FUNCTIONS, [table]) if names_in(body, *names)
+    ]
     used = engine.query(_TABLE_USE, [table])
     reads, writes = used[0] if used else (None, None)
-    return Usage(breaks=breaks, reads=reads, writes=writes,
-                 source="pg_proc bodies; pg_stat_user_tables (since the statistics were reset)")
+    return Usage(
+        breaks=breaks,
+        reads=reads,
+        writes=writes,
+        source="pg_proc bodies; pg_stat_user_tables (since the statistics were reset)",
+    )
 
 
 _ACTIVITY = """
@@ -69,9 +84,12 @@ FROM pg_stat_database WHERE datname = current_database()"""
 
 def activity(engine) -> Activity:
     active, open_tx, oldest = engine.query(_ACTIVITY)[0]
-    return Activity(active_sessions=active, open_transactions=open_tx,
-                    oldest_transaction_s=float(oldest) if oldest is not None else None,
-                    source="pg_stat_activity, pg_stat_database (transactions since the statistics reset)")
+    return Activity(
+        active_sessions=active,
+        open_transactions=open_tx,
+        oldest_transaction_s=float(oldest) if oldest is not None else None,
+        source="pg_stat_activity, pg_stat_database (transactions since the statistics reset)",
+    )
 
 
 def load(engine, sample_s: float) -> tuple[float | None, float]:
@@ -85,10 +103,12 @@ def load(engine, sample_s: float) -> tuple[float | None, float]:
 
 def watch_query(tables: list[str]) -> str:
     names = ", ".join(f"to_regclass('{t}')" for t in tables)
-    return ("SELECT a.pid, l.mode, l.granted, pg_blocking_pids(a.pid) AS blocked_by, a.state, "
-            "now() - a.xact_start AS in_transaction, left(a.query, 80) AS query\n"
-            f"FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid\nWHERE l.relation IN ({names})\n"
-            "ORDER BY l.granted, a.xact_start;")
+    return (
+        "SELECT a.pid, l.mode, l.granted, pg_blocking_pids(a.pid) AS blocked_by, a.state, "
+        "now() - a.xact_start AS in_transaction, left(a.query, 80) AS query\n"
+        f"FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid\nWHERE l.relation IN ({names})\n"
+        "ORDER BY l.granted, a.xact_start;"
+    )
 
 
 _CALIBRATION = """
@@ -110,11 +130,19 @@ def measure_throughput(engine, rows: int) -> Throughput:
         conn.execute("SET LOCAL synchronous_commit = off")
         small, big = (_calibrate(conn, f"mm_calibration_{n}", n) for n in (max(rows // 5, 1000), rows))
     rate = {name: fit(small[name], big[name]) for name in big}
-    return Throughput(rows=rows, scan=rate["scan"], rewrite=rate["rewrite"], rebuild=rate["rewrite"],
-                      index={"integer": rate["integer"], "string": rate["string"]}, update=rate["update"],
-                      join=rate["join"], ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]),
-                      sort_memory_bytes=engine.query("SELECT setting::bigint * 1024 FROM pg_settings "
-                                                     "WHERE name = 'maintenance_work_mem'")[0][0])
+    return Throughput(
+        rows=rows,
+        scan=rate["scan"],
+        rewrite=rate["rewrite"],
+        rebuild=rate["rewrite"],
+        index={"integer": rate["integer"], "string": rate["string"]},
+        update=rate["update"],
+        join=rate["join"],
+        ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]),
+        sort_memory_bytes=engine.query(
+            "SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'"
+        )[0][0],
+    )
 
 
 def _calibrate(conn, table: str, rows: int) -> dict[str, tuple[int, int, float]]:

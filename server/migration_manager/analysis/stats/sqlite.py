@@ -11,8 +11,16 @@ def table_sizes(engine, tables: list[str]) -> list[TableSize]:
     sizes = []
     for name in (known[t.lower()] for t in tables if t.lower() in known):
         stats = engine.table_stats(name)
-        sizes.append(TableSize(table=name, rows=stats.rows, rows_source="count(*)", table_bytes=stats.bytes,
-                               index_bytes=0, avg_row_bytes=stats.bytes / stats.rows if stats.rows else 0.0))
+        sizes.append(
+            TableSize(
+                table=name,
+                rows=stats.rows,
+                rows_source="count(*)",
+                table_bytes=stats.bytes,
+                index_bytes=0,
+                avg_row_bytes=stats.bytes / stats.rows if stats.rows else 0.0,
+            )
+        )
     return sizes
 
 
@@ -47,18 +55,29 @@ CALIBRATION_ROWS = 50_000
 def measure_throughput(engine, rows: int) -> Throughput:
     small, big = (_calibrate(engine, f"mm_calibration_{n}", n) for n in (max(rows // 5, 1000), rows))
     rate = {name: fit(small[name], big[name]) for name in big}
-    return Throughput(rows=rows, scan=rate["scan"], rewrite=rate["rewrite"], rebuild=rate["rewrite"],
-                      index={"integer": rate["integer"], "string": rate["string"]}, update=rate["update"],
-                      join=rate["join"], ddl_fixed_s=0.0)
+    return Throughput(
+        rows=rows,
+        scan=rate["scan"],
+        rewrite=rate["rewrite"],
+        rebuild=rate["rewrite"],
+        index={"integer": rate["integer"], "string": rate["string"]},
+        update=rate["update"],
+        join=rate["join"],
+        ddl_fixed_s=0.0,
+    )
 
 
 def _calibrate(engine, table: str, rows: int) -> dict[str, tuple[int, int, float]]:
-    engine.execute(f"CREATE TEMP TABLE {table} AS WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
-                   f"FROM g WHERE n < {int(rows)}) SELECT n AS id, (n * 7919) % {int(rows)} AS k, "
-                   "hex(randomblob(16)) AS s FROM g")
+    engine.execute(
+        f"CREATE TEMP TABLE {table} AS WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
+        f"FROM g WHERE n < {int(rows)}) SELECT n AS id, (n * 7919) % {int(rows)} AS k, "
+        "hex(randomblob(16)) AS s FROM g"
+    )
     try:
+
         def run(sql: str) -> tuple[int, int, float]:
             return rows, 0, timed(lambda: engine.execute(sql.format(table=table)))
+
         return {
             "scan": (rows, 0, timed(lambda: engine.query(f"SELECT count(*) FROM temp.{table} WHERE k IS NULL"))),
             "rewrite": run("CREATE TEMP TABLE {table}_copy AS SELECT * FROM temp.{table}"),

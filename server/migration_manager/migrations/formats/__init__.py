@@ -18,7 +18,9 @@ def read_file(path: Path, dialect: str) -> Migration:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise MigrationFileError(f"Cannot read {path}: {exc}", next_step="Check the file's permissions and encoding.") from None
+        raise MigrationFileError(
+            f"Cannot read {path}: {exc}", next_step="Check the file's permissions and encoding."
+        ) from None
     for reader in READERS:
         if reader.matches(path, text):
             return reader.read(path, text, dialect)

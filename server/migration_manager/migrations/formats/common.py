@@ -28,8 +28,9 @@ def sql_script(text: str, dialect: str, *, no_transaction: bool = False, path: P
     return runnable_script(statements, text, dialect, no_transaction=no_transaction, path=path)
 
 
-def runnable_script(statements: list[str], source: str, dialect: str, *, no_transaction: bool,
-                    path: Path | None) -> Script:
+def runnable_script(
+    statements: list[str], source: str, dialect: str, *, no_transaction: bool, path: Path | None
+) -> Script:
     """BEGIN/COMMIT written in the file are dropped (the runner owns the transaction); transaction control the
     runner cannot do as written (ROLLBACK, ...) refuses the file, naming the line: never run something else."""
     # Without transactional DDL (MariaDB/MySQL) each statement runs on its own: no transaction for a savepoint.
@@ -40,9 +41,11 @@ def runnable_script(statements: list[str], source: str, dialect: str, *, no_tran
             _, line = statement_lines(Script(statements=tuple(statements), source=source), path)[index]
             where = f"{path.name if path else 'the recorded script'}{f' line {line}' if line else ''}"
             raise MigrationFileError(
-                f"{where}: `{normalize(statement, dialect)[:80]}` {why}.", state="The file is refused as written: none of it ran.",
+                f"{where}: `{normalize(statement, dialect)[:80]}` {why}.",
+                state="The file is refused as written: none of it ran.",
                 next_step="Remove that statement (and any it was meant to undo): a migration is committed only when "
-                "every statement succeeds, else rolled back (per statement on MariaDB/MySQL).")
+                "every statement succeeds, else rolled back (per statement on MariaDB/MySQL).",
+            )
     kept = tuple(s for s in statements if not is_transaction_control(s, dialect))
     return Script(statements=kept, source=source, no_transaction=no_transaction)
 
@@ -92,15 +95,25 @@ def _down(up: Script, down: Script | None) -> Script | None:
     return down if down is not None and not down.is_empty else None
 
 
-def build(path: Path, fmt: str, version: str, name: str, up: Script, down: Script | None, dialect: str,
-          meta: dict[str, str], down_path: Path | None = None) -> Migration:
+def build(
+    path: Path,
+    fmt: str,
+    version: str,
+    name: str,
+    up: Script,
+    down: Script | None,
+    dialect: str,
+    meta: dict[str, str],
+    down_path: Path | None = None,
+) -> Migration:
     # An UP with no statements (empty, or only comments) is a valid migration: real projects ship one
     # for a change only another database needs. It is recorded like any other, and runs nothing. Only the
     # unfilled `db-migrate create` template is refused: applying it would record a change never written.
     if up.is_empty and UP_PLACEHOLDER in up.source:
-        raise MigrationFileError(f"{path.name}: the UP section has no statements, only the template's "
-                                 f"'{UP_PLACEHOLDER}'.", next_step="Write the UP SQL (or delete that line to "
-                                 "record a migration that runs nothing).")
+        raise MigrationFileError(
+            f"{path.name}: the UP section has no statements, only the template's '{UP_PLACEHOLDER}'.",
+            next_step="Write the UP SQL (or delete that line to record a migration that runs nothing).",
+        )
     return Migration(
         version=version,
         name=name,

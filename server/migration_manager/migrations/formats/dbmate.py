@@ -21,7 +21,7 @@ def read(path: Path, text: str, dialect: str) -> Migration:
     sections: dict[str, tuple[str, bool]] = {}
     marks = list(MARKER.finditer(text))
     for mark, following in zip(marks, marks[1:] + [None]):
-        body = text[mark.end(): following.start() if following else len(text)]
+        body = text[mark.end() : following.start() if following else len(text)]
         no_tx = "transaction:false" in mark["options"].replace(" ", "").lower()
         sections[mark.group(1).lower()] = (body, no_tx)
     if "up" not in sections:

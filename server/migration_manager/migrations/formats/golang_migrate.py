@@ -21,5 +21,14 @@ def read(path: Path, text: str, dialect: str) -> Migration:
     up = sql_script(text, dialect, path=path)
     down_path = path.with_name(path.name[: -len(".up.sql")] + ".down.sql")
     down = sql_script(down_path.read_text(), dialect, path=down_path) if down_path.exists() else None
-    return build(path, "golang-migrate", version, name, up, down, dialect, headers(text),
-                 down_path=down_path if down_path.exists() else None)
+    return build(
+        path,
+        "golang-migrate",
+        version,
+        name,
+        up,
+        down,
+        dialect,
+        headers(text),
+        down_path=down_path if down_path.exists() else None,
+    )

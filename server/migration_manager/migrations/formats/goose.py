@@ -32,15 +32,16 @@ def _sections(text: str) -> dict[str, str]:
     sections: dict[str, str] = {}
     marks = [m for m in ANNOTATION.finditer(text) if m["what"].lower() in ("up", "down")]
     for mark, following in zip(marks, marks[1:] + [None]):
-        sections[mark["what"].lower()] = text[mark.end(): following.start() if following else len(text)]
+        sections[mark["what"].lower()] = text[mark.end() : following.start() if following else len(text)]
     return sections
 
 
 def _script(body: str, dialect: str, no_tx: bool, path: Path) -> Script:
     """Statements between StatementBegin and StatementEnd are kept whole, as goose does."""
     statements: list[str] = []
-    for index, chunk in enumerate(re.split(r"^\s*--\s*\+goose\s+Statement(?:Begin|End)\s*$", body,
-                                           flags=re.IGNORECASE | re.MULTILINE)):
+    for index, chunk in enumerate(
+        re.split(r"^\s*--\s*\+goose\s+Statement(?:Begin|End)\s*$", body, flags=re.IGNORECASE | re.MULTILINE)
+    ):
         if index % 2 == 1:
             if chunk.strip():
                 statements.append(chunk.strip().rstrip(";").strip())

@@ -1,14 +1,14 @@
 """Native format (what `db-migrate create --sql` writes): `-- UP` and `-- DOWN` sections.
 
-    -- author: alice
-    -- UP
-    BEGIN;
-    ALTER TABLE users ADD COLUMN phone text;
-    COMMIT;
-    -- DOWN
-    BEGIN;
-    ALTER TABLE users DROP COLUMN phone;
-    COMMIT;
+-- author: alice
+-- UP
+BEGIN;
+ALTER TABLE users ADD COLUMN phone text;
+COMMIT;
+-- DOWN
+BEGIN;
+ALTER TABLE users DROP COLUMN phone;
+COMMIT;
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def read(path: Path, text: str, dialect: str) -> Migration:
         key = mark.group(1).upper()
         if key in sections:
             raise MigrationFileError(f"{path.name}: more than one '-- {key}' section.", next_step="Keep one of each.")
-        sections[key] = text[mark.end(): following.start() if following else len(text)]
+        sections[key] = text[mark.end() : following.start() if following else len(text)]
     if "UP" not in sections:
         raise MigrationFileError(f"{path.name}: no '-- UP' section.", next_step="Put the forward SQL after '-- UP'.")
     meta = headers(text[: marks[0].start()])

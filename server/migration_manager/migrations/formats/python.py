@@ -24,14 +24,17 @@ def read(path: Path, text: str, dialect: str) -> Migration:
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as exc:
-        raise MigrationFileError(f"{path.name}: Python syntax error on line {exc.lineno}: {exc.msg}",
-                                 next_step="Fix the file.") from None
+        raise MigrationFileError(
+            f"{path.name}: Python syntax error on line {exc.lineno}: {exc.msg}", next_step="Fix the file."
+        ) from None
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if "up" not in functions:
         raise MigrationFileError(f"{path.name}: defines no up(ctx) function.", next_step="Add def up(ctx): ...")
     no_tx = any(
-        isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "transactional" for t in n.targets)
-        and isinstance(n.value, ast.Constant) and n.value.value is False
+        isinstance(n, ast.Assign)
+        and any(getattr(t, "id", "") == "transactional" for t in n.targets)
+        and isinstance(n.value, ast.Constant)
+        and n.value.value is False
         for n in tree.body
     )
     up = Script(source=text, python_callable="up", no_transaction=no_tx)
