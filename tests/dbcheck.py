@@ -251,7 +251,7 @@ def rollback_ok(project: Path, **fields: Any) -> Any:
 
 def project_query(project: Path, sql: str) -> list[tuple]:
     """Rows through the tool's own engine (the types the tool sees)."""
-    from migration_manager.engines import open_engine
+    from migration_manager.dialects import open_engine
 
     engine = open_engine(settings_url(project))
     try:
@@ -261,7 +261,7 @@ def project_query(project: Path, sql: str) -> list[tuple]:
 
 
 def project_execute(project: Path, *statements: str) -> None:
-    from migration_manager.engines import open_engine
+    from migration_manager.dialects import open_engine
 
     engine = open_engine(settings_url(project))
     try:
@@ -272,7 +272,7 @@ def project_execute(project: Path, *statements: str) -> None:
 
 
 def project_tables(project: Path) -> set[str]:
-    from migration_manager.engines import open_engine
+    from migration_manager.dialects import open_engine
 
     engine = open_engine(settings_url(project))
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .engines.base import Engine
+from .dialects.base import Engine
 from .errors import HistoryConflict
 
 APPLIED = "applied"

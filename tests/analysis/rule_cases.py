@@ -14,7 +14,7 @@ except ImportError:  # imported from tests/bench with the repository root on sys
 
 from migration_manager.analysis.findings import ScriptToCheck, find
 from migration_manager.analysis.model import Finding
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dbcheck import DB_MIGRATE, make_project
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
 
 pytestmark = pytest.mark.postgres

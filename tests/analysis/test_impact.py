@@ -13,7 +13,7 @@ import pytest
 from dbcheck import make_project
 from migration_manager.analysis import stats
 from migration_manager.analysis.impact.plan import impact_for_plan
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 from .simulate_cases import write_migrations
 

@@ -15,10 +15,10 @@ import pymysql
 import pytest
 
 from migration_manager.analysis.locks import Server, combine, lock_impact
-from migration_manager.analysis.locks.mysql import RANK
 from migration_manager.analysis.operations import statement_operations
 from migration_manager.analysis.schema import read_schema
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
+from migration_manager.dialects.mysql.locks import RANK
 from migration_manager.urls import parse_url
 
 pytestmark = pytest.mark.mysql

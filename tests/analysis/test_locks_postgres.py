@@ -15,10 +15,10 @@ import pytest
 
 from dbcheck import wait_for
 from migration_manager.analysis.locks import Server, lock_impact
-from migration_manager.analysis.locks.postgres import CONFLICTS
 from migration_manager.analysis.operations import statement_operations
 from migration_manager.analysis.schema import read_schema
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
+from migration_manager.dialects.postgres.locks import CONFLICTS
 
 pytestmark = pytest.mark.postgres
 

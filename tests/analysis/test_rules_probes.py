@@ -9,7 +9,7 @@ import pytest
 from sqlglot import exp
 
 from migration_manager.analysis.probes import Budget, Probe, measure
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 from .rule_cases import analyze, one, seeded_database
 

@@ -8,7 +8,7 @@ import pytest
 
 from migration_manager.analysis.schema import read_schema
 from migration_manager.analysis.simulate import simulate
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 from .simulate_cases import first_failure, shape_after_up_and_down, write_migrations
 

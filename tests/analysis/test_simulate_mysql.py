@@ -6,7 +6,7 @@ import pytest
 
 from migration_manager.analysis.schema import read_schema
 from migration_manager.analysis.simulate import simulate
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 from .simulate_cases import (
     assert_error_is_the_statement_the_server_refuses,

@@ -9,7 +9,7 @@ import pytest
 
 from migration_manager.analysis.schema import read_schema
 from migration_manager.analysis.simulate import simulate
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.migrations.formats import read_directory
 
 # (UP, DOWN) per version: each DOWN undoes the UP of the version after it; the last DOWN file is empty.

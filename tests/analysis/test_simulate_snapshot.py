@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from migration_manager.analysis.schema import Column, ColumnType, Snapshot, Table
-from migration_manager.analysis.schema.postgres import NAMING
 from migration_manager.analysis.simulate import simulate
+from migration_manager.dialects.postgres.schema import NAMING
 
 from .simulate_cases import write_migrations
 

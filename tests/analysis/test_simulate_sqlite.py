@@ -8,9 +8,9 @@ import pytest
 from dbcheck import execute
 from migration_manager.analysis.operations import script_operations
 from migration_manager.analysis.schema import Snapshot, read_schema
-from migration_manager.analysis.schema.sqlite import NAMING
 from migration_manager.analysis.simulate import Replay
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
+from migration_manager.dialects.sqlite.schema import NAMING
 
 # A primary key is nullable in SQLite unless NOT NULL is written; only a one-column key declared exactly
 # INTEGER (not INT, BIGINT or INTEGER PRIMARY KEY DESC) is the rowid, which has no index.

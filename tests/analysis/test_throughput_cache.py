@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from migration_manager.analysis import stats
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 
 @pytest.fixture

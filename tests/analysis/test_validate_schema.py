@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dbcheck import make_project
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.service import ApplyRequest, TargetRequest, apply, validate
 
 SETUP = ["CREATE TABLE users (id integer PRIMARY KEY, email varchar(200) NOT NULL)"]

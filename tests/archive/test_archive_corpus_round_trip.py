@@ -23,7 +23,7 @@ from archive_helpers import make_project, write
 from dbcheck import settings_url
 from migration_manager import service
 from migration_manager.analysis.schema import read_schema
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 TESTS = Path(__file__).resolve().parent.parent
 SOURCES = [*sorted((TESTS / "archive").glob("test_*.py")), *sorted((TESTS / "rollback").glob("test_*.py"))]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dbcheck import make_project  # noqa: F401 - the backup tests' project folders
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 LOG_TABLE = "schema_migrations_log"  # the append-only audit log: it grows by design, so it is compared apart
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from backup_helpers import fingerprint, history_rows, make_project, run_sql, seed, write_migration
 
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.errors import BackupFailed
 from migration_manager.service import (
     ApplyRequest,

@@ -38,7 +38,7 @@ def test_backup_and_restore_from_the_command_line(
     code, done = _cli(capsys, project, "restore", backup_id, "--yes")
     assert code == 0 and done["outcome"] == "done" and done["backup"]["id"] == backup_id
 
-    from migration_manager.engines import open_engine
+    from migration_manager.dialects import open_engine
 
     engine = open_engine(sqlite_url)
     assert engine.query("SELECT id FROM t") == [(1,)]

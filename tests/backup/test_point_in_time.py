@@ -10,7 +10,7 @@ import pytest
 from backup_helpers import make_project
 
 from migration_manager.backup.point_in_time import archiving_gaps, steps
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.errors import ConfigError, RestoreFailed
 from migration_manager.service import RestoreRequest, restore
 

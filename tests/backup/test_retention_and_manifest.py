@@ -8,11 +8,11 @@ from pathlib import Path
 
 from backup_helpers import make_project, run_sql
 
-from migration_manager.backup.mysql import connection_args
-from migration_manager.backup.mysql import password_env as mysql_password_env
-from migration_manager.backup.postgres import conninfo
-from migration_manager.backup.postgres import password_env as pg_password_env
 from migration_manager.backup.store import BackupStore
+from migration_manager.dialects.mysql.backup import connection_args
+from migration_manager.dialects.mysql.backup import password_env as mysql_password_env
+from migration_manager.dialects.postgres.backup import conninfo
+from migration_manager.dialects.postgres.backup import password_env as pg_password_env
 from migration_manager.service import BackupRequest, backup
 from migration_manager.urls import parse_url
 

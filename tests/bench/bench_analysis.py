@@ -32,9 +32,9 @@ from migration_manager.analysis.impact.plan import impact_for_plan
 from migration_manager.analysis.locks import Server, lock_impact
 from migration_manager.analysis.operations import script_operations
 from migration_manager.analysis.schema import Snapshot
-from migration_manager.analysis.schema.postgres import NAMING
 from migration_manager.analysis.simulate import Replay, simulate
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
+from migration_manager.dialects.postgres.schema import NAMING
 from migration_manager.migrations.formats import read_file
 from migration_manager.migrations.model import Migration, Script
 from migration_manager.migrations.syntax import syntax_errors

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from migration_manager.analysis.findings import ScriptToCheck, find
 from migration_manager.analysis.probes import Budget
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 MIGRATION = (
     "ALTER TABLE big DROP COLUMN note",

@@ -55,7 +55,7 @@ def _project(root: Path, url: str, statements: list[str], **settings) -> Path:
 
 
 def _execute(url: str, sql: str) -> None:
-    from migration_manager.engines import open_engine
+    from migration_manager.dialects import open_engine
 
     engine = open_engine(url)
     try:

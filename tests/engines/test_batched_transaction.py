@@ -46,7 +46,7 @@ def test_postgres_migration_takes_two_round_trips(pg_url: str, project: Project)
 
 @pytest.fixture
 def engine(pg_url: str):
-    from migration_manager.engines import open_engine
+    from migration_manager.dialects import open_engine
 
     engine = open_engine(pg_url)
     yield engine
@@ -54,7 +54,7 @@ def engine(pg_url: str):
 
 
 def test_failing_statement_is_named_and_nothing_commits(engine, pg_url: str) -> None:
-    from migration_manager.engines.base import BatchFailed
+    from migration_manager.dialects.base import BatchFailed
 
     recorded = []
     with pytest.raises(BatchFailed) as failed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dbcheck import execute, query, wait_for
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 
 @pytest.mark.postgres

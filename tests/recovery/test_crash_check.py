@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from migration_manager import service
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 THREE_STEPS = """-- UP
 CREATE TABLE accounts (id int primary key);

@@ -9,7 +9,7 @@ import pytest
 from rollback_helpers import USERS, apply, copy_exists, dialect, execute, settings_url, write
 
 from migration_manager import clone
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.errors import CopyFailed
 
 TRIGGER = {

@@ -16,7 +16,7 @@ import pytest
 from rollback_helpers import apply, columns, make_project, query, settings_url, tables, write
 
 from migration_manager import service
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 from migration_manager.errors import LockTimeout
 
 LOCK = "migration-manager:schema_migrations"
@@ -61,9 +61,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     from migration_manager.analysis.schema import mysql as schema_mysql
     from migration_manager.analysis.schema import postgres as schema_postgres
     from migration_manager.analysis.schema import sqlite as schema_sqlite
-    from migration_manager.engines.mysql import MySQLEngine
-    from migration_manager.engines.postgres import PostgresEngine
-    from migration_manager.engines.sqlite import SQLiteEngine
+    from migration_manager.dialects.mysql.engine import MySQLEngine
+    from migration_manager.dialects.postgres.engine import PostgresEngine
+    from migration_manager.dialects.sqlite.engine import SQLiteEngine
     from migration_manager.service import backups
 
     record = Sent()

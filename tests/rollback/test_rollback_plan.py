@@ -12,7 +12,7 @@ from rollback_helpers import apply, columns, make_project, query, settings_url, 
 
 from dbcheck import DB_MIGRATE
 from migration_manager import service
-from migration_manager.engines import open_engine
+from migration_manager.dialects import open_engine
 
 PREFS = "drops table user_preferences (3,456 rows)"
 PHONE = "drops column users.phone (1,204 non-null values)"

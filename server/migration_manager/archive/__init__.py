@@ -1,8 +1,7 @@
 """Archive before destroy: what a statement would destroy, the archive table that keeps it, and
 the SQL that puts it back when the reverse direction re-creates what was destroyed.
 
-Pure planning on an `analysis.schema` snapshot plus one SQL module per database (postgres.py,
-mysql.py, sqlite.py: quoting, UPDATE ... FROM, identity/sequence handling). This module is light (reports import
+Pure planning on an `analysis.schema` snapshot plus one SQL module per database (dialects/<db>/archive.py: quoting, UPDATE ... FROM, identity/sequence handling). This module is light (reports import
 `ArchiveStep`); the planning lives in `plan.py`. `service/archive.py` runs it around each statement of a migration and records it in the event log.
 
 What is archived (an `ArchiveStep`):

@@ -1,13 +1,12 @@
 """What a statement destroys and what re-creates it, on an `analysis.schema` snapshot, and the SQL
-that archives and restores (the database-specific parts in postgres.py, mysql.py, sqlite.py)."""
+that archives and restores (the database-specific parts in dialects/<db>/archive.py)."""
 
 from __future__ import annotations
-
-from importlib import import_module
 
 from ..analysis.model import Operation
 from ..analysis.schema import Snapshot, Table, key
 from ..analysis.type_families import fits_within, shape
+from ..dialects import dialect_part
 from . import ArchiveStep, archive_name
 
 DESTRUCTIVE = {"drop_column", "drop_table", "alter_column_type"}
@@ -15,7 +14,7 @@ RECREATING = {"add_column", "create_table", "alter_column_type", "rename_table"}
 
 
 def dialect_sql(dialect: str):
-    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect] }", __package__)
+    return dialect_part(dialect, "archive")
 
 
 # ---- what a statement destroys ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Backups and restores, one module per database (postgres.py, mysql.py, sqlite.py).
+"""Backups and restores, one module per database (dialects/<db>/backup.py).
 
 Each module offers the same three functions, chosen by the engine's dialect:
 * `size(engine)`: bytes the database holds (to check the backup disk first);
@@ -14,8 +14,9 @@ transaction. When it is not (MariaDB), the service marks the restore in progress
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import NamedTuple
+
+from ..dialects import dialect_part
 
 
 class Dump(NamedTuple):
@@ -26,4 +27,4 @@ class Dump(NamedTuple):
 
 
 def module_for(dialect: str):
-    return import_module(f".{ {'postgres': 'postgres', 'mysql': 'mysql', 'sqlite': 'sqlite'}[dialect] }", __name__)
+    return dialect_part(dialect, "backup")

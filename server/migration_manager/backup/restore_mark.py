@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..engines.base import Engine
+from ..dialects.base import Engine
 
 TABLE = "_mm_restore_in_progress"
 

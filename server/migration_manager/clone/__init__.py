@@ -1,6 +1,6 @@
 """Scratch copies of a database, and the checks `db-migrate test` runs on them.
 
-One module per database, chosen by the URL's kind (like engines/):
+One module per database (dialects/<db>/clone.py), chosen by the URL's kind:
 * `make_copy(url)` clones the database beside the original and returns a `ScratchCopy`
   whose `drop()` removes it again (`schema_only=True`: the tables, views, triggers and routines
   without any row, for replaying statements: service/server_check.py);
@@ -21,15 +21,14 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import import_module
 from types import ModuleType
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..engines.base import Engine
+from ..dialects import dialect_part
+from ..dialects.base import Engine
 from ..errors import LockTimeout
 from ..urls import DatabaseURL, parse_url
 
-MODULES = {"sqlite": "sqlite", "postgres": "postgres", "mysql": "mysql"}
 MAX_NAME = 63  # PostgreSQL's identifier limit (MySQL allows 64)
 SUFFIX_LENGTH = len("_mmtest_") + 8
 
@@ -61,7 +60,7 @@ def with_database(url: DatabaseURL, database: str) -> str:
 
 
 def dialect_module(url: str) -> ModuleType:
-    return import_module(f".{MODULES[parse_url(url).kind]}", __name__)
+    return dialect_part(parse_url(url).kind, "clone")
 
 
 def make_copy(url: str, *, schema_only: bool = False) -> ScratchCopy:
@@ -123,11 +122,11 @@ def _take_guard(admin: Engine, name: str) -> bool:
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
-    return import_module(f".{MODULES[engine.dialect]}", __name__).fingerprint(engine, table, columns)
+    return dialect_part(engine.dialect, "clone").fingerprint(engine, table, columns)
 
 
 def constraint_problems(engine: Engine) -> list[str]:
-    return import_module(f".{MODULES[engine.dialect]}", __name__).constraint_problems(engine)
+    return dialect_part(engine.dialect, "clone").constraint_problems(engine)
 
 
 __all__ = [

@@ -321,7 +321,7 @@ def point_in_time(project: Project, request: RestoreRequest) -> RestoreReport:
             raise pitr.sqlite_refusal()
         if engine.dialect == "mysql":
             raise pitr.mysql_refusal(str(engine.query("SELECT @@log_bin")[0][0] and "ON" or "OFF"), server)
-        from ..backup.postgres import server_wal_settings
+        from ..dialects.postgres.backup import server_wal_settings
 
         settings = server_wal_settings(engine)
         if pitr.archiving_gaps(settings):

@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..config import Settings, Target, load_settings, resolve_target
-from ..engines import Engine, open_engine
-from ..engines.base import CAPABILITIES
+from ..dialects import Engine, open_engine
+from ..dialects.base import CAPABILITIES
 from ..errors import MigrationFileError
 from ..history import History
 from ..migrations.formats import is_companion, read_directory, read_file, version_key

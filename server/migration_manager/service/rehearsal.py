@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from .. import clone
-from ..engines import Engine, open_engine
+from ..dialects import Engine, open_engine
 from ..errors import MigrationError
 from ..migrations.model import Migration
 from ..migrations.plan import make_plan

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
-from ..engines.base import BatchFailed
+from ..dialects.base import BatchFailed
 from ..errors import Cancelled, ConnectionLost, MigrationError, StatementFailed
 from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script

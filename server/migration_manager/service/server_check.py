@@ -20,7 +20,7 @@ from itertools import groupby
 
 from .. import clone
 from ..analysis.model import Finding
-from ..engines import Engine, open_engine
+from ..dialects import Engine, open_engine
 from ..migrations.model import Migration, Script
 from ..urls import parse_url, redact
 from .context import Connection

@@ -1,10 +1,10 @@
 """The lock model: for one operation on one server, which lock it takes, what that lock blocks,
 and whether the table is scanned, rewritten or indexed while it is held.
 
-PostgreSQL (`postgres.py`): the table-level lock mode per statement and version, from the
+PostgreSQL (`dialects/postgres/locks.py`): the table-level lock mode per statement and version, from the
 "Explicit Locking" and ALTER TABLE docs, each claim proven on the live server by
 tests/analysis/test_locks_postgres.py (a session holds the lock, a second one is blocked or not).
-MySQL/MariaDB (`mysql.py`): the best ALGORITHM (INSTANT < NOCOPY < INPLACE < COPY) and LOCK
+MySQL/MariaDB (`dialects/mysql/locks.py`): the best ALGORITHM (INSTANT < NOCOPY < INPLACE < COPY) and LOCK
 (NONE < SHARED < EXCLUSIVE) the server accepts, proven by asking the server for exactly that
 combination and for the next better one (tests/analysis/test_locks_mysql.py).
 """
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import import_module
 
 from pydantic import BaseModel, Field
+
+from ...dialects import dialect_part
 
 
 class LockImpact(BaseModel):
@@ -110,11 +111,12 @@ def _strength(claim: LockImpact) -> tuple:
     )
 
 
+# The server flavor read from its version text -> the package whose lock model it follows.
 MODELS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
 
 def lock_impact(op, server: Server, schema=None) -> LockImpact:
     """The lock claim for operation `op` on `server`; `schema` (a Snapshot) refines it where the
     answer depends on what exists (old column type, an existing CHECK ... IS NOT NULL)."""
-    model = import_module(f".{MODELS[server.flavor]}", __name__)
+    model = dialect_part(MODELS[server.flavor], "locks")
     return model.lock_impact(op, server, schema)

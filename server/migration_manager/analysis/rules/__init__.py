@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from sqlglot import exp
 
-from ...engines.base import capabilities
+from ...dialects.base import capabilities
 from ..context import OperationContext
 from ..model import Finding, Severity
 from ..probes import Measure, Probe

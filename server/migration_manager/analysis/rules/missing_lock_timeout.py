@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...engines.base import capabilities
+from ...dialects.base import capabilities
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure

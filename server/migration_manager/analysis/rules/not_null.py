@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ...engines.base import capabilities
+from ...dialects.base import capabilities
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe

@@ -1,7 +1,7 @@
 """A snapshot of the live schema (tables, columns, indexes, constraints, foreign keys) that the
 simulation can change in memory: "what would this migration do" without touching the database.
 
-One catalog reader per database (`postgres.py`, `mysql.py`, `sqlite.py`), each a handful of
+One catalog reader per database (`dialects/<db>/schema.py`), each a handful of
 catalog queries for the whole schema (not one round trip per table), and each says how its
 server scopes names (`Naming`): PostgreSQL puts index names in the schema's relation namespace,
 MySQL/MariaDB per table, and so on.
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from importlib import import_module
 from typing import Literal
 
 from sqlglot import exp
+
+from ...dialects import dialect_part
 
 ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check"]
 
@@ -342,14 +343,13 @@ def _table_shape(table: Table, named: bool) -> dict:
 
 
 TOOL_PREFIX = "_mm_"  # migration-manager's own tables (archive/__init__.py), never part of the user's schema
-READERS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 
 
 def read_schema(engine, exclude: tuple[str, ...] = ()) -> Snapshot:
     """Snapshot the current schema of the engine's database (the tables in `exclude` left out,
     e.g. the history tables, which migrations never touch, and the tool's own `_mm_` tables:
     archives of destroyed data)."""
-    reader = import_module(f".{READERS[engine.dialect]}", __name__)
+    reader = dialect_part(engine.dialect, "schema")
     snapshot = reader.read(engine)
     for name in [*exclude, *(n for n in snapshot.tables if n.startswith(TOOL_PREFIX))]:
         snapshot.tables.pop(key(name), None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...engines.base import capabilities
+from ...dialects.base import capabilities
 from ..model import Finding, Operation, Severity
 from ..schema import Column, ColumnType, Constraint, Index, Snapshot, Table, key
 from .types import foreign_key_problem, type_change_problem

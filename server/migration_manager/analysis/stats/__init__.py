@@ -1,7 +1,7 @@
 """Numbers from the server itself for the impact report: table sizes from catalog statistics,
 current activity (sessions, open transactions, load now against the long-run average), the
 server's measured throughput, and the query that watches locks while a statement runs.
-One module per database (postgres.py, mysql.py, sqlite.py) holds its catalog SQL.
+One module per database (dialects/<db>/stats.py) holds its catalog SQL.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import logging
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from importlib import import_module
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-MODULES = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
+from ...dialects import dialect_part
+
 # A server's measured rates are kept this long (per user, keyed by server and version): the calibration
 # writes scratch tables and takes about a second; the hardware behind a server rarely changes within a day.
 THROUGHPUT_TTL = timedelta(hours=24)
@@ -111,7 +111,7 @@ class Throughput(BaseModel):
 
 
 def _module(engine):
-    return import_module(f".{MODULES[engine.dialect]}", __name__)
+    return dialect_part(engine.dialect, "stats")
 
 
 def table_sizes(engine, tables: list[str]) -> dict[str, TableSize]:

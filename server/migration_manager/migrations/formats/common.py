@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from ...engines.base import capabilities
+from ...dialects.base import capabilities
 from ...errors import MigrationFileError
 from ..model import Migration, Script
 from ..sqltext import is_transaction_control, normalize, refused_transaction_control, split

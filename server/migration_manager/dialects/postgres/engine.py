@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..urls import DatabaseURL
-from .base import CAPABILITIES, BatchFailed, TableStats
-from .common import connection_failed, lock_key, poll_lock
+from ...urls import DatabaseURL
+from ..base import CAPABILITIES, BatchFailed, TableStats
+from ..common import connection_failed, lock_key, poll_lock
 
 # Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
 _AUTOCOMMIT_ONLY = re.compile(

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from ..urls import DatabaseURL
-from .base import CAPABILITIES, TableStats
-from .common import connection_failed, poll_lock
+from ...urls import DatabaseURL
+from ..base import CAPABILITIES, TableStats
+from ..common import connection_failed, poll_lock
 
 HINT = "Check host, port, database name, user and password; is the server running?"
 LOCK_WAIT_ERRORS = {1205, 3572}  # lock wait timeout, NOWAIT

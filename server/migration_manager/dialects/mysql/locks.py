@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from . import LockImpact, Server
+from ...analysis.locks import LockImpact, Server
 
 RANK = ["INSTANT", "NOCOPY", "INPLACE", "COPY"]
 _QUEUE = "the brief exclusive metadata lock at start and end still queues behind open transactions"
@@ -113,7 +113,7 @@ def _alter_column_type(op, server: Server, mariadb: bool, schema) -> LockImpact:
 
 def _types(op, schema) -> tuple[str, str] | None:
     """(current, new) normalized types of the column `op` changes, when the schema knows it."""
-    from ..schema import ColumnType
+    from ...analysis.schema import ColumnType
 
     table = schema.table(op.table) if schema is not None and op.table else None
     column = table.column(op.column) if table is not None and op.column else None

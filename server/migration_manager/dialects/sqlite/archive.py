@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import insert_missing
-from .postgres import quote, update_from  # same quoting and UPDATE ... FROM form
+from ...archive import insert_missing
+from ..postgres.archive import quote, update_from  # same quoting and UPDATE ... FROM form
 
 __all__ = ["after_insert", "before_copy", "insert_select", "quote", "update_from"]
 

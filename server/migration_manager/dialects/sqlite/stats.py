@@ -3,7 +3,7 @@ throughput on a TEMP table. SQLite keeps no activity statistics."""
 
 from __future__ import annotations
 
-from . import Activity, TableSize, Throughput, Usage, fit, timed
+from ...analysis.stats import Activity, TableSize, Throughput, Usage, fit, timed
 
 
 def table_sizes(engine, tables: list[str]) -> list[TableSize]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..clone.postgres import quoted
-from ..engines.base import Engine
-from ..urls import DatabaseURL
-from . import Dump
-from .manifest import Manifest
-from .store import default_jobs
-from .tools import find_tool, pipe_tools, run_tool, shown, tool_version
+from ...backup import Dump
+from ...backup.manifest import Manifest
+from ...backup.store import default_jobs
+from ...backup.tools import find_tool, pipe_tools, run_tool, shown, tool_version
+from ...urls import DatabaseURL
+from ..base import Engine
+from .clone import quoted
 
 INSTALL = "apt install postgresql-client, brew install libpq, or the client package matching the server version"
 PARALLEL_FROM_BYTES = 1 << 30  # from 1 GiB on, a parallel directory-format dump is much faster

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import differs, insert_missing, key_match
+from ...archive import differs, insert_missing, key_match
 
 
 def quote(name: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from . import Activity, TableSize, Throughput, Usage, fit, names_in, timed
+from ...analysis.stats import Activity, TableSize, Throughput, Usage, fit, names_in, timed
 
 _SIZES = """SELECT table_name, coalesce(table_rows, 0), coalesce(data_length, 0), coalesce(index_length, 0),
 coalesce(avg_row_length, 0) FROM information_schema.tables

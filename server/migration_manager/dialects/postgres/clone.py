@@ -12,10 +12,10 @@ import subprocess
 import tempfile
 from urllib.parse import urlsplit, urlunsplit
 
-from ..engines import Engine, open_engine
-from ..errors import CopyFailed, MigrationError
-from ..urls import DatabaseURL, redact
-from . import ScratchCopy, with_database
+from ...clone import ScratchCopy, with_database
+from ...errors import CopyFailed, MigrationError
+from ...urls import DatabaseURL, redact
+from .. import Engine, open_engine
 
 MAINTENANCE_DATABASES = ("postgres", "template1")
 OBJECT_IN_USE = "55006"  # "source database is being accessed by other users"

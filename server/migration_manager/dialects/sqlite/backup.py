@@ -8,10 +8,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..engines.base import Engine
-from ..errors import BackupFailed
-from . import Dump
-from .manifest import Manifest
+from ...backup import Dump
+from ...backup.manifest import Manifest
+from ...errors import BackupFailed
+from ..base import Engine
 
 TABLE_SCOPE = False  # one file: copying all of it is as cheap as copying a part
 ATOMIC_RESTORE = True  # the backup API replaces the pages in one write transaction

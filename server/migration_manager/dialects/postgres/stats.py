@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from . import Activity, TableSize, Throughput, Usage, fit, names_in, timed
+from ...analysis.stats import Activity, TableSize, Throughput, Usage, fit, names_in, timed
 
 _SIZES = """
 SELECT c.relname, c.reltuples::bigint, s.n_live_tup, pg_relation_size(c.oid), pg_indexes_size(c.oid)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import LockImpact, Server
+from ...analysis.locks import LockImpact, Server
 
 _REBUILDS = {"alter_column_type", "set_not_null", "drop_not_null", "add_constraint", "drop_constraint"}
 

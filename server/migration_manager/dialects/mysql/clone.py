@@ -7,10 +7,10 @@ skips the rows.
 
 from __future__ import annotations
 
-from ..engines import Engine, open_engine
-from ..errors import CopyFailed, MigrationError
-from ..urls import DatabaseURL, redact
-from . import ScratchCopy, with_database
+from ...clone import ScratchCopy, with_database
+from ...errors import CopyFailed, MigrationError
+from ...urls import DatabaseURL, redact
+from .. import Engine, open_engine
 
 GENERATED = ("VIRTUAL", "STORED", "PERSISTENT")  # information_schema.columns.extra of generated columns
 

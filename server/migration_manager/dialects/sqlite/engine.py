@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..urls import DatabaseURL
-from .base import CAPABILITIES, TableStats
-from .common import connection_failed, poll_lock
+from ...urls import DatabaseURL
+from ..base import CAPABILITIES, TableStats
+from ..common import connection_failed, poll_lock
 
 _AUTOCOMMIT_ONLY = re.compile(r"^\s*(vacuum)\b", re.IGNORECASE)
 

@@ -7,7 +7,7 @@ also waits behind open transactions on the table, and everything after it queues
 
 from __future__ import annotations
 
-from . import LockImpact, Server
+from ...analysis.locks import LockImpact, Server
 
 AE, SUE, SHARE, SRE, RS = "ACCESS EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "ROW SHARE"
 READ, WRITE = "ACCESS SHARE", "ROW EXCLUSIVE"
@@ -119,7 +119,7 @@ def _binary_coercible(op, schema) -> bool:
     new = (op.new_type or "").lower()
     if column is None or not new:
         return False
-    from ..schema import ColumnType
+    from ...analysis.schema import ColumnType
 
     old_type, new_type = column.type, ColumnType.parse(new, "postgres")
     old_base, new_base = old_type.normalized.split("(")[0], new_type.normalized.split("(")[0]

@@ -3,7 +3,7 @@ information_schema, which is slow and hides indexes)."""
 
 from __future__ import annotations
 
-from . import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
+from ...analysis.schema import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
 
 # Index names share the schema's relation namespace with tables and sequences; constraint
 # names are per table (but a PK/UNIQUE constraint's index takes the same name in the schema).

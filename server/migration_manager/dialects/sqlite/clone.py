@@ -12,10 +12,10 @@ import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from ..engines import Engine
-from ..errors import CopyFailed
-from ..urls import DatabaseURL
-from . import ScratchCopy
+from ...clone import ScratchCopy
+from ...errors import CopyFailed
+from ...urls import DatabaseURL
+from .. import Engine
 
 
 def quoted(name: str) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..engines.base import Engine
-from ..urls import DatabaseURL
-from . import Dump, restore_mark
-from .manifest import Manifest
-from .tools import find_tool, run_tool, shown, tool_version
+from ...backup import Dump, restore_mark
+from ...backup.manifest import Manifest
+from ...backup.tools import find_tool, run_tool, shown, tool_version
+from ...urls import DatabaseURL
+from ..base import Engine
 
 INSTALL = "apt install mariadb-client (or mysql-client), brew install mariadb"
 DUMP_TOOLS = ["mariadb-dump", "mysqldump"]

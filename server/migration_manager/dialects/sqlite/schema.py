@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
+from ...analysis.schema import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
 
 # Index names are database-wide, like table names; a constraint's name is read and ignored (two constraints
 # of a table, or a constraint and an index, may share a name; a key's index is sqlite_autoindex_<table>_<n>).

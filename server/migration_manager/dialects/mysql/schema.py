@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
+from ...analysis.schema import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
 
 # Index names are per table; foreign-key names are per database in InnoDB ("Duplicate foreign
 # key constraint name"), and so are CHECK names on MySQL 8 (MariaDB keeps them per table).

@@ -1,0 +1,1 @@
+"""Everything sqlite needs, in one place: engine, schema, stats, locks, backup, clone, archive."""
