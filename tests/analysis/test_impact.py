@@ -168,8 +168,8 @@ def _project(root, url: str, **settings):
 
 
 def test_analyze_fills_the_impact_report_and_the_cli_shows_it(pg, tmp_path, capsys):
-    from migration_manager.cli import main
     from migration_manager.service import AnalyzeRequest, analyze
+    from migration_manager.surfaces.cli.app import main
 
     url, _ = pg
     project = _project(tmp_path / "p", url)

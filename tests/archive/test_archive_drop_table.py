@@ -132,7 +132,7 @@ def test_postgres_serial_and_identity_continue_after_the_restored_ids(pg_project
 
 
 def test_rollback_plan_says_which_losses_are_archived_first(project: Path, capsys) -> None:
-    from migration_manager.cli import main
+    from migration_manager.surfaces.cli.app import main
 
     write(
         project,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from backup_helpers import make_project, run_sql
 
-from migration_manager.cli import main
+from migration_manager.surfaces.cli.app import main
 
 
 def _cli(capsys: pytest.CaptureFixture, project: Path, *args: str) -> tuple[int, dict]:

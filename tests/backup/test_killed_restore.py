@@ -148,7 +148,7 @@ def test_status_withholds_the_versions_of_a_half_loaded_history(mysql_url: str, 
 
     async def mcp_status() -> str:
         from mcp import Client
-        from migration_manager.mcp_server import build_server
+        from migration_manager.surfaces.mcp.server import build_server
 
         async with Client(build_server(project)) as client:
             result = await client.call_tool("status", {"env": "dev"})

@@ -133,12 +133,12 @@ def main(argv: list[str] | None = None) -> None:
         bare = root / "bare_server.py"
         bare.write_text(BARE_SERVER)
         project = sqlite_project(root / "project")
-        ours = [sys.executable, "-m", "migration_manager.mcp_server", "--project-dir", str(project)]
+        ours = [sys.executable, "-m", "migration_manager.surfaces.mcp", "--project-dir", str(project)]
         apply = subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "migration_manager.cli",
+                "migration_manager.surfaces.cli",
                 "--project",
                 str(project),
                 "--env",

@@ -104,7 +104,7 @@ def node_tool(name: str) -> Path:
 
 
 def server_command(project: Path) -> list[str]:
-    return [sys.executable, "-m", "migration_manager.mcp_server", "--project-dir", str(project)]
+    return [sys.executable, "-m", "migration_manager.surfaces.mcp", "--project-dir", str(project)]
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 from mcp_helpers import Dialogs, sqlite_tables, text_of
 
 from mcp import Client
-from migration_manager.mcp_server import build_server
+from migration_manager.surfaces.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 

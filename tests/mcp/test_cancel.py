@@ -12,7 +12,7 @@ import pytest
 
 import dbcheck
 from mcp import Client
-from migration_manager.mcp_server import build_server
+from migration_manager.surfaces.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 MANY = 200

@@ -10,7 +10,7 @@ from mcp_helpers import make_project, text_of, write_migration
 
 from dbcheck import MYSQL_USER_PASSWORD as SECRET
 from mcp import Client
-from migration_manager.mcp_server import build_server
+from migration_manager.surfaces.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 

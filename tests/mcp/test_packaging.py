@@ -145,7 +145,7 @@ DOCS_WITH_COMMANDS = [
 def test_every_cli_command_the_docs_show_is_accepted_by_the_cli() -> None:
     import shlex
 
-    from migration_manager.cli import build_parser
+    from migration_manager.surfaces.cli.app import build_parser
 
     shown = [
         (doc, span)

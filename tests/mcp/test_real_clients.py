@@ -92,7 +92,7 @@ def test_installed_plugin_installs_its_own_server_and_connects(tmp_path: Path) -
     assert cached < 2_000_000, (
         "the plugin install copies the plugin/ folder (with the package source), not the repository"
     )
-    assert list((plugins / "cache").rglob("python/server/migration_manager/mcp_server.py")), (
+    assert list((plugins / "cache").rglob("python/server/migration_manager/surfaces/mcp/server.py")), (
         "the package source is bundled"
     )
     # The first start makes a virtualenv in the plugin's data folder and installs the bundled package

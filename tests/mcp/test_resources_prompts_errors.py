@@ -10,7 +10,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_helpers import make_project, text_of
 
 from mcp import Client
-from migration_manager.mcp_server import build_server
+from migration_manager.surfaces.mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 SECRET = "hunter2-s3cret"

@@ -136,7 +136,7 @@ def test_server_starts_without_loading_database_drivers(sqlite_project: Path) ->
     """Fast `initialize`: drivers, parsers and the service layer load on the first tool call, not at startup."""
 
     probe = (
-        "import sys; from migration_manager.mcp_server import build_server; build_server(); "
+        "import sys; from migration_manager.surfaces.mcp.server import build_server; build_server(); "
         "heavy = ('psycopg', 'pymysql', 'sqlalchemy', 'sqlglot', 'pglast', 'yaml', 'migration_manager.service'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

@@ -8,8 +8,8 @@ import pytest
 from rollback_helpers import USERS, apply, columns, copy_exists, dialect, execute, make_project, query, write
 
 from migration_manager import service
-from migration_manager.cli import main
 from migration_manager.errors import ConnectionFailed
+from migration_manager.surfaces.cli.app import main
 
 
 def seed_users(project: Path) -> None:

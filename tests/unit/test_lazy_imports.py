@@ -8,7 +8,7 @@ import sys
 
 def test_the_service_and_the_cli_load_without_sqlglot() -> None:
     code = (
-        "import sys, migration_manager.cli, migration_manager.render, migration_manager.service; "
+        "import sys, migration_manager.surfaces.cli.app, migration_manager.surfaces.cli.render, migration_manager.service; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlglot', 'pglast')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -19,7 +19,7 @@ def test_the_cli_loads_neither_yaml_nor_pygments_until_used() -> None:
     """yaml is read only for a project with migration-manager.yaml, pygments only to show SQL: ~15 ms each at the
     start of every command otherwise (issue 11, apply speed)."""
     code = (
-        "import sys, migration_manager.cli, migration_manager.render, migration_manager.service, "
+        "import sys, migration_manager.surfaces.cli.app, migration_manager.surfaces.cli.render, migration_manager.service, "
         "migration_manager.config; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'pygments')))"
     )

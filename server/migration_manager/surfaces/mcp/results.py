@@ -22,7 +22,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, create_model
 
-from .reports import AnalyzeReport, RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport
+from ...reports import AnalyzeReport, RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport
 
 REPORTS_URI = "migrations://reports"
 STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens

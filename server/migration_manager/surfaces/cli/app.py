@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from . import __version__
-from .errors import MigrationError
-from .urls import redact
+from ... import __version__
+from ...errors import MigrationError
+from ...urls import redact
 
 STATUS_ROWS = 20  # applied migrations `status` lists on a terminal; --all and --json give every one
 
@@ -286,7 +286,7 @@ def _target(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _dispatch(args: argparse.Namespace, renderer) -> int:
-    from . import service
+    from ... import service
 
     target = _target(args)
     if args.command == "create":
@@ -385,7 +385,7 @@ def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> in
 
 
 def _finish(report, renderer) -> int:
-    from .errors import RollbackUnavailable
+    from ...errors import RollbackUnavailable
 
     renderer.show(report)
     if report.outcome == "failed":  # the failure's own code: 9 a statement failed, 3 the connection was lost...

@@ -16,9 +16,9 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, Elicitati
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from .mcp_calls import call_service, project_of, service_package, target_of, version_arg
-from .mcp_results import rollback_plan_lines
-from .reports import RunReport
+from ...reports import RunReport
+from .calls import call_service, project_of, service_package, target_of, version_arg
+from .results import rollback_plan_lines
 
 PlanIdArg = Annotated[
     str | None,
@@ -94,7 +94,7 @@ async def approval_for(plan: RunReport, ctx: Context) -> Elicit[Approval] | Elic
 
 
 def window_closed(ctx: Context, environment: str) -> bool:
-    from .config import in_maintenance_window, load_settings
+    from ...config import in_maintenance_window, load_settings
 
     env = load_settings(project_of(ctx)).environments.get(environment)
     return bool(env and env.maintenanceWindow and not in_maintenance_window(env.maintenanceWindow))

@@ -10,11 +10,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from .mcp_approval import Approval, Gate, approved_request, can_elicit
-from .mcp_calls import VERSION as SAFE_ID
-from .mcp_calls import EnvArg, ProgressBridge, call_service, cli_command, service_package, target_of
-from .mcp_results import bounded_output, tool_result
-from .reports import BackupReport, RestoreReport
+from ...reports import BackupReport, RestoreReport
+from .approval import Approval, Gate, approved_request, can_elicit
+from .calls import VERSION as SAFE_ID
+from .calls import EnvArg, ProgressBridge, call_service, cli_command, service_package, target_of
+from .results import bounded_output, tool_result
 
 BackupIdArg = Annotated[
     str | None,

@@ -24,9 +24,9 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, ValidationError
 
-from .errors import MigrationError
-from .mcp_results import report_store, tool_words
-from .urls import redact
+from ...errors import MigrationError
+from ...urls import redact
+from .results import report_store, tool_words
 
 log = logging.getLogger("migration_manager.mcp")
 T = TypeVar("T")
@@ -188,7 +188,7 @@ def cli_command(
 
 
 def service_package() -> Any:
-    from . import service
+    from ... import service
 
     return service
 

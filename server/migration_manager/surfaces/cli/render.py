@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .analysis.model import Finding
-from .errors import MigrationError
-from .reports import (
+from ...analysis.model import Finding
+from ...errors import MigrationError
+from ...reports import (
     AnalyzeReport,
     BackupReport,
     Check,

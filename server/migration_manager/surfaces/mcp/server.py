@@ -8,14 +8,14 @@ approval is shown to the human through MCP elicitation, bound to the plan id the
 There is no argument a model can set to approve.
 
 A service call runs in a worker thread that a client's cancel never abandons: the cancel asks the
-runner to stop at its next safe point (mcp_calls.ProgressBridge), so a migration is never cut half-way.
-Results are bounded in size, with the full report as a resource (mcp_results.py).
+runner to stop at its next safe point (calls.ProgressBridge), so a migration is never cut half-way.
+Results are bounded in size, with the full report as a resource (results.py).
 
 Adding a tool (test, sync, backup, restore...): one function in `build_server` taking `EnvArg`
 and typed arguments, calling `call_service(service.x, service.XRequest(**target_of(ctx, env), ...))`
 and returning `tool_result(ctx, report, summary)`, with honest annotations (READ_ONLY / WRITES_FILE /
 CHANGES_DB). A tool that changes a database takes `plan` + `approval` resolvers like `apply`
-(see mcp_approval.py), or `confirmation` like `resolve` when the service has no dry run.
+(see approval.py), or `confirmation` like `resolve` when the service has no dry run.
 
 Run: `migration-manager-mcp` (stdio, for Claude Code / .mcp.json) or
 `MM_MCP_TOKEN=... migration-manager-mcp --transport http --port 8765` (127.0.0.1 only).
@@ -38,8 +38,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
-from . import __version__
-from .mcp_approval import (
+from ... import __version__
+from ...reports import AnalyzeReport, CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
+from .approval import (
     Approval,
     PlanIdArg,
     apply_approval,
@@ -51,8 +52,8 @@ from .mcp_approval import (
     rollback_approval,
     rollback_plan,
 )
-from .mcp_backup_tools import register_backup_tools
-from .mcp_calls import (
+from .backup_tools import register_backup_tools
+from .calls import (
     Emergency,
     EnvArg,
     ProgressBridge,
@@ -69,9 +70,9 @@ from .mcp_calls import (
     target_of,
     version_arg,
 )
-from .mcp_prompts import register_prompts
-from .mcp_resources import register_completions, register_resources
-from .mcp_results import (
+from .prompts import register_prompts
+from .resources import register_completions, register_resources
+from .results import (
     ReportStore,
     analyze_text,
     bounded_output,
@@ -81,7 +82,6 @@ from .mcp_results import (
     tool_result,
     validate_text,
 )
-from .reports import AnalyzeReport, CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
 
 TOKEN_VAR = "MM_MCP_TOKEN"
 PROJECT_VAR = "MM_PROJECT_DIR"

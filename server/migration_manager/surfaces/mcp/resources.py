@@ -15,10 +15,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import Completion
 from pydantic import BaseModel
 
-from .errors import MigrationError
-from .mcp_calls import call_service, env_name
-from .mcp_results import REPORTS_URI, ReportStore, worded
-from .migrations.model import Migration, Script
+from ...errors import MigrationError
+from ...migrations.model import Migration, Script
+from .calls import call_service, env_name
+from .results import REPORTS_URI, ReportStore, worded
 
 
 def register_resources(server: MCPServer, service: Any) -> None:
@@ -122,7 +122,7 @@ def register_completions(server: MCPServer) -> None:
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
         if argument.name != "env":
             return None
-        from .config import load_settings
+        from ...config import load_settings
 
         try:
             names = sorted(load_settings(server.project_dir).environments)
@@ -140,7 +140,7 @@ def resource_env(env: str | None) -> str | None:
 
 def files(request: Any) -> dict[str, Any]:
     """Every migration file, parsed for the target environment's dialect (no database is opened)."""
-    from .service.context import open_project
+    from ...service.context import open_project
 
     project = open_project(request)
     found, errors = project.read_each()
@@ -153,7 +153,7 @@ def files(request: Any) -> dict[str, Any]:
 
 
 def effective_config(request: Any) -> dict[str, Any]:
-    from .config import load_settings
+    from ...config import load_settings
 
     settings = load_settings(request.project_dir.resolve())
     return {

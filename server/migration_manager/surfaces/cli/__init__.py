@@ -1,0 +1,1 @@
+"""The `db-migrate` command: argument parsing and dispatch (`app`), terminal presentation (`render`)."""

@@ -1,0 +1,1 @@
+"""The MCP server: wiring (`server`), tools, resources, prompts, the approval dialog and tool results."""
