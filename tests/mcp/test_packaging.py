@@ -122,11 +122,14 @@ def test_db_migrate_command_maps_every_subcommand_to_a_tool() -> None:
         "validate": "validate",
         "analyze": "analyze",
         "dry-run": "dry_run",
+        "test": "test",
         "apply": "apply",
         "rollback": "rollback",
         "compare": "compare",
         "resolve": "resolve",
         "baseline": "baseline",
+        "backup": "backup",
+        "restore": "restore",
     }
 
 
