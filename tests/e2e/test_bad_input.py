@@ -165,7 +165,8 @@ def test_usage_errors_answer_in_json_with_json(project: Project) -> None:
 def test_an_internal_error_is_json_without_password_or_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys, tmp_path
 ) -> None:
-    from migration_manager import cli, service
+    from migration_manager import service
+    from migration_manager.surfaces.cli import app as cli
 
     def crash(request):
         raise RuntimeError(f"driver exploded on postgresql://app:{SECRET}@db/app")

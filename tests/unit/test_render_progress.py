@@ -8,8 +8,8 @@ import io
 import pytest
 from rich.console import Console
 
-from migration_manager import render
 from migration_manager.service.context import ProgressEvent
+from migration_manager.surfaces.cli import render
 
 
 def terminal_renderer() -> tuple[render.Renderer, io.StringIO]:
