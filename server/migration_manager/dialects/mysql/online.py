@@ -1,0 +1,52 @@
+"""MariaDB/MySQL's side of the online strategies: the throttle signals the batches read between batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ...strategies.batches import SignalUnreadable
+from ..base import Engine
+
+
+class Signals:
+    """`replicas`: engines connected to the replicas to watch (a primary does not know its replicas' lag)."""
+
+    def __init__(self, engine: Engine, replicas: Sequence[Engine] = ()) -> None:
+        self.engine = engine
+        self.replicas = replicas
+
+    def replica_lag_s(self) -> float:
+        return max((self._lag(replica) for replica in self.replicas), default=0.0)
+
+    @staticmethod
+    def _lag(replica: Engine) -> float:
+        try:
+            with replica.conn.cursor() as cursor:  # the status is read by column name: its position varies by version
+                cursor.execute("SHOW SLAVE STATUS")
+                names, rows = [d[0] for d in cursor.description or ()], cursor.fetchall()
+        except Exception as exc:  # any failure to read is a reason to stop (fail closed)
+            raise SignalUnreadable(f"SHOW SLAVE STATUS on a replica failed: {exc}") from exc
+        if not rows:
+            raise SignalUnreadable("a configured replica replicates from nothing (SHOW SLAVE STATUS is empty)")
+        lag = rows[0][names.index("Seconds_Behind_Master")]
+        if lag is None:  # replication stopped or broken: its lag is unknown, not zero
+            raise SignalUnreadable("a replica's Seconds_Behind_Master is NULL (replication not running)")
+        return float(lag)
+
+    def threads_running(self) -> int:
+        try:
+            running = self.engine.query("SHOW GLOBAL STATUS LIKE 'Threads_running'")[0][1]
+        except Exception as exc:  # fail closed
+            raise SignalUnreadable(f"Threads_running cannot be read: {exc}") from exc
+        return int(running) - 1  # this session's own SHOW
+
+    def lock_waiters(self, table: str) -> int:
+        # InnoDB row-lock waits on the table (needs the PROCESS privilege: without it the table reads empty).
+        name = f"`{self.engine.url.database}`.`{table.strip('`')}`"
+        return int(
+            self.engine.query(
+                "SELECT count(*) FROM information_schema.INNODB_LOCK_WAITS w JOIN information_schema.INNODB_LOCKS l "
+                "ON l.lock_id = w.requested_lock_id WHERE l.lock_table = %s",
+                [name],
+            )[0][0]
+        )
