@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ...dialects.base import capabilities
 from ..model import Finding, Operation, Severity
 from ..schema import Column, ColumnType, Constraint, Index, Snapshot, Table, key
-from .types import foreign_key_problem, type_change_problem
+from .type_rules import foreign_key_problem, type_change_problem
 
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _IGNORED = {"set", "set_lock_timeout", "set_statement_timeout"}

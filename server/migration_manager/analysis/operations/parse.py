@@ -21,8 +21,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from ..dialects.base import capabilities
-from .model import ColumnSpec, Operation
+from ...dialects.base import capabilities
+from ..model import ColumnSpec, Operation
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" is handled here
 
