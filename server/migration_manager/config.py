@@ -57,10 +57,22 @@ class RollbackSettings(Strict):
     )
 
 
+class OfflineSettings(Strict):
+    """The offline strategy's commands: shell commands run in the project folder (MM_ENV names the environment)."""
+
+    stop: str | None = Field(None, description="stops the application or puts it in maintenance mode")
+    start: str | None = Field(None, description="starts the application again; run even when the migration failed")
+    commandTimeoutSeconds: float = Field(300, gt=0, description="how long stop or start may take before it fails")
+
+
 class Environment(Strict):
     url: str
     requireApproval: bool = False
     maintenanceWindow: str | None = None
+    offline: OfflineSettings | None = Field(None, description="this environment's offline commands (else the global)")
+    greenUrl: str | None = Field(
+        None, description="blue-green: where green lives (default: a new database beside blue on the same server)"
+    )
 
     def __repr__(self) -> str:
         return f"Environment(url={redact(self.url)!r}, requireApproval={self.requireApproval})"
@@ -69,6 +81,7 @@ class Environment(Strict):
 class Settings(Strict):
     strategy: Literal["offline", "online", "shadow", "blue-green", "blue_green"] = "online"
     autoBackup: bool = True
+    offline: OfflineSettings = OfflineSettings()
     validation: ValidationSettings = ValidationSettings()
     rollback: RollbackSettings = RollbackSettings()
     environments: dict[str, Environment] = {}
@@ -91,6 +104,8 @@ class Settings(Strict):
         data = self.model_dump(mode="json")
         for env in data["environments"].values():
             env["url"] = redact(env["url"])
+            if env.get("greenUrl"):
+                env["greenUrl"] = redact(env["greenUrl"])
         return data
 
 

@@ -121,7 +121,7 @@ class Rehearsal:
         engine = open_engine(copy.url)
         try:
             with self.step("snapshot: schema, row counts, checksums"):
-                original = self._picture(engine)
+                original = self.picture(engine)
             self.report.tables = [
                 TableResult(table=t, touched=t in self.touched, rows_before=original.rows(t) or 0)
                 for t in sorted(original.prints)
@@ -131,7 +131,7 @@ class Rehearsal:
                 return
             engine = open_engine(copy.url)
             with self.step("validate: constraints, row counts, untouched tables"):
-                self._validate(engine, original)
+                self.validate_after_apply(engine, original)
             engine.close()
             if not self._rollback_on(copy):
                 return
@@ -203,9 +203,10 @@ class Rehearsal:
         if result.outcome == "failed" and result.error:
             self.report.notes.append(f"{action} on the copy failed: {result.message}")
 
-    def _validate(self, engine: Engine, original: Picture) -> None:
-        now = self._picture(engine)
-        problems = clone.constraint_problems(engine)
+    def validate_after_apply(self, engine: Engine, original: Picture, known: frozenset[str] = frozenset()) -> None:
+        """The checks after the apply; `known`: constraint problems found before it, which it did not cause."""
+        now = self.picture(engine)
+        problems = [p for p in clone.constraint_problems(engine) if p not in known]
         self.report.checks.append(
             Check(
                 name="constraints hold",
@@ -247,7 +248,7 @@ class Rehearsal:
             self.report.notes.append("Row counts changed by the migrations: " + "; ".join(moved))
 
     def _compare(self, engine: Engine, original: Picture) -> None:
-        final = self._picture(engine)
+        final = self.picture(engine)
         differences = _shape_differences(original.shape, final.shape)
         self.report.schema_differences = differences
         self.report.checks.append(
@@ -301,7 +302,7 @@ class Rehearsal:
         self.report.message += " The environment itself was not changed."
 
     # ---- helpers ---------------------------------------------------------------------------
-    def _picture(self, engine: Engine) -> Picture:
+    def picture(self, engine: Engine) -> Picture:
         shape = _schema_shape(engine, self._is_user_table)
         columns = {t: shape[t]["column_order"] for t in shape if not shape[t]["view"]}
         prints = {t: clone.fingerprint(engine, t, sorted(cols)) for t, cols in columns.items()}

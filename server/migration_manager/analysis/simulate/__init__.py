@@ -13,10 +13,10 @@ from ..model import Finding
 from ..operations import script_operations
 from ..schema import Snapshot
 from .conflicts import conflict_findings
-from .down import UndoStep, rollback_findings, undo_findings
+from .down import UndoStep, differences, rollback_findings, undo_findings
 from .replay import Replay
 
-__all__ = ["Replay", "conflict_findings", "simulate"]
+__all__ = ["Replay", "conflict_findings", "expected_schema", "schema_differences", "simulate"]
 
 
 def simulate(schema: Snapshot, migrations: list[Migration], direction: str = "up") -> list[Finding]:
@@ -47,6 +47,22 @@ def simulate(schema: Snapshot, migrations: list[Migration], direction: str = "up
     if steps:
         findings += rollback_findings(steps, replay.schema, replay.uncertain, touched)
     return replay.findings + findings
+
+
+def expected_schema(schema: Snapshot, migrations: list[Migration]) -> Replay:
+    """The UPs of `migrations` replayed on `schema`: `.schema` is what the server should look like after them,
+    `.uncertain` the names no verdict can be given about (opaque statements, Python migrations)."""
+    replay = Replay(schema.copy())
+    for migration in migrations:
+        replay.migration, replay.direction = migration.version, "up"
+        run_script(replay, migration.up)
+    return replay
+
+
+def schema_differences(expected: Replay, actual: Snapshot) -> list[str]:
+    """Where the live schema differs from the replay's (tables, columns with type and nullability, index and
+    constraint names)."""
+    return differences(expected.schema.shape(), actual.shape(), expected.uncertain)
 
 
 def _empty_down_file(migration: Migration) -> Script | None:

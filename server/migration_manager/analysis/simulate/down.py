@@ -116,10 +116,10 @@ def _as_down_warnings(found: list[Finding]) -> list[Finding]:
 
 def _schema_differences(before: Snapshot, down: Replay, touched: set[str]) -> list[str]:
     changed = before.changed_tables(down.schema, among=touched)
-    return _differences(before.shape(changed), down.schema.shape(changed), down.uncertain)
+    return differences(before.shape(changed), down.schema.shape(changed), down.uncertain)
 
 
-def _differences(before: dict, after: dict, uncertain: set[str]) -> list[str]:
+def differences(before: dict, after: dict, uncertain: set[str]) -> list[str]:
     found = []
     for name in sorted(set(before) | set(after)):
         if name in uncertain:

@@ -1,0 +1,137 @@
+"""The offline strategy on the real databases: stop command, backup, apply, live validation, start command,
+and what happens when the stop, a migration or the validation fails (the start command always runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dbcheck import apply_ok, execute, history, kind, make_project, query, user_tables, write_native
+from migration_manager.errors import ApprovalRequired, ConfigError
+from migration_manager.service import ApplyRequest
+from migration_manager.strategies.offline import offline
+
+STOP = "echo stop >> events.txt"
+START = "echo start-$MM_ENV >> events.txt"
+
+
+def _project(tmp_path: Path, url: str, stop: str = STOP, **settings) -> Path:
+    return make_project(tmp_path / "proj", url, offline={"stop": stop, "start": START}, **settings)
+
+
+def _events(project: Path) -> list[str]:
+    path = project / "events.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+def _run(project: Path, **fields):
+    return offline(ApplyRequest(project_dir=project, env="dev", **fields))
+
+
+def test_offline_stops_backs_up_applies_validates_and_starts(any_url: str, tmp_path: Path) -> None:
+    project = _project(tmp_path, any_url)
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY, name varchar(40))", None)
+    apply_ok(project)
+    execute(any_url, "INSERT INTO people VALUES (1, 'ada')")
+    write_native(project, "2", "email", "ALTER TABLE people ADD COLUMN email varchar(80)", None)
+
+    report = _run(project)
+
+    assert report.outcome == "done", report.message
+    assert _events(project) == ["stop", "start-dev"]
+    assert [s.name.split(":")[0] for s in report.steps] == [
+        "offline.stop",
+        "snapshot",
+        "back up and apply",
+        "validate on the live database",
+        "offline.start",
+    ]
+    assert all(c.ok for c in report.checks) and report.checks[0].name == "schema as expected"
+    assert report.apply.backup_id and report.downtime_ms is not None
+    assert history(any_url)["2"][0] == "applied"
+    assert query(any_url, "SELECT id, name, email FROM people") == [(1, "ada", None)]
+    assert "Downtime" in report.message
+
+
+def test_a_failing_migration_is_undone_and_the_application_started(any_url: str, tmp_path: Path) -> None:
+    project = _project(tmp_path, any_url)
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", "DROP TABLE people")
+    duplicate = ["CREATE TABLE pets (id integer)", "INSERT INTO people VALUES (1)", "INSERT INTO people VALUES (1)"]
+    write_native(project, "2", "duplicate", duplicate, None)  # passes validation, fails on the server
+
+    report = _run(project, approved=True)
+
+    assert report.outcome == "failed"
+    assert _events(project) == ["stop", "start-dev"]  # started again after the failure
+    assert report.apply.outcome == "failed" and report.recovery.startswith("apply: ")
+    assert "pets" not in user_tables(any_url) and "people" not in user_tables(any_url)
+    assert report.error and report.downtime_ms is not None
+
+
+def test_a_failing_stop_migrates_nothing_and_still_runs_start(any_url: str, tmp_path: Path) -> None:
+    project = _project(tmp_path, any_url, stop="echo cannot reach the app >&2; exit 3")
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+
+    report = _run(project)
+
+    assert report.outcome == "failed"
+    assert _events(project) == ["start-dev"]
+    assert report.steps[0].ok is False and "exit code 3: cannot reach the app" in report.steps[0].detail
+    assert "people" not in user_tables(any_url)
+    assert "offline.stop failed: nothing was migrated" in report.message
+
+
+@pytest.mark.parametrize("url_fixture", ["sqlite_url", "mysql_url"])
+def test_a_failed_validation_rolls_the_migration_back(url_fixture: str, tmp_path: Path, request) -> None:
+    """A trigger changes a table the migration never names: the untouched-table check fails, the DOWN runs."""
+    url = request.getfixturevalue(url_fixture)
+    project = _project(tmp_path, url)
+    write_native(
+        project, "1", "tables", ["CREATE TABLE a (id integer PRIMARY KEY)", "CREATE TABLE b (id integer)"], None
+    )
+    apply_ok(project)
+    body = (
+        "BEGIN INSERT INTO b VALUES (new.id); END"
+        if kind(url) == "sqlite"
+        else "FOR EACH ROW INSERT INTO b VALUES (NEW.id)"
+    )
+    execute(url, f"CREATE TRIGGER copy_a AFTER INSERT ON a {body}")
+    write_native(project, "2", "seed", "INSERT INTO a VALUES (7)", "DELETE FROM a WHERE id = 7")
+
+    report = _run(project)
+
+    assert report.outcome == "failed"
+    assert [c.name for c in report.checks if not c.ok] == ["row counts of untouched tables preserved"]
+    assert report.recovery == "down-scripts: rolled back 1 migration(s)"
+    assert "2" not in history(url) and query(url, "SELECT count(*) FROM a") == [(0,)]
+    assert _events(project) == ["stop", "start-dev"]
+
+
+def test_offline_refuses_outside_the_window_and_without_commands(sqlite_url: str, tmp_path: Path) -> None:
+    project = _project(tmp_path, sqlite_url)
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    settings = project / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace('"url"', '"maintenanceWindow": "00:00-00:00 UTC", "url"'))
+    with pytest.raises(ApprovalRequired, match="only inside its maintenance window"):
+        _run(project)
+    assert _events(project) == []
+    assert _run(project, outside_window=True).outcome == "done"
+
+    bare = make_project(tmp_path / "bare", sqlite_url)
+    with pytest.raises(ConfigError, match="offline.stop and offline.start"):
+        _run(bare)
+
+
+def test_offline_dry_run_and_approval_stop_before_the_stop_command(sqlite_url: str, tmp_path: Path) -> None:
+    project = _project(tmp_path, sqlite_url)
+    settings = project / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace('"url"', '"requireApproval": true, "url"'))
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+
+    assert _run(project, dry_run=True).outcome == "dry-run"
+    asked = _run(project)
+    assert asked.outcome == "needs-approval" and asked.plan_id
+    assert _events(project) == []
+    assert _run(project, approved=True, approved_plan_id=asked.plan_id).outcome == "done"
+    assert _events(project) == ["stop", "start-dev"]
