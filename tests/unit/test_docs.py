@@ -94,3 +94,16 @@ def test_the_vocabulary_check_sees_the_readme_commands() -> None:
     """Guards the test above against matching nothing."""
     shown = shown_commands(REPO / "README.md")
     assert len(shown) >= 10 and any("--emergency" in c for c in shown)
+
+
+@pytest.mark.parametrize("page", ["README.md", "skill_resources/configuration.md"])
+def test_the_configuration_shown_is_accepted_by_the_loader(page: str, tmp_path: Path) -> None:
+    from migration_manager.config import load_settings
+
+    shown = re.findall(r"^```json\n(.*?)^```", (REPO / page).read_text(), re.S | re.M)
+    settings = [block for block in shown if '"migration-manager"' in block]
+    assert settings, f"{page} shows no configuration"
+    (tmp_path / ".claude").mkdir()
+    for block in settings:
+        (tmp_path / ".claude" / "settings.json").write_text(block)
+        assert load_settings(tmp_path).environments  # a misspelt key would raise ConfigError
