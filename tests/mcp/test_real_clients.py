@@ -96,7 +96,7 @@ def test_installed_plugin_installs_its_own_server_and_connects(tmp_path: Path) -
         "the package source is bundled"
     )
     # The first start makes a virtualenv in the plugin's data folder and installs the bundled package
-    # there (pip, about a minute: more than Claude Code's default 30 s connect timeout, see README).
+    # there (pip, about a minute: more than Claude Code's default 30 s connect timeout, see docs/troubleshooting.md).
     env["PATH"] = without_our_python(env["PATH"])
     assert shutil.which("migration-manager-mcp", path=env["PATH"]) is None
     env["MCP_TIMEOUT"] = "300000"
