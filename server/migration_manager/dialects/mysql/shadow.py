@@ -1,0 +1,406 @@
+"""MariaDB/MySQL's SQL for the shadow strategy (strategies/shadow.py): triggers, copy, checksums, swap.
+
+Why each piece is as it is:
+* DDL commits on its own here, and a trigger that names a missing table fails every write of its table (the
+  server opens all of a trigger's tables before the statement runs). The reverse triggers must exist at the very
+  instant of the swap, so they are created with the copy, on `_mm_new_<t>`, writing into `_mm_old_<t>`: before the
+  swap that name is a spare table LIKE the old one, and the swap is one atomic RENAME of four names
+  (spare out of the way, table -> old, copy -> table, spare -> `_mm_new_<t>`, where the old table's forward
+  triggers, until dropped a moment later, write harmlessly). Our own copy session sets @_mm_shadow_copy so its
+  rows are not sent to the spare; the application's writes during the copy are (one more row write each).
+* Writes use INSERT ... ON DUPLICATE KEY UPDATE, never REPLACE: REPLACE deletes first, and a delete of a row other
+  tables reference would cascade (or fail) through their foreign keys.
+* The copy reads `LOCK IN SHARE MODE` (pt-online-schema-change's): the newest committed row, and a writer of that
+  row waits for the batch; a checksum batch reads both tables in one consistent snapshot (REPEATABLE READ).
+* Foreign keys of other tables follow a RENAME: after the swap they point at the old table (which has every row,
+  kept by the reverse triggers), and are then re-pointed with foreign_key_checks = 0, in place (no copy); InnoDB
+  names foreign keys per database, so the re-pointed and the copied ones take pt-osc's underscore-toggled names.
+* Lock waits are bounded below a second with MariaDB's `SET STATEMENT max_statement_time = ... FOR`
+  (lock_wait_timeout counts whole seconds); MySQL gets lock_wait_timeout = 1.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ...strategies.shadow import NEW, OLD, Column, Shadow, shadow_name
+
+MAX_NAME = 64
+TRIGGERS = {"insert": "ins", "update": "upd", "delete": "del"}
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def stored_name(engine, written: str) -> str:
+    return written[1:-1].replace("``", "`") if written.startswith("`") else written
+
+
+def _trigger(direction: str, event: str, table: str) -> str:
+    return shadow_name(f"_mm_{direction}_{TRIGGERS[event]}_", table, MAX_NAME)
+
+
+def key_columns(engine, table: str) -> list[str]:
+    rows = engine.query(
+        "SELECT column_name FROM information_schema.statistics WHERE table_schema = DATABASE() "
+        "AND table_name = %s AND index_name = 'PRIMARY' ORDER BY seq_in_index",
+        [table],
+    )
+    return [r[0] for r in rows]
+
+
+def columns(engine, table: str) -> dict[str, Column]:
+    rows = engine.query(
+        "SELECT column_name, column_type, extra LIKE '%%GENERATED%%', is_nullable = 'NO' AND column_default IS NULL "
+        "AND extra NOT LIKE '%%auto_increment%%' FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = %s ORDER BY ordinal_position",
+        [table],
+    )
+    return {name: Column(type_, bool(generated), bool(required)) for name, type_, generated, required in rows}
+
+
+def refusals(engine, table: str) -> list[str]:
+    if not engine.table_exists(table):
+        return [f"table {table} does not exist"]
+    why = []
+    if engine.query(
+        "SELECT 1 FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = %s "
+        "AND partition_name IS NOT NULL LIMIT 1",
+        [table],
+    ):
+        why.append("it is partitioned")
+    if not key_columns(engine, table):
+        why.append("it has no primary key: rows of the copy could not be paired with the table's")
+    triggers = [
+        r[0]
+        for r in engine.query(
+            "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
+            "AND event_object_table = %s",
+            [table],
+        )
+    ]
+    if triggers:
+        why.append(f"it has triggers of its own ({', '.join(triggers)}): they would fire twice during the sync")
+    if any(fk["child"] == table for fk in _foreign_keys(engine, "referenced_table_name", table)):
+        why.append("a foreign key of it references itself: the copy's would point at the old table")
+    return why
+
+
+def phase(engine, table: str) -> str:
+    found = {
+        r[0]
+        for r in engine.query(
+            "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
+            "AND event_object_table = %s",
+            [table],
+        )
+    }
+    if _trigger("rev", "insert", table) in found:
+        return "swapped"
+    return "copying" if _trigger("fwd", "insert", table) in found else "none"
+
+
+def _foreign_keys(engine, side: str, table: str) -> list[dict]:
+    """Foreign keys whose `side` (table_name: the child; referenced_table_name: the parent) is `table`."""
+    rows = engine.query(
+        "SELECT r.table_name, r.constraint_name, r.referenced_table_name, r.update_rule, r.delete_rule, "
+        "GROUP_CONCAT(k.column_name ORDER BY k.ordinal_position SEPARATOR '\\0'), "
+        "GROUP_CONCAT(k.referenced_column_name ORDER BY k.ordinal_position SEPARATOR '\\0') "
+        "FROM information_schema.referential_constraints r JOIN information_schema.key_column_usage k "
+        "ON k.constraint_schema = r.constraint_schema AND k.constraint_name = r.constraint_name "
+        "AND k.table_name = r.table_name "
+        f"WHERE r.constraint_schema = DATABASE() AND r.{side} = %s "
+        "GROUP BY r.table_name, r.constraint_name, r.referenced_table_name, r.update_rule, r.delete_rule",
+        [table],
+    )
+    return [
+        {
+            "child": child,
+            "name": name,
+            "parent": parent,
+            "on_update": upd,
+            "on_delete": dele,
+            "columns": cols.split("\0"),
+            "ref_columns": refs.split("\0"),
+        }
+        for child, name, parent, upd, dele, cols, refs in rows
+    ]
+
+
+def _toggled(name: str) -> str:
+    """pt-online-schema-change's rule: a foreign key's copy is named with one underscore more, or one less."""
+    return name[1:] if name.startswith("_") else ("_" + name)[:MAX_NAME]
+
+
+def _foreign_key_sql(fk: dict, name: str, parent: str) -> str:
+    cols = ", ".join(quote(c) for c in fk["columns"])
+    refs = ", ".join(quote(c) for c in fk["ref_columns"])
+    return (
+        f"CONSTRAINT {quote(name)} FOREIGN KEY ({cols}) REFERENCES {quote(parent)} ({refs}) "
+        f"ON DELETE {fk['on_delete']} ON UPDATE {fk['on_update']}"
+    )
+
+
+def create(engine, shadow: Shadow, actions: str) -> None:
+    """The copy (LIKE the table, its foreign keys renamed, the ALTER), the spare, and the triggers: the forward
+    ones last, because they are what says a copy is under way."""
+    table, new = quote(shadow.table), quote(shadow.new)
+    engine.execute(f"CREATE TABLE {new} LIKE {table}")
+    for fk in _foreign_keys(engine, "table_name", shadow.table):
+        engine.execute(f"ALTER TABLE {new} ADD {_foreign_key_sql(fk, _toggled(fk['name']), fk['parent'])}")
+    engine.execute(f"ALTER TABLE {new} {actions}")
+    engine.execute(f"CREATE TABLE {quote(shadow.old)} LIKE {table}")
+    from ...strategies.shadow import read
+
+    ready = read(engine, shadow.table, "")
+    _create_sync(engine, ready, "rev", ready.new, ready.old, ready.backward, guarded=True)
+    _create_sync(engine, ready, "fwd", ready.table, ready.new, ready.forward, guarded=False)
+
+
+def _create_sync(engine, shadow: Shadow, direction: str, source: str, target: str, cols: list[str], guarded: bool):
+    """Three row triggers on `source` (one per event: MariaDB has no multi-event trigger) writing `target`, named
+    after the table being changed (trigger names are per database and stay with a renamed table)."""
+    key = shadow.key
+    target_q = quote(target)
+    col_list = ", ".join(quote(c) for c in cols)
+    values = ", ".join(f"NEW.{quote(c)}" for c in cols)
+    updates = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in cols if c not in key) or (
+        f"{quote(key[0])} = {quote(key[0])}"
+    )
+    upsert = f"INSERT INTO {target_q} ({col_list}) VALUES ({values}) ON DUPLICATE KEY UPDATE {updates};"
+    by_old_key = " AND ".join(f"{quote(k)} = OLD.{quote(k)}" for k in key)
+    key_moved = " OR ".join(f"NOT (OLD.{quote(k)} <=> NEW.{quote(k)})" for k in key)
+    bodies = {
+        "insert": upsert,
+        "update": f"IF {key_moved} THEN DELETE FROM {target_q} WHERE {by_old_key}; END IF; {upsert}",
+        "delete": f"DELETE FROM {target_q} WHERE {by_old_key};",
+    }
+    for event, body in bodies.items():
+        if guarded:  # our own copy session's writes stay out of the spare (see the module's docstring)
+            body = f"IF @_mm_shadow_copy IS NULL THEN {body} END IF;"
+        engine.execute(
+            f"CREATE TRIGGER {quote(_trigger(direction, event, shadow.table))} AFTER {event.upper()} ON {quote(source)} "
+            f"FOR EACH ROW BEGIN {body} END"
+        )
+
+
+def _drop_sync(engine, direction: str, table: str) -> None:
+    for event in TRIGGERS:
+        _retrying(engine, f"DROP TRIGGER IF EXISTS {quote(_trigger(direction, event, table))}")
+
+
+@contextmanager
+def copying(engine) -> Iterator[None]:
+    engine.execute("SET @_mm_shadow_copy = 1")
+    try:
+        yield
+    finally:
+        engine.execute("SET @_mm_shadow_copy = NULL")
+
+
+def copy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> int:
+    cols = ", ".join(quote(c) for c in shadow.forward)
+    first = f"{quote(shadow.new)}.{quote(shadow.key[0])}"  # the SELECT's table has the same column names
+    return engine.execute(  # rows inserted; a row the triggers wrote first counts 0 (its update changes nothing)
+        f"INSERT INTO {quote(shadow.new)} ({cols}) SELECT {cols} FROM {quote(shadow.table)} WHERE {where} "
+        f"LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE {first} = {first}",
+        params,
+    )
+
+
+def recopy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> None:
+    """Make the copy's rows in the range equal to the table's: drop rows the table lacks, upsert the others."""
+    same_key = " AND ".join(f"o.{quote(k)} = n.{quote(k)}" for k in shadow.key)
+    engine.execute(
+        f"DELETE n FROM {quote(shadow.new)} AS n WHERE {_qualified(where, 'n')} AND NOT EXISTS "
+        f"(SELECT 1 FROM {quote(shadow.table)} AS o WHERE {same_key})",
+        params,
+    )
+    cols = ", ".join(quote(c) for c in shadow.forward)
+    new = quote(shadow.new)
+    updates = ", ".join(f"{new}.{quote(c)} = VALUES({quote(c)})" for c in shadow.forward if c not in shadow.key)
+    updates = updates or f"{new}.{quote(shadow.key[0])} = {new}.{quote(shadow.key[0])}"
+    engine.execute(
+        f"INSERT INTO {quote(shadow.new)} ({cols}) SELECT {cols} FROM {quote(shadow.table)} WHERE {where} "
+        f"LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE {updates}",
+        params,
+    )
+
+
+def _qualified(where: str, alias: str) -> str:
+    return re.sub(r"(?<![\w.`])(`(?:[^`]|``)+`)", rf"{alias}.\1", where)
+
+
+_CASTS = (
+    (re.compile(r"^(tiny|small|medium|big)?int\b.*\bunsigned"), "UNSIGNED"),
+    (re.compile(r"^((tiny|small|medium|big)?int|year)\b"), "SIGNED"),
+    (re.compile(r"^(decimal|numeric)(\(\d+(,\d+)?\))?"), None),
+    (re.compile(r"^(float|double|real)"), "DOUBLE"),
+    (re.compile(r"^date$"), "DATE"),
+    (re.compile(r"^(datetime|timestamp)(\(\d\))?"), None),
+    (re.compile(r"^time(\(\d\))?"), None),
+    (re.compile(r"^(binary|varbinary|tinyblob|blob|mediumblob|longblob)"), "BINARY"),
+)
+
+
+def _cast_target(column_type: str) -> str:
+    """The CAST target that compares a value of a changed column the way the new type holds it."""
+    text = column_type.lower()
+    for pattern, target in _CASTS:
+        if found := pattern.match(text):
+            if target:
+                return target
+            word = found.group(0)
+            return word.replace("timestamp", "datetime").replace("numeric", "decimal").upper()
+    return "CHAR"
+
+
+def checksums(engine, shadow: Shadow, where: str, params: list[Any]) -> tuple[int, bool]:
+    """(rows in the table's range, whether the copy's range holds the same rows); both reads are consistent reads
+    of the batch transaction's one snapshot."""
+    changed = {c: _cast_target(t) for c, t in shadow.changed.items()}
+    values = [f"CAST({quote(c)} AS {changed[c]})" if c in changed else quote(c) for c in shadow.forward]
+    row = ", ".join(f"{v}, ISNULL({v})" for v in values)
+    digest = f"SUM(CAST(CONV(LEFT(MD5(CONCAT_WS('#', {row})), 16), 16, 10) AS UNSIGNED))"
+    old_n, old_sum = engine.query(f"SELECT COUNT(*), {digest} FROM {quote(shadow.table)} WHERE {where}", params)[0]
+    new_n, new_sum = engine.query(f"SELECT COUNT(*), {digest} FROM {quote(shadow.new)} WHERE {where}", params)[0]
+    return int(old_n), (old_n, old_sum) == (new_n, new_sum)
+
+
+def after_copy(engine, shadow: Shadow) -> None:
+    """The copy's AUTO_INCREMENT where the table's stands, so no id freed at the top is handed out again."""
+    found = engine.query(
+        "SELECT auto_increment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = %s",
+        [shadow.table],
+    )
+    if found and found[0][0]:
+        _retrying(engine, f"ALTER TABLE {quote(shadow.new)} AUTO_INCREMENT = {int(found[0][0])}")
+
+
+def long_transactions(engine, shadow: Shadow, min_age_s: float) -> list[str]:
+    """Transactions open for `min_age_s` (InnoDB cannot say which tables a transaction has read, so any), and
+    sessions already waiting for a metadata lock: a RENAME would queue behind them, and every writer behind it."""
+    rows = engine.query(
+        "SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), LEFT(COALESCE(trx_query, ''), 80) "
+        "FROM information_schema.innodb_trx WHERE trx_mysql_thread_id <> CONNECTION_ID() "
+        "AND trx_started < NOW() - INTERVAL %s SECOND",
+        [int(max(1, round(min_age_s)))],
+    )
+    waiting = engine.query(
+        "SELECT id, time, LEFT(COALESCE(info, ''), 80) FROM information_schema.processlist "
+        "WHERE state LIKE 'Waiting for table metadata lock%%' AND id <> CONNECTION_ID()"
+    )
+    return [f"session {i} (transaction open {age}s: {sql})" for i, age, sql in rows] + [
+        f"session {i} (waiting for a metadata lock for {age}s: {sql})" for i, age, sql in waiting
+    ]
+
+
+def gave_up_waiting(engine, exc: BaseException) -> bool:
+    # 1205 lock wait timeout, 1969 MariaDB's max_statement_time, 3024 MySQL's max_execution_time
+    return engine.is_lock_timeout(exc) or (getattr(exc, "args", None) or [None])[0] in (1205, 1969, 3024)
+
+
+def _bounded(engine, sql: str, timeout_ms: int) -> None:
+    """Run a DDL that may wait for a metadata lock, giving up after `timeout_ms`."""
+    if "mariadb" in engine.server_version().lower():
+        engine.execute(f"SET STATEMENT max_statement_time = {timeout_ms / 1000:.3f} FOR {sql}")
+    else:
+        engine.execute("SET SESSION lock_wait_timeout = 1")
+        engine.execute(sql)
+
+
+def _retrying(engine, sql: str, timeout_ms: int = 200, tries: int = 30) -> None:
+    """A short DDL after the swap (a trigger or spare dropped, a foreign key re-pointed): each try waits at most
+    `timeout_ms` for its lock, so writers never queue long behind it."""
+    pause = 0.1
+    for attempt in range(tries):
+        try:
+            _bounded(engine, sql, timeout_ms)
+            return
+        except Exception as exc:
+            if not gave_up_waiting(engine, exc) or attempt == tries - 1:
+                raise
+        time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 2.0)
+
+
+def swap(engine, shadow: Shadow, lock_timeout_ms: int) -> None:
+    spare = shadow.spare
+    _bounded(
+        engine,
+        f"RENAME TABLE {quote(shadow.old)} TO {quote(spare)}, {quote(shadow.table)} TO {quote(shadow.old)}, "
+        f"{quote(shadow.new)} TO {quote(shadow.table)}, {quote(spare)} TO {quote(shadow.new)}",
+        lock_timeout_ms,
+    )
+
+
+def after_swap(engine, shadow: Shadow) -> None:
+    """Idempotent: the old table's forward triggers and the spare go; other tables' foreign keys, which followed
+    the table to `_mm_old_<t>` in the rename, are pointed at the new one."""
+    _drop_sync(engine, "fwd", shadow.table)
+    _retrying(engine, f"DROP TABLE IF EXISTS {quote(shadow.new)}")
+    _repoint(engine, shadow.old, shadow.table)
+
+
+def _repoint(engine, parent: str, to: str) -> None:
+    """Other tables' foreign keys on `parent` are re-created on `to`: with foreign_key_checks = 0 in place, no
+    scan (both tables hold the same keys)."""
+    found = _foreign_keys(engine, "referenced_table_name", parent)
+    if not found:
+        return
+    engine.execute("SET foreign_key_checks = 0")
+    try:
+        for fk in found:
+            _retrying(
+                engine,
+                f"ALTER TABLE {quote(fk['child'])} DROP FOREIGN KEY {quote(fk['name'])}, "
+                f"ADD {_foreign_key_sql(fk, _toggled(fk['name']), to)}, ALGORITHM=INPLACE, LOCK=NONE",
+            )
+    finally:
+        engine.execute("SET foreign_key_checks = 1")
+
+
+def swap_back(engine, shadow: Shadow, lock_timeout_ms: int) -> None:
+    _repoint(engine, shadow.table, shadow.old)  # the old table has every row: children may point at it now
+    _bounded(
+        engine,
+        f"RENAME TABLE {quote(shadow.table)} TO {quote(shadow.new)}, {quote(shadow.old)} TO {quote(shadow.table)}",
+        lock_timeout_ms,
+    )
+
+
+def after_swap_back(engine, shadow: Shadow) -> None:
+    _retrying(engine, f"DROP TABLE IF EXISTS {quote(shadow.new)}")
+
+
+def drop_old(engine, shadow: Shadow, lock_timeout_ms: int) -> None:
+    _drop_sync(engine, "rev", shadow.table)
+    _retrying(engine, f"DROP TABLE IF EXISTS {quote(shadow.old)}", lock_timeout_ms)
+
+
+def undo(engine, shadow: Shadow, lock_timeout_ms: int) -> None:
+    """Before the swap: the forward triggers, the copy (its triggers with it) and the spare go."""
+    _drop_sync(engine, "fwd", shadow.table)
+    _retrying(engine, f"DROP TABLE IF EXISTS {quote(shadow.new)}, {quote(shadow.old)}", lock_timeout_ms)
+
+
+def leftovers(engine) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for trigger, table in engine.query(
+        "SELECT trigger_name, event_object_table FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
+        "AND (trigger_name LIKE '\\_mm\\_fwd\\_%%' OR trigger_name LIKE '\\_mm\\_rev\\_%%') ORDER BY 2, 1"
+    ):
+        owner = trigger.split("_", 4)[4]  # _mm_fwd_ins_<table>
+        found.setdefault(owner, []).append(f"trigger {trigger} on {table}")
+    for (name,) in engine.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+        "AND (table_name LIKE '\\_mm\\_new\\_%%' OR table_name LIKE '\\_mm\\_old\\_%%') ORDER BY 1"
+    ):
+        found.setdefault(name[len(NEW) :] if name.startswith(NEW) else name[len(OLD) :], []).append(f"table {name}")
+    return found
