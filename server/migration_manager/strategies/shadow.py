@@ -210,7 +210,7 @@ def start(
     report.rows_copied = _copy(engine, shadow, policy, checkpoint or Checkpoint(), record, progress)
     _verify(engine, shadow, policy, progress, report)
     sql.after_copy(engine, shadow)
-    _cut_over(engine, shadow, cutover or CutoverPolicy(), report, sql.swap, "swap")
+    _cut_over(engine, shadow, cutover or CutoverPolicy(), report, sql.swap, "swap", progress)
     sql.after_swap(engine, shadow)
     report.phase = "swapped"
     return report
@@ -359,7 +359,7 @@ class CutoverPolicy:
     max_wait_s: float = 120.0
 
 
-def _cut_over(engine, shadow, policy: CutoverPolicy, report: ShadowReport, action, what: str) -> None:
+def _cut_over(engine, shadow, policy: CutoverPolicy, report: ShadowReport, action, what: str, progress=None) -> None:
     """Wait for a quiet lock queue, then run `action(engine, shadow, lock_timeout_ms)`; a lock timeout is retried
     after a pause that grows with jitter."""
     sql = dialect_part(engine.dialect, "shadow")
@@ -367,6 +367,9 @@ def _cut_over(engine, shadow, policy: CutoverPolicy, report: ShadowReport, actio
     blockers: list[str] = []
     for attempt in range(1, policy.tries + 1):
         blockers = sql.long_transactions(engine, shadow, policy.long_transaction_s)
+        if progress:
+            waiting = f"waiting for {len(blockers)} open transaction(s)" if blockers else None
+            progress(what, BatchProgress(attempt, policy.tries, 0, waiting))
         if not blockers:
             report.cutover_tries = attempt
             try:
