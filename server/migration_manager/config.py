@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,6 +24,7 @@ from .urls import parse_url, redact
 
 SKILL_KEY = "migration-manager"
 LOCAL_DB = ".migration-manager/local.db"
+BLUE_GREEN_DIR = ".migration-manager/blue-green"
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _WINDOW = re.compile(
     r"^\s*(?:(?P<days>[A-Za-z,\- ]+?)\s+)?(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*(?P<tz>\S+)?\s*$"
@@ -79,7 +80,11 @@ class Environment(Strict):
 
 
 class Settings(Strict):
-    strategy: Literal["offline", "online", "shadow", "blue-green", "blue_green"] = "online"
+    strategy: Literal["offline", "online", "shadow", "blue-green", "blue_green", "auto"] = Field(
+        "offline",
+        description="how migrations run (skill_resources/strategies.md): offline = the SQL as written; online, "
+        "shadow and auto keep writes going; a file's `-- strategy:` header or `apply --strategy` wins",
+    )
     autoBackup: bool = True
     offline: OfflineSettings = OfflineSettings()
     validation: ValidationSettings = ValidationSettings()
@@ -109,6 +114,37 @@ class Settings(Strict):
         return data
 
 
+class BlueGreenState(BaseModel):
+    """A blue-green deployment of one environment (strategies/blue_green.py), kept in the project folder: which
+    side serves (the one place `db-migrate url` reads), where green is, and the replication between them."""
+
+    environment: str
+    active: Literal["blue", "green"] = "blue"
+    phase: Literal["cloning", "ready", "switched", "switched-back", "completed"] = "cloning"
+    green_database: str
+    forward: str = Field(description="replication blue -> green (publication, slot and subscription name)")
+    reverse: str | None = Field(None, description="replication green -> blue after the switch")
+    blue_schema: str = Field("", description="fingerprint of blue's schema when green was cloned: DDL since refuses")
+    events: list[str] = Field(default_factory=list)
+
+    @staticmethod
+    def path(project_dir: Path, environment: str) -> Path:
+        return project_dir / BLUE_GREEN_DIR / f"{environment}.json"
+
+    @classmethod
+    def load(cls, project_dir: Path, environment: str) -> BlueGreenState | None:
+        path = cls.path(project_dir, environment)
+        return cls.model_validate_json(path.read_text()) if path.exists() else None
+
+    def save(self, project_dir: Path) -> None:
+        """Written to a temporary file and renamed: a reader sees the old side or the new, never half a file."""
+        path = self.path(project_dir, self.environment)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(self.model_dump_json(indent=2))
+        os.replace(temporary, path)
+
+
 class Target(BaseModel):
     """The database one command runs against."""
 
@@ -117,6 +153,7 @@ class Target(BaseModel):
     require_approval: bool = False
     maintenance_window: str | None = None
     implicit: bool = False  # chosen without --env/--url (embedded SQLite or DATABASE_URL)
+    active: Literal["blue", "green"] | None = None  # blue-green: the side `url` is (None: no deployment)
 
     @property
     def display_url(self) -> str:
@@ -155,9 +192,9 @@ def resolve_target(settings: Settings, project_dir: Path, env: str | None, url: 
         return Target(name="(url)", url=interpolate(url))
     env = env or os.environ.get("MM_ENV") or settings.defaultEnvironment
     if env:
-        return _named(settings, env)
+        return _named(settings, env, project_dir)
     if settings.environments:
-        return _named(settings, _default_environment(settings))
+        return _named(settings, _default_environment(settings), project_dir)
     if os.environ.get("DATABASE_URL"):
         return Target(name="DATABASE_URL", url=interpolate(os.environ["DATABASE_URL"]), implicit=True)
     path = project_dir / LOCAL_DB
@@ -165,7 +202,7 @@ def resolve_target(settings: Settings, project_dir: Path, env: str | None, url: 
     return Target(name="local", url=f"sqlite:///{path}", implicit=True)
 
 
-def _named(settings: Settings, env: str) -> Target:
+def _named(settings: Settings, env: str, project_dir: Path) -> Target:
     found = settings.environments.get(env)
     if found is None:
         known = ", ".join(sorted(settings.environments)) or "none configured"
@@ -177,7 +214,24 @@ def _named(settings: Settings, env: str) -> Target:
         )
     url = interpolate(found.url)
     parse_url(url)  # fail early, with a redacted message, on a malformed URL
-    return Target(name=env, url=url, require_approval=found.requireApproval, maintenance_window=found.maintenanceWindow)
+    deployment = BlueGreenState.load(project_dir, env)
+    if deployment is not None and deployment.active == "green":
+        url = green_url(found, deployment.green_database)
+    return Target(
+        name=env,
+        url=url,
+        require_approval=found.requireApproval,
+        maintenance_window=found.maintenanceWindow,
+        active=deployment.active if deployment else None,
+    )
+
+
+def green_url(environment: Environment, green_database: str) -> str:
+    """Where an environment's green side lives: greenUrl, else blue's server with the green database."""
+    if environment.greenUrl:
+        return interpolate(environment.greenUrl)
+    parts = urlsplit(interpolate(environment.url))
+    return urlunsplit(parts._replace(path="/" + quote(green_database)))
 
 
 def _default_environment(settings: Settings) -> str:

@@ -1,0 +1,212 @@
+"""Blue-green on PostgreSQL with logical replication, on a private server started with wal_level=logical (the
+shared one may not have it): a writer process keeps writing to whichever side `db-migrate url` names while
+green is cloned, migrated, tested and switched to, and back."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dbcheck import apply_ok, execute, make_project, query, write_native
+from migration_manager.config import BlueGreenState
+from migration_manager.service import ApplyRequest
+from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, switch
+
+WRITER = r"""
+import sys, time
+from pathlib import Path
+import psycopg
+from migration_manager.config import load_settings, resolve_target
+
+project, log, stop = Path(sys.argv[1]), open(sys.argv[2], "a", buffering=1), Path(sys.argv[3])
+conn, url, written = None, None, 0
+while not stop.exists():
+    written += 1
+    while True:  # the same id until it is on some side: a write is never lost, nor made twice
+        try:
+            if conn is None:
+                url = resolve_target(load_settings(project), project, "dev", None).url
+                conn = psycopg.connect(url, autocommit=True, connect_timeout=2)
+            conn.execute("INSERT INTO events (id, note) VALUES (%s, 'w')", [written])
+            break
+        except psycopg.errors.UniqueViolation:
+            break  # committed, but the answer was lost with the session
+        except psycopg.Error:
+            conn = None if conn is None else conn.close()
+            time.sleep(0.005)
+    log.write(f"{written} {url.rsplit('/', 1)[1]}\n")
+    time.sleep(0.002)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(*command: str) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def logical_server() -> Iterator[str]:
+    """A private PostgreSQL with wal_level=logical from the installed binaries, stopped at the end."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql")
+    bin_dir, folder, port = Path(found[-1]).parent, tempfile.mkdtemp(prefix="mm-pg-logical-"), _free_port()
+    shutil.chown(folder, "postgres") if os.geteuid() == 0 else None
+    data = f"{folder}/data"
+    _as_postgres(str(bin_dir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres")
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c wal_level=logical -c fsync=off"
+    _as_postgres(str(bin_dir / "pg_ctl"), "-D", data, "-l", f"{folder}/log", "-o", options, "-w", "start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        _as_postgres(str(bin_dir / "pg_ctl"), "-D", data, "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def blue_url(logical_server: str) -> Iterator[str]:
+    name = f"bg_{uuid.uuid4().hex[:8]}"
+    execute(f"{logical_server}/postgres", f"CREATE DATABASE {name}")
+    try:
+        yield f"{logical_server}/{name}"
+    finally:
+        for database in (name, f"{name}_green"):
+            execute(f"{logical_server}/postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+class Writer:
+    def __init__(self, project: Path, folder: Path) -> None:
+        self.log, self.stop_file = folder / "writes.txt", folder / "stop"
+        script = folder / "writer.py"
+        script.write_text(WRITER)
+        self.process = subprocess.Popen([sys.executable, str(script), str(project), str(self.log), str(self.stop_file)])
+
+    def writes(self) -> list[tuple[int, str]]:
+        lines = self.log.read_text().split("\n") if self.log.exists() else []
+        return [(int(i), side) for i, side in (line.split() for line in lines if line)]
+
+    def wait_for_more(self, count: int, on: str | None = None) -> None:
+        before = len(self.writes())
+        deadline = time.monotonic() + 60
+        while len([w for w in self.writes()[before:] if on is None or w[1] == on]) < count:
+            assert self.process.poll() is None and time.monotonic() < deadline, "the writer stopped writing"
+            time.sleep(0.02)
+
+    def finish(self) -> list[tuple[int, str]]:
+        self.stop_file.touch()
+        self.process.wait(timeout=30)
+        return self.writes()
+
+
+def _ids(url: str) -> list[int]:
+    return [r[0] for r in query(url, "SELECT id FROM events ORDER BY id")]
+
+
+def test_blue_green_clone_migrate_switch_and_back_under_writes(blue_url: str, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    write_native(
+        project,
+        "1",
+        "events",
+        [
+            "CREATE TABLE events (id bigint PRIMARY KEY, note text)",
+            "CREATE TABLE orders (id serial PRIMARY KEY, v int)",
+        ],
+        None,
+    )
+    apply_ok(project)
+    execute(blue_url, "INSERT INTO orders (v) SELECT g FROM generate_series(1, 5) g")
+    green_url = blue_url + "_green"
+    green_db, blue_db = green_url.rsplit("/", 1)[1], blue_url.rsplit("/", 1)[1]
+    write_native(
+        project,
+        "2",
+        "source",
+        ["ALTER TABLE events ADD COLUMN source text", "CREATE INDEX events_note ON events (note)"],
+        "ALTER TABLE events DROP COLUMN source",
+    )
+    writer = Writer(project, tmp_path)
+    try:
+        writer.wait_for_more(20)
+        ready = prepare(ApplyRequest(project_dir=project, env="dev"))
+        assert ready.outcome == "done", ready.message
+        assert all(c.ok for c in ready.checks) and ready.ready_ms is not None
+        assert query(green_url, "SELECT version FROM schema_migrations ORDER BY version") == [("1",), ("2",)]
+        assert query(blue_url, "SELECT version FROM schema_migrations") == [("1",)]
+        writer.wait_for_more(20, on=blue_db)  # blue serves during and after the preparation
+
+        switched = switch(SwitchRequest(project_dir=project, env="dev"))
+        assert switched.outcome == "done", switched.message
+        assert switched.active == "green" and switched.freeze_ms is not None
+        assert active_url(SwitchRequest(project_dir=project, env="dev")).endswith(green_db)
+        writer.wait_for_more(30, on=green_db)
+        so_far = [i for i, _ in writer.writes()]
+        on_green = _ids(green_url)
+        assert set(so_far) <= set(on_green) and len(on_green) == len(set(on_green))  # every write, exactly once
+        execute(green_url, "INSERT INTO orders (v) VALUES (6)")  # the sequence continues from blue's
+        assert query(green_url, "SELECT max(id) FROM orders") == [(6,)]
+        with pytest.raises(Exception, match="read-only"):
+            execute(blue_url, "INSERT INTO events (id) VALUES (-1)")  # blue refuses writes after the switch
+
+        back = switch(SwitchRequest(project_dir=project, env="dev", back=True))
+        assert back.outcome == "done", back.message
+        assert back.active == "blue"
+        writer.wait_for_more(20, on=blue_db)
+    finally:
+        writes = writer.finish()
+    made_on_green = {i for i, side in writes if side == green_db}
+    on_blue = _ids(blue_url)
+    assert made_on_green and made_on_green <= set(on_blue)  # green's writes came back to blue
+    assert {i for i, _ in writes} <= set(on_blue) and len(on_blue) == len(set(on_blue))
+    assert query(blue_url, "SELECT max(id) FROM orders") == [(6,)]
+
+    done = complete(SwitchRequest(project_dir=project, env="dev", approved=True))
+    assert done.outcome == "done", done.message
+    assert not BlueGreenState.path(project, "dev").exists()
+    assert (
+        query(f"{blue_url.rsplit('/', 1)[0]}/postgres", f"SELECT 1 FROM pg_database WHERE datname = '{green_db}'") == []
+    )
+
+
+def test_blue_green_refuses_what_replication_cannot_carry(blue_url: str, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    write_native(
+        project, "1", "tables", ["CREATE TABLE keyed (id int PRIMARY KEY, a int)", "CREATE TABLE loose (a int)"], None
+    )
+    apply_ok(project)
+    write_native(project, "2", "drop", "ALTER TABLE keyed DROP COLUMN a", None)
+
+    report_or_error = pytest.raises(Exception)
+    with report_or_error as refused:
+        prepare(ApplyRequest(project_dir=project, env="dev"))
+    message = str(refused.value.message)
+    assert "table loose has no primary key or replica identity" in message
+    assert "drop column keyed.a" in message and "Expand now, contract after `complete`" in message
+    assert not BlueGreenState.path(project, "dev").exists()
+
+
+def test_blue_green_says_when_wal_level_is_not_logical(pg_url: str, tmp_path: Path) -> None:
+    if query(pg_url, "SHOW wal_level") == [("logical",)]:
+        pytest.skip("the shared server has wal_level=logical")
+    project = make_project(tmp_path / "proj", pg_url, autoBackup=False)
+    write_native(project, "1", "t", "CREATE TABLE t (id int PRIMARY KEY)", None)
+    with pytest.raises(Exception) as refused:
+        prepare(ApplyRequest(project_dir=project, env="dev"))
+    assert "wal_level is 'replica'" in refused.value.message and "CREATE DATABASE ... TEMPLATE" in refused.value.message
