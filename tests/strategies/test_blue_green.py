@@ -21,7 +21,7 @@ import pytest
 from dbcheck import apply_ok, execute, make_project, query, write_native
 from migration_manager.config import BlueGreenState
 from migration_manager.service import ApplyRequest
-from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, switch
+from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, status, switch
 
 WRITER = r"""
 import sys, time
@@ -155,7 +155,10 @@ def test_blue_green_clone_migrate_switch_and_back_under_writes(blue_url: str, tm
         switched = switch(SwitchRequest(project_dir=project, env="dev"))
         assert switched.outcome == "done", switched.message
         assert switched.active == "green" and switched.freeze_ms is not None
-        assert active_url(SwitchRequest(project_dir=project, env="dev")).endswith(green_db)
+        assert active_url(SwitchRequest(project_dir=project, env="dev")).url.endswith(green_db)
+        described = status(SwitchRequest(project_dir=project, env="dev"))
+        assert (described.active, described.replicating) == ("green", "green -> blue")
+        assert described.lag_bytes is not None and described.green.endswith(green_db)
         writer.wait_for_more(30, on=green_db)
         so_far = [i for i, _ in writer.writes()]
         on_green = _ids(green_url)
@@ -166,8 +169,7 @@ def test_blue_green_clone_migrate_switch_and_back_under_writes(blue_url: str, tm
             execute(blue_url, "INSERT INTO events (id) VALUES (-1)")  # blue refuses writes after the switch
 
         back = switch(SwitchRequest(project_dir=project, env="dev", back=True))
-        assert back.outcome == "done", back.message
-        assert back.active == "blue"
+        assert back.outcome == "done" and back.active == "blue", back.message
         writer.wait_for_more(20, on=blue_db)
     finally:
         writes = writer.finish()

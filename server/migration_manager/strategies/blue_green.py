@@ -71,6 +71,13 @@ class BlueGreenReport(BaseModel):
     message: str = ""
     error: dict[str, Any] | None = None
 
+    @property
+    def exit_code(self) -> int:
+        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
+        if self.outcome == "failed":
+            return int((self.error or {}).get("exit_code") or 9)
+        return 8 if self.outcome == "needs-approval" else 0
+
 
 class SwitchRequest(TargetRequest):
     back: bool = Field(False, description="return to blue, with the writes made on green")
@@ -561,9 +568,66 @@ def complete(request: SwitchRequest, progress: Progress | None = None) -> BlueGr
 
 
 # ---- url and status ------------------------------------------------------------------------------------
-def active_url(request: TargetRequest) -> str:
+class ActiveSide(BaseModel):
+    """`db-migrate url`: the database an environment's applications use now."""
+
+    environment: str
+    active: Literal["blue", "green"] | None = Field(None, description="None: no blue-green deployment")
+    url: str = Field(description="the active URL, with its password: for applications and deploy scripts")
+
+    @property
+    def exit_code(self) -> int:
+        return 0
+
+
+class BlueGreenStatus(BaseModel):
+    """What `status` says about an environment's blue-green deployment."""
+
+    active: Literal["blue", "green"]
+    phase: str
+    blue: str = Field(description="redacted")
+    green: str = Field(description="redacted")
+    replicating: str | None = Field(None, description="blue -> green or green -> blue, None when stopped")
+    lag_bytes: int | None = Field(None, description="how far the replica is behind, None when not measured")
+    events: list[str] = Field(default_factory=list)
+
+
+def active_url(request: TargetRequest) -> ActiveSide:
     """The URL applications and deploy scripts use now: green after a switch, else the configured one."""
-    return open_project(request).target.url
+    target = open_project(request).target
+    return ActiveSide(environment=target.name, active=target.active, url=target.url)
+
+
+def status(request: TargetRequest) -> BlueGreenStatus | None:
+    """The deployment of the request's environment, with the replication lag measured now (None: none)."""
+    try:
+        sides = Sides(request)
+    except ConfigError:  # not a named environment, or a database without replication: no deployment
+        return None
+    state = sides.state
+    if state is None:
+        return None
+    found = BlueGreenStatus(
+        active=state.active,
+        phase=state.phase,
+        blue=redact(sides.blue_url),
+        green=redact(sides.green_url),
+        events=state.events[-10:],
+    )
+    direction = {"ready": ("blue -> green", sides.blue_url, state.forward)}.get(state.phase)
+    if state.phase == "switched" and state.reverse:
+        direction = ("green -> blue", sides.green_url, state.reverse)
+    if direction is not None:
+        found.replicating = direction[0]
+        try:
+            engine = open_engine(direction[1])
+            try:
+                found.lag_bytes = sides.replication.lag_bytes(engine, direction[2])
+            finally:
+                engine.close()
+        except MigrationError:  # the side is unreachable: status still answers, without the lag
+            pass
+    return found
 
 
 def _replication_name(environment: str, direction: str) -> str:

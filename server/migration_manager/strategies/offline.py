@@ -56,6 +56,13 @@ class OfflineReport(BaseModel):
     message: str = ""
     error: dict[str, Any] | None = Field(None, description="error (kind), message, state, next_step and exit_code")
 
+    @property
+    def exit_code(self) -> int:
+        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
+        if self.outcome == "failed":
+            return int((self.error or {}).get("exit_code") or 9)
+        return 8 if self.outcome == "needs-approval" else 0
+
 
 class Offline:
     """One offline deployment: owns the report, and the start command that must run once the stop ran."""
