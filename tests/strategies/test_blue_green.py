@@ -4,13 +4,8 @@ green is cloned, migrated, tested and switched to, and back."""
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dbcheck import apply_ok, execute, make_project, query, write_native
+from logical_server import logical_postgres, server_binaries
 from migration_manager.config import BlueGreenState
 from migration_manager.service import ApplyRequest
 from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, status, switch
@@ -50,34 +46,13 @@ while not stop.exists():
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _as_postgres(*command: str) -> None:
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
-
-
 @pytest.fixture(scope="session")
 def logical_server() -> Iterator[str]:
-    """A private PostgreSQL with wal_level=logical from the installed binaries, stopped at the end."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
+    """A private PostgreSQL with wal_level=logical, stopped at the end of the session."""
+    if server_binaries() is None:
         pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql")
-    bin_dir, folder, port = Path(found[-1]).parent, tempfile.mkdtemp(prefix="mm-pg-logical-"), _free_port()
-    shutil.chown(folder, "postgres") if os.geteuid() == 0 else None
-    data = f"{folder}/data"
-    _as_postgres(str(bin_dir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres")
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c wal_level=logical -c fsync=off"
-    _as_postgres(str(bin_dir / "pg_ctl"), "-D", data, "-l", f"{folder}/log", "-o", options, "-w", "start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        _as_postgres(str(bin_dir / "pg_ctl"), "-D", data, "-m", "immediate", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+    with logical_postgres() as url:
+        yield url
 
 
 @pytest.fixture
