@@ -187,3 +187,26 @@ def test_blue_green_says_when_wal_level_is_not_logical(pg_url: str, tmp_path: Pa
     with pytest.raises(Exception) as refused:
         prepare(ApplyRequest(project_dir=project, env="dev"))
     assert "wal_level is 'replica'" in refused.value.message and "CREATE DATABASE ... TEMPLATE" in refused.value.message
+
+
+def test_switch_needs_approval_and_refuses_ddl_made_on_blue_during_the_window(blue_url: str, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    settings = project / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace('"url"', '"requireApproval": true, "url"'))
+    write_native(project, "1", "events", "CREATE TABLE events (id bigint PRIMARY KEY)", None)
+    apply_ok(project)
+    write_native(project, "2", "note", "ALTER TABLE events ADD COLUMN note text", None)
+    assert prepare(ApplyRequest(project_dir=project, env="dev")).outcome == "done"
+
+    asked = switch(SwitchRequest(project_dir=project, env="dev"))
+    assert asked.outcome == "needs-approval" and asked.plan_id
+    execute(blue_url, "ALTER TABLE events ADD COLUMN added_on_blue int")  # DDL during the window
+    refused = switch(SwitchRequest(project_dir=project, env="dev", approved=True, approved_plan_id=asked.plan_id))
+    assert refused.outcome == "failed" and "DDL during the window" in refused.message
+    assert active_url(SwitchRequest(project_dir=project, env="dev")).active == "blue"
+    execute(blue_url, "INSERT INTO events (id) VALUES (1)")  # blue was never frozen
+
+    assert complete(SwitchRequest(project_dir=project, env="dev")).outcome == "needs-approval"
+    done = complete(SwitchRequest(project_dir=project, env="dev", approved=True))
+    assert done.outcome == "done" and "Green was dropped" in done.message
+    assert active_url(SwitchRequest(project_dir=project, env="dev")).active is None
