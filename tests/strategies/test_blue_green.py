@@ -4,6 +4,7 @@ green is cloned, migrated, tested and switched to, and back."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from logical_server import logical_postgres, server_binaries
 from migration_manager.config import BlueGreenState
 from migration_manager.service import ApplyRequest
 from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, status, switch
+from migration_manager.surfaces.cli.app import main
 
 WRITER = r"""
 import sys, time
@@ -94,7 +96,9 @@ def _ids(url: str) -> list[int]:
     return [r[0] for r in query(url, "SELECT id FROM events ORDER BY id")]
 
 
-def test_blue_green_clone_migrate_switch_and_back_under_writes(blue_url: str, tmp_path: Path) -> None:
+def test_blue_green_clone_migrate_switch_and_back_under_writes(
+    blue_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
     write_native(
         project,
@@ -143,8 +147,12 @@ def test_blue_green_clone_migrate_switch_and_back_under_writes(blue_url: str, tm
         with pytest.raises(Exception, match="read-only"):
             execute(blue_url, "INSERT INTO events (id) VALUES (-1)")  # blue refuses writes after the switch
 
-        back = switch(SwitchRequest(project_dir=project, env="dev", back=True))
-        assert back.outcome == "done" and back.active == "blue", back.message
+        assert main(["--project", str(project), "--env", "dev", "url"]) == 0
+        assert capsys.readouterr().out.strip() == green_url  # what deploy scripts read
+
+        assert main(["--project", str(project), "--env", "dev", "--json", "switch", "--back"]) == 0
+        back = json.loads(capsys.readouterr().out)
+        assert back["outcome"] == "done" and back["active"] == "blue", back["message"]
         writer.wait_for_more(20, on=blue_db)
     finally:
         writes = writer.finish()

@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("to_version", nargs="?", metavar="VERSION", help="test pending migrations up to this version")
     compare = command("compare", "which migrations are applied in which environment")
     compare.add_argument("environments", nargs="*", metavar="ENV")
+    switch = command(
+        "switch", "blue-green: make green the active database (a short write freeze on blue); --back returns"
+    )
+    switch.add_argument("--back", action="store_true", help="return to blue, with the writes made on green")
+    switch.add_argument("--dry-run", action="store_true", help="say what would happen; change nothing")
+    command("url", "the environment's active database URL (blue-green: the side that serves now), for deploy scripts")
     _backup_commands(command)
     return parser
 
@@ -361,9 +367,25 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
             outside_window=args.outside_window,
         )
         return _run(service.restore, request, args, renderer)
+    if args.command in ("switch", "url"):
+        return _blue_green(args, target, renderer)
     if args.command == "history":
         return renderer.show(service.history(service.TargetRequest(**target), limit=args.limit))
     raise AssertionError(args.command)
+
+
+def _blue_green(args: argparse.Namespace, target: dict[str, Any], renderer) -> int:
+    from ...strategies import blue_green
+
+    if args.command == "url":  # the bare URL (with its password) is what a deploy script reads
+        side = blue_green.active_url(blue_green.TargetRequest(**target))
+        if args.json:
+            renderer.show(side)
+        else:
+            print(side.url)
+        return 0
+    request = blue_green.SwitchRequest(**target, back=args.back, dry_run=args.dry_run)
+    return _run(blue_green.switch, request, args, renderer)
 
 
 def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> int:
