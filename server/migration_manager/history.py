@@ -16,6 +16,7 @@ from .dialects.base import Engine
 from .errors import HistoryConflict
 
 APPLIED = "applied"
+EXPANDED = "expanded"  # an online migration whose expand phase ran: waiting for `db-migrate complete`
 DIRTY_STATUSES = {"running", "failed", "rolling_back", "rollback_failed"}
 ROLLBACK_STATUSES = {"rolling_back", "rollback_failed"}  # dirty while rolling back (else while applying)
 UNFINISHED_STATUSES = {"running", "rolling_back"}  # the run never recorded its end (else a statement failed)
@@ -34,6 +35,10 @@ COLUMNS = (
     "down_script",
     "backup_id",
 )
+# What the online strategies keep per migration, added to an existing history table the first time a strategy runs
+# (ensure_strategy_columns): the phase (expand | expanded | complete), the plan of phases as applied (JSON: complete
+# and rollback run it even when the file changed or is gone), and the last backfill checkpoint (JSON).
+STRATEGY_COLUMNS = {"phase": "VARCHAR(16)", "phases": "TEXT", "checkpoint": "TEXT"}
 LOG_COLUMNS = ("id", "version", "name", "action", "outcome", "at", "duration_ms", "author", "statements_done", "detail")
 EVENT_COLUMNS = LOG_COLUMNS[1:]  # what a new event sets (the id is generated)
 
@@ -110,6 +115,28 @@ class History:
 
     def delete(self, version: str) -> None:
         self.engine.execute(f"DELETE FROM {self.table} WHERE version = {self._p}", [version])
+
+    # ---- the online strategies' columns (absent from tables no strategy has used) ------------------------------
+    def ensure_strategy_columns(self) -> None:
+        for column, type_sql in STRATEGY_COLUMNS.items():
+            if not self._has_column(column):
+                self.engine.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} {type_sql}")
+
+    def strategy_state(self, version: str) -> dict[str, str | None]:
+        """phase, phases and checkpoint of `version` (all None where no strategy ever ran)."""
+        if not self._has_column("phase"):
+            return dict.fromkeys(STRATEGY_COLUMNS)
+        found = self.engine.query(
+            f"SELECT {', '.join(STRATEGY_COLUMNS)} FROM {self.table} WHERE version = {self._p}", [version]
+        )
+        return dict(zip(STRATEGY_COLUMNS, found[0])) if found else dict.fromkeys(STRATEGY_COLUMNS)
+
+    def _has_column(self, column: str) -> bool:
+        try:
+            self.engine.query(f"SELECT {column} FROM {self.table} WHERE 1 = 0")
+        except Exception:  # noqa: BLE001 - the column is missing (an autocommit session: nothing to roll back)
+            return False
+        return True
 
     def log(
         self,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, computed_field
 from .analysis.impact import StatementImpact
 from .analysis.model import Finding
 from .archive import ArchiveStep
+from .strategies.model import StrategyPlan
 
 
 class MigrationInfo(BaseModel):
@@ -28,6 +29,17 @@ class MigrationInfo(BaseModel):
     statements_total: int | None = None
     error: str | None = None
     no_statements: bool = False  # the file's UP has no statements (empty or comments only): recorded, runs nothing
+
+
+class ExpandedMigration(BaseModel):
+    """An online migration whose expand phase ran (status `expanded`): the contract phase waits for the application."""
+
+    version: str
+    name: str
+    strategy: str | None = None
+    app_must: list[str] = Field(default_factory=list, description="what the application must do before complete")
+    complete: list[str] = Field(default_factory=list, description="the steps `db-migrate complete` will run")
+    command: str
 
 
 class StatusReport(BaseModel):
@@ -55,6 +67,10 @@ class StatusReport(BaseModel):
         description="scratch copies (*_mmtest_*) left by a killed `db-migrate test`; the next test drops them",
     )
     rollback_available: int = Field(0, description="applied migrations that have a DOWN, newest first, contiguous")
+    waiting_for_complete: list[ExpandedMigration] = Field(
+        default_factory=list,
+        description="online migrations that are expanded: what the application must do, then `db-migrate complete`",
+    )
     in_progress: bool = Field(False, description="a run is going on now: the dirty row's run still holds the lock")
     lock_holder: str | None = Field(None, description="who holds the migration lock while a run is in progress")
     next_action: str
@@ -110,6 +126,9 @@ class MigrationRun(BaseModel):
     lock_retries: int = 0
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    strategy: StrategyPlan | None = Field(
+        None, description="the strategy per statement and why, and the phases it runs in (apply only)"
+    )
     archives: list[ArchiveStep] = Field(
         default_factory=list,
         description="archive before destroy (rollback.archiveDestroyedData): what is "
@@ -185,7 +204,7 @@ class RollbackPlan(BaseModel):
 class RunReport(BaseModel):
     """apply and rollback (also their dry runs)."""
 
-    action: Literal["apply", "rollback", "resolve", "baseline"]
+    action: Literal["apply", "rollback", "resolve", "baseline", "complete"]
     environment: str
     database: str
     dry_run: bool = False

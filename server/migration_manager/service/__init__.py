@@ -37,3 +37,7 @@ __all__ = [
     "validate",
 ]
 __all__ += ["BackupRequest", "RestoreRequest", "backup", "restore"]
+
+from .strategy_runs import CompleteRequest, complete  # noqa: E402 - the online strategies' contract phase
+
+__all__ += ["CompleteRequest", "complete"]

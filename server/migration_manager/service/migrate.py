@@ -30,6 +30,7 @@ from .safety import (
     syntax_findings,
     window_open,
 )
+from .strategy_runs import plan_strategies, resumable, start_phases, stopped_in_a_phase, undo_expanded
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
@@ -42,6 +43,9 @@ class ApplyRequest(TargetRequest):
     approved_plan_id: str | None = Field(None, description="when set, the approval holds only for this plan")
     outside_window: bool = Field(False, description="human override of the maintenance window")
     allow_out_of_order: bool = False
+    strategy: str | None = Field(
+        None, description="offline | online | shadow | auto (blue-green: not built yet); a file's `-- strategy:` wins"
+    )
 
 
 class RollbackRequest(TargetRequest):
@@ -80,7 +84,9 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         plan = _plan(conn, migrations, create_history=not request.dry_run)
         plan.refuse_conflicts(request.allow_out_of_order)
         selected = select_pending(plan, request.to_version)
+        selected = [*resumable(conn, plan), *selected]
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
+        plan_strategies(conn, selected, runs, request.strategy)
         report = start_report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
         step()
@@ -100,7 +106,13 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             return report
         backup = backup_before_change(conn, report, [m.up for m in selected], progress)
         execute_runs(
-            conn, report, progress, lambda runner, run, i: runner.apply(selected[i], run, backup_id=report.backup_id)
+            conn,
+            report,
+            progress,
+            lambda runner, run, i: (
+                start_phases(runner, selected[i], run, report.backup_id)
+                or runner.apply(selected[i], run, backup_id=report.backup_id)
+            ),
         )
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
@@ -148,8 +160,9 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
             conn,
             report,
             progress,
-            lambda runner, run, i: runner.rollback(
-                rows[i], ready[i].down, run, note=note, archive=not request.emergency
+            lambda runner, run, i: (
+                undo_expanded(runner, rows[i], run)
+                or runner.rollback(rows[i], ready[i].down, run, note=note, archive=not request.emergency)
             ),
         )
         report.version_after = current_version(conn)
@@ -170,8 +183,9 @@ def _plan(conn: Connection, migrations: list[Migration], *, create_history: bool
     if create_history:
         conn.history.ensure()
     plan = make_plan(migrations, conn.history.rows())
-    if plan.dirty:
-        raise dirty_error(plan.dirty[0], check_dirty(conn, plan, plan.dirty[0]))
+    stuck = [row for row in plan.dirty if not stopped_in_a_phase(conn, row)]  # those the strategies resume
+    if stuck:
+        raise dirty_error(stuck[0], check_dirty(conn, plan, stuck[0]))
     return plan
 
 

@@ -17,6 +17,7 @@ from ..reports import Check, CreateReport, HistoryEvent, HistoryReport, Migratio
 from .backups import unfinished_restore
 from .context import Progress, Project, TargetRequest, check_steps, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
+from .strategy_runs import waiting_for_complete
 from .templates import TEMPLATES, check_file_name_fits, migration_name
 
 
@@ -56,6 +57,7 @@ def status(request: TargetRequest) -> StatusReport:
         else:
             holder = _running_holder(conn, plan)
         check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder and not restoring else None
+        expanded = waiting_for_complete(conn, plan.applied)
     if restoring:  # the history was read from half a database: withhold every version it would list
         plan = make_plan([], {})
     leftovers = _leftover_copies(project.target.url)
@@ -87,9 +89,12 @@ def status(request: TargetRequest) -> StatusReport:
         ],
         leftover_copies=leftovers,
         rollback_available=_rollback_depth(plan),
+        waiting_for_complete=expanded,
         in_progress=bool(holder),
         lock_holder=holder,
-        next_action=error.next_step if holder or restoring else _next_action(plan),
+        next_action=error.next_step
+        if holder or restoring
+        else (_next_action(plan) if plan.dirty or plan.pending or not expanded else expanded[0].command),
     )
 
 

@@ -1,2 +1,159 @@
-"""Deployment strategies: how a migration's statements reach the database (offline as written, online
-expand/contract, shadow copy); batches.py is the batched loop they share."""
+"""Deployment strategies: how a migration's statements reach the database.
+
+The strategy of a migration: its header `-- strategy: NAME`, else `apply --strategy NAME`, else the `strategy`
+setting. Per statement (strategies/online.py):
+* offline: the SQL as written (strategies/offline.py adds the stop / backup / validate / start around it);
+* online: each statement in a form that lets writes go on (as written when it only touches the catalog, the
+  server's native online form, or expand/contract with `complete` later); one that has none is refused;
+* shadow: each ALTER TABLE of a live table through a shadow copy (strategies/shadow.py), the rest as written;
+* auto: the cheapest that keeps writes going: as written, native online, expand/contract, then shadow;
+* blue-green: not built yet (issue 14), refused.
+A statement the chosen strategy cannot run safely is refused before anything runs, with the alternative.
+batches.py is the batched loop the backfill and the shadow copy share; phases.py runs a plan's phases.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
+
+from .. import dialects
+from ..migrations.model import Migration
+from .model import StatementStrategy, Step, StrategyPlan, StrategyRefused, as_written
+
+if TYPE_CHECKING:
+    from .online import Planner
+
+NAMES = ("offline", "online", "shadow", "blue-green", "auto")
+
+
+def chosen(migration: Migration, requested: str | None, setting: str) -> tuple[str, str]:
+    """The strategy of `migration` and where the choice came from."""
+    if migration.strategy:
+        return _name(migration.strategy), "the file's header"
+    if requested:
+        return _name(requested), "--strategy"
+    return _name(setting), "the strategy setting"
+
+
+def _name(text: str) -> str:
+    name = text.strip().lower().replace("_", "-")
+    if name not in NAMES:
+        raise StrategyRefused(
+            f"Unknown strategy {text!r}.",
+            state="Nothing was run.",
+            next_step=f"Use one of {', '.join(NAMES)}.",
+        )
+    return name
+
+
+class Chooser:
+    """Plans every migration of one command on one live database (the schema and server read once)."""
+
+    def __init__(self, engine: Any, setting: str, requested: str | None = None) -> None:
+        self.engine, self.setting, self.requested = engine, setting, requested
+        self._planners: dict[str, Planner] = {}
+        self._schema = None  # the live schema, read once
+
+    def plan(self, migration: Migration) -> StrategyPlan:
+        name, by = chosen(migration, self.requested, self.setting)
+        plan = StrategyPlan(strategy=name, chosen_by=by)
+        statements = migration.up.statements
+        if name == "blue-green":
+            raise StrategyRefused(
+                f"{migration.label}: the blue-green strategy is not built yet.",
+                state="Nothing was run.",
+                next_step="Use online, shadow, auto or offline (`apply --strategy NAME` or the file's header).",
+            )
+        if name == "offline" or migration.up.is_python or not statements:
+            why = "offline: the SQL as written" if name == "offline" else "a Python migration: runs as written"
+            plan.statements = [as_written(i, sql, why) for i, sql in enumerate(statements, start=1)]
+            return plan
+        planner = self._planner(name)
+        if planner is None:
+            return self._without_online(plan, name, statements)
+        plan.statements = [planner.statement(i, sql) for i, sql in enumerate(statements, start=1)]
+        plan.app_must = app_must(plan)
+        return plan
+
+    def _without_online(self, plan: StrategyPlan, name: str, statements: list[str]) -> StrategyPlan:
+        """A database with no online forms (SQLite: one writer at a time, no concurrent DDL): auto runs the SQL as
+        written; online and shadow are refused, since they would promise what the database cannot keep."""
+        if name != "auto":
+            raise StrategyRefused(
+                f"The {name} strategy needs a server that changes a table while others write to it; this database "
+                "takes one writer at a time.",
+                state="Nothing was run.",
+                next_step="Use the offline strategy (or auto, which runs the SQL as written here).",
+            )
+        why = "auto: this database has no online DDL; the SQL runs as written (one writer at a time anyway)"
+        plan.statements = [as_written(i, sql, why) for i, sql in enumerate(statements, start=1)]
+        return plan
+
+    def _planner(self, name: str) -> Planner | None:
+        if not _has_part(self.engine.dialect, "online"):
+            return None
+        if name not in self._planners:
+            from ..analysis.locks import Server
+            from ..analysis.schema import read_schema
+            from .online import Planner
+
+            self._planners[name] = Planner(
+                engine=self.engine,
+                strategy=name,
+                snapshot=self._schema or read_schema(self.engine),
+                server=Server.parse(self.engine.dialect, self.engine.server_version()),
+                sql=dialects.dialect_part(self.engine.dialect, "online"),
+                shadow=self._shadow_tier(),
+            )
+            self._schema = self._planners[name].snapshot
+        return self._planners[name]
+
+    def _shadow_tier(self):
+        """The shadow copy for a statement, where this database has one and nothing in the table refuses it."""
+        if not _has_part(self.engine.dialect, "shadow"):
+            return None
+        from . import shadow
+
+        def plan(index: int, sql: str) -> StatementStrategy | list[str]:
+            """The shadow plan, or why the shadow copy cannot run the statement."""
+            if why := shadow.refusals(self.engine, sql):
+                return why
+            return StatementStrategy(
+                index=index,
+                sql=sql,
+                how="shadow",
+                reason="rewrites the table under a lock that blocks writes: a shadow copy with the new schema, "
+                "kept in sync by triggers, verified, then swapped in; `complete` drops the old table",
+                expand=[Step(shadow=sql)],
+                complete=[Step(shadow=sql)],
+                undo=[Step(shadow=sql)],
+            )
+
+        return plan
+
+
+def _has_part(dialect: str, part: str) -> bool:
+    """Whether dialects/<db>/ has a module `part` (online, shadow): a database without one has no such strategy."""
+    return find_spec(f"{dialects.__name__}.{dialect}.{part}") is not None
+
+
+def app_must(plan: StrategyPlan) -> list[str]:
+    """What the application must do between apply and complete (status shows it)."""
+    musts = []
+    for statement in plan.statements:
+        for step in statement.expand:
+            if step.backfill is not None:
+                fill = step.backfill
+                musts.append(
+                    f"write {fill.table_name}.{fill.column.strip(chr(34) + '`')} on every INSERT (or leave it to its "
+                    f"DEFAULT {fill.value}) and never set it to NULL: `complete` makes it NOT NULL"
+                )
+        if statement.how == "shadow":
+            musts.append(
+                f"nothing: statement {statement.index}'s table is already swapped; `complete` drops the old copy"
+            )
+    return musts
+
+
+__all__ = ["NAMES", "Chooser", "StrategyPlan", "StrategyRefused", "chosen"]

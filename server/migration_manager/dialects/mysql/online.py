@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ...strategies.batches import SignalUnreadable
@@ -50,3 +51,41 @@ class Signals:
                 [name],
             )[0][0]
         )
+
+
+# ---- the SQL of the online playbooks (names come quoted) ------------------------------------------------------
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+# LOCK=NONE on every ALTER: the server picks INSTANT or INPLACE, and refuses rather than block writes.
+def add_nullable_column(table: str, column: str, type_sql: str) -> str:
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type_sql} NULL, LOCK=NONE"
+
+
+def set_default(table: str, column: str, default: str) -> str:
+    return f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}, LOCK=NONE"
+
+
+def guard_not_null(table: str, column: str, check: str) -> list[str]:
+    return []  # a CHECK constraint copies the table on MariaDB (ALGORITHM=COPY): complete backfills again instead
+
+
+def enforce_not_null(table: str, column: str, type_sql: str, default: str | None, check: str) -> list[str]:
+    # NULL -> NOT NULL is an in-place rebuild that lets writes go on (proven: LOCK=NONE is accepted).
+    default_sql = f" DEFAULT {default}" if default is not None else ""
+    return [f"ALTER TABLE {table} MODIFY {column} {type_sql} NOT NULL{default_sql}, LOCK=NONE"]
+
+
+def drop_column(table: str, column: str) -> str:
+    return f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column}, LOCK=NONE"
+
+
+def without_blocking(sql: str) -> str:
+    """An ALTER TABLE / CREATE INDEX that must not block writes: the server refuses it rather than copy."""
+    body = sql.rstrip().rstrip(";")
+    if re.search(r"\bLOCK\s*=", body, re.IGNORECASE):
+        return body
+    if re.match(r"\s*CREATE\b", body, re.IGNORECASE):
+        return f"{body} LOCK=NONE"
+    return f"{body}, LOCK=NONE"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ...strategies.batches import SignalUnreadable
 from ..base import Engine
 
@@ -38,3 +40,48 @@ class Signals:
                 [table],
             )[0][0]
         )
+
+
+# ---- the SQL of the online playbooks (names come quoted) ------------------------------------------------------
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def add_nullable_column(table: str, column: str, type_sql: str) -> str:
+    return f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type_sql}"  # no DEFAULT: metadata only, never a rewrite
+
+
+def set_default(table: str, column: str, default: str) -> str:
+    return f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}"  # new rows only: metadata
+
+
+def guard_not_null(table: str, column: str, check: str) -> list[str]:
+    """New writes may not store NULL from now on; the rows already there are not scanned (NOT VALID)."""
+    return [f"ALTER TABLE {table} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID"]
+
+
+def enforce_not_null(table: str, column: str, type_sql: str, default: str | None, check: str) -> list[str]:
+    # VALIDATE scans under SHARE UPDATE EXCLUSIVE (writes go on); SET NOT NULL then uses the validated CHECK
+    # instead of scanning under ACCESS EXCLUSIVE (PostgreSQL 12+), and the CHECK is no longer needed.
+    return [
+        f"ALTER TABLE {table} VALIDATE CONSTRAINT {check}",
+        f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL",
+        f"ALTER TABLE {table} DROP CONSTRAINT {check}",
+    ]
+
+
+def drop_column(table: str, column: str) -> str:
+    return f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column}"  # metadata only
+
+
+def concurrent_index(sql: str) -> str | None:
+    """CREATE [UNIQUE] INDEX / DROP INDEX built without blocking writes, or None when already so."""
+    if re.search(r"\bCONCURRENTLY\b", sql, re.IGNORECASE):
+        return None
+    return re.sub(r"^(\s*(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX)\b", r"\1 CONCURRENTLY", sql, count=1, flags=re.I)
+
+
+def not_valid_then_validate(sql: str, table: str, constraint: str) -> list[str]:
+    """ADD CONSTRAINT (foreign key, CHECK) without the blocking scan: NOT VALID (brief lock), then VALIDATE
+    (SHARE UPDATE EXCLUSIVE: writes go on; a foreign key's parent gets ROW SHARE)."""
+    return [f"{sql.rstrip().rstrip(';')} NOT VALID", f"ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"]
