@@ -1,15 +1,23 @@
 """What analysis speaks: the operations a statement performs, and the findings about them.
 
-`Operation` is parsed from SQL text alone (analysis/operations.py); it never looks at a database.
+`Operation` is parsed from SQL text alone (analysis/operations/parse.py); it never looks at a database.
+Each kind of operation is a subclass in analysis/operations/<kind>.py that carries its behaviour.
 `Finding` is what a rule says about an operation, with counts probed from the live tables.
 Both are stable interfaces: simulate, locks, impact, backups and rollback read them.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from ..archive import ArchiveStep
+    from .schema import Column, Snapshot, Table
+    from .simulate.replay import Replay
 
 Severity = Literal["info", "warning", "danger", "error"]
 SEVERITY_ORDER: dict[str, int] = {"info": 0, "warning": 1, "danger": 2, "error": 3}
@@ -45,6 +53,25 @@ OperationKind = Literal[
 ]
 ConstraintType = Literal["unique", "primary_key", "foreign_key", "check", "exclude"]
 
+# After a crash, what the live schema says of an operation: done, not done, or no telling.
+Verdict = Literal["completed", "not-run", "unknown"]
+Effect = tuple[Verdict, str]  # the verdict and its evidence, in words
+
+
+class Loss(NamedTuple):
+    """What running an operation destroys, as the rollback plan shows and counts it."""
+
+    what: str  # e.g. "drops table {table}", formatted with the operation's fields
+    unit: str = "rows"  # what the count counts; in rows, the table's catalog row count stands in for a count
+    some: bool = False  # only some rows (a DELETE): a table created earlier in the run may still lose rows
+
+
+class Destroyed(NamedTuple):
+    """What an operation destroys of a table: all of it, one column, or values of one column (a type change)."""
+
+    what: Literal["table", "column", "values"]
+    column: Column | None = None
+
 
 class ColumnSpec(BaseModel):
     """A column as written in CREATE TABLE / ADD COLUMN."""
@@ -59,7 +86,11 @@ class ColumnSpec(BaseModel):
 
 
 class Operation(BaseModel):
-    """One thing a statement does. An ALTER TABLE with three actions gives three operations."""
+    """One thing a statement does. An ALTER TABLE with three actions gives three operations.
+
+    `Operation(kind="add_column", ...)` builds the kind's own class (analysis/operations/add_column.py), which
+    overrides the behaviour below that applies to it; these defaults are those of an operation that changes
+    nothing the analysis follows (a SET, say)."""
 
     kind: OperationKind
     statement_index: int = Field(1, description="1-based position of the statement in its script")
@@ -105,10 +136,72 @@ class Operation(BaseModel):
     def is_ddl(self) -> bool:
         return self.kind not in ("insert", "update", "delete", "set_lock_timeout", "set_statement_timeout", "set")
 
+    destructive: ClassVar[bool] = False  # may destroy data the archive keeps (see `destroys`)
+    recreating: ClassVar[bool] = False  # may re-create what an archive holds (see `recreates`)
+    loss: ClassVar[Loss | None] = None  # the data it destroys, for the rollback plan
+    session_only: ClassVar[bool] = False  # changes the session (SET), no table
+    unread: ClassVar[bool] = False  # a statement no parser reads: it may change anything
+
+    def __new__(cls, *args, **fields):
+        if cls is Operation:
+            cls = _kind_class(fields.get("kind"))
+        return super().__new__(cls)
+
     @property
     def target(self) -> str:
         """`table.column` or `table`, for messages."""
         return f"{self.table}.{self.column}" if self.column else (self.table or "?")
+
+    # ---- behaviour ---------------------------------------------------------------------------------
+    def simulate(self, replay: Replay) -> None:
+        """Change the replayed schema as the server would, or report why the server refuses the statement."""
+
+    def effect_in(self, schema: Snapshot) -> Effect:
+        """After a crash: does the live `schema` show this operation done, not done, or can it not tell?"""
+        table = schema.table(self.table) if self.table else None
+        if table is None:
+            return "unknown", f"table {self.table} is not in the schema"
+        return self.effect_on(table, schema)
+
+    def effect_on(self, table: Table, schema: Snapshot) -> Effect:
+        """`effect_in`, once the operation's table is found in the schema."""
+        return "unknown", f"{self.kind.replace('_', ' ')} leaves no trace in the schema"
+
+    def destroys(self, table: Table, dialect: str) -> Destroyed | None:
+        """What of `table` (as it is before the statement runs) this operation destroys, if anything."""
+        return None
+
+    def recreates(self, archived: ArchiveStep) -> bool:
+        """Does this operation re-create what `archived` holds (a DOWN putting back what its UP destroyed)?"""
+        return False
+
+    def tables(self) -> list[str]:
+        """The tables this operation changes (for the backup's scope)."""
+        return [self.table] if self.table else []
+
+    def new_table(self, created: set[str]) -> str | None:
+        """The table that exists after this operation only because the run made it (`created`: those made so far)."""
+        return None
+
+    def located(self, index_table: Callable[[str], str | None]) -> Operation:
+        """This operation with its table filled in where its SQL names only an index (`index_table` finds it)."""
+        return self
+
+
+@cache
+def _kind_class(kind: str | None) -> type[Operation]:
+    """The class of a kind of operation (each registers in analysis/operations/, loaded on first use: the
+    service and the CLI must start without the SQL parser)."""
+    from .operations import KINDS
+
+    return KINDS.get(kind, Operation)
+
+
+def presence(present: bool, wanted: bool, what: str) -> Effect:
+    """The verdict on an operation that makes `what` exist (`wanted`) or go, from whether it is `present`."""
+    if present == wanted:
+        return "completed", f"{what} {'exists' if present else 'is gone'}"
+    return "not-run", f"{what} {'still exists' if present else 'does not exist'}"
 
 
 class Finding(BaseModel):

@@ -83,3 +83,11 @@ def fits_within(old: ColumnShape, new: ColumnShape) -> bool:
             return max(abs(old.int_range[0]), old.int_range[1]) < 10**whole
         return False
     return old.family == new.family and old.text.lower() == new.text.lower()
+
+
+def may_lose_values(old_type: str, new_type: str | None, dialect: str) -> bool:
+    """A type change may lose data unless every value of the old type fits the new one unchanged."""
+    old, new = shape(old_type, dialect), shape(new_type, dialect)
+    if old is None or new is None:
+        return (old_type or "").lower() != (new_type or "").lower()
+    return not fits_within(old, new)

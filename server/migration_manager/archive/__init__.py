@@ -55,6 +55,16 @@ class ArchiveStep(BaseModel):
     def target(self) -> str:
         return f"{self.table}.{', '.join(self.columns)}" if self.columns else self.table
 
+    def holds(self, table: str | None, column: str | None) -> bool:
+        """Does this archive hold values of `table`.`column` (not whole rows)?"""
+        from ..analysis.schema import key  # sqlglot: the reports that show archives load without it
+
+        return (
+            self.what != "table"
+            and key(table or "") == key(self.table)
+            and key(column or "") in {key(c) for c in self.columns}
+        )
+
 
 def archive_name(version: str, direction: str, statement_index: int, table: str, column: str | None) -> str:
     """`_mm_archive_<version>_<u|d><statement>_<table>[_<column>]`, cut with a hash suffix to fit

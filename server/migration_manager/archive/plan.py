@@ -1,16 +1,14 @@
-"""What a statement destroys and what re-creates it, on an `analysis.schema` snapshot, and the SQL
-that archives and restores (the database-specific parts in dialects/<db>/archive.py)."""
+"""The archives a statement needs, from what its operations destroy on an `analysis.schema` snapshot
+(`Operation.destroys`, `Operation.recreates`), and the SQL that archives and restores (the
+database-specific parts in dialects/<db>/archive.py)."""
 
 from __future__ import annotations
 
-from ..analysis.model import Operation
+from ..analysis.model import Destroyed, Operation
 from ..analysis.schema import Snapshot, Table, key
-from ..analysis.type_families import fits_within, shape
+from ..analysis.type_families import may_lose_values
 from ..dialects import dialect_part
 from . import ArchiveStep, archive_name
-
-DESTRUCTIVE = {"drop_column", "drop_table", "alter_column_type"}
-RECREATING = {"add_column", "create_table", "alter_column_type", "rename_table"}
 
 
 def dialect_sql(dialect: str):
@@ -22,19 +20,19 @@ def archive_steps(ops: list[Operation], snapshot: Snapshot, version: str, direct
     """The archives to take before the statement whose operations are `ops` runs on `snapshot`."""
     steps = []
     for op in ops:
-        if op.kind not in DESTRUCTIVE or not op.table or _other_schema(op, snapshot):
+        if not op.destructive or not op.table or _other_schema(op, snapshot):
             continue
         table = snapshot.table(op.table)
         if table is None or table.view:
             continue  # the statement fails (or IF EXISTS skips it): nothing is destroyed
-        step = _step(snapshot.resolve(op), table, snapshot.dialect)
-        if step is not None:
-            steps.append(_named(step, version, direction, op.statement_index))
+        destroyed = snapshot.resolve(op).destroys(table, snapshot.dialect)
+        if destroyed is not None:
+            steps.append(_named(_step(destroyed, table), version, direction, op.statement_index))
     return steps
 
 
-def _step(op: Operation, table: Table, dialect: str) -> ArchiveStep | None:
-    if op.kind == "drop_table":
+def _step(destroyed: Destroyed, table: Table) -> ArchiveStep:
+    if destroyed.what == "table":
         return ArchiveStep(
             action="archive",
             what="table",
@@ -42,12 +40,7 @@ def _step(op: Operation, table: Table, dialect: str) -> ArchiveStep | None:
             keys=list(key_columns(table)),
             row_columns=[c.name for c in table.columns.values()],
         )
-    column = table.column(op.column or "")
-    if column is None:
-        return None
-    if op.kind == "alter_column_type" and not may_lose_values(column.type.text, op.new_type, dialect):
-        return None
-    what = "column" if op.kind == "drop_column" else "values"
+    what, column = destroyed
     keys = key_columns(table, without=column.name)
     old_type = column.type.text if what == "values" else None
     if not keys:
@@ -86,14 +79,6 @@ def key_columns(table: Table, without: str | None = None) -> tuple[str, ...]:
     return ()
 
 
-def may_lose_values(old_type: str, new_type: str | None, dialect: str) -> bool:
-    """A type change may lose data unless every value of the old type fits the new one unchanged."""
-    old, new = shape(old_type, dialect), shape(new_type, dialect)
-    if old is None or new is None:
-        return (old_type or "").lower() != (new_type or "").lower()
-    return not fits_within(old, new)
-
-
 def _other_schema(op: Operation, snapshot: Snapshot) -> bool:
     return bool(op.schema_name) and key(op.schema_name) != key(snapshot.name or op.schema_name)
 
@@ -102,19 +87,7 @@ def _other_schema(op: Operation, snapshot: Snapshot) -> bool:
 def recreated(ops: list[Operation], archived: ArchiveStep) -> bool:
     """Does one of `ops` re-create what `archived` holds (the column re-added, the table created
     again or renamed into place, the column's type changed back)?"""
-    table, columns = key(archived.table), {key(c) for c in archived.columns}
-    for op in ops:
-        if op.kind == "create_table" and key(op.table or "") == table:
-            return True
-        if op.kind == "rename_table" and key(op.new_name or "") == table:
-            return True
-        if archived.what == "table" or key(op.table or "") != table:
-            continue
-        if op.kind == "add_column" and key(op.column or "") in columns:
-            return True
-        if op.kind == "alter_column_type" and archived.what == "values" and key(op.column or "") in columns:
-            return True
-    return False
+    return any(op.recreates(archived) for op in ops)
 
 
 def restorable(archived: ArchiveStep, snapshot: Snapshot) -> str | None:

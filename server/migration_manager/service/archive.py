@@ -18,8 +18,6 @@ from ..analysis.operations import statement_operations
 from ..analysis.schema import key
 from ..archive import MAY_DESTROY, MAY_RECREATE, PREFIX, ArchiveStep
 from ..archive.plan import (
-    DESTRUCTIVE,
-    RECREATING,
     archive_steps,
     create_sql,
     dialect_sql,
@@ -86,9 +84,7 @@ class Archiver:
         if not MAY_DESTROY.search(statement.sql):  # most statements: no parse
             return []
         return [
-            op
-            for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
-            if op.kind in DESTRUCTIVE
+            op for op in statement_operations(statement.sql, self.engine.dialect, statement.index) if op.destructive
         ]
 
     def idle(self, statements: list[StatementRun]) -> bool:
@@ -137,11 +133,7 @@ class Archiver:
     def after(self, statement: StatementRun) -> None:
         if not self.enabled or not MAY_RECREATE.search(statement.sql):
             return
-        ops = [
-            op
-            for op in statement_operations(statement.sql, self.engine.dialect, statement.index)
-            if op.kind in RECREATING
-        ]
+        ops = [op for op in statement_operations(statement.sql, self.engine.dialect, statement.index) if op.recreating]
         due = [a for a in self._pending if recreated(ops, a)] if ops else []
         if not due:
             return

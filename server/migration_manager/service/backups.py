@@ -403,17 +403,17 @@ def touched_tables(conn: Connection, scripts: list) -> list[str] | None:
         if script.is_python:
             return None
         for op in script_operations(script.statements, engine.dialect):
-            if op.kind.startswith("set"):
+            if op.session_only:
                 continue
-            if op.kind == "drop_index" and op.table is None and op.index_name and hasattr(module, "index_table"):
-                # PostgreSQL's DROP INDEX names only the index: its table is in the catalog.
-                op = op.model_copy(update={"table": module.index_table(engine, op.index_name)})
-            if op.kind == "other" or op.table is None or op.schema_name is not None:
+            if hasattr(module, "index_table"):
+                op = op.located(lambda index: module.index_table(engine, index))
+            if op.unread or op.table is None or op.schema_name is not None:
                 return None
-            if op.table not in existing and op.table not in created and op.kind != "create_table":
+            new = op.new_table(created)
+            if op.table not in existing and op.table not in created and op.table != new:
                 return None
-            if op.kind == "create_table" or (op.kind == "rename_table" and op.table in created):
-                created.add(op.new_name if op.kind == "rename_table" else op.table)
-            tables.update(t for t in (op.table, op.new_name if op.kind == "rename_table" else None) if t)
+            if new:
+                created.add(new)
+            tables.update(op.tables())
     present = sorted(t for t in tables if t in existing)
     return None if present and module.outside_dependents(engine, present) else sorted(tables)

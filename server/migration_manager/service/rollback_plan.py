@@ -23,7 +23,6 @@ from ..urls import redact
 from .context import Connection
 
 LOSS_RULES = ("drop-table", "drop-column")  # the rules whose probes count what a DROP loses
-LOSS_KINDS = ("drop_table", "truncate", "drop_column", "delete")
 EMERGENCY_NOTE = "--emergency: no analysis, no schema validation, no backup"  # the event log's detail
 
 
@@ -163,14 +162,15 @@ def _fill_losses(
     from ..analysis.operations import script_operations
 
     by_version = {s.version: s for s in steps}
-    created: set[str] = set()  # tables an earlier DOWN of this rollback (re)creates: empty when dropped
+    created: set[str] = set()  # tables an earlier DOWN of this rollback (re)creates (or renames one into): empty
     for migration in ready:
         down = migration.down
         ops = [] if down.is_python else script_operations(down.statements, conn.engine.dialect)
         for op in ops:
-            if op.kind == "create_table" and op.table:
-                created.add(op.table)
-            if op.kind in LOSS_KINDS and op.table:
+            new = op.new_table(created)
+            if new:
+                created.add(new)
+            if op.loss and op.table:
                 by_version[migration.version].destroys.append(_loss(op, migration.version, findings, created))
         if down.is_python:
             notes.append(f"{migration.label}: a Python down() is not analyzed; what it deletes is not known")
@@ -179,9 +179,9 @@ def _fill_losses(
 def _loss(op: Operation, version: str, findings: list[Finding] | None, created: set[str]) -> DataLoss:
     base = {"statement_index": op.statement_index, "kind": op.kind, "table": op.table, "column": op.column}
     if findings is None:
-        return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""), "--emergency")
-    if op.table in created and op.kind != "delete":
-        return _with_text(DataLoss(**base, count=0, source="new in this rollback", text=""))
+        return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""), op, "--emergency")
+    if op.table in created and not op.loss.some:
+        return _with_text(DataLoss(**base, count=0, source="new in this rollback", text=""), op)
     found = next(
         (
             f
@@ -195,25 +195,20 @@ def _loss(op: Operation, version: str, findings: list[Finding] | None, created: 
         None,
     )
     if found is None:
-        return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""))
+        return _with_text(DataLoss(**base, count=None, exact=False, source="not counted", text=""), op)
     if found.rows_affected is not None:
         source = "counted" if found.exact else "sampled"
-        return _with_text(DataLoss(**base, count=found.rows_affected, exact=found.exact, source=source, text=""))
-    if op.kind != "drop_column" and found.rows_total is not None:  # not measured in time: the catalog's figure
-        return _with_text(DataLoss(**base, count=found.rows_total, exact=False, source="catalog estimate", text=""))
+        return _with_text(DataLoss(**base, count=found.rows_affected, exact=found.exact, source=source, text=""), op)
+    if op.loss.unit == "rows" and found.rows_total is not None:  # not measured in time: the catalog's figure
+        loss = DataLoss(**base, count=found.rows_total, exact=False, source="catalog estimate", text="")
+        return _with_text(loss, op)
     return _with_text(
-        DataLoss(**base, count=None, exact=False, source="not counted", text=""), "the count ran out of time"
+        DataLoss(**base, count=None, exact=False, source="not counted", text=""), op, "the count ran out of time"
     )
 
 
-def _with_text(loss: DataLoss, why_uncounted: str = "") -> DataLoss:
-    what = {
-        "drop_table": f"drops table {loss.table}",
-        "truncate": f"empties table {loss.table}",
-        "drop_column": f"drops column {loss.table}.{loss.column}",
-        "delete": f"deletes rows from {loss.table}",
-    }[loss.kind]
-    noun = "non-null values" if loss.kind == "drop_column" else "rows"
+def _with_text(loss: DataLoss, op: Operation, why_uncounted: str = "") -> DataLoss:
+    what, noun = op.loss.what.format(table=op.table, column=op.column), op.loss.unit
     if loss.count is None:
         figure = f"{noun} not counted" + (f": {why_uncounted}" if why_uncounted else "")
     else:
