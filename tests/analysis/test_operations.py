@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from migration_manager.analysis.operations import script_operations, statement_operations
+from migration_manager.analysis.model import Operation, OperationKind
+from migration_manager.analysis.operations import KINDS, script_operations, statement_operations
 
 
 def ops(sql: str, dialect: str = "postgres") -> list[dict]:
@@ -203,3 +206,18 @@ def test_script_numbers_statements_from_one():
         (2, "drop_column"),
     ]
     assert found[1].statement == "ALTER TABLE t DROP COLUMN a, DROP COLUMN b"
+
+
+def test_every_kind_of_operation_is_a_class_that_carries_its_behaviour():
+    """Operation(kind=...) builds the kind's own class, parsed or made by hand, and copies keep it."""
+    assert set(KINDS) == set(get_args(OperationKind))
+    for kind, cls in KINDS.items():
+        made = Operation(kind=kind, table="t")
+        assert type(made) is cls and made.kind == kind
+        assert type(made.model_copy(update={"statement_index": 2})) is cls
+    assert [type(o).__name__ for o in statement_operations("ALTER TABLE t ADD c int, DROP COLUMN d", "postgres")] == [
+        "AddColumn",
+        "DropColumn",
+    ]
+    with pytest.raises(ValueError):
+        Operation(kind="no_such_kind")
