@@ -10,7 +10,40 @@ from pydantic import BaseModel, Field, computed_field
 from .analysis.impact import StatementImpact
 from .analysis.model import Finding
 from .archive import ArchiveStep
+from .errors import ApprovalRequired, MigrationError, StatementFailed
 from .strategies.model import StrategyPlan
+
+
+class Report(BaseModel):
+    """Every report knows the exit code it means, so a surface only presents it (not serialized: the code is the
+    CLI's, the report's fields say the same)."""
+
+    @property
+    def exit_code(self) -> int:
+        return 0
+
+
+class ErrorReport(BaseModel):
+    """Why a run failed, as a MigrationError says it: the kind, what happened, the database's state, the next step."""
+
+    error: str = Field(description="the kind, e.g. statement_failed, lock_timeout, validation_failed")
+    message: str
+    state: str = ""
+    next_step: str = ""
+    exit_code: int = Field(StatementFailed.exit_code, description="the CLI's exit code for this failure")
+
+    @classmethod
+    def of(cls, exc: MigrationError) -> ErrorReport:
+        return cls(
+            error=exc.kind, message=exc.message, state=exc.state, next_step=exc.next_step, exit_code=exc.exit_code
+        )
+
+
+def outcome_exit_code(outcome: str, error: ErrorReport | None = None) -> int:
+    """A failure's own code (9: a statement failed, 3: the connection was lost...), 8: approval still missing."""
+    if outcome == "failed":
+        return error.exit_code if error else StatementFailed.exit_code
+    return ApprovalRequired.exit_code if outcome == "needs-approval" else 0
 
 
 class MigrationInfo(BaseModel):
@@ -42,7 +75,7 @@ class ExpandedMigration(BaseModel):
     command: str
 
 
-class StatusReport(BaseModel):
+class StatusReport(Report):
     environment: str
     database: str
     server_version: str
@@ -73,6 +106,10 @@ class StatusReport(BaseModel):
     )
     in_progress: bool = Field(False, description="a run is going on now: the dirty row's run still holds the lock")
     lock_holder: str | None = Field(None, description="who holds the migration lock while a run is in progress")
+    maintenance_window: str | None = None
+    window_open: bool | None = Field(
+        None, description="None when the environment has no maintenance window (or it is not understood)"
+    )
     next_action: str
 
 
@@ -83,7 +120,7 @@ class Check(BaseModel):
     detail: str = ""
 
 
-class ValidateReport(BaseModel):
+class ValidateReport(Report):
     environment: str
     database: str
     ok: bool
@@ -98,6 +135,10 @@ class ValidateReport(BaseModel):
         if not self.ok or any(f.severity == "error" for f in self.findings):
             return "not-safe"
         return "needs-review" if any(f.severity == "danger" for f in self.findings) else "safe"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict == "safe" else 1  # a danger fails CI as analyze does
 
 
 class StatementRun(BaseModel):
@@ -201,7 +242,7 @@ class RollbackPlan(BaseModel):
     notes: list[str] = Field(default_factory=list, description="what was skipped or could not be measured, and why")
 
 
-class RunReport(BaseModel):
+class RunReport(Report):
     """apply and rollback (also their dry runs)."""
 
     action: Literal["apply", "rollback", "resolve", "baseline", "complete"]
@@ -228,12 +269,16 @@ class RunReport(BaseModel):
         description="rollback: per migration, can it roll back, what its DOWN destroys, the backup, the estimated time",
     )
     message: str = ""
-    error: dict[str, str | int] | None = Field(
+    error: ErrorReport | None = Field(
         None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
     )
 
+    @property
+    def exit_code(self) -> int:
+        return outcome_exit_code(self.outcome, self.error)
 
-class CreateReport(BaseModel):
+
+class CreateReport(Report):
     version: str
     name: str
     path: str
@@ -253,7 +298,7 @@ class HistoryEvent(BaseModel):
     detail: str | None = None
 
 
-class HistoryReport(BaseModel):
+class HistoryReport(Report):
     environment: str
     database: str
     rows: list[MigrationInfo] = Field(description="the history table, oldest first")
@@ -266,7 +311,7 @@ class CompareRow(BaseModel):
     states: dict[str, str]
 
 
-class CompareReport(BaseModel):
+class CompareReport(Report):
     environments: list[str]
     rows: list[CompareRow]
     summary: list[str]
@@ -277,7 +322,7 @@ class CompareReport(BaseModel):
 from .backup.manifest import Manifest  # noqa: E402 - kept beside the reports that use it
 
 
-class BackupReport(BaseModel):
+class BackupReport(Report):
     """backup create / list / prune."""
 
     action: Literal["create", "list", "prune"]
@@ -293,8 +338,12 @@ class BackupReport(BaseModel):
     )
     message: str = ""
 
+    @property
+    def exit_code(self) -> int:
+        return outcome_exit_code(self.outcome)
 
-class RestoreReport(BaseModel):
+
+class RestoreReport(Report):
     """restore (and its plan, when approval is needed or for a point-in-time request)."""
 
     action: Literal["restore"] = "restore"
@@ -312,6 +361,10 @@ class RestoreReport(BaseModel):
     duration_ms: int | None = None
     steps: list[str] = Field(default_factory=list, description="point-in-time restore: what must be done, in order")
     message: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return outcome_exit_code(self.outcome)
 
 
 # ---- db-migrate test: a rehearsal on a scratch copy ---------------------------------------
@@ -344,7 +397,7 @@ class TableResult(BaseModel):
     restored_after_rollback: bool | None = Field(None, description="checksum equal to the original after rollback")
 
 
-class TestReport(BaseModel):
+class TestReport(Report):
     """db-migrate test: the pending migrations rehearsed on a scratch copy, with every step timed."""
 
     __test__ = False  # not a pytest test class
@@ -370,6 +423,10 @@ class TestReport(BaseModel):
     def ok(self) -> bool:
         return self.outcome != "failed"
 
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
 
 # ---- analyze (service/analyze.py) ---------------------------------------------------------
 class AnalyzedStatement(BaseModel):
@@ -387,7 +444,7 @@ class AnalyzedMigration(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
 
 
-class AnalyzeReport(BaseModel):
+class AnalyzeReport(Report):
     """analyze: what the pending migrations would do to this database, before anything runs."""
 
     environment: str
@@ -404,3 +461,7 @@ class AnalyzeReport(BaseModel):
     needs_approval: bool = False
     approval_reasons: list[str] = Field(default_factory=list)
     next_action: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.summary.get("danger") or self.summary.get("error") else 0  # fails a CI job

@@ -49,7 +49,7 @@ def test_validate_reports_a_missing_table_and_apply_refuses_before_running_anyth
 
     result = apply(ApplyRequest(project_dir=project, env="dev"))
     assert result.outcome == "failed" and "Validation found 1 error(s)" in result.message
-    assert "nope does not exist" in result.error["message"]
+    assert "nope does not exist" in result.error.message
     assert "audit" not in _tables(any_url) and "schema_migrations" in _tables(any_url)
 
 

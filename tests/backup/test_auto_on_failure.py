@@ -59,8 +59,8 @@ def test_failure_without_a_usable_down_is_undone_from_the_backup(any_url: str, t
 
     assert report.failure_recovery == "backup-restore"
     assert f"restored the pre-apply backup {report.backup_id}" in report.message
-    assert report.error["state"] == f"Restored from backup {report.backup_id}: exactly as before this command."
-    assert report.error["next_step"] == (
+    assert report.error.state == f"Restored from backup {report.backup_id}: exactly as before this command."
+    assert report.error.next_step == (
         "Fix 20240103000000_fails (or the data it trips on); it is pending again, so run the command again."
     )
     assert fingerprint(any_url) == before

@@ -108,8 +108,8 @@ def test_a_misread_construct_is_demoted_and_a_real_error_is_confirmed_with_the_s
     assert _errors(dry.findings) == _errors(report.findings)
     result = apply(ApplyRequest(project_dir=project, env="dev", approved=True))
     assert result.outcome == "failed" and "Validation found 1 error(s)" in result.message
-    assert "confirmed on a schema-only copy" in result.error["message"]
-    assert SERVER_SAYS[dialect] in result.error["message"]
+    assert "confirmed on a schema-only copy" in result.error.message
+    assert SERVER_SAYS[dialect] in result.error.message
     assert schema_dump(any_url) == before and _copies(any_url) == copies
 
 
@@ -193,9 +193,9 @@ def test_a_refused_copy_keeps_the_error_and_says_it_was_not_confirmed(server, re
     result = apply(ApplyRequest(project_dir=project, env="dev", approved=True))
     assert (
         result.outcome == "failed"
-        and "not confirmed on the server: the schema-only scratch copy could not be made" in result.error["message"]
+        and "not confirmed on the server: the schema-only scratch copy could not be made" in result.error.message
     )
-    assert "secret" not in result.error["message"].lower()
+    assert "secret" not in result.error.message.lower()
     assert schema_dump(request.getfixturevalue("pg_url" if server == "postgres" else "mysql_url")) == before
 
 

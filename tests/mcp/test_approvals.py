@@ -6,6 +6,7 @@ elicitation request) and 2026-07-28 (an input-required round trip).
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC
 from pathlib import Path
 
@@ -131,7 +132,6 @@ async def test_closed_maintenance_window_is_offered_to_the_human(tmp_path: Path,
 
 
 async def test_closed_window_is_offered_in_the_baseline_and_resolve_dialogs(tmp_path: Path, mode: str) -> None:
-    import sqlite3
     from datetime import datetime, timedelta
 
     from mcp_helpers import ADD_PHONE, CREATE_USERS, make_project, write_migration
@@ -182,11 +182,34 @@ async def test_approval_binds_to_the_plan_the_human_saw(sqlite_project: Path, tm
     async with Client(build_server(sqlite_project), mode=mode, elicitation_callback=dialogs) as client:
         result = await client.call_tool("apply", {"env": "prod"})
     assert "drop_users" not in dialogs.shown[0]
-    if mode == "legacy":  # one call: the approval was for the old plan, so the service runs nothing
-        assert result.structured_content["outcome"] == "needs-approval", text_of(result)
-        assert "The plan changed after the human approved" in text_of(result)
-        assert "users" not in sqlite_tables(tmp_path / "prod.db")
-    else:  # input-required rounds: the changed plan is a new question, asked again before anything runs
-        assert len(dialogs.shown) == 2 and "drop_users" in dialogs.shown[1]
-        assert result.structured_content["outcome"] == "done"
-        assert [m["version"] for m in result.structured_content["migrations"]][-1] == "20240103000000"
+    # The approval was for the old plan, so the service ran nothing: the changed plan is asked again (mid-call, or
+    # as the next input-required round) before anything runs.
+    assert len(dialogs.shown) == 2 and "drop_users" in dialogs.shown[1], mode
+    assert result.structured_content["outcome"] == "done", text_of(result)
+    assert [m["version"] for m in result.structured_content["migrations"]][-1] == "20240103000000"
+
+
+async def test_a_rollback_plan_that_changed_after_the_yes_is_asked_again(
+    sqlite_project: Path, tmp_path: Path, mode: str
+) -> None:
+    """The one approve-then-call path of apply, rollback and restore: the changed plan is a new question."""
+    from migration_manager import service
+
+    class AppliesMoreWhileAsking(Dialogs):
+        async def __call__(self, context, params):
+            if not self.shown:  # someone applies add_phone while the human reads "roll back create_users"
+                more = service.ApplyRequest(project_dir=sqlite_project, env="prod", approved=True)
+                assert service.apply(more).outcome == "done"
+            self.action = "accept" if not self.shown else "decline"
+            return await super().__call__(context, params)
+
+    async with Client(build_server(sqlite_project), mode=mode, elicitation_callback=Dialogs("accept")) as client:
+        await client.call_tool("apply", {"env": "prod", "to_version": "20240101000000"})
+    dialogs = AppliesMoreWhileAsking()
+    async with Client(build_server(sqlite_project), mode=mode, elicitation_callback=dialogs) as client:
+        result = await client.call_tool("rollback", {"env": "prod"})
+    assert "create_users" in dialogs.shown[0] and "add_phone" not in dialogs.shown[0]
+    assert len(dialogs.shown) == 2 and "add_phone" in dialogs.shown[1], mode
+    assert result.is_error and "declined" in text_of(result) and "Nothing was changed" in text_of(result)
+    with sqlite3.connect(tmp_path / "prod.db") as db:  # the human said no to the new plan: nothing was rolled back
+        assert "phone" in [row[1] for row in db.execute("PRAGMA table_info(users)")]

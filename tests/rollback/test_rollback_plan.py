@@ -124,11 +124,11 @@ def test_missing_down_is_refused_with_every_verdict_and_exit_10(project: Path) -
     write(project, "3", "no_way_back", "CREATE TABLE audit (id INTEGER)", None)
     apply(project)
     report = rollback(project, steps=2, approved=True)
-    assert report.outcome == "failed" and report.error["error"] == "rollback_unavailable"
+    assert report.outcome == "failed" and report.error.error == "rollback_unavailable"
     third, second = report.rollback_plan.steps
     assert not third.can_roll_back and "3_no_way_back has no DOWN script" in third.why
     assert second.can_roll_back and [d.text for d in second.destroys] == [PREFS, PHONE]
-    assert "Nothing was rolled back" in report.error["state"]
+    assert "Nothing was rolled back" in report.error.state
     done = cli(project, "--steps", "2")
     assert done.returncode == 10
     assert "can roll back: no (3_no_way_back has no DOWN script" in done.stdout

@@ -14,7 +14,7 @@ from ..history import ROLLBACK_STATUSES, UNFINISHED_STATUSES, HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
-from ..reports import MigrationRun, RunReport
+from ..reports import ErrorReport, MigrationRun, RunReport
 from .backups import backup_before_change, current_version, refuse_partly_restored
 from .context import Connection, Progress, TargetRequest, check_steps, connect, open_project
 from .recovery import recover
@@ -319,7 +319,7 @@ def start_report(
         version_before=current,
         version_after=current,
         maintenance_window=target.maintenance_window,
-        window_open=window_open(conn),
+        window_open=window_open(target),
     )
 
 
@@ -353,7 +353,7 @@ def execute_runs(conn: Connection, report: RunReport, progress: Progress | None,
             _log_failure(conn, run, report.action, author, exc)
             report.outcome = "failed"
             report.message = exc.message
-            report.error = exc.to_dict()
+            report.error = ErrorReport.of(exc)
             return
     done = [r for r in report.migrations if r.status != "planned"]
     verb = {"up": "Applied", "down": "Rolled back"}[done[-1].direction] if done else "Ran"
@@ -362,7 +362,7 @@ def execute_runs(conn: Connection, report: RunReport, progress: Progress | None,
 
 def _cancelled(report: RunReport) -> bool:
     """Stopped on request: what completed stays (autoOnFailure is for failures, not for a cancel)."""
-    return bool(report.error) and report.error.get("error") == Cancelled.kind
+    return report.error is not None and report.error.error == Cancelled.kind
 
 
 def _log_failure(conn: Connection, run: MigrationRun, action: str, author: str, exc: MigrationError) -> None:

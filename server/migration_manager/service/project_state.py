@@ -17,6 +17,7 @@ from ..reports import Check, CreateReport, HistoryEvent, HistoryReport, Migratio
 from .backups import unfinished_restore
 from .context import Progress, Project, TargetRequest, check_steps, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
+from .safety import window_open
 from .strategy_runs import waiting_for_complete
 from .templates import TEMPLATES, check_file_name_fits, migration_name
 
@@ -92,6 +93,8 @@ def status(request: TargetRequest) -> StatusReport:
         waiting_for_complete=expanded,
         in_progress=bool(holder),
         lock_holder=holder,
+        maintenance_window=project.target.maintenance_window,
+        window_open=_window_open(project),
         next_action=error.next_step
         if holder or restoring
         else (_next_action(plan) if plan.dirty or plan.pending or not expanded else expanded[0].command),
@@ -371,6 +374,15 @@ def _problems(plan: Plan) -> list[str]:
     problems += [f"{r.version}_{r.name} is applied but its file is missing" for r in plan.missing]
     problems += [f"{m.label} is pending but older than the current version (out of order)" for m in plan.out_of_order]
     return problems
+
+
+def _window_open(project: Project) -> bool | None:
+    """The maintenance window's state for the status; a window that is not understood is said by the commands it
+    would stop (apply, rollback, resolve, baseline), not by status, which still answers."""
+    try:
+        return window_open(project.target)
+    except ConfigError:
+        return None
 
 
 def _next_action(plan: Plan) -> str:

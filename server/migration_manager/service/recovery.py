@@ -32,13 +32,13 @@ def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_c
         if not _left_partial(conn, failed):
             _forget_unstarted(conn, failed)
             if failed.mode == "per-statement" and report.error:  # the DIRTY wording no longer holds
-                report.error["state"] = (
+                report.error.state = (
                     f"Unchanged for {failed.version}_{failed.name}: its first statement failed, "
                     "nothing of it was committed"
                     + (f", and the INVALID index {dropped} it left was dropped" if dropped else "")
                     + "; it is pending again."
                 )
-                report.error["next_step"] = "Fix the migration (or the data it trips on) and run the command again."
+                report.error.next_step = "Fix the migration (or the data it trips on) and run the command again."
             if undo_completed():
                 undone = any(r.status == "rolled-back" for r in report.migrations)
                 report.failure_recovery = "down-scripts" if undone else "transaction-rollback"
@@ -105,8 +105,8 @@ def _restore(conn: Connection, report: RunReport, backup: Manifest, failed: Migr
         "was before this command."
     )
     if report.error:  # nothing is dirty any more: the resolve --retry advice of a half-applied run no longer holds
-        report.error["state"] = f"Restored from backup {backup.id}: exactly as before this command."
-        report.error["next_step"] = (
+        report.error.state = f"Restored from backup {backup.id}: exactly as before this command."
+        report.error.next_step = (
             f"Fix {failed.version}_{failed.name} (or the data it trips on); it is pending "
             "again, so run the command again."
         )

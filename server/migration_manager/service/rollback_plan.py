@@ -18,7 +18,7 @@ from ..analysis.model import Finding, Operation
 from ..history import HistoryRow
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan
-from ..reports import BackupPlan, DataLoss, RollbackPlan, RollbackStep, RunReport
+from ..reports import BackupPlan, DataLoss, ErrorReport, RollbackPlan, RollbackStep, RunReport
 from ..urls import redact
 from .context import Connection
 
@@ -127,12 +127,14 @@ def refuse_unavailable(report: RunReport) -> bool:
         return False
     report.outcome = "failed"
     report.message = f"Cannot roll back {len(blocked)} of {len(plan.steps)} migration(s): nothing was rolled back."
-    report.error = RollbackUnavailable(
-        "; ".join(s.why for s in blocked) + ".",
-        state="Nothing was rolled back.",
-        next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`); "
-        "`--steps N` or `--to VERSION` stops before it.",
-    ).to_dict()
+    report.error = ErrorReport.of(
+        RollbackUnavailable(
+            "; ".join(s.why for s in blocked) + ".",
+            state="Nothing was rolled back.",
+            next_step="Write a DOWN section for it, or restore from a backup (`db-migrate restore`); "
+            "`--steps N` or `--to VERSION` stops before it.",
+        )
+    )
     return True
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 
 from ..analysis.model import Finding
-from ..config import in_maintenance_window
+from ..config import Target, in_maintenance_window
 from ..errors import ApprovalRequired
 from ..migrations.model import Migration
 from ..migrations.plan import Plan
-from ..reports import MigrationRun, RunReport
+from ..reports import ErrorReport, MigrationRun, RunReport
 from .context import Connection
 
 
@@ -24,9 +24,10 @@ def plan_id(environment: str, action: str, runs: list[MigrationRun]) -> str:
     return digest.hexdigest()[:16]
 
 
-def window_open(conn: Connection) -> bool | None:
-    window = conn.project.target.maintenance_window
-    return in_maintenance_window(window) if window else None
+def window_open(target: Target) -> bool | None:
+    """Whether the target's maintenance window is open now (None: it has none). Decided here once and put in the
+    plan and the status, so a surface that asks a human says a closed window without reading the settings."""
+    return in_maintenance_window(target.maintenance_window) if target.maintenance_window else None
 
 
 def check_window(conn: Connection, outside_window: bool) -> None:
@@ -151,14 +152,14 @@ def refuse_errors(report: RunReport) -> bool:
         return False
     report.outcome = "failed"
     report.message = f"Validation found {len(errors)} error(s); nothing was run."
-    report.error = {
-        "error": "validation_failed",
-        "exit_code": 1,
-        "message": "; ".join(_refusal(f) for f in errors),
-        "state": "Nothing was run: the database is unchanged.",
-        "next_step": "Fix the migrations (`db-migrate validate` lists each finding), then run again. "
+    report.error = ErrorReport(
+        error="validation_failed",
+        exit_code=1,
+        message="; ".join(_refusal(f) for f in errors),
+        state="Nothing was run: the database is unchanged.",
+        next_step="Fix the migrations (`db-migrate validate` lists each finding), then run again. "
         "If a finding is wrong, validation.preCheck=false in the settings turns these checks off.",
-    }
+    )
     return True
 
 

@@ -12,19 +12,19 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ... import __version__
-from ...errors import MigrationError
+from ...errors import ApprovalRequired, MigrationError
 from ...urls import redact
+
+if TYPE_CHECKING:
+    from ...reports import Report
 
 STATUS_ROWS = 20  # applied migrations `status` lists on a terminal; --all and --json give every one
 
-EXIT_NOT_APPROVED = 8
-EXIT_FAILED = 9
-EXIT_INVALID = 1
 EXIT_INTERNAL = 70
 
 
@@ -296,24 +296,19 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
 
     target = _target(args)
     if args.command == "create":
-        return renderer.show(service.create(service.CreateRequest(**target, name=args.name, format=args.format)))
+        return _show(service.create(service.CreateRequest(**target, name=args.name, format=args.format)), renderer)
     if args.command == "status":
         renderer.status_rows = None if args.all else STATUS_ROWS
-        return renderer.show(service.status(service.TargetRequest(**target)))
+        return _show(service.status(service.TargetRequest(**target)), renderer)
     if args.command == "validate":
-        report = service.validate(service.TargetRequest(**target), progress=renderer.progress)
-        renderer.show(report)
-        return 0 if report.verdict == "safe" else EXIT_INVALID  # a danger fails CI as analyze does
+        return _show(service.validate(service.TargetRequest(**target), progress=renderer.progress), renderer)
     if args.command == "test":
-        report = service.test(service.TestRequest(**target, to_version=args.to_version), progress=renderer.progress)
-        renderer.show(report)
-        return 0 if report.ok else EXIT_INVALID
+        request = service.TestRequest(**target, to_version=args.to_version)
+        return _show(service.test(request, progress=renderer.progress), renderer)
     if args.command == "analyze":
-        report = service.analyze(service.AnalyzeRequest(**target, version=args.version))
-        renderer.show(report)
-        return EXIT_INVALID if report.summary.get("danger") or report.summary.get("error") else 0
+        return _show(service.analyze(service.AnalyzeRequest(**target, version=args.version)), renderer)
     if args.command == "compare":
-        return renderer.show(service.compare(service.CompareRequest(**target, environments=args.environments)))
+        return _show(service.compare(service.CompareRequest(**target, environments=args.environments)), renderer)
     if args.command == "apply":
         request = service.ApplyRequest(
             **target,
@@ -355,7 +350,7 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
         )
         if args.backup_action == "prune":  # drops archive tables: the approval gate of every history write
             return _run(service.backup, request, args, renderer)
-        return renderer.show(service.backup(request, progress=renderer.progress))
+        return _show(service.backup(request, progress=renderer.progress), renderer)
     if args.command == "restore":
         request = service.RestoreRequest(
             **target,
@@ -370,7 +365,7 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
     if args.command in ("switch", "url"):
         return _blue_green(args, target, renderer)
     if args.command == "history":
-        return renderer.show(service.history(service.TargetRequest(**target), limit=args.limit))
+        return _show(service.history(service.TargetRequest(**target), limit=args.limit), renderer)
     raise AssertionError(args.command)
 
 
@@ -391,9 +386,9 @@ def _blue_green(args: argparse.Namespace, target: dict[str, Any], renderer) -> i
 def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> int:
     report = use_case(request, progress=renderer.progress)
     if report.outcome != "needs-approval":
-        return _finish(report, renderer)
+        return _show(report, renderer)
     if args.json and not args.yes:  # one JSON document: the plan that needs approval
-        return _finish(report, renderer)
+        return _show(report, renderer)
     if not args.json:  # --json --yes prints only the final report (stdout stays one JSON document)
         renderer.show(report)
     if not (args.yes or renderer.confirm("Proceed?")):
@@ -401,24 +396,15 @@ def _run(use_case, request: BaseModel, args: argparse.Namespace, renderer) -> in
             "Not approved: nothing was changed."
             + ("" if sys.stdin.isatty() else " (No terminal to ask on: a human can approve with --yes.)")
         )
-        return EXIT_NOT_APPROVED
+        return ApprovalRequired.exit_code
     approved = request.model_copy(update={"approved": True, "approved_plan_id": report.plan_id})
-    return _finish(use_case(approved, progress=renderer.progress), renderer)
+    return _show(use_case(approved, progress=renderer.progress), renderer)
 
 
-def _finish(report, renderer) -> int:
-    from ...errors import RollbackUnavailable
-
+def _show(report: Report, renderer) -> int:
+    """Present the report; the exit code is the report's own."""
     renderer.show(report)
-    if report.outcome == "failed":  # the failure's own code: 9 a statement failed, 3 the connection was lost...
-        error = getattr(report, "error", None) or {}
-        if error.get("exit_code"):
-            return int(error["exit_code"])
-        # A refused rollback (no DOWN) exits as RollbackUnavailable always has, with the plan shown.
-        return RollbackUnavailable.exit_code if error.get("error") == RollbackUnavailable.kind else EXIT_FAILED
-    if report.outcome == "needs-approval":
-        return EXIT_NOT_APPROVED
-    return 0
+    return report.exit_code
 
 
 def _collect_less() -> None:

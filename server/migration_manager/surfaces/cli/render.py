@@ -81,11 +81,11 @@ class Renderer:
         self._checking: Any = None  # the rich progress bar of validate's checks while they run
 
     # ---- generic -----------------------------------------------------------------------
-    def show(self, report: BaseModel) -> int:
+    def show(self, report: BaseModel) -> None:
         self._end_checking()
         if self.json:
             print(report.model_dump_json(indent=2))
-            return 0
+            return
         handler = {
             HistoryReport: self._history,
             StatusReport: self._status,
@@ -102,7 +102,6 @@ class Renderer:
             handler(report)
         else:  # reports of other areas: readable JSON is better than nothing
             self.out.print_json(report.model_dump_json())
-        return 0
 
     def error(self, exc: MigrationError) -> None:
         self._end_checking()
@@ -309,10 +308,7 @@ class Renderer:
         colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
         self.out.print(f"[{colour}]{r.message}[/]", markup=True)
         if r.error:
-            self.out.print(
-                f"[bold]Database state:[/] {r.error.get('state', '')}\n[bold]Next step:[/] "
-                f"{r.error.get('next_step', '')}"
-            )
+            self.out.print(f"[bold]Database state:[/] {r.error.state}\n[bold]Next step:[/] {r.error.next_step}")
 
     def _rollback_plan(self, p: RollbackPlan) -> None:
         self.out.print("[bold]Rollback plan[/]" + (" [red](EMERGENCY)[/]" if p.emergency else ""))

@@ -10,14 +10,16 @@ bound to the exact question (plan id included). The real run then passes
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from ...reports import RunReport
-from .calls import call_service, project_of, service_package, target_of, version_arg
+from ...reports import RunReport, StatusReport
+from .calls import ProgressBridge, call_service, service_package, target_of, version_arg
 from .results import rollback_plan_lines
 
 PlanIdArg = Annotated[
@@ -27,6 +29,10 @@ PlanIdArg = Annotated[
 
 # The elicitation action, as the past tense the refusal says.
 _ANSWERED = {"decline": "declined", "cancel": "cancelled"}
+# From this protocol revision on, questions travel between the rounds of a call (the resolvers ask them), never
+# in the middle of a tool's body.
+_QUESTIONS_BETWEEN_ROUNDS = "2026-07-28"
+ASKED_AGAIN_AT_MOST = 3  # a plan that keeps changing while the human reads it: stop asking, say so
 
 
 class Approval(BaseModel):
@@ -83,7 +89,7 @@ def can_elicit(ctx: Context) -> bool:
 
 async def approval_for(plan: RunReport, ctx: Context) -> Elicit[Approval] | Elicit[WindowApproval] | Gate:
     reasons = list(plan.approval_reasons)
-    closed = bool(plan.migrations) and window_closed(ctx, plan.environment)
+    closed = bool(plan.migrations) and plan.window_open is False
     if closed:
         reasons.append(f"the maintenance window of '{plan.environment}' is closed now")
     if not plan.migrations or not reasons or plan.outcome == "failed":
@@ -91,13 +97,6 @@ async def approval_for(plan: RunReport, ctx: Context) -> Elicit[Approval] | Elic
     if not can_elicit(ctx):
         return Gate(needed=True, reasons=reasons, window_closed=closed)
     return Elicit(plan_text(plan, reasons), WindowApproval if closed else Approval)
-
-
-def window_closed(ctx: Context, environment: str) -> bool:
-    from ...config import in_maintenance_window, load_settings
-
-    env = load_settings(project_of(ctx)).environments.get(environment)
-    return bool(env and env.maintenanceWindow and not in_maintenance_window(env.maintenanceWindow))
 
 
 def approved_request(outcome: ElicitationResult[Approval], plan: RunReport, cli: str) -> dict[str, Any]:
@@ -174,7 +173,7 @@ async def resolve_question(ctx: Context, version: str, action: str, env: str | N
         f"Resolve migration {version_arg(version, 'version')} on '{state.environment}' ({state.database}) "
         f"with '{action}'?\n{state.dirty_detail or 'Status: ' + state.next_action}"
     )
-    return history_question(ctx, state.environment, question)
+    return history_question(ctx, state, question)
 
 
 async def baseline_question(ctx: Context, version: str, env: str | None = None) -> Elicit[Approval] | Gate:
@@ -192,16 +191,17 @@ async def baseline_question(ctx: Context, version: str, env: str | None = None) 
         ]
         + [f"  {m.version}_{m.name}" for m in chosen]
     )
-    return history_question(ctx, state.environment, question)
+    return history_question(ctx, state, question)
 
 
-def history_question(ctx: Context, environment: str, question: str) -> Elicit[Approval] | Gate:
-    """The dialog of a history change; a closed maintenance window is said and offered, as apply's dialog does."""
-    closed = window_closed(ctx, environment)
+def history_question(ctx: Context, state: StatusReport, question: str) -> Elicit[Approval] | Gate:
+    """The dialog of a history change; a closed maintenance window (as the service's status says) is said and
+    offered, as apply's dialog does."""
+    closed = state.window_open is False
     if not can_elicit(ctx):
         return Gate(needed=True, window_closed=closed)
     if closed:
-        question += f"\nThe maintenance window of '{environment}' is closed now."
+        question += f"\nThe maintenance window of '{state.environment}' is closed now."
     return Elicit(question, WindowApproval if closed else Approval)
 
 
@@ -218,3 +218,46 @@ def confirmed(outcome: ElicitationResult[Approval], what: str, cli: str) -> dict
     if not isinstance(outcome, AcceptedElicitation) or not outcome.data.approve:
         raise ToolError(f"The human did not confirm: {what}. Nothing was changed.")
     return {"approved": True, "outside_window": bool(getattr(outcome.data, "outside_window", False))}
+
+
+# ---- approve, then call --------------------------------------------------------------------
+Ask = Callable[[Any, Context], Awaitable[Elicit[Any] | Gate]]
+
+
+async def approve_then_call(
+    ctx: Context,
+    use_case: Callable[..., Any],
+    request: BaseModel,
+    plan: Any,
+    answer: ElicitationResult[Any],
+    *,
+    ask: Ask,
+    cli: str,
+) -> Any:
+    """Run `use_case` with the human's approval of `plan` (apply, rollback, restore). The service binds the approval
+    to the plan id: when the plan changed after the human said yes, it runs nothing and returns the new plan, which
+    is asked again here (the same dialog, `ask`) before anything runs."""
+    for _ in range(ASKED_AGAIN_AT_MOST + 1):
+        grant = approved_request(answer, plan, cli)
+        report = await call_service(use_case, request.model_copy(update=grant), progress=ProgressBridge(ctx))
+        if not (grant and report.outcome == "needs-approval"):
+            return report
+        changed = f"The plan changed after the human approved plan {plan.plan_id} (it is now {report.plan_id})"
+        if not _can_ask_mid_call(ctx):
+            raise ToolError(f"{changed}: nothing ran. Call the tool again to show the new plan.")
+        plan, answer = report, await _asked(await ask(report, ctx), ctx)
+    raise ToolError(f"{changed} again and again while the human read it: nothing ran. Call the tool later.")
+
+
+def _can_ask_mid_call(ctx: Context) -> bool:
+    """True when this client takes a question in the middle of a call (protocol revisions before input-required
+    rounds, and in-process calls), as the SDK decides it for the resolvers."""
+    version = ctx.protocol_version
+    return version is None or not is_version_at_least(version, _QUESTIONS_BETWEEN_ROUNDS)
+
+
+async def _asked(question: Elicit[Any] | Gate, ctx: Context) -> ElicitationResult[Any]:
+    """A resolver's question asked now (a Gate is its own answer, as when a resolver returns one)."""
+    if isinstance(question, Gate):
+        return AcceptedElicitation(data=question)
+    return await ctx.elicit(question.message, question.schema)

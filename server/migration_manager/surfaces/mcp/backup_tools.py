@@ -11,7 +11,7 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ...reports import BackupReport, RestoreReport
-from .approval import Approval, Gate, approved_request, can_elicit
+from .approval import Approval, Gate, approve_then_call, can_elicit
 from .calls import VERSION as SAFE_ID
 from .calls import EnvArg, ProgressBridge, call_service, cli_command, service_package, target_of
 from .results import bounded_output, tool_result
@@ -99,17 +99,8 @@ def register_backup_tools(
         """Restore a backup (default: the newest) into the environment, replacing its current contents: every change
         made since the backup is lost. The backup's checksum is verified first, and the human always approves the
         exact backup and target in a dialog; without their yes nothing changes."""
-        grant = approved_request(approval, plan, cli_command(env, f"restore {plan.backup.id if plan.backup else ''}"))
-        request = service.RestoreRequest(
-            **target_of(ctx, env),
-            backup_id=plan.backup.id if plan.backup else None,
-            latest=plan.backup is None,
-            **grant,
-        )
-        report = await call_service(service.restore, request, progress=ProgressBridge(ctx))
-        if report.outcome == "needs-approval":
-            raise ToolError(
-                f"The backup or the target changed after the human approved plan {plan.plan_id}: nothing "
-                "was restored. Call the tool again to show the new plan."
-            )
+        chosen = plan.backup.id if plan.backup else None
+        request = service.RestoreRequest(**target_of(ctx, env), backup_id=chosen, latest=chosen is None)
+        cli = cli_command(env, f"restore {chosen or ''}")
+        report = await approve_then_call(ctx, service.restore, request, plan, approval, ask=restore_approval, cli=cli)
         return tool_result(ctx, report, report.message)

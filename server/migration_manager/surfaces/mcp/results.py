@@ -287,7 +287,7 @@ def rollback_plan_lines(p: RollbackPlan, limit: int | None = None) -> list[str]:
     return lines + [f"  note: {n}" for n in p.notes]
 
 
-def run_text(r: RunReport, approved_plan: str | None = None) -> str:
+def run_text(r: RunReport) -> str:
     statuses = ", ".join(f"{n} {s}" for s, n in Counter(m.status for m in r.migrations).items())
     lines = [
         f"{r.action} on {r.environment}: {r.outcome} (plan {r.plan_id}); "
@@ -305,11 +305,6 @@ def run_text(r: RunReport, approved_plan: str | None = None) -> str:
     label = "approved" if r.outcome in ("done", "failed") else "approval needed"
     lines += [f"  {label}: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
     lines += _more(len(r.approval_reasons), SUMMARY_ITEMS, "approval reason(s)")
-    if approved_plan and r.outcome == "needs-approval":
-        lines.append(
-            f"The plan changed after the human approved plan {approved_plan}: nothing ran. "
-            "Call the tool again to show the new plan."
-        )
     return "\n".join(lines + ([r.message] if r.message else []))
 
 
