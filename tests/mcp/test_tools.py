@@ -28,6 +28,7 @@ ALL_TOOLS = {
     "test",
     "backup",
     "restore",
+    "switch",
 }
 
 
@@ -38,7 +39,7 @@ async def test_tools_are_listed_with_honest_annotations(sqlite_project: Path) ->
     for name in ("status", "validate", "analyze", "dry_run", "rollback_plan", "compare"):
         assert tools[name].annotations.read_only_hint is True, name
         assert tools[name].annotations.destructive_hint is False, name
-    for name in ("apply", "rollback", "resolve", "baseline", "restore"):
+    for name in ("apply", "rollback", "resolve", "baseline", "restore", "switch"):
         assert tools[name].annotations.read_only_hint is False, name
         assert tools[name].annotations.destructive_hint is True, name
     for name in ("create", "test", "backup"):  # a file written; a scratch copy made and dropped; backup files

@@ -64,8 +64,34 @@ def blue_url(logical_server: str) -> Iterator[str]:
     try:
         yield f"{logical_server}/{name}"
     finally:
-        for database in (name, f"{name}_green"):
-            execute(f"{logical_server}/postgres", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        _drop_with_replication(logical_server, [name, f"{name}_green"])
+
+
+def _drop_with_replication(server: str, names: list[str]) -> None:
+    """Subscriptions, slots, then the databases: a test that failed half-way leaves replication running."""
+    for database in names:
+        if not query(f"{server}/postgres", f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
+            continue
+        url = f"{server}/{database}"
+        for (name,) in query(
+            url,
+            "SELECT subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid "
+            "WHERE d.datname = current_database()",
+        ):
+            for sql in ("DISABLE", "SET (slot_name = NONE)"):
+                execute(url, f"SET default_transaction_read_only = off; ALTER SUBSCRIPTION {name} {sql}")
+            execute(url, f"SET default_transaction_read_only = off; DROP SUBSCRIPTION {name}")
+    admin = f"{server}/postgres"
+    for database in names:
+        execute(
+            admin,
+            f"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = '{database}' AND active",
+        )
+        time.sleep(0.1)
+        execute(
+            admin, f"SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '{database}'"
+        )
+        execute(admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 class Writer:
@@ -218,3 +244,22 @@ def test_switch_needs_approval_and_refuses_ddl_made_on_blue_during_the_window(bl
     done = complete(SwitchRequest(project_dir=project, env="dev", approved=True))
     assert done.outcome == "done" and "Green was dropped" in done.message
     assert active_url(SwitchRequest(project_dir=project, env="dev")).active is None
+
+
+@pytest.mark.anyio
+async def test_the_mcp_switch_tool_switches_and_returns(blue_url: str, tmp_path: Path) -> None:
+    from mcp import Client
+    from migration_manager.surfaces.mcp.server import build_server
+
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    write_native(project, "1", "events", "CREATE TABLE events (id bigint PRIMARY KEY)", None)
+    apply_ok(project)
+    write_native(project, "2", "note", "ALTER TABLE events ADD COLUMN note text", None)
+    assert prepare(ApplyRequest(project_dir=project, env="dev")).outcome == "done"
+    async with Client(build_server(project)) as client:
+        there = await client.call_tool("switch", {"env": "dev"})
+        assert not there.is_error and there.structured_content["active"] == "green"
+        assert there.structured_content["green"].endswith("_green")
+        back = await client.call_tool("switch", {"env": "dev", "back": True})
+    assert not back.is_error and back.structured_content["active"] == "blue"
+    assert back.structured_content["freeze_ms"] is not None

@@ -45,8 +45,7 @@ from .approval import (
     PlanIdArg,
     apply_approval,
     apply_plan,
-    approval_for,
-    approve_then_call,
+    approved_request,
     baseline_question,
     confirmed,
     resolve_question,
@@ -54,6 +53,7 @@ from .approval import (
     rollback_plan,
 )
 from .backup_tools import register_backup_tools
+from .blue_green_tools import register_blue_green_tools
 from .calls import (
     Emergency,
     EnvArg,
@@ -221,10 +221,10 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         progress and history. If the environment requires approval (requireApproval, maintenance window) or
         the plan is dangerous, the human is asked to approve the exact plan in a dialog; without their yes
         nothing changes. Run dry_run first and show the plan to the user."""
-        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version))
-        cli = cli_command(env, "apply", to=to_version)
-        report = await approve_then_call(ctx, service.apply, request, plan, approval, ask=approval_for, cli=cli)
-        return tool_result(ctx, report, run_text(report))
+        grant = approved_request(approval, plan, cli_command(env, "apply", to=to_version))
+        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), **grant)
+        report = await call_service(service.apply, request, progress=ProgressBridge(ctx))
+        return tool_result(ctx, report, run_text(report, approved_plan=grant.get("approved_plan_id")))
 
     @server.tool(name="rollback_plan", title="Preview a rollback (rollback plan)", annotations=READ_ONLY)
     async def preview_rollback(
@@ -258,12 +258,13 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         and pass its plan_id: if the plan changed since, nothing runs. The report's rollback_plan says, per
         migration, whether it can roll back, what its DOWN destroys (counted rows), the backup and the estimated
         time. Same approvals as apply: the human approves the exact plan."""
-        request = service.RollbackRequest(
-            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, emergency=emergency
-        )
         cli = cli_command(env, "rollback", to=to_version, steps=steps, emergency=emergency)
-        report = await approve_then_call(ctx, service.rollback, request, plan, approval, ask=approval_for, cli=cli)
-        return tool_result(ctx, report, run_text(report))
+        grant = approved_request(approval, plan, cli)
+        request = service.RollbackRequest(
+            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, emergency=emergency, **grant
+        )
+        report = await call_service(service.rollback, request, progress=ProgressBridge(ctx))
+        return tool_result(ctx, report, run_text(report, approved_plan=grant.get("approved_plan_id")))
 
     @server.tool(title="Resolve a dirty or edited migration", annotations=CHANGES_DB)
     async def resolve(
@@ -300,6 +301,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
 
     _register_analysis_tools(server, service)
     register_backup_tools(server, service, writes=WRITES_FILE, destructive=CHANGES_DB)
+    register_blue_green_tools(server, destructive=CHANGES_DB)
     register_resources(server, service)
     register_prompts(server)
     register_completions(server)
