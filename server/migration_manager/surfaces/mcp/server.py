@@ -45,7 +45,8 @@ from .approval import (
     PlanIdArg,
     apply_approval,
     apply_plan,
-    approved_request,
+    approval_for,
+    approve_then_call,
     baseline_question,
     confirmed,
     resolve_question,
@@ -221,10 +222,10 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         progress and history. If the environment requires approval (requireApproval, maintenance window) or
         the plan is dangerous, the human is asked to approve the exact plan in a dialog; without their yes
         nothing changes. Run dry_run first and show the plan to the user."""
-        grant = approved_request(approval, plan, cli_command(env, "apply", to=to_version))
-        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), **grant)
-        report = await call_service(service.apply, request, progress=ProgressBridge(ctx))
-        return tool_result(ctx, report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version))
+        cli = cli_command(env, "apply", to=to_version)
+        report = await approve_then_call(ctx, service.apply, request, plan, approval, ask=approval_for, cli=cli)
+        return tool_result(ctx, report, run_text(report))
 
     @server.tool(name="rollback_plan", title="Preview a rollback (rollback plan)", annotations=READ_ONLY)
     async def preview_rollback(
@@ -258,13 +259,12 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         and pass its plan_id: if the plan changed since, nothing runs. The report's rollback_plan says, per
         migration, whether it can roll back, what its DOWN destroys (counted rows), the backup and the estimated
         time. Same approvals as apply: the human approves the exact plan."""
-        cli = cli_command(env, "rollback", to=to_version, steps=steps, emergency=emergency)
-        grant = approved_request(approval, plan, cli)
         request = service.RollbackRequest(
-            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, emergency=emergency, **grant
+            **target_of(ctx, env), to_version=version_arg(to_version), steps=steps, emergency=emergency
         )
-        report = await call_service(service.rollback, request, progress=ProgressBridge(ctx))
-        return tool_result(ctx, report, run_text(report, approved_plan=grant.get("approved_plan_id")))
+        cli = cli_command(env, "rollback", to=to_version, steps=steps, emergency=emergency)
+        report = await approve_then_call(ctx, service.rollback, request, plan, approval, ask=approval_for, cli=cli)
+        return tool_result(ctx, report, run_text(report))
 
     @server.tool(title="Resolve a dirty or edited migration", annotations=CHANGES_DB)
     async def resolve(
