@@ -187,6 +187,10 @@ class Operation(BaseModel):
         """This operation with its table filled in where its SQL names only an index (`index_table` finds it)."""
         return self
 
+    def resolved(self, schema: Snapshot) -> Operation:
+        """This operation with what its SQL leaves out but `schema` knows (a DROP INDEX's table, a type's old type)."""
+        return self
+
 
 @cache
 def _kind_class(kind: str | None) -> type[Operation]:

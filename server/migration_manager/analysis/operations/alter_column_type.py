@@ -58,6 +58,14 @@ class AlterColumnType(Operation):
                     elif key(constraint.ref_table or "") == key(table.name) and key(remote) == key(column.name):
                         replay.fk_type(self, other, local, table.name, remote, judge_later=True)
 
+    def resolved(self, schema: Snapshot) -> Operation:
+        """The column's type before the change, from the schema."""
+        table = schema.table(self.table) if self.table else None
+        column = table.column(self.column) if table is not None and self.column else None
+        if self.old_type is not None or column is None:
+            return self
+        return self.model_copy(update={"old_type": column.type.text})
+
     def effect_on(self, table: Table, schema: Snapshot) -> Effect:
         column = table.column(self.column or "")
         if column is None or not self.new_type:

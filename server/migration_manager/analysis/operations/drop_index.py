@@ -23,6 +23,9 @@ class DropIndex(Operation):
             return self
         return self.model_copy(update={"table": index_table(self.index_name)})
 
+    def resolved(self, schema: Snapshot) -> Operation:
+        return self.located(schema.index_table)
+
     def simulate(self, replay: Replay) -> None:
         table = replay.schema.edit(self.table) if self.table else None
         name = self.index_name or ""

@@ -303,16 +303,8 @@ class Snapshot:
         return next((t.name for t in self._tables_with_index(key(name))), None)
 
     def resolve(self, op):
-        """`op` with what its SQL leaves out but this schema knows: the table of a DROP INDEX,
-        the column's current type before a type change."""
-        updates = {}
-        if op.kind == "drop_index" and not op.table and op.index_name:
-            updates["table"] = self.index_table(op.index_name)
-        table = self.table(op.table) if op.table else None
-        column = table.column(op.column) if table is not None and op.column else None
-        if op.kind == "alter_column_type" and op.old_type is None and column is not None:
-            updates["old_type"] = column.type.text
-        return op.model_copy(update=updates) if updates else op
+        """`op` with what its SQL leaves out but this schema knows (`Operation.resolved`)."""
+        return op.resolved(self)
 
     def shape(self, only: set[str] | None = None) -> dict[str, dict]:
         """A comparable picture of the schema (or of the tables `only`): what must be equal after UP
