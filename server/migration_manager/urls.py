@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from .errors import ConfigError
 
-SCHEMES = {
-    "sqlite": "sqlite",
-    "postgres": "postgres",
-    "postgresql": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "mongodb": "mongodb",
-    "mongodb+srv": "mongodb",
-}
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
+
+# Schemes of databases without a dialect (dialects/) yet: they parse, and open_engine says they are not supported.
+OTHER_SCHEMES = {"mongodb": "mongodb", "mongodb+srv": "mongodb"}
 
 # The password runs to the last "@" of the word: one written with a raw "@" is hidden whole, not cut there.
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>\S*)(?P<tail>@)", re.I)
@@ -60,19 +58,23 @@ def parse_url(url: str) -> DatabaseURL:
             "sqlite:///path/to/file.db or mongodb://host:27017/db.",
         )
     parts = urlsplit(url)
-    kind = SCHEMES.get(parts.scheme.split("+")[0].lower()) or SCHEMES.get(parts.scheme.lower())
-    if kind is None:
+    schemes = _schemes()
+    found = schemes.get(parts.scheme.split("+")[0].lower()) or schemes.get(parts.scheme.lower())
+    if found is None:
         raise ConfigError(
             f"Unsupported database scheme '{parts.scheme}' in {redact(url)}.",
-            next_step="Supported: " + ", ".join(sorted(SCHEMES)) + ".",
+            next_step="Supported: " + ", ".join(sorted(schemes)) + ".",
         )
-    if kind == "sqlite":
+    dialect = None if isinstance(found, str) else found
+    kind = dialect.name if dialect else found
+    if dialect and dialect.file_database:
         # sqlite:///relative.db, sqlite:////abs/path.db, sqlite:///:memory:
         database = unquote(url.split("://", 1)[1])
         database = database[1:] if database.startswith("/") else database
         database = database.split("?", 1)[0]
         if not database:
-            raise ConfigError(f"SQLite URL {url} names no file.", next_step="Use sqlite:///migrations.db")
+            label, scheme = next(iter(dialect.flavors.values())), dialect.url_schemes[0]
+            raise ConfigError(f"{label} URL {url} names no file.", next_step=f"Use {scheme}:///migrations.db")
         return DatabaseURL(url, kind, None, None, None, None, database, dict(parse_qsl(parts.query)))
     _refuse_unencoded(url, parts)
     try:
@@ -89,6 +91,14 @@ def parse_url(url: str) -> DatabaseURL:
         database=unquote(parts.path.lstrip("/")),
         query=dict(parse_qsl(parts.query)),
     )
+
+
+@cache
+def _schemes() -> dict[str, Dialect | str]:
+    """URL scheme -> the Dialect it names (each dialect's url_schemes), or the kind of a database without one."""
+    from . import dialects
+
+    return {scheme: dialect for dialect in dialects.every() for scheme in dialect.url_schemes} | OTHER_SCHEMES
 
 
 def _refuse_unencoded(url: str, parts: SplitResult) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from .. import dialects
 from .locks import LockImpact, Server, lock_impact
 from .model import Operation
-from .probes import identifier
 from .schema import Snapshot, read_schema
 
 
@@ -177,7 +177,7 @@ class OperationContext:
 
     def ident(self, name: str) -> str:
         """`name` in SQL shown to the user (a safe rewrite), quoted where this dialect needs it."""
-        return identifier(name, self.dialect)
+        return dialects.get(self.dialect).as_written(name)
 
     def estimated_rows(self) -> int:
         return self.live.estimated_rows(self.live_table) if self.live_table else 0

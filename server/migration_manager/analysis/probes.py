@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Literal
 
 from sqlglot import exp
@@ -99,7 +97,7 @@ def _count_ifs(engine, table: str, probes: list[Probe], estimate: int, clock: _C
     # Column 0 counts the rows scanned; a count asked twice (two rules, or TRUE = every row) is computed once.
     columns = list(dict.fromkeys([render(exp.Count(this=exp.Star()), dialect), *counted]))
     sample = _sample(engine, estimate, clock.budget)
-    source = quote(table, dialect) + (f" {sample[0]}" if sample else "")
+    source = engine.caps.quote(table) + (f" {sample[0]}" if sample else "")
     rows = _bounded(engine, f"SELECT {', '.join(columns)} FROM {source}", clock)
     if rows is None:
         return {p.name: Measure(None, rows=estimate, exact=False, sql=_listing(p, dialect)) for p in probes}
@@ -281,31 +279,3 @@ def render(expression: exp.Expression, dialect: str) -> str:
 def _table(name: str, alias: str | None = None) -> exp.Table:
     """A table by its name, never parsed as SQL: a name like we"ird or ünï is not SQL text."""
     return exp.table_(name, quoted=True, alias=alias)
-
-
-def quote(name: str, dialect: str) -> str:
-    return render(_table(name), dialect)
-
-
-def identifier(name: str, dialect: str) -> str:
-    """A name as a person would write it in SQL for this dialect: bare when the server reads it back as the
-    same name, else quoted ("order items", `select`, "Users" on PostgreSQL, which folds bare names to lower case)."""
-    bare = _BARE_LOWER if dialect == "postgres" else _BARE
-    if bare.match(name) and name.lower() not in _reserved(dialect):
-        return name
-    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
-
-
-_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BARE_LOWER = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-@cache
-def _reserved(dialect: str) -> frozenset[str]:
-    """Keywords a bare name must not be (quoting one more is harmless, so SQLite gets both lists)."""
-    from pglast import keywords
-    from sqlglot.dialects.mysql import MySQL
-
-    postgres = keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS | keywords.COL_NAME_KEYWORDS
-    mysql = MySQL.Generator.RESERVED_KEYWORDS
-    return frozenset({"postgres": postgres, "mysql": mysql}.get(dialect, postgres | mysql))

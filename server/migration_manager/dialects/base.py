@@ -1,76 +1,108 @@
-"""The one interface every database engine implements.
+"""What every database provides: its Dialect and its Engine.
 
-Callers ask capabilities (`engine.caps.transactional_ddl`), never the dialect's name.
-Dialect-specific SQL lives in the engine modules only.
+`Dialect` is what a database can do and how it names things, known without connecting; `Engine` is a session
+on one. Callers ask capabilities (`engine.caps.transactional_ddl`), never the dialect's name.
+Dialect-specific SQL lives in the per-database packages (dialects/<db>/) only.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from functools import cached_property
+from importlib import import_module
+from types import ModuleType
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..urls import DatabaseURL
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    transactional_ddl: bool  # DDL and the history row can commit together
-    lock_kind: str  # human words for the migration lock ("advisory lock", "GET_LOCK", "lock file")
-    client_tool: str | None = None  # psql / mariadb, for messages
-    aggregate_filter: bool = False  # COUNT(*) FILTER (WHERE c): cheaper than COUNT(CASE WHEN c THEN 1 END)
-    distinct_check_first: bool = False  # duplicates: COUNT(DISTINCT key) before the GROUP BY (cheaper when none)
-    sorted_grouping: str | None = None  # SELECT modifier: group many keys by sorting (MySQL SQL_BIG_RESULT)
-    pipelined: bool = False  # run_transaction sends a transaction's statements together (PostgreSQL pipeline mode)
-    server_parser: bool = False  # the syntax check parses with the server's own parser: never wrong about an error
-    file_database: bool = False  # the database is a local file: a missing one reads as empty
-    primary_key_not_null: bool = True  # a PRIMARY KEY column is NOT NULL without saying so (not SQLite's rowid tables)
-    foreign_keys_by_name: bool = False  # a foreign key names its table and is checked on write, not at DDL time
-    schema_is_database: bool = False  # a qualified name (or CREATE SCHEMA) may reach another database of the server
-    concurrent_index: bool = False  # CREATE INDEX CONCURRENTLY builds an index while writes go on
-    not_valid_constraints: bool = False  # ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT without blocking
-    lock_timeout_sql: str | None = None  # a migration's own 5 s lock timeout, where a DDL can queue behind a lock
+class Dialect:
+    """One database as the code outside dialects/ sees it: what it can do (known without connecting: the analysis
+    works from a dialect's name alone), how it quotes a name, which errors mean what, and where its parts live.
 
+    Each dialects/<db>/__init__.py subclasses it, sets what differs from these defaults and makes the one instance
+    `DIALECT` that `dialects.get(name)` returns (Alembic's DefaultImpl and its per-database subclasses are the
+    model). Callers ask a capability (`dialects.get(name).transactional_ddl`, `engine.caps.transactional_ddl`)
+    or call a method, never compare the name."""
 
-# What each database can do, known without connecting (the analysis works from a dialect name alone).
-CAPABILITIES = {
-    "postgres": Capabilities(
-        transactional_ddl=True,
-        lock_kind="advisory lock",
-        client_tool="psql",
-        aggregate_filter=True,
-        distinct_check_first=True,
-        pipelined=True,
-        server_parser=True,
-        concurrent_index=True,
-        not_valid_constraints=True,
-        lock_timeout_sql="SET lock_timeout = '5s';",
-    ),
-    "mysql": Capabilities(
-        transactional_ddl=False,
-        lock_kind="GET_LOCK",
-        client_tool="mariadb",
-        sorted_grouping="SQL_BIG_RESULT",
-        schema_is_database=True,
-        lock_timeout_sql="SET SESSION lock_wait_timeout = 5;",
-    ),
-    "sqlite": Capabilities(
-        transactional_ddl=True,
-        lock_kind="lock file",
-        client_tool="sqlite3",
-        server_parser=True,
-        file_database=True,
-        primary_key_not_null=False,
-        foreign_keys_by_name=True,
-    ),
-}
+    name: ClassVar[str]  # sqlglot's name for the dialect: URL kinds map to it (urls.py)
+    url_schemes: ClassVar[tuple[str, ...]]  # the URL schemes that name this database (the first one is its own)
+    identifier_quote: ClassVar[str] = '"'  # quote() wraps a name in it and doubles it inside
+    # A name the server reads back as itself when written without quotes (keywords aside: reserved_words)
+    bare_name: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+    # Capabilities
+    transactional_ddl: ClassVar[bool] = False  # DDL and the history row can commit together
+    lock_kind: ClassVar[str]  # human words for the migration lock ("advisory lock", "GET_LOCK", "lock file")
+    client_tool: ClassVar[str | None] = None  # psql / mariadb, for messages
+    aggregate_filter: ClassVar[bool] = False  # COUNT(*) FILTER (WHERE c): cheaper than COUNT(CASE WHEN c THEN 1 END)
+    # duplicates: COUNT(DISTINCT key) before the GROUP BY (cheaper when none)
+    distinct_check_first: ClassVar[bool] = False
+    sorted_grouping: ClassVar[str | None] = None  # SELECT modifier: group many keys by sorting (MySQL SQL_BIG_RESULT)
+    pipelined: ClassVar[bool] = False  # run_transaction sends a transaction's statements together (pipeline mode)
+    server_parser: ClassVar[bool] = False  # the syntax check parses with the server's own parser: never wrong
+    file_database: ClassVar[bool] = False  # the database is a local file: a missing one reads as empty
+    primary_key_not_null: ClassVar[bool] = True  # a PRIMARY KEY column is NOT NULL without saying so
+    # a foreign key names its table and is checked on write, not at DDL time
+    foreign_keys_by_name: ClassVar[bool] = False
+    schema_is_database: ClassVar[bool] = False  # a qualified name (or CREATE SCHEMA) may reach another database
+    concurrent_index: ClassVar[bool] = False  # CREATE INDEX CONCURRENTLY builds an index while writes go on
+    not_valid_constraints: ClassVar[bool] = False  # ADD CONSTRAINT ... NOT VALID, then VALIDATE without blocking
+    # a migration's own 5 s lock timeout, where DDL can queue behind a lock
+    lock_timeout_sql: ClassVar[str | None] = None
+    # What the lock rules ask: DDL locks its own table, not the whole database (other tables' traffic goes on)
+    table_level_ddl_locks: ClassVar[bool] = False
+    table_lock_modes: ClassVar[bool] = False  # each DDL takes a named table lock mode (ACCESS EXCLUSIVE, SHARE, ...)
+    online_ddl_algorithms: ClassVar[bool] = False  # ALTER TABLE picks ALGORITHM=INSTANT|INPLACE|COPY and LOCK=NONE|...
+    implicit_column_values: ClassVar[bool] = False  # ADD COLUMN NOT NULL without DEFAULT fills rows with 0 or ''
+    updatable_views: ClassVar[bool] = False  # a view over one table takes the writes the application sends it
+    # The type rules
+    type_change_needs_using: ClassVar[bool] = False  # ALTER ... TYPE across type families needs USING (no auto cast)
+    column_types_are_affinities: ClassVar[bool] = False  # any column may hold (and reference) any value
+    # Which column types a foreign key may join: of one family (integer to any number too), or only the same type
+    # (strings may differ in length)
+    foreign_key_types: ClassVar[Literal["family", "same"]] = "same"
+    value_too_big: ClassVar[str]  # what values that do not fit a narrower column type do (a finding's words)
+    # serial is a shorthand, not a type: the integer type (sqlglot's name) such a column is stored and compared as
+    serial_types: ClassVar[dict[str, str]] = {}
+    # The servers this dialect talks to, by the name the lock model knows them by -> their name for people.
+    flavors: ClassVar[dict[str, str]]
 
-def capabilities(dialect: str) -> Capabilities:
-    """The capabilities of the database behind `dialect`: sqlglot's name (URL kinds map to it in urls.py), or its
-    sqlglot Dialect, which hashes and compares as its name."""
-    return CAPABILITIES[dialect]
+    def server_flavor(self, version_text: str) -> tuple[str, tuple[int, ...]]:
+        """Which of `flavors` a server_version() text names, and its version (major, minor, patch)."""
+        return next(iter(self.flavors)), tuple(int(n) for n in re.findall(r"\d+", version_text)[:3])
+
+    def quote(self, identifier: str) -> str:
+        """`identifier` as one quoted name, never parsed as SQL: a quote inside it is doubled ("we""ird", `we``ird`)."""
+        quote = self.identifier_quote
+        return quote + identifier.replace(quote, quote * 2) + quote
+
+    def as_written(self, name: str) -> str:
+        """`name` as a person would write it in SQL: bare when the server reads it back as the same name, else
+        quoted ("order items", `select`, "Users" on PostgreSQL, which folds bare names to lower case)."""
+        if self.bare_name.match(name) and name.lower() not in self.reserved_words:
+            return name
+        return self.quote(name)
+
+    @cached_property
+    def reserved_words(self) -> frozenset[str]:
+        """Keywords a bare name must not be, lower case (quoting one more name than needed is harmless)."""
+        return frozenset()
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """True when `exc` means "gave up waiting for a table lock" (the runner retries those)."""
+        return False
+
+    def part(self, name: str) -> ModuleType:
+        """This database's module `name` (engine, schema, stats, locks, backup, clone, archive), imported on first
+        use so a SQLite user never loads psycopg."""
+        return import_module(f"{type(self).__module__}.{name}")
+
+    def __repr__(self) -> str:
+        return f"<Dialect {self.name}>"
 
 
 @dataclass(frozen=True)
@@ -90,8 +122,8 @@ class BatchFailed(Exception):
 
 @runtime_checkable
 class Engine(Protocol):
-    dialect: str  # sqlglot dialect: "sqlite" | "postgres" | "mysql"
-    caps: Capabilities
+    dialect: str  # the Dialect's name (sqlglot's): compare nothing with it, ask `caps`
+    caps: Dialect  # its Dialect: capabilities, quote(), error classification
     url: DatabaseURL
     param: str  # placeholder for query parameters: "?" or "%s"
 
@@ -138,7 +170,7 @@ class Engine(Protocol):
         """The statement that removes such an index without blocking writes."""
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        """True when exc means "gave up waiting for a table lock" (PostgreSQL 55P03, MySQL 1205)."""
+        """True when exc means "gave up waiting for a table lock": its Dialect's is_lock_timeout."""
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None: ...
 

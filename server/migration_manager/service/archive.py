@@ -99,10 +99,10 @@ class Archiver:
         )
 
     def _empty(self, table: str) -> bool:
-        return not self.engine.query(f"SELECT 1 FROM {dialect_sql(self.engine.dialect).quote(table)} LIMIT 1")
+        return not self.engine.query(f"SELECT 1 FROM {self.engine.caps.quote(table)} LIMIT 1")
 
     def _archive(self, step: ArchiveStep) -> None:
-        q = dialect_sql(self.engine.dialect).quote
+        q = self.engine.caps.quote
         step.sql = create_sql(step, self.engine.dialect, in_transaction=self.run.mode != "per-statement")
         # A leftover of an attempt that failed before its statement ran (MariaDB): the data is still
         # in the table (the snapshot found it), so a fresh copy replaces the old one. An archive kept
@@ -236,7 +236,7 @@ class Archiver:
 
     def _matched(self, archived: ArchiveStep, empty: bool) -> int:
         """Archived rows that found their row again (by key), i.e. the rows restored."""
-        q = dialect_sql(self.engine.dialect).quote
+        q = self.engine.caps.quote
         source = f"SELECT COUNT(*) FROM {q(archived.archive_table)} AS _a"
         if not archived.keys:
             return self.engine.query(source)[0][0] if empty else 0
@@ -426,7 +426,7 @@ def _rows(conn: Connection, table: str) -> int:
     estimate = conn.engine.table_stats(table).rows
     if estimate >= COUNT_BELOW:
         return estimate
-    return conn.engine.query(f"SELECT COUNT(*) FROM {dialect_sql(conn.engine.dialect).quote(table)}")[0][0]
+    return conn.engine.query(f"SELECT COUNT(*) FROM {conn.engine.caps.quote(table)}")[0][0]
 
 
 def _planned_restore(conn: Connection, replay, archived: ArchiveStep, index: int) -> ArchiveStep:

@@ -312,31 +312,17 @@ def _into_target(url: str) -> Target:
 
 # ---- point in time -------------------------------------------------------------------------
 def point_in_time(project: Project, request: RestoreRequest) -> RestoreReport:
-    from ..backup import point_in_time as pitr
-
     moment = _moment(request.timestamp or "")
     with connect(project, lock=False) as conn:
-        engine, server = conn.engine, conn.engine.server_version()
-        if engine.dialect == "sqlite":
-            raise pitr.sqlite_refusal()
-        if engine.dialect == "mysql":
-            raise pitr.mysql_refusal(str(engine.query("SELECT @@log_bin")[0][0] and "ON" or "OFF"), server)
-        from ..dialects.postgres.backup import server_wal_settings
-
-        settings = server_wal_settings(engine)
-        if pitr.archiving_gaps(settings):
-            raise pitr.refusal(settings, server)
-        steps = pitr.steps(settings, moment, engine.url.port or 5432)
+        # The steps and what they need, or a RestoreFailed saying what the server lacks for one.
+        steps, message = module_for(conn.engine.dialect).point_in_time(conn.engine, moment)
     return RestoreReport(
         environment=project.target.name,
         database=project.target.display_url,
         outcome="manual-steps",
         plan_id=hashlib.sha256(f"{project.target.name}|pitr|{moment.isoformat()}".encode()).hexdigest()[:16],
         steps=steps,
-        message=f"WAL archiving is on ({settings.get('archive_command') or settings.get('archive_library')}). "
-        f"A point-in-time restore to {moment.isoformat()} replays a base backup plus the archived WAL into a NEW data "
-        "directory on the database host, as the postgres OS user; migration-manager does not run these steps "
-        "itself (it has no access to the server's files). Nothing was changed.",
+        message=message,
     )
 
 

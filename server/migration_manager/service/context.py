@@ -13,16 +13,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from .. import dialects
 from ..config import Settings, Target, load_settings, resolve_target
 from ..dialects import Engine, open_engine
-from ..dialects.base import CAPABILITIES
 from ..errors import MigrationFileError
 from ..history import History
 from ..migrations.formats import is_companion, read_directory, read_file, version_key
 from ..migrations.model import Migration
 from ..urls import parse_url
 
-DIALECTS = {"postgres": "postgres", "mysql": "mysql", "sqlite": "sqlite"}
 NO_DATABASE_YET = "sqlite:///:memory:"  # what a read-only command reads where a SQLite file is still missing
 
 
@@ -97,7 +96,8 @@ def open_project(request: TargetRequest) -> Project:
         migrations_dir = project_dir / migrations_dir
     if request.lock_wait_seconds is not None:
         settings.lockWaitSeconds = request.lock_wait_seconds
-    dialect = DIALECTS.get(parse_url(target.url).kind, "sqlite")
+    kind = parse_url(target.url).kind
+    dialect = kind if kind in dialects.SUPPORTED else dialects.PLAIN
     return Project(project_dir, settings, target, migrations_dir, dialect)
 
 
@@ -136,7 +136,8 @@ def connect(project: Project, *, lock: bool) -> Iterator[Connection]:
 def _file_exists(url: str) -> bool:
     """False only for a database file (SQLite) that does not exist (yet): it reads as an empty database."""
     parsed = parse_url(url)
-    caps = CAPABILITIES.get(parsed.kind)  # None for a kind without an engine (MongoDB): open_engine says so
+    # None for a kind without a dialect (MongoDB): open_engine says so
+    caps = dialects.get(parsed.kind) if parsed.kind in dialects.SUPPORTED else None
     return not (caps and caps.file_database) or parsed.database == ":memory:" or Path(parsed.database).exists()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...migrations.model import Migration
 from .. import stats
-from ..locks import LockImpact, Server, combine, lock_impact
+from ..locks import LockImpact, Server, combine, lock_impact, older_servers
 from ..model import Operation
 from ..operations import script_operations
 from ..schema import Snapshot, read_schema
@@ -12,13 +12,6 @@ from ..simulate import Replay
 from . import StatementImpact
 from .advice import level, recommendations
 from .estimate import METADATA_SECONDS, estimate
-
-# Reference servers whose lock behaviour differs from today's in ways worth telling.
-REFERENCE_VERSIONS = {
-    "postgresql": ["PostgreSQL 10.0", "PostgreSQL 11.0", "PostgreSQL 12.0"],
-    "mariadb": ["10.3.0-MariaDB", "10.4.0-MariaDB"],
-    "mysql": ["MySQL 8.0.11", "MySQL 8.0.12", "MySQL 8.0.29"],
-}
 
 
 def impact_for_plan(
@@ -144,10 +137,7 @@ class _Context:
 
     def _other_versions(self, ops: list[Operation], claim: LockImpact, schema: Snapshot) -> dict[str, str]:
         differences = {}
-        for version in REFERENCE_VERSIONS.get(self.server.flavor, []):
-            other = Server.parse(self.engine.dialect, version)
-            if other.version >= self.server.version:
-                continue
+        for other in older_servers(self.server):
             theirs = combine([lock_impact(op, other, schema) for op in ops]) if ops else claim
             if _summary(theirs) != _summary(claim):
                 differences[other.label] = _summary(theirs)

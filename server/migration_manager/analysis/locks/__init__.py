@@ -11,12 +11,11 @@ combination and for the next better one (tests/analysis/test_locks_mysql.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from ...dialects import dialect_part
+from ... import dialects
 
 
 class LockImpact(BaseModel):
@@ -33,6 +32,9 @@ class LockImpact(BaseModel):
     builds_index: bool = False
     in_transaction: bool = Field(True, description="can run inside a transaction block")
     known: bool = Field(True, description="False: the statement is not in the lock model; assume the worst")
+    default_evaluated_once: bool = Field(
+        False, description="the existing rows all get one value of the new column's DEFAULT (MariaDB INSTANT)"
+    )
     explanation: str = ""
     safer: str | None = None
 
@@ -45,31 +47,22 @@ class LockImpact(BaseModel):
 
 @dataclass(frozen=True)
 class Server:
-    """Which server the lock claims are for: the flavour and its version."""
+    """Which server the lock claims are for: its dialect, the flavour (a key of the Dialect's flavors) and version."""
 
+    dialect: str
     flavor: str  # postgresql | mysql | mariadb | sqlite
     version: tuple[int, ...]
 
     @classmethod
     def parse(cls, dialect: str, version_text: str) -> Server:
-        numbers = tuple(
-            int(n)
-            for n in re.findall(
-                r"\d+", version_text.split("-")[0] if "mariadb" in version_text.lower() else version_text
-            )[:3]
-        )
-        if dialect == "postgres":
-            return cls("postgresql", numbers)
-        if dialect == "mysql":
-            return cls("mariadb" if "mariadb" in version_text.lower() else "mysql", numbers)
-        return cls("sqlite", numbers)
+        return cls(dialect, *dialects.get(dialect).server_flavor(version_text))
 
     def at_least(self, *version: int) -> bool:
         return self.version >= version
 
     @property
     def label(self) -> str:
-        name = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB", "sqlite": "SQLite"}[self.flavor]
+        name = dialects.get(self.dialect).flavors[self.flavor]
         return f"{name} {'.'.join(map(str, self.version[:2]))}"
 
 
@@ -92,6 +85,7 @@ def combine(claims: list[LockImpact]) -> LockImpact:
             "builds_index": any(c.builds_index for c in claims),
             "in_transaction": all(c.in_transaction for c in claims),
             "known": all(c.known for c in claims),
+            "default_evaluated_once": any(c.default_evaluated_once for c in claims),
             "explanation": "; ".join(dict.fromkeys(c.explanation for c in claims if c.explanation)),
             "safer": "; ".join(dict.fromkeys(c.safer for c in claims if c.safer)) or None,
         }
@@ -111,12 +105,13 @@ def _strength(claim: LockImpact) -> tuple:
     )
 
 
-# The server flavor read from its version text -> the package whose lock model it follows.
-MODELS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
-
-
 def lock_impact(op, server: Server, schema=None) -> LockImpact:
     """The lock claim for operation `op` on `server`; `schema` (a Snapshot) refines it where the
     answer depends on what exists (old column type, an existing CHECK ... IS NOT NULL)."""
-    model = dialect_part(MODELS[server.flavor], "locks")
-    return model.lock_impact(op, server, schema)
+    return dialects.get(server.dialect).part("locks").lock_impact(op, server, schema)
+
+
+def older_servers(server: Server) -> list[Server]:
+    """Older versions of the server whose lock claims may differ (its lock model's REFERENCE_VERSIONS)."""
+    known = getattr(dialects.get(server.dialect).part("locks"), "REFERENCE_VERSIONS", {}).get(server.flavor, ())
+    return [older for older in (Server.parse(server.dialect, text) for text in known) if older.version < server.version]

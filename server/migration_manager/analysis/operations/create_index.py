@@ -25,7 +25,7 @@ class CreateIndex(Operation):
             replay.schema.naming.index_names == "schema" and replay.schema.relation_exists(name) and name
         )
         clash = clash and not replay.unknown(name, clash)
-        if clash and self.if_not_exists and replay.schema.dialect != "postgres":
+        if clash and self.if_not_exists and replay.schema.naming.if_not_exists_by_name:
             return  # MySQL and SQLite look for the name first: skipped, even on columns that do not exist
         if not replay.columns(self, table, self.columns):
             return

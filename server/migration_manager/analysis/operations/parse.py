@@ -21,7 +21,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
-from ...dialects.base import capabilities
+from ... import dialects
 from ..model import ColumnSpec, Operation
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # "falling back to Command" is handled here
@@ -486,7 +486,7 @@ def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
         None,
     )
     # A primary key is NOT NULL, except in SQLite, where only a written NOT NULL makes it so (rowid tables).
-    nullable = not (not_null or primary and capabilities(dialect).primary_key_not_null)
+    nullable = not (not_null or primary and dialects.get(dialect).primary_key_not_null)
     # copy=False: sqlglot copies what it prints first (~45 of the ~55 us a type costs); a type or an index column is
     # never read again, and the tree is thrown away once read.
     return ColumnSpec(

@@ -26,8 +26,8 @@ class RenameTable(Operation):
             return replay.exists(self, "table", self.new_name)
         replay.schema.remove(table.name)
         old, table.name = table.name, self.new_name
-        if replay.schema.dialect == "sqlite":
-            table.indexes = self._sqlite_autoindexes_renamed(table, old)
+        if replay.schema.naming.autoindex_prefix:
+            table.indexes = self._autoindexes_renamed(table, old, replay.schema.naming.autoindex_prefix)
         replay.schema.put(table)
         for other in replay.referencing(old):
             for constraint in other.constraints.values():
@@ -49,11 +49,11 @@ class RenameTable(Operation):
         return key(self.new_name or "") == key(archived.table)
 
     @staticmethod
-    def _sqlite_autoindexes_renamed(table: Table, old: str) -> dict[str, Index]:
+    def _autoindexes_renamed(table: Table, old: str, autoindex: str) -> dict[str, Index]:
         """SQLite renames a table's key indexes with it: sqlite_autoindex_<old>_<n> becomes ..._<new>_<n>."""
-        prefix, renamed = key(f"sqlite_autoindex_{old}_"), {}
+        prefix, renamed = key(f"{autoindex}{old}_"), {}
         for name, index in table.indexes.items():
             if name.startswith(prefix):
-                index.name = f"sqlite_autoindex_{table.name}_{index.name[len(prefix) :]}"
+                index.name = f"{autoindex}{table.name}_{index.name[len(prefix) :]}"
             renamed[key(index.name)] = index
         return renamed

@@ -15,12 +15,10 @@ from typing import ClassVar
 
 from sqlglot import exp
 
-from ...dialects.base import capabilities
+from ... import dialects
 from ..context import OperationContext
 from ..model import Finding, Severity
 from ..probes import Measure, Probe
-
-ALL_DIALECTS = ("postgres", "mysql", "sqlite")
 
 
 class Rule:
@@ -28,20 +26,19 @@ class Rule:
     severity: ClassVar[Severity]  # the severity when it fires on real data
     title: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]]  # operation kinds it looks at
-    dialects: ClassVar[tuple[str, ...]] = ALL_DIALECTS
-    requires: ClassVar[str | None] = None  # a Capabilities flag the database must have, e.g. "transactional_ddl"
+    requires: ClassVar[str | None] = None  # a capability the database must have (a Dialect flag: "transactional_ddl")
     probe: ClassVar[str] = "none (decided from the statement and catalog statistics)"
     recommendation: ClassVar[str]
 
     @classmethod
     def runs_on(cls) -> tuple[str, ...]:
-        """The dialects it looks at: those it names, less those without the capability it requires."""
-        return tuple(d for d in cls.dialects if cls.looks_at(d))
+        """The dialects it looks at: those with the capability it requires."""
+        return tuple(name for name in dialects.NAMES if cls.looks_at(name))
 
     @classmethod
     def looks_at(cls, dialect: str) -> bool:
         """Is `dialect` one of `runs_on` (asked of one dialect: `applies` runs for every operation)?"""
-        return dialect in cls.dialects and (cls.requires is None or bool(getattr(capabilities(dialect), cls.requires)))
+        return cls.requires is None or bool(getattr(dialects.get(dialect), cls.requires))
 
     def applies(self, ctx: OperationContext) -> bool:
         return ctx.op.kind in self.kinds and self.looks_at(ctx.dialect)

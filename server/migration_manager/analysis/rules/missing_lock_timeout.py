@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...dialects.base import capabilities
+from ... import dialects
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure
@@ -63,7 +63,7 @@ class MissingLockTimeout(Rule):
             f"Statement {ctx.op.statement_index} waits for {claim.lock} on {ctx.live_table} with "
             "no lock timeout: behind a long transaction it waits forever and every query on the "
             "table queues behind it.",
-            safe_rewrite=f"{capabilities(ctx.dialect).lock_timeout_sql}\n{ctx.op.statement};",
+            safe_rewrite=f"{dialects.get(ctx.dialect).lock_timeout_sql}\n{ctx.op.statement};",
         )
 
 

@@ -40,7 +40,7 @@ class MySQLOnlineDDL(LockRule):
         "create_index",
         "drop_index",
     )
-    dialects = ("mysql",)
+    requires = "online_ddl_algorithms"
     recommendation = (
         "Use pt-online-schema-change or gh-ost for a big table, or run it in a maintenance window; "
         "write ALGORITHM=INPLACE, LOCK=NONE so the server refuses rather than blocks."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ...dialects.base import capabilities
+from ... import dialects
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe
@@ -69,7 +69,7 @@ class NotNullBlocked(Rule):
 
     def _add_column(self, ctx: OperationContext, measure: Measure) -> Finding:
         rows = count_text(measure, "existing rows")
-        if ctx.dialect == "mysql":
+        if dialects.get(ctx.dialect).implicit_column_values:
             message = (
                 f"Adding {ctx.op.target} NOT NULL without a DEFAULT silently gives {rows} an implicit "
                 f"value (0 or '') instead of real data."
@@ -95,7 +95,7 @@ class NotNullBlocked(Rule):
 def _backfill(ctx: OperationContext) -> str:
     table, column = ctx.ident(ctx.op.table), ctx.ident(ctx.op.column)
     backfill = f"UPDATE {table} SET {column} = <value> WHERE {column} IS NULL;  -- in batches\n"
-    if not capabilities(ctx.dialect).not_valid_constraints:
+    if not dialects.get(ctx.dialect).not_valid_constraints:
         return f"{backfill}{ctx.op.statement};"
     return backfill + set_not_null_by_check(ctx)
 

@@ -24,7 +24,7 @@ class NotNullScan(LockRule):
     id = "not-null-scan"
     title = "SET NOT NULL scans under an exclusive lock"
     kinds = ("set_not_null",)
-    dialects = ("postgres",)
+    requires = "table_lock_modes"
     recommendation = (
         "Add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips "
         "the scan), and drop the CHECK."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ... import dialects
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure
@@ -48,7 +49,7 @@ class RenameInUse(Rule):
         op = ctx.op
         old = op.target
         rewrite = None
-        if op.kind == "rename_table" and ctx.dialect == "postgres":
+        if op.kind == "rename_table" and _view_keeps_old_name_working(ctx.dialect):
             old_name, new_name = ctx.ident(op.table), ctx.ident(op.new_name)
             rewrite = (
                 f"ALTER TABLE {old_name} RENAME TO {new_name};\nCREATE VIEW {old_name} AS SELECT * FROM {new_name};"
@@ -78,6 +79,13 @@ class RenameInUse(Rule):
             exact=False,
             counts=counts,
         )
+
+
+def _view_keeps_old_name_working(dialect: str) -> bool:
+    """A view under the old name keeps the running code working: it commits with the rename, and takes the writes
+    the code sends to the old name."""
+    traits = dialects.get(dialect)
+    return traits.transactional_ddl and traits.updatable_views
 
 
 RULE = RenameInUse()

@@ -21,7 +21,7 @@ class RewritingTypeChange(LockRule):
     id = "rewriting-type-change"
     title = "type change rewrites the table"
     kinds = ("alter_column_type",)
-    dialects = ("postgres",)
+    requires = "table_lock_modes"  # MariaDB/MySQL: mysql-online-ddl says it with ALGORITHM and LOCK
     recommendation = (
         "For a big table: add a new column, keep it in step (trigger), backfill in batches, swap; "
         "or run it in a maintenance window."

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ... import dialects
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe
 from ..type_families import ColumnShape, fits_within, shape
 from . import Rule
 
-# What the server does with a value that does not fit; rounding is silent everywhere.
-DOES_NOT_FIT = {
-    "postgres": "make the statement fail",
-    "mysql": "make it fail in strict SQL mode, and are cut or clamped to fit without it",
-}
-ROUNDED = "are rounded silently"
+ROUNDED = "are rounded silently"  # everywhere; what a value that does not fit does is the Dialect's value_too_big
 
 
 class TypeNarrowing(Rule):
@@ -68,7 +64,7 @@ class TypeNarrowing(Rule):
             )
         described = "; ".join(
             f"{'an unknown number of' if m.value is None else f'{m.value:,}'} {words} "
-            f"{ROUNDED if what == 'rounded' else DOES_NOT_FIT.get(ctx.dialect, DOES_NOT_FIT['mysql'])}"
+            f"{ROUNDED if what == 'rounded' else dialects.get(ctx.dialect).value_too_big}"
             for what, m, words in bad
         )
         counts = {what: m.value for what, m, _ in problems if m.value is not None}

@@ -26,7 +26,7 @@ class VolatileDefault(LockRule):
     id = "volatile-default"
     title = "volatile DEFAULT rewrites the table"
     kinds = ("add_column",)
-    dialects = ("postgres", "mysql")
+    requires = "table_level_ddl_locks"  # SQLite refuses a non-constant DEFAULT in ADD COLUMN
     recommendation = (
         "Add the column without the DEFAULT, SET DEFAULT separately, and backfill existing rows in batches."
     )
@@ -59,7 +59,7 @@ class VolatileDefault(LockRule):
 
 
 def _evaluated_once(ctx: OperationContext, claim) -> bool:
-    return ctx.live.server.flavor == "mariadb" and claim.algorithm == "INSTANT"
+    return claim.default_evaluated_once
 
 
 RULE = VolatileDefault()

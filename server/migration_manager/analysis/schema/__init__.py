@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlglot import exp
 
+from ... import dialects
 from ...dialects import dialect_part
 
 ConstraintKind = Literal["primary_key", "unique", "foreign_key", "check"]
@@ -46,19 +47,12 @@ class ColumnType:
         family = _family(data_type)
         if family == "integer":  # MySQL's display width (int(11)) is not part of the type
             data_type.set("expressions", [])
-            data_type.set("this", _SERIAL_STORED.get((data_type.this, dialect == "postgres"), data_type.this))
+            stored = dialects.get(dialect).serial_types.get(data_type.this.name)
+            data_type.set("this", _T[stored] if stored else data_type.this)
         return cls(text, data_type.sql(dialect=dialect).lower(), family)
 
 
 _T = exp.DataType.Type
-# serial is a shorthand, not a type: the column is stored (and compared, in foreign keys) as this integer.
-# PostgreSQL: an integer with a sequence default; MySQL/MariaDB SERIAL: BIGINT UNSIGNED AUTO_INCREMENT.
-_SERIAL_STORED = {
-    (_T.SERIAL, True): _T.INT,
-    (_T.BIGSERIAL, True): _T.BIGINT,
-    (_T.SMALLSERIAL, True): _T.SMALLINT,
-    (_T.SERIAL, False): _T.UBIGINT,
-}
 
 
 @lru_cache(maxsize=4096)
@@ -156,15 +150,22 @@ class Naming:
     index_names: Literal["schema", "table"]  # PostgreSQL: one namespace with tables; MySQL: per table
     # MySQL/MariaDB foreign keys: per database; SQLite reads a constraint's name and ignores it ("none")
     constraint_names: Literal["schema", "table", "none"]
-    generated: Literal["postgres", "mysql"] = "postgres"  # how unnamed constraints get their names
+    # How unnamed constraints get their names: <table>_<columns>_<suffix> (PostgreSQL), or after their first column,
+    # <table>_ibfk_<n> and CONSTRAINT_<n> (MySQL/MariaDB)
+    generated: Literal["table_columns", "first_column"] = "table_columns"
+    primary_key_name: str | None = None  # the name every primary key gets, whatever the statement says (PRIMARY)
     foreign_key_index: bool = False  # InnoDB adds an index named like the FK when none leads with its columns
+    # A key's index is named by the server, <prefix><table>_<n>, and renamed with its table (SQLite: sqlite_autoindex_)
+    autoindex_prefix: str | None = None
+    integer_key_is_rowid: bool = False  # a one-column INTEGER PRIMARY KEY is the rowid itself: no index (SQLite)
+    if_not_exists_by_name: bool = False  # CREATE INDEX IF NOT EXISTS skips on the name alone, columns unchecked
 
     def generated_name(self, table: str, columns: list[str], suffix: str, taken) -> str:
         """The name the server gives an unnamed constraint or index (suffix: pkey, key, fkey,
         check, idx), numbered like the server does until `taken(name)` is False."""
-        if self.generated == "mysql":
-            if suffix == "pkey":
-                return "PRIMARY"
+        if suffix == "pkey" and self.primary_key_name:
+            return self.primary_key_name
+        if self.generated == "first_column":
             numbered = {"fkey": f"{table}_ibfk_", "check": "CONSTRAINT_"}.get(suffix)
             first = columns[0] if columns else table
             candidates = (

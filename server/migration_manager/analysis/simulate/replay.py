@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...dialects.base import capabilities
+from ... import dialects
 from ..model import Finding, Operation, Severity
 from ..schema import Constraint, Index, Snapshot, Table, key
 from .type_rules import foreign_key_problem
@@ -147,7 +147,7 @@ class Replay:
     @property
     def foreign_keys_by_name(self) -> bool:
         """A foreign key names its table and is checked when rows are written, not at DDL time (SQLite)."""
-        return capabilities(self.schema.dialect).foreign_keys_by_name
+        return dialects.get(self.schema.dialect).foreign_keys_by_name
 
     def referencing(self, name: str) -> list[Table]:
         """Tables with a foreign key to `name`, each a private copy ready to change."""
@@ -164,19 +164,18 @@ class Replay:
             return self.exists(op, "primary key", table.name)
         primary = kind == "primary_key"
         name = name or self.generated_name(table, columns, "pkey" if primary else "key")
-        if primary and self.schema.naming.generated == "mysql":
-            name = "PRIMARY"  # MySQL ignores a primary key's name
+        if primary and self.schema.naming.primary_key_name:
+            name = self.schema.naming.primary_key_name  # MySQL ignores a primary key's name
         if self.add_named(op, table, Constraint(name, table.name, kind, tuple(columns))):
-            if primary and self.schema.dialect == "sqlite" and _sqlite_rowid(op.statement, columns):
+            if primary and self.schema.naming.integer_key_is_rowid and _sqlite_rowid(op.statement, columns):
                 return  # the rowid itself: SQLite makes no index for it
-            index = name if self.schema.naming.constraint_names != "none" else self._sqlite_autoindex(table)
+            index = self._autoindex(table) if self.schema.naming.autoindex_prefix else name
             table.indexes[key(index)] = Index(index, table.name, tuple(columns), True, primary)
             self.schema.note_index(index, table.name)
 
-    @staticmethod
-    def _sqlite_autoindex(table: Table) -> str:
+    def _autoindex(self, table: Table) -> str:
         """SQLite names a key's index itself, never after the constraint."""
-        prefix = f"sqlite_autoindex_{table.name}_"
+        prefix = f"{self.schema.naming.autoindex_prefix}{table.name}_"
         return f"{prefix}{sum(key(name).startswith(key(prefix)) for name in table.indexes) + 1}"
 
     def add_named(self, op: Operation, table: Table, constraint: Constraint) -> bool:

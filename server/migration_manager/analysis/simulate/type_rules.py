@@ -12,6 +12,7 @@ tests/analysis/test_simulate_*.py check each rule against the live servers.
 
 from __future__ import annotations
 
+from ... import dialects
 from ..schema import ColumnType
 
 NUMERIC = {"integer", "decimal", "float"}
@@ -25,7 +26,7 @@ def type_change_problem(old: ColumnType, new: ColumnType, dialect: str, using: b
     """Why changing a column from `old` to `new` fails or may fail; None when it converts."""
     if _converts(old, new) or "other" in (old.family, new.family):
         return None
-    if dialect == "postgres":
+    if dialects.get(dialect).type_change_needs_using:
         if using:
             return None
         return "error", (
@@ -57,7 +58,8 @@ def foreign_key_problem(column: ColumnType, referenced: ColumnType, dialect: str
     """Why a foreign key from a `column` to a `referenced` column is refused or unwise; None when fine."""
     if column.normalized == referenced.normalized or "other" in (column.family, referenced.family):
         return None
-    if dialect == "sqlite":  # types are affinities there: any column may reference any other
+    traits = dialects.get(dialect)
+    if traits.column_types_are_affinities:  # SQLite: any column may reference any other
         return None
     refused = (
         "error",
@@ -66,7 +68,7 @@ def foreign_key_problem(column: ColumnType, referenced: ColumnType, dialect: str
             "foreign key (types differ); use the referenced column's type"
         ),
     )
-    if dialect == "postgres":
+    if traits.foreign_key_types == "family":
         reaches = column.family == referenced.family or (column.family == "integer" and referenced.family in NUMERIC)
         if not reaches:
             return refused

@@ -8,13 +8,18 @@ error says so, and the backup file is still there to run again.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from ...backup import Dump, restore_mark
+from ...backup import point_in_time as pitr
 from ...backup.manifest import Manifest
 from ...backup.tools import find_tool, run_tool, shown, tool_version
 from ...urls import DatabaseURL
 from ..base import Engine
+from . import DIALECT
+
+quote = DIALECT.quote
 
 INSTALL = "apt install mariadb-client (or mysql-client), brew install mariadb"
 DUMP_TOOLS = ["mariadb-dump", "mysqldump"]
@@ -98,29 +103,25 @@ def password_env(url: DatabaseURL) -> dict[str, str]:
 def _drop_replaced(engine: Engine, manifest: Manifest) -> None:
     """Drop what the dump recreates (and, for a whole backup, whatever was created after it)."""
     if manifest.scope == "tables":
-        statements = [f"DROP TABLE IF EXISTS {_q(t)}" for t in manifest.tables]
+        statements = [f"DROP TABLE IF EXISTS {quote(t)}" for t in manifest.tables]
     else:
         objects = engine.query(
             "SELECT table_type, table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
         )
-        statements = [f"DROP VIEW IF EXISTS {_q(n)}" for kind, n in objects if kind == "VIEW"]
+        statements = [f"DROP VIEW IF EXISTS {quote(n)}" for kind, n in objects if kind == "VIEW"]
         statements += [
-            f"DROP TABLE IF EXISTS {_q(n)}" for kind, n in objects if kind != "VIEW" and n != restore_mark.TABLE
+            f"DROP TABLE IF EXISTS {quote(n)}" for kind, n in objects if kind != "VIEW" and n != restore_mark.TABLE
         ]
         routines = engine.query(
             "SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = DATABASE()"
         )
-        statements += [f"DROP {kind} IF EXISTS {_q(n)}" for kind, n in routines]
+        statements += [f"DROP {kind} IF EXISTS {quote(n)}" for kind, n in routines]
     engine.execute("SET FOREIGN_KEY_CHECKS = 0")  # the order of drops must not matter
     try:
         for statement in statements:
             engine.execute(statement)
     finally:
         engine.execute("SET FOREIGN_KEY_CHECKS = 1")
-
-
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def outside_dependents(engine: Engine, tables: list[str]) -> list[str]:
@@ -148,3 +149,9 @@ def outside_dependents(engine: Engine, tables: list[str]) -> list[str]:
     )
     found += [f"view {name}" for name, body in views if any(f"`{t}`" in (body or "") for t in tables)]
     return sorted(found)
+
+
+def point_in_time(engine: Engine, moment: datetime) -> tuple[list[str], str]:
+    """Refused, saying how to replay the binary log up to the moment by hand."""
+    log_bin = "ON" if engine.query("SELECT @@log_bin")[0][0] else "OFF"
+    raise pitr.mysql_refusal(log_bin, engine.server_version())

@@ -11,12 +11,11 @@ from ...clone import ScratchCopy, with_database
 from ...errors import CopyFailed, MigrationError
 from ...urls import DatabaseURL, redact
 from .. import Engine, open_engine
+from . import DIALECT
+
+quote = DIALECT.quote
 
 GENERATED = ("VIRTUAL", "STORED", "PERSISTENT")  # information_schema.columns.extra of generated columns
-
-
-def quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> ScratchCopy:
@@ -27,11 +26,11 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
             "WHERE schema_name = %s",
             [source.database],
         )[0]
-        admin.execute(f"CREATE DATABASE {quoted(name)} CHARACTER SET {charset} COLLATE {collation}")
+        admin.execute(f"CREATE DATABASE {quote(name)} CHARACTER SET {charset} COLLATE {collation}")
         try:
             _fill(source, name, schema_only)
         except BaseException:
-            admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+            admin.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
             raise
     except MigrationError:
         raise
@@ -53,7 +52,7 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
 
 def _fill(source: DatabaseURL, name: str, schema_only: bool) -> None:
     copy = open_engine(with_database(source, name))
-    src = quoted(source.database)
+    src = quote(source.database)
     try:
         # As mysqldump does: no FK checks while tables appear in any order; a 0 in an AUTO_INCREMENT
         # column stays 0 instead of drawing a new value.
@@ -68,7 +67,7 @@ def _fill(source: DatabaseURL, name: str, schema_only: bool) -> None:
             )
         ]
         for table in tables:
-            copy.execute(copy.query(f"SHOW CREATE TABLE {src}.{quoted(table)}")[0][1])
+            copy.execute(copy.query(f"SHOW CREATE TABLE {src}.{quote(table)}")[0][1])
         if not schema_only:
             _copy_rows(copy, source.database, tables)
         _copy_views(copy, source.database, name)
@@ -80,8 +79,8 @@ def _fill(source: DatabaseURL, name: str, schema_only: bool) -> None:
 def _copy_rows(copy: Engine, source: str, tables: list[str]) -> None:
     copy.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
     for table in tables:
-        columns = ", ".join(quoted(c) for c in _stored_columns(copy, source, table))
-        copy.execute(f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(source)}.{quoted(table)}")
+        columns = ", ".join(quote(c) for c in _stored_columns(copy, source, table))
+        copy.execute(f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM {quote(source)}.{quote(table)}")
     copy.execute("COMMIT")
 
 
@@ -96,7 +95,7 @@ def _stored_columns(engine: Engine, schema: str, table: str) -> list[str]:
 
 def _requalified(sql: str, source: str, name: str) -> str:
     # The server stores view bodies with every table qualified by the schema name.
-    return sql.replace(f"{quoted(source)}.", f"{quoted(name)}.")
+    return sql.replace(f"{quote(source)}.", f"{quote(name)}.")
 
 
 def _copy_views(engine: Engine, source: str, name: str) -> None:
@@ -107,8 +106,7 @@ def _copy_views(engine: Engine, source: str, name: str) -> None:
         )
     ]
     pending = {
-        v: _requalified(engine.query(f"SHOW CREATE VIEW {quoted(source)}.{quoted(v)}")[0][1], source, name)
-        for v in views
+        v: _requalified(engine.query(f"SHOW CREATE VIEW {quote(source)}.{quote(v)}")[0][1], source, name) for v in views
     }
     while pending:  # a view over another view must wait for it: retry until no progress
         progressed = False
@@ -124,18 +122,18 @@ def _copy_views(engine: Engine, source: str, name: str) -> None:
 
 
 def _copy_triggers_and_routines(engine: Engine, source: str, name: str) -> None:
-    src = quoted(source)
+    src = quote(source)
     for (trigger,) in engine.query(
         "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = %s "
         "ORDER BY event_object_table, action_order",
         [source],
     ):
-        engine.execute(_requalified(engine.query(f"SHOW CREATE TRIGGER {src}.{quoted(trigger)}")[0][2], source, name))
+        engine.execute(_requalified(engine.query(f"SHOW CREATE TRIGGER {src}.{quote(trigger)}")[0][2], source, name))
     for routine, kind in engine.query(
         "SELECT routine_name, routine_type FROM information_schema.routines WHERE routine_schema = %s ORDER BY 1",
         [source],
     ):
-        engine.execute(engine.query(f"SHOW CREATE {kind} {src}.{quoted(routine)}")[0][2])
+        engine.execute(engine.query(f"SHOW CREATE {kind} {src}.{quote(routine)}")[0][2])
 
 
 def admin_session(source: DatabaseURL) -> Engine:
@@ -149,17 +147,17 @@ def database_names(admin: Engine) -> list[str]:
 def drop(source: DatabaseURL, name: str) -> None:
     admin = admin_session(source)
     try:
-        admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+        admin.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
     finally:
         admin.close()
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
     # QUOTE() renders NULL as the bare word NULL, so (NULL, 'a') and ('a', NULL) differ.
-    row = ", ".join(f"QUOTE({quoted(c)})" for c in columns)
+    row = ", ".join(f"QUOTE({quote(c)})" for c in columns)
     count, total = engine.query(
         f"SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(CONCAT_WS(',', {row})), 1, 15), 16, 10) "
-        f"AS UNSIGNED)), 0) FROM {quoted(table)}"
+        f"AS UNSIGNED)), 0) FROM {quote(table)}"
     )[0]
     return f"{count}:{total}"
 
@@ -176,11 +174,11 @@ def constraint_problems(engine: Engine) -> list[str]:
     problems = []
     for constraint, table, parent, columns, parent_columns in keys:
         child_cols, parent_cols = columns.split("\t"), parent_columns.split("\t")
-        join = " AND ".join(f"p.{quoted(p)} = c.{quoted(c)}" for c, p in zip(child_cols, parent_cols))
-        not_null = " AND ".join(f"c.{quoted(c)} IS NOT NULL" for c in child_cols)
+        join = " AND ".join(f"p.{quote(p)} = c.{quote(c)}" for c, p in zip(child_cols, parent_cols))
+        not_null = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in child_cols)
         orphans = engine.query(
-            f"SELECT COUNT(*) FROM {quoted(table)} c WHERE {not_null} AND NOT EXISTS "
-            f"(SELECT 1 FROM {quoted(parent)} p WHERE {join})"
+            f"SELECT COUNT(*) FROM {quote(table)} c WHERE {not_null} AND NOT EXISTS "
+            f"(SELECT 1 FROM {quote(parent)} p WHERE {join})"
         )[0][0]
         if orphans:
             problems.append(f"foreign key {constraint}: {orphans} row(s) of {table} point to no row of {parent}")

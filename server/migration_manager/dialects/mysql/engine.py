@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...urls import DatabaseURL
-from ..base import CAPABILITIES, TableStats
+from ..base import TableStats
 from ..common import connection_failed, poll_lock
+from . import DIALECT
 
 HINT = "Check host, port, database name, user and password; is the server running?"
-LOCK_WAIT_ERRORS = {1205, 3572}  # lock wait timeout, NOWAIT
 STATEMENT_TIMEOUT_ERRORS = {1969, 3024}  # MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME
 
 
@@ -23,7 +23,7 @@ def connect(url: DatabaseURL) -> MySQLEngine:
 
 class MySQLEngine:
     dialect = "mysql"
-    caps = CAPABILITIES["mysql"]
+    caps = DIALECT
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -173,8 +173,7 @@ class MySQLEngine:
         return f"DROP INDEX {index};"
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        args = getattr(exc, "args", ())
-        return bool(args) and args[0] in LOCK_WAIT_ERRORS
+        return self.caps.is_lock_timeout(exc)
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         # lock_wait_timeout defaults to one year: a DDL queued behind a long transaction blocks everyone.

@@ -14,6 +14,11 @@ import re
 from ...analysis.locks import LockImpact, Server
 
 RANK = ["INSTANT", "NOCOPY", "INPLACE", "COPY"]
+# Older servers whose lock behaviour differs from today's in ways worth telling (the impact report shows them).
+REFERENCE_VERSIONS = {
+    "mariadb": ["10.3.0-MariaDB", "10.4.0-MariaDB"],
+    "mysql": ["MySQL 8.0.11", "MySQL 8.0.12", "MySQL 8.0.29"],
+}
 _QUEUE = "the brief exclusive metadata lock at start and end still queues behind open transactions"
 
 
@@ -84,7 +89,10 @@ def _add_column(op, server: Server, mariadb: bool, schema) -> LockImpact:
             rewrites_table=True,
             safer="Add the column without the DEFAULT (instant), SET DEFAULT separately, backfill old rows in batches.",
         )
-    return _instant((10, 3), (8, 0, 12), "ADD COLUMN")(op, server, mariadb, schema)
+    claim = _instant((10, 3), (8, 0, 12), "ADD COLUMN")(op, server, mariadb, schema)
+    if mariadb and claim.algorithm == "INSTANT":
+        return claim.model_copy(update={"default_evaluated_once": True})
+    return claim
 
 
 def _alter_column_type(op, server: Server, mariadb: bool, schema) -> LockImpact:

@@ -6,7 +6,14 @@ from ...analysis.schema import Column, ColumnType, Constraint, Index, Naming, Sn
 
 # Index names are per table; foreign-key names are per database in InnoDB ("Duplicate foreign
 # key constraint name"), and so are CHECK names on MySQL 8 (MariaDB keeps them per table).
-NAMING = Naming(index_names="table", constraint_names="schema", generated="mysql", foreign_key_index=True)
+NAMING = Naming(
+    index_names="table",
+    constraint_names="schema",
+    generated="first_column",
+    primary_key_name="PRIMARY",  # MySQL ignores a primary key's name
+    foreign_key_index=True,
+    if_not_exists_by_name=True,
+)
 
 _TABLES = """SELECT table_name, table_type = 'VIEW' FROM information_schema.tables
 WHERE table_schema = DATABASE()"""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ...archive import differs, insert_missing, key_match
+from . import DIALECT
 
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = DIALECT.quote  # the dialect's one quote(), for the SQL below and for archive/plan.py
 
 
 def before_copy(table: str) -> list[str]:

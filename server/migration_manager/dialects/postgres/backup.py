@@ -8,15 +8,19 @@ exactly as it was before the restore, never half-restored.
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from ...backup import Dump
+from ...backup import point_in_time as pitr
 from ...backup.manifest import Manifest
 from ...backup.store import default_jobs
 from ...backup.tools import find_tool, pipe_tools, run_tool, shown, tool_version
 from ...urls import DatabaseURL
 from ..base import Engine
-from .clone import quoted
+from . import DIALECT
+
+quote = DIALECT.quote
 
 INSTALL = "apt install postgresql-client, brew install libpq, or the client package matching the server version"
 PARALLEL_FROM_BYTES = 1 << 30  # from 1 GiB on, a parallel directory-format dump is much faster
@@ -92,10 +96,10 @@ def _load(restore_argv: list[str], psql_argv: list[str], engine: Engine, manifes
 
 def conninfo(url: DatabaseURL) -> str:
     """libpq URL without the password (it goes through PGPASSWORD), keeping sslmode & co."""
-    user = f"{_quote(url.user)}@" if url.user else ""
+    user = f"{_url_encoded(url.user)}@" if url.user else ""
     port = f":{url.port}" if url.port else ""
-    params = "&".join(f"{k}={_quote(v)}" for k, v in url.query.items() if k.lower() != "password")
-    return f"postgresql://{user}{url.host or 'localhost'}{port}/{_quote(url.database)}" + (
+    params = "&".join(f"{k}={_url_encoded(v)}" for k, v in url.query.items() if k.lower() != "password")
+    return f"postgresql://{user}{url.host or 'localhost'}{port}/{_url_encoded(url.database)}" + (
         f"?{params}" if params else ""
     )
 
@@ -103,6 +107,20 @@ def conninfo(url: DatabaseURL) -> str:
 def password_env(url: DatabaseURL) -> dict[str, str]:
     password = url.password or url.query.get("password")
     return {"PGPASSWORD": password} if password else {}
+
+
+def point_in_time(engine: Engine, moment: datetime) -> tuple[list[str], str]:
+    """The steps of a restore to `moment` from the archived WAL, and what they need; refused without archiving."""
+    settings = server_wal_settings(engine)
+    if pitr.archiving_gaps(settings):
+        raise pitr.refusal(settings, engine.server_version())
+    archiver = settings.get("archive_command") or settings.get("archive_library")
+    return pitr.steps(settings, moment, engine.url.port or 5432), (
+        f"WAL archiving is on ({archiver}). A point-in-time restore to {moment.isoformat()} replays a base backup "
+        "plus the archived WAL into a NEW data directory on the database host, as the postgres OS user; "
+        "migration-manager does not run these steps itself (it has no access to the server's files). "
+        "Nothing was changed."
+    )
 
 
 def server_wal_settings(engine: Engine) -> dict[str, str]:
@@ -119,16 +137,16 @@ def _table_args(engine: Engine, tables: list[str] | None) -> list[str]:
         return []
     schema = engine.query("SELECT current_schema()")[0][0]
     # --table takes a pattern; inside its double quotes a quote is doubled, as in an identifier.
-    return [f"--table={quoted(schema)}.{quoted(table)}" for table in tables]
+    return [f"--table={quote(schema)}.{quote(table)}" for table in tables]
 
 
 def _drop_sql(engine: Engine, manifest: Manifest) -> str:
     """Everything the backup will recreate is dropped first, so nothing created since survives."""
     if manifest.scope == "tables":
         schema = engine.query("SELECT current_schema()")[0][0]
-        return "".join(f"DROP TABLE IF EXISTS {quoted(schema)}.{quoted(t)} CASCADE;\n" for t in manifest.tables)
+        return "".join(f"DROP TABLE IF EXISTS {quote(schema)}.{quote(t)} CASCADE;\n" for t in manifest.tables)
     statements = [
-        f"DROP SCHEMA {quoted(s)} CASCADE;"
+        f"DROP SCHEMA {quote(s)} CASCADE;"
         for (s,) in engine.query(
             f"SELECT nspname FROM pg_namespace WHERE nspname NOT IN {SYSTEM_SCHEMAS} AND nspname <> 'public' "
             "AND nspname NOT LIKE 'pg_temp_%' AND nspname NOT LIKE 'pg_toast_temp_%'"
@@ -137,7 +155,7 @@ def _drop_sql(engine: Engine, manifest: Manifest) -> str:
     # public itself stays (PostgreSQL creates it with its own owner and grants; pg_dump does not
     # recreate it): only its contents go.
     statements += [
-        f"DROP EXTENSION IF EXISTS {quoted(e)} CASCADE;"
+        f"DROP EXTENSION IF EXISTS {quote(e)} CASCADE;"
         for (e,) in engine.query(
             "SELECT e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = 'public'"
         )
@@ -166,7 +184,7 @@ WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'c')
 """
 
 
-def _quote(value: str) -> str:
+def _url_encoded(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe="")

@@ -16,13 +16,12 @@ from ...clone import ScratchCopy, with_database
 from ...errors import CopyFailed, MigrationError
 from ...urls import DatabaseURL, redact
 from .. import Engine, open_engine
+from . import DIALECT
+
+quote = DIALECT.quote
 
 MAINTENANCE_DATABASES = ("postgres", "template1")
 OBJECT_IN_USE = "55006"  # "source database is being accessed by other users"
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> ScratchCopy:
@@ -30,7 +29,7 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
     try:
         method = None if schema_only else _clone_from_template(admin, source.database, name)
         if method is None:
-            admin.execute(f"CREATE DATABASE {quoted(name)}")
+            admin.execute(f"CREATE DATABASE {quote(name)}")
             method = (
                 "pg_dump --schema-only | pg_restore (no rows)"
                 if schema_only
@@ -39,7 +38,7 @@ def make_copy(source: DatabaseURL, name: str, *, schema_only: bool = False) -> S
             try:
                 _dump_restore(source, name, schema_only)
             except BaseException:
-                admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
+                admin.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
                 raise
     except MigrationError:
         raise
@@ -72,7 +71,7 @@ def _clone_from_template(admin: Engine, source: str, name: str) -> str | None:
     if others:
         return None
     try:
-        admin.execute(f"CREATE DATABASE {quoted(name)} TEMPLATE {quoted(source)}")
+        admin.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(source)}")
     except Exception as exc:
         if getattr(exc, "sqlstate", None) == OBJECT_IN_USE:
             return None
@@ -131,7 +130,7 @@ def _conninfo(source: DatabaseURL, database: str) -> str:
 def drop(source: DatabaseURL, name: str) -> None:
     admin = admin_session(source)
     try:
-        admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
+        admin.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
     finally:
         admin.close()
 
@@ -141,9 +140,9 @@ def database_names(admin: Engine) -> list[str]:
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
-    row = ", ".join(quoted(c) for c in columns)
+    row = ", ".join(quote(c) for c in columns)
     count, total = engine.query(
-        f"SELECT count(*), coalesce(sum(hashtextextended(ROW({row})::text, 0)::numeric), 0) FROM {quoted(table)}"
+        f"SELECT count(*), coalesce(sum(hashtextextended(ROW({row})::text, 0)::numeric), 0) FROM {quote(table)}"
     )[0]
     return f"{count}:{total}"
 
@@ -157,7 +156,7 @@ def constraint_problems(engine: Engine) -> list[str]:
     )
     for table, constraint in pending:
         try:
-            engine.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {quoted(constraint)}")
+            engine.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote(constraint)}")
         except Exception as exc:  # noqa: BLE001 - the violation itself is the finding
             problems.append(f"constraint {constraint} on {table} does not hold: {_one_line(exc)}")
     invalid = engine.query(

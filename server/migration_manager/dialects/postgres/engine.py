@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from ...urls import DatabaseURL
-from ..base import CAPABILITIES, BatchFailed, TableStats
+from ..base import BatchFailed, TableStats
 from ..common import connection_failed, lock_key, poll_lock
+from . import DIALECT
 
 # Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
 _AUTOCOMMIT_ONLY = re.compile(
@@ -41,7 +42,7 @@ def connect(url: DatabaseURL) -> PostgresEngine:
 
 class PostgresEngine:
     dialect = "postgres"
-    caps = CAPABILITIES["postgres"]
+    caps = DIALECT
     param = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -212,7 +213,7 @@ class PostgresEngine:
         return f"DROP INDEX CONCURRENTLY IF EXISTS {index};"
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        return getattr(exc, "sqlstate", None) == "55P03"
+        return self.caps.is_lock_timeout(exc)
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         if lock_timeout_ms is not None:

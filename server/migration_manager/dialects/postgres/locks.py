@@ -12,6 +12,8 @@ from ...analysis.locks import LockImpact, Server
 AE, SUE, SHARE, SRE, RS = "ACCESS EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "ROW SHARE"
 READ, WRITE = "ACCESS SHARE", "ROW EXCLUSIVE"
 
+# Older servers whose lock behaviour differs from today's in ways worth telling (the impact report shows them).
+REFERENCE_VERSIONS = {"postgresql": ["PostgreSQL 10.0", "PostgreSQL 11.0", "PostgreSQL 12.0"]}
 CONFLICTS = {
     "ACCESS SHARE": {AE},
     RS: {"EXCLUSIVE", AE},

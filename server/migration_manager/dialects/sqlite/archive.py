@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ...archive import insert_missing
-from ..postgres.archive import quote, update_from  # same quoting and UPDATE ... FROM form
+from ..postgres.archive import update_from  # the same UPDATE ... FROM form
+from . import DIALECT
+
+quote = DIALECT.quote  # the dialect's one quote(), for the SQL below and for archive/plan.py
 
 __all__ = ["after_insert", "before_copy", "insert_select", "quote", "update_from"]
 

@@ -6,9 +6,11 @@ replaced in one write transaction, so readers see the old or the new database, n
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 from ...backup import Dump
+from ...backup import point_in_time as pitr
 from ...backup.manifest import Manifest
 from ...errors import BackupFailed
 from ..base import Engine
@@ -52,3 +54,8 @@ def restore(engine: Engine, path: Path, manifest: Manifest, *, into_empty: bool)
             state="Unchanged: SQLite replaces the pages in one write transaction.",
             next_step="Check that nothing else holds a write lock on the database, then retry.",
         ) from None
+
+
+def point_in_time(engine: Engine, moment: datetime) -> tuple[list[str], str]:
+    """Refused: a database file keeps no log to replay up to a moment."""
+    raise pitr.sqlite_refusal()

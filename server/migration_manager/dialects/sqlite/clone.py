@@ -16,10 +16,9 @@ from ...clone import ScratchCopy
 from ...errors import CopyFailed
 from ...urls import DatabaseURL
 from .. import Engine
+from . import DIALECT
 
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = DIALECT.quote
 
 
 def make_copy(source: DatabaseURL, *, schema_only: bool = False) -> ScratchCopy:
@@ -70,7 +69,7 @@ def _copy_schema(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:
     # SQLite has no hash function in SQL: hash each row here and add the hashes (order-independent).
     count, total = 0, 0
-    cursor = engine.conn.execute(f"SELECT {', '.join(quoted(c) for c in columns)} FROM {quoted(table)}")
+    cursor = engine.conn.execute(f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table)}")
     for row in cursor:
         count += 1
         total += int.from_bytes(hashlib.blake2b(repr(row).encode(), digest_size=8).digest(), "big")

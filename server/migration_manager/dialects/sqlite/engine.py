@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ...urls import DatabaseURL
-from ..base import CAPABILITIES, TableStats
+from ..base import TableStats
 from ..common import connection_failed, poll_lock
+from . import DIALECT
 
 _AUTOCOMMIT_ONLY = re.compile(r"^\s*(vacuum)\b", re.IGNORECASE)
 
@@ -26,7 +27,7 @@ def connect(url: DatabaseURL) -> SQLiteEngine:
 
 class SQLiteEngine:
     dialect = "sqlite"
-    caps = CAPABILITIES["sqlite"]
+    caps = DIALECT
     param = "?"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -121,7 +122,7 @@ class SQLiteEngine:
         return f"DROP INDEX {index};"
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+        return self.caps.is_lock_timeout(exc)
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         if lock_timeout_ms is not None:
@@ -150,8 +151,7 @@ class SQLiteEngine:
         return [r[0] for r in rows]
 
     def table_stats(self, table: str) -> TableStats:
-        quoted = '"' + table.replace('"', '""') + '"'  # a name like we"ird
-        rows = self.query(f"SELECT count(*) FROM {quoted}")[0][0]
+        rows = self.query(f"SELECT count(*) FROM {self.caps.quote(table)}")[0][0]  # a name like we"ird
         try:
             size = self.query("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = ?", [table])[0][0]
         except sqlite3.Error:  # dbstat is a compile-time option

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from ...analysis.schema import Column, ColumnType, Constraint, Index, Naming, Snapshot, Table, key
+from . import DIALECT
+
+quote = DIALECT.quote
 
 # Index names are database-wide, like table names; a constraint's name is read and ignored (two constraints
 # of a table, or a constraint and an index, may share a name; a key's index is sqlite_autoindex_<table>_<n>).
-NAMING = Naming(index_names="schema", constraint_names="none")
+NAMING = Naming(
+    index_names="schema",
+    constraint_names="none",
+    autoindex_prefix="sqlite_autoindex_",
+    integer_key_is_rowid=True,
+    if_not_exists_by_name=True,
+)
 
 
 def read(engine) -> Snapshot:
@@ -23,13 +32,9 @@ def read(engine) -> Snapshot:
     return snapshot
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _read_columns(engine, table: Table) -> None:
     primary = []
-    for _, name, type_text, notnull, default, pk in engine.query(f"PRAGMA table_info({_quote(table.name)})"):
+    for _, name, type_text, notnull, default, pk in engine.query(f"PRAGMA table_info({quote(table.name)})"):
         table.columns[key(name)] = Column(name, ColumnType.parse(type_text or "blob", "sqlite"), not notnull, default)
         if pk:
             primary.append((pk, name))
@@ -40,13 +45,13 @@ def _read_columns(engine, table: Table) -> None:
 
 
 def _read_indexes(engine, table: Table) -> None:
-    for _, name, unique, origin, _partial in engine.query(f"PRAGMA index_list({_quote(table.name)})"):
-        columns = tuple(r[2] or "(expression)" for r in engine.query(f"PRAGMA index_info({_quote(name)})"))
+    for _, name, unique, origin, _partial in engine.query(f"PRAGMA index_list({quote(table.name)})"):
+        columns = tuple(r[2] or "(expression)" for r in engine.query(f"PRAGMA index_info({quote(name)})"))
         table.indexes[key(name)] = Index(name, table.name, columns, bool(unique), origin == "pk")
 
 
 def _read_foreign_keys(engine, table: Table) -> None:
-    for row in engine.query(f"PRAGMA foreign_key_list({_quote(table.name)})"):
+    for row in engine.query(f"PRAGMA foreign_key_list({quote(table.name)})"):
         fk_id, _, ref_table, column, ref_column = row[:5]
         name = f"fk_{table.name}_{fk_id}"  # SQLite keeps no names for foreign keys
         found = table.constraints.setdefault(

@@ -6,7 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from ...dialects.base import capabilities
+from ... import dialects
 from ...errors import MigrationFileError
 from ..model import Migration, Script
 from ..sqltext import is_transaction_control, normalize, refused_transaction_control, split
@@ -34,7 +34,7 @@ def runnable_script(
     """BEGIN/COMMIT written in the file are dropped (the runner owns the transaction); transaction control the
     runner cannot do as written (ROLLBACK, ...) refuses the file, naming the line: never run something else."""
     # Without transactional DDL (MariaDB/MySQL) each statement runs on its own: no transaction for a savepoint.
-    one_transaction = not no_transaction and capabilities(dialect).transactional_ddl
+    one_transaction = not no_transaction and dialects.get(dialect).transactional_ddl
     for index, statement in enumerate(statements):
         why = refused_transaction_control(statement, dialect, one_transaction=one_transaction)
         if why:
