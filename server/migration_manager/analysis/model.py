@@ -140,6 +140,7 @@ class Operation(BaseModel):
     recreating: ClassVar[bool] = False  # may re-create what an archive holds (see `recreates`)
     loss: ClassVar[Loss | None] = None  # the data it destroys, for the rollback plan
     session_only: ClassVar[bool] = False  # changes the session (SET), no table
+    table_level: ClassVar[bool] = False  # changes a table as a whole (create, drop, rename, truncate)
     unread: ClassVar[bool] = False  # a statement no parser reads: it may change anything
 
     def __new__(cls, *args, **fields):

@@ -16,6 +16,7 @@ class CreateTable(Operation):
     """CREATE TABLE t (...), or ... AS / LIKE (columns unknown)."""
 
     kind: Literal["create_table"]
+    table_level = True
     recreating = True
 
     def simulate(self, replay: Replay) -> None:

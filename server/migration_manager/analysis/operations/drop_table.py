@@ -15,6 +15,7 @@ class DropTable(Operation):
     """DROP TABLE t [CASCADE]."""
 
     kind: Literal["drop_table"]
+    table_level = True
     destructive = True
     loss = Loss("drops table {table}")
 

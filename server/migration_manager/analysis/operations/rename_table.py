@@ -16,6 +16,7 @@ class RenameTable(Operation):
     """Renames a table; `new_name` is its new name."""
 
     kind: Literal["rename_table"]
+    table_level = True
     recreating = True
 
     def simulate(self, replay: Replay) -> None:

@@ -14,6 +14,7 @@ class Truncate(Operation):
     """Empties a table."""
 
     kind: Literal["truncate"]
+    table_level = True
     loss = Loss("empties table {table}")
 
     def simulate(self, replay: Replay) -> None:

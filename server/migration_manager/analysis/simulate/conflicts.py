@@ -19,7 +19,6 @@ from ..model import Finding, Operation
 from ..operations import script_operations
 from ..schema import key
 
-_TABLE_LEVEL = {"create_table", "drop_table", "rename_table", "truncate"}
 Touch = tuple[str, str, bool]  # (table, object or "*", True when it changes the object, False when it uses it)
 
 
@@ -30,15 +29,13 @@ def touched(migration: Migration, dialect: str) -> set[Touch]:
     found = set()
     for op in script_operations(migration.up.statements, dialect):
         if op.table and op.is_ddl:
-            found |= {(key(op.table), name, True) for name in _objects(op)}
+            found |= {(key(table), name, True) for table in op.tables() for name in _objects(op)}
             found |= _uses(op)
-            if op.kind == "rename_table" and op.new_name:
-                found.add((key(op.new_name), "*", True))
     return found
 
 
 def _objects(op: Operation) -> list[str]:
-    if op.kind in _TABLE_LEVEL:
+    if op.table_level:
         return ["*"]
     if op.column:
         return [f"column {key(op.column)}"] + ([f"column {key(op.new_name)}"] if op.new_name else [])
