@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from ..dialects import dialect_part
@@ -189,8 +190,10 @@ def start(
     """Run the ALTER `statement` through a shadow copy up to and including the swap; resumable after a kill."""
     sql = dialect_part(engine.dialect, "shadow")
     table = sql.stored_name(engine, parse_alter(statement)[0])
-    now = phase(engine, table)
+    now, cutover = phase(engine, table), cutover or CutoverPolicy()
+    report = ShadowReport(table, "copying")
     if now == "swapped":
+        sql.after_swap(engine, read(engine, table, statement))  # a kill may have cut it short; it is idempotent
         return ShadowReport(table, "swapped", notes=["already swapped: `complete` drops the old table"])
     if now == "none":
         if why := refusals(engine, statement):
@@ -200,20 +203,25 @@ def start(
                 next_step="Run this migration with the offline strategy, or change what is refused first.",
             )
         sql.undo(
-            engine, Shadow(table, [], {}), 5000
+            engine, Shadow(table, [], {}), cutover.lock_timeout_ms
         )  # a half-created copy of a killed run (no triggers yet): start over
-        shadow = read(engine, table, statement)
-        sql.create(engine, shadow, parse_alter(statement)[1])
+        shadow, actions = read(engine, table, statement), parse_alter(statement)[1]
+        # Creating a trigger locks the table briefly too (against writes): the same care as the swap.
+        create = partial(_create, sql, actions)
+        _cut_over(engine, shadow, cutover, report, create, "trigger creation", progress)
     shadow = read(engine, table, statement)
     _refuse_unsyncable(engine, shadow)
-    report = ShadowReport(table, "copying")
     report.rows_copied = _copy(engine, shadow, policy, checkpoint or Checkpoint(), record, progress)
     _verify(engine, shadow, policy, progress, report)
     sql.after_copy(engine, shadow)
-    _cut_over(engine, shadow, cutover or CutoverPolicy(), report, sql.swap, "swap", progress)
+    _cut_over(engine, shadow, cutover, report, sql.swap, "swap", progress)
     sql.after_swap(engine, shadow)
     report.phase = "swapped"
     return report
+
+
+def _create(sql, actions: str, engine: Engine, shadow: Shadow, lock_timeout_ms: int) -> None:
+    sql.create(engine, shadow, actions, lock_timeout_ms)
 
 
 def complete(engine: Engine, table: str, cutover: CutoverPolicy | None = None) -> bool:
@@ -278,7 +286,8 @@ def _refuse_unsyncable(engine: Engine, shadow: Shadow) -> None:
             "could not go back to the old table"
         )
     if why:
-        dialect_part(engine.dialect, "shadow").undo(engine, shadow)
+        undo = dialect_part(engine.dialect, "shadow").undo
+        _cut_over(engine, shadow, CutoverPolicy(), ShadowReport(shadow.table, "copying"), undo, "undo")
         raise ShadowRefused(
             f"The shadow strategy cannot change {shadow.table}: " + "; ".join(why) + ".",
             state="Nothing changed: the copy that showed it was dropped.",

@@ -147,9 +147,18 @@ def _foreign_key_sql(fk: dict, name: str, parent: str) -> str:
     )
 
 
-def create(engine, shadow: Shadow, actions: str) -> None:
+def create(engine, shadow: Shadow, actions: str, lock_timeout_ms: int) -> None:
     """The copy (LIKE the table, its foreign keys renamed, the ALTER), the spare, and the triggers: the forward
-    ones last, because they are what says a copy is under way."""
+    ones last, because they are what says a copy is under way. Each CREATE TRIGGER on the table waits for its
+    metadata lock at most `lock_timeout_ms` (writers queue behind it); a failure removes what was created."""
+    try:
+        _create(engine, shadow, actions, lock_timeout_ms)
+    except BaseException:
+        undo(engine, shadow, lock_timeout_ms)
+        raise
+
+
+def _create(engine, shadow: Shadow, actions: str, lock_timeout_ms: int) -> None:
     table, new = quote(shadow.table), quote(shadow.new)
     engine.execute(f"CREATE TABLE {new} LIKE {table}")
     for fk in _foreign_keys(engine, "table_name", shadow.table):
@@ -160,10 +169,10 @@ def create(engine, shadow: Shadow, actions: str) -> None:
 
     ready = read(engine, shadow.table, "")
     _create_sync(engine, ready, "rev", ready.new, ready.old, ready.backward, guarded=True)
-    _create_sync(engine, ready, "fwd", ready.table, ready.new, ready.forward, guarded=False)
+    _create_sync(engine, ready, "fwd", ready.table, ready.new, ready.forward, bounded_ms=lock_timeout_ms)
 
 
-def _create_sync(engine, shadow: Shadow, direction: str, source: str, target: str, cols: list[str], guarded: bool):
+def _create_sync(engine, shadow, direction, source, target, cols, guarded=False, bounded_ms: int | None = None):
     """Three row triggers on `source` (one per event: MariaDB has no multi-event trigger) writing `target`, named
     after the table being changed (trigger names are per database and stay with a renamed table)."""
     key = shadow.key
@@ -181,13 +190,15 @@ def _create_sync(engine, shadow: Shadow, direction: str, source: str, target: st
         "update": f"IF {key_moved} THEN DELETE FROM {target_q} WHERE {by_old_key}; END IF; {upsert}",
         "delete": f"DELETE FROM {target_q} WHERE {by_old_key};",
     }
-    for event, body in bodies.items():
+    for event in ("delete", "update", "insert"):  # insert last: its trigger is what `phase` looks for
+        body = bodies[event]
         if guarded:  # our own copy session's writes stay out of the spare (see the module's docstring)
             body = f"IF @_mm_shadow_copy IS NULL THEN {body} END IF;"
-        engine.execute(
+        sql = (
             f"CREATE TRIGGER {quote(_trigger(direction, event, shadow.table))} AFTER {event.upper()} ON {quote(source)} "
             f"FOR EACH ROW BEGIN {body} END"
         )
+        _bounded(engine, sql, bounded_ms) if bounded_ms else engine.execute(sql)
 
 
 def _drop_sync(engine, direction: str, table: str) -> None:
@@ -204,7 +215,17 @@ def copying(engine) -> Iterator[None]:
         engine.execute("SET @_mm_shadow_copy = NULL")
 
 
+def _lock_range(engine, shadow: Shadow, where: str, params: list[Any]) -> None:
+    """Take the batch's row locks before the INSERT ... SELECT: that statement holds the copy's AUTO-INC table lock
+    (innodb_autoinc_lock_mode 1, MariaDB's default) while it reads, and a writer holding one of the rows would
+    wait for that AUTO-INC lock in its trigger: a deadlock, the writer's transaction rolled back (measured)."""
+    engine.query(
+        f"SELECT COUNT(*) FROM {quote(shadow.table)} FORCE INDEX (PRIMARY) WHERE {where} LOCK IN SHARE MODE", params
+    )
+
+
 def copy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> int:
+    _lock_range(engine, shadow, where, params)
     cols = ", ".join(quote(c) for c in shadow.forward)
     first = f"{quote(shadow.new)}.{quote(shadow.key[0])}"  # the SELECT's table has the same column names
     return engine.execute(  # rows inserted; a row the triggers wrote first counts 0 (its update changes nothing)
@@ -216,6 +237,7 @@ def copy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> int:
 
 def recopy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> None:
     """Make the copy's rows in the range equal to the table's: drop rows the table lacks, upsert the others."""
+    _lock_range(engine, shadow, where, params)
     same_key = " AND ".join(f"o.{quote(k)} = n.{quote(k)}" for k in shadow.key)
     engine.execute(
         f"DELETE n FROM {quote(shadow.new)} AS n WHERE {_qualified(where, 'n')} AND NOT EXISTS "

@@ -100,10 +100,12 @@ def phase(engine, table: str) -> str:
     return "copying" if FORWARD in found else "none"
 
 
-def create(engine, shadow: Shadow, actions: str) -> None:
-    """In one transaction: the copy with the table's foreign keys (NOT VALID) and the ALTER, and the trigger."""
+def create(engine, shadow: Shadow, actions: str, lock_timeout_ms: int) -> None:
+    """In one transaction: the copy with the table's foreign keys (NOT VALID) and the ALTER, and the trigger
+    (SHARE ROW EXCLUSIVE on the table: it waits for the writes under way, and new ones wait for it)."""
     table, new = quote(shadow.table), quote(shadow.new)
     with engine.transaction():
+        engine.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
         engine.execute(f"CREATE TABLE {new} (LIKE {table} INCLUDING ALL)")
         for name, definition in _foreign_keys_out(engine, shadow.table):
             engine.execute(f"ALTER TABLE {new} ADD CONSTRAINT {quote(name)} {definition} NOT VALID")
