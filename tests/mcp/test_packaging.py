@@ -124,6 +124,7 @@ def test_db_migrate_command_maps_every_subcommand_to_a_tool() -> None:
         "dry-run": "dry_run",
         "test": "test",
         "apply": "apply",
+        "complete": "complete",
         "rollback": "rollback",
         "compare": "compare",
         "resolve": "resolve",

@@ -29,6 +29,7 @@ ALL_TOOLS = {
     "backup",
     "restore",
     "switch",
+    "complete",
 }
 
 
@@ -39,7 +40,7 @@ async def test_tools_are_listed_with_honest_annotations(sqlite_project: Path) ->
     for name in ("status", "validate", "analyze", "dry_run", "rollback_plan", "compare"):
         assert tools[name].annotations.read_only_hint is True, name
         assert tools[name].annotations.destructive_hint is False, name
-    for name in ("apply", "rollback", "resolve", "baseline", "restore", "switch"):
+    for name in ("apply", "rollback", "resolve", "baseline", "restore", "switch", "complete"):
         assert tools[name].annotations.read_only_hint is False, name
         assert tools[name].annotations.destructive_hint is True, name
     for name in ("create", "test", "backup"):  # a file written; a scratch copy made and dropped; backup files

@@ -188,12 +188,15 @@ def test_refused_before_anything_runs(server_url, tmp_path, up, why) -> None:
     assert query(server_url, "SELECT count(*) FROM users") == [(ROWS,)]
 
 
-def test_blue_green_is_refused_as_not_built(server_url, tmp_path) -> None:
+def test_blue_green_and_offline_plan_the_sql_as_written(server_url, tmp_path) -> None:
     _users(server_url)
     project = make_project(tmp_path / "proj", server_url, autoBackup=False)
     write_native(project, "1", "phone", ADD_PHONE, None)  # no header: the request's strategy applies
-    with pytest.raises(StrategyRefused, match="blue-green strategy is not built yet"):
-        service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy="blue-green"))
+    for name in ("blue-green", "offline"):
+        report = service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy=name))
+        assert [s.how for s in report.migrations[0].strategy.statements] == ["as written"]
+    with pytest.raises(StrategyRefused, match="Unknown strategy 'fast'"):
+        service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy="fast"))
 
 
 def test_mariadb_check_constraint_is_refused_under_online(mysql_url, tmp_path) -> None:

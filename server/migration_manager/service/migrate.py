@@ -44,7 +44,7 @@ class ApplyRequest(TargetRequest):
     outside_window: bool = Field(False, description="human override of the maintenance window")
     allow_out_of_order: bool = False
     strategy: str | None = Field(
-        None, description="offline | online | shadow | auto (blue-green: not built yet); a file's `-- strategy:` wins"
+        None, description="offline | online | shadow | blue-green | auto; a file's `-- strategy:` header wins"
     )
 
 
@@ -83,8 +83,9 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
     with connect(project, lock=not request.dry_run) as conn:
         plan = _plan(conn, migrations, create_history=not request.dry_run)
         plan.refuse_conflicts(request.allow_out_of_order)
-        selected = select_pending(plan, request.to_version)
-        selected = [*resumable(conn, plan), *selected]
+        resumed = resumable(conn, plan)  # stopped in their expand phase: checked when they started
+        pending = select_pending(plan, request.to_version)
+        selected = [*resumed, *pending]
         runs = [plan_run(conn, m.version, m.name, "up", m.up) for m in selected]
         plan_strategies(conn, selected, runs, request.strategy)
         report = start_report(conn, "apply", runs, plan.current_version, request.dry_run)
@@ -92,9 +93,9 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         step()
         report.findings = syntax_findings(conn, selected, "up")
         step()
-        report.findings += schema_findings(conn, plan, selected)
+        report.findings += schema_findings(conn, plan, pending)
         step()
-        report.findings += findings_for(conn, selected, "up")
+        report.findings += findings_for(conn, pending, "up")
         if not runs:
             report.outcome, report.message = "nothing-to-do", "Database is up to date."
             return report

@@ -7,7 +7,7 @@ setting. Per statement (strategies/online.py):
   server's native online form, or expand/contract with `complete` later); one that has none is refused;
 * shadow: each ALTER TABLE of a live table through a shadow copy (strategies/shadow.py), the rest as written;
 * auto: the cheapest that keeps writes going: as written, native online, expand/contract, then shadow;
-* blue-green: not built yet (issue 14), refused.
+* blue-green: the SQL as written, on the green copy strategies/blue_green.py prepares (issue 14).
 A statement the chosen strategy cannot run safely is refused before anything runs, with the alternative.
 batches.py is the batched loop the backfill and the shadow copy share; phases.py runs a plan's phases.
 """
@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from .online import Planner
 
 NAMES = ("offline", "online", "shadow", "blue-green", "auto")
+# The strategies that run the SQL as written: offline and blue-green do their work around apply (stop / backup /
+# validate / start; a replicated green copy that apply migrates, then a switch), in strategies/offline.py and
+# strategies/blue_green.py.
+_AS_WRITTEN = {
+    "offline": "offline: the SQL as written",
+    "blue-green": "blue-green: the SQL as written, on the green copy (`apply --strategy blue-green` prepares it)",
+}
 
 
 def chosen(migration: Migration, requested: str | None, setting: str) -> tuple[str, str]:
@@ -59,15 +66,10 @@ class Chooser:
         name, by = chosen(migration, self.requested, self.setting)
         plan = StrategyPlan(strategy=name, chosen_by=by)
         statements = migration.up.statements
-        if name == "blue-green":
-            raise StrategyRefused(
-                f"{migration.label}: the blue-green strategy is not built yet.",
-                state="Nothing was run.",
-                next_step="Use online, shadow, auto or offline (`apply --strategy NAME` or the file's header).",
-            )
-        if name == "offline" or migration.up.is_python or not statements:
-            why = "offline: the SQL as written" if name == "offline" else "a Python migration: runs as written"
-            plan.statements = [as_written(i, sql, why) for i, sql in enumerate(statements, start=1)]
+        if migration.up.is_python:
+            return plan  # its statements are not seen: it runs as written under every strategy
+        if name in _AS_WRITTEN:
+            plan.statements = [as_written(i, sql, _AS_WRITTEN[name]) for i, sql in enumerate(statements, start=1)]
             return plan
         planner = self._planner(name)
         if planner is None:

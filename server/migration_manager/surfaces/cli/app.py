@@ -133,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--dry-run", action="store_true", help="print the exact SQL; change nothing")
     apply.add_argument("--allow-out-of-order", action="store_true", help="apply pending migrations older than current")
     apply.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    apply.add_argument(
+        "--strategy",
+        choices=["offline", "online", "shadow", "blue-green", "auto"],
+        help="how the migrations run where their file names none (default: the strategy setting); "
+        "see skill_resources/strategies.md",
+    )
+    complete = command("complete", "run the contract phase of expanded online / shadow migrations (see status)")
+    complete.add_argument("version", nargs="?", help="only this migration (default: every expanded one, oldest first)")
+    complete.add_argument("--dry-run", action="store_true", help="show the contract steps; change nothing")
+    complete.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
     rollback = command("rollback", "run DOWN scripts, newest first (default: the last migration)")
     group = rollback.add_mutually_exclusive_group()
     group.add_argument("--to", dest="to_version", metavar="VERSION", help="roll back everything newer than VERSION")
@@ -316,8 +326,14 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
             dry_run=args.dry_run,
             allow_out_of_order=args.allow_out_of_order,
             outside_window=args.outside_window,
+            strategy=args.strategy,
         )
         return _run(service.apply, request, args, renderer)
+    if args.command == "complete":
+        request = service.CompleteRequest(
+            **target, version=args.version, dry_run=args.dry_run, outside_window=args.outside_window
+        )
+        return _run(service.complete, request, args, renderer)
     if args.command == "rollback":
         request = service.RollbackRequest(
             **target,

@@ -140,6 +140,9 @@ class Renderer:
         if event.phase == "check":
             self._check_progress(event)
             return
+        if event.phase == "batch":
+            self._batch_progress(event)
+            return
         self._end_checking()  # the checks are over: the run's lines follow
         if event.phase == "statement":
             text = f"    {event.statement_index}/{event.statement_total} {event.message}"
@@ -164,6 +167,23 @@ class Renderer:
             self._checking.start()
         task = self._checking.task_ids[0]
         self._checking.update(task, completed=event.migration_index - 1, description=event.message)
+
+    def _batch_progress(self, event: Any) -> None:
+        """A backfill or a shadow copy (many batches): a bar on a terminal, a line per tenth of the rows elsewhere."""
+        if not self.err.is_terminal:
+            tenth = 10 * event.statement_index // max(event.statement_total, 1)
+            if tenth != getattr(self, "_batch_tenth", None):
+                self._batch_tenth = tenth
+                self.err.file.write(f"    {event.message}\n")
+            return
+        if self._checking is None:
+            self._checking = _checks_bar(self.err)
+            self._checking.add_task("", total=event.statement_total)
+            self._checking.start()
+        task = self._checking.task_ids[0]
+        self._checking.update(
+            task, completed=event.statement_index, total=event.statement_total, description=event.message
+        )
 
     def _end_checking(self) -> None:
         if self._checking is not None:
@@ -230,6 +250,7 @@ class Renderer:
                 else "[bold red]DIRTY[/]"
             )
             self.out.print(r.dirty_detail, markup=False)
+        self._waiting_for_complete(r)
         for problem in r.problems:
             self.out.print(f"[red]![/] {problem}")
         self.out.print(f"Rollback available: {r.rollback_available} migration(s)")
@@ -310,6 +331,13 @@ class Renderer:
         if r.error:
             self.out.print(f"[bold]Database state:[/] {r.error.state}\n[bold]Next step:[/] {r.error.next_step}")
 
+    def _waiting_for_complete(self, r: StatusReport) -> None:
+        for m in r.waiting_for_complete:
+            self.out.print(f"[yellow]EXPANDED, waiting for complete:[/] {m.version}_{escape(m.name)} ({m.strategy})")
+            for must in m.app_must:
+                self.out.print(f"  the application must first: {escape(must)}")
+            self.out.print(f"  then: db-migrate complete {m.version}  ({len(m.complete)} step(s))")
+
     def _rollback_plan(self, p: RollbackPlan) -> None:
         self.out.print("[bold]Rollback plan[/]" + (" [red](EMERGENCY)[/]" if p.emergency else ""))
         for step in p.steps:
@@ -351,7 +379,7 @@ class Renderer:
         ]
         if run.mode_reason:
             lines.append(f"    outside a transaction: {escape(run.mode_reason)}")
-        return lines + self._archive_lines(run, planned=run.status == "planned")
+        return lines + strategy_lines(run) + self._archive_lines(run, planned=run.status == "planned")
 
     def _migration_sql(self, run) -> None:
         if run.python_source:
@@ -629,3 +657,16 @@ def _with_archive_sql(sql: str, index: int, archives: list) -> str:
 
 def _check_mark(check: Check) -> str:
     return "[red]✗[/]" if not check.ok else "[yellow]⚠[/]" if check.warning else "[green]✓[/]"
+
+
+def strategy_lines(run) -> list[str]:
+    """Per statement, the strategy it gets and why, and what `complete` runs later (online, shadow, auto)."""
+    plan = run.strategy
+    if plan is None or plan.strategy == "offline" or not plan.statements:
+        return []
+    lines = [f"    strategy {plan.strategy} ({escape(plan.chosen_by)}):"]
+    lines += [f"      {s.index}. {s.how}: {escape(s.reason)}" for s in plan.statements]
+    later = plan.phases()["complete"]
+    if later:
+        lines.append(f"    then `db-migrate complete {run.version}` runs: " + escape("; ".join(later)))
+    return lines

@@ -58,7 +58,7 @@ class Gate(BaseModel):
 
 
 def plan_text(plan: RunReport, reasons: list[str]) -> str:
-    verb = "Apply" if plan.action == "apply" else "Roll back"
+    verb = {"apply": "Apply", "complete": "Complete (contract phase)"}.get(plan.action, "Roll back")
     lines = [
         f"{verb} {len(plan.migrations)} migration(s) on '{plan.environment}' ({plan.database})",
         f"plan {plan.plan_id}, version {plan.version_before or '(none)'}:",
@@ -130,11 +130,14 @@ def approved_request(outcome: ElicitationResult[Approval], plan: RunReport, cli:
 # whichever protocol the client speaks (a mid-call elicitation, or an input-required round).
 
 
-async def apply_plan(ctx: Context, env: str | None = None, to_version: str | None = None) -> RunReport:
+async def apply_plan(
+    ctx: Context, env: str | None = None, to_version: str | None = None, strategy: str | None = None
+) -> RunReport:
     service = service_package()
-    return await call_service(
-        service.apply, service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), dry_run=True)
+    request = service.ApplyRequest(
+        **target_of(ctx, env), to_version=version_arg(to_version), strategy=strategy, dry_run=True
     )
+    return await call_service(service.apply, request)
 
 
 async def apply_approval(plan: Annotated[RunReport, Resolve(apply_plan)], ctx: Context) -> Elicit[Approval] | Gate:

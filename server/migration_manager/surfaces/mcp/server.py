@@ -84,11 +84,19 @@ from .results import (
     tool_result,
     validate_text,
 )
+from .strategy_tools import register_strategy_tools
 
 TOKEN_VAR = "MM_MCP_TOKEN"
 PROJECT_VAR = "MM_PROJECT_DIR"
 
 # ---- server ------------------------------------------------------------------------------
+StrategyArg = Annotated[
+    Literal["offline", "online", "shadow", "blue-green", "auto"] | None,
+    Field(
+        description="how migrations whose file names no `-- strategy:` run (default: the strategy setting); "
+        "online/auto keep writes going and may leave a migration expanded until `complete`"
+    ),
+]
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 WRITES_FILE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 CHANGES_DB = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
@@ -201,13 +209,14 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
 
     @server.tool(title="Preview an apply (dry run)", annotations=READ_ONLY)
     async def dry_run(
-        ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None
+        ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None, strategy: StrategyArg = None
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Show exactly what `apply` would run: the pending migrations in order, each statement, whether it runs
         in a transaction, the findings, whether approval will be needed, and the plan id. Changes nothing."""
-        report = await call_service(
-            service.apply, service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), dry_run=True)
+        request = service.ApplyRequest(
+            **target_of(ctx, env), to_version=version_arg(to_version), strategy=strategy, dry_run=True
         )
+        report = await call_service(service.apply, request)
         return tool_result(ctx, report, run_text(report))
 
     @server.tool(title="Apply pending migrations", annotations=CHANGES_DB)
@@ -217,13 +226,14 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         approval: Annotated[ElicitationResult[Approval], Resolve(apply_approval)],
         env: EnvArg = None,
         to_version: ToVersionArg = None,
+        strategy: StrategyArg = None,
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Apply the pending migrations (up to to_version) under the migration lock, with backup, per-statement
         progress and history. If the environment requires approval (requireApproval, maintenance window) or
         the plan is dangerous, the human is asked to approve the exact plan in a dialog; without their yes
         nothing changes. Run dry_run first and show the plan to the user."""
-        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version))
-        cli = cli_command(env, "apply", to=to_version)
+        request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), strategy=strategy)
+        cli = cli_command(env, "apply", to=to_version) + (f" --strategy {strategy}" if strategy else "")
         report = await approve_then_call(ctx, service.apply, request, plan, approval, ask=approval_for, cli=cli)
         return tool_result(ctx, report, run_text(report))
 
@@ -302,6 +312,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     _register_analysis_tools(server, service)
     register_backup_tools(server, service, writes=WRITES_FILE, destructive=CHANGES_DB)
     register_blue_green_tools(server, destructive=CHANGES_DB)
+    register_strategy_tools(server, destructive=CHANGES_DB)
     register_resources(server, service)
     register_prompts(server)
     register_completions(server)
