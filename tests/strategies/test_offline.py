@@ -135,3 +135,21 @@ def test_offline_dry_run_and_approval_stop_before_the_stop_command(sqlite_url: s
     assert _events(project) == []
     assert _run(project, approved=True, approved_plan_id=asked.plan_id).outcome == "done"
     assert _events(project) == ["stop", "start-dev"]
+
+
+def test_apply_runs_the_offline_deployment_where_its_commands_are_configured(sqlite_url: str, tmp_path: Path) -> None:
+    from migration_manager.reports import RunReport
+    from migration_manager.strategies.deployment import apply_with_strategy
+
+    project = _project(tmp_path, sqlite_url, strategy="offline")
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    assert apply_with_strategy(ApplyRequest(project_dir=project, env="dev")).action == "offline"
+    assert _events(project) == ["stop", "start-dev"]
+
+    plain = make_project(tmp_path / "plain", f"{sqlite_url}.plain", strategy="offline")  # no commands: plain apply
+    write_native(plain, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    assert isinstance(apply_with_strategy(ApplyRequest(project_dir=plain, env="dev", approved=True)), RunReport)
+    with pytest.raises(ConfigError, match="offline.stop and offline.start"):
+        apply_with_strategy(ApplyRequest(project_dir=plain, env="dev", strategy="offline"))
+    with pytest.raises(ConfigError, match="needs a replication module for sqlite"):
+        apply_with_strategy(ApplyRequest(project_dir=plain, env="dev", strategy="blue-green"))

@@ -37,6 +37,7 @@ from .offline import StrategyStep, _as_dict
 FREEZE_BOUND_S = 2.0  # running transactions on the frozen side get this long before their sessions are ended
 CATCH_UP_S = 30.0  # how long the switch waits for the replica to confirm the last change
 SYNC_S = 600.0  # the initial copy into green
+AS_WRITTEN = "offline"  # green takes no traffic but replication's: its migrations run as written, none left expanded
 
 
 class BlueGreenRefused(MigrationError):
@@ -173,7 +174,10 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
             state="Nothing was run.",
             next_step="`db-migrate switch`, `switch --back` or `complete` it first.",
         )
-    preview = apply(request.model_copy(update={"dry_run": True, "url": sides.blue_url, "env": None}), progress)
+    preview = apply(
+        request.model_copy(update={"dry_run": True, "url": sides.blue_url, "env": None, "strategy": AS_WRITTEN}),
+        progress,
+    )
     report.apply = preview
     if preview.outcome in ("nothing-to-do", "failed"):
         report.outcome, report.message, report.error = preview.outcome, preview.message, _as_dict(preview.error)
@@ -290,6 +294,7 @@ def _migrate_green(sides: Sides, step: Steps) -> RunReport:
         url=sides.green_url,
         approved=True,  # green serves nobody yet: the approval that matters is the switch's
         outside_window=True,
+        strategy=AS_WRITTEN,
     )
     with step("migrate green (the normal pipeline)") as done:
         result = apply(request)
