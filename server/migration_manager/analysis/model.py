@@ -195,8 +195,8 @@ class Operation(BaseModel):
 
 @cache
 def _kind_class(kind: str | None) -> type[Operation]:
-    """The class of a kind of operation (each registers in analysis/operations/, loaded on first use: the
-    service and the CLI must start without the SQL parser)."""
+    """The class of a kind of operation (analysis/operations.KINDS, imported on first use: the service and the
+    CLI start without the SQL parser, which that package loads)."""
     from .operations import KINDS
 
     return KINDS.get(kind, Operation)
