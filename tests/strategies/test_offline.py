@@ -153,3 +153,16 @@ def test_apply_runs_the_offline_deployment_where_its_commands_are_configured(sql
         apply_with_strategy(ApplyRequest(project_dir=plain, env="dev", strategy="offline"))
     with pytest.raises(ConfigError, match="needs a replication module for sqlite"):
         apply_with_strategy(ApplyRequest(project_dir=plain, env="dev", strategy="blue-green"))
+
+
+def test_db_migrate_apply_runs_the_offline_deployment(sqlite_url: str, tmp_path: Path, capsys) -> None:
+    import json
+
+    from migration_manager.surfaces.cli.app import main
+
+    project = _project(tmp_path, sqlite_url, strategy="offline")
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    assert main(["--project", str(project), "--env", "dev", "--json", "apply"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["action"] == "offline" and report["outcome"] == "done" and report["downtime_ms"] is not None
+    assert _events(project) == ["stop", "start-dev"]

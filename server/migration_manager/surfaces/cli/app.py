@@ -328,7 +328,9 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
             outside_window=args.outside_window,
             strategy=args.strategy,
         )
-        return _run(service.apply, request, args, renderer)
+        from ...strategies.deployment import apply_with_strategy  # offline / blue-green drive the deployment
+
+        return _run(apply_with_strategy, request, args, renderer)
     if args.command == "complete":
         request = service.CompleteRequest(
             **target, version=args.version, dry_run=args.dry_run, outside_window=args.outside_window
