@@ -58,11 +58,11 @@ class Sent:
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     from migration_manager.analysis import stats
-    from migration_manager.analysis.schema import mysql as schema_mysql
-    from migration_manager.analysis.schema import postgres as schema_postgres
-    from migration_manager.analysis.schema import sqlite as schema_sqlite
+    from migration_manager.dialects.mysql import schema as schema_mysql
     from migration_manager.dialects.mysql.engine import MySQLEngine
+    from migration_manager.dialects.postgres import schema as schema_postgres
     from migration_manager.dialects.postgres.engine import PostgresEngine
+    from migration_manager.dialects.sqlite import schema as schema_sqlite
     from migration_manager.dialects.sqlite.engine import SQLiteEngine
     from migration_manager.service import backups
 
