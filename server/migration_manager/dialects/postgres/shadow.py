@@ -109,12 +109,28 @@ def create(engine, shadow: Shadow, actions: str, lock_timeout_ms: int) -> None:
         engine.execute(f"CREATE TABLE {new} (LIKE {table} INCLUDING ALL)")
         for name, definition in _foreign_keys_out(engine, shadow.table):
             engine.execute(f"ALTER TABLE {new} ADD CONSTRAINT {quote(name)} {definition} NOT VALID")
-        engine.execute(f"ALTER TABLE {new} {actions}")
+        engine.execute(f"ALTER TABLE {new} {_on_the_copy(actions, _index_pairs(engine, shadow.table, shadow.new))}")
         from ...strategies.shadow import read  # the new table's columns, now that it exists
 
         ready = read(engine, shadow.table, "")
         ready.using = shadow.using
         _create_sync(engine, shadow.table, shadow.new, FORWARD, _forward_rows(ready), ready.forward, ready.key)
+
+
+_NAMED_CONSTRAINT = re.compile(r'(\bCONSTRAINT\s+(?:IF\s+EXISTS\s+)?)("(?:[^"]|"")+"|\w+)', re.IGNORECASE)
+
+
+def _on_the_copy(actions: str, pairs: list[tuple[str, str]]) -> str:
+    """The ALTER's actions with the names of key and unique constraints as the copy has them: they are index
+    names, unique in the schema, so LIKE gave the copy's their own (`DROP CONSTRAINT t_pkey` must find it)."""
+    copies = dict(pairs)
+
+    def rename(found: re.Match) -> str:
+        written = found[2]
+        name = written[1:-1].replace('""', '"') if written.startswith('"') else written.lower()
+        return found[1] + quote(copies[name]) if name in copies else found[0]
+
+    return _NAMED_CONSTRAINT.sub(rename, actions)
 
 
 def _foreign_keys_out(engine, table: str) -> list[tuple[str, str]]:
