@@ -75,12 +75,27 @@ class ExpandedMigration(BaseModel):
     command: str
 
 
+class BlueGreenStatus(BaseModel):
+    """An environment's blue-green deployment, as `status` shows it (strategies/blue_green.py)."""
+
+    active: Literal["blue", "green"]
+    phase: str
+    blue: str = Field(description="blue's URL, redacted")
+    green: str = Field(description="green's URL, redacted")
+    replicating: str | None = Field(None, description="blue -> green or green -> blue; None when stopped")
+    lag_bytes: int | None = Field(None, description="how far the replica is behind now; None when not measured")
+    events: list[str] = Field(default_factory=list, description="the deployment's last steps, oldest first")
+
+
 class StatusReport(Report):
     environment: str
     database: str
     server_version: str
     current_version: str | None
     applied: list[MigrationInfo]
+    blue_green: BlueGreenStatus | None = Field(
+        None, description="a blue-green deployment: which side serves (active), both URLs redacted, replication lag"
+    )
     pending: list[MigrationInfo]
     dirty: bool
     dirty_detail: str | None = None

@@ -16,9 +16,10 @@ import pytest
 
 from dbcheck import apply_ok, execute, make_project, query, write_native
 from logical_server import logical_postgres, server_binaries
+from migration_manager import service
 from migration_manager.config import BlueGreenState
 from migration_manager.service import ApplyRequest
-from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, status, switch
+from migration_manager.strategies.blue_green import SwitchRequest, active_url, complete, prepare, switch
 from migration_manager.surfaces.cli.app import main
 
 WRITER = r"""
@@ -161,7 +162,7 @@ def test_blue_green_clone_migrate_switch_and_back_under_writes(
         assert switched.outcome == "done", switched.message
         assert switched.active == "green" and switched.freeze_ms is not None
         assert active_url(SwitchRequest(project_dir=project, env="dev")).url.endswith(green_db)
-        described = status(SwitchRequest(project_dir=project, env="dev"))
+        described = service.status(service.TargetRequest(project_dir=project, env="dev")).blue_green
         assert (described.active, described.replicating) == ("green", "green -> blue")
         assert described.lag_bytes is not None and described.green.endswith(green_db)
         writer.wait_for_more(30, on=green_db)

@@ -45,6 +45,12 @@ def history(request: TargetRequest, limit: int = 100) -> HistoryReport:
     )
 
 
+def _blue_green(request: TargetRequest):
+    from ..strategies.blue_green import status as deployment  # only a blue-green project reads further
+
+    return deployment(request)
+
+
 def status(request: TargetRequest) -> StatusReport:
     project = open_project(request)
     migrations, file_errors = project.read_each()  # a broken file is a problem to show, not a reason to fail
@@ -91,6 +97,7 @@ def status(request: TargetRequest) -> StatusReport:
         leftover_copies=leftovers,
         rollback_available=_rollback_depth(plan),
         waiting_for_complete=expanded,
+        blue_green=_blue_green(request),
         in_progress=bool(holder),
         lock_holder=holder,
         maintenance_window=project.target.maintenance_window,

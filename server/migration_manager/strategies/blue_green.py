@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from ..config import BlueGreenState, green_url, interpolate
 from ..dialects import dialect_part, open_engine
 from ..errors import ConfigError, MigrationError
-from ..reports import Check, RunReport
+from ..reports import BlueGreenStatus, Check, RunReport
 from ..service.context import Progress, ProgressEvent, TargetRequest, open_project
 from ..service.migrate import ApplyRequest, apply
 from ..urls import parse_url, redact
@@ -583,18 +583,6 @@ class ActiveSide(BaseModel):
     @property
     def exit_code(self) -> int:
         return 0
-
-
-class BlueGreenStatus(BaseModel):
-    """What `status` says about an environment's blue-green deployment."""
-
-    active: Literal["blue", "green"]
-    phase: str
-    blue: str = Field(description="redacted")
-    green: str = Field(description="redacted")
-    replicating: str | None = Field(None, description="blue -> green or green -> blue, None when stopped")
-    lag_bytes: int | None = Field(None, description="how far the replica is behind, None when not measured")
-    events: list[str] = Field(default_factory=list)
 
 
 def active_url(request: TargetRequest) -> ActiveSide:

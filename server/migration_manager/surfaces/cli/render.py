@@ -204,6 +204,10 @@ class Renderer:
             else "[green]UP TO DATE[/]"
         )
         self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
+        if r.blue_green:
+            bg, lag = r.blue_green, r.blue_green.lag_bytes
+            replicating = f", replicating {bg.replicating} (lag {lag} bytes)" if bg.replicating else ""
+            self.out.print(f"[bold]Blue-green[/] active: {bg.active} ({bg.phase}{replicating})", markup=True)
         version = f"unknown ({r.versions_unknown})" if r.versions_unknown else r.current_version or "(none)"
         self.out.print(f"[bold]Current version[/] {escape(version)}   [bold]Status[/] {state}")
         shown = self._applied_shown(r)
