@@ -74,6 +74,9 @@ class History:
         self.log_table = f"{table}_log"
         self._p = engine.param
         self._verified = False
+        # The version whose "running" row the previous migration's final record inserted (Runner: one commit
+        # for both on MariaDB); its own run then does not insert it again.
+        self.started_ahead: str | None = None
 
     def ensure(self) -> None:
         self.verify()  # another tool's table of the same name: refuse before creating its missing partner

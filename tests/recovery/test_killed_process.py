@@ -157,7 +157,7 @@ def test_mariadb_killed_mid_migration_is_dirty_refused_and_retried(mysql_url: st
         assert report["in_progress"] is True and report["dirty"] is True
         assert f"connection {session}" in report["lock_holder"] and "UPDATE knob SET secs = 1" in report["lock_holder"]
         assert "is being applied right now (1 of 3 statements recorded)" in report["dirty_detail"]
-        assert "statement 2 is still running on the server" in report["dirty_detail"]
+        assert "statement 2 or a later one is still running on the server" in report["dirty_detail"]
         assert "Wait for it" in report["next_action"]
         text = " ".join(project.run("status").stdout.split())
         assert "IN PROGRESS" in text and f"connection {session}" in text
@@ -205,3 +205,87 @@ def test_mariadb_killed_mid_migration_is_dirty_refused_and_retried(mysql_url: st
     assert [e for e in events(mysql_url) if e[1] == "apply"] == [("1", "apply", "ok")]
     after = json.loads(project.run("status", "--json").stdout)
     assert after["dirty"] is False and after["current_version"] == "1" and after["pending"] == []
+
+
+ADDITIVE = (
+    "CREATE TABLE k1 (id integer);\nALTER TABLE knob ADD COLUMN note varchar(20);\nCREATE INDEX k1_id ON k1 (id);"
+)
+
+
+@pytest.mark.xdist_group("processes")
+@pytest.mark.parametrize("orphan", ["completes", "is-cancelled"])
+def test_mariadb_killed_between_unrecorded_statements_is_read_from_the_schema(
+    mysql_url: str, project: Project, orphan: str
+) -> None:
+    """Statements that only add tables, columns and indexes are not recorded one by one on MariaDB, and the next
+    migration's "running" row commits with the previous one's record (one commit per migration instead of four).
+    Killed while statement 2 of migration 2 waits for its table: the history says 0 of 3, and the live schema
+    says how far the run got, whether the orphaned statement then completes or is cancelled on the server."""
+    project.url = mysql_url
+    project.configure({"autoBackup": False, "ddlLockTimeoutMs": 600_000})
+    for sql in ("CREATE TABLE knob (secs integer)", "INSERT INTO knob VALUES (0)"):
+        query(mysql_url, sql)
+    project.native("1", "first", "CREATE TABLE k0 (id integer);", "DROP TABLE k0;")
+    project.native("2", "additive", ADDITIVE, "DROP TABLE k1;\nALTER TABLE knob DROP COLUMN note;")
+    blocker = connect(mysql_url)
+    blocker.begin()
+    blocker.cursor().execute("SELECT * FROM knob")  # its metadata lock holds the ALTER back until it commits
+    try:
+        run = project.popen("apply")
+        session = wait_for(
+            lambda: query(
+                mysql_url,
+                "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE 'ALTER TABLE knob%%'",
+            ),
+            "statement 2 to wait for the table",
+        )[0][0]
+        assert history(mysql_url)["1"][:3] == ("applied", 1, 1)
+        assert history(mysql_url)["2"][:3] == ("running", 0, 3)  # statement 1 ran, its record was left out
+        assert user_tables(mysql_url) == {"knob", "k0", "k1"}
+        kill(run)
+        if orphan == "is-cancelled":
+            query(mysql_url, f"KILL {int(session)}")
+    finally:
+        blocker.commit()  # a completing orphan gets its lock, runs to its end, and the server drops the session
+        blocker.close()
+    wait_for(
+        lambda: not query(mysql_url, "SELECT id FROM information_schema.processlist WHERE id = %s", (session,)),
+        "the server to end the killed client's session",
+    )
+    noted = bool(
+        query(
+            mysql_url,
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() "
+            "AND table_name = 'knob' AND column_name = 'note'",
+        )
+    )
+    assert noted is (orphan == "completes")
+
+    report = json.loads(project.run("status", "--json").stdout)
+    assert report["dirty"] is True and report["in_progress"] is False
+    detail = " ".join(report["dirty_detail"].split())
+    if orphan == "completes":
+        assert "Statements 1..2 of 2_additive are committed (the history recorded 0)" in detail
+        assert "statements 1..2 (the last: ALTER TABLE knob ADD COLUMN note varchar(20)) had completed" in detail
+        assert "table k1 exists; column knob.note exists (statement 2); index k1_id does not exist (statement 3)" in (
+            detail
+        )
+        assert "records statement 2 as done and continues from statement 3" in detail
+    else:
+        assert "Statements 1..1 of 2_additive are committed (the history recorded 0)" in detail
+        assert "table k1 exists; column knob.note does not exist (statement 2)" in detail
+        assert "records statement 1 as done and continues from statement 2" in detail
+    refused = project.run("apply")
+    assert refused.returncode == 6 and "2_additive is dirty" in refused.stderr
+
+    retried = project.run("resolve", "2", "--retry")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert user_tables(mysql_url) == {"knob", "k0", "k1"}
+    assert query(
+        mysql_url,
+        "SELECT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = 'k1'",
+    ) == [("k1_id",)]
+    assert history(mysql_url)["2"][:3] == ("applied", 3, 3)
+    assert [e[:2] for e in events(mysql_url)] == [("1", "apply"), ("2", "recovered"), ("2", "apply")]
+    after = json.loads(project.run("status", "--json").stdout)
+    assert after["dirty"] is False and after["current_version"] == "2" and after["pending"] == []

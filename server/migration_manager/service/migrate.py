@@ -112,13 +112,24 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             progress,
             lambda runner, run, i: (
                 start_phases(runner, selected[i], run, report.backup_id)
-                or runner.apply(selected[i], run, backup_id=report.backup_id)
+                or runner.apply(
+                    selected[i], run, backup_id=report.backup_id, next_up=_as_written(selected, runs, i + 1)
+                )
             ),
         )
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
         report.version_after = current_version(conn)
         return report
+
+
+def _as_written(selected: list[Migration], runs: list[MigrationRun], index: int) -> Migration | None:
+    """selected[index] when the runner applies it as written, so that its "running" row may commit with the
+    previous migration's record; None past the end, or when an online strategy runs its phases (they insert
+    their own row)."""
+    if index >= len(selected) or getattr(runs[index].strategy, "rewrites", False):
+        return None
+    return selected[index]
 
 
 def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunReport:
@@ -211,9 +222,11 @@ def in_progress_error(row: HistoryRow, holder: str) -> DirtyState:
     return DirtyState(
         f"Migration {row.version}_{row.name} is being {doing} right now ({row.statements_done} of "
         f"{row.statements_total} statements recorded); the migration lock is held by {holder}.",
-        state=f"{_sentence(committed_statements(row.statements_done))}; statement {row.statements_done + 1} is still "
-        "running on the server. If the process that started it was killed, the server runs that statement to its "
-        "end before it drops the session and the lock.",
+        state=f"{_sentence(committed_statements(row.statements_done))}; statement {row.statements_done + 1}"
+        # statements that only add tables, columns or indexes are recorded together (crash_check.unrecorded_after)
+        + (" or a later one" if row.statements_done + 1 < row.statements_total else "")
+        + " is still running on the server. If the process that started it was killed, the server runs that "
+        "statement to its end before it drops the session and the lock.",
         next_step="Wait for it, then run `db-migrate status` again. To stop it now, cancel that session on the "
         "server; status will then show where it stopped.",
     )

@@ -103,28 +103,25 @@ class Runner:
 
     # ---- apply -------------------------------------------------------------------------
     def apply(
-        self, migration: Migration, run: MigrationRun, *, start_at: int | None = None, backup_id: str | None = None
+        self,
+        migration: Migration,
+        run: MigrationRun,
+        *,
+        start_at: int | None = None,
+        backup_id: str | None = None,
+        next_up: Migration | None = None,
     ) -> None:
-        """start_at=None: a fresh run (inserts the history row); a number: resume the dirty row from there."""
+        """start_at=None: a fresh run (inserts the history row); a number: resume the dirty row from there.
+        next_up: the migration this command applies next, whose "running" row may commit with this one's record."""
         started = time.monotonic()
-        row = HistoryRow(
-            version=migration.version,
-            name=migration.name,
-            checksum=migration.checksum,
-            applied_at=utcnow(),
-            author=migration.author or self.author,
-            strategy=migration.strategy or self.settings.strategy,
-            statements_total=max(len(run.statements), 1),
-            backup_id=backup_id,
-            down_script=migration.down.source if migration.down else None,
-        )
+        row = self._new_row(migration, backup_id)
         self._emit("migration", f"Applying {migration.label} ({run.mode})")
         self._stop_if_asked(run)
         self.archiver = _archiver(self.conn, run)
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(migration.up)):
             self._with_retries(run, lambda: self._apply_in_transaction(migration, run, row, started))
         else:
-            self._apply_per_statement(migration, run, row, started, start_at)
+            self._apply_per_statement(migration, run, row, started, start_at, self._started_ahead(next_up, backup_id))
         self.archiver.publish()
         run.status = "applied"
         run.duration_ms = _ms(started)
@@ -140,12 +137,43 @@ class Runner:
 
         self._in_transaction(migration.up, run, record)
 
+    def _new_row(self, migration: Migration, backup_id: str | None) -> HistoryRow:
+        return HistoryRow(
+            version=migration.version,
+            name=migration.name,
+            checksum=migration.checksum,
+            applied_at=utcnow(),
+            author=migration.author or self.author,
+            strategy=migration.strategy or self.settings.strategy,
+            statements_total=max(len(migration.up.statements), 1),
+            backup_id=backup_id,
+            down_script=migration.down.source if migration.down else None,
+        )
+
+    def _started_ahead(self, next_up: Migration | None, backup_id: str | None) -> HistoryRow | None:
+        """The next migration's "running" row, to insert with this one's final record: one commit fewer per
+        migration where each is a commit of its own (MariaDB). Not when a surface may cancel between two
+        migrations: the next one would be left "running" without having started."""
+        if next_up is None or self.engine.caps.transactional_ddl or getattr(self.progress, "cancelled", None):
+            return None
+        ahead = self._new_row(next_up, backup_id)
+        ahead.status = "running"
+        return ahead
+
     def _apply_per_statement(
-        self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float, start_at: int | None
+        self,
+        migration: Migration,
+        run: MigrationRun,
+        row: HistoryRow,
+        started: float,
+        start_at: int | None,
+        ahead: HistoryRow | None,
     ) -> None:
         if start_at is None:
             start_at, row.status = 1, "running"
-            self.history.insert(row)
+            if self.history.started_ahead != migration.version:  # else the previous migration's record inserted it
+                self.history.insert(row)
+            self.history.started_ahead = None
         else:  # resolve --retry: the dirty row is there already, possibly failed at statement 1
             self.history.update(migration.version, status="running", error=None, statements_done=start_at - 1)
 
@@ -159,6 +187,8 @@ class Runner:
                 error=None,
             )
             self._log_ok(run, "apply", row.author, started)
+            if ahead is not None:
+                self.history.insert(ahead)
 
         try:
             self._run_recorded(migration.up, run, start_at, finish)
@@ -166,6 +196,8 @@ class Runner:
             self.archiver.publish()  # committed archives are real: the report shows them
             self._record_failure(exc, migration.version, "failed")
             raise
+        if ahead is not None:  # committed with the final record
+            self.history.started_ahead = ahead.version
 
     # ---- rollback ----------------------------------------------------------------------
     def rollback(
@@ -285,13 +317,15 @@ class Runner:
         todo = [s for s in run.statements if s.index >= start_at]
         for statement in run.statements[: len(run.statements) - len(todo)]:
             statement.status = "skipped"
+        unrecorded = self._unrecorded(script, run)
         for statement in todo:
             last = statement is todo[-1]
-            record = (
-                partial(self._finish_with_restores, run, finish)
-                if last
-                else partial(self.history.update, run.version, statements_done=statement.index)
-            )
+            if last:
+                record = partial(self._finish_with_restores, run, finish)
+            elif statement.index in unrecorded:
+                record = _nothing
+            else:
+                record = partial(self.history.update, run.version, statements_done=statement.index)
             if is_dml(statement.sql):
                 self._run_with_record(run, statement, record)
             else:
@@ -305,6 +339,16 @@ class Runner:
             with self.engine.transaction():
                 finish()
         self.archiver.drop_restored()  # after the final record committed: a DROP commits on MariaDB
+
+    def _unrecorded(self, script: Script, run: MigrationRun) -> set[int]:
+        """The statements whose progress record is left out (each is a commit: on MariaDB a third of a small
+        migration's time): those after which a crash is read from the live schema alone (crash_check), in a run
+        with no archive to take or put back between them."""
+        from .crash_check import unrecorded_after  # sqlglot: apply has loaded it already (plan and rules)
+
+        if script.is_python or not self.archiver.idle(run.statements):
+            return set()
+        return {i for i in range(1, len(script.statements)) if unrecorded_after(script.statements, i, self.engine)}
 
     def _finish_with_restores(self, run: MigrationRun, finish: Callable[[], None]) -> None:
         """The final record, with the archived rows of the tables the run re-created put back in its transaction
@@ -652,6 +696,10 @@ def _tables_named(sql: str, dialect: str) -> list[str]:
     except Exception:  # noqa: BLE001 - a statement the parser cannot read names no table here
         return []
     return sorted({t for op in operations for t in (op.table, op.ref_table) if t})
+
+
+def _nothing() -> None:
+    pass
 
 
 def _ms(started: float) -> int:
