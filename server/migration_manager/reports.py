@@ -457,6 +457,8 @@ class AnalyzedMigration(BaseModel):
     mode: Literal["transaction", "per-statement", "python"]
     statements: list[AnalyzedStatement]
     findings: list[Finding] = Field(default_factory=list)
+    strategy: StrategyPlan | None = Field(None, description="the strategy per statement and why, and its phases")
+    strategy_refused: str | None = Field(None, description="why the chosen strategy refuses this migration")
 
 
 class AnalyzeReport(Report):

@@ -235,3 +235,13 @@ def _same_database(url: str) -> str:
 
 def _nothing_recorded(url: str) -> bool:
     return "schema_migrations" not in tables(url) or history(url) == {}
+
+
+def test_analyze_shows_each_statement_s_strategy_or_why_it_is_refused(server_url, tmp_path) -> None:
+    _users(server_url)
+    project = _project(tmp_path, server_url, [ADD_PHONE, "CREATE INDEX users_name ON users (name)"])
+    write_native(project, "2", "rename", "ALTER TABLE users RENAME COLUMN name TO full_name", None)
+    report = service.analyze(service.AnalyzeRequest(project_dir=project, env="dev", strategy="online"))
+    first, second = report.migrations
+    assert [s.how for s in first.strategy.statements] == ["expand/contract", "native online"]
+    assert "not built yet" in second.strategy_refused

@@ -30,6 +30,7 @@ class AnalyzeRequest(TargetRequest):
         description="only this pending migration (the ones before it still shape "
         "the schema it sees); omit for all pending",
     )
+    strategy: str | None = Field(None, description="as `apply --strategy`: where a file names none")
 
 
 def findings_for_plan(
@@ -57,6 +58,7 @@ def analyze(request: AnalyzeRequest) -> AnalyzeReport:
         )
         shown = selected[-1:] if request.version else selected
         analyzed = [_analyzed(conn, m, findings) for m in shown]
+        strategies(conn, shown, analyzed, request.strategy)
         reasons = approval_reasons(conn, [f for m in analyzed for f in m.findings], [])
         server = conn.engine.server_version()
         impact = _impact(conn, selected, {m.version for m in shown})
@@ -72,6 +74,18 @@ def analyze(request: AnalyzeRequest) -> AnalyzeReport:
         summary=_summary(analyzed),
         next_action=_next_action(analyzed, reasons),
     )
+
+
+def strategies(conn, shown: list[Migration], analyzed: list[AnalyzedMigration], requested: str | None) -> None:
+    """Each migration's strategy per statement and why, or why its strategy refuses it (apply would stop there)."""
+    from ..strategies import Chooser, StrategyRefused
+
+    chooser = Chooser(conn.engine, conn.project.settings.strategy, requested)
+    for migration, report in zip(shown, analyzed):
+        try:
+            report.strategy = chooser.plan(migration)
+        except StrategyRefused as exc:
+            report.strategy_refused = f"{exc.message} {exc.next_step}"
 
 
 def _impact(conn, selected: list[Migration], shown: set[str]) -> list[StatementImpact]:

@@ -27,6 +27,8 @@ STATUS_ROWS = 20  # applied migrations `status` lists on a terminal; --all and -
 
 EXIT_INTERNAL = 70
 
+STRATEGIES = ["offline", "online", "shadow", "blue-green", "auto"]  # strategies.NAMES, without importing it
+
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("validate", "check files, versions, checksums and history before applying")
     analyze = command("analyze", "what the pending migrations would do to the data, locks and traffic; changes nothing")
     analyze.add_argument("version", nargs="?", help="only this pending migration (default: all pending)")
+    analyze.add_argument("--strategy", choices=STRATEGIES, help="as apply --strategy: where a file names none")
     apply = command("apply", "apply pending migrations")
     apply.add_argument("--to", dest="to_version", metavar="VERSION", help="stop after this version")
     apply.add_argument("--dry-run", action="store_true", help="print the exact SQL; change nothing")
@@ -135,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
     apply.add_argument(
         "--strategy",
-        choices=["offline", "online", "shadow", "blue-green", "auto"],
+        choices=STRATEGIES,
         help="how the migrations run where their file names none (default: the strategy setting); "
         "see skill_resources/strategies.md",
     )
@@ -316,7 +319,8 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
         request = service.TestRequest(**target, to_version=args.to_version)
         return _show(service.test(request, progress=renderer.progress), renderer)
     if args.command == "analyze":
-        return _show(service.analyze(service.AnalyzeRequest(**target, version=args.version)), renderer)
+        request = service.AnalyzeRequest(**target, version=args.version, strategy=args.strategy)
+        return _show(service.analyze(request), renderer)
     if args.command == "compare":
         return _show(service.compare(service.CompareRequest(**target, environments=args.environments)), renderer)
     if args.command == "apply":

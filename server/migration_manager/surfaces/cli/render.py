@@ -442,6 +442,9 @@ class Renderer:
                 self.out.print(
                     f"    {s.index}. {escape(s.sql.splitlines()[0][:110])}  [dim]{', '.join(s.operations)}[/]"
                 )
+            if m.strategy_refused:
+                self.out.print(f"    [red]strategy refused:[/] {escape(m.strategy_refused)}")
+            self._print_lines(strategy_lines(m))
             for f in m.findings:
                 self._finding(f)
                 if f.probe_sql and f.severity != "info":
