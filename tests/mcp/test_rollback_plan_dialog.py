@@ -29,12 +29,12 @@ async def test_rollback_dialog_shows_the_plan_with_counts(sqlite_project: Path, 
     assert result.is_error and "Nothing was changed" in text_of(result)
     shown = dialogs.shown[0]
     for line in (
-        "Rollback plan:",
-        "20240102000000_add_phone: can roll back: yes (DOWN from its file)",
-        "- drops column users.phone (2 non-null values)",
-        "- drops table users (3 rows)",
-        "backup first: yes",
-        "estimated time:",
+        "Rollback plan\n",  # the terminal's wording: one presenter for both surfaces
+        "20240102000000_add_phone  can roll back: yes (DOWN from its file)",
+        "drops column users.phone (2 non-null values) — archived first into _mm_archive_20240102000000_",
+        "drops table users (3 rows)",
+        "Backup first: yes",
+        "Estimated time:",
     ):
         assert line in shown, (line, shown)
     assert "phone" in [c[1] for c in sqlite3.connect(tmp_path / "prod.db").execute("PRAGMA table_info(users)")]
@@ -69,9 +69,9 @@ async def test_emergency_rollback_tool_still_asks_and_says_no_backup(sqlite_proj
     assert report["rollback_plan"]["emergency"] is True
     shown = dialogs.shown[asked]  # the human approved the emergency plan, shown as such
     for line in (
-        "Rollback plan (EMERGENCY):",
-        "backup first: no (no backup: --emergency",
-        "- drops column users.phone (non-null values not counted: --emergency)",
+        "Rollback plan (EMERGENCY)",
+        "Backup first: no (no backup: --emergency",
+        "drops column users.phone (non-null values not counted: --emergency)",
         "requireApproval",
     ):
         assert line in shown, (line, shown)
@@ -89,7 +89,7 @@ async def test_rollback_plan_tool_previews_and_changes_nothing(sqlite_project: P
             "rollback", {"env": "dev", "to_version": "0", "plan_id": preview.structured_content["plan_id"]}
         )
     assert not preview.is_error and preview.structured_content["outcome"] == "dry-run"
-    for line in ("Rollback plan:", "- drops table users (1 rows)", "20240101000000_create_users: can roll back: yes"):
+    for line in ("Rollback plan", "drops table users (1 rows)", "20240101000000_create_users  can roll back: yes"):
         assert line in text_of(preview), line
     assert "users" in tables_after_preview  # the preview ran nothing
     assert not done.is_error and "users" not in sqlite_tables(tmp_path / "dev.db")

@@ -27,6 +27,7 @@ from ...reports import (
     TestReport,
     ValidateReport,
 )
+from ..text import archive_lines, rollback_plan_lines
 
 SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
 MARK = {
@@ -343,25 +344,7 @@ class Renderer:
             self.out.print(f"  then: db-migrate complete {m.version}  ({len(m.complete)} step(s))")
 
     def _rollback_plan(self, p: RollbackPlan) -> None:
-        self.out.print("[bold]Rollback plan[/]" + (" [red](EMERGENCY)[/]" if p.emergency else ""))
-        for step in p.steps:
-            verdict = "[green]yes[/]" if step.can_roll_back else "[red]no[/]"
-            took = "" if step.estimated_seconds is None else f"  est. {_duration(step.estimated_seconds)}"
-            self.out.print(f"  {step.version}_{escape(step.name)}  can roll back: {verdict} ({escape(step.why)}){took}")
-            for loss in step.destroys:
-                kept = f" [cyan]— archived first into {loss.archived_into}[/]" if loss.archived_into else ""
-                self.out.print(f"      [red]{escape(loss.text)}[/]{kept}")
-        b = p.backup
-        if b.will_back_up:
-            what = "the whole database" if b.scope == "whole" else "tables " + ", ".join(b.tables) if b.tables else ""
-            size = f" (~{_size(b.estimated_bytes)} on disk)" if b.estimated_bytes is not None else ""
-            self.out.print(f"  Backup first: yes, {what}{size}: {escape(b.why)}")
-        else:
-            self.out.print(f"  Backup first: [yellow]no[/] ({escape(b.why)})")
-        if p.estimated_seconds is not None:
-            self.out.print(f"  Estimated time: {_duration(p.estimated_seconds)} in total ({escape(p.estimate_note)})")
-        for note in p.notes:
-            self.out.print(f"  [yellow]note:[/] {escape(note)}")
+        self.out.print("\n".join(rollback_plan_lines(p, _paint)))
 
     def _print_lines(self, lines: list[str]) -> None:
         if lines:
@@ -383,7 +366,7 @@ class Renderer:
         ]
         if run.mode_reason:
             lines.append(f"    outside a transaction: {escape(run.mode_reason)}")
-        return lines + strategy_lines(run) + self._archive_lines(run, planned=run.status == "planned")
+        return lines + strategy_lines(run) + archive_lines(run, _paint)
 
     def _migration_sql(self, run) -> None:
         if run.python_source:
@@ -396,26 +379,6 @@ class Renderer:
         for statement in run.statements:
             if statement.error:
                 self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
-
-    def _archive_lines(self, run, *, planned: bool) -> list[str]:
-        lines = []
-        for s in run.archives:
-            rows = f"{s.rows:,} rows" if s.rows is not None else f"~{s.rows_estimate or 0:,} rows"
-            if s.action == "archive":
-                verb = "archives" if planned else "archived"
-                lines.append(
-                    f"    [cyan]{verb} {rows}[/] of {escape(s.target)} into {s.archive_table} before "
-                    f"statement {s.statement_index}"
-                )
-            elif s.action == "restore":
-                verb = "puts back" if planned else "put back"
-                lines.append(
-                    f"    [cyan]{verb} {rows}[/] of {escape(s.target)} from {s.archive_table} after "
-                    f"statement {s.statement_index}" + (f" ({escape(s.note)})" if s.note else "")
-                )
-            else:
-                lines.append(f"    [yellow]![/] {escape(s.note)}")
-        return lines
 
     def _finding(self, f: Finding) -> None:
         colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.severity, "blue")
@@ -613,14 +576,9 @@ class Renderer:
         return table
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 0.01:
-        return "under 0.01 s"
-    return f"{seconds:,.2f} s" if seconds < 120 else f"{seconds / 60:,.1f} min"
-
-
-def _size(size: int) -> str:
-    return f"{size / 1_048_576:,.1f} MB" if size >= 1_048_576 else f"{size / 1024:,.0f} KB"
+def _paint(text: str, style: str) -> str:
+    """The shared presenters' text as rich markup: escaped, and coloured where they say."""
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
 
 
 def _seconds(ms: int | None) -> str:

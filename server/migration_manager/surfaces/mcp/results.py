@@ -22,7 +22,8 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, create_model
 
-from ...reports import AnalyzeReport, RollbackPlan, RunReport, StatusReport, TestReport, ValidateReport
+from ...reports import AnalyzeReport, RunReport, StatusReport, TestReport, ValidateReport
+from ..text import first_that_matter, more, rollback_plan_lines
 
 REPORTS_URI = "migrations://reports"
 STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens
@@ -120,7 +121,7 @@ def _trim(value: Any, keep: int, path: str, omitted: dict[str, int]) -> Any:
     if isinstance(value, dict):
         return {k: _trim(v, keep, f"{path}.{k}" if path else k, omitted) for k, v in value.items()}
     if isinstance(value, list):
-        chosen = _first_that_matter(value, keep)
+        chosen = first_that_matter(value, keep)
         if len(chosen) < len(value):
             omitted[path] = omitted.get(path, 0) + len(value) - len(chosen)
         return [_trim(v, keep, f"{path}[]", omitted) for v in chosen]
@@ -128,27 +129,6 @@ def _trim(value: Any, keep: int, path: str, omitted: dict[str, int]) -> Any:
         omitted[f"{path} (characters)"] = omitted.get(f"{path} (characters)", 0) + len(value) - TEXT_KEEP
         return value[:TEXT_KEEP] + "…"
     return value
-
-
-def _first_that_matter(items: list[Any], keep: int) -> list[Any]:
-    """`keep` items in their order: failures, refusals and dangers first, then the others from the start."""
-    if len(items) <= keep:
-        return items
-    urgent = [i for i, item in enumerate(items) if _matters(item)]
-    chosen = set(urgent[:keep])
-    chosen |= set(itertools.islice((i for i in range(len(items)) if i not in chosen), keep - len(chosen)))
-    return [items[i] for i in sorted(chosen)]
-
-
-def _matters(item: Any) -> bool:
-    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key, None)  # JSON or a report model
-    return (
-        get("status") == "failed"
-        or get("ok") is False
-        or get("can_roll_back") is False
-        or get("severity") in ("error", "danger")
-        or bool(get("error"))
-    )
 
 
 def _omitted_text(omitted: dict[str, int]) -> str:
@@ -241,8 +221,8 @@ def validate_text(r: ValidateReport) -> str:
     ]
     lines = [f"{r.environment}: {verdict}"]
     lines += [f"  [{'FAIL' if not c.ok else 'WARN' if c.warning else 'ok'}] {c.name}: {c.detail}" for c in r.checks]
-    lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in _first_that_matter(r.findings, SUMMARY_ITEMS)]
-    lines += _more(len(r.findings), SUMMARY_ITEMS, "finding(s)")
+    lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in first_that_matter(r.findings, SUMMARY_ITEMS)]
+    lines += more(len(r.findings), SUMMARY_ITEMS, "finding(s)")
     if risky:
         lines.append(
             "Next: the analyze tool shows each finding with its counts and a safer rewrite; fix them before "
@@ -257,34 +237,9 @@ def analyze_text(r: AnalyzeReport) -> str:
     for m in r.migrations[:SUMMARY_ITEMS]:
         lines.append(f"  {m.version}_{m.name} [{m.mode}], {len(m.statements)} statement(s)")
         lines += [f"    {f.severity} {f.rule} (statement {f.statement_index}): {f.message}" for f in m.findings]
-    lines += _more(len(r.migrations), SUMMARY_ITEMS, "migration(s)")
+    lines += more(len(r.migrations), SUMMARY_ITEMS, "migration(s)")
     lines += [f"  approval needed: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
     return "\n".join(lines + [f"Next: {r.next_action}"])
-
-
-def rollback_plan_lines(p: RollbackPlan, limit: int | None = None) -> list[str]:
-    """The rollback plan in plain lines: the approval dialog (every step) and the tool summaries (`limit` steps)."""
-    lines = ["Rollback plan" + (" (EMERGENCY)" if p.emergency else "") + ":"]
-    steps = p.steps if limit is None else _first_that_matter(p.steps, limit)
-    for step in steps:
-        took = "" if step.estimated_seconds is None else f", estimated {step.estimated_seconds:,.2f} s"
-        lines.append(
-            f"  {step.version}_{step.name}: can roll back: {'yes' if step.can_roll_back else 'no'} ({step.why}){took}"
-        )
-        lines += [f"    - {loss.text}" for loss in step.destroys]
-    lines += _more(len(p.steps), len(steps), "migration(s) in the plan")
-    losses = sum(len(s.destroys) for s in p.steps)
-    if limit is not None and losses:
-        lines.append(
-            f"  in all: {losses} statement(s) destroy data, in {sum(1 for s in p.steps if s.destroys)} migration(s)"
-        )
-    b = p.backup
-    scope = "the whole database" if b.scope == "whole" else ", ".join(b.tables) if b.tables else "scope unknown"
-    size = f", ~{b.estimated_bytes:,} bytes on disk" if b.estimated_bytes is not None else ""
-    lines.append(f"  backup first: yes ({scope}{size})" if b.will_back_up else f"  backup first: no ({b.why})")
-    if p.estimated_seconds is not None:
-        lines.append(f"  estimated time: {p.estimated_seconds:,.2f} s in total ({p.estimate_note})")
-    return lines + [f"  note: {n}" for n in p.notes]
 
 
 def run_text(r: RunReport) -> str:
@@ -294,9 +249,9 @@ def run_text(r: RunReport) -> str:
         f"version {r.version_before or '(none)'} -> {r.version_after or '(none)'}; "
         f"{len(r.migrations)} migration(s)" + (f": {statuses}" if statuses else "")
     ]
-    shown = _first_that_matter(r.migrations, SUMMARY_ITEMS)
+    shown = first_that_matter(r.migrations, SUMMARY_ITEMS)
     lines += [f"  {m.version}_{m.name} [{m.direction}] {m.status}" + (f": {m.error}" if m.error else "") for m in shown]
-    lines += _more(len(r.migrations), len(shown), "migration(s)")
+    lines += more(len(r.migrations), len(shown), "migration(s)")
     severities = Counter(f.severity for f in r.findings)
     if severities:
         lines.append("  findings: " + ", ".join(f"{n} {s}" for s, n in severities.items()))
@@ -304,7 +259,7 @@ def run_text(r: RunReport) -> str:
         lines += rollback_plan_lines(r.rollback_plan, limit=SUMMARY_ITEMS)
     label = "approved" if r.outcome in ("done", "failed") else "approval needed"
     lines += [f"  {label}: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
-    lines += _more(len(r.approval_reasons), SUMMARY_ITEMS, "approval reason(s)")
+    lines += more(len(r.approval_reasons), SUMMARY_ITEMS, "approval reason(s)")
     return "\n".join(lines + ([r.message] if r.message else []))
 
 
@@ -314,15 +269,15 @@ def test_text(r: TestReport) -> str:
         + (f" ({r.copy_method})" if r.copy_method else "")
     ]
     lines += [f"  [{'ok' if s.ok else 'FAIL'}] {s.name}: {s.duration_ms / 1000:.3f}s {s.detail[:120]}" for s in r.steps]
-    shown = _first_that_matter(r.migrations, SUMMARY_ITEMS)
+    shown = first_that_matter(r.migrations, SUMMARY_ITEMS)
     lines += [
         f"  {m.version}_{m.name}: apply {_ms(m.apply_ms)}, rollback {_ms(m.rollback_ms)}"
         + (f": {m.error}" if m.error else "")
         for m in shown
     ]
-    lines += _more(len(r.migrations), len(shown), "migration(s)")
+    lines += more(len(r.migrations), len(shown), "migration(s)")
     lines += [
-        f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in _first_that_matter(r.checks, SUMMARY_ITEMS)
+        f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in first_that_matter(r.checks, SUMMARY_ITEMS)
     ]
     lines += [f"  note: {n}" for n in r.notes[:SUMMARY_ITEMS]]
     lines.append(r.message)
@@ -336,7 +291,3 @@ def test_text(r: TestReport) -> str:
 
 def _ms(value: int | None) -> str:
     return "not run" if value is None else f"{value} ms"
-
-
-def _more(total: int, shown: int, what: str) -> list[str]:
-    return [f"  … and {total - shown} more {what} (in the structured result)"] if total > shown else []

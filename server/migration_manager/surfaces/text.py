@@ -1,0 +1,112 @@
+"""Plain-text presenters of the reports, written once for every surface: the MCP tools send their lines as they
+are (dialogs, summaries), the terminal renderer passes a `paint` that escapes and colours them. One wording, two
+looks, so the two can no longer drift apart (the MCP rollback plan once left out the archive tables)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+from ..reports import MigrationRun, RollbackPlan
+
+Paint = Callable[[str, str], str]  # (text, style) -> the text as shown; style "" is plain text
+
+
+def plain(text: str, style: str = "") -> str:
+    return text
+
+
+def rollback_plan_lines(p: RollbackPlan, paint: Paint = plain, limit: int | None = None) -> list[str]:
+    """The rollback plan: per migration whether it can roll back and what its DOWN destroys (and where it is
+    archived first), the backup, the estimated time and the notes. `limit`: at most that many migrations, those
+    that cannot roll back first (a tool's summary); None: every one (the terminal, the approval dialog)."""
+    lines = [paint("Rollback plan", "bold") + (" " + paint("(EMERGENCY)", "red") if p.emergency else "")]
+    steps = p.steps if limit is None else first_that_matter(p.steps, limit)
+    for step in steps:
+        verdict = paint("yes", "green") if step.can_roll_back else paint("no", "red")
+        took = "" if step.estimated_seconds is None else f"  est. {duration(step.estimated_seconds)}"
+        lines.append(
+            f"  {paint(f'{step.version}_{step.name}', '')}  can roll back: {verdict} ({paint(step.why, '')}){took}"
+        )
+        for loss in step.destroys:
+            kept = " " + paint(f"— archived first into {loss.archived_into}", "cyan") if loss.archived_into else ""
+            lines.append(f"      {paint(loss.text, 'red')}{kept}")
+    lines += more(len(p.steps), len(steps), "migration(s) in the plan")
+    losses = sum(len(s.destroys) for s in p.steps)
+    if limit is not None and losses:
+        lines.append(
+            f"  in all: {losses} statement(s) destroy data, in {sum(1 for s in p.steps if s.destroys)} migration(s)"
+        )
+    lines.append(_backup_line(p, paint))
+    if p.estimated_seconds is not None:
+        note = paint(p.estimate_note, "")
+        lines.append(f"  Estimated time: {duration(p.estimated_seconds)} in total ({note})")
+    return lines + [f"  {paint('note:', 'yellow')} {paint(note, '')}" for note in p.notes]
+
+
+def _backup_line(p: RollbackPlan, paint: Paint) -> str:
+    b = p.backup
+    if not b.will_back_up:
+        return f"  Backup first: {paint('no', 'yellow')} ({paint(b.why, '')})"
+    what = "the whole database" if b.scope == "whole" else "tables " + ", ".join(b.tables) if b.tables else ""
+    size = f" (~{size_text(b.estimated_bytes)} on disk)" if b.estimated_bytes is not None else ""
+    return f"  Backup first: yes, {paint(what, '')}{size}: {paint(b.why, '')}"
+
+
+def archive_lines(run: MigrationRun, paint: Paint = plain) -> list[str]:
+    """What a run copies into archive tables before a destructive statement and puts back after the one that
+    re-creates it (planned: future tense), and what it cannot archive."""
+    planned = run.status == "planned"
+    lines = []
+    for s in run.archives:
+        rows = f"{s.rows:,} rows" if s.rows is not None else f"~{s.rows_estimate or 0:,} rows"
+        if s.action == "archive":
+            verb = "archives" if planned else "archived"
+            lines.append(
+                f"    {paint(f'{verb} {rows}', 'cyan')} of {paint(s.target, '')} into {s.archive_table} before "
+                f"statement {s.statement_index}"
+            )
+        elif s.action == "restore":
+            verb = "puts back" if planned else "put back"
+            lines.append(
+                f"    {paint(f'{verb} {rows}', 'cyan')} of {paint(s.target, '')} from {s.archive_table} after "
+                f"statement {s.statement_index}" + (f" ({paint(s.note, '')})" if s.note else "")
+            )
+        else:
+            lines.append(f"    {paint('!', 'yellow')} {paint(s.note, '')}")
+    return lines
+
+
+def first_that_matter(items: list, keep: int) -> list:
+    """`keep` items in their order: failures, refusals and dangers first, then the others from the start."""
+    if len(items) <= keep:
+        return items
+    urgent = [i for i, item in enumerate(items) if matters(item)]
+    chosen = set(urgent[:keep])
+    chosen |= set(itertools.islice((i for i in range(len(items)) if i not in chosen), keep - len(chosen)))
+    return [items[i] for i in sorted(chosen)]
+
+
+def matters(item: object) -> bool:
+    get = item.get if isinstance(item, dict) else lambda key: getattr(item, key, None)  # JSON or a report model
+    return (
+        get("status") == "failed"
+        or get("ok") is False
+        or get("can_roll_back") is False
+        or get("severity") in ("error", "danger")
+        or bool(get("error"))
+    )
+
+
+def more(total: int, shown: int, what: str) -> list[str]:
+    return [f"  … and {total - shown} more {what} (in the structured result)"] if total > shown else []
+
+
+def duration(seconds: float) -> str:
+    if seconds < 0.01:
+        return "under 0.01 s"
+    return f"{seconds:,.2f} s" if seconds < 120 else f"{seconds / 60:,.1f} min"
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1_048_576:,.1f} MB" if size >= 1_048_576 else f"{size / 1024:,.0f} KB"
