@@ -131,6 +131,7 @@ def test_db_migrate_command_maps_every_subcommand_to_a_tool() -> None:
         "baseline": "baseline",
         "backup": "backup",
         "restore": "restore",
+        "switch": "switch",
     }
 
 
