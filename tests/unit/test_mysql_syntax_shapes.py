@@ -5,32 +5,32 @@ from __future__ import annotations
 
 import pytest
 
-from migration_manager.migrations import syntax
+from migration_manager.dialects.mysql import syntax
 
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The statements sqlglot was asked to parse."""
     asked: list[str] = []
-    parse = syntax._mysql_error
+    parse = syntax._sqlglot_error
 
     def counted(statement: str):
         asked.append(statement)
         return parse(statement)
 
-    monkeypatch.setattr(syntax, "_mysql_error", counted)
+    monkeypatch.setattr(syntax, "_sqlglot_error", counted)
     return asked
 
 
 def test_insert_rows_of_one_shape_are_parsed_once(parses: list[str]) -> None:
     values = ["1, 'plain', 2.5", "2, 'it''s', 3e2", "3, 'back\\'slash; and \\\\', 0", "40, '', 17.25"]
-    with syntax._statement_checker("mysql") as error:
+    with syntax.statement_checker() as error:
         assert [error(f"INSERT INTO `items` (id, name, score) VALUES ({v})") for v in values] == [None] * 4
     assert len(parses) == 1
 
 
 def test_a_refused_shape_is_parsed_every_time_and_never_accepted(parses: list[str]) -> None:
-    with syntax._statement_checker("mysql") as error:
+    with syntax.statement_checker() as error:
         assert error("INSERT INTO items (id, name) VALUES (1, 'a')") is None
         broken = [error(f"INSERT INTO items (id, name) VALUES ({i}, 'row {i}'") for i in range(3)]
         assert error("INSERT INTO items (id, name) VALUES (9, 'b')") is None
@@ -55,6 +55,6 @@ def test_only_the_values_of_literals_are_taken_out(first: str, second: str) -> N
 def test_malformed_insert_among_thousands_of_its_shape_is_named() -> None:
     rows = [f"INSERT INTO items (id, name) VALUES ({i}, 'name {i}')" for i in range(1, 2001)]
     rows[999] = "INSERT INTO items (id, name) VALUES (1000, 'name 1000'"
-    with syntax._statement_checker("mysql") as error:
+    with syntax.statement_checker() as error:
         problems = [(index, error(row)) for index, row in enumerate(rows, start=1)]
     assert [index for index, problem in problems if problem] == [1000]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ...strategies.batches import SignalUnreadable
 from ..base import Engine
+from . import DIALECT
 
 
 class Signals:
@@ -54,8 +55,7 @@ class Signals:
 
 
 # ---- the SQL of the online playbooks (names come quoted) ------------------------------------------------------
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+quote = DIALECT.quote
 
 
 # LOCK=NONE on every ALTER: the server picks INSTANT or INPLACE, and refuses rather than block writes.

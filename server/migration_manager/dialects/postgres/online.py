@@ -6,6 +6,7 @@ import re
 
 from ...strategies.batches import SignalUnreadable
 from ..base import Engine
+from . import DIALECT
 
 
 class Signals:
@@ -43,8 +44,7 @@ class Signals:
 
 
 # ---- the SQL of the online playbooks (names come quoted) ------------------------------------------------------
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = DIALECT.quote
 
 
 def add_nullable_column(table: str, column: str, type_sql: str) -> str:

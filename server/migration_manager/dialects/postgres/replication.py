@@ -22,13 +22,12 @@ from urllib.parse import quote as url_quote
 from ...errors import CopyFailed, MigrationError
 from ...urls import DatabaseURL, parse_url, redact
 from .. import Engine, open_engine
+from . import DIALECT
 from .clone import admin_session
 
+quote = DIALECT.quote
+
 POLL_S = 0.01
-
-
-def quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 class ReplicationFailed(MigrationError):
@@ -78,7 +77,7 @@ def columns(engine: Engine, table: str) -> list[str]:
     rows = engine.query(
         "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 "
         "AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
-        [quoted(table)],
+        [quote(table)],
     )
     return [r[0] for r in rows]
 
@@ -106,14 +105,14 @@ def create_copy(source: DatabaseURL, name: str, data_tables: tuple[str, ...]) ->
     the rows of everything else come from replication. Returns how it was made."""
     admin = admin_session(source)
     try:
-        admin.execute(f"CREATE DATABASE {quoted(name)}")
+        admin.execute(f"CREATE DATABASE {quote(name)}")
     finally:
         admin.close()
     try:
         # No publication or subscription of blue's: green gets its own.
         _dump_restore(source, name, ["--schema-only", "--no-publications", "--no-subscriptions"])
         if data_tables:
-            _dump_restore(source, name, ["--data-only", *(f"--table={quoted(t)}" for t in data_tables)])
+            _dump_restore(source, name, ["--data-only", *(f"--table={quote(t)}" for t in data_tables)])
     except BaseException:
         drop_database(source, name)
         raise
@@ -155,7 +154,7 @@ def _tool_url(url: DatabaseURL, database: str) -> str:
 def drop_database(server: DatabaseURL, name: str) -> None:
     admin = admin_session(server)
     try:
-        admin.execute(f"DROP DATABASE IF EXISTS {quoted(name)} WITH (FORCE)")
+        admin.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
     finally:
         admin.close()
 
@@ -174,8 +173,8 @@ def make_slot(source_url: str, name: str, columns_of: dict[str, list[str]]) -> N
     source = open_engine(source_url)
     try:
         _writable(source)
-        listed = ", ".join(f"{quoted(t)} ({', '.join(map(quoted, cols))})" for t, cols in sorted(columns_of.items()))
-        source.execute(f"CREATE PUBLICATION {quoted(name)}" + (f" FOR TABLE {listed}" if listed else ""))
+        listed = ", ".join(f"{quote(t)} ({', '.join(map(quote, cols))})" for t, cols in sorted(columns_of.items()))
+        source.execute(f"CREATE PUBLICATION {quote(name)}" + (f" FOR TABLE {listed}" if listed else ""))
         source.query("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [name])
     finally:
         source.close()
@@ -187,8 +186,8 @@ def subscribe(source_url: str, target_url: str, name: str, *, copy_data: bool) -
     try:
         _writable(target)
         target.execute(
-            f"CREATE SUBSCRIPTION {quoted(name)} CONNECTION {_literal(_conninfo(parse_url(source_url)))} "
-            f"PUBLICATION {quoted(name)} WITH (create_slot = false, slot_name = {_literal(name)}, "
+            f"CREATE SUBSCRIPTION {quote(name)} CONNECTION {_literal(_conninfo(parse_url(source_url)))} "
+            f"PUBLICATION {quote(name)} WITH (create_slot = false, slot_name = {_literal(name)}, "
             f"copy_data = {'true' if copy_data else 'false'})"
         )
     finally:
@@ -202,16 +201,16 @@ def stop(source_url: str, target_url: str, name: str) -> None:
     try:
         _writable(target)
         if target.query("SELECT 1 FROM pg_subscription WHERE subname = %s", [name]):
-            target.execute(f"ALTER SUBSCRIPTION {quoted(name)} DISABLE")
-            target.execute(f"ALTER SUBSCRIPTION {quoted(name)} SET (slot_name = NONE)")
-            target.execute(f"DROP SUBSCRIPTION {quoted(name)}")
+            target.execute(f"ALTER SUBSCRIPTION {quote(name)} DISABLE")
+            target.execute(f"ALTER SUBSCRIPTION {quote(name)} SET (slot_name = NONE)")
+            target.execute(f"DROP SUBSCRIPTION {quote(name)}")
     finally:
         target.close()
     source = open_engine(source_url)
     try:
         _writable(source)
         _drop_slot(source, name)
-        source.execute(f"DROP PUBLICATION IF EXISTS {quoted(name)}")
+        source.execute(f"DROP PUBLICATION IF EXISTS {quote(name)}")
     finally:
         source.close()
 
@@ -298,7 +297,7 @@ def freeze(server: DatabaseURL, database: str, bound_s: float) -> list[str]:
     ended (it would keep writing with its old setting). Returns the sessions ended."""
     admin = admin_session(server)
     try:
-        admin.execute(f"ALTER DATABASE {quoted(database)} SET default_transaction_read_only = on")
+        admin.execute(f"ALTER DATABASE {quote(database)} SET default_transaction_read_only = on")
         deadline = time.monotonic() + bound_s
         busy = "state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
         while _sessions(admin, database, busy) and time.monotonic() < deadline:
@@ -322,7 +321,7 @@ def _sessions(admin: Engine, database: str, condition: str) -> list[tuple[int, s
 def unfreeze(server: DatabaseURL, database: str) -> None:
     admin = admin_session(server)
     try:
-        admin.execute(f"ALTER DATABASE {quoted(database)} RESET default_transaction_read_only")
+        admin.execute(f"ALTER DATABASE {quote(database)} RESET default_transaction_read_only")
     finally:
         admin.close()
 
@@ -358,7 +357,7 @@ def copy_sequences(source: Engine, target: Engine) -> int:
 
 
 def row_counts(engine: Engine, names: list[str]) -> dict[str, int]:
-    return {t: engine.query(f"SELECT count(*) FROM {quoted(t)}")[0][0] for t in names}
+    return {t: engine.query(f"SELECT count(*) FROM {quote(t)}")[0][0] for t in names}
 
 
 def _writable(engine: Engine) -> None:
