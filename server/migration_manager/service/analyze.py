@@ -13,7 +13,7 @@ from ..migrations.model import Migration, Script
 from ..migrations.plan import make_plan
 from ..reports import AnalyzedMigration, AnalyzedStatement, AnalyzeReport
 from .context import TargetRequest, connect, open_project
-from .runner import plan_run
+from .runner import mode_for, plan_run
 from .safety import approval_reasons, schema_findings
 
 if TYPE_CHECKING:
@@ -117,11 +117,7 @@ def _script_to_check(engine, migration: Migration, direction: str) -> ScriptToCh
     script: Script | None = migration.up if direction == "up" else migration.down
     if script is None or not script.statements:
         return None  # Python migrations are judged when they run; nothing to read here
-    transactional = (
-        engine.caps.transactional_ddl
-        and not script.no_transaction
-        and not any(engine.needs_autocommit(s) for s in script.statements)
-    )
+    transactional = mode_for(engine, script)[0] == "transaction"  # decided as the run decides it
     return ScriptToCheck(migration.version, direction, script.statements, transactional)
 
 

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
-from ..dialects.base import BatchFailed
+from ..dialects.base import BatchFailed, Engine
 from ..errors import Cancelled, ConnectionLost, MigrationError, StatementFailed
 from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
@@ -53,17 +53,18 @@ class MigrationContext:
         return self._engine.query(sql, params)
 
 
-def mode_for(conn: Connection, script: Script) -> tuple[str, str | None]:
-    """The run mode, and why it is not one transaction (said in the plan, never silently)."""
+def mode_for(engine: Engine, script: Script) -> tuple[str, str | None]:
+    """The run mode, and why it is not one transaction (said in the plan, never silently). The one place it is
+    decided: the run, the analysis's rules (a rule that needs one transaction) and the server check all ask here."""
     if script.is_python:
         return "python", None
-    if not conn.engine.caps.transactional_ddl:
+    if not engine.caps.transactional_ddl:
         return "per-statement", (
             "DDL commits implicitly on this server: statement by statement, progress recorded after each"
         )
     if script.no_transaction:
         return "per-statement", "the file asks for no transaction: statement by statement, progress recorded after each"
-    blocking = next((i for i, s in enumerate(script.statements, start=1) if conn.engine.needs_autocommit(s)), None)
+    blocking = next((i for i, s in enumerate(script.statements, start=1) if engine.needs_autocommit(s)), None)
     if blocking:
         return "per-statement", (
             f"statement {blocking} ({_preview(script.statements[blocking - 1], 60)}) cannot run "
@@ -74,7 +75,7 @@ def mode_for(conn: Connection, script: Script) -> tuple[str, str | None]:
 
 
 def plan_run(conn: Connection, version: str, name: str, direction: str, script: Script) -> MigrationRun:
-    mode, reason = mode_for(conn, script)
+    mode, reason = mode_for(conn.engine, script)
     statements = [
         StatementRun(index=i, sql=sql, outside_transaction=mode == "per-statement")
         for i, sql in enumerate(script.statements, start=1)

@@ -103,7 +103,7 @@ class Replay:
 
     def _script(self, engine: Engine, version: str, script: Script, outside: re.Pattern[str] | None) -> None:
         numbered = list(enumerate(script.statements, start=1))
-        if mode_for(self.conn, script)[0] == "transaction":
+        if mode_for(self.conn.engine, script)[0] == "transaction":
             with engine.transaction():
                 self._statements(engine, version, numbered, outside, savepoint=True)
             return
