@@ -1,10 +1,11 @@
 """The application of the shadow tests and benchmark: one process that writes to `orders(id, amount, note,
 parent_id)` until told to stop, and logs every write it saw committed, with its latency.
 
-    python shadow_writer.py URL LOG STOPFILE [--rate N]
+    python shadow_writer.py URL LOG STOPFILE [--rate N] [--keep-going]
 
-Each line of LOG: `op id amount note latency_ms` (op: i insert, u update, d delete), written after the COMMIT
-returned. Replaying the log over the seeded rows gives exactly what the table must hold (`expected_rows`).
+Each line of LOG: `op id amount note latency_ms started` (op: i insert, u update, d delete, x failed (with
+--keep-going; note: the error); started: time.time()
+when the write was sent), written after the COMMIT returned. Replaying the log over the seeded rows gives exactly what the table must hold (`expected_rows`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main() -> int:
     args.add_argument("log", type=Path)
     args.add_argument("stop", type=Path)
     args.add_argument("--rate", type=float, default=0, help="writes per second (0: as fast as it can)")
+    args.add_argument("--keep-going", action="store_true", help="log a failed write as `x` and go on")
     opts = args.parse_args()
     conn, pg, rng = connect(opts.url), opts.url.startswith("postgresql"), random.Random()
     cur = conn.cursor()
@@ -76,10 +78,15 @@ def main() -> int:
     with opts.log.open("w", buffering=1) as log:
         next_at = time.perf_counter()
         while not opts.stop.exists():
-            began = time.perf_counter()
-            op, row, amount, note = write_once(conn, pg, live, rng)
+            began, wall = time.perf_counter(), time.time()
+            try:
+                op, row, amount, note = write_once(conn, pg, live, rng)
+            except Exception as exc:  # a write the change made fail (deadlock, timeout): the server rolled it back
+                if not opts.keep_going:
+                    raise
+                op, row, amount, note = "x", 0, None, type(exc).__name__
             took_ms = (time.perf_counter() - began) * 1000
-            log.write(f"{op} {row} {amount} {note} {took_ms:.3f}\n")
+            log.write(f"{op} {row} {amount} {note} {took_ms:.3f} {wall:.6f}\n")
             if pause:
                 next_at += pause
                 time.sleep(max(0.0, next_at - time.perf_counter()))
@@ -91,9 +98,11 @@ def expected_rows(seeded: dict[int, tuple[int, str]], log: Path) -> dict[int, tu
     rows = dict(seeded)
     for line in log.read_text().splitlines():
         parts = line.split(" ")
-        if len(parts) < 5:
+        if len(parts) < 6:
             continue  # a line cut by a kill
         op, row = parts[0], int(parts[1])
+        if op == "x":
+            continue  # failed: nothing changed
         if op == "d":
             rows.pop(row, None)
         else:
@@ -101,8 +110,14 @@ def expected_rows(seeded: dict[int, tuple[int, str]], log: Path) -> dict[int, tu
     return rows
 
 
-def latencies_ms(log: Path) -> list[float]:
-    return [float(line.split(" ")[4]) for line in log.read_text().splitlines() if len(line.split(" ")) == 5]
+def latencies_ms(log: Path, since: float = 0.0, until: float = float("inf")) -> list[float]:
+    """The latency of each write sent between `since` and `until` (time.time())."""
+    found = []
+    for line in log.read_text().splitlines():
+        parts = line.split(" ")
+        if len(parts) == 6 and since <= float(parts[5]) <= until:
+            found.append(float(parts[4]))
+    return found
 
 
 if __name__ == "__main__":
