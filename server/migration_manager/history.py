@@ -77,12 +77,14 @@ class History:
         # The version whose "running" row the previous migration's final record inserted (Runner: one commit
         # for both on MariaDB); its own run then does not insert it again.
         self.started_ahead: str | None = None
+        self._columns: dict[str, bool] = {}  # optional columns seen present or absent (asked once per command)
 
     def ensure(self) -> None:
         self.verify()  # another tool's table of the same name: refuse before creating its missing partner
         if not self.engine.table_exists(self.table) or not self.engine.table_exists(self.log_table):
             for ddl in self.engine.history_ddl(self.table, self.log_table):
                 self.engine.execute(ddl)
+            self._columns.clear()
 
     def verify(self) -> None:
         """Raise HistoryConflict when a table of either name exists but is not ours (once per command)."""
@@ -124,6 +126,7 @@ class History:
         for column, type_sql in STRATEGY_COLUMNS.items():
             if not self._has_column(column):
                 self.engine.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} {type_sql}")
+                self._columns[column] = True
 
     def strategy_state(self, version: str) -> dict[str, str | None]:
         """phase, phases and checkpoint of `version` (all None where no strategy ever ran)."""
@@ -135,11 +138,14 @@ class History:
         return dict(zip(STRATEGY_COLUMNS, found[0])) if found else dict.fromkeys(STRATEGY_COLUMNS)
 
     def _has_column(self, column: str) -> bool:
-        try:
-            self.engine.query(f"SELECT {column} FROM {self.table} WHERE 1 = 0")
-        except Exception:  # noqa: BLE001 - the column is missing (an autocommit session: nothing to roll back)
-            return False
-        return True
+        """Asked once per command (apply asks for every pending migration): only this command adds them."""
+        if column not in self._columns:
+            try:
+                self.engine.query(f"SELECT {column} FROM {self.table} WHERE 1 = 0")
+                self._columns[column] = True
+            except Exception:  # noqa: BLE001 - the column is missing (an autocommit session: nothing to roll back)
+                self._columns[column] = False
+        return self._columns[column]
 
     def log(
         self,
