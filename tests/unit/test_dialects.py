@@ -54,6 +54,17 @@ def test_lock_timeouts_are_told_apart_by_each_dialect():
     assert dialects.get("sqlite").is_lock_timeout(sqlite3.OperationalError("database is locked"))
 
 
+def test_statement_timeouts_are_told_apart_by_each_dialect():
+    class Canceled(Exception):
+        sqlstate = "57014"
+
+    assert dialects.get("postgres").is_statement_timeout(Canceled())
+    assert not dialects.get("postgres").is_lock_timeout(Canceled())
+    assert dialects.get("mysql").is_statement_timeout(Exception(1969, "Query execution was interrupted"))
+    assert dialects.get("sqlite").is_statement_timeout(sqlite3.OperationalError("interrupted"))
+    assert not dialects.get("sqlite").is_statement_timeout(sqlite3.OperationalError("database is locked"))
+
+
 def test_url_schemes_come_from_the_dialects():
     assert parse_url("mariadb://root@127.0.0.1/db").kind == "mysql"
     assert parse_url("postgresql+psycopg://u@h/db").kind == "postgres"

@@ -96,6 +96,10 @@ class Dialect:
         """True when `exc` means "gave up waiting for a table lock" (the runner retries those)."""
         return False
 
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        """True when `exc` means "the statement ran out of its time" (a bounded probe then reads as unmeasured)."""
+        return False
+
     def part(self, name: str) -> ModuleType:
         """This database's module `name` (engine, schema, stats, locks, backup, clone, archive), imported on first
         use so a SQLite user never loads psycopg."""

@@ -7,6 +7,7 @@ from functools import cached_property
 from ..base import Dialect
 
 LOCK_WAIT_ERRORS = {1205, 3572}  # lock wait timeout, NOWAIT
+STATEMENT_TIMEOUT_ERRORS = {1969, 3024}  # MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME
 
 
 class MySQL(Dialect):
@@ -41,6 +42,10 @@ class MySQL(Dialect):
     def is_lock_timeout(self, exc: BaseException) -> bool:
         args = getattr(exc, "args", ())
         return bool(args) and args[0] in LOCK_WAIT_ERRORS
+
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        args = getattr(exc, "args", ())
+        return bool(args) and args[0] in STATEMENT_TIMEOUT_ERRORS
 
 
 DIALECT = MySQL()

@@ -14,7 +14,6 @@ from ..common import connection_failed, poll_lock
 from . import DIALECT
 
 HINT = "Check host, port, database name, user and password; is the server running?"
-STATEMENT_TIMEOUT_ERRORS = {1969, 3024}  # MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME
 
 
 def connect(url: DatabaseURL) -> MySQLEngine:
@@ -231,7 +230,7 @@ class MySQLEngine:
         try:
             return self.query(bounded)
         except pymysql.err.OperationalError as exc:
-            if exc.args and exc.args[0] in STATEMENT_TIMEOUT_ERRORS:
+            if self.caps.is_statement_timeout(exc):
                 return None
             raise
 

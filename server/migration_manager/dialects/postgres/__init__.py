@@ -40,5 +40,8 @@ class Postgres(Dialect):
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return getattr(exc, "sqlstate", None) == "55P03"  # lock_not_available
 
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) == "57014"  # query_canceled (statement_timeout)
+
 
 DIALECT = Postgres()

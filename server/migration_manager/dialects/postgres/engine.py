@@ -263,8 +263,10 @@ class PostgresEngine:
             with self.conn.transaction():  # both settings in one round trip (no parameters: simple protocol)
                 self.conn.execute(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {max(1, int(timeout_ms))}")
                 return self.conn.execute(sql).fetchall()
-        except psycopg.errors.QueryCanceled:
-            return None
+        except psycopg.Error as exc:
+            if self.caps.is_statement_timeout(exc):
+                return None
+            raise
 
     def sample_clause(self, percent: float) -> str | None:
         # SYSTEM samples whole pages: it reads only those pages, which is what makes it cheap.

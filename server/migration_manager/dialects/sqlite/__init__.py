@@ -34,5 +34,10 @@ class SQLite(Dialect):
 
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
+    def is_statement_timeout(self, exc: BaseException) -> bool:
+        import sqlite3
+
+        return isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc)  # by the progress handler
+
 
 DIALECT = SQLite()

@@ -165,7 +165,7 @@ class SQLiteEngine:
         try:
             return self.conn.execute(sql).fetchall()
         except sqlite3.OperationalError as exc:
-            if "interrupted" in str(exc):
+            if self.caps.is_statement_timeout(exc):
                 return None
             raise
         finally:
