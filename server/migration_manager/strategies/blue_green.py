@@ -593,6 +593,9 @@ def active_url(request: TargetRequest) -> ActiveSide:
 
 def status(request: TargetRequest) -> BlueGreenStatus | None:
     """The deployment of the request's environment, with the replication lag measured now (None: none)."""
+    project = open_project(request)
+    if not BlueGreenState.path(project.dir, project.target.name).exists():
+        return None  # the usual case, decided without a connection
     try:
         sides = Sides(request)
     except ConfigError:  # not a named environment, or a database without replication: no deployment
