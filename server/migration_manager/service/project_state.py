@@ -65,6 +65,7 @@ def status(request: TargetRequest) -> StatusReport:
             holder = _running_holder(conn, plan)
         check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder and not restoring else None
         expanded = waiting_for_complete(conn, plan.applied)
+        shadows = _shadow_leftovers(conn, expecting_swapped=bool(expanded))
     if restoring:  # the history was read from half a database: withhold every version it would list
         plan = make_plan([], {})
     leftovers = _leftover_copies(project.target.url)
@@ -93,7 +94,8 @@ def status(request: TargetRequest) -> StatusReport:
         + [
             f"{name} is a copy left by a killed `db-migrate test` (its process is gone): the next test drops it"
             for name in leftovers
-        ],
+        ]
+        + shadows,
         leftover_copies=leftovers,
         rollback_available=_rollback_depth(plan),
         waiting_for_complete=expanded,
@@ -128,6 +130,22 @@ def _leftover_copies(url: str) -> list[str]:
         return clone.orphaned_copies(url)
     except Exception:  # noqa: BLE001 - advisory: no privilege to list databases must not fail status
         return []
+
+
+def _shadow_leftovers(conn, expecting_swapped: bool) -> list[str]:
+    """Triggers and tables of shadow changes no run is working on, with the command that clears them (a swapped
+    one is expected while its migration waits for complete)."""
+    try:
+        from ..strategies import shadow
+
+        found = shadow.leftovers(conn.engine)
+    except Exception:  # noqa: BLE001 - advisory (and SQLite has no shadow copies): never fails status
+        return []
+    return [
+        f"a shadow change of {left.table} is {left.phase} ({', '.join(left.objects)}): {left.clears}"
+        for left in found
+        if not (left.phase == "swapped" and expecting_swapped)
+    ]
 
 
 def _lock_holder(conn) -> str | None:
