@@ -130,3 +130,27 @@ def test_the_strategy_refuses_through_apply_with_the_alternative(server_url, tmp
         service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
     assert "offline" in refused.value.next_step
     assert "schema_migrations" not in tables(server_url) or history(server_url) == {}
+
+
+class Stop(Exception):
+    pass
+
+
+def test_status_lists_an_abandoned_copy_with_the_command_that_clears_it(server_url, tmp_path):
+    seed(server_url, rows=50)
+    project = _project(tmp_path, server_url, "SELECT 1")
+    engine = open_engine(server_url)
+
+    def stop(what, _progress):
+        if what == "copy":
+            raise Stop  # the run dies once its triggers and copy exist
+
+    with pytest.raises(Stop):
+        shadow.start(engine, ALTER[kind(server_url)], progress=stop)
+    problems = service.status(service.TargetRequest(project_dir=project, env="dev")).problems
+    assert any("shadow change of orders is copying" in p and "`db-migrate apply` resumes" in p for p in problems)
+    assert shadow.rollback(engine, "orders") == "copying"
+    assert not any(
+        "shadow" in p for p in service.status(service.TargetRequest(project_dir=project, env="dev")).problems
+    )
+    engine.close()
