@@ -8,8 +8,30 @@ from collections.abc import Callable
 
 from ..errors import ConnectionFailed, LockTimeout
 from ..urls import DatabaseURL, redact
+from .base import Dialect
 
 LOCK_POLL_SECONDS = 0.2
+
+
+class EngineDefaults:
+    """What an engine does where its database has nothing of its own to say (an engine class overrides the rest)."""
+
+    caps: Dialect
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return self.caps.is_lock_timeout(exc)
+
+    def needs_autocommit(self, statement: str) -> bool:
+        return False
+
+    def invalid_indexes(self) -> set[str]:
+        return set()  # an index build either completes or leaves nothing
+
+    def index_named_by(self, statement: str) -> str | None:
+        return None
+
+    def drop_invalid_index_sql(self, index: str) -> str:
+        return f"DROP INDEX {index};"
 
 
 def connection_failed(url: DatabaseURL, exc: Exception, hint: str) -> ConnectionFailed:

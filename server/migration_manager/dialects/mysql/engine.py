@@ -10,7 +10,7 @@ from typing import Any
 
 from ...urls import DatabaseURL
 from ..base import TableStats
-from ..common import connection_failed, poll_lock
+from ..common import EngineDefaults, connection_failed, poll_lock
 from . import DIALECT
 
 HINT = "Check host, port, database name, user and password; is the server running?"
@@ -20,7 +20,7 @@ def connect(url: DatabaseURL) -> MySQLEngine:
     return MySQLEngine(url)
 
 
-class MySQLEngine:
+class MySQLEngine(EngineDefaults):
     dialect = "mysql"
     caps = DIALECT
     param = "%s"
@@ -158,21 +158,6 @@ class MySQLEngine:
     def server_version(self) -> str:
         version = self.query("SELECT VERSION()")[0][0]
         return version if "mariadb" in version.lower() else f"MySQL {version}"
-
-    def needs_autocommit(self, statement: str) -> bool:
-        return False  # everything runs statement by statement anyway
-
-    def invalid_indexes(self) -> set[str]:
-        return set()  # an index build here either completes or leaves nothing
-
-    def index_named_by(self, statement: str) -> str | None:
-        return None
-
-    def drop_invalid_index_sql(self, index: str) -> str:
-        return f"DROP INDEX {index};"
-
-    def is_lock_timeout(self, exc: BaseException) -> bool:
-        return self.caps.is_lock_timeout(exc)
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         # lock_wait_timeout defaults to one year: a DDL queued behind a long transaction blocks everyone.

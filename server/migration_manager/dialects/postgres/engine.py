@@ -10,7 +10,7 @@ from typing import Any
 
 from ...urls import DatabaseURL
 from ..base import BatchFailed, TableStats
-from ..common import connection_failed, lock_key, poll_lock
+from ..common import EngineDefaults, connection_failed, lock_key, poll_lock
 from . import DIALECT
 
 # Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block").
@@ -40,7 +40,7 @@ def connect(url: DatabaseURL) -> PostgresEngine:
     return PostgresEngine(url)
 
 
-class PostgresEngine:
+class PostgresEngine(EngineDefaults):
     dialect = "postgres"
     caps = DIALECT
     param = "%s"
@@ -211,9 +211,6 @@ class PostgresEngine:
 
     def drop_invalid_index_sql(self, index: str) -> str:
         return f"DROP INDEX CONCURRENTLY IF EXISTS {index};"
-
-    def is_lock_timeout(self, exc: BaseException) -> bool:
-        return self.caps.is_lock_timeout(exc)
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         if lock_timeout_ms is not None:

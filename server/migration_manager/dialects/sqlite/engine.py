@@ -15,7 +15,7 @@ from typing import Any
 
 from ...urls import DatabaseURL
 from ..base import TableStats
-from ..common import connection_failed, poll_lock
+from ..common import EngineDefaults, connection_failed, poll_lock
 from . import DIALECT
 
 _AUTOCOMMIT_ONLY = re.compile(r"^\s*(vacuum)\b", re.IGNORECASE)
@@ -25,7 +25,7 @@ def connect(url: DatabaseURL) -> SQLiteEngine:
     return SQLiteEngine(url)
 
 
-class SQLiteEngine:
+class SQLiteEngine(EngineDefaults):
     dialect = "sqlite"
     caps = DIALECT
     param = "?"
@@ -111,18 +111,6 @@ class SQLiteEngine:
 
     def needs_autocommit(self, statement: str) -> bool:
         return bool(_AUTOCOMMIT_ONLY.match(statement))
-
-    def invalid_indexes(self) -> set[str]:
-        return set()  # an index build here either completes or leaves nothing
-
-    def index_named_by(self, statement: str) -> str | None:
-        return None
-
-    def drop_invalid_index_sql(self, index: str) -> str:
-        return f"DROP INDEX {index};"
-
-    def is_lock_timeout(self, exc: BaseException) -> bool:
-        return self.caps.is_lock_timeout(exc)
 
     def set_session_timeouts(self, lock_timeout_ms: int | None, statement_timeout_ms: int | None) -> None:
         if lock_timeout_ms is not None:
