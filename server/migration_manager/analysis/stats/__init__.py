@@ -109,6 +109,22 @@ class Throughput(BaseModel):
     measured_ms: int = 0
     measured_at: datetime | None = Field(None, description="when the calibration ran (UTC)")
 
+    @classmethod
+    def fitted(cls, rows: int, small: dict, big: dict, **fixed) -> Throughput:
+        """The rates through the two calibration tables' (rows, bytes, seconds) per operation; a server that
+        measured no in-place rebuild of its own rebuilds as it rewrites."""
+        rate = {name: fit(small[name], big[name]) for name in big}
+        return cls(
+            rows=rows,
+            scan=rate["scan"],
+            rewrite=rate["rewrite"],
+            rebuild=rate.get("rebuild", rate["rewrite"]),
+            index={"integer": rate["integer"], "string": rate["string"]},
+            update=rate["update"],
+            join=rate["join"],
+            **fixed,
+        )
+
 
 def _module(engine):
     return dialect_part(engine.dialect, "stats")

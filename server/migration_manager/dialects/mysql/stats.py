@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from ...analysis.stats import Activity, TableSize, Throughput, Usage, fit, names_in, timed
+from ...analysis.stats import Activity, TableSize, Throughput, Usage, names_in, timed
 
 _SIZES = """SELECT table_name, coalesce(table_rows, 0), coalesce(data_length, 0), coalesce(index_length, 0),
 coalesce(avg_row_length, 0) FROM information_schema.tables
@@ -132,17 +132,7 @@ def measure_throughput(engine, rows: int) -> Throughput:
         )
     finally:
         _quietly(engine, "SET SESSION sql_log_bin = 1")
-    rate = {name: fit(small[name], big[name]) for name in big}
-    return Throughput(
-        rows=rows,
-        scan=rate["scan"],
-        rewrite=rate["rewrite"],
-        rebuild=rate["rebuild"],
-        index={"integer": rate["integer"], "string": rate["string"]},
-        update=rate["update"],
-        join=rate["join"],
-        ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]),
-    )
+    return Throughput.fitted(rows, small, big, ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]))
 
 
 def _calibrate(engine, table: str, rows: int) -> dict[str, tuple[int, int, float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ...analysis.stats import Activity, TableSize, Throughput, Usage, fit, names_in, timed
+from ...analysis.stats import Activity, TableSize, Throughput, Usage, names_in, timed
 
 _SIZES = """
 SELECT c.relname, c.reltuples::bigint, s.n_live_tup, pg_relation_size(c.oid), pg_indexes_size(c.oid)
@@ -129,15 +129,10 @@ def measure_throughput(engine, rows: int) -> Throughput:
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL synchronous_commit = off")
         small, big = (_calibrate(conn, f"mm_calibration_{n}", n) for n in (max(rows // 5, 1000), rows))
-    rate = {name: fit(small[name], big[name]) for name in big}
-    return Throughput(
-        rows=rows,
-        scan=rate["scan"],
-        rewrite=rate["rewrite"],
-        rebuild=rate["rewrite"],
-        index={"integer": rate["integer"], "string": rate["string"]},
-        update=rate["update"],
-        join=rate["join"],
+    return Throughput.fitted(
+        rows,
+        small,
+        big,
         ddl_fixed_s=min(small["ddl"][2], big["ddl"][2]),
         sort_memory_bytes=engine.query(
             "SELECT setting::bigint * 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'"

@@ -3,7 +3,7 @@ throughput on a TEMP table. SQLite keeps no activity statistics."""
 
 from __future__ import annotations
 
-from ...analysis.stats import Activity, TableSize, Throughput, Usage, fit, timed
+from ...analysis.stats import Activity, TableSize, Throughput, Usage, timed
 
 
 def table_sizes(engine, tables: list[str]) -> list[TableSize]:
@@ -54,17 +54,7 @@ CALIBRATION_ROWS = 50_000
 
 def measure_throughput(engine, rows: int) -> Throughput:
     small, big = (_calibrate(engine, f"mm_calibration_{n}", n) for n in (max(rows // 5, 1000), rows))
-    rate = {name: fit(small[name], big[name]) for name in big}
-    return Throughput(
-        rows=rows,
-        scan=rate["scan"],
-        rewrite=rate["rewrite"],
-        rebuild=rate["rewrite"],
-        index={"integer": rate["integer"], "string": rate["string"]},
-        update=rate["update"],
-        join=rate["join"],
-        ddl_fixed_s=0.0,
-    )
+    return Throughput.fitted(rows, small, big, ddl_fixed_s=0.0)
 
 
 def _calibrate(engine, table: str, rows: int) -> dict[str, tuple[int, int, float]]:
