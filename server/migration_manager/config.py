@@ -66,11 +66,30 @@ class OfflineSettings(Strict):
     commandTimeoutSeconds: float = Field(300, gt=0, description="how long stop or start may take before it fails")
 
 
+class OnlineSettings(Strict):
+    """The online strategies' batches (backfill, shadow copy): their pace, and when they hold back."""
+
+    batchTargetMs: int = Field(300, gt=0, description="the batch size adapts so that one batch takes about this long")
+    maxReplicaLagMs: int = Field(1500, gt=0, description="hold back while a replica lags more than this")
+    maxThreadsRunning: int = Field(25, gt=0, description="hold back while more sessions than this run a statement")
+    maxWaitSeconds: float = Field(
+        600,
+        gt=0,
+        description="held back this long (or a signal unreadable this long: fail closed), the batches stop; "
+        "the next run resumes from the last batch",
+    )
+
+
 class Environment(Strict):
     url: str
     requireApproval: bool = False
     maintenanceWindow: str | None = None
     offline: OfflineSettings | None = Field(None, description="this environment's offline commands (else the global)")
+    replicas: list[str] = Field(
+        default_factory=list,
+        description="replica URLs whose lag the online batches watch (MariaDB/MySQL: a primary does not know its "
+        "replicas' lag; PostgreSQL reads pg_stat_replication without them)",
+    )
     greenUrl: str | None = Field(
         None, description="blue-green: where green lives (default: a new database beside blue on the same server)"
     )
@@ -87,6 +106,7 @@ class Settings(Strict):
     )
     autoBackup: bool = True
     offline: OfflineSettings = OfflineSettings()
+    online: OnlineSettings = OnlineSettings()
     validation: ValidationSettings = ValidationSettings()
     rollback: RollbackSettings = RollbackSettings()
     environments: dict[str, Environment] = {}

@@ -275,9 +275,9 @@ class RunReport(Report):
     version_before: str | None = None
     version_after: str | None = None
     backup_id: str | None = None
-    failure_recovery: Literal["transaction-rollback", "down-scripts", "backup-restore", "not-recovered"] | None = Field(
-        None, description="rollback.autoOnFailure: how the database was returned to its state before the command"
-    )
+    failure_recovery: (
+        Literal["transaction-rollback", "down-scripts", "backup-restore", "not-recovered", "resumable"] | None
+    ) = Field(None, description="rollback.autoOnFailure: how the database was returned to its state before the command")
     findings: list[Finding] = Field(default_factory=list, description="data-aware findings; danger/error need approval")
     rollback_plan: RollbackPlan | None = Field(
         None,

@@ -55,7 +55,13 @@ def test_a_killed_backfill_resumes_from_its_checkpoint(server_url: str, tmp_path
     path.write_text("-- strategy: online\n" + path.read_text())
 
     run = subprocess.Popen([sys.executable, "-c", SLOW_APPLY, str(project)], stderr=subprocess.PIPE)
-    at = wait_for(lambda: (c := _checkpoint(server_url)) and c["rows"] >= 200 and c, "a backfill checkpoint")
+
+    def halfway() -> dict | None:
+        assert run.poll() is None, run.communicate()[1].decode()[-2000:]  # the apply died on its own: say why
+        checkpoint = _checkpoint(server_url)
+        return checkpoint if checkpoint and checkpoint["rows"] >= 200 else None
+
+    at = wait_for(halfway, "a backfill checkpoint")
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=30)
     stopped = _checkpoint(server_url)
@@ -76,3 +82,41 @@ def test_a_killed_backfill_resumes_from_its_checkpoint(server_url: str, tmp_path
     assert done.outcome == "done", done.error
     assert query(server_url, "SELECT count(*) FROM users WHERE phone = 'x'") == [(ROWS,)]
     assert history(server_url)["1"][0] == "applied"
+
+
+def test_an_unreadable_replica_stops_the_backfill_and_the_next_apply_resumes(mysql_url: str, tmp_path: Path) -> None:
+    execute(mysql_url, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50))")
+    execute(mysql_url, "INSERT INTO users (id, name) VALUES " + ", ".join(f"({i}, 'u{i}')" for i in range(300)))
+    # A "replica" that replicates from nothing: its lag cannot be read, so no batch may run (fail closed).
+    project = make_project(tmp_path / "proj", mysql_url, autoBackup=False, online={"maxWaitSeconds": 0.5})
+    settings = project / ".claude" / "settings.json"
+    config = json.loads(settings.read_text())
+    config["skills"]["migration-manager"]["environments"]["dev"]["replicas"] = [mysql_url]
+    settings.write_text(json.dumps(config))
+    path = write_native(
+        project, "1", "phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'x'", None
+    )
+    path.write_text("-- strategy: online\n" + path.read_text())
+
+    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
+    assert report.outcome == "failed"
+    assert "cannot be read" in report.message and "SHOW SLAVE STATUS is empty" in report.message
+    assert history(mysql_url)["1"][:2] == ("failed", 2)  # stopped at its backfill (step 3)
+    assert query(mysql_url, "SELECT count(phone) FROM users") == [(0,)]
+
+    assert report.failure_recovery == "resumable" and "`db-migrate apply` resumes it" in report.message
+
+    undone = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True))
+    assert undone.outcome == "done", undone.error
+    assert history(mysql_url) == {} and query(mysql_url, "SELECT count(*) FROM users") == [(300,)]
+    columns = (
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND column_name = 'phone'"
+    )
+    assert query(mysql_url, columns) == [(0,)]
+    service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))  # stops again
+
+    config["skills"]["migration-manager"]["environments"]["dev"]["replicas"] = []
+    settings.write_text(json.dumps(config))
+    assert service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
+    assert history(mysql_url)["1"][0] == "expanded"
+    assert query(mysql_url, "SELECT count(phone) FROM users") == [(300,)]

@@ -30,7 +30,15 @@ from .safety import (
     syntax_findings,
     window_open,
 )
-from .strategy_runs import plan_strategies, resumable, start_phases, stopped_in_a_phase, undo_expanded
+from .strategy_runs import (
+    plan_strategies,
+    plan_undo_of_expanded,
+    resumable,
+    start_phases,
+    stopped_expanding,
+    stopped_in_a_phase,
+    undo_expanded,
+)
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
@@ -139,6 +147,7 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
     migrations = project.read_migrations()
     with connect(project, lock=not request.dry_run) as conn:
         plan = _plan(conn, migrations, create_history=False)
+        plan.applied += stopped_expanding(conn, plan)  # an online expand phase that stopped: rollback undoes it
         rows = _select_applied(plan, request)
         undos = [undo_for(plan, row, project.dialect) for row in rows]
         runs = [_down_run(conn, undo) for undo in undos]
@@ -158,6 +167,7 @@ def rollback(request: RollbackRequest, progress: Progress | None = None) -> RunR
         if not request.emergency:  # like the backup, the archive copy is skipped: it reads (and copies) the tables
             plan_archives(conn, runs, [u.migration.down if u.migration is not None else Script() for u in undos])
         report.rollback_plan = plan_rollback(conn, undos, report.findings, emergency=request.emergency)
+        plan_undo_of_expanded(conn, report, rows)
         mark_archived(report, emergency=request.emergency)
         if (
             refuse_unavailable(report)

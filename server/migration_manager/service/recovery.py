@@ -27,6 +27,15 @@ def recover(conn: Connection, report: RunReport, backup: Manifest | None, undo_c
     failed = next((r for r in report.migrations if r.status == "failed"), None)
     if failed is None:
         return
+    if failed.strategy is not None and failed.strategy.rewrites:
+        # An online expand phase that stopped (a throttle that did not clear, a lock it could not get) is resumed
+        # by the next apply, or undone by rollback: restoring a backup would throw away the writes made since.
+        report.failure_recovery = "resumable"
+        report.message += (
+            f"\nautoOnFailure: {failed.version}_{failed.name} stopped in its {failed.strategy.strategy} expand phase "
+            "and is kept as it is: `db-migrate apply` resumes it where it stopped, `db-migrate rollback` undoes it."
+        )
+        return
     try:
         dropped = _drop_leftovers(conn, report, failed)
         if not _left_partial(conn, failed):

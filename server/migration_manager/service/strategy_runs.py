@@ -70,6 +70,11 @@ def resumable(conn: Connection, plan: Plan) -> list[Migration]:
     return found
 
 
+def stopped_expanding(conn: Connection, plan: Plan) -> list[HistoryRow]:
+    """The rows whose expand phase stopped (failed or killed): rollback undoes them like expanded ones."""
+    return [row for row in plan.dirty if stopped_in_a_phase(conn, row) == EXPAND]
+
+
 def recorded_plan(conn: Connection, version: str) -> StrategyPlan | None:
     phases = conn.history.strategy_state(version)["phases"]  # all None without a history table
     return StrategyPlan.model_validate_json(phases) if phases else None
@@ -107,6 +112,23 @@ def waiting_for_complete(conn: Connection, applied: list[HistoryRow]) -> list[Ex
             )
         )
     return found
+
+
+def plan_undo_of_expanded(conn: Connection, report: RunReport, rows: list[HistoryRow]) -> None:
+    """In a rollback plan, a migration that is only expanded rolls back by its undo steps, not by its DOWN."""
+    for row, run in zip(rows, report.migrations):
+        if row.status != EXPANDED and stopped_in_a_phase(conn, row) != EXPAND:
+            continue
+        plan = recorded_plan(conn, row.version)
+        if plan is None:
+            continue
+        undo = plan.phases()["rollback while expanded"]
+        run.statements = [StatementRun(index=i, sql=sql, outside_transaction=True) for i, sql in enumerate(undo, 1)]
+        run.mode, run.mode_reason = "per-statement", f"{plan.strategy}: only expanded, its expand phase is undone"
+        for step in report.rollback_plan.steps if report.rollback_plan else []:
+            if step.version == row.version:
+                step.can_roll_back, step.destroys = True, []
+                step.why = "only expanded: rollback drops what the expand phase added (instant), not its DOWN"
 
 
 # ---- complete ------------------------------------------------------------------------------------------------

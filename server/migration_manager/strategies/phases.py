@@ -13,15 +13,26 @@ complete resumes there, a backfill from its last checkpoint.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .. import dialects
+from ..config import interpolate
+from ..dialects import open_engine
 from ..errors import MigrationError, StatementFailed
 from ..history import APPLIED, EXPANDED, HistoryRow, utcnow
 from ..migrations.model import Migration
 from ..reports import MigrationRun
 from ..service.context import Connection, Progress, ProgressEvent
-from .batches import BatchProgress, Checkpoint, range_step, run_in_batches, signals_for
+from .batches import (
+    BatchPolicy,
+    BatchProgress,
+    Checkpoint,
+    ThrottleTimeout,
+    range_step,
+    run_in_batches,
+    signals_for,
+)
 from .model import Backfill, Step, StrategyPlan
 
 EXPAND, COMPLETE = "expand", "complete"
@@ -206,16 +217,47 @@ class PhaseRunner:
                 phase="batch",
             )
 
-        return run_in_batches(
-            self.engine,
-            range_step(self.engine, fill.table, fill.key, update),
-            table=fill.table_name,
-            start=start,
-            total=self._rows(fill.table_name),
-            signals=signals_for(self.engine),
-            record=self._checkpoint_recorder(version),
-            progress=show,
+        with self._replicas() as replicas:
+            return run_in_batches(
+                self.engine,
+                range_step(self.engine, fill.table, fill.key, update),
+                table=fill.table_name,
+                start=start,
+                total=self._rows(fill.table_name),
+                signals=signals_for(self.engine, replicas),
+                record=self._checkpoint_recorder(version),
+                policy=self.policy(),
+                progress=show,
+            )
+
+    def policy(self) -> BatchPolicy:
+        online = self.settings.online
+        return BatchPolicy(
+            target_s=online.batchTargetMs / 1000,
+            max_replica_lag_s=online.maxReplicaLagMs / 1000,
+            max_threads_running=online.maxThreadsRunning,
+            max_wait_s=online.maxWaitSeconds,
         )
+
+    @contextmanager
+    def _replicas(self) -> Iterator[list]:
+        """Sessions on the environment's configured replicas (their lag is a throttle signal), closed after."""
+        environment = self.settings.environments.get(self.conn.project.target.name)
+        engines: list = []
+        try:
+            for url in environment.replicas if environment else []:
+                try:
+                    engines.append(open_engine(interpolate(url)))
+                except MigrationError as exc:  # unreachable: its lag cannot be read, so nothing runs (fail closed)
+                    raise ThrottleTimeout(
+                        f"A configured replica cannot be reached ({exc.message}).",
+                        state="Nothing of this backfill ran.",
+                        next_step="Fix the replica's URL in the environment's `replicas`, or remove it.",
+                    ) from None
+            yield engines
+        finally:
+            for engine in engines:
+                engine.close()
 
     def _shadow(self, version: str, statement: str, phase: str, start: Checkpoint) -> None:
         """strategies/shadow.py runs the ALTER on a copy: start it (expand), drop the old table (complete), or swap
@@ -226,6 +268,7 @@ class PhaseRunner:
             shadow.start(
                 self.engine,
                 statement,
+                policy=self.policy(),
                 checkpoint=start,
                 record=self._checkpoint_recorder(version),
                 progress=lambda what, p: self._emit(
