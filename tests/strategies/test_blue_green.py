@@ -189,8 +189,9 @@ def test_blue_green_clone_migrate_switch_and_back_under_writes(
     assert {i for i, _ in writes} <= set(on_blue) and len(on_blue) == len(set(on_blue))
     assert query(blue_url, "SELECT max(id) FROM orders") == [(6,)]
 
-    done = complete(SwitchRequest(project_dir=project, env="dev", approved=True))
-    assert done.outcome == "done", done.message
+    assert main(["--project", str(project), "--env", "dev", "--json", "--yes", "complete"]) == 0  # drops green
+    done = json.loads(capsys.readouterr().out)
+    assert done["action"] == "complete" and done["outcome"] == "done", done["message"]
     assert not BlueGreenState.path(project, "dev").exists()
     assert (
         query(f"{blue_url.rsplit('/', 1)[0]}/postgres", f"SELECT 1 FROM pg_database WHERE datname = '{green_db}'") == []
@@ -256,8 +257,11 @@ async def test_the_mcp_switch_tool_switches_and_returns(blue_url: str, tmp_path:
     write_native(project, "1", "events", "CREATE TABLE events (id bigint PRIMARY KEY)", None)
     apply_ok(project)
     write_native(project, "2", "note", "ALTER TABLE events ADD COLUMN note text", None)
-    assert prepare(ApplyRequest(project_dir=project, env="dev")).outcome == "done"
     async with Client(build_server(project)) as client:
+        ready = await client.call_tool("apply", {"env": "dev", "strategy": "blue-green"})  # migrates green
+        assert not ready.is_error and ready.structured_content["outcome"] == "done"
+        assert "Next: `db-migrate switch --env dev`" in ready.structured_content["message"]
+        assert query(blue_url, "SELECT version FROM schema_migrations") == [("1",)]  # blue was not migrated
         there = await client.call_tool("switch", {"env": "dev"})
         assert not there.is_error and there.structured_content["active"] == "green"
         assert there.structured_content["green"].endswith("_green")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ..errors import MigrationError
 from ..migrations.plan import make_plan
+from ..reports import ErrorReport, RunReport
 from ..service.context import Progress, connect, open_project
 from ..service.migrate import ApplyRequest, apply
+from ..service.strategy_runs import CompleteRequest, complete
 
 
 def deployment(request: ApplyRequest) -> str | None:
@@ -44,6 +47,39 @@ def apply_with_strategy(request: ApplyRequest, progress: Progress | None = None)
 
         return prepare(request, progress)
     return apply(request, progress)
+
+
+def apply_as_run(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
+    """apply_with_strategy for a surface that shows RunReports (the MCP apply tool): an offline or blue-green
+    deployment answers with the RunReport of the apply it ran (blue-green: green's), carrying the deployment's
+    outcome, message and error (the message says the downtime, or that green is ready to switch to)."""
+    report = apply_with_strategy(request, progress)
+    if isinstance(report, RunReport):
+        return report
+    run = report.apply
+    if run is None:  # refused before any apply ran
+        raise MigrationError(report.message, state="Nothing was run.")
+    error = ErrorReport(**report.error) if report.error else run.error
+    return run.model_copy(update={"outcome": report.outcome, "message": report.message, "error": error})
+
+
+def complete_with_strategy(request: CompleteRequest, progress: Progress | None = None) -> BaseModel:
+    """`db-migrate complete`: ends a blue-green deployment under way on the environment (stops replication,
+    drops the side that does not serve), else the contract phase of expanded migrations."""
+    from ..config import BlueGreenState
+
+    project = open_project(request)
+    state = BlueGreenState.load(project.dir, project.target.name)
+    if state is None or state.phase == "completed":
+        return complete(request, progress)
+    from .blue_green import SwitchRequest
+    from .blue_green import complete as complete_deployment
+
+    fields = request.model_dump(include={"project_dir", "env", "url", "migrations_dir", "lock_wait_seconds"})
+    switch = SwitchRequest(
+        **fields, approved=request.approved, approved_plan_id=request.approved_plan_id, dry_run=request.dry_run
+    )
+    return complete_deployment(switch, progress)
 
 
 def _pending_headers(project) -> set[str]:

@@ -339,7 +339,9 @@ def _dispatch(args: argparse.Namespace, renderer) -> int:
         request = service.CompleteRequest(
             **target, version=args.version, dry_run=args.dry_run, outside_window=args.outside_window
         )
-        return _run(service.complete, request, args, renderer)
+        from ...strategies.deployment import complete_with_strategy  # a blue-green deployment ends here too
+
+        return _run(complete_with_strategy, request, args, renderer)
     if args.command == "rollback":
         request = service.RollbackRequest(
             **target,

@@ -158,6 +158,12 @@ class MigrationServer(MCPServer):
             ) from None
 
 
+def deployment_module() -> Any:
+    from ...strategies import deployment  # imported on the first apply, like the service package
+
+    return deployment
+
+
 def build_server(project_dir: Path | None = None) -> MCPServer:
     service = _LazyService()
     server = MigrationServer(
@@ -234,7 +240,9 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
         nothing changes. Run dry_run first and show the plan to the user."""
         request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), strategy=strategy)
         cli = cli_command(env, "apply", to=to_version) + (f" --strategy {strategy}" if strategy else "")
-        report = await approve_then_call(ctx, service.apply, request, plan, approval, ask=approval_for, cli=cli)
+        # offline and blue-green drive the whole deployment; the report is the RunReport of the apply they ran
+        use_case = deployment_module().apply_as_run
+        report = await approve_then_call(ctx, use_case, request, plan, approval, ask=approval_for, cli=cli)
         return tool_result(ctx, report, run_text(report))
 
     @server.tool(name="rollback_plan", title="Preview a rollback (rollback plan)", annotations=READ_ONLY)
