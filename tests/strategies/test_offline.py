@@ -166,3 +166,13 @@ def test_db_migrate_apply_runs_the_offline_deployment(sqlite_url: str, tmp_path:
     report = json.loads(capsys.readouterr().out)
     assert report["action"] == "offline" and report["outcome"] == "done" and report["downtime_ms"] is not None
     assert _events(project) == ["stop", "start-dev"]
+
+
+def test_the_terminal_shows_the_offline_steps_and_the_downtime(sqlite_url: str, tmp_path: Path, capsys) -> None:
+    from migration_manager.surfaces.cli.app import main
+
+    project = _project(tmp_path, sqlite_url)
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    assert main(["--project", str(project), "--env", "dev", "apply", "--strategy", "offline"]) == 0
+    shown = capsys.readouterr().out
+    assert "offline.stop: echo stop" in shown and "schema as expected" in shown and "Downtime" in shown

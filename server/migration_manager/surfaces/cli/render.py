@@ -99,6 +99,8 @@ class Renderer:
             TestReport: self._test,
             AnalyzeReport: self._analyze,
         }.get(type(report))
+        if handler is None and type(report).__name__ in ("OfflineReport", "BlueGreenReport"):
+            handler = self._deployment  # strategies/offline.py, strategies/blue_green.py
         if handler:
             handler(report)
         else:  # reports of other areas: readable JSON is better than nothing
@@ -516,6 +518,26 @@ class Renderer:
             self.out.print(f"[yellow]approval:[/] {reason}")
         colour = {"failed": "red", "needs-approval": "yellow", "manual-steps": "yellow"}.get(r.outcome, "green")
         self.out.print(f"[{colour}]{r.message}[/]" + (f" ({r.duration_ms / 1000:.1f}s)" if r.duration_ms else ""))
+
+    def _deployment(self, r: Any) -> None:
+        """offline and blue-green: each step with its time, the checks, then the outcome (downtime, freeze)."""
+        self.out.print(f"[bold]{r.action}[/] on {r.environment}", markup=True)
+        if r.steps:
+            steps = Table(box=box.SIMPLE_HEAD)
+            for column, justify in (("", "left"), ("step", "left"), ("duration", "right"), ("detail", "left")):
+                steps.add_column(column, justify=justify)
+            for s in r.steps:
+                mark = "[green]✓[/]" if s.ok else "[red]✗[/]"
+                steps.add_row(mark, escape(s.name), _seconds(s.duration_ms), escape(s.detail[:90]))
+            self.out.print(steps)
+        for c in r.checks:
+            mark = "[yellow]⚠[/]" if c.warning else "[green]✓[/]" if c.ok else "[red]✗[/]"
+            self.out.print(f"  {mark} {escape(c.name)}: {escape(c.detail)}")
+        colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
+        self.out.print(f"[{colour}]{escape(r.message)}[/]")
+        if r.error:
+            self.out.print(f"[bold]Database state:[/] {escape(str(r.error.get('state', '')))}")
+            self.out.print(f"[bold]Next step:[/] {escape(str(r.error.get('next_step', '')))}")
 
     def _test(self, r: TestReport) -> None:
         self.out.print(f"[bold]Test on a copy of {r.environment}[/] ({r.database}, {r.server_version})")
