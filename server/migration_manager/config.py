@@ -69,7 +69,12 @@ class OfflineSettings(Strict):
 class OnlineSettings(Strict):
     """The online strategies' batches (backfill, shadow copy): their pace, and when they hold back."""
 
-    batchTargetMs: int = Field(300, gt=0, description="the batch size adapts so that one batch takes about this long")
+    batchTargetMs: int = Field(
+        100,
+        gt=0,
+        description="the batch size adapts so that one batch takes about this long (a write to a row of the batch "
+        "waits up to this)",
+    )
     maxReplicaLagMs: int = Field(1500, gt=0, description="hold back while a replica lags more than this")
     maxThreadsRunning: int = Field(25, gt=0, description="hold back while more sessions than this run a statement")
     maxWaitSeconds: float = Field(
