@@ -268,3 +268,26 @@ async def test_the_mcp_switch_tool_switches_and_returns(blue_url: str, tmp_path:
         back = await client.call_tool("switch", {"env": "dev", "back": True})
     assert not back.is_error and back.structured_content["active"] == "blue"
     assert back.structured_content["freeze_ms"] is not None
+
+
+def test_a_switch_whose_replication_is_gone_lifts_the_freeze_and_complete_cleans_up(
+    blue_url: str, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    write_native(project, "1", "events", "CREATE TABLE events (id bigint PRIMARY KEY)", None)
+    apply_ok(project)
+    write_native(project, "2", "note", "ALTER TABLE events ADD COLUMN note text", None)
+    assert prepare(ApplyRequest(project_dir=project, env="dev")).outcome == "done"
+    server = blue_url.rsplit("/", 1)[0]
+    green = blue_url + "_green"  # replication stops behind the tool's back
+    name = query(green, "SELECT subname FROM pg_subscription")[0][0]
+    for sql in ("DISABLE", "SET (slot_name = NONE)"):
+        execute(green, f"ALTER SUBSCRIPTION {name} {sql}")
+    execute(green, f"DROP SUBSCRIPTION {name}")
+    execute(f"{server}/postgres", f"SELECT pg_drop_replication_slot('{name}')")
+
+    failed = switch(SwitchRequest(project_dir=project, env="dev"))
+    assert failed.outcome == "failed" and "is gone" in failed.message
+    execute(blue_url, "INSERT INTO events (id) VALUES (1)")  # the freeze was lifted
+    assert active_url(SwitchRequest(project_dir=project, env="dev")).active == "blue"
+    assert complete(SwitchRequest(project_dir=project, env="dev", approved=True)).outcome == "done"

@@ -279,14 +279,24 @@ def wait_caught_up(source: Engine, name: str, timeout_s: float) -> None:
     """Until the subscriber confirmed every change the source had written when this was called."""
     target_lsn = source.query("SELECT pg_current_wal_lsn()")[0][0]
     deadline = time.monotonic() + timeout_s
-    while not source.query(
-        "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s", [target_lsn, name]
-    )[0][0]:
+    while True:
+        rows = source.query(
+            "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM pg_replication_slots WHERE slot_name = %s",
+            [target_lsn, name],
+        )
+        if not rows:
+            raise ReplicationFailed(
+                f"The replication slot {name} is gone: the copy no longer receives the source's writes.",
+                state="Nothing was switched; the source serves (any freeze was lifted).",
+                next_step="`db-migrate complete` drops the stale copy; the blue-green apply then makes a new one.",
+            )
+        if rows[0][0]:
+            return
         if time.monotonic() > deadline:
             raise ReplicationFailed(
                 f"The replica did not catch up with {target_lsn} within {timeout_s:g} s.",
-                state="Writes are frozen on the source; nothing was switched.",
-                next_step="The freeze is lifted by the command; look at the replication lag in `db-migrate status`.",
+                state="Nothing was switched; the source serves (any freeze was lifted).",
+                next_step="Look at the replication lag in `db-migrate status` and the server log, then try again.",
             )
         time.sleep(POLL_S)
 
