@@ -82,3 +82,23 @@ def test_index_and_constraint_names_survive_the_swap(server_url, tmp_path):
         }
         assert fks == {"_orders_parent", "_items_order"}
     engine.close()
+
+
+def test_verify_finds_a_copy_that_differs_and_copies_those_batches_again(server_url, tmp_path):
+    seeded = seed(server_url)
+    engine, top = open_engine(server_url), max(seeded)
+    spoiled = []
+
+    def spoil(what, _progress):  # what the copy's one race leaves (a row deleted after the batch's snapshot), and worse
+        if what == "verify" and not spoiled:
+            spoiled.append(True)
+            execute(server_url, f"UPDATE _mm_new_orders SET note = 'stale' WHERE id = {top - 5}")
+            execute(server_url, f"DELETE FROM _mm_new_orders WHERE id = {top - 10}")
+            execute(server_url, f"INSERT INTO _mm_new_orders (id, amount, note) VALUES ({top + 10**6}, 1, 'ghost')")
+
+    with writing(server_url, tmp_path) as writer:
+        report = shadow.start(engine, ALTER[kind(server_url)], policy=POLICY, progress=spoil)
+        writer.wait_for_writes(20)
+    assert report.batches_recopied >= 1
+    assert rows_of(server_url, "orders") == expected(seeded, writer)
+    engine.close()
