@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from ..analysis.model import Finding
 from ..errors import MigrationFileError
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import make_plan
 from ..reports import AnalyzedMigration, AnalyzedStatement, AnalyzeReport
-from .context import TargetRequest, connect, open_project
+from ..requests import AnalyzeRequest
+from .context import connect, open_project
 from .runner import mode_for, plan_run
 from .safety import approval_reasons, schema_findings
 
@@ -22,15 +21,6 @@ if TYPE_CHECKING:
 
 # The analysis (sqlglot) is imported where it runs, not here: every command imports this package,
 # and status, history or backup create should not pay for loading the SQL parser.
-
-
-class AnalyzeRequest(TargetRequest):
-    version: str | None = Field(
-        None,
-        description="only this pending migration (the ones before it still shape "
-        "the schema it sees); omit for all pending",
-    )
-    strategy: str | None = Field(None, description="as `apply --strategy`: where a file names none")
 
 
 def findings_for_plan(

@@ -9,9 +9,6 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
-
-from pydantic import Field
 
 from ..backup import module_for, restore_mark
 from ..backup.manifest import Manifest, sha256_of, size_of
@@ -21,28 +18,10 @@ from ..errors import BackupFailed, ConfigError, RestoreFailed
 from ..history import EVENT_COLUMNS, utcnow
 from ..migrations.formats import version_key
 from ..reports import BackupReport, RestoreReport
+from ..requests import BackupRequest, RestoreRequest
 from ..urls import parse_url, redact
-from .context import Connection, Progress, ProgressEvent, Project, TargetRequest, connect, open_project
+from .context import Connection, Progress, ProgressEvent, Project, connect, open_project
 from .safety import stop_for_approval, stop_for_environment_approval
-
-
-class BackupRequest(TargetRequest):
-    action: Literal["create", "list", "prune"] = "list"
-    all_environments: bool = Field(False, description="list: backups of every environment, not only this one")
-    approved: bool = Field(False, description="prune: set only by a human-facing surface after the human said yes")
-    approved_plan_id: str | None = None
-    outside_window: bool = Field(False, description="prune: human override of the maintenance window")
-
-
-class RestoreRequest(TargetRequest):
-    backup_id: str | None = Field(None, description="the backup to restore (default with latest=True: the newest)")
-    latest: bool = False
-    into_url: str | None = Field(None, repr=False, description="restore into this (empty) database instead")
-    timestamp: str | None = Field(None, description="point-in-time restore to this moment (PostgreSQL WAL archive)")
-    dry_run: bool = False
-    approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
-    approved_plan_id: str | None = None
-    outside_window: bool = False
 
 
 # ---- backup create / list / prune ----------------------------------------------------------

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ..errors import MigrationError
 from ..migrations.formats import version_key
 from ..migrations.plan import make_plan
 from ..reports import CompareReport, CompareRow
-from .context import TargetRequest, connect, open_project
-
-
-class CompareRequest(TargetRequest):
-    environments: list[str] = Field(default_factory=list, description="environment names (default: all configured)")
+from ..requests import CompareRequest
+from .context import connect, open_project
 
 
 def compare(request: CompareRequest) -> CompareReport:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from .. import dialects
 from ..config import Settings, Target, load_settings, resolve_target
@@ -20,19 +20,10 @@ from ..errors import MigrationFileError
 from ..history import History
 from ..migrations.formats import is_companion, read_directory, read_file, version_key
 from ..migrations.model import Migration
+from ..requests import TargetRequest
 from ..urls import parse_url
 
 NO_DATABASE_YET = "sqlite:///:memory:"  # what a read-only command reads where a SQLite file is still missing
-
-
-class TargetRequest(BaseModel):
-    """Which project and database a command works on."""
-
-    project_dir: Path = Field(default_factory=Path.cwd, description="project folder (holds .claude/ and migrations/)")
-    env: str | None = Field(None, description="environment name from the configuration")
-    url: str | None = Field(None, description="database URL (overrides environments)", repr=False)
-    migrations_dir: Path | None = Field(None, description="migrations folder (default: settings.migrationsDir)")
-    lock_wait_seconds: float | None = Field(None, description="how long to wait for another run's lock")
 
 
 class ProgressEvent(BaseModel):

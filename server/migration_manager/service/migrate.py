@@ -7,16 +7,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from ..errors import Cancelled, DirtyState, MigrationError, MigrationFileError, RollbackUnavailable
 from ..history import ROLLBACK_STATUSES, UNFINISHED_STATUSES, HistoryRow
 from ..migrations.formats import version_key
 from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import ErrorReport, MigrationRun, RunReport
+from ..requests import ApplyRequest, RollbackRequest
 from .backups import backup_before_change, current_version, refuse_partly_restored
-from .context import Connection, Progress, TargetRequest, check_steps, connect, open_project
+from .context import Connection, Progress, check_steps, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, committed_statements, outside_statement_failure, plan_run
@@ -42,33 +41,6 @@ from .strategy_runs import (
 
 if TYPE_CHECKING:
     from .crash_check import StatementCheck
-
-
-class ApplyRequest(TargetRequest):
-    to_version: str | None = Field(None, description="apply up to and including this version")
-    dry_run: bool = Field(False, description="show the exact SQL; change nothing")
-    approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
-    approved_plan_id: str | None = Field(None, description="when set, the approval holds only for this plan")
-    outside_window: bool = Field(False, description="human override of the maintenance window")
-    allow_out_of_order: bool = False
-    strategy: str | None = Field(
-        None, description="offline | online | shadow | blue-green | auto; a file's `-- strategy:` header wins"
-    )
-
-
-class RollbackRequest(TargetRequest):
-    to_version: str | None = Field(None, description="roll back every migration newer than this version")
-    steps: int | None = Field(None, ge=1, description="roll back this many migrations (default 1)")
-    all: bool = False
-    dry_run: bool = False
-    approved: bool = False
-    approved_plan_id: str | None = None
-    outside_window: bool = False
-    emergency: bool = Field(
-        False,
-        description="as fast as the database allows: no analysis, no schema validation, "
-        "no row counts or time estimate, no autoBackup; still locked, recorded and approval-gated",
-    )
 
 
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:

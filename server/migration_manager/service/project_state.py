@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from pydantic import Field
-
 from ..analysis.model import Finding
 from ..errors import ConfigError, HistoryConflict, MigrationError
 from ..history import UNFINISHED_STATUSES, HistoryRow
@@ -14,19 +12,13 @@ from ..migrations.formats import version_key
 from ..migrations.model import Migration
 from ..migrations.plan import Plan, make_plan
 from ..reports import Check, CreateReport, HistoryEvent, HistoryReport, MigrationInfo, StatusReport, ValidateReport
+from ..requests import CreateRequest
 from .backups import unfinished_restore
 from .context import Progress, Project, TargetRequest, check_steps, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
 from .safety import window_open
 from .strategy_runs import waiting_for_complete
 from .templates import TEMPLATES, check_file_name_fits, migration_name
-
-
-class CreateRequest(TargetRequest):
-    name: str = Field(description="what the migration does, e.g. add_user_phone")
-    format: str = Field("sql", description="sql (native -- UP/-- DOWN) or python")
-    up: str | None = Field(None, description="SQL for the UP section (sql format only)")
-    down: str | None = Field(None, description="SQL for the DOWN section (sql format only)")
 
 
 def history(request: TargetRequest, limit: int = 100) -> HistoryReport:

@@ -15,25 +15,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
 from .. import clone
 from ..dialects import Engine, open_engine
 from ..errors import MigrationError
 from ..migrations.model import Migration
 from ..migrations.plan import make_plan
 from ..reports import Check, RunReport, TableResult, TestedMigration, TestReport, TestStep
+from ..requests import TestRequest
 from ..urls import redact
 from .backups import refuse_partly_restored
-from .context import Progress, ProgressEvent, TargetRequest, connect, open_project
+from .context import Progress, ProgressEvent, connect, open_project
 from .migrate import ApplyRequest, RollbackRequest, apply, dirty_error, rollback, select_pending
 
 SCRATCH_PREFIX = "_mm_"  # the tool's own tables (archives) are not part of the user's schema
-
-
-class TestRequest(TargetRequest):
-    __test__ = False  # not a pytest test class
-    to_version: str | None = Field(None, description="test the pending migrations up to this version (default: all)")
 
 
 @dataclass

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
-
-from pydantic import Field
 
 from ..errors import HistoryConflict, MigrationFileError
 from ..history import ROLLBACK_STATUSES, HistoryRow, utcnow
 from ..migrations.formats import version_key
 from ..migrations.plan import make_plan
 from ..reports import RunReport
+from ..requests import BaselineRequest, ResolveRequest
 from .backups import refuse_partly_restored
-from .context import Progress, TargetRequest, connect, open_project
+from .context import Progress, connect, open_project
 from .migrate import check_dirty, down_script_for, execute_runs, start_report
 from .runner import plan_run
 from .safety import stop_for_environment_approval
-
-
-class ResolveRequest(TargetRequest):
-    version: str
-    action: Literal["retry", "mark-applied", "mark-not-applied", "accept-checksum"] = Field(
-        description="retry: re-run from the failed statement; mark-applied / mark-not-applied: record what "
-        "you finished or undid by hand; accept-checksum: the edited applied file is intended"
-    )
-    approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
-    approved_plan_id: str | None = None
-    outside_window: bool = Field(False, description="human override of the maintenance window")
 
 
 def resolve(request: ResolveRequest, progress: Progress | None = None) -> RunReport:
@@ -134,13 +121,6 @@ def _first_statement_to_run(conn, plan, row, report: RunReport) -> int:
     )
     report.message = check.explain() + f" Recorded it as done; resuming at statement {check.index + 1}.\n"
     return check.index + 1
-
-
-class BaselineRequest(TargetRequest):
-    version: str = Field(description="record every migration up to and including this version as applied")
-    approved: bool = False
-    approved_plan_id: str | None = None
-    outside_window: bool = Field(False, description="human override of the maintenance window")
 
 
 def baseline(request: BaselineRequest) -> RunReport:

@@ -18,6 +18,19 @@ from pydantic import BaseModel
 
 from ... import __version__
 from ...errors import ApprovalRequired, MigrationError
+from ...requests import (
+    OUTSIDE_WINDOW,
+    AnalyzeRequest,
+    ApplyRequest,
+    BackupRequest,
+    BaselineRequest,
+    ResolveRequest,
+    RestoreRequest,
+    RollbackRequest,
+    TargetRequest,
+    TestRequest,
+    described,
+)
 from ...urls import redact
 
 if TYPE_CHECKING:
@@ -38,16 +51,16 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         dest="env",
         default=default,
         metavar="NAME",
-        help="environment from .claude/settings.json (skills.migration-manager.environments)",
+        help=described(TargetRequest, "env"),
     )
-    parser.add_argument("--url", default=default, help="database URL (instead of an environment)")
+    parser.add_argument("--url", default=default, help=described(TargetRequest, "url"))
     parser.add_argument(
         "--dir",
         dest="migrations_dir",
         default=default,
         type=Path,
         metavar="PATH",
-        help="migrations folder (default: migrations/)",
+        help=described(TargetRequest, "migrations_dir"),
     )
     parser.add_argument(
         "--project",
@@ -55,7 +68,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=argparse.SUPPRESS if suppress else Path.cwd(),
         type=Path,
         metavar="PATH",
-        help="project folder (default: current directory)",
+        help=described(TargetRequest, "project_dir"),
     )
     parser.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="print the report as JSON"
@@ -73,7 +86,7 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         type=float,
         default=default,
         metavar="SECONDS",
-        help="how long to wait for another run's migration lock",
+        help=described(TargetRequest, "lock_wait_seconds"),
     )
     parser.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS if suppress else False, help="show tracebacks"
@@ -129,13 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command("validate", "check files, versions, checksums and history before applying")
     analyze = command("analyze", "what the pending migrations would do to the data, locks and traffic; changes nothing")
-    analyze.add_argument("version", nargs="?", help="only this pending migration (default: all pending)")
-    analyze.add_argument("--strategy", choices=STRATEGIES, help="as apply --strategy: where a file names none")
+    analyze.add_argument("version", nargs="?", help=described(AnalyzeRequest, "version"))
+    analyze.add_argument("--strategy", choices=STRATEGIES, help=described(AnalyzeRequest, "strategy"))
     apply = command("apply", "apply pending migrations")
-    apply.add_argument("--to", dest="to_version", metavar="VERSION", help="stop after this version")
-    apply.add_argument("--dry-run", action="store_true", help="print the exact SQL; change nothing")
-    apply.add_argument("--allow-out-of-order", action="store_true", help="apply pending migrations older than current")
-    apply.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    apply.add_argument("--to", dest="to_version", metavar="VERSION", help=described(ApplyRequest, "to_version"))
+    apply.add_argument("--dry-run", action="store_true", help=described(ApplyRequest, "dry_run"))
+    apply.add_argument("--allow-out-of-order", action="store_true", help=described(ApplyRequest, "allow_out_of_order"))
+    apply.add_argument("--outside-window", action="store_true", help=described(ApplyRequest, "outside_window"))
     apply.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -145,19 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
     complete = command("complete", "run the contract phase of expanded online / shadow migrations (see status)")
     complete.add_argument("version", nargs="?", help="only this migration (default: every expanded one, oldest first)")
     complete.add_argument("--dry-run", action="store_true", help="show the contract steps; change nothing")
-    complete.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    complete.add_argument("--outside-window", action="store_true", help=OUTSIDE_WINDOW)
     rollback = command("rollback", "run DOWN scripts, newest first (default: the last migration)")
     group = rollback.add_mutually_exclusive_group()
-    group.add_argument("--to", dest="to_version", metavar="VERSION", help="roll back everything newer than VERSION")
-    group.add_argument("--steps", type=int, metavar="N", help="roll back the last N migrations")
-    group.add_argument("--all", action="store_true", help="roll back every applied migration")
-    rollback.add_argument("--dry-run", action="store_true", help="show the plan and SQL; change nothing")
-    rollback.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    group.add_argument("--to", dest="to_version", metavar="VERSION", help=described(RollbackRequest, "to_version"))
+    group.add_argument("--steps", type=int, metavar="N", help=described(RollbackRequest, "steps"))
+    group.add_argument("--all", action="store_true", help=described(RollbackRequest, "all"))
+    rollback.add_argument("--dry-run", action="store_true", help=described(RollbackRequest, "dry_run"))
+    rollback.add_argument("--outside-window", action="store_true", help=described(RollbackRequest, "outside_window"))
     rollback.add_argument(
         "--emergency",
         action="store_true",
-        help="as fast as the database allows: no analysis, no schema validation, no row counts, "
-        "no time estimate and NO BACKUP; still locked, recorded and approval-gated",
+        help=described(RollbackRequest, "emergency"),
     )
     resolve = command("resolve", "get out of a dirty state, or accept an intended checksum change")
     resolve.add_argument("version")
@@ -169,12 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("--accept-checksum", "the edit of this applied file is intended: record the new checksum"),
     ):
         how.add_argument(flag, dest="action", action="store_const", const=flag[2:], help=text)
-    resolve.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    resolve.add_argument("--outside-window", action="store_true", help=described(ResolveRequest, "outside_window"))
     baseline = command(
         "baseline", "adopt an existing database: record migrations up to VERSION as applied, without running them"
     )
     baseline.add_argument("--to", dest="to_version", required=True, metavar="VERSION")
-    baseline.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    baseline.add_argument("--outside-window", action="store_true", help=described(BaselineRequest, "outside_window"))
     history = command("history", "the history table and the append-only event log")
     history.add_argument("--limit", type=int, default=50, help="how many events (newest first)")
     test = command(
@@ -182,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rehearse the pending migrations on a scratch copy: apply, validate, roll back, compare, "
         "drop the copy (the environment is only read)",
     )
-    test.add_argument("to_version", nargs="?", metavar="VERSION", help="test pending migrations up to this version")
+    test.add_argument("to_version", nargs="?", metavar="VERSION", help=described(TestRequest, "to_version"))
     compare = command("compare", "which migrations are applied in which environment")
     compare.add_argument("environments", nargs="*", metavar="ENV")
     switch = command(
@@ -200,22 +212,22 @@ def _backup_commands(command) -> None:
     backup.add_argument(
         "backup_action", nargs="?", choices=["list", "create", "prune"], default="list", metavar="list|create|prune"
     )
-    backup.add_argument("--all", dest="all_environments", action="store_true", help="list: every environment")
     backup.add_argument(
-        "--outside-window", action="store_true", help="prune: override the maintenance window (human only)"
+        "--all", dest="all_environments", action="store_true", help=described(BackupRequest, "all_environments")
     )
+    backup.add_argument("--outside-window", action="store_true", help=described(BackupRequest, "outside_window"))
     restore = command("restore", "restore a backup into the environment (after approval), or --into another database")
     which = restore.add_mutually_exclusive_group(required=True)
-    which.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help="from `db-migrate backup list`")
-    which.add_argument("--latest", action="store_true", help="the newest backup of the environment")
+    which.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help=described(RestoreRequest, "backup_id"))
+    which.add_argument("--latest", action="store_true", help=described(RestoreRequest, "latest"))
     which.add_argument(
         "--timestamp",
         metavar="T",
-        help="point in time, e.g. '2026-01-15 09:30:00' (UTC): PostgreSQL with WAL archiving only",
+        help=described(RestoreRequest, "timestamp"),
     )
-    restore.add_argument("--into", dest="into_url", metavar="URL", help="restore into this empty database instead")
-    restore.add_argument("--dry-run", action="store_true", help="show what would be restored; change nothing")
-    restore.add_argument("--outside-window", action="store_true", help="override the maintenance window (human only)")
+    restore.add_argument("--into", dest="into_url", metavar="URL", help=described(RestoreRequest, "into_url"))
+    restore.add_argument("--dry-run", action="store_true", help=described(RestoreRequest, "dry_run"))
+    restore.add_argument("--outside-window", action="store_true", help=described(RestoreRequest, "outside_window"))
 
 
 def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:

@@ -25,6 +25,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, ValidationError
 
 from ...errors import MigrationError
+from ...requests import ApplyRequest, ResolveRequest, RollbackRequest, TargetRequest, described
 from ...urls import redact
 from .results import report_store, tool_words
 
@@ -47,13 +48,17 @@ def is_migration_name(name: str) -> bool:
 EnvArg = Annotated[
     str | None,
     Field(
-        description="Environment NAME from the project's configuration (e.g. 'dev', 'staging', 'production'). "
-        "Never a URL. Omit it for the default (development) environment."
+        description=described(
+            TargetRequest,
+            "env",
+            ": its NAME (e.g. 'dev', 'staging', 'production'), never a URL; omit it for the default (development) "
+            "environment.",
+        )
     ),
 ]
 ToVersionArg = Annotated[
     str | None,
-    Field(description="Stop at this migration version (e.g. '20240116093000'); omit for all pending ones."),
+    Field(description=described(ApplyRequest, "to_version", " (e.g. '20240116093000'); omit for all pending ones.")),
 ]
 
 
@@ -195,28 +200,25 @@ def service_package() -> Any:
 
 RollbackTo = Annotated[
     str | None,
-    Field(
-        description="Roll back every migration newer than this version "
-        "('0' = all). Omit to roll back `steps` migrations."
-    ),
+    Field(description=described(RollbackRequest, "to_version", " ('0' = all); omit to roll back `steps` migrations.")),
 ]
 Steps = Annotated[
-    int | None, Field(ge=1, le=1000, description="How many migrations to roll back, newest first (default 1).")
+    int | None, Field(ge=1, le=1000, description=described(RollbackRequest, "steps", ", newest first (default 1)."))
 ]
 Emergency = Annotated[
     bool,
     Field(
-        description="Set true ONLY when the user explicitly asks for an emergency rollback (production is broken "
-        "and every second counts). It skips the analysis, the schema validation, the row counts, the time estimate "
-        "and the automatic backup, so nothing can be restored from a pre-rollback backup afterwards. It still takes "
-        "the migration lock and records the history, and the human still approves it where the environment "
-        "requires approval or the DOWN drops data. Never set it on your own initiative; default false."
+        description=described(
+            RollbackRequest,
+            "emergency",
+            ". Set true ONLY when the user explicitly asks for an emergency rollback (production is broken and every "
+            "second counts): with no backup, nothing can be restored from a pre-rollback backup afterwards, and the "
+            "human still approves it where the environment requires approval or the DOWN drops data. Never set it on "
+            "your own initiative; default false.",
+        )
     ),
 ]
 ResolveAction = Annotated[
     Literal["retry", "mark-applied", "mark-not-applied", "accept-checksum"],
-    Field(
-        description="retry: re-run a dirty migration from the statement that failed; mark-applied / mark-not-applied: "
-        "record that a human finished / undid it by hand; accept-checksum: an applied file was edited on purpose."
-    ),
+    Field(description=described(ResolveRequest, "action")),
 ]

@@ -40,6 +40,7 @@ from pydantic import Field, ValidationError
 
 from ... import __version__
 from ...reports import AnalyzeReport, CompareReport, CreateReport, RunReport, StatusReport, TestReport, ValidateReport
+from ...requests import AnalyzeRequest, BaselineRequest, CompareRequest, CreateRequest, ResolveRequest, described
 from .approval import (
     Approval,
     PlanIdArg,
@@ -186,14 +187,8 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     @server.tool(title="Create a migration file", annotations=WRITES_FILE)
     async def create(
         ctx: Context,
-        name: Annotated[str, Field(description="What the migration does, in words: e.g. 'add user phone'.")],
-        format: Annotated[
-            Literal["sql", "python"],
-            Field(
-                description="'sql': one file with -- UP / -- DOWN sections; 'python': up(ctx)/down(ctx) functions, "
-                "for data migrations."
-            ),
-        ] = "sql",
+        name: Annotated[str, Field(description=described(CreateRequest, "name"))],
+        format: Annotated[Literal["sql", "python"], Field(description=described(CreateRequest, "format"))] = "sql",
         env: EnvArg = None,
     ) -> Annotated[CallToolResult, bounded_output(CreateReport)]:
         """Create a new, empty migration file in the project's migrations folder (version = UTC timestamp) and
@@ -288,7 +283,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     async def resolve(
         ctx: Context,
         confirmation: Annotated[ElicitationResult[Approval], Resolve(resolve_question)],
-        version: Annotated[str, Field(description="The dirty (or edited) migration version, from the status tool.")],
+        version: Annotated[str, Field(description=described(ResolveRequest, "version", ", from the status tool"))],
         action: ResolveAction,
         env: EnvArg = None,
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
@@ -307,7 +302,7 @@ def build_server(project_dir: Path | None = None) -> MCPServer:
     async def baseline(
         ctx: Context,
         confirmation: Annotated[ElicitationResult[Approval], Resolve(baseline_question)],
-        version: Annotated[str, Field(description="Record every pending migration up to this version as applied.")],
+        version: Annotated[str, Field(description=described(BaselineRequest, "version"))],
         env: EnvArg = None,
     ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
         """Adopt a database that already has the schema: record the pending migrations up to `version` as
@@ -332,7 +327,7 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
     async def analyze(
         ctx: Context,
         env: EnvArg = None,
-        version: Annotated[str | None, Field(description="Only this pending migration version; omit for all.")] = None,
+        version: Annotated[str | None, Field(description=described(AnalyzeRequest, "version"))] = None,
     ) -> Annotated[CallToolResult, bounded_output(AnalyzeReport)]:
         """Analyze the pending migrations against the live database before running them: every statement as it
         will run, and the data-aware findings with real counts from the tables (rows and values a DROP loses,
@@ -360,8 +355,7 @@ def _register_analysis_tools(server: MCPServer, service: Any) -> None:
         envs: Annotated[
             list[str] | None,
             Field(
-                description="Environment NAMES to compare, in promotion order "
-                "(e.g. ['dev', 'staging', 'production']); omit for all."
+                description=described(CompareRequest, "environments", ", in promotion order (e.g. ['dev', 'staging'])")
             ),
         ] = None,
     ) -> Annotated[CallToolResult, bounded_output(CompareReport)]:
