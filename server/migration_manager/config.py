@@ -98,6 +98,11 @@ class Environment(Strict):
     greenUrl: str | None = Field(
         None, description="blue-green: where green lives (default: a new database beside blue on the same server)"
     )
+    blueGreenWithoutReplication: Literal["refuse", "freeze-writes"] = Field(
+        "refuse",
+        description="blue-green where logical replication is off: refuse, or copy with blue's writes frozen from "
+        "the copy until the switch (or complete)",
+    )
 
     def __repr__(self) -> str:
         return f"Environment(url={redact(self.url)!r}, requireApproval={self.requireApproval})"
@@ -150,6 +155,10 @@ class BlueGreenState(BaseModel):
     forward: str = Field(description="replication blue -> green (publication, slot and subscription name)")
     reverse: str | None = Field(None, description="replication green -> blue after the switch")
     blue_schema: str = Field("", description="fingerprint of blue's schema when green was cloned: DDL since refuses")
+    frozen_since: str | None = Field(
+        None,
+        description="without replication: when blue's writes were frozen for the copy (ISO time), until the switch",
+    )
     events: list[str] = Field(default_factory=list)
 
     @staticmethod

@@ -291,3 +291,34 @@ def test_a_switch_whose_replication_is_gone_lifts_the_freeze_and_complete_cleans
     execute(blue_url, "INSERT INTO events (id) VALUES (1)")  # the freeze was lifted
     assert active_url(SwitchRequest(project_dir=project, env="dev")).active == "blue"
     assert complete(SwitchRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
+
+
+def test_without_logical_replication_green_is_a_copy_of_a_frozen_blue(pg_url: str, tmp_path: Path) -> None:
+    if query(pg_url, "SHOW wal_level") == [("logical",)]:
+        pytest.skip("the shared server has wal_level=logical")
+    project = make_project(tmp_path / "proj", pg_url, autoBackup=False)
+    settings = project / ".claude" / "settings.json"
+    settings.write_text(settings.read_text().replace('"url"', '"blueGreenWithoutReplication": "freeze-writes", "url"'))
+    write_native(project, "1", "events", "CREATE TABLE events (id bigserial PRIMARY KEY, note text)", None)
+    apply_ok(project)
+    execute(pg_url, "INSERT INTO events (note) VALUES ('a'), ('b'), ('c')")
+    write_native(project, "2", "source", "ALTER TABLE events ADD COLUMN source text", None)
+    green = pg_url + "_green"
+    try:
+        ready = prepare(ApplyRequest(project_dir=project, env="dev"))
+        assert ready.outcome == "done", ready.message
+        assert any("freeze writes on blue until the switch" in s.name for s in ready.steps)
+        with pytest.raises(Exception, match="read-only"):
+            execute(pg_url, "INSERT INTO events (note) VALUES ('lost?')")  # the freeze is stated and real
+        assert query(green, "SELECT count(*), count(source) FROM events") == [(3, 0)]
+
+        switched = switch(SwitchRequest(project_dir=project, env="dev"))
+        assert switched.outcome == "done" and "from the copy to this switch" in switched.message
+        execute(green, "INSERT INTO events (note) VALUES ('d')")
+        assert query(green, "SELECT max(id) FROM events") == [(4,)]
+        with pytest.raises(Exception, match="cannot switch back"):
+            switch(SwitchRequest(project_dir=project, env="dev", back=True))
+    finally:
+        execute(
+            pg_url.rsplit("/", 1)[0] + "/postgres", f"DROP DATABASE IF EXISTS {green.rsplit('/', 1)[1]} WITH (FORCE)"
+        )

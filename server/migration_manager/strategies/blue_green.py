@@ -182,14 +182,21 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
     if preview.outcome in ("nothing-to-do", "failed"):
         report.outcome, report.message, report.error = preview.outcome, preview.message, _as_dict(preview.error)
         return report
-    _refuse_what_replication_cannot_carry(sides, preview)
+    frozen = _copy_with_freeze(sides)
+    if not frozen:
+        _refuse_what_replication_cannot_carry(sides, preview)
     green_database = _green_database(sides)
     report.green = redact(green_url(sides.environment, green_database))
     if request.dry_run:
+        how = (
+            "with blue's writes frozen from the copy to the switch (no logical replication)"
+            if frozen
+            else "with logical replication; blue keeps serving"
+        )
         report.outcome = "dry-run"
         report.message = (
-            f"Dry run: would clone blue into {green_database} with logical replication, apply "
-            f"{len(preview.migrations)} migration(s) there and test it; blue keeps serving. Nothing was changed."
+            f"Dry run: would copy blue into {green_database} {how}, apply {len(preview.migrations)} migration(s) "
+            "there and test it. Nothing was changed."
         )
         return report
     sides.state = BlueGreenState(
@@ -197,7 +204,7 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
     )
     step = Steps(report, progress)
     try:
-        _clone(sides, step)
+        _copy_frozen(sides, report, step) if frozen else _clone(sides, step)
         report.apply = _migrate_green(sides, step)
         if report.apply.outcome != "done":
             raise BlueGreenRefused(
@@ -225,6 +232,31 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
             f"Ready in {report.ready_ms / 1000:.1f} s. Next: `db-migrate switch --env {sides.name}`."
         )
     return report
+
+
+def _copy_with_freeze(sides: Sides) -> bool:
+    """True when logical replication is off and the environment accepts the fallback: a copy of a frozen blue."""
+    if sides.environment.blueGreenWithoutReplication != "freeze-writes":
+        return False
+    engine = open_engine(sides.blue_url)
+    try:
+        return sides.replication.replication_off(engine) is not None
+    finally:
+        engine.close()
+
+
+def _copy_frozen(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
+    """The honest fallback without logical replication: blue's writes stop now and stay stopped until the switch
+    (or complete), so the copy misses nothing."""
+    replication, green = sides.replication, parse_url(sides.green_url)
+    sides.state.frozen_since = datetime.now(UTC).isoformat()
+    sides.save("blue frozen for the copy (no logical replication)")
+    with step("freeze writes on blue until the switch (no logical replication)") as done:
+        report.sessions_ended = replication.freeze(sides.blue, sides.blue.database, FREEZE_BOUND_S)
+        done.detail = f"{len(report.sessions_ended)} session(s) ended"
+    with step("copy blue into green") as done:
+        done.detail = replication.create_frozen_copy(sides.blue, green.database)
+    sides.save(f"green {green.database} copied")
 
 
 def _refuse_what_replication_cannot_carry(sides: Sides, preview: RunReport) -> None:
@@ -315,7 +347,8 @@ def _test_green(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
             )
             names = replication.tables(blue, sides.history_tables)
             blue_counts = replication.row_counts(blue, names)
-            replication.wait_caught_up(blue, sides.state.forward, CATCH_UP_S)
+            if not sides.state.frozen_since:  # a frozen blue has nothing more to send
+                replication.wait_caught_up(blue, sides.state.forward, CATCH_UP_S)
             green_counts = replication.row_counts(green, names)
             report.lag_bytes = replication.lag_bytes(blue, sides.state.forward)
         finally:
@@ -341,6 +374,8 @@ def _tear_down(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
         with step("drop green and its replication"):
             sides.replication.stop(sides.blue_url, sides.green_url, sides.state.forward)
             sides.replication.drop_database(parse_url(sides.green_url), sides.state.green_database)
+            if sides.state.frozen_since:
+                sides.replication.unfreeze(sides.blue, sides.blue.database)
             BlueGreenState.path(sides.project.dir, sides.name).unlink(missing_ok=True)
     except Exception:  # noqa: BLE001 - the step records why; the original failure is what the report says
         report.message += " Green could not be dropped: `db-migrate complete` retries."
@@ -384,6 +419,12 @@ def _switchable(sides: Sides, back: bool) -> BlueGreenState:
             state="Nothing was switched.",
             next_step=f"`db-migrate apply --env {sides.name} --strategy blue-green` makes a green first.",
         )
+    if back and state.frozen_since:
+        raise BlueGreenRefused(
+            f"'{sides.name}' cannot switch back: without logical replication green's writes never reached blue.",
+            state="Nothing was switched; green serves.",
+            next_step="Stay on green, or restore blue's data by hand; `db-migrate complete` retires blue.",
+        )
     wanted = ("switched",) if back else ("ready",)
     if state.phase not in wanted:
         raise BlueGreenRefused(
@@ -397,6 +438,9 @@ def _switchable(sides: Sides, back: bool) -> BlueGreenState:
 
 def _switch_to_green(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
     replication, state = sides.replication, sides.state
+    if state.frozen_since:
+        _switch_frozen(sides, report, step)
+        return
     columns_back = _refuse_before_switch(sides)
     state.reverse = _replication_name(sides.name, "reverse")
     frozen_at = time.monotonic()
@@ -424,6 +468,26 @@ def _switch_to_green(sides: Sides, report: BlueGreenReport, step: Steps) -> None
         f"'{sides.name}' now serves from green; writes were frozen {report.freeze_ms} ms. Blue is read-only and "
         f"receives green's writes. `db-migrate url --env {sides.name}` prints the active URL; "
         f"`switch --back` returns, `complete` retires blue."
+    )
+
+
+def _switch_frozen(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
+    """Without replication blue has been frozen since the copy: sequences onto green, then the flip."""
+    with step("set sequences on green") as done:
+        blue, green = open_engine(sides.blue_url), open_engine(sides.green_url)
+        try:
+            done.detail = f"{sides.replication.copy_sequences(blue, green)} sequence(s)"
+        finally:
+            blue.close()
+            green.close()
+    sides.state.active, sides.state.phase = "green", "switched"
+    sides.save("switched to green (blue frozen since the copy)")
+    frozen_since = datetime.fromisoformat(sides.state.frozen_since)
+    report.freeze_ms = int((datetime.now(UTC) - frozen_since).total_seconds() * 1000)
+    report.message = (
+        f"'{sides.name}' now serves from green. Without logical replication blue's writes were frozen "
+        f"{report.freeze_ms / 1000:.1f} s, from the copy to this switch. Blue stays read-only and receives nothing: "
+        f"no switch --back; `complete` retires blue."
     )
 
 
@@ -556,6 +620,8 @@ def complete(request: SwitchRequest, progress: Progress | None = None) -> BlueGr
             replication.stop(sides.green_url, sides.blue_url, state.reverse)
         if state.active == "blue":
             replication.stop(sides.blue_url, sides.green_url, state.forward)
+            if state.frozen_since:  # never switched: blue takes its writes again
+                replication.unfreeze(sides.blue, sides.blue.database)
     with step(f"drop the {retired} database"):
         retired_server = parse_url(retired_url)
         replication.drop_database(retired_server, retired_server.database)
@@ -611,6 +677,8 @@ def status(request: TargetRequest) -> BlueGreenStatus | None:
         events=state.events[-10:],
     )
     direction = {"ready": ("blue -> green", sides.blue_url, state.forward)}.get(state.phase)
+    if state.frozen_since:
+        direction = None  # no replication: blue is frozen since the copy
     if state.phase == "switched" and state.reverse:
         direction = ("green -> blue", sides.green_url, state.reverse)
     if direction is not None:

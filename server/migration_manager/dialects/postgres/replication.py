@@ -28,6 +28,7 @@ from .clone import admin_session
 quote = DIALECT.quote
 
 POLL_S = 0.01
+OBJECT_IN_USE = "55006"  # "source database is being accessed by other users"
 
 
 class ReplicationFailed(MigrationError):
@@ -35,17 +36,22 @@ class ReplicationFailed(MigrationError):
     exit_code = 9
 
 
+def replication_off(engine: Engine) -> str | None:
+    """Why this server cannot replicate logically, with the fallback, or None when it can."""
+    level = engine.query("SHOW wal_level")[0][0]
+    if level == "logical":
+        return None
+    return (
+        f"wal_level is '{level}', so logical replication is off: set wal_level = logical (ALTER SYSTEM SET "
+        "wal_level = logical, then restart the server). Without it the honest fallback is a copy with blue's writes "
+        "frozen from the copy to the switch: CREATE DATABASE ... TEMPLATE when nobody is connected, else pg_dump | "
+        'pg_restore (blueGreenWithoutReplication: "freeze-writes" in the environment\'s settings)'
+    )
+
+
 def problems(engine: Engine, exclude: tuple[str, ...]) -> list[str]:
     """What logical replication cannot carry from this database, each with how to handle it."""
-    found = []
-    level = engine.query("SHOW wal_level")[0][0]
-    if level != "logical":
-        found.append(
-            f"wal_level is '{level}', so logical replication is off: set wal_level = logical (ALTER SYSTEM SET "
-            "wal_level = logical, then restart the server). Without it the honest fallbacks are a copy with a "
-            "write freeze for the whole copy: CREATE DATABASE ... TEMPLATE (only when nobody is connected to the "
-            "source) or pg_dump | pg_restore (writes stopped from the dump to the switch)"
-        )
+    found = [off] if (off := replication_off(engine)) else []
     for table in _tables_without_identity(engine, exclude):
         found.append(
             f"table {table} has no primary key or replica identity: replication could not apply its UPDATEs and "
@@ -149,6 +155,27 @@ def _tool_url(url: DatabaseURL, database: str) -> str:
     """For the client tools, without the password (it goes through PGPASSWORD, never argv)."""
     user = f"{url_quote(url.user, safe='')}@" if url.user else ""
     return f"postgresql://{user}{url.host or 'localhost'}:{url.port or 5432}/{url_quote(database, safe='')}"
+
+
+def create_frozen_copy(source: DatabaseURL, name: str) -> str:
+    """A full copy of a source nobody writes to (frozen): TEMPLATE when no session is connected, else a dump."""
+    admin = admin_session(source)
+    try:
+        try:
+            admin.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(source.database)}")
+            return "CREATE DATABASE ... TEMPLATE (file-level copy; blue's writes frozen)"
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) != OBJECT_IN_USE:
+                raise
+        admin.execute(f"CREATE DATABASE {quote(name)}")
+    finally:
+        admin.close()
+    try:
+        _dump_restore(source, name, ["--no-publications", "--no-subscriptions"])
+    except BaseException:
+        drop_database(source, name)
+        raise
+    return "pg_dump | pg_restore (sessions were connected, so no TEMPLATE copy; blue's writes frozen)"
 
 
 def drop_database(server: DatabaseURL, name: str) -> None:
