@@ -176,3 +176,22 @@ def test_the_terminal_shows_the_offline_steps_and_the_downtime(sqlite_url: str, 
     assert main(["--project", str(project), "--env", "dev", "apply", "--strategy", "offline"]) == 0
     shown = capsys.readouterr().out
     assert "offline.stop: echo stop" in shown and "schema as expected" in shown and "Downtime" in shown
+
+
+def test_with_autobackup_off_offline_backs_up_and_restores_a_half_applied_migration(
+    mysql_url: str, tmp_path: Path
+) -> None:
+    project = _project(tmp_path, mysql_url, autoBackup=False)
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    apply_ok(project)
+    execute(mysql_url, "INSERT INTO people VALUES (1)")
+    # MariaDB commits the CREATE TABLE before the INSERT fails: only a backup takes it back
+    write_native(project, "2", "half", ["CREATE TABLE pets (id integer)", "INSERT INTO people VALUES (1)"], None)
+
+    report = _run(project)
+
+    assert report.outcome == "failed"
+    assert any(s.name.startswith("back up (autoBackup is off") for s in report.steps)
+    assert report.recovery.startswith("backup-restore: ")
+    assert "pets" not in user_tables(mysql_url) and query(mysql_url, "SELECT id FROM people") == [(1,)]
+    assert _events(project) == ["stop", "start-dev"]

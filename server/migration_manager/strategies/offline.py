@@ -69,6 +69,7 @@ class Offline:
 
     def __init__(self, request: ApplyRequest, progress: Progress | None) -> None:
         self.request, self.progress = request, progress
+        self.own_backup: str | None = None  # taken here when autoBackup is off: offline always backs up
         self.project = open_project(request)
         self.commands = _commands(self.project)
         target = self.project.target
@@ -140,11 +141,14 @@ class Offline:
         try:
             with self._step("snapshot: schema, row counts, checksums, constraints"):
                 before = LiveState(self.project, self.request, [m.version for m in self.report.apply.migrations])
+            self._back_up_if_apply_will_not()
             result = self._apply()
             if result.outcome != "done":
                 how = result.failure_recovery or "not recovered (autoOnFailure is off)"
                 self.report.recovery = f"apply: {how}"
                 self._fail(f"apply failed: {result.message}", _as_dict(result.error))
+                if result.failure_recovery == "not-recovered" and self.own_backup:
+                    self._restore(self.own_backup)  # the apply had no backup of its own to go back to
                 return
             with self._step("validate on the live database") as step:
                 self.report.checks = before.checks_after(result)
@@ -157,6 +161,16 @@ class Offline:
             self._fail(exc.message, exc.to_dict())
         except Exception as exc:  # noqa: BLE001 - e.g. the server went away: the start command must still run
             self._fail(f"{type(exc).__name__}: {' '.join(str(exc).split())[:OUTPUT_TAIL]}")
+
+    def _back_up_if_apply_will_not(self) -> None:
+        """The offline path always backs up: apply does with autoBackup on, this step does with it off."""
+        if self.project.settings.autoBackup:
+            return
+        from ..service.backups import BackupRequest, backup
+
+        with self._step("back up (autoBackup is off; offline backs up all the same)") as step:
+            made = backup(BackupRequest(**self._target(), action="create"), self.progress)
+            self.own_backup, step.detail = made.backups[0].id, made.message
 
     def _apply(self) -> RunReport:
         approved = self.request.model_copy(
@@ -181,10 +195,10 @@ class Offline:
         if step.ok:
             self.report.recovery = f"down-scripts: rolled back {applied} migration(s)"
             return
-        if not result.backup_id:
+        if not (result.backup_id or self.own_backup):
             self.report.recovery = "not recovered: the rollback failed and there is no backup (autoBackup is off)"
             return
-        self._restore(result.backup_id)
+        self._restore(result.backup_id or self.own_backup)
 
     def _restore(self, backup_id: str) -> None:
         from ..service.backups import RestoreRequest, restore
