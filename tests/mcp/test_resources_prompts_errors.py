@@ -148,10 +148,10 @@ async def test_bad_argument_types_do_not_crash_the_server(sqlite_project: Path) 
 def test_server_serves_the_project_claude_code_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MM_PROJECT_DIR", raising=False)
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(tmp_path))
-    assert build_server().project_dir == tmp_path.resolve()
+    assert build_server().state.project_dir == tmp_path.resolve()
     monkeypatch.setenv("MM_PROJECT_DIR", str(tmp_path / "other"))
-    assert build_server().project_dir == (tmp_path / "other").resolve()
-    assert build_server(tmp_path / "explicit").project_dir == (tmp_path / "explicit").resolve()
+    assert build_server().state.project_dir == (tmp_path / "other").resolve()
+    assert build_server(tmp_path / "explicit").state.project_dir == (tmp_path / "explicit").resolve()
 
 
 async def test_environment_names_are_completed_for_resources_and_prompts(sqlite_project: Path) -> None:

@@ -130,7 +130,7 @@ async def test_an_unknown_argument_is_refused_before_anything_runs(sqlite_projec
         result = await client.call_tool("apply", {"env": "dev", "to_versoin": "20240101000000"})
     assert result.is_error
     assert text_of(result) == (
-        "Unknown argument(s) for apply: to_versoin. Nothing was run. apply takes: env, to_version."
+        "Unknown argument(s) for apply: to_versoin. Nothing was run. apply takes: env, strategy, to_version."
     )
     assert not (tmp_path / "dev.db").exists() or "users" not in sqlite_tables(tmp_path / "dev.db")
 

@@ -3,17 +3,28 @@ target in a dialog, like apply). Wiring only: one service call per tool."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, MCPServer, Resolve
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from ...reports import BackupReport, RestoreReport
 from .approval import Approval, Gate, approve_then_call, can_elicit
+from .calls import (
+    CHANGES_DB,
+    WRITES_FILE,
+    EnvArg,
+    ProgressBridge,
+    call_service,
+    cli_command,
+    service,
+    service_package,
+    target_of,
+    tool,
+)
 from .calls import VERSION as SAFE_ID
-from .calls import EnvArg, ProgressBridge, call_service, cli_command, service_package, target_of
 from .results import bounded_output, tool_result
 
 BackupIdArg = Annotated[
@@ -62,45 +73,43 @@ async def restore_approval(
     return Elicit(text, Approval)
 
 
-def register_backup_tools(
-    server: MCPServer, service: Any, *, writes: ToolAnnotations, destructive: ToolAnnotations
-) -> None:
-    @server.tool(title="Back up an environment, or list its backups", annotations=writes)
-    async def backup(
-        ctx: Context,
-        action: Annotated[
-            Literal["create", "list"],
-            Field(
-                description="'create': take a backup now (pg_dump / mariadb-dump / SQLite backup API) with its manifest; "
-                "'list': the environment's backups, oldest first."
-            ),
-        ] = "list",
-        env: EnvArg = None,
-    ) -> Annotated[CallToolResult, bounded_output(BackupReport)]:
-        """Take a backup of an environment's database now (under the migration lock, with a manifest: version,
-        tool, size, sha256, expiry), or list its backups. Writes backup files; never changes the database."""
-        report = await call_service(
-            service.backup, service.BackupRequest(**target_of(ctx, env), action=action), progress=ProgressBridge(ctx)
-        )
-        lines = [
-            f"  {m.id}  version {m.version_before or '(none)'}  {m.scope}  {m.size_bytes:,} bytes  ({m.reason})"
-            for m in report.backups
-        ]
-        return tool_result(ctx, report, "\n".join([report.message, *lines]))
+@tool(title="Back up an environment, or list its backups", annotations=WRITES_FILE)
+async def backup(
+    ctx: Context,
+    action: Annotated[
+        Literal["create", "list"],
+        Field(
+            description="'create': take a backup now (pg_dump / mariadb-dump / SQLite backup API) with its manifest; "
+            "'list': the environment's backups, oldest first."
+        ),
+    ] = "list",
+    env: EnvArg = None,
+) -> Annotated[CallToolResult, bounded_output(BackupReport)]:
+    """Take a backup of an environment's database now (under the migration lock, with a manifest: version,
+    tool, size, sha256, expiry), or list its backups. Writes backup files; never changes the database."""
+    report = await call_service(
+        service.backup, service.BackupRequest(**target_of(ctx, env), action=action), progress=ProgressBridge(ctx)
+    )
+    lines = [
+        f"  {m.id}  version {m.version_before or '(none)'}  {m.scope}  {m.size_bytes:,} bytes  ({m.reason})"
+        for m in report.backups
+    ]
+    return tool_result(ctx, report, "\n".join([report.message, *lines]))
 
-    @server.tool(title="Restore a backup", annotations=destructive)
-    async def restore(
-        ctx: Context,
-        plan: Annotated[RestoreReport, Resolve(restore_plan)],
-        approval: Annotated[ElicitationResult[Approval], Resolve(restore_approval)],
-        env: EnvArg = None,
-        backup_id: BackupIdArg = None,
-    ) -> Annotated[CallToolResult, bounded_output(RestoreReport)]:
-        """Restore a backup (default: the newest) into the environment, replacing its current contents: every change
-        made since the backup is lost. The backup's checksum is verified first, and the human always approves the
-        exact backup and target in a dialog; without their yes nothing changes."""
-        chosen = plan.backup.id if plan.backup else None
-        request = service.RestoreRequest(**target_of(ctx, env), backup_id=chosen, latest=chosen is None)
-        cli = cli_command(env, f"restore {chosen or ''}")
-        report = await approve_then_call(ctx, service.restore, request, plan, approval, ask=restore_approval, cli=cli)
-        return tool_result(ctx, report, report.message)
+
+@tool(title="Restore a backup", annotations=CHANGES_DB)
+async def restore(
+    ctx: Context,
+    plan: Annotated[RestoreReport, Resolve(restore_plan)],
+    approval: Annotated[ElicitationResult[Approval], Resolve(restore_approval)],
+    env: EnvArg = None,
+    backup_id: BackupIdArg = None,
+) -> Annotated[CallToolResult, bounded_output(RestoreReport)]:
+    """Restore a backup (default: the newest) into the environment, replacing its current contents: every change
+    made since the backup is lost. The backup's checksum is verified first, and the human always approves the
+    exact backup and target in a dialog; without their yes nothing changes."""
+    chosen = plan.backup.id if plan.backup else None
+    request = service.RestoreRequest(**target_of(ctx, env), backup_id=chosen, latest=chosen is None)
+    cli = cli_command(env, f"restore {chosen or ''}")
+    report = await approve_then_call(ctx, service.restore, request, plan, approval, ask=restore_approval, cli=cli)
+    return tool_result(ctx, report, report.message)

@@ -22,12 +22,13 @@ import anyio.lowlevel
 import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from ...errors import MigrationError
 from ...requests import ApplyRequest, ResolveRequest, RollbackRequest, TargetRequest, described
 from ...urls import redact
-from .results import report_store, tool_words
+from .results import report_store, state_of, tool_words
 
 log = logging.getLogger("migration_manager.mcp")
 T = TypeVar("T")
@@ -175,7 +176,7 @@ class ProgressBridge:
 
 # ---- project -----------------------------------------------------------------------------
 def project_of(ctx: Context) -> Path:
-    return ctx.mcp_server.project_dir  # type: ignore[attr-defined]
+    return state_of(ctx).project_dir
 
 
 def target_of(ctx: Context, env: str | None, **extra: Any) -> dict[str, Any]:
@@ -196,6 +197,35 @@ def service_package() -> Any:
     from ... import service
 
     return service
+
+
+class _LazyService:
+    """The service package, imported on the first tool call: `initialize` is answered before it loads."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(service_package(), name)
+
+
+service = _LazyService()
+
+
+# ---- tools: recorded where they are written, registered by server.build_server ----------------
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+WRITES_FILE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+CHANGES_DB = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=False, openWorldHint=False)
+# Creates a scratch copy beside the environment's database and drops it again: the environment is only read.
+SCRATCH_COPY = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+TOOLS: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+
+
+def tool(**options: Any) -> Callable[[T], T]:
+    """Record a module-level tool function with its MCPServer.tool options (title, annotations, name)."""
+
+    def record(fn: T) -> T:
+        TOOLS.append((fn, options))
+        return fn
+
+    return record
 
 
 RollbackTo = Annotated[

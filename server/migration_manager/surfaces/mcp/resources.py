@@ -17,11 +17,11 @@ from pydantic import BaseModel
 
 from ...errors import MigrationError
 from ...migrations.model import Migration, Script
-from .calls import call_service, env_name
-from .results import REPORTS_URI, ReportStore, worded
+from .calls import call_service, env_name, service
+from .results import REPORTS_URI, ReportStore, ServerState, worded
 
 
-def register_resources(server: MCPServer, service: Any) -> None:
+def register_resources(server: MCPServer, state: ServerState) -> None:
     async def read(fn: Callable[..., Any], *args: Any) -> str:
         try:
             found = await call_service(fn, *args)
@@ -30,7 +30,7 @@ def register_resources(server: MCPServer, service: Any) -> None:
         return json.dumps(worded(found.model_dump(mode="json")) if isinstance(found, BaseModel) else found, indent=1)
 
     def target(env: str | None = None) -> Any:
-        return service.TargetRequest(project_dir=server.project_dir, env=resource_env(env))
+        return service.TargetRequest(project_dir=state.project_dir, env=resource_env(env))
 
     @server.resource(
         "migrations://status",
@@ -81,10 +81,10 @@ def register_resources(server: MCPServer, service: Any) -> None:
     async def config_resource() -> str:
         return await read(effective_config, target())
 
-    register_report_resources(server)
+    register_report_resources(server, state)
 
 
-def register_report_resources(server: MCPServer) -> None:
+def register_report_resources(server: MCPServer, state: ServerState) -> None:
     """The full reports a tool result left out (it names the URI), and the reports of runs a client cancelled."""
 
     @server.resource(
@@ -95,7 +95,7 @@ def register_report_resources(server: MCPServer) -> None:
         "that was cut to fit and each run whose request was cancelled, oldest first, with its URI and headline.",
     )
     async def reports_list() -> str:
-        kept = server.reports.reports.items()  # type: ignore[attr-defined]
+        kept = state.reports.reports.items()
         return json.dumps([{"uri": f"{REPORTS_URI}/{rid}", "headline": headline} for rid, (headline, _) in kept])
 
     @server.resource(
@@ -105,7 +105,7 @@ def register_report_resources(server: MCPServer) -> None:
         description="One full report, as the tool result that was cut (or the cancelled run) named it.",
     )
     async def report_resource(report_id: str) -> str:
-        found = server.reports.reports.get(report_id)  # type: ignore[attr-defined]
+        found = state.reports.reports.get(report_id)
         if found is None:
             raise ResourceError(
                 f"No report '{report_id[:40]}': this server keeps the last "
@@ -115,7 +115,7 @@ def register_report_resources(server: MCPServer) -> None:
         return json.dumps(found[1])
 
 
-def register_completions(server: MCPServer) -> None:
+def register_completions(server: MCPServer, state: ServerState) -> None:
     """Offer the configured environment names wherever an `env` argument is typed (resources, prompts)."""
 
     @server.completion()
@@ -125,7 +125,7 @@ def register_completions(server: MCPServer) -> None:
         from ...config import load_settings
 
         try:
-            names = sorted(load_settings(server.project_dir).environments)
+            names = sorted(load_settings(state.project_dir).environments)
         except MigrationError:
             return None
         return Completion(values=[n for n in names if n.startswith(argument.value)])

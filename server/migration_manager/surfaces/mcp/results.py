@@ -16,6 +16,8 @@ import itertools
 import json
 import re
 from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -50,8 +52,21 @@ class ReportStore:
         return f"{REPORTS_URI}/{report_id}"
 
 
+@dataclass
+class ServerState:
+    """What the server keeps while it runs: the project it serves and the full reports it kept. It is the typed
+    lifespan context every tool call reads (`state_of(ctx)`); resources without a context get it at registration."""
+
+    project_dir: Path
+    reports: ReportStore = field(default_factory=ReportStore)
+
+
+def state_of(ctx: Context) -> ServerState:
+    return ctx.request_context.lifespan_context
+
+
 def report_store(ctx: Context) -> ReportStore:
-    return ctx.mcp_server.reports  # type: ignore[attr-defined]
+    return state_of(ctx).reports
 
 
 @functools.cache
