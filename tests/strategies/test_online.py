@@ -173,7 +173,7 @@ def test_postgres_foreign_key_and_not_null_are_validated_without_blocking(pg_url
     [
         ("ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL", "has no DEFAULT"),
         ("ALTER TABLE nokey ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'x'", "has no primary key"),
-        ("ALTER TABLE users RENAME COLUMN name TO full_name", "not built yet"),
+        ("ALTER TABLE users RENAME COLUMN id TO uid", "needs a plain column: (index|constraint) .* uses it"),
     ],
 )
 def test_refused_before_anything_runs(server_url, tmp_path, up, why) -> None:
@@ -240,8 +240,89 @@ def _nothing_recorded(url: str) -> bool:
 def test_analyze_shows_each_statement_s_strategy_or_why_it_is_refused(server_url, tmp_path) -> None:
     _users(server_url)
     project = _project(tmp_path, server_url, [ADD_PHONE, "CREATE INDEX users_name ON users (name)"])
-    write_native(project, "2", "rename", "ALTER TABLE users RENAME COLUMN name TO full_name", None)
+    write_native(project, "2", "rename", "ALTER TABLE users RENAME COLUMN id TO uid", None)
     report = service.analyze(service.AnalyzeRequest(project_dir=project, env="dev", strategy="online"))
     first, second = report.migrations
     assert [s.how for s in first.strategy.statements] == ["expand/contract", "native online"]
-    assert "not built yet" in second.strategy_refused
+    assert "needs a plain column" in second.strategy_refused
+
+
+def test_rename_keeps_both_names_in_sync_until_complete_drops_the_old_one(server_url, tmp_path) -> None:
+    _users(server_url)
+    rename = "ALTER TABLE users RENAME COLUMN name TO full_name"
+    project = _project(tmp_path, server_url, rename, "ALTER TABLE users RENAME COLUMN full_name TO name")
+    with Writer(server_url) as writer:  # the old application: writes `name`
+        apply_ok(project)
+        assert history(server_url)["1"][0] == "expanded"
+        # The new application writes the new name; the old name follows.
+        execute(server_url, "UPDATE users SET full_name = 'new-app' WHERE id = 1")
+        execute(server_url, "INSERT INTO users (id, full_name) VALUES (100000, 'inserted-new')")
+        assert query(server_url, "SELECT name FROM users WHERE id IN (1, 100000) ORDER BY id") == [
+            ("new-app",),
+            ("inserted-new",),
+        ]
+        writer.stop.set()
+        writer.join()
+        assert query(server_url, f"SELECT count(*) FROM users WHERE {_differs(server_url, 'name', 'full_name')}") == [
+            (0,)
+        ]
+        done = service.complete(service.CompleteRequest(project_dir=project, env="dev", approved=True))
+        assert done.outcome == "done", done.error
+    writer.expected[1], writer.expected[100000] = "new-app", "inserted-new"
+    assert writer.failures == []
+    assert dict(query(server_url, "SELECT id, full_name FROM users")) == writer.expected
+    assert "name" not in _columns(server_url)
+    assert not _triggers(server_url)
+
+
+def test_type_change_swaps_a_synced_column_in(server_url, tmp_path) -> None:
+    _users(server_url)
+    execute(server_url, "ALTER TABLE users ADD COLUMN score INT")
+    execute(server_url, "UPDATE users SET score = id")
+    change = (
+        "ALTER TABLE users ALTER COLUMN score TYPE bigint"
+        if kind(server_url) == "postgres"
+        else "ALTER TABLE users MODIFY score BIGINT"
+    )
+    project = _project(tmp_path, server_url, change)
+    with Writer(server_url) as writer:
+        report = apply_ok(project)
+        assert report.migrations[0].strategy.statements[0].how == "expand/contract"
+        execute(server_url, "UPDATE users SET score = 5000000 WHERE id = 2")  # the trigger carries it
+        done = service.complete(service.CompleteRequest(project_dir=project, env="dev", approved=True))
+        assert done.outcome == "done", done.error
+    _check_rows(server_url, writer)
+    assert query(server_url, "SELECT score FROM users WHERE id IN (1, 2, 2999) ORDER BY id") == [
+        (1,),
+        (5000000,),
+        (2999,),
+    ]
+    types = "SELECT data_type FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'score'"
+    assert query(server_url, types + _same_database(server_url))[0][0].lower() == "bigint"
+    assert sorted(_columns(server_url)) == ["id", "name", "score"]
+    assert not _triggers(server_url)
+
+
+def _differs(url: str, a: str, b: str) -> str:
+    return f"{a} IS DISTINCT FROM {b}" if kind(url) == "postgres" else f"NOT ({a} <=> {b})"
+
+
+def _columns(url: str) -> list[str]:
+    sql = "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'" + _same_database(url)
+    return [r[0].lower() for r in query(url, sql)]
+
+
+def _triggers(url: str) -> list:
+    sql = "SELECT trigger_name FROM information_schema.triggers WHERE event_object_table = 'users'"
+    return query(url, sql + (" AND trigger_schema = DATABASE()" if kind(url) == "mysql" else ""))
+
+
+def test_rollback_of_an_expanded_rename_drops_the_new_column_and_its_triggers(server_url, tmp_path) -> None:
+    _users(server_url)
+    project = _project(tmp_path, server_url, "ALTER TABLE users RENAME COLUMN name TO full_name", "SELECT 1")
+    apply_ok(project)
+    assert _triggers(server_url)
+    report = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True))
+    assert report.outcome == "done", report.error
+    assert sorted(_columns(server_url)) == ["id", "name"] and not _triggers(server_url)
+    assert query(server_url, "SELECT count(*) FROM users WHERE name = 'u7' AND id = 7") == [(1,)]

@@ -128,6 +128,7 @@ class Chooser:
                 reason="rewrites the table under a lock that blocks writes: a shadow copy with the new schema, "
                 "kept in sync by triggers, verified, then swapped in; `complete` drops the old table",
                 expand=[Step(shadow=sql)],
+                app_must="nothing before `complete`: the table is already swapped; complete drops the old copy",
                 complete=[Step(shadow=sql)],
                 undo=[Step(shadow=sql)],
             )
@@ -142,20 +143,7 @@ def _has_part(dialect: str, part: str) -> bool:
 
 def app_must(plan: StrategyPlan) -> list[str]:
     """What the application must do between apply and complete (status shows it)."""
-    musts = []
-    for statement in plan.statements:
-        for step in statement.expand:
-            if step.backfill is not None:
-                fill = step.backfill
-                musts.append(
-                    f"write {fill.table_name}.{fill.column.strip(chr(34) + '`')} on every INSERT (or leave it to its "
-                    f"DEFAULT {fill.value}) and never set it to NULL: `complete` makes it NOT NULL"
-                )
-        if statement.how == "shadow":
-            musts.append(
-                f"nothing: statement {statement.index}'s table is already swapped; `complete` drops the old copy"
-            )
-    return musts
+    return [s.app_must for s in plan.statements if s.app_must]
 
 
 __all__ = ["NAMES", "Chooser", "StrategyPlan", "StrategyRefused", "chosen"]

@@ -51,6 +51,7 @@ class StatementStrategy(BaseModel):
     expand: list[Step] = Field(default_factory=list, description="run by apply (the statement itself when as written)")
     complete: list[Step] = Field(default_factory=list, description="run by `complete` (the contract phase)")
     undo: list[Step] = Field(default_factory=list, description="what rollback runs while only expanded")
+    app_must: str = Field("", description="what the application must do before `complete`")
 
 
 class StrategyPlan(BaseModel):

@@ -50,6 +50,10 @@ class Planner:
             return as_written(index, sql, why)
         if self.strategy == "shadow":
             return self._shadowed(index, sql, live[0])
+        changed = next((o for o in live if o.kind == "alter_column_type"), None)
+        if changed is not None and self.strategy == "online" and _slow(combine([self._impact(o) for o in live])):
+            # MariaDB's MODIFY: a type and its NULL-ness in one statement
+            return self._synced_column(index, sql, changed, live)
         if len(ops) > 1:
             return self._several(index, sql, ops)
         op = live[0]
@@ -71,14 +75,10 @@ class Planner:
             return _native(index, sql, [concurrent], "CONCURRENTLY: writes go on while the index is built or dropped")
         if op.kind == "add_constraint" and op.constraint_type in ("foreign_key", "check"):
             return self._not_valid_then_validate(index, sql, op)
-        if op.kind in ("alter_column_type", "rename_column") and self.strategy == "online":
-            raise self._refused(
-                index,
-                sql,
-                f"{op.kind.replace('_', ' ')} under online needs a new column kept in sync with the old one by "
-                "triggers (expand/contract): not built yet",
-                "the `shadow` strategy (a copy of the table with the new schema), or `offline` in a maintenance window",
-            )
+        if op.kind == "rename_column" and self.strategy == "online":
+            return self._synced_column(index, sql, op, [op])  # instant as written, but the application breaks
+        if op.kind == "alter_column_type" and self.strategy == "online" and _slow(self._impact(op)):
+            return self._synced_column(index, sql, op, [op])
         return None
 
     def _expand_not_null_column(self, index: int, sql: str, op: Operation) -> StatementStrategy:
@@ -120,6 +120,85 @@ class Planner:
             expand=expand,
             complete=complete,
             undo=[Step(sql=self.sql.drop_column(t, c))],
+            app_must=f"write {op.table}.{op.column} on every INSERT (or leave it to its DEFAULT {op.default}) and never "
+            "set it to NULL: `complete` makes it NOT NULL",
+        )
+
+    def _synced_column(self, index: int, sql: str, op: Operation, ops: list[Operation]) -> StatementStrategy:
+        """A rename or a type change: a new column kept in sync with the old one by triggers (both ways for a rename:
+        old and new application versions write either name) and backfilled; `complete` enforces NOT NULL, drops the
+        triggers, and drops the old column (rename) or swaps the new one in under the old name (type change)."""
+        table = self.snapshot.table(op.table)
+        column = table.column(op.column)
+        key = list(table.primary_columns())
+        rename = op.kind == "rename_column"
+        why_not = (
+            "the column does not exist"
+            if column is None
+            else f"{op.table} has no primary key (the backfill walks it)"
+            if not key
+            else _in_use(self.snapshot, table, op.column)
+            or ("a USING expression (the trigger could not repeat it)" if op.using else None)
+            or (None if rename or not (_default(column) or op.default) else "the column has a DEFAULT to convert")
+        )
+        if why_not:
+            raise self._refused(
+                index,
+                sql,
+                f"the online {'rename' if rename else 'type change'} of {op.table}.{op.column} needs a plain column: "
+                + why_not,
+                "the `shadow` strategy (a copy of the table with the new schema), or `offline` in a maintenance window",
+            )
+        q = self._quote
+        t, c = q(op.table), q(op.column)
+        new_name = op.new_name if rename else _short(f"mm_new_{op.column}", op.table + op.column)
+        n, trigger = q(new_name), _short(f"mm_sync_{op.table}_{op.column}", op.table + op.column, 60)
+        type_sql = column.type.text if rename else op.new_type
+        kinds = {o.kind for o in ops}
+        not_null = "set_not_null" in kinds or (
+            not column.nullable and "drop_not_null" not in kinds and (rename or op.nullable is not True)
+        )
+        if not rename and op.nullable is not None:  # MariaDB's MODIFY restates the whole column
+            not_null = op.nullable is False
+        value = c if rename else self.sql.converted(c, type_sql)
+        backfill = Backfill(table=t, column=n, value=value, key=[q(k) for k in key], table_name=op.table)
+        check = q(_check_name(op.table, new_name))
+        default = _default(column) if rename else None
+        complete = [Step(backfill=backfill)]
+        if not_null:
+            complete += [Step(sql=s) for s in self.sql.guard_not_null(t, n, check)]
+            complete += [Step(sql=s) for s in self.sql.enforce_not_null(t, n, type_sql, default, check)]
+        if default is not None:
+            complete.append(Step(sql=self.sql.set_default(t, n, default)))
+        complete += [Step(sql=s) for s in self.sql.drop_sync_triggers(t, trigger)]
+        complete.append(Step(sql=self.sql.drop_column(t, c) if rename else self.sql.swap_column(t, c, n)))
+        return StatementStrategy(
+            index=index,
+            sql=sql,
+            how="expand/contract",
+            reason=(
+                f"{op.column} -> {new_name}: a new column kept equal to the old one both ways by triggers and "
+                "backfilled; `complete` drops the old column"
+                if rename
+                else f"a new {type_sql} column kept in sync with {op.column} by a trigger and backfilled; `complete` "
+                "swaps it in under the old name in one step"
+            ),
+            expand=[
+                Step(sql=self.sql.add_nullable_column(t, n, type_sql)),
+                *[Step(sql=s) for s in self.sql.sync_triggers(t, trigger, c, n, type_sql, rename)],
+                Step(backfill=backfill),
+            ],
+            complete=complete,
+            undo=[
+                *[Step(sql=s) for s in self.sql.drop_sync_triggers(t, trigger)],
+                Step(sql=self.sql.drop_column(t, n)),
+            ],
+            app_must=(
+                f"read and write {op.table}.{new_name} instead of {op.column} (both stay equal until `complete` drops "
+                f"{op.column})"
+                if rename
+                else f"accept {op.table}.{op.column} as {type_sql} as well as its old type: `complete` swaps it in"
+            ),
         )
 
     def _not_null_by_check(self, index: int, sql: str, op: Operation) -> StatementStrategy:
@@ -242,6 +321,36 @@ def _work(impact: LockImpact) -> str:
     if impact.rewrites_table:
         return "rewrites"
     return "builds an index on" if impact.builds_index else "scans"
+
+
+def _default(column) -> str | None:
+    """The column's DEFAULT as the server prints it; MariaDB prints a nullable column's absent one as NULL."""
+    return None if column.default is None or column.default.strip().upper() == "NULL" else column.default
+
+
+def _in_use(snapshot, table, column: str) -> str | None:
+    """Why a column is not plain: an index, a constraint or a foreign key uses it (the new column would lack them)."""
+    name = column.lower()
+    for index in table.indexes.values():
+        if name in (c.lower() for c in index.columns):
+            return f"index {index.name} uses it"
+    for constraint in table.constraints.values():
+        if name in (c.lower() for c in constraint.columns) or name in (constraint.definition or "").lower():
+            return f"constraint {constraint.name} uses it"
+    for other in snapshot.tables.values():
+        for constraint in other.constraints.values():
+            if (constraint.ref_table or "").lower() == table.name.lower() and name in (
+                c.lower() for c in constraint.ref_columns
+            ):
+                return f"foreign key {constraint.name} of {other.name} references it"
+    return None
+
+
+def _short(name: str, seed: str, limit: int = 63) -> str:
+    """`name` within the servers' identifier limit (PostgreSQL 63 bytes, MariaDB 64 characters), kept unique."""
+    if len(name.encode()) <= limit:
+        return name
+    return f"{name[: limit - 17]}_{hashlib.sha256(seed.encode()).hexdigest()[:16]}"
 
 
 def _check_name(table: str, column: str) -> str:

@@ -89,3 +89,36 @@ def without_blocking(sql: str) -> str:
     if re.match(r"\s*CREATE\b", body, re.IGNORECASE):
         return f"{body} LOCK=NONE"
     return f"{body}, LOCK=NONE"
+
+
+def converted(expression: str, type_sql: str) -> str:
+    return expression  # assigning to the typed column converts (strict mode refuses what does not fit)
+
+
+def sync_triggers(table: str, trigger: str, old: str, new: str, type_sql: str, both_ways: bool) -> list[str]:
+    """BEFORE INSERT and BEFORE UPDATE triggers keeping column `new` equal to `old` (and `old` to `new` when both
+    ways: whichever the writer changed wins). `trigger` is unquoted; the two are named `<trigger>_i` / `_u`."""
+    if both_ways:
+        on_insert = f"IF NEW.{new} IS NULL THEN SET NEW.{new} = NEW.{old}; ELSE SET NEW.{old} = NEW.{new}; END IF;"
+        on_update = (
+            f"IF NOT (NEW.{old} <=> OLD.{old}) THEN SET NEW.{new} = NEW.{old}; "
+            f"ELSEIF NOT (NEW.{new} <=> OLD.{new}) THEN SET NEW.{old} = NEW.{new}; END IF;"
+        )
+    else:
+        on_insert = on_update = f"SET NEW.{new} = NEW.{old};"
+    statements = []
+    for suffix, event, body in (("_i", "INSERT", on_insert), ("_u", "UPDATE", on_update)):
+        name = quote(trigger + suffix)
+        statements += [
+            f"DROP TRIGGER IF EXISTS {name}",
+            f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW BEGIN {body} END",
+        ]
+    return statements
+
+
+def drop_sync_triggers(table: str, trigger: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {quote(trigger + suffix)}" for suffix in ("_i", "_u")]
+
+
+def swap_column(table: str, old: str, new: str) -> str:
+    return f"ALTER TABLE {table} DROP COLUMN {old}, RENAME COLUMN {new} TO {old}, LOCK=NONE"  # one atomic ALTER

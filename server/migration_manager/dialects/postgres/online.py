@@ -85,3 +85,38 @@ def not_valid_then_validate(sql: str, table: str, constraint: str) -> list[str]:
     """ADD CONSTRAINT (foreign key, CHECK) without the blocking scan: NOT VALID (brief lock), then VALIDATE
     (SHARE UPDATE EXCLUSIVE: writes go on; a foreign key's parent gets ROW SHARE)."""
     return [f"{sql.rstrip().rstrip(';')} NOT VALID", f"ALTER TABLE {table} VALIDATE CONSTRAINT {constraint}"]
+
+
+def converted(expression: str, type_sql: str) -> str:
+    """`expression` as a value of `type_sql` (an UPDATE's SET needs an explicit cast where no assignment cast is)."""
+    return f"CAST({expression} AS {type_sql})"
+
+
+def sync_triggers(table: str, trigger: str, old: str, new: str, type_sql: str, both_ways: bool) -> list[str]:
+    """A BEFORE INSERT OR UPDATE trigger keeping column `new` equal to `old` (and `old` to `new` when both ways:
+    whichever the writer changed wins). `trigger` is unquoted; it names the function too."""
+    name = quote(trigger)
+    if both_ways:
+        body = (
+            f"IF TG_OP = 'INSERT' THEN IF NEW.{new} IS NULL THEN NEW.{new} := NEW.{old}; ELSE NEW.{old} := NEW.{new}; "
+            f"END IF; ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN NEW.{new} := NEW.{old}; "
+            f"ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN NEW.{old} := NEW.{new}; END IF;"
+        )
+    else:
+        body = f"NEW.{new} := {converted('NEW.' + old, type_sql)};"
+    return [
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $mm$ BEGIN {body} RETURN NEW; END $mm$",
+        # one implicit transaction (a simple query): never a moment without the trigger on a resumed run
+        f"DROP TRIGGER IF EXISTS {name} ON {table}; "
+        f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
+    ]
+
+
+def drop_sync_triggers(table: str, trigger: str) -> list[str]:
+    name = quote(trigger)
+    return [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
+
+
+def swap_column(table: str, old: str, new: str) -> str:
+    # Two statements in one simple query: one implicit transaction, so readers see the old column or the new one.
+    return f"ALTER TABLE {table} DROP COLUMN {old}; ALTER TABLE {table} RENAME COLUMN {new} TO {old}"
