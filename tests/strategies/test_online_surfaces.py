@@ -75,14 +75,21 @@ async def test_mcp_apply_online_then_complete_each_approved_in_a_dialog(pg_url: 
     config["skills"]["migration-manager"]["environments"]["dev"]["requireApproval"] = True
     settings.write_text(json.dumps(config))
     write_native(project, "1", "phone", ADD_PHONE, "ALTER TABLE users DROP COLUMN phone")
-    dialogs = Dialogs()
+    dialogs, progress = Dialogs(), []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, message or ""))
+
     async with Client(build_server(project), elicitation_callback=dialogs) as client:
-        applied = await client.call_tool("apply", {"env": "dev", "strategy": "online"})
+        applied = await client.call_tool("apply", {"env": "dev", "strategy": "online"}, progress_callback=on_progress)
         assert applied.structured_content["outcome"] == "done", applied.structured_content
         status = await client.call_tool("status", {"env": "dev"})
         assert status.structured_content["waiting_for_complete"][0]["version"] == "1"
         completed = await client.call_tool("complete", {"env": "dev", "version": "1"})
         assert completed.structured_content["outcome"] == "done", completed.structured_content
+    values = [value for value, _ in progress]
+    assert values == sorted(values)  # an MCP progress only grows: the backfill's rows, then the next step
+    assert any(message.startswith("backfill users.") for _, message in progress)
     assert len(dialogs.shown) == 2 and dialogs.shown[1].startswith("Complete (contract phase) 1 migration")
     assert history(pg_url)["1"][0] == "applied" and _not_null(pg_url)
 

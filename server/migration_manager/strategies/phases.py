@@ -36,6 +36,7 @@ from .batches import (
 from .model import Backfill, Step, StrategyPlan
 
 EXPAND, COMPLETE = "expand", "complete"
+QUOTES = '"`'  # around the quoted names of a Backfill, left out of what people read
 
 
 class PhaseRunner:
@@ -211,7 +212,7 @@ class PhaseRunner:
         def show(p: BatchProgress) -> None:
             held = f" (held back: {p.throttled})" if p.throttled else ""
             self._emit(
-                f"backfill {fill.table_name}.{fill.column}: {p.rows:,} of ~{p.total:,} rows{held}",
+                f"backfill {fill.table_name}.{fill.column.strip(QUOTES)}: {p.rows:,} of ~{p.total:,} rows{held}",
                 p.rows,
                 p.total,
                 phase="batch",

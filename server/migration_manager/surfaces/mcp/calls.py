@@ -116,6 +116,7 @@ class ProgressBridge:
         self.ctx = ctx
         self.stop = threading.Event()
         self.result: Any = None  # what the call returned, kept when the client no longer waits for it
+        self.sent = 0.0  # the progress last sent: it may only grow (a backfill's rows, then the next step's index)
 
     def cancelled(self) -> bool:
         return self.stop.is_set()
@@ -166,6 +167,7 @@ class ProgressBridge:
             done += event.statement_index / event.statement_total
         if event.phase == "done":
             done = total
+        done = self.sent = max(done, self.sent)
         if self.cancelled():
             return  # nobody listens any more
         try:
