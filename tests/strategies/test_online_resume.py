@@ -109,6 +109,8 @@ def test_an_unreadable_replica_stops_the_backfill_and_the_next_apply_resumes(mys
     assert query(mysql_url, "SELECT count(phone) FROM users") == [(0,)]
 
     assert report.failure_recovery == "resumable" and "`db-migrate apply` resumes it" in report.message
+    status = service.status(service.TargetRequest(project_dir=project, env="dev"))
+    assert status.next_action.startswith("db-migrate apply resumes 1 where its expand phase stopped (step 3)")
 
     undone = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True))
     assert undone.outcome == "done", undone.error

@@ -17,7 +17,7 @@ from .backups import unfinished_restore
 from .context import Progress, Project, TargetRequest, check_steps, connect, open_project
 from .migrate import check_dirty, dirty_error, in_progress_error
 from .safety import window_open
-from .strategy_runs import waiting_for_complete
+from .strategy_runs import resume_hint, waiting_for_complete
 from .templates import TEMPLATES, check_file_name_fits, migration_name
 
 
@@ -57,6 +57,7 @@ def status(request: TargetRequest) -> StatusReport:
             holder = _running_holder(conn, plan)
         check = check_dirty(conn, plan, plan.dirty[0]) if plan.dirty and not holder and not restoring else None
         expanded = waiting_for_complete(conn, plan.applied)
+        resume = resume_hint(conn, plan.dirty[0]) if plan.dirty and not holder else None
         shadows = _shadow_leftovers(conn, expecting_swapped=bool(expanded))
     if restoring:  # the history was read from half a database: withhold every version it would list
         plan = make_plan([], {})
@@ -98,7 +99,7 @@ def status(request: TargetRequest) -> StatusReport:
         window_open=_window_open(project),
         next_action=error.next_step
         if holder or restoring
-        else (_next_action(plan) if plan.dirty or plan.pending or not expanded else expanded[0].command),
+        else resume or (_next_action(plan) if plan.dirty or plan.pending or not expanded else expanded[0].command),
     )
 
 

@@ -61,6 +61,19 @@ def stopped_in_a_phase(conn: Connection, row: HistoryRow) -> str | None:
     return phase if phase in (EXPAND, COMPLETE) else None
 
 
+def resume_hint(conn: Connection, row: HistoryRow) -> str | None:
+    """status's next step for a row stopped in a strategy's phase (not `resolve`: the strategy resumes it)."""
+    phase = stopped_in_a_phase(conn, row)
+    if phase == EXPAND:
+        return (
+            f"db-migrate apply resumes {row.version} where its expand phase stopped (step {row.statements_done + 1}); "
+            "db-migrate rollback undoes what it did"
+        )
+    if phase == COMPLETE:
+        return f"db-migrate complete {row.version} resumes its contract phase (step {row.statements_done + 1})"
+    return None
+
+
 def resumable(conn: Connection, plan: Plan) -> list[Migration]:
     """The migrations whose expand phase stopped: apply resumes them first."""
     found = []

@@ -113,7 +113,13 @@ class PhaseRunner:
             row.version, f"{row.version}_{row.name}", steps, done, state["checkpoint"] if resuming else None, COMPLETE
         )
         self.history.update(
-            row.version, status=APPLIED, phase=APPLIED, checkpoint=None, statements_done=len(steps), error=None
+            row.version,
+            status=APPLIED,
+            phase=APPLIED,
+            checkpoint=None,
+            statements_done=len(steps),
+            statements_total=len(steps),
+            error=None,
         )
         self.history.log(
             row.version,
