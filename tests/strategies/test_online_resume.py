@@ -10,8 +10,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from dbcheck import execute, history, make_project, query, tables, wait_for, write_native
 from migration_manager import service
+from migration_manager.errors import HistoryConflict
 
 ROWS = 4000
 
@@ -111,6 +114,8 @@ def test_an_unreadable_replica_stops_the_backfill_and_the_next_apply_resumes(mys
     assert report.failure_recovery == "resumable" and "`db-migrate apply` resumes it" in report.message
     status = service.status(service.TargetRequest(project_dir=project, env="dev"))
     assert status.next_action.startswith("db-migrate apply resumes 1 where its expand phase stopped (step 3)")
+    with pytest.raises(HistoryConflict, match="not the strategy's steps"):
+        service.resolve(service.ResolveRequest(project_dir=project, env="dev", version="1", action="retry"))
 
     undone = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True))
     assert undone.outcome == "done", undone.error

@@ -80,6 +80,15 @@ def _plan_id(environment: str, request: ResolveRequest) -> str:
 
 
 def _retry(conn, plan, row, migration, report: RunReport, progress: Progress | None) -> None:
+    from .strategy_runs import resume_hint
+
+    if hint := resume_hint(conn, row):  # its steps are the strategy's, not the file's statements
+        raise HistoryConflict(
+            f"{row.version}_{row.name} stopped in a phase of its {row.strategy} strategy: --retry would run the file's "
+            "statements, not the strategy's steps.",
+            state="Nothing was changed.",
+            next_step=hint[0].upper() + hint[1:] + ".",
+        )
     rolling_back = row.status in ROLLBACK_STATUSES
     if migration is None and not rolling_back:
         raise MigrationFileError(f"The file of {row.version} is missing.", next_step="Restore it, then retry.")
