@@ -54,3 +54,56 @@ def _free_port() -> int:
 def _as_postgres(*command: str) -> None:
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+
+@contextmanager
+def binlog_mariadb() -> Iterator[str]:
+    """A private MariaDB with log_bin and binlog_format=ROW (mariadb-install-db + mariadbd in a temporary folder),
+    yielding its base URL (mysql://root@127.0.0.1:PORT); stopped and removed afterwards."""
+    import time
+
+    import pymysql
+
+    if not (shutil.which("mariadb-install-db") and Path("/usr/sbin/mariadbd").exists()):
+        raise FileNotFoundError("no mariadb-install-db / mariadbd")
+    folder, port = tempfile.mkdtemp(prefix="mm-mariadb-binlog-"), _free_port()
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    data = f"{folder}/data"
+    subprocess.run(
+        ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--auth-root-authentication-method=normal", *user],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    server = subprocess.Popen(
+        [
+            "/usr/sbin/mariadbd",
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={folder}/sock",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--log-bin={data}/bin",
+            "--binlog-format=ROW",
+            "--server-id=1",
+            "--innodb-flush-log-at-trx-commit=2",
+            *user,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(f"{folder}/log", "wb"),  # the server keeps it open
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                pymysql.connect(host="127.0.0.1", port=port, user="root").close()
+                break
+            except pymysql.err.OperationalError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield f"mysql://root@127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)

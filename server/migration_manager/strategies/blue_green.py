@@ -132,8 +132,8 @@ def replication_for(kind: str) -> ModuleType:
         return dialect_part(kind, "replication")
     except ModuleNotFoundError:
         raise ConfigError(
-            f"The blue-green strategy needs a replication module for {kind}: it is built for PostgreSQL's logical "
-            "replication.",
+            f"The blue-green strategy needs a replication module for {kind}: it is built for PostgreSQL (logical "
+            "replication) and MariaDB/MySQL (binary-log replay).",
             state="Nothing was run.",
             next_step="Use the offline or online strategy for this database.",
         ) from None
@@ -504,6 +504,8 @@ def _hand_over(sides: Sides, step: Steps, *, blue_to_green: bool, columns_back: 
             new.close()
     with step("stop the old replication"):
         replication.stop(old_url, new_url, state.forward if blue_to_green else state.reverse)
+        new = parse_url(new_url)  # a freeze made of DDL (MariaDB's triggers) may have been replayed onto it
+        replication.unfreeze(new, new.database)
     if blue_to_green:
         with step("publish green's changes back to blue (slot made before green takes writes)"):
             replication.make_slot(sides.green_url, state.reverse, columns_back)
