@@ -195,3 +195,17 @@ def test_with_autobackup_off_offline_backs_up_and_restores_a_half_applied_migrat
     assert report.recovery.startswith("backup-restore: ")
     assert "pets" not in user_tables(mysql_url) and query(mysql_url, "SELECT id FROM people") == [(1,)]
     assert _events(project) == ["stop", "start-dev"]
+
+
+@pytest.mark.anyio
+async def test_the_mcp_apply_tool_runs_the_offline_deployment(sqlite_url: str, tmp_path: Path) -> None:
+    from mcp import Client
+    from migration_manager.surfaces.mcp.server import build_server
+
+    project = _project(tmp_path, sqlite_url)
+    write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
+    async with Client(build_server(project)) as client:
+        result = await client.call_tool("apply", {"env": "dev", "strategy": "offline"})
+    assert not result.is_error and result.structured_content["outcome"] == "done"
+    assert "Downtime" in result.structured_content["message"]
+    assert _events(project) == ["stop", "start-dev"]
