@@ -322,3 +322,21 @@ def test_without_logical_replication_green_is_a_copy_of_a_frozen_blue(pg_url: st
         execute(
             pg_url.rsplit("/", 1)[0] + "/postgres", f"DROP DATABASE IF EXISTS {green.rsplit('/', 1)[1]} WITH (FORCE)"
         )
+
+
+def test_a_migration_failing_on_green_drops_green_and_its_replication(blue_url: str, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    write_native(project, "1", "events", "CREATE TABLE events (id bigint PRIMARY KEY)", None)
+    apply_ok(project)
+    execute(blue_url, "INSERT INTO events VALUES (1)")
+    write_native(project, "2", "duplicate", "INSERT INTO events VALUES (1)", None)  # passes validation, fails
+
+    failed = prepare(ApplyRequest(project_dir=project, env="dev"))
+
+    assert failed.outcome == "failed" and "Migrating green failed" in failed.message
+    server = blue_url.rsplit("/", 1)[0] + "/postgres"
+    assert query(server, f"SELECT 1 FROM pg_database WHERE datname = '{blue_url.rsplit('/', 1)[1]}_green'") == []
+    assert query(server, "SELECT slot_name FROM pg_replication_slots") == []
+    assert query(blue_url, "SELECT pubname FROM pg_publication") == []
+    assert not BlueGreenState.path(project, "dev").exists()
+    assert query(blue_url, "SELECT version FROM schema_migrations") == [("1",)]

@@ -223,16 +223,20 @@ def subscribe(source_url: str, target_url: str, name: str, *, copy_data: bool) -
 
 def stop(source_url: str, target_url: str, name: str) -> None:
     """Drop the subscription (detached from its slot first, so nothing waits on the same cluster), the slot
-    and the publication. Each part may already be gone."""
-    target = open_engine(target_url)
+    and the publication. Each part may already be gone, the target database too (a clone that failed)."""
     try:
-        _writable(target)
-        if target.query("SELECT 1 FROM pg_subscription WHERE subname = %s", [name]):
-            target.execute(f"ALTER SUBSCRIPTION {quote(name)} DISABLE")
-            target.execute(f"ALTER SUBSCRIPTION {quote(name)} SET (slot_name = NONE)")
-            target.execute(f"DROP SUBSCRIPTION {quote(name)}")
-    finally:
-        target.close()
+        target = open_engine(target_url)
+    except MigrationError:
+        target = None  # no database, no subscription: the source's slot and publication are still dropped
+    if target is not None:
+        try:
+            _writable(target)
+            if target.query("SELECT 1 FROM pg_subscription WHERE subname = %s", [name]):
+                target.execute(f"ALTER SUBSCRIPTION {quote(name)} DISABLE")
+                target.execute(f"ALTER SUBSCRIPTION {quote(name)} SET (slot_name = NONE)")
+                target.execute(f"DROP SUBSCRIPTION {quote(name)}")
+        finally:
+            target.close()
     source = open_engine(source_url)
     try:
         _writable(source)
