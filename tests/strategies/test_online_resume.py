@@ -131,3 +131,17 @@ def test_an_unreadable_replica_stops_the_backfill_and_the_next_apply_resumes(mys
     assert service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
     assert history(mysql_url)["1"][0] == "expanded"
     assert query(mysql_url, "SELECT count(phone) FROM users") == [(300,)]
+
+
+def test_a_user_who_cannot_read_lock_waits_stops_before_the_first_batch(mysql_user_url: str, tmp_path: Path) -> None:
+    execute(mysql_user_url, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50))")
+    execute(mysql_user_url, "INSERT INTO users (id, name) VALUES (1, 'a'), (2, 'b')")
+    project = make_project(tmp_path / "proj", mysql_user_url, autoBackup=False)
+    path = write_native(
+        project, "1", "phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'x'", None
+    )
+    path.write_text("-- strategy: online\n" + path.read_text())
+    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
+    assert report.outcome == "failed" and "PROCESS privilege" in report.message  # failed closed, at once
+    assert query(mysql_user_url, "SELECT count(phone) FROM users") == [(0,)]
+    assert history(mysql_user_url)["1"][0] == "failed"

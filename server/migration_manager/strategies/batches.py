@@ -31,7 +31,12 @@ Step = Callable[[Key | None, int], tuple[Key | None, int]]
 
 
 class SignalUnreadable(Exception):
-    """A throttle signal could not be read (no privilege, a replica unreachable): the batches stop."""
+    """A throttle signal could not be read (a replica unreachable, a privilege missing): the batches hold back, and
+    stop at once when `lasting` (waiting would not help: a missing privilege)."""
+
+    def __init__(self, why: str, lasting: bool = False) -> None:
+        super().__init__(why)
+        self.lasting = lasting
 
 
 class Signals(Protocol):
@@ -193,6 +198,13 @@ def _busy(signals: Signals, table: str, policy: BatchPolicy) -> str | None:
         if waiting:
             return f"{waiting} session(s) waiting for a lock on {table}"
     except SignalUnreadable as exc:
+        if exc.lasting:
+            raise ThrottleTimeout(
+                f"The batches on {table} cannot read a throttle signal: {exc}.",
+                state="Every batch so far is committed and its position recorded; nothing is half done.",
+                next_step="Give the migration's database user what the message names, then run the same command "
+                "again: it resumes.",
+            ) from None
         return f"a throttle signal cannot be read ({exc})"
     return None
 
@@ -211,14 +223,18 @@ def key_at_most(columns: Sequence[str], param: str) -> str:
     return f"({', '.join(columns)}) <= ({', '.join([param] * len(columns))})"
 
 
-def range_step(engine: Engine, table: str, key: Sequence[str], run_range: Callable[[str, list[Any]], int]) -> Step:
+def range_step(
+    engine: Engine, table: str, key: Sequence[str], run_range: Callable[[str, list[Any]], int], locking: str = ""
+) -> Step:
     """A Step over `table`'s rows in key order, up to the last key the table had when the first batch ran: find
     the batch's last key (one index range read), then `run_range(where, params)` does the work on the rows `where`
     selects and returns how many it changed. `table` and `key` are quoted names.
 
     Rows inserted after the first batch are not visited: the caller makes sure they need nothing (the backfill's
     column has its DEFAULT by then, the shadow copy's trigger carries them), so the batches never chase a writer's
-    inserts (measured: an append-heavy writer kept a 200k-row backfill going for as long as it wrote)."""
+    inserts (measured: an append-heavy writer kept a 200k-row backfill going for as long as it wrote).
+    `locking` ends the read that finds the batch's last key (the shadow copy's ` LOCK IN SHARE MODE` on MariaDB:
+    that read then takes the batch's row locks too)."""
     columns, descending = ", ".join(key), ", ".join(f"{c} DESC" for c in key)
     state: dict[str, Any] = {}  # "end": the last key when the first batch ran; "reached": the batches got there
 
@@ -231,7 +247,7 @@ def range_step(engine: Engine, table: str, key: Sequence[str], run_range: Callab
         above, low = (f"{key_after(key, engine.param)} AND ", list(after)) if after is not None else ("", [])
         up_to = f"{above}{key_at_most(key, engine.param)}"
         bound = engine.query(
-            f"SELECT {columns} FROM {table} WHERE {up_to} ORDER BY {columns} LIMIT 1 OFFSET {int(size) - 1}",
+            f"SELECT {columns} FROM {table} WHERE {up_to} ORDER BY {columns} LIMIT 1 OFFSET {int(size) - 1}{locking}",
             [*low, *state["end"]],
         )
         last = tuple(bound[0]) if bound else state["end"]

@@ -45,13 +45,17 @@ class Signals:
     def lock_waiters(self, table: str) -> int:
         # InnoDB row-lock waits on the table (needs the PROCESS privilege: without it the table reads empty).
         name = f"`{self.engine.url.database}`.`{table.strip('`')}`"
-        return int(
-            self.engine.query(
+        try:
+            found = self.engine.query(
                 "SELECT count(*) FROM information_schema.INNODB_LOCK_WAITS w JOIN information_schema.INNODB_LOCKS l "
                 "ON l.lock_id = w.requested_lock_id WHERE l.lock_table = %s",
                 [name],
-            )[0][0]
-        )
+            )
+        except Exception as exc:  # 1227 without the PROCESS privilege: the lock waits are unknown, not zero
+            raise SignalUnreadable(
+                f"InnoDB's lock waits need the PROCESS privilege ({' '.join(str(exc).split())[:200]})", lasting=True
+            ) from exc
+        return int(found[0][0])
 
 
 # ---- the SQL of the online playbooks (names come quoted) ------------------------------------------------------
