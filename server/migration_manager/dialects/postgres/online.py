@@ -20,7 +20,9 @@ class Signals:
             "SELECT count(*), count(state), COALESCE(max(EXTRACT(EPOCH FROM replay_lag)), 0) FROM pg_stat_replication"
         )[0]
         if rows != readable:
-            raise SignalUnreadable("pg_stat_replication hides replica lag from this role: grant it pg_monitor")
+            raise SignalUnreadable(
+                "pg_stat_replication hides replica lag from this role: grant it pg_monitor", lasting=True
+            )
         return float(lag)
 
     def threads_running(self) -> int:
