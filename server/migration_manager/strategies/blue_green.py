@@ -252,7 +252,9 @@ def _copy_frozen(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
     sides.state.frozen_since = datetime.now(UTC).isoformat()
     sides.save("blue frozen for the copy (no logical replication)")
     with step("freeze writes on blue until the switch (no logical replication)") as done:
-        report.sessions_ended = replication.freeze(sides.blue, sides.blue.database, FREEZE_BOUND_S)
+        report.sessions_ended = replication.freeze(
+            sides.blue, sides.blue.database, FREEZE_BOUND_S, sides.history_tables
+        )
         done.detail = f"{len(report.sessions_ended)} session(s) ended"
     with step("copy blue into green") as done:
         done.detail = replication.create_frozen_copy(sides.blue, green.database)
@@ -445,7 +447,9 @@ def _switch_to_green(sides: Sides, report: BlueGreenReport, step: Steps) -> None
     state.reverse = _replication_name(sides.name, "reverse")
     frozen_at = time.monotonic()
     with step("freeze writes on blue") as done:
-        report.sessions_ended = replication.freeze(sides.blue, sides.blue.database, FREEZE_BOUND_S)
+        report.sessions_ended = replication.freeze(
+            sides.blue, sides.blue.database, FREEZE_BOUND_S, sides.history_tables
+        )
         done.detail = f"{len(report.sessions_ended)} session(s) ended after {FREEZE_BOUND_S:g} s at most"
     blue = open_engine(sides.blue_url)  # after the freeze, which ends every other session on blue
     try:
@@ -495,13 +499,14 @@ def _hand_over(sides: Sides, step: Steps, *, blue_to_green: bool, columns_back: 
     """Inside the freeze: sequences onto the new side, the old replication stopped, the return slot made."""
     replication, state = sides.replication, sides.state
     old_url, new_url = (sides.blue_url, sides.green_url) if blue_to_green else (sides.green_url, sides.blue_url)
-    with step("set sequences on the new side") as done:
-        old, new = open_engine(old_url), open_engine(new_url)
-        try:
-            done.detail = f"{replication.copy_sequences(old, new)} sequence(s)"
-        finally:
-            old.close()
-            new.close()
+    if replication.SEQUENCES_REPLICATED is False:  # e.g. PostgreSQL: replication carries no sequence values
+        with step("set sequences on the new side") as done:
+            old, new = open_engine(old_url), open_engine(new_url)
+            try:
+                done.detail = f"{replication.copy_sequences(old, new)} sequence(s)"
+            finally:
+                old.close()
+                new.close()
     with step("stop the old replication"):
         replication.stop(old_url, new_url, state.forward if blue_to_green else state.reverse)
         new = parse_url(new_url)  # a freeze made of DDL (MariaDB's triggers) may have been replayed onto it
@@ -548,7 +553,9 @@ def _switch_back(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
             green.close()
     frozen_at = time.monotonic()
     with step("freeze writes on green") as done:
-        report.sessions_ended = replication.freeze(green_server, green_server.database, FREEZE_BOUND_S)
+        report.sessions_ended = replication.freeze(
+            green_server, green_server.database, FREEZE_BOUND_S, sides.history_tables
+        )
         done.detail = f"{len(report.sessions_ended)} session(s) ended after {FREEZE_BOUND_S:g} s at most"
     green = open_engine(sides.green_url)  # after the freeze, which ends every other session on green
     try:

@@ -36,6 +36,7 @@ from .clone import admin_session, drop
 quote = DIALECT.quote
 
 POLL_S = 0.01
+SEQUENCES_REPLICATED = True  # AUTO_INCREMENT follows the replayed rows
 MARKER = "_mm_bg_marker"
 FREEZE_TRIGGER = "_mm_freeze_"
 FROZEN_MESSAGE = "frozen by db-migrate switch: use the active database (db-migrate url)"
@@ -224,13 +225,15 @@ def wait_caught_up(source: Engine, name: str, timeout_s: float) -> None:
 
 
 # ---- the write freeze ------------------------------------------------------------------------------
-def freeze(server: DatabaseURL, database: str, bound_s: float) -> list[str]:
-    """Triggers refuse every write to the database's tables (each waits for the table's running transactions,
-    at most `bound_s`), then every other session using the database is ended."""
+def freeze(server: DatabaseURL, database: str, bound_s: float, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Triggers refuse every write to the database's tables but `exclude` (the tool's history: only the tool
+    writes it), each waiting for the table's running transactions at most `bound_s`; then every other session
+    using the database is ended."""
     engine = open_engine(_with_database(server, database))
     try:
         engine.execute(f"SET SESSION lock_wait_timeout = {max(1, round(bound_s))}")
-        for table in tables(engine, ()):
+        _off_the_binary_log(engine)
+        for table in tables(engine, exclude):
             for event in ("INSERT", "UPDATE", "DELETE"):
                 engine.execute(
                     f"CREATE TRIGGER IF NOT EXISTS {quote(_trigger(table, event))} BEFORE {event} ON {quote(table)} "
@@ -254,6 +257,7 @@ def freeze(server: DatabaseURL, database: str, bound_s: float) -> list[str]:
 def unfreeze(server: DatabaseURL, database: str) -> None:
     engine = open_engine(_with_database(server, database))
     try:
+        _off_the_binary_log(engine)
         for (trigger,) in engine.query(
             "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
             "AND trigger_name LIKE %s",
@@ -274,6 +278,15 @@ def row_counts(engine: Engine, names: list[str]) -> dict[str, int]:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
+def _off_the_binary_log(engine: Engine) -> None:
+    """The freeze's triggers are not replayed onto the other side (needs SUPER or BINLOG ADMIN; without it they
+    are, and the hand-over drops them there)."""
+    try:
+        engine.execute("SET SESSION sql_log_bin = 0")
+    except Exception:  # noqa: BLE001 - a missing privilege: the hand-over's unfreeze covers it
+        pass
+
+
 def _trigger(table: str, event: str) -> str:
     return f"{FREEZE_TRIGGER}{event.lower()[:3]}_{table}"[:64]
 

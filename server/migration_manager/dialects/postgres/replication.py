@@ -28,6 +28,7 @@ from .clone import admin_session
 quote = DIALECT.quote
 
 POLL_S = 0.01
+SEQUENCES_REPLICATED = False  # logical replication carries rows, not sequence values: the switch sets them
 OBJECT_IN_USE = "55006"  # "source database is being accessed by other users"
 
 
@@ -333,9 +334,11 @@ def wait_caught_up(source: Engine, name: str, timeout_s: float) -> None:
 
 
 # ---- the write freeze ------------------------------------------------------------------------------
-def freeze(server: DatabaseURL, database: str, bound_s: float) -> list[str]:
+def freeze(server: DatabaseURL, database: str, bound_s: float, exclude: tuple[str, ...] = ()) -> list[str]:
     """New sessions read-only; running transactions get `bound_s` to end; then every other client session is
-    ended (it would keep writing with its old setting). Returns the sessions ended."""
+    ended (it would keep writing with its old setting). Returns the sessions ended. `exclude` is for databases
+    that freeze per table: here the whole database is read-only for new sessions, the tool's own writes included
+    (it sets default_transaction_read_only off where it writes)."""
     admin = admin_session(server)
     try:
         admin.execute(f"ALTER DATABASE {quote(database)} SET default_transaction_read_only = on")
