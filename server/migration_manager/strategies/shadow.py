@@ -304,7 +304,9 @@ def _copy(engine, shadow, policy, checkpoint, record, progress) -> int:
     with sql.copying(engine):
         done = run_in_batches(
             engine,
-            range_step(engine, quoted, key, lambda where, params: sql.copy_range(engine, shadow, where, params)),
+            range_step(
+                engine, quoted, key, lambda where, params: sql.copy_range(engine, shadow, where, params), sql.COPY_LOCKS
+            ),
             table=shadow.table,
             start=checkpoint,
             total=total,

@@ -34,6 +34,11 @@ MAX_NAME = 64
 # A batch holds shared locks on its rows until it commits, and a writer of one of them waits that long: 0.3 s
 # batches gave a p99 of 260 ms and writes over 500 ms under load (bench_shadow, 1M rows).
 COPY_BATCH_S = 0.05
+# The read that finds a batch's last key takes the batch's row locks, before INSERT ... SELECT takes the copy's
+# AUTO-INC table lock (innodb_autoinc_lock_mode 1, MariaDB's default) for as long as it reads: a writer holding one
+# of the rows would otherwise wait for that AUTO-INC lock in its trigger, a deadlock that rolls the writer's
+# transaction back (measured; pt-online-schema-change has it). One read fewer than locking them apart.
+COPY_LOCKS = " LOCK IN SHARE MODE"
 TRIGGERS = {"insert": "ins", "update": "upd", "delete": "del"}
 
 
@@ -204,9 +209,24 @@ def _create_sync(engine, shadow, direction, source, target, cols, guarded=False,
         _bounded(engine, sql, bounded_ms) if bounded_ms else engine.execute(sql)
 
 
+# A writer that backed off from a DDL's metadata lock retries with the tables its trigger named when it first
+# opened the table: dropped right after the trigger, such a table made that write fail, table doesn't exist
+# (measured, under the test's writer). Tables named by a dropped trigger are dropped this much later.
+GRACE_S = 1.0
+
+
 def _drop_sync(engine, direction: str, table: str) -> None:
+    """Drop the three triggers, then give writers that backed off from those DDLs time to retry."""
+    dropped = 0
     for event in TRIGGERS:
-        _retrying(engine, f"DROP TRIGGER IF EXISTS {quote(_trigger(direction, event, table))}")
+        name = _trigger(direction, event, table)
+        if engine.query(
+            "SELECT 1 FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name = %s", [name]
+        ):
+            _retrying(engine, f"DROP TRIGGER IF EXISTS {quote(name)}")
+            dropped += 1
+    if dropped:
+        time.sleep(GRACE_S)
 
 
 @contextmanager
@@ -219,16 +239,13 @@ def copying(engine) -> Iterator[None]:
 
 
 def _lock_range(engine, shadow: Shadow, where: str, params: list[Any]) -> None:
-    """Take the batch's row locks before the INSERT ... SELECT: that statement holds the copy's AUTO-INC table lock
-    (innodb_autoinc_lock_mode 1, MariaDB's default) while it reads, and a writer holding one of the rows would
-    wait for that AUTO-INC lock in its trigger: a deadlock, the writer's transaction rolled back (measured)."""
+    """The re-copy's row locks before its INSERT ... SELECT takes the AUTO-INC lock (see COPY_LOCKS)."""
     engine.query(
         f"SELECT COUNT(*) FROM {quote(shadow.table)} FORCE INDEX (PRIMARY) WHERE {where} LOCK IN SHARE MODE", params
     )
 
 
 def copy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> int:
-    _lock_range(engine, shadow, where, params)
     cols = ", ".join(quote(c) for c in shadow.forward)
     first = f"{quote(shadow.new)}.{quote(shadow.key[0])}"  # the SELECT's table has the same column names
     return engine.execute(  # rows inserted; a row the triggers wrote first counts 0 (its update changes nothing)
@@ -407,6 +424,7 @@ def swap_back(engine, shadow: Shadow, lock_timeout_ms: int) -> None:
 
 def after_swap_back(engine, shadow: Shadow) -> None:
     _retrying(engine, f"DROP TABLE IF EXISTS {quote(shadow.new)}")  # its triggers name the spare: it goes first
+    time.sleep(GRACE_S)
     _retrying(engine, f"DROP TABLE IF EXISTS {quote(shadow.old)}, {quote(shadow.spare)}")
 
 

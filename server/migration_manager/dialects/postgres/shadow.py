@@ -23,6 +23,7 @@ from ...strategies.shadow import NEW, OLD, Column, Shadow, shadow_name
 
 FORWARD, REVERSE = "_mm_shadow_forward", "_mm_shadow_reverse"
 COPY_BATCH_S = 0.3  # batches.py's target: a batch locks no row of the table, writers never wait for it
+COPY_LOCKS = ""  # the read that finds a batch's last key locks nothing
 
 
 def quote(name: str) -> str:
