@@ -144,6 +144,10 @@ class Engine(Protocol):
         """Where caps.pipelined: BEGIN and the statements in one round trip, then `record()`'s writes and COMMIT in
         one more. Raises BatchFailed naming the first statement that failed (then nothing is committed)."""
 
+    def record_together(self, record: Callable[[], None]) -> None:
+        """`record()`'s writes in one transaction; where the server allows it (MariaDB/MySQL), sent with BEGIN and
+        COMMIT in one round trip. record() only writes: inside it, execute() returns no row count."""
+
     def acquire_lock(self, name: str, timeout_s: float) -> None:
         """Take the migration lock (session-level, dies with the process). Raises LockTimeout."""
 

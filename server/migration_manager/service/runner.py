@@ -15,7 +15,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from functools import partial
 from typing import Any
 
@@ -333,8 +332,13 @@ class Runner:
                 self._run_statement(run, statement, retry=True)
                 self.committed = statement.index
                 self._restore_after(run, statement)
-                with self.engine.transaction() if last else nullcontext():
+                if not last:
                     record()
+                elif self.archiver.idle(run.statements):  # nothing to put back: the final record only writes
+                    self.engine.record_together(record)
+                else:
+                    with self.engine.transaction():
+                        record()
             self.committed = statement.index
         if not todo:
             with self.engine.transaction():

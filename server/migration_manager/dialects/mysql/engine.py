@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +28,13 @@ class MySQLEngine(EngineDefaults):
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
         self.conn = self._connect()
+        self._queued: list[str] | None = None  # inside record_together: the writes to send at its end
         self._lock_name: str | None = None
         self._is_mariadb = "mariadb" in self.server_version().lower()
 
     def _connect(self):
         import pymysql
+        from pymysql.constants import CLIENT
 
         try:
             return pymysql.connect(
@@ -44,16 +46,21 @@ class MySQLEngine(EngineDefaults):
                 autocommit=True,
                 connect_timeout=10,
                 charset="utf8mb4",
-                client_flag=0,
+                client_flag=CLIENT.MULTI_STATEMENTS,  # record_together: a transaction's writes in one round trip
             )
         except pymysql.Error as exc:
             raise connection_failed(self.url, exc, HINT) from None
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> int:
         with self.conn.cursor() as cur:
+            if self._queued is not None:
+                self._queued.append(cur.mogrify(sql, _adapt(params)))
+                return -1
             return cur.execute(sql, _adapt(params))
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        if self._queued is not None:
+            raise RuntimeError("record_together() only writes: a query inside it would run before its writes")
         with self.conn.cursor() as cur:
             cur.execute(sql, _adapt(params))
             return list(cur.fetchall())
@@ -71,6 +78,28 @@ class MySQLEngine(EngineDefaults):
                 pass
             raise
         self.conn.commit()
+
+    def record_together(self, record: Callable[[], None]) -> None:
+        # One multi-statement query: the server runs BEGIN, the writes and COMMIT in order and stops at the first
+        # error (then nothing is committed: the transaction is rolled back here). A session that dies mid-way
+        # never ran the COMMIT, and the server rolls the rest back.
+        self._queued = []
+        try:
+            record()
+            script = ";\n".join(["BEGIN", *self._queued, "COMMIT"])
+        finally:
+            self._queued = None
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(script)
+                while cur.nextset():  # each statement's result; an error is raised as it is read
+                    pass
+        except BaseException:
+            try:
+                self.conn.rollback()
+            except Exception:  # noqa: BLE001 - the session is gone (the server rolled back): the first error matters
+                pass
+            raise
 
     def _scoped(self, name: str) -> str:
         # GET_LOCK names are server-wide: scope them to this database (and keep them <= 64 chars).

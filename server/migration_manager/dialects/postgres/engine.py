@@ -109,6 +109,10 @@ class PostgresEngine(EngineDefaults):
             self._rollback_open_transaction()
             raise
 
+    def record_together(self, record: Callable[[], None]) -> None:
+        with self.conn.transaction():
+            record()
+
     def _rollback_open_transaction(self) -> None:
         """After a failed batch: the server keeps the failed transaction open until ROLLBACK."""
         import psycopg

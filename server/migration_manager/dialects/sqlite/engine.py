@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,10 @@ class SQLiteEngine(EngineDefaults):
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def record_together(self, record: Callable[[], None]) -> None:
+        with self.transaction():
+            record()
 
     def acquire_lock(self, name: str, timeout_s: float) -> None:
         if self.path == ":memory:":

@@ -1,0 +1,84 @@
+"""MariaDB: a migration's final record (history row, event, the next migration's running row) goes with BEGIN and
+COMMIT in one multi-statement round trip. Counted on the wire, and what a failure in the middle leaves."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from dbcheck import Project, events, history, query, user_tables
+from roundtrips import RoundTripCounter
+
+
+def three_statements(i: int) -> str:
+    return (
+        f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\n"
+        f"ALTER TABLE t{i} ADD COLUMN note varchar(80);\nCREATE INDEX t{i}_label ON t{i} (label);"
+    )
+
+
+def counted_apply(project: Project, counter: RoundTripCounter, first: int, last: int) -> int:
+    for i in range(first, last + 1):
+        project.native(f"{i:03d}", f"table_{i}", three_statements(i), f"DROP TABLE t{i};")
+    before = counter.turns
+    done = project.run("apply", url=counter.url(project.url))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return counter.turns - before
+
+
+def test_mariadb_migration_takes_a_round_trip_per_statement_and_one_for_its_record(
+    mysql_url: str, project: Project
+) -> None:
+    project.url = mysql_url
+    project.configure({"autoBackup": False})
+    counter = RoundTripCounter(mysql_url)
+    try:
+        counted_apply(project, counter, 1, 1)  # creates the history tables: not counted
+        one = counted_apply(project, counter, 2, 2)
+        eleven = counted_apply(project, counter, 3, 13)
+    finally:
+        counter.close()
+    # One by one, each migration took 11: history row, 3 statements each followed by its progress record, then
+    # BEGIN, history row, event, COMMIT.
+    assert (eleven - one) / 10 <= 4, (one, eleven)
+    assert user_tables(mysql_url) == {f"t{i}" for i in range(1, 14)}
+    assert all(row[:3] == ("applied", 3, 3) for row in history(mysql_url).values()) and len(history(mysql_url)) == 13
+    assert events(mysql_url) == [(f"{i:03d}", "apply", "ok") for i in range(1, 14)]
+
+
+@pytest.fixture
+def engine(mysql_url: str):
+    from migration_manager.dialects import open_engine
+
+    engine = open_engine(mysql_url)
+    engine.execute("CREATE TABLE h (id integer PRIMARY KEY, note varchar(100))")
+    yield engine
+    engine.close()
+
+
+def test_values_are_sent_as_written(engine) -> None:
+    tricky = "it's 100% \\ ünïcode; COMMIT; --"
+    engine.record_together(lambda: engine.execute("INSERT INTO h VALUES (%s, %s)", [1, tricky]))
+    assert engine.query("SELECT id, note FROM h") == [(1, tricky)]
+
+
+def test_a_failing_write_commits_nothing_and_the_session_goes_on(engine) -> None:
+    def record() -> None:
+        engine.execute("INSERT INTO h VALUES (%s, %s)", [1, "first"])
+        engine.execute("INSERT INTO h VALUES (%s, %s)", [1, "duplicate"])
+        engine.execute("INSERT INTO h VALUES (%s, %s)", [2, "never runs"])
+
+    with pytest.raises(pymysql.err.IntegrityError, match="Duplicate entry"):
+        engine.record_together(record)
+    assert engine.query("SELECT count(*) FROM h") == [(0,)]  # same session: usable, nothing left open
+    assert query(engine.url.raw, "SELECT count(*) FROM h") == [(0,)]
+
+
+def test_a_query_inside_is_refused_before_anything_is_sent(engine) -> None:
+    def record() -> None:
+        engine.execute("INSERT INTO h VALUES (%s, %s)", [1, "queued"])
+        engine.query("SELECT count(*) FROM h")
+
+    with pytest.raises(RuntimeError, match="only writes"):
+        engine.record_together(record)
+    assert engine.query("SELECT count(*) FROM h") == [(0,)]
