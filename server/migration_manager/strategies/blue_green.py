@@ -200,7 +200,7 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
         )
         return report
     sides.state = BlueGreenState(
-        environment=sides.name, green_database=green_database, forward=_replication_name(sides.name, "forward")
+        environment=sides.name, green_database=green_database, forward=_replication_name(sides, "forward")
     )
     step = Steps(report, progress)
     try:
@@ -444,7 +444,7 @@ def _switch_to_green(sides: Sides, report: BlueGreenReport, step: Steps) -> None
         _switch_frozen(sides, report, step)
         return
     columns_back = _refuse_before_switch(sides)
-    state.reverse = _replication_name(sides.name, "reverse")
+    state.reverse = _replication_name(sides, "reverse")
     frozen_at = time.monotonic()
     with step("freeze writes on blue") as done:
         report.sessions_ended = replication.freeze(
@@ -703,8 +703,10 @@ def status(request: TargetRequest) -> BlueGreenStatus | None:
     return found
 
 
-def _replication_name(environment: str, direction: str) -> str:
-    digest = hashlib.sha256(environment.encode()).hexdigest()[:8]
+def _replication_name(sides: Sides, direction: str) -> str:
+    """Unique per environment and blue database: slots are server-wide, and two projects may both say `dev`."""
+    blue = sides.blue
+    digest = hashlib.sha256(f"{sides.name}|{blue.host}:{blue.port}/{blue.database}".encode()).hexdigest()[:8]
     return f"mm_bg_{direction}_{digest}"
 
 

@@ -176,6 +176,7 @@ def stop(source_url: str, target_url: str, name: str) -> None:
         except ProcessLookupError:
             pass
     _state_path(name).unlink(missing_ok=True)
+    _state_path(name).with_suffix(".log").unlink(missing_ok=True)
 
 
 def wait_synced(target_url: str, name: str, timeout_s: float) -> None:
