@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import resource
 import shutil
 import statistics
 import subprocess
@@ -210,32 +211,45 @@ def _run(command: list[str]) -> float:
 
 
 def timed_fresh(db, runs: int, body: Callable[[str], list[str]], prepare: Callable[[str], None] | None = None) -> float:
-    """Median wall time of `body(db_name)` on a fresh database per run."""
-    times = []
+    """Median wall time of `body(db_name)` on a fresh database per run; its median CPU time (user + sys of the
+    command and its children: steadier than the wall clock on a busy machine) goes to CPU_TIMES[body]."""
+    times, cpu = [], []
     for _ in range(runs):
         name = db.create()
         try:
             if prepare:
                 prepare(name)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             times.append(_run(body(name)))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         finally:
             db.drop(name)
+    CPU_TIMES[body] = statistics.median(cpu)
     return statistics.median(times)
+
+
+CPU_TIMES: dict[Callable, float] = {}
 
 
 def bench_apply(db, folder: Path, count: int, runs: int) -> dict[str, float]:
     """Median seconds of `db-migrate apply`, the client and (when installed) Alembic on `count` migrations."""
     migrations = folder / f"apply_{count}"
     script = write_migrations(migrations, count)
-    times = {
-        "ours": timed_fresh(
-            db, runs, lambda name: [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"]
-        ),
-        "client": timed_fresh(db, runs, lambda name: db.client_script(name, script)),
-    }
+
+    def ours(name: str) -> list[str]:
+        return [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"]
+
+    times = {"ours": timed_fresh(db, runs, ours), "ours_cpu": CPU_TIMES[ours]}
+    times["client"] = timed_fresh(db, runs, lambda name: db.client_script(name, script))
     if importlib.util.find_spec("alembic"):
         alembic = write_alembic(folder / f"alembic_{count}", count)
-        times["alembic"] = timed_fresh(db, runs, lambda name: alembic_upgrade(alembic, db.sqlalchemy_url(name)))
+
+        def upgrade(name: str) -> list[str]:
+            return alembic_upgrade(alembic, db.sqlalchemy_url(name))
+
+        times["alembic"] = timed_fresh(db, runs, upgrade)
+        times["alembic_cpu"] = CPU_TIMES[upgrade]
     return times
 
 
@@ -297,13 +311,13 @@ def main(argv: list[str] | None = None) -> None:
                 ratio = times["ours"] / times["client"]
                 alembic = (
                     f"  alembic {times['alembic']:6.2f} s (ratio {times['alembic'] / times['client']:5.2f}: we are "
-                    f"{times['ours'] / times['alembic']:4.2f}x alembic)"
+                    f"{times['ours'] / times['alembic']:4.2f}x alembic; cpu {times['alembic_cpu']:5.2f} s)"
                     if "alembic" in times
                     else "  alembic not installed (pip install -e '.[bench]')"
                 )
                 print(
-                    f"  {db.label:10} apply {count:5} migrations : {times['ours']:6.2f} s  "
-                    f"({db.client} one session: {times['client']:6.2f} s)  ratio {ratio:5.2f}{_goal(ratio)}{alembic}",
+                    f"  {db.label:10} apply {count:5} migrations : {times['ours']:6.2f} s (cpu {times['ours_cpu']:5.2f} s)"
+                    f"  ({db.client} one session: {times['client']:6.2f} s)  ratio {ratio:5.2f}{_goal(ratio)}{alembic}",
                     flush=True,
                 )
             ours, client = bench_status(db, folder / key, args.history, args.runs)
