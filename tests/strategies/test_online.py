@@ -194,7 +194,8 @@ def test_blue_green_and_offline_plan_the_sql_as_written(server_url, tmp_path) ->
     write_native(project, "1", "phone", ADD_PHONE, None)  # no header: the request's strategy applies
     for name in ("blue-green", "offline"):
         report = service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy=name))
-        assert [s.how for s in report.migrations[0].strategy.statements] == ["as written"]
+        plan = report.migrations[0].strategy
+        assert plan.statements == [] and plan.note.startswith(f"{name}: the SQL as written")
     with pytest.raises(StrategyRefused, match="Unknown strategy 'fast'"):
         service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy="fast"))
 
@@ -214,7 +215,7 @@ def test_sqlite_refuses_online_and_runs_auto_as_written(sqlite_url, tmp_path) ->
     path = project / "migrations" / "1_change.sql"
     path.write_text(path.read_text().replace("strategy: online", "strategy: auto"))
     report = apply_ok(project)
-    assert report.migrations[0].strategy.statements[0].how == "as written"
+    assert report.migrations[0].strategy.note.startswith("auto: this database has no online DDL")
 
 
 def test_the_request_s_strategy_applies_where_the_file_names_none(server_url, tmp_path) -> None:
@@ -226,7 +227,7 @@ def test_the_request_s_strategy_applies_where_the_file_names_none(server_url, tm
     assert report.migrations[0].strategy.statements[0].how == "expand/contract"
     default = service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True))
     assert default.migrations[0].strategy.strategy == "offline"  # the setting's default: the SQL as written
-    assert default.migrations[0].strategy.statements[0].how == "as written"
+    assert default.migrations[0].strategy.note == "offline: the SQL as written"
 
 
 def _same_database(url: str) -> str:

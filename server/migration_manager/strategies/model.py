@@ -59,7 +59,10 @@ class StrategyPlan(BaseModel):
 
     strategy: str = Field(description="the strategy chosen (header, --strategy, or the setting)")
     chosen_by: str = Field(description="where the choice came from")
-    statements: list[StatementStrategy] = Field(default_factory=list)
+    statements: list[StatementStrategy] = Field(
+        default_factory=list, description="per statement; empty when every statement runs as written (see note)"
+    )
+    note: str = Field("", description="why every statement runs as written, when the strategy lists none")
     app_must: list[str] = Field(
         default_factory=list, description="what the application must do between apply and complete"
     )

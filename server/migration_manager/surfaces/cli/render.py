@@ -649,8 +649,10 @@ def _check_mark(check: Check) -> str:
 def strategy_lines(run) -> list[str]:
     """Per statement, the strategy it gets and why, and what `complete` runs later (online, shadow, auto)."""
     plan = run.strategy
-    if plan is None or plan.strategy == "offline" or not plan.statements:
+    if plan is None or plan.strategy == "offline":
         return []
+    if not plan.statements:
+        return [f"    strategy {plan.strategy}: {escape(plan.note)}"] if plan.note else []
     lines = [f"    strategy {plan.strategy} ({escape(plan.chosen_by)}):"]
     lines += [f"      {s.index}. {s.how}: {escape(s.reason)}" for s in plan.statements]
     later = plan.phases()["complete"]
