@@ -157,3 +157,37 @@ def test_each_kind_of_effect_is_read_from_the_schema(
     finally:
         engine.close()
     assert effect in service.status(target).dirty_detail
+
+
+def test_a_failure_after_unrecorded_statements_is_recorded_at_its_statement(mysql_url: str, tmp_path: Path) -> None:
+    """Statements 1 and 2 only add, so their progress records are left out; statement 3 fails on the data (the
+    pre-check cannot see duplicates): the failure record still says 2 of 3, and retry runs statement 3 only."""
+    engine = open_engine(mysql_url)
+    try:
+        engine.execute("CREATE TABLE knob (id integer)")
+        engine.execute("INSERT INTO knob VALUES (1), (1)")
+    finally:
+        engine.close()
+    (tmp_path / "migration-manager.yaml").write_text("autoBackup: false\nrollback:\n  autoOnFailure: false\n")
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "001_add.sql").write_text(
+        "-- UP\nCREATE TABLE accounts (id int primary key);\nALTER TABLE accounts ADD COLUMN email varchar(100);\n"
+        "CREATE UNIQUE INDEX ux_knob ON knob (id);\n-- DOWN\nDROP TABLE accounts;\n"
+    )
+    target = service.TargetRequest(project_dir=tmp_path, url=mysql_url)
+    report = service.apply(service.ApplyRequest(**target.model_dump(), approved=True))  # a unique index: a danger
+    assert report.outcome == "failed" and "statement 3 of 3" in report.message
+    assert [s.status for s in report.migrations[0].statements] == ["done", "done", "failed"]
+    status = service.status(target)
+    assert status.dirty and "statement 3 failed" in status.dirty_detail
+    assert "2 of 3 statements done" in status.dirty_detail and "live schema" not in status.dirty_detail
+
+    engine = open_engine(mysql_url)
+    try:
+        engine.execute("DELETE FROM knob LIMIT 1")
+    finally:
+        engine.close()
+    retried = retry(target)
+    assert retried.outcome == "done", retried.message
+    assert [s.status for s in retried.migrations[0].statements] == ["skipped", "skipped", "done"]
+    assert not service.status(target).dirty
