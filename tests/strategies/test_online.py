@@ -327,3 +327,19 @@ def test_rollback_of_an_expanded_rename_drops_the_new_column_and_its_triggers(se
     assert report.outcome == "done", report.error
     assert sorted(_columns(server_url)) == ["id", "name"] and not _triggers(server_url)
     assert query(server_url, "SELECT count(*) FROM users WHERE name = 'u7' AND id = 7") == [(1,)]
+
+
+def test_auto_takes_the_cheapest_form_that_keeps_writes_going(server_url, tmp_path) -> None:
+    _users(server_url)
+    per_row = "random()" if kind(server_url) == "postgres" else "(UUID())"
+    up = [
+        ADD_PHONE,  # a constant DEFAULT: metadata only on both servers
+        f"ALTER TABLE users ADD COLUMN token VARCHAR(40) NOT NULL DEFAULT {per_row}",  # rewrites / copies the table
+        "CREATE INDEX users_name ON users (name)",
+        "CREATE TABLE audit (id INT PRIMARY KEY)",
+    ]
+    project = _project(tmp_path, server_url, up, header="auto")
+    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True))
+    plan = report.migrations[0].strategy
+    assert [s.how for s in plan.statements] == ["as written", "expand/contract", "native online", "as written"]
+    assert plan.has_contract and "token" in plan.app_must[0]
