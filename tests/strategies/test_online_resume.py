@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dbcheck import execute, history, make_project, query, tables, wait_for, write_native
+from dbcheck import connect, execute, history, make_project, query, tables, wait_for, write_native
 from migration_manager import service
 from migration_manager.errors import HistoryConflict
 
@@ -145,3 +145,33 @@ def test_a_user_who_cannot_read_lock_waits_stops_before_the_first_batch(mysql_us
     assert report.outcome == "failed" and "PROCESS privilege" in report.message  # failed closed, at once
     assert query(mysql_user_url, "SELECT count(phone) FROM users") == [(0,)]
     assert history(mysql_user_url)["1"][0] == "failed"
+
+
+def test_a_complete_that_cannot_get_its_lock_stops_and_complete_resumes_it(server_url: str, tmp_path: Path) -> None:
+    execute(server_url, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50))")
+    execute(server_url, "INSERT INTO users (id, name) VALUES " + ", ".join(f"({i}, 'u{i}')" for i in range(200)))
+    project = make_project(tmp_path / "proj", server_url, autoBackup=False, ddlLockTimeoutMs=200, ddlLockRetries=0)
+    path = write_native(
+        project, "1", "phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'x'", None
+    )
+    path.write_text("-- strategy: online\n" + path.read_text())
+    assert service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
+
+    holder = connect(server_url)  # an open transaction that read the table: NOT NULL must wait for it
+    cursor = holder.cursor()
+    cursor.execute("BEGIN")
+    cursor.execute("SELECT count(*) FROM users")
+    try:
+        stopped = service.complete(service.CompleteRequest(project_dir=project, env="dev", approved=True))
+    finally:
+        cursor.execute("ROLLBACK")
+        holder.close()
+    assert stopped.outcome == "failed"
+    assert history(server_url)["1"][0] == "failed"
+    status = service.status(service.TargetRequest(project_dir=project, env="dev"))
+    assert status.next_action.startswith("db-migrate complete 1 resumes its contract phase")
+
+    done = service.complete(service.CompleteRequest(project_dir=project, env="dev", approved=True))
+    assert done.outcome == "done", done.error
+    assert history(server_url)["1"][0] == "applied"
+    assert query(server_url, "SELECT count(*) FROM users WHERE phone = 'x'") == [(200,)]
