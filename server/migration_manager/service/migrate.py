@@ -107,7 +107,7 @@ def _as_written(selected: list[Migration], runs: list[MigrationRun], index: int)
     """selected[index] when the runner applies it as written, so that its "running" row may commit with the
     previous migration's record; None past the end, or when an online strategy runs its phases (they insert
     their own row)."""
-    if index >= len(selected) or getattr(runs[index].strategy, "rewrites", False):
+    if index >= len(selected) or (runs[index].strategy is not None and runs[index].strategy.rewrites):
         return None
     return selected[index]
 
