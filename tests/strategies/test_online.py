@@ -343,3 +343,11 @@ def test_auto_takes_the_cheapest_form_that_keeps_writes_going(server_url, tmp_pa
     plan = report.migrations[0].strategy
     assert [s.how for s in plan.statements] == ["as written", "expand/contract", "native online", "as written"]
     assert plan.has_contract and "token" in plan.app_must[0]
+
+
+def test_postgres_unique_constraint_takes_over_an_index_built_concurrently(pg_url, tmp_path) -> None:
+    _users(pg_url)
+    report = apply_ok(_project(tmp_path, pg_url, "ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name)"))
+    steps = [s.sql for s in report.migrations[0].strategy.statements[0].expand]
+    assert "CONCURRENTLY" in steps[0] and steps[1].endswith('UNIQUE USING INDEX "users_name_key"')
+    assert query(pg_url, "SELECT contype FROM pg_constraint WHERE conname = 'users_name_key'") == [("u",)]

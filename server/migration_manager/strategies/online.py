@@ -75,6 +75,8 @@ class Planner:
             return _native(index, sql, [concurrent], "CONCURRENTLY: writes go on while the index is built or dropped")
         if op.kind == "add_constraint" and op.constraint_type in ("foreign_key", "check"):
             return self._not_valid_then_validate(index, sql, op)
+        if op.kind == "add_constraint" and op.constraint_type in ("unique", "primary_key") and op.columns:
+            return self._unique_by_index(index, sql, op)
         if op.kind == "rename_column" and self.strategy == "online":
             return self._synced_column(index, sql, op, [op])  # instant as written, but the application breaks
         if op.kind == "alter_column_type" and self.strategy == "online" and _slow(self._impact(op)):
@@ -213,6 +215,18 @@ class Planner:
             steps,
             "a CHECK (c IS NOT NULL) added NOT VALID and validated while writes go on; SET NOT NULL then uses it "
             "instead of scanning the table under ACCESS EXCLUSIVE",
+        )
+
+    def _unique_by_index(self, index: int, sql: str, op: Operation) -> StatementStrategy | None:
+        if not hasattr(self.sql, "unique_by_index"):
+            return None  # MariaDB: by the lock model (an in-place index build where it keeps writes going)
+        name = op.constraint_name or _short(f"{op.table}_{'_'.join(op.columns)}_key", op.table + str(op.columns))
+        q = self._quote
+        steps = self.sql.unique_by_index(
+            q(op.table), q(name), [q(c) for c in op.columns], op.constraint_type == "primary_key"
+        )
+        return _native(
+            index, sql, steps, "the unique index built CONCURRENTLY, then the constraint takes it over (no scan)"
         )
 
     def _not_valid_then_validate(self, index: int, sql: str, op: Operation) -> StatementStrategy | None:

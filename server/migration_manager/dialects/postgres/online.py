@@ -122,3 +122,13 @@ def drop_sync_triggers(table: str, trigger: str) -> list[str]:
 def swap_column(table: str, old: str, new: str) -> str:
     # Two statements in one simple query: one implicit transaction, so readers see the old column or the new one.
     return f"ALTER TABLE {table} DROP COLUMN {old}; ALTER TABLE {table} RENAME COLUMN {new} TO {old}"
+
+
+def unique_by_index(table: str, constraint: str, columns: list[str], primary: bool) -> list[str]:
+    """ADD UNIQUE / PRIMARY KEY without building the index under the table lock: the index CONCURRENTLY, then the
+    constraint takes it over (a brief lock, no scan)."""
+    kind = "PRIMARY KEY" if primary else "UNIQUE"
+    return [
+        f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {constraint} ON {table} ({', '.join(columns)})",
+        f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {kind} USING INDEX {constraint}",
+    ]
