@@ -82,3 +82,23 @@ def test_a_query_inside_is_refused_before_anything_is_sent(engine) -> None:
     with pytest.raises(RuntimeError, match="only writes"):
         engine.record_together(record)
     assert engine.query("SELECT count(*) FROM h") == [(0,)]
+
+
+def test_the_next_running_row_is_not_written_ahead_of_an_online_strategy(mysql_url: str, project: Project) -> None:
+    """One apply: a plain migration, one whose online strategy runs in phases (they write its history row
+    themselves, so the plain one's final record does not write it ahead), and a plain one again: each recorded once,
+    with its own status."""
+    project.url = mysql_url
+    project.configure({"autoBackup": False})
+    query(mysql_url, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50))")
+    query(mysql_url, "INSERT INTO users VALUES (1, 'a'), (2, 'b')")
+    project.native("1", "plain", "CREATE TABLE t1 (id integer);", "DROP TABLE t1;")
+    online = project.native(
+        "2", "phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'none';", None
+    )
+    online.write_text("-- strategy: online\n" + online.read_text())
+    project.native("3", "plain", "CREATE TABLE t3 (id integer);", "DROP TABLE t3;")
+    done = project.run("apply", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {v: row[0] for v, row in history(mysql_url).items()} == {"1": "applied", "2": "expanded", "3": "applied"}
+    assert user_tables(mysql_url) == {"users", "t1", "t3"}
