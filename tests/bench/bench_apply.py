@@ -23,6 +23,7 @@ already ~3x `psql -c 'SELECT ...'`; 10,000 files cost ~0.2-0.3 ms each to read, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import resource
 import shutil
@@ -297,7 +298,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not Path(DB_MIGRATE).exists():
         raise SystemExit(f"{DB_MIGRATE} not found: run `make install` first")
-    with tempfile.TemporaryDirectory() as tmp:
+    # Every command runs in the scratch folder: the settings of the project it is started from (this repository's
+    # .claude/settings.json asks for the online strategy) are not the bench's, and its backups land there too.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
         folder = Path(tmp)
         databases = {"pg": Postgres(), "mysql": MariaDB(), "sqlite": SQLite(folder)}
         print(f"db-migrate vs the database's client, medians of {args.runs} runs (wall clock, process included)")
