@@ -351,3 +351,15 @@ def test_postgres_unique_constraint_takes_over_an_index_built_concurrently(pg_ur
     steps = [s.sql for s in report.migrations[0].strategy.statements[0].expand]
     assert "CONCURRENTLY" in steps[0] and steps[1].endswith('UNIQUE USING INDEX "users_name_key"')
     assert query(pg_url, "SELECT contype FROM pg_constraint WHERE conname = 'users_name_key'") == [("u",)]
+
+
+def test_postgres_unique_on_duplicates_stops_and_rollback_drops_the_invalid_index(pg_url, tmp_path) -> None:
+    _users(pg_url)
+    execute(pg_url, "UPDATE users SET name = 'same' WHERE id IN (1, 2)")
+    project = _project(tmp_path, pg_url, "ALTER TABLE users ADD CONSTRAINT users_name_key UNIQUE (name)")
+    report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
+    assert report.outcome == "failed" and "users_name_key" in report.message
+    assert query(pg_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_name_key'::regclass") == [(False,)]
+    undone = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True))
+    assert undone.outcome == "done", undone.error
+    assert query(pg_url, "SELECT to_regclass('users_name_key')") == [(None,)] and _nothing_recorded(pg_url)

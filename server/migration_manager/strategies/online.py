@@ -72,7 +72,14 @@ class Planner:
             concurrent = self.sql.concurrent_index(sql)
             if concurrent is None:
                 return as_written(index, sql, "already CONCURRENTLY: writes go on while the index is built")
-            return _native(index, sql, [concurrent], "CONCURRENTLY: writes go on while the index is built or dropped")
+            built = op.kind == "create_index" and op.index_name
+            return _native(
+                index,
+                sql,
+                [concurrent],
+                "CONCURRENTLY: writes go on while the index is built or dropped",
+                [self.sql.drop_index_concurrently(self._quote(op.index_name))] if built else [],
+            )
         if op.kind == "add_constraint" and op.constraint_type in ("foreign_key", "check"):
             return self._not_valid_then_validate(index, sql, op)
         if op.kind == "add_constraint" and op.constraint_type in ("unique", "primary_key") and op.columns:
@@ -226,7 +233,14 @@ class Planner:
             q(op.table), q(name), [q(c) for c in op.columns], op.constraint_type == "primary_key"
         )
         return _native(
-            index, sql, steps, "the unique index built CONCURRENTLY, then the constraint takes it over (no scan)"
+            index,
+            sql,
+            steps,
+            "the unique index built CONCURRENTLY, then the constraint takes it over (no scan)",
+            [
+                f"ALTER TABLE {q(op.table)} DROP CONSTRAINT IF EXISTS {q(name)}",
+                self.sql.drop_index_concurrently(q(name)),
+            ],
         )
 
     def _not_valid_then_validate(self, index: int, sql: str, op: Operation) -> StatementStrategy | None:
@@ -320,8 +334,16 @@ class Planner:
         )
 
 
-def _native(index: int, sql: str, steps: list[str], why: str) -> StatementStrategy:
-    return StatementStrategy(index=index, sql=sql, how="native online", reason=why, expand=[Step(sql=s) for s in steps])
+def _native(index: int, sql: str, steps: list[str], why: str, undo: list[str] = ()) -> StatementStrategy:
+    """`undo`: what takes back a half-done run of the steps (a failed CONCURRENTLY build leaves an INVALID index)."""
+    return StatementStrategy(
+        index=index,
+        sql=sql,
+        how="native online",
+        reason=why,
+        expand=[Step(sql=s) for s in steps],
+        undo=[Step(sql=s) for s in undo],
+    )
 
 
 def _slow(impact: LockImpact) -> bool:

@@ -132,3 +132,7 @@ def unique_by_index(table: str, constraint: str, columns: list[str], primary: bo
         f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {constraint} ON {table} ({', '.join(columns)})",
         f"ALTER TABLE {table} ADD CONSTRAINT {constraint} {kind} USING INDEX {constraint}",
     ]
+
+
+def drop_index_concurrently(index: str) -> str:
+    return f"DROP INDEX CONCURRENTLY IF EXISTS {index}"  # also what a failed CONCURRENTLY build left (INVALID)
