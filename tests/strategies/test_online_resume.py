@@ -22,7 +22,6 @@ ROWS = 4000
 SLOW_APPLY = textwrap.dedent(
     """
     import sys, time
-    from functools import partial
     from pathlib import Path
     from migration_manager import service
     from migration_manager.strategies import batches, phases
@@ -32,7 +31,7 @@ SLOW_APPLY = textwrap.dedent(
         return lambda after, size: (time.sleep(0.02), step(after, size))[1]
 
     phases.range_step = slow
-    phases.run_in_batches = partial(batches.run_in_batches, policy=batches.BatchPolicy(first_size=20, max_size=20))
+    phases.PhaseRunner.policy = lambda self: batches.BatchPolicy(first_size=20, max_size=20)
     service.apply(service.ApplyRequest(project_dir=Path(sys.argv[1]), env="dev", approved=True))
     """
 )
