@@ -31,11 +31,11 @@ sys.path.insert(0, str(HERE.parents[2] / "server"))
 sys.path.insert(0, str(HERE.parents[1] / "strategies"))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from shadow_writer import expected_rows, latencies_ms  # noqa: E402
+from shadow_writer import expected_rows, latencies_ms  # noqa: E402 -- imported after sys.path is set above
 
 from dbcheck import execute, query, throwaway_database  # noqa: E402 - after the path set-up
-from migration_manager.dialects import open_engine  # noqa: E402
-from migration_manager.strategies import shadow  # noqa: E402
+from migration_manager.dialects import open_engine  # noqa: E402 -- imported after sys.path is set above
+from migration_manager.strategies import shadow  # noqa: E402 -- imported after sys.path is set above
 
 WRITER = HERE.parents[1] / "strategies" / "shadow_writer.py"
 ALTER = {
