@@ -77,6 +77,13 @@ class OnlineSettings(Strict):
     )
     maxReplicaLagMs: int = Field(1500, gt=0, description="hold back while a replica lags more than this")
     maxThreadsRunning: int = Field(25, gt=0, description="hold back while more sessions than this run a statement")
+    lockTimeoutMs: int = Field(
+        500,
+        gt=0,
+        description="a step that needs a strong table lock (ADD COLUMN, SET NOT NULL, the swap) waits at most this "
+        "for it: writes arriving meanwhile queue behind it",
+    )
+    lockRetries: int = Field(10, ge=0, description="retries of such a step, with backoff and jitter")
     maxWaitSeconds: float = Field(
         600,
         gt=0,

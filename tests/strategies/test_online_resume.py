@@ -174,3 +174,34 @@ def test_a_complete_that_cannot_get_its_lock_stops_and_complete_resumes_it(serve
     assert done.outcome == "done", done.error
     assert history(server_url)["1"][0] == "applied"
     assert query(server_url, "SELECT count(*) FROM users WHERE phone = 'x'") == [(200,)]
+
+
+def test_a_step_that_queues_for_a_strong_lock_gives_up_after_the_online_lock_timeout(
+    server_url: str, tmp_path: Path
+) -> None:
+    execute(server_url, "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(50))")
+    execute(server_url, "INSERT INTO users (id, name) VALUES (1, 'a')")
+    # ddlLockTimeoutMs would let it queue for a minute, every write behind it; online.lockTimeoutMs bounds it.
+    project = make_project(
+        tmp_path / "proj",
+        server_url,
+        autoBackup=False,
+        ddlLockTimeoutMs=60_000,
+        online={"lockTimeoutMs": 50, "lockRetries": 1},
+    )
+    path = write_native(
+        project, "1", "phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'x'", None
+    )
+    path.write_text("-- strategy: online\n" + path.read_text())
+    holder = connect(server_url)
+    cursor = holder.cursor()
+    cursor.execute("BEGIN")
+    cursor.execute("SELECT count(*) FROM users")  # an open transaction: ADD COLUMN must wait for it
+    try:
+        report = service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True))
+    finally:
+        cursor.execute("ROLLBACK")
+        holder.close()
+    assert report.outcome == "failed" and "lock" in report.message.lower()
+    assert history(server_url)["1"][:2] == ("failed", 0)
+    assert service.apply(service.ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"

@@ -12,6 +12,7 @@ complete resumes there, a backfill from its last checkpoint.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -198,16 +199,27 @@ class PhaseRunner:
             pass
 
     def _execute(self, sql: str, *, retry: bool) -> None:
-        """One DDL statement on its own, retried with backoff when it gives up waiting for its table lock."""
-        retries = self.settings.ddlLockRetries if retry else 0
-        for attempt in range(retries + 1):
-            try:
-                self.engine.execute(sql)
-                return
-            except Exception as exc:
-                if attempt == retries or not self.engine.is_lock_timeout(exc):
-                    raise
-                time.sleep(min(2**attempt, 30) * 0.5)
+        """One DDL statement on its own. One that queues for a strong table lock waits at most online.lockTimeoutMs
+        (every write that arrives meanwhile queues behind it: the lock-queue stall pgroll's 500 ms bounds), retried
+        online.lockRetries times with backoff and jitter; one whose lock lets writes go on (CONCURRENTLY, VALIDATE)
+        waits as long as ddlLockTimeoutMs allows."""
+        online = self.settings.online
+        weak = dialects.dialect_part(self.engine.dialect, "online").weak_lock(sql)
+        retries = (self.settings.ddlLockRetries if weak else online.lockRetries) if retry else 0
+        if not weak:
+            self.engine.set_session_timeouts(online.lockTimeoutMs, None)
+        try:
+            for attempt in range(retries + 1):
+                try:
+                    self.engine.execute(sql)
+                    return
+                except Exception as exc:
+                    if attempt == retries or not self.engine.is_lock_timeout(exc):
+                        raise
+                    time.sleep(min(0.2 * 2**attempt, 5.0) * random.uniform(0.5, 1.5))
+        finally:
+            if not weak:
+                self.engine.set_session_timeouts(self.settings.ddlLockTimeoutMs or 0, None)
 
     def _backfill(self, version: str, fill: Backfill, start: Checkpoint) -> Checkpoint:
         def update(where: str, params: list) -> int:

@@ -126,3 +126,7 @@ def drop_sync_triggers(table: str, trigger: str) -> list[str]:
 
 def swap_column(table: str, old: str, new: str) -> str:
     return f"ALTER TABLE {table} DROP COLUMN {old}, RENAME COLUMN {new} TO {old}, LOCK=NONE"  # one atomic ALTER
+
+
+def weak_lock(sql: str) -> bool:
+    return False  # every ALTER takes the table's exclusive metadata lock at its start and end: writers queue behind it

@@ -136,3 +136,12 @@ def unique_by_index(table: str, constraint: str, columns: list[str], primary: bo
 
 def drop_index_concurrently(index: str) -> str:
     return f"DROP INDEX CONCURRENTLY IF EXISTS {index}"  # also what a failed CONCURRENTLY build left (INVALID)
+
+
+_WEAK = re.compile(r"\bCONCURRENTLY\b|\bVALIDATE\s+CONSTRAINT\b", re.IGNORECASE)
+
+
+def weak_lock(sql: str) -> bool:
+    """True when the statement's lock lets writes go on while it waits (CONCURRENTLY; VALIDATE's SHARE UPDATE
+    EXCLUSIVE), so a long wait for it stalls nobody."""
+    return bool(_WEAK.search(sql))
