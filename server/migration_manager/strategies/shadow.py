@@ -72,10 +72,11 @@ class Shadow:
     old_columns: dict[str, Column]
     new_columns: dict[str, Column] = field(default_factory=dict)
     using: dict[str, str] = field(default_factory=dict)  # new column -> expression over the old row (USING)
+    target: str | None = None  # where the copy goes, when not `_mm_new_<t>` (the reverse verify's old table)
 
     @property
     def new(self) -> str:
-        return shadow_name(NEW, self.table)
+        return self.target or shadow_name(NEW, self.table)
 
     @property
     def old(self) -> str:
@@ -192,8 +193,8 @@ def start(
     table = sql.stored_name(engine, parse_alter(statement)[0])
     now, cutover = phase(engine, table), cutover or CutoverPolicy()
     report = ShadowReport(table, "copying")
-    if now == "swapped":
-        sql.after_swap(engine, read(engine, table, statement))  # a kill may have cut it short; it is idempotent
+    if now == "swapped":  # a kill may have cut the steps after the swap short; they are idempotent
+        _after_swap(engine, read(engine, table, statement), policy, progress, report)
         return ShadowReport(table, "swapped", notes=["already swapped: `complete` drops the old table"])
     if now == "none":
         if why := refusals(engine, statement):
@@ -216,9 +217,23 @@ def start(
     _verify(engine, shadow, policy, progress, report)
     sql.after_copy(engine, shadow)
     _cut_over(engine, shadow, cutover, report, sql.swap, "swap", progress)
-    sql.after_swap(engine, shadow)
+    _after_swap(engine, shadow, policy, progress, report)
     report.phase = "swapped"
     return report
+
+
+def _after_swap(engine, shadow: Shadow, policy, progress, report: ShadowReport) -> None:
+    """The dialect's steps after the rename; where the reverse triggers came after it, the writes made in between
+    are copied back by a verify of the old table against the new one."""
+    sql = dialect_part(engine.dialect, "shadow")
+    sql.after_swap(engine, shadow)
+    if sql.SWAP_LEAVES_GAP:
+        _verify(engine, _reversed(shadow), policy, lambda what, p: progress("verify back", p), report)
+
+
+def _reversed(shadow: Shadow) -> Shadow:
+    """The swapped change seen from the new table: its rows copied and compared into the old one."""
+    return Shadow(shadow.table, shadow.key, shadow.new_columns, shadow.old_columns, target=shadow.old)
 
 
 def _create(sql, actions: str, engine: Engine, shadow: Shadow, lock_timeout_ms: int) -> None:
@@ -243,6 +258,8 @@ def rollback(engine: Engine, table: str, cutover: CutoverPolicy | None = None) -
     if found == "swapped":
         shadow = Shadow(table, sql.key_columns(engine, table), sql.columns(engine, shadow_name(OLD, table)))
         shadow.new_columns = sql.columns(engine, table)
+        if sql.SWAP_LEAVES_GAP:  # a run killed before its reverse verify: the old table may lack a few writes
+            _after_swap(engine, shadow, None, lambda _w, _p: None, ShadowReport(table, found))
         _cut_over(engine, shadow, cutover or CutoverPolicy(), ShadowReport(table, found), sql.swap_back, "swap back")
         sql.after_swap_back(engine, shadow)
     else:
@@ -330,11 +347,11 @@ def _verify(engine, shadow, policy, progress, report: ShadowReport, rounds: int 
             differing.append((where, list(params)))
         return rows
 
-    step = range_step(engine, quoted, key, compare)
+    last: list[tuple[str, list[Any]]] = []
     for _round in range(rounds):
         done = run_in_batches(
             engine,
-            step,
+            range_step(engine, quoted, key, compare),  # a fresh pass: a step remembers where it ended
             table=shadow.table,
             start=Checkpoint(),
             total=engine.table_stats(shadow.table).rows,
@@ -350,13 +367,15 @@ def _verify(engine, shadow, policy, progress, report: ShadowReport, rounds: int 
         if not differing:
             return
         report.batches_recopied += len(differing)
+        last = list(differing)
         with sql.copying(engine):
             for where, params in differing:
                 with engine.transaction():
                     sql.recopy_range(engine, shadow, where, params)
         differing.clear()
     raise ShadowFailed(
-        f"The copy of {shadow.table} still differed from the table after {rounds} verify passes.",
+        f"The copy of {shadow.table} still differed from the table after {rounds} verify passes "
+        f"(last in: {'; '.join(f'{where} {params}' for where, params in last[:3])}).",
         state=f"The table is unchanged; the copy {shadow.new} and its triggers are in place.",
         next_step="Run apply again to resume (the copy is verified again), or roll the migration back to drop it.",
     )
