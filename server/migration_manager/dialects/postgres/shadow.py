@@ -228,11 +228,11 @@ def copy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> int:
 def recopy_range(engine, shadow: Shadow, where: str, params: list[Any]) -> None:
     """Make the copy's rows in the range equal to the table's: drop rows the table lacks, upsert the others."""
     keys = ", ".join(quote(k) for k in shadow.key)
-    new_keys = ", ".join(f"n.{quote(k)}" for k in shadow.key)
-    engine.execute(
-        f"DELETE FROM {quote(shadow.new)} AS n WHERE ({_qualified(where, 'n')}) AND ROW({new_keys}) NOT IN "
-        f"(SELECT {keys} FROM {quote(shadow.table)} WHERE {where})",
-        params + params,
+    same_key = " AND ".join(f"o.{quote(k)} = n.{quote(k)}" for k in shadow.key)
+    engine.execute(  # NOT EXISTS, an anti-join: NOT IN over a big range ran for half an hour (no hashed subplan)
+        f"DELETE FROM {quote(shadow.new)} AS n WHERE ({_qualified(where, 'n')}) AND NOT EXISTS "
+        f"(SELECT 1 FROM {quote(shadow.table)} AS o WHERE {same_key})",
+        params,
     )
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in shadow.forward if c not in shadow.key)
     engine.execute(
