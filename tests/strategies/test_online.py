@@ -363,3 +363,17 @@ def test_postgres_unique_on_duplicates_stops_and_rollback_drops_the_invalid_inde
     undone = service.rollback(service.RollbackRequest(project_dir=project, env="dev", approved=True))
     assert undone.outcome == "done", undone.error
     assert query(pg_url, "SELECT to_regclass('users_name_key')") == [(None,)] and _nothing_recorded(pg_url)
+
+
+def test_postgres_complete_fills_a_null_written_before_the_check_guarded_the_column(pg_url, tmp_path) -> None:
+    _users(pg_url)
+    project = _project(tmp_path, pg_url, ADD_PHONE)
+    apply_ok(project)
+    # A NULL that slipped in between the backfill's last batch and the CHECK added NOT VALID after it.
+    execute(pg_url, "ALTER TABLE users DROP CONSTRAINT mm_users_phone_not_null")
+    execute(pg_url, "UPDATE users SET phone = NULL WHERE id = 3")
+    execute(pg_url, "ALTER TABLE users ADD CONSTRAINT mm_users_phone_not_null CHECK (phone IS NOT NULL) NOT VALID")
+    done = service.complete(service.CompleteRequest(project_dir=project, env="dev", approved=True))
+    assert done.outcome == "done", done.error
+    assert query(pg_url, "SELECT phone FROM users WHERE id = 3") == [("none",)]
+    assert not _nullable(pg_url, "phone")

@@ -24,6 +24,9 @@ class Backfill(BaseModel):
     value: str
     key: list[str] = Field(default_factory=list, description="the primary key's columns, in order")
     table_name: str = Field("", description="the table's name unquoted (throttle signals, messages)")
+    unless_valid: str | None = Field(
+        None, description="a VALIDATE to try first: when it passes, no row needs the backfill (one scan, not two)"
+    )
 
     def describe(self) -> str:
         return f"backfill {self.table}.{self.column} = {self.value} where NULL, in primary-key batches"

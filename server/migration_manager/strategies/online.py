@@ -116,8 +116,9 @@ class Planner:
             Step(backfill=backfill),
             *[Step(sql=s) for s in self.sql.guard_not_null(t, c, check)],
         ]
+        catch_up = backfill.model_copy(update={"unless_valid": self.sql.validate_sql(t, check)})
         complete = [
-            Step(backfill=backfill),  # rows written NULL since (where no CHECK guards them): none on PostgreSQL
+            Step(backfill=catch_up),  # rows written NULL between the backfill and the CHECK: usually none
             *[Step(sql=s) for s in self.sql.enforce_not_null(t, c, op.new_type, op.default, check)],
         ]
         return StatementStrategy(

@@ -145,3 +145,7 @@ def weak_lock(sql: str) -> bool:
     """True when the statement's lock lets writes go on while it waits (CONCURRENTLY; VALIDATE's SHARE UPDATE
     EXCLUSIVE), so a long wait for it stalls nobody."""
     return bool(_WEAK.search(sql))
+
+
+def validate_sql(table: str, check: str) -> str | None:
+    return f"ALTER TABLE {table} VALIDATE CONSTRAINT {check}"
