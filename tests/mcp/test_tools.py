@@ -75,7 +75,7 @@ async def test_status_reports_pending_migrations_as_structured_output(sqlite_pro
     assert report["environment"] == "dev"
     assert [m["version"] for m in report["pending"]] == ["20240101000000", "20240102000000"]
     assert report["applied"] == [] and report["dirty"] is False
-    assert "2 pending" in result.content[0].text
+    assert "Pending (2):" in result.content[0].text  # the terminal's words
     assert json.loads(result.content[1].text) == report  # the JSON, for clients that read text only
 
 

@@ -6,14 +6,133 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from ..reports import MigrationRun, RollbackPlan
+from ..reports import MigrationRun, RollbackPlan, StatusReport
 
 Paint = Callable[[str, str], str]  # (text, style) -> the text as shown; style "" is plain text
 
 
 def plain(text: str, style: str = "") -> str:
     return text
+
+
+@dataclass
+class Rows:
+    """A table of a report: the terminal draws it with rich, the MCP tools send it as lines (`lines_of`)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    right: tuple[str, ...] = ()  # the columns aligned right (durations, counts)
+
+
+Block = str | Rows  # what a presenter returns: lines, and tables where the terminal draws one
+
+
+def lines_of(blocks: list[Block]) -> list[str]:
+    """Blocks as plain lines: a table is its title, its header and one line per row."""
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, str):
+            lines.append(block)
+        elif block.rows:
+            lines.append(f"{block.title}:" if block.title else "")
+            lines += ["  " + " | ".join(block.columns)] + ["  " + " | ".join(row) for row in block.rows]
+    return lines
+
+
+# ---- status ---------------------------------------------------------------------------------
+MARK = {
+    "applied": ("✓", "green"),
+    "pending": ("…", "yellow"),
+    "dirty": ("✗ dirty", "red"),
+    "missing-file": ("? file missing", "red"),
+    "edited": ("✎ edited", "red"),
+}
+
+
+def status_blocks(
+    r: StatusReport, paint: Paint = plain, rows: int | None = None, rest: str = "", limit: int | None = None
+) -> list[Block]:
+    """The status: the version and its state, the applied migrations (the newest `rows` of them and every
+    older one with a problem; None: all; `rest` says where the others are), the pending ones (at most
+    `limit`), what is dirty or waiting for `complete`, the problems and the next step."""
+    b = paint
+    lines: list[Block] = [
+        f"{b('Environment', 'bold')} {b(r.environment, '')}  {b('Database', 'bold')} {b(r.database, '')}  "
+        f"({b(r.server_version, '')})"
+    ]
+    if r.blue_green:
+        bg = r.blue_green
+        replicating = f", replicating {bg.replicating} (lag {bg.lag_bytes} bytes)" if bg.replicating else ""
+        lines.append(f"{b('Blue-green', 'bold')} active: {b(f'{bg.active} ({bg.phase}{replicating})', '')}")
+    version = f"unknown ({r.versions_unknown})" if r.versions_unknown else r.current_version or "(none)"
+    lines.append(f"{b('Current version', 'bold')} {b(version, '')}   {b('Status', 'bold')} {_status_state(r, b)}")
+    shown = applied_shown(r, rows)
+    applied = Rows("Applied", ("", "version", "name", "applied at (UTC)", "duration", "author", "checksum", "rollback"))
+    for m in shown:
+        applied.rows.append(
+            (
+                b(*MARK[m.state]),
+                b(m.version, ""),
+                b(m.name + (" (no statements)" if m.no_statements else ""), ""),
+                m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
+                f"{(m.duration_ms or 0) / 1000:.2f}s",
+                b(m.author or "", ""),
+                (m.checksum or "")[3:13],
+                "yes" if m.can_roll_back else "no",
+            )
+        )
+    lines.append(applied)
+    if len(shown) < len(r.applied):
+        lines.append(f"… {len(r.applied) - len(shown):,} older applied migration(s) not listed {rest}".rstrip())
+    pending = Rows(f"Pending ({len(r.pending)})", ("version", "name", "format", "file", "has DOWN"))
+    for m in r.pending[:limit]:
+        name = m.name + (" (no statements)" if m.no_statements else "")
+        pending.rows.append(
+            (
+                b(m.version, ""),
+                b(name, ""),
+                b(m.format or "", ""),
+                b(m.file or "", ""),
+                "yes" if m.can_roll_back else "no",
+            )
+        )
+    lines += [pending, *more(len(r.pending), len(pending.rows), "pending migration(s)")]
+    if r.dirty_detail:
+        lines.append(_status_state(r, b, bold=True))
+        lines.append(b(r.dirty_detail, ""))
+    for m in r.waiting_for_complete:
+        lines.append(
+            f"{b('EXPANDED, waiting for complete:', 'yellow')} {b(f'{m.version}_{m.name} ({m.strategy})', '')}"
+        )
+        lines += [f"  the application must first: {b(must, '')}" for must in m.app_must]
+        lines.append(f"  then: db-migrate complete {m.version}  ({len(m.complete)} step(s))")
+    lines += [f"{b('!', 'red')} {b(problem, '')}" for problem in r.problems]
+    lines.append(f"Rollback available: {r.rollback_available} migration(s)")
+    return lines + [f"{b('Next:', 'bold')} {b(r.next_action, '')}"]
+
+
+def _status_state(r: StatusReport, paint: Paint, bold: bool = False) -> str:
+    """The one word for the environment's state; as the heading of the dirty detail (bold) it names only
+    the unfinished states."""
+    weight = "bold " if bold else ""
+    if r.partly_restored and not r.in_progress:
+        return paint("PARTLY RESTORED", weight + "red")
+    if r.in_progress:
+        return paint("IN PROGRESS", weight + "yellow")
+    if r.dirty or bold:
+        return paint("DIRTY", weight + "red")
+    return paint("PENDING", "yellow") if r.pending else paint("UP TO DATE", "green")
+
+
+def applied_shown(r: StatusReport, rows: int | None) -> list:
+    """The newest `rows` applied migrations, and every older one that has a problem (dirty, edited, file
+    missing): a long history must not hide what needs attention."""
+    if rows is None or len(r.applied) <= rows:
+        return r.applied
+    return [m for m in r.applied[:-rows] if m.state != "applied"] + r.applied[-rows:]
 
 
 def rollback_plan_lines(p: RollbackPlan, paint: Paint = plain, limit: int | None = None) -> list[str]:

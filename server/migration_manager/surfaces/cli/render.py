@@ -27,16 +27,11 @@ from ...reports import (
     TestReport,
     ValidateReport,
 )
-from ..text import archive_lines, rollback_plan_lines
+from ..text import MARK as STATE_MARKS
+from ..text import Block, Rows, archive_lines, rollback_plan_lines, status_blocks
 
 SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
-MARK = {
-    "applied": "[green]✓[/]",
-    "pending": "[yellow]…[/]",
-    "dirty": "[red]✗ dirty[/]",
-    "missing-file": "[red]? file missing[/]",
-    "edited": "[red]✎ edited[/]",
-}
+MARK = {state: f"[{style}]{mark}[/]" for state, (mark, style) in STATE_MARKS.items()}
 
 
 CHECKS_SHOWN_AFTER_S = 1.0  # the checks' progress bar appears only for checks that take longer
@@ -195,81 +190,15 @@ class Renderer:
 
     # ---- per report ----------------------------------------------------------------------
     def _status(self, r: StatusReport) -> None:
-        state = (
-            "[red]PARTLY RESTORED[/]"
-            if r.partly_restored and not r.in_progress
-            else "[yellow]IN PROGRESS[/]"
-            if r.in_progress
-            else "[red]DIRTY[/]"
-            if r.dirty
-            else "[yellow]PENDING[/]"
-            if r.pending
-            else "[green]UP TO DATE[/]"
-        )
-        self.out.print(f"[bold]Environment[/] {r.environment}  [bold]Database[/] {r.database}  ({r.server_version})")
-        if r.blue_green:
-            bg, lag = r.blue_green, r.blue_green.lag_bytes
-            replicating = f", replicating {bg.replicating} (lag {lag} bytes)" if bg.replicating else ""
-            self.out.print(f"[bold]Blue-green[/] active: {bg.active} ({bg.phase}{replicating})", markup=True)
-        version = f"unknown ({r.versions_unknown})" if r.versions_unknown else r.current_version or "(none)"
-        self.out.print(f"[bold]Current version[/] {escape(version)}   [bold]Status[/] {state}")
-        shown = self._applied_shown(r)
-        if shown:
-            table = Table(title="Applied", title_justify="left", box=box.SIMPLE_HEAD)
-            for column in ("", "version", "name", "applied at (UTC)", "duration", "author", "checksum", "rollback"):
-                table.add_column(column)
-            for m in shown:
-                table.add_row(
-                    MARK[m.state],
-                    m.version,
-                    m.name + (" (no statements)" if m.no_statements else ""),
-                    m.applied_at.strftime("%Y-%m-%d %H:%M:%S") if m.applied_at else "",
-                    f"{(m.duration_ms or 0) / 1000:.2f}s",
-                    m.author or "",
-                    (m.checksum or "")[3:13],
-                    "yes" if m.can_roll_back else "no",
-                )
-            self.out.print(table)
-        if len(shown) < len(r.applied):
-            self.out.print(
-                f"… {len(r.applied) - len(shown):,} older applied migration(s) not listed "
-                "(db-migrate status --all, or --json)"
-            )
-        if r.pending:
-            table = Table(title=f"Pending ({len(r.pending)})", title_justify="left", box=box.SIMPLE_HEAD)
-            for column in ("version", "name", "format", "file", "has DOWN"):
-                table.add_column(column)
-            for m in r.pending:
-                table.add_row(
-                    m.version,
-                    m.name + (" (no statements)" if m.no_statements else ""),
-                    m.format or "",
-                    m.file or "",
-                    "yes" if m.can_roll_back else "no",
-                )
-            self.out.print(table)
-        if r.dirty_detail:
-            self.out.print(
-                "[bold yellow]IN PROGRESS[/]"
-                if r.in_progress
-                else "[bold red]PARTLY RESTORED[/]"
-                if r.partly_restored
-                else "[bold red]DIRTY[/]"
-            )
-            self.out.print(r.dirty_detail, markup=False)
-        self._waiting_for_complete(r)
-        for problem in r.problems:
-            self.out.print(f"[red]![/] {problem}")
-        self.out.print(f"Rollback available: {r.rollback_available} migration(s)")
-        self.out.print(f"[bold]Next:[/] {r.next_action}")
+        self._blocks(status_blocks(r, _paint, self.status_rows, "(db-migrate status --all, or --json)"))
 
-    def _applied_shown(self, r: StatusReport) -> list:
-        """The newest `status_rows` applied migrations, and every older one that has a problem (dirty,
-        edited, file missing): a long history must not hide what needs attention."""
-        if self.status_rows is None or len(r.applied) <= self.status_rows:
-            return r.applied
-        newest = r.applied[-self.status_rows :]
-        return [m for m in r.applied[: -self.status_rows] if m.state != "applied"] + newest
+    def _blocks(self, blocks: list[Block]) -> None:
+        """A shared presenter's lines (already painted) and its tables, drawn with rich."""
+        for block in blocks:
+            if isinstance(block, str):
+                self.out.print(block)
+            elif block.rows:
+                self.out.print(_table(block))
 
     def _history(self, r: HistoryReport) -> None:
         self.out.print(f"[bold]History[/] {r.environment} ({r.database}): {len(r.rows)} row(s)")
@@ -337,13 +266,6 @@ class Renderer:
         self.out.print(f"[{colour}]{r.message}[/]", markup=True)
         if r.error:
             self.out.print(f"[bold]Database state:[/] {r.error.state}\n[bold]Next step:[/] {r.error.next_step}")
-
-    def _waiting_for_complete(self, r: StatusReport) -> None:
-        for m in r.waiting_for_complete:
-            self.out.print(f"[yellow]EXPANDED, waiting for complete:[/] {m.version}_{escape(m.name)} ({m.strategy})")
-            for must in m.app_must:
-                self.out.print(f"  the application must first: {escape(must)}")
-            self.out.print(f"  then: db-migrate complete {m.version}  ({len(m.complete)} step(s))")
 
     def _rollback_plan(self, p: RollbackPlan) -> None:
         self.out.print("\n".join(rollback_plan_lines(p, _paint)))
@@ -596,6 +518,15 @@ class Renderer:
                 cell(t.rows_after_rollback, t.restored_after_rollback),
             )
         return table
+
+
+def _table(rows: Rows) -> Table:
+    table = Table(title=rows.title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in rows.columns:
+        table.add_column(column, justify="right" if column in rows.right else "left")
+    for row in rows.rows:
+        table.add_row(*row)
+    return table
 
 
 def _paint(text: str, style: str) -> str:

@@ -25,7 +25,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, create_model
 
 from ...reports import AnalyzeReport, RunReport, StatusReport, TestReport, ValidateReport
-from ..text import first_that_matter, more, rollback_plan_lines
+from ..text import first_that_matter, lines_of, more, rollback_plan_lines, status_blocks
 
 REPORTS_URI = "migrations://reports"
 STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens
@@ -215,17 +215,8 @@ def worded(data: dict[str, Any]) -> dict[str, Any]:
 
 # ---- summaries (the short text beside the structured report) -----------------------------
 def status_text(r: StatusReport) -> str:
-    versions = (
-        f"version unknown, {r.versions_unknown}"
-        if r.versions_unknown
-        else f"version {r.current_version or '(none)'}, {len(r.applied)} applied, {len(r.pending)} pending"
-    )
-    head = f"{r.environment} ({r.database}, {r.server_version}): {versions}" + (", DIRTY" if r.dirty else "")
-    lines = [head] + [f"  pending: {m.version}_{m.name}" for m in r.pending[:20]]
-    lines += [f"  problem: {p}" for p in r.problems]
-    if r.dirty_detail:
-        lines.append(r.dirty_detail)
-    return "\n".join(lines + [f"Next: {r.next_action}"])
+    blocks = status_blocks(r, rows=SUMMARY_ITEMS, rest="(in the structured result)", limit=SUMMARY_ITEMS)
+    return "\n".join(lines_of(blocks))
 
 
 def validate_text(r: ValidateReport) -> str:
