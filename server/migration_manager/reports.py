@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -331,6 +331,79 @@ class CompareReport(Report):
     rows: list[CompareRow]
     summary: list[str]
     errors: dict[str, str] = Field(default_factory=dict)
+
+
+# ---- deployments the tool drives around apply (strategies/offline.py, strategies/blue_green.py) ------------
+class StrategyStep(BaseModel):
+    """One step of a deployment the tool drives (offline: stop, snapshot, apply, validate, start)."""
+
+    name: str
+    ok: bool = True
+    duration_ms: int = 0
+    detail: str = ""
+
+
+class OfflineReport(BaseModel):
+    """apply with the offline strategy: the application stopped around backup, apply and validation."""
+
+    action: Literal["offline"] = "offline"
+    environment: str
+    database: str
+    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"] = "done"
+    plan_id: str = ""
+    needs_approval: bool = False
+    approval_reasons: list[str] = Field(default_factory=list)
+    steps: list[StrategyStep] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list, description="validation on the live database after the apply")
+    apply: RunReport | None = Field(None, description="the apply inside the window (its dry run when nothing ran)")
+    downtime_ms: int | None = Field(None, description="from the start of offline.stop to the end of offline.start")
+    recovery: str | None = Field(None, description="how a failure after the stop was undone (rollback.autoOnFailure)")
+    message: str = ""
+    error: dict[str, Any] | None = Field(None, description="error (kind), message, state, next_step and exit_code")
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
+        if self.outcome == "failed":
+            return int((self.error or {}).get("exit_code") or 9)
+        return 8 if self.outcome == "needs-approval" else 0
+
+
+class TableCount(BaseModel):
+    table: str
+    blue: int
+    green: int
+
+
+class BlueGreenReport(BaseModel):
+    """apply --strategy blue-green (prepare a migrated green), switch, switch --back and complete."""
+
+    action: Literal["blue-green", "switch", "switch-back", "complete"]
+    environment: str
+    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"] = "done"
+    active: Literal["blue", "green"] | None = None
+    blue: str = Field("", description="blue's URL, redacted")
+    green: str = Field("", description="green's URL, redacted")
+    plan_id: str = ""
+    needs_approval: bool = False
+    approval_reasons: list[str] = Field(default_factory=list)
+    steps: list[StrategyStep] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    apply: RunReport | None = None
+    row_counts: list[TableCount] = Field(default_factory=list)
+    lag_bytes: int | None = Field(None, description="replication lag when the report was made")
+    ready_ms: int | None = Field(None, description="blue-green: from the start to a migrated, tested green")
+    freeze_ms: int | None = Field(None, description="switch: writes refused, from the freeze to the flip")
+    sessions_ended: list[str] = Field(default_factory=list, description="switch: sessions ended by the freeze")
+    message: str = ""
+    error: dict[str, Any] | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
+        if self.outcome == "failed":
+            return int((self.error or {}).get("exit_code") or 9)
+        return 8 if self.outcome == "needs-approval" else 0
 
 
 # ---- backups and restores (service/backups.py) --------------------------------------------

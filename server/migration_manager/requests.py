@@ -121,6 +121,23 @@ class RestoreRequest(TargetRequest):
     outside_window: bool = Field(False, description=OUTSIDE_WINDOW)
 
 
+class CompleteRequest(TargetRequest):
+    version: str | None = Field(None, description="the expanded migration to complete (default: every one)")
+    dry_run: bool = Field(False, description="show the contract steps; change nothing")
+    approved: bool = Field(False, description=APPROVED)
+    approved_plan_id: str | None = Field(None, description=APPROVED_PLAN)
+    outside_window: bool = Field(False, description=OUTSIDE_WINDOW)
+
+
+class SwitchRequest(TargetRequest):
+    """Blue-green switch, switch --back and the end of a deployment (strategies/blue_green.py)."""
+
+    back: bool = Field(False, description="return to blue, with the writes made on green")
+    approved: bool = Field(False, description=APPROVED)
+    approved_plan_id: str | None = Field(None, description=APPROVED_PLAN)
+    dry_run: bool = Field(False, description="show what would be switched; change nothing")
+
+
 def described(model: type[BaseModel], field: str, more: str = "") -> str:
     """The field's description, the help of its CLI option and of its MCP argument (`more`: what only one surface
     adds, e.g. an instruction to the model)."""

@@ -8,17 +8,16 @@ usual sense: the next apply (expand) or complete (contract) resumes it where its
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from ..errors import MigrationError
 from ..history import EXPANDED, HistoryRow
 from ..migrations.model import Migration
 from ..migrations.plan import Plan
 from ..reports import ExpandedMigration, MigrationRun, RunReport, StatementRun
+from ..requests import CompleteRequest
 from ..strategies import Chooser
 from ..strategies.model import StrategyPlan
 from ..strategies.phases import COMPLETE, EXPAND, PhaseRunner, complete_steps, expand_steps
-from .context import Connection, Progress, TargetRequest, connect, open_project
+from .context import Connection, Progress, connect, open_project
 from .runner import Runner
 
 STOPPED = ("running", "failed")
@@ -145,14 +144,6 @@ def plan_undo_of_expanded(conn: Connection, report: RunReport, rows: list[Histor
 
 
 # ---- complete ------------------------------------------------------------------------------------------------
-class CompleteRequest(TargetRequest):
-    version: str | None = Field(None, description="the expanded migration to complete (default: every one)")
-    dry_run: bool = Field(False, description="show the contract steps; change nothing")
-    approved: bool = Field(False, description="set only by a human-facing surface after the human said yes")
-    approved_plan_id: str | None = Field(None, description="when set, the approval holds only for this plan")
-    outside_window: bool = Field(False, description="human override of the maintenance window")
-
-
 def complete(request: CompleteRequest, progress: Progress | None = None) -> RunReport:
     """The contract phase of expanded migrations (oldest first), under the same lock, gate and history as apply."""
     from .migrate import execute_runs, start_report

@@ -21,18 +21,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..config import BlueGreenState, green_url, interpolate
 from ..dialects import dialect_part, open_engine
 from ..errors import ConfigError, MigrationError
-from ..reports import BlueGreenStatus, Check, RunReport
+from ..reports import BlueGreenReport, BlueGreenStatus, Check, RunReport, StrategyStep, TableCount
+from ..requests import SwitchRequest
 from ..service.context import Progress, ProgressEvent, TargetRequest, open_project
 from ..service.migrate import ApplyRequest, apply
 from ..urls import parse_url, redact
-from .offline import StrategyStep, _as_dict
+from .offline import _as_dict
 
 FREEZE_BOUND_S = 2.0  # running transactions on the frozen side get this long before their sessions are ended
 CATCH_UP_S = 30.0  # how long the switch waits for the replica to confirm the last change
@@ -43,48 +44,6 @@ AS_WRITTEN = "offline"  # green takes no traffic but replication's: its migratio
 class BlueGreenRefused(MigrationError):
     kind = "blue_green_refused"
     exit_code = 1
-
-
-class TableCount(BaseModel):
-    table: str
-    blue: int
-    green: int
-
-
-class BlueGreenReport(BaseModel):
-    action: Literal["blue-green", "switch", "switch-back", "complete"]
-    environment: str
-    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"] = "done"
-    active: Literal["blue", "green"] | None = None
-    blue: str = Field("", description="blue's URL, redacted")
-    green: str = Field("", description="green's URL, redacted")
-    plan_id: str = ""
-    needs_approval: bool = False
-    approval_reasons: list[str] = Field(default_factory=list)
-    steps: list[StrategyStep] = Field(default_factory=list)
-    checks: list[Check] = Field(default_factory=list)
-    apply: RunReport | None = None
-    row_counts: list[TableCount] = Field(default_factory=list)
-    lag_bytes: int | None = Field(None, description="replication lag when the report was made")
-    ready_ms: int | None = Field(None, description="blue-green: from the start to a migrated, tested green")
-    freeze_ms: int | None = Field(None, description="switch: writes refused, from the freeze to the flip")
-    sessions_ended: list[str] = Field(default_factory=list, description="switch: sessions ended by the freeze")
-    message: str = ""
-    error: dict[str, Any] | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
-        if self.outcome == "failed":
-            return int((self.error or {}).get("exit_code") or 9)
-        return 8 if self.outcome == "needs-approval" else 0
-
-
-class SwitchRequest(TargetRequest):
-    back: bool = Field(False, description="return to blue, with the writes made on green")
-    approved: bool = False
-    approved_plan_id: str | None = None
-    dry_run: bool = False
 
 
 class Sides:

@@ -15,53 +15,18 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ..config import OfflineSettings, in_maintenance_window
 from ..dialects import open_engine
 from ..errors import ApprovalRequired, ConfigError, MigrationError
-from ..reports import Check, RunReport, TableResult, TestReport
+from ..reports import Check, OfflineReport, RunReport, StrategyStep, TableResult, TestReport
 from ..service.context import Progress, ProgressEvent, open_project
 from ..service.migrate import ApplyRequest, RollbackRequest, apply, rollback
 
 OUTPUT_TAIL = 600  # characters of a command's output kept in the report
-
-
-class StrategyStep(BaseModel):
-    """One step of a deployment the tool drives (offline: stop, snapshot, apply, validate, start)."""
-
-    name: str
-    ok: bool = True
-    duration_ms: int = 0
-    detail: str = ""
-
-
-class OfflineReport(BaseModel):
-    """apply with the offline strategy: the application stopped around backup, apply and validation."""
-
-    action: Literal["offline"] = "offline"
-    environment: str
-    database: str
-    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"] = "done"
-    plan_id: str = ""
-    needs_approval: bool = False
-    approval_reasons: list[str] = Field(default_factory=list)
-    steps: list[StrategyStep] = Field(default_factory=list)
-    checks: list[Check] = Field(default_factory=list, description="validation on the live database after the apply")
-    apply: RunReport | None = Field(None, description="the apply inside the window (its dry run when nothing ran)")
-    downtime_ms: int | None = Field(None, description="from the start of offline.stop to the end of offline.start")
-    recovery: str | None = Field(None, description="how a failure after the stop was undone (rollback.autoOnFailure)")
-    message: str = ""
-    error: dict[str, Any] | None = Field(None, description="error (kind), message, state, next_step and exit_code")
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
-        if self.outcome == "failed":
-            return int((self.error or {}).get("exit_code") or 9)
-        return 8 if self.outcome == "needs-approval" else 0
 
 
 class Offline:

@@ -11,12 +11,19 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ...strategies.blue_green import BlueGreenReport, SwitchRequest, switch
+from ...reports import BlueGreenReport
+from ...requests import SwitchRequest
 from .approval import Approval, Gate, approved_request, can_elicit
 from .calls import EnvArg, ProgressBridge, call_service, cli_command, target_of
 from .results import bounded_output, tool_result
 
 BackArg = Annotated[bool, Field(description="true: return to blue, with the writes made on green")]
+
+
+def switch(request: SwitchRequest, progress: ProgressBridge | None = None) -> BlueGreenReport:
+    from ...strategies.blue_green import switch  # loads the service: on the first call, not at start-up
+
+    return switch(request, progress)
 
 
 async def switch_plan(ctx: Context, env: EnvArg = None, back: BackArg = False) -> BlueGreenReport:

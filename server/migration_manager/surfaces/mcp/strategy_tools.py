@@ -10,7 +10,7 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ...reports import RunReport
-from ...service.strategy_runs import CompleteRequest, complete
+from ...requests import CompleteRequest
 from .approval import Approval, Gate, approval_for, approved_request
 from .calls import EnvArg, ProgressBridge, call_service, cli_command, target_of, version_arg
 from .results import bounded_output, run_text, tool_result
@@ -18,6 +18,12 @@ from .results import bounded_output, run_text, tool_result
 VersionArg = Annotated[
     str | None, Field(description="the expanded migration to complete (default: every expanded one, oldest first)")
 ]
+
+
+def complete(request: CompleteRequest, progress: ProgressBridge | None = None) -> RunReport:
+    from ...service.strategy_runs import complete  # loads the service: on the first call, not at start-up
+
+    return complete(request, progress)
 
 
 async def complete_plan(ctx: Context, env: EnvArg = None, version: VersionArg = None) -> RunReport:
