@@ -178,5 +178,5 @@ async def test_validate_says_when_it_passes_with_dangerous_findings(tmp_path: Pa
     )
     async with Client(build_server(project)) as client:
         result = await client.call_tool("validate", {"env": "dev"})
-    assert "NEEDS REVIEW: dangerous findings" in text_of(result) and "unique-duplicates" in text_of(result)
+    assert "Result: NEEDS REVIEW" in text_of(result) and "unique-duplicates" in text_of(result)
     assert "Next: the analyze tool" in text_of(result)

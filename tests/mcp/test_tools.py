@@ -116,7 +116,7 @@ async def test_validate_flags_a_migration_that_does_not_parse(sqlite_project: Pa
     assert report["ok"] is False
     failed = [c for c in report["checks"] if not c["ok"]]
     assert failed and "20240103000000_broken.sql" in json.dumps(failed)
-    assert "PROBLEMS FOUND" in result.content[0].text
+    assert "Result: NOT SAFE" in result.content[0].text  # the terminal's verdict
 
 
 async def test_validate_passes_good_migrations(sqlite_project: Path) -> None:

@@ -8,7 +8,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..reports import MigrationRun, RollbackPlan, StatusReport
+from ..analysis.model import Finding
+from ..reports import Check, MigrationRun, RollbackPlan, StatusReport, ValidateReport
 
 Paint = Callable[[str, str], str]  # (text, style) -> the text as shown; style "" is plain text
 
@@ -40,6 +41,52 @@ def lines_of(blocks: list[Block]) -> list[str]:
             lines.append(f"{block.title}:" if block.title else "")
             lines += ["  " + " | ".join(block.columns)] + ["  " + " | ".join(row) for row in block.rows]
     return lines
+
+
+# ---- checks and findings (validate, analyze, a run, a test) ---------------------------------
+def check_line(c: Check, paint: Paint = plain) -> str:
+    mark = paint("✗", "red") if not c.ok else paint("⚠", "yellow") if c.warning else paint("✓", "green")
+    return f"  {mark} {paint(c.name, '')}: {paint(c.detail, '')}"
+
+
+def finding_lines(f: Finding, paint: Paint = plain) -> list[str]:
+    """A finding: severity, rule, where, the message; then how sure, what the server said and the fix."""
+    colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.severity, "blue")
+    where = f" {f.migration}" if f.migration else ""
+    if f.migration and f.statement_index is not None:  # branch conflicts name a whole migration
+        where += f" #{f.statement_index}"
+    lines = [f"  {paint(f.severity, colour)} {paint(f.rule, 'bold')}{paint(where, '')}: {paint(f.message, '')}"]
+    if f.confidence:
+        lines.append(f"      ({paint(f.confidence, '')})")
+    if f.server_check in ("confirmed", "not-confirmed"):  # "accepted" is said in the message
+        lines.append(f"      server check: {paint(f'{f.server_check}: {f.server_message}', '')}")
+    if f.recommendation and f.severity != "info":
+        lines.append(f"      → {paint(f.recommendation, '')}")
+    return lines
+
+
+def findings_lines(findings: list[Finding], paint: Paint = plain, limit: int | None = None) -> list[str]:
+    """Every finding, or at most `limit` (errors and dangers first) and how many more there are."""
+    shown = findings if limit is None else first_that_matter(findings, limit)
+    return [line for f in shown for line in finding_lines(f, paint)] + more(len(findings), len(shown), "finding(s)")
+
+
+# ---- validate -------------------------------------------------------------------------------
+VERDICT = {
+    "safe": ("Result: SAFE TO APPLY", "green"),
+    "needs-review": (
+        "Result: NEEDS REVIEW — the danger findings above fail or lose data as written; apply asks for approval",
+        "yellow",
+    ),
+    "not-safe": ("Result: NOT SAFE — fix the items above", "red"),
+}
+
+
+def validate_lines(r: ValidateReport, paint: Paint = plain, limit: int | None = None) -> list[str]:
+    """The checks, the findings (at most `limit`) and the verdict."""
+    lines = [f"{paint('Validate', 'bold')} {paint(f'{r.environment} ({r.database})', '')}"]
+    lines += [check_line(c, paint) for c in r.checks] + findings_lines(r.findings, paint, limit)
+    return lines + [paint(*VERDICT[r.verdict])]
 
 
 # ---- status ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from ...reports import (
     ValidateReport,
 )
 from ..text import MARK as STATE_MARKS
-from ..text import Block, Rows, archive_lines, rollback_plan_lines, status_blocks
+from ..text import Block, Rows, archive_lines, finding_lines, rollback_plan_lines, status_blocks, validate_lines
 
 SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
 MARK = {state: f"[{style}]{mark}[/]" for state, (mark, style) in STATE_MARKS.items()}
@@ -224,19 +224,7 @@ class Renderer:
         self.out.print(table)
 
     def _validate(self, r: ValidateReport) -> None:
-        self.out.print(f"[bold]Validate[/] {r.environment} ({r.database})")
-        for check in r.checks:
-            self.out.print(f"  {_check_mark(check)} {check.name}: {check.detail}")
-        for finding in r.findings:
-            self._finding(finding)
-        self.out.print(
-            {
-                "safe": "[green]Result: SAFE TO APPLY[/]",
-                "needs-review": "[yellow]Result: NEEDS REVIEW — the danger findings above fail or lose data "
-                "as written; apply asks for approval[/]",
-                "not-safe": "[red]Result: NOT SAFE — fix the items above[/]",
-            }[r.verdict]
-        )
+        self._print_lines(validate_lines(r, _paint))
 
     def _run(self, r: RunReport) -> None:
         title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}
@@ -305,17 +293,7 @@ class Renderer:
                 self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
 
     def _finding(self, f: Finding) -> None:
-        colour = {"danger": "red", "error": "red", "warning": "yellow"}.get(f.severity, "blue")
-        where = f" {f.migration}" if f.migration else ""
-        if f.migration and f.statement_index is not None:  # branch conflicts name a whole migration
-            where += f" #{f.statement_index}"
-        self.out.print(f"  [{colour}]{f.severity}[/] [bold]{f.rule}[/]{where}: {escape(f.message)}")
-        if f.confidence:
-            self.out.print(f"      ({f.confidence})", markup=False)
-        if f.server_check in ("confirmed", "not-confirmed"):  # "accepted" is said in the message
-            self.out.print(f"      server check: {f.server_check}: {f.server_message}", markup=False)
-        if f.recommendation and f.severity != "info":
-            self.out.print(f"      → {f.recommendation}", markup=False)
+        self._print_lines(finding_lines(f, _paint))
 
     def _analyze(self, r: AnalyzeReport) -> None:
         counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
@@ -458,8 +436,8 @@ class Renderer:
         colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
         self.out.print(f"[{colour}]{escape(r.message)}[/]")
         if r.error:
-            self.out.print(f"[bold]Database state:[/] {escape(str(r.error.get('state', '')))}")
-            self.out.print(f"[bold]Next step:[/] {escape(str(r.error.get('next_step', '')))}")
+            self.out.print(f"[bold]Database state:[/] {escape(r.error.state)}")
+            self.out.print(f"[bold]Next step:[/] {escape(r.error.next_step)}")
 
     def _test(self, r: TestReport) -> None:
         self.out.print(f"[bold]Test on a copy of {r.environment}[/] ({r.database}, {r.server_version})")

@@ -25,7 +25,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, create_model
 
 from ...reports import AnalyzeReport, RunReport, StatusReport, TestReport, ValidateReport
-from ..text import first_that_matter, lines_of, more, rollback_plan_lines, status_blocks
+from ..text import first_that_matter, lines_of, more, rollback_plan_lines, status_blocks, validate_lines
 
 REPORTS_URI = "migrations://reports"
 STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens
@@ -220,16 +220,8 @@ def status_text(r: StatusReport) -> str:
 
 
 def validate_text(r: ValidateReport) -> str:
-    severities = Counter(f.severity for f in r.findings)
-    risky = severities["error"] + severities["danger"]
-    verdict = {"not-safe": "PROBLEMS FOUND", "needs-review": "NEEDS REVIEW: dangerous findings", "safe": "OK"}[
-        r.verdict
-    ]
-    lines = [f"{r.environment}: {verdict}"]
-    lines += [f"  [{'FAIL' if not c.ok else 'WARN' if c.warning else 'ok'}] {c.name}: {c.detail}" for c in r.checks]
-    lines += [f"  finding: {f.severity} {f.rule}: {f.message}" for f in first_that_matter(r.findings, SUMMARY_ITEMS)]
-    lines += more(len(r.findings), SUMMARY_ITEMS, "finding(s)")
-    if risky:
+    lines = validate_lines(r, limit=SUMMARY_ITEMS)
+    if any(f.severity in ("error", "danger") for f in r.findings):
         lines.append(
             "Next: the analyze tool shows each finding with its counts and a safer rewrite; fix them before "
             "applying (a danger needs the human's approval, an error stops the apply)."
