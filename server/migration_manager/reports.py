@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -343,7 +343,7 @@ class StrategyStep(BaseModel):
     detail: str = ""
 
 
-class OfflineReport(BaseModel):
+class OfflineReport(Report):
     """apply with the offline strategy: the application stopped around backup, apply and validation."""
 
     action: Literal["offline"] = "offline"
@@ -359,14 +359,13 @@ class OfflineReport(BaseModel):
     downtime_ms: int | None = Field(None, description="from the start of offline.stop to the end of offline.start")
     recovery: str | None = Field(None, description="how a failure after the stop was undone (rollback.autoOnFailure)")
     message: str = ""
-    error: dict[str, Any] | None = Field(None, description="error (kind), message, state, next_step and exit_code")
+    error: ErrorReport | None = Field(
+        None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
+    )
 
     @property
     def exit_code(self) -> int:
-        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
-        if self.outcome == "failed":
-            return int((self.error or {}).get("exit_code") or 9)
-        return 8 if self.outcome == "needs-approval" else 0
+        return outcome_exit_code(self.outcome, self.error)
 
 
 class TableCount(BaseModel):
@@ -375,7 +374,7 @@ class TableCount(BaseModel):
     green: int
 
 
-class BlueGreenReport(BaseModel):
+class BlueGreenReport(Report):
     """apply --strategy blue-green (prepare a migrated green), switch, switch --back and complete."""
 
     action: Literal["blue-green", "switch", "switch-back", "complete"]
@@ -396,14 +395,13 @@ class BlueGreenReport(BaseModel):
     freeze_ms: int | None = Field(None, description="switch: writes refused, from the freeze to the flip")
     sessions_ended: list[str] = Field(default_factory=list, description="switch: sessions ended by the freeze")
     message: str = ""
-    error: dict[str, Any] | None = None
+    error: ErrorReport | None = Field(
+        None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
+    )
 
     @property
     def exit_code(self) -> int:
-        """The CLI's: the failure's own code, 8 when approval is still missing, else 0."""
-        if self.outcome == "failed":
-            return int((self.error or {}).get("exit_code") or 9)
-        return 8 if self.outcome == "needs-approval" else 0
+        return outcome_exit_code(self.outcome, self.error)
 
 
 # ---- backups and restores (service/backups.py) --------------------------------------------

@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 
 from migration_manager.errors import ConnectionLost, LockTimeout
-from migration_manager.reports import AnalyzeReport, ErrorReport, RunReport, TestReport, ValidateReport
+from migration_manager.reports import (
+    AnalyzeReport,
+    BlueGreenReport,
+    ErrorReport,
+    OfflineReport,
+    Report,
+    RunReport,
+    TestReport,
+    ValidateReport,
+)
 
 
 def run_report(outcome: str, error: ErrorReport | None = None) -> RunReport:
@@ -50,3 +59,17 @@ def test_verdicts_that_fail_a_ci_job_exit_1() -> None:
     assert AnalyzeReport(**analyzed, summary={"danger": 1}).exit_code == 1
     assert AnalyzeReport(**analyzed, summary={"warning": 2}).exit_code == 0
     assert TestReport(**common, server_version="1", outcome="failed").exit_code == 1
+
+
+def test_deployment_reports_say_their_failure_as_a_run_does() -> None:
+    """offline and blue-green reports carry the same ErrorReport and exit codes as RunReport."""
+    lost = ErrorReport.of(ConnectionLost("gone", state="dirty at 2", next_step="resolve"))
+    for report in (
+        BlueGreenReport(action="switch", environment="dev", outcome="failed", error=lost),
+        OfflineReport(environment="dev", database="d", outcome="failed", error=lost),
+    ):
+        assert isinstance(report, Report) and report.exit_code == run_report("failed", lost).exit_code == 3
+        assert json.loads(report.model_dump_json())["error"] == json.loads(lost.model_dump_json())
+        assert report.model_copy(update={"outcome": "failed", "error": None}).exit_code == 9
+        assert report.model_copy(update={"outcome": "needs-approval"}).exit_code == 8
+        assert report.model_copy(update={"outcome": "done"}).exit_code == 0

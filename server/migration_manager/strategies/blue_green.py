@@ -28,12 +28,11 @@ from pydantic import BaseModel, Field
 from ..config import BlueGreenState, green_url, interpolate
 from ..dialects import dialect_part, open_engine
 from ..errors import ConfigError, MigrationError
-from ..reports import BlueGreenReport, BlueGreenStatus, Check, RunReport, StrategyStep, TableCount
+from ..reports import BlueGreenReport, BlueGreenStatus, Check, ErrorReport, RunReport, StrategyStep, TableCount
 from ..requests import SwitchRequest
 from ..service.context import Progress, ProgressEvent, TargetRequest, open_project
 from ..service.migrate import ApplyRequest, apply
 from ..urls import parse_url, redact
-from .offline import _as_dict
 
 FREEZE_BOUND_S = 2.0  # running transactions on the frozen side get this long before their sessions are ended
 CATCH_UP_S = 30.0  # how long the switch waits for the replica to confirm the last change
@@ -139,7 +138,7 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
     )
     report.apply = preview
     if preview.outcome in ("nothing-to-do", "failed"):
-        report.outcome, report.message, report.error = preview.outcome, preview.message, _as_dict(preview.error)
+        report.outcome, report.message, report.error = preview.outcome, preview.message, preview.error
         return report
     frozen = _copy_with_freeze(sides)
     if not frozen:
@@ -176,7 +175,7 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
         _tear_down(sides, report, step)
         if not isinstance(exc, MigrationError):
             raise
-        report.outcome, report.message, report.error = "failed", exc.message, exc.to_dict()
+        report.outcome, report.message, report.error = "failed", exc.message, ErrorReport.of(exc)
         return report
     sides.state.phase = "ready"
     sides.save("green migrated and tested")
@@ -365,7 +364,7 @@ def switch(request: SwitchRequest, progress: Progress | None = None) -> BlueGree
         else:
             _switch_to_green(sides, report, step)
     except MigrationError as exc:
-        report.outcome, report.message, report.error = "failed", exc.message, exc.to_dict()
+        report.outcome, report.message, report.error = "failed", exc.message, ErrorReport.of(exc)
         return report
     report.active = state.active
     _record(sides, report)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ..errors import MigrationError
 from ..migrations.plan import make_plan
-from ..reports import ErrorReport, RunReport
+from ..reports import RunReport
 from ..service.context import Progress, connect, open_project
 from ..service.migrate import ApplyRequest, apply
 from ..service.strategy_runs import CompleteRequest, complete
@@ -59,8 +59,8 @@ def apply_as_run(request: ApplyRequest, progress: Progress | None = None) -> Run
     run = report.apply
     if run is None:  # refused before any apply ran
         raise MigrationError(report.message, state="Nothing was run.")
-    error = ErrorReport(**report.error) if report.error else run.error
-    return run.model_copy(update={"outcome": report.outcome, "message": report.message, "error": error})
+    update = {"outcome": report.outcome, "message": report.message, "error": report.error or run.error}
+    return run.model_copy(update=update)
 
 
 def complete_with_strategy(request: CompleteRequest, progress: Progress | None = None) -> BaseModel:

@@ -15,14 +15,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from pydantic import BaseModel
 
 from ..config import OfflineSettings, in_maintenance_window
 from ..dialects import open_engine
 from ..errors import ApprovalRequired, ConfigError, MigrationError
-from ..reports import Check, OfflineReport, RunReport, StrategyStep, TableResult, TestReport
+from ..reports import Check, ErrorReport, OfflineReport, RunReport, StrategyStep, TableResult, TestReport
 from ..service.context import Progress, ProgressEvent, open_project
 from ..service.migrate import ApplyRequest, RollbackRequest, apply, rollback
 
@@ -69,7 +66,7 @@ class Offline:
         if preview.outcome == "nothing-to-do":
             report.outcome, report.message = "nothing-to-do", preview.message + " The application was not stopped."
         elif preview.outcome == "failed":
-            report.outcome, report.error = "failed", _as_dict(preview.error)
+            report.outcome, report.error = "failed", preview.error
             report.message = preview.message + " The application was not stopped."
         elif self.request.dry_run:
             report.outcome = "dry-run"
@@ -111,7 +108,7 @@ class Offline:
             if result.outcome != "done":
                 how = result.failure_recovery or "not recovered (autoOnFailure is off)"
                 self.report.recovery = f"apply: {how}"
-                self._fail(f"apply failed: {result.message}", _as_dict(result.error))
+                self._fail(f"apply failed: {result.message}", result.error)
                 if result.failure_recovery == "not-recovered" and self.own_backup:
                     self._restore(self.own_backup)  # the apply had no backup of its own to go back to
                 return
@@ -123,7 +120,7 @@ class Offline:
                 self._fail("validation after the apply failed: " + "; ".join(failed) + ".")
                 self._undo(result)
         except MigrationError as exc:
-            self._fail(exc.message, exc.to_dict())
+            self._fail(exc.message, ErrorReport.of(exc))
         except Exception as exc:  # noqa: BLE001 - e.g. the server went away: the start command must still run
             self._fail(f"{type(exc).__name__}: {' '.join(str(exc).split())[:OUTPUT_TAIL]}")
 
@@ -189,7 +186,7 @@ class Offline:
             "migrations_dir": self.request.migrations_dir,
         }
 
-    def _fail(self, message: str, error: dict | None = None) -> None:
+    def _fail(self, message: str, error: ErrorReport | None = None) -> None:
         report = self.report
         report.outcome = "failed"
         report.message = (report.message + "\n" if report.message else "") + message
@@ -200,13 +197,12 @@ class Offline:
         downtime = f"Downtime {report.downtime_ms / 1000:.1f} s (stop to start)."
         if report.outcome == "failed":
             report.message += f"\n{downtime}" + (f" Recovery: {report.recovery}." if report.recovery else "")
-            report.error = report.error or {
-                "error": "offline_failed",
-                "exit_code": 9,
-                "message": report.message,
-                "state": f"Recovery: {report.recovery or 'nothing to undo'}.",
-                "next_step": "`db-migrate status` shows the database; the steps say what failed.",
-            }
+            report.error = report.error or ErrorReport(
+                error="offline_failed",
+                message=report.message,
+                state=f"Recovery: {report.recovery or 'nothing to undo'}.",
+                next_step="`db-migrate status` shows the database; the steps say what failed.",
+            )
             return
         done = report.apply.message if report.apply else ""
         report.message = f"Offline deployment done: {done} Validated on the live database. {downtime}"
@@ -281,11 +277,6 @@ class LiveState:
         replay = expected_schema(self.schema, [m for m in self.migrations if m.version in applied])
         found = schema_differences(replay, live)
         return Check(name="schema as expected", ok=not found, detail="; ".join(found[:10]) or "as the migrations say")
-
-
-def _as_dict(error: Any) -> dict[str, Any] | None:
-    """A run's error as a plain dict, whether the run report holds a dict or a model."""
-    return error.model_dump() if isinstance(error, BaseModel) else error
 
 
 def _commands(project) -> OfflineSettings:
