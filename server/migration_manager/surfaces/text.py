@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..analysis.model import Finding
-from ..reports import Check, MigrationRun, RollbackPlan, StatusReport, ValidateReport
+from ..reports import BackupReport, Check, MigrationRun, RollbackPlan, StatusReport, ValidateReport
 
 Paint = Callable[[str, str], str]  # (text, style) -> the text as shown; style "" is plain text
 
@@ -87,6 +87,33 @@ def validate_lines(r: ValidateReport, paint: Paint = plain, limit: int | None = 
     lines = [f"{paint('Validate', 'bold')} {paint(f'{r.environment} ({r.database})', '')}"]
     lines += [check_line(c, paint) for c in r.checks] + findings_lines(r.findings, paint, limit)
     return lines + [paint(*VERDICT[r.verdict])]
+
+
+# ---- backups -------------------------------------------------------------------------------
+def backup_blocks(r: BackupReport, paint: Paint = plain, limit: int | None = None) -> list[Block]:
+    """The backups (the newest `limit` of them; None: all), what needs approval, and the outcome."""
+    table = Rows(
+        f"Backups ({r.backup_dir})",
+        ("id", "environment", "taken (UTC)", "version", "scope", "size", "expires (UTC)", "format"),
+    )
+    shown = r.backups if limit is None else r.backups[-limit:]
+    for m in shown:
+        scope = m.scope if m.scope == "whole" else f"tables: {', '.join(m.tables)}"
+        table.rows.append(
+            (
+                m.id,
+                paint(m.environment, ""),
+                f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+                paint(m.version_before or "(none)", ""),
+                paint(scope, ""),
+                f"{m.size_bytes / 1_048_576:,.1f} MB",
+                f"{m.expires_at:%Y-%m-%d %H:%M}",
+                m.format,
+            )
+        )
+    blocks: list[Block] = [table, *more(len(r.backups), len(shown), "backup(s)")]
+    blocks += [f"{paint('approval:', 'yellow')} {paint(reason, '')}" for reason in r.approval_reasons]
+    return blocks + [paint(r.message, "")]
 
 
 # ---- status ---------------------------------------------------------------------------------

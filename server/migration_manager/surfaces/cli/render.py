@@ -28,7 +28,16 @@ from ...reports import (
     ValidateReport,
 )
 from ..text import MARK as STATE_MARKS
-from ..text import Block, Rows, archive_lines, finding_lines, rollback_plan_lines, status_blocks, validate_lines
+from ..text import (
+    Block,
+    Rows,
+    archive_lines,
+    backup_blocks,
+    finding_lines,
+    rollback_plan_lines,
+    status_blocks,
+    validate_lines,
+)
 
 SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
 MARK = {state: f"[{style}]{mark}[/]" for state, (mark, style) in STATE_MARKS.items()}
@@ -378,26 +387,7 @@ class Renderer:
             self.out.print(f"  {line}")
 
     def _backups(self, r: BackupReport) -> None:
-        table = Table(title=f"Backups ({r.backup_dir})", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in ("id", "environment", "taken (UTC)", "version", "scope", "size", "expires (UTC)", "format"):
-            table.add_column(column)
-        for m in r.backups:
-            scope = m.scope if m.scope == "whole" else f"tables: {', '.join(m.tables)}"
-            table.add_row(
-                m.id,
-                m.environment,
-                f"{m.created_at:%Y-%m-%d %H:%M:%S}",
-                m.version_before or "(none)",
-                scope,
-                f"{m.size_bytes / 1_048_576:,.1f} MB",
-                f"{m.expires_at:%Y-%m-%d %H:%M}",
-                m.format,
-            )
-        if r.backups:
-            self.out.print(table)
-        for reason in r.approval_reasons:
-            self.out.print(f"[yellow]approval:[/] {reason}")
-        self.out.print(r.message, markup=False)
+        self._blocks(backup_blocks(r, _paint))
 
     def _restore(self, r: RestoreReport) -> None:
         self.out.print(

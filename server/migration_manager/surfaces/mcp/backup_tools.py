@@ -25,7 +25,7 @@ from .calls import (
     tool,
 )
 from .calls import VERSION as SAFE_ID
-from .results import bounded_output, tool_result
+from .results import backup_text, bounded_output, tool_result
 
 BackupIdArg = Annotated[
     str | None,
@@ -90,11 +90,7 @@ async def backup(
     report = await call_service(
         service.backup, service.BackupRequest(**target_of(ctx, env), action=action), progress=ProgressBridge(ctx)
     )
-    lines = [
-        f"  {m.id}  version {m.version_before or '(none)'}  {m.scope}  {m.size_bytes:,} bytes  ({m.reason})"
-        for m in report.backups
-    ]
-    return tool_result(ctx, report, "\n".join([report.message, *lines]))
+    return tool_result(ctx, report, backup_text(report))
 
 
 @tool(title="Restore a backup", annotations=CHANGES_DB)

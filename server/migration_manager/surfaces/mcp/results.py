@@ -24,8 +24,8 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, create_model
 
-from ...reports import AnalyzeReport, RunReport, StatusReport, TestReport, ValidateReport
-from ..text import first_that_matter, lines_of, more, rollback_plan_lines, status_blocks, validate_lines
+from ...reports import AnalyzeReport, BackupReport, RunReport, StatusReport, TestReport, ValidateReport
+from ..text import backup_blocks, first_that_matter, lines_of, more, rollback_plan_lines, status_blocks, validate_lines
 
 REPORTS_URI = "migrations://reports"
 STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens
@@ -217,6 +217,10 @@ def worded(data: dict[str, Any]) -> dict[str, Any]:
 def status_text(r: StatusReport) -> str:
     blocks = status_blocks(r, rows=SUMMARY_ITEMS, rest="(in the structured result)", limit=SUMMARY_ITEMS)
     return "\n".join(lines_of(blocks))
+
+
+def backup_text(r: BackupReport) -> str:
+    return "\n".join(lines_of(backup_blocks(r, limit=SUMMARY_ITEMS)))
 
 
 def validate_text(r: ValidateReport) -> str:
