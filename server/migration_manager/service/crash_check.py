@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -92,6 +93,7 @@ def unrecorded_after(statements: Sequence[str], index: int, engine: Engine) -> b
     )
 
 
+@lru_cache(maxsize=65536)  # asked for each statement of each migration an apply runs on MariaDB
 def _shown_in_schema(sql: str, dialect: str) -> bool:
     if _TEMPORARY.match(sql):  # a temporary table is in no schema
         return False
