@@ -332,17 +332,22 @@ def after_copy(engine, shadow: Shadow) -> None:
 
 
 def long_transactions(engine, shadow: Shadow, min_age_s: float) -> list[str]:
-    """Transactions open for `min_age_s` (InnoDB cannot say which tables a transaction has read, so any), and
-    sessions already waiting for a metadata lock: a RENAME would queue behind them, and every writer behind it."""
+    """Transactions open for `min_age_s` and sessions already waiting for a metadata lock, of sessions using this
+    database: a RENAME would queue behind them, and every writer behind it. InnoDB cannot say which tables a
+    transaction has read; every open transaction of the server was too many on a shared server (a trigger creation
+    waited 28 s for other databases' transactions), so it is those whose session is in this database (the bounded
+    lock wait stays the guard against one that is not)."""
     rows = engine.query(
-        "SELECT trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, trx_started, NOW()), LEFT(COALESCE(trx_query, ''), 80) "
-        "FROM information_schema.innodb_trx WHERE trx_mysql_thread_id <> CONNECTION_ID() "
-        "AND trx_started < NOW() - INTERVAL %s SECOND",
+        "SELECT t.trx_mysql_thread_id, TIMESTAMPDIFF(SECOND, t.trx_started, NOW()), "
+        "LEFT(COALESCE(t.trx_query, ''), 80) FROM information_schema.innodb_trx t "
+        "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+        "WHERE t.trx_mysql_thread_id <> CONNECTION_ID() AND p.db = DATABASE() "
+        "AND t.trx_started < NOW() - INTERVAL %s SECOND",
         [int(max(1, round(min_age_s)))],
     )
     waiting = engine.query(
         "SELECT id, time, LEFT(COALESCE(info, ''), 80) FROM information_schema.processlist "
-        "WHERE state LIKE 'Waiting for table metadata lock%%' AND id <> CONNECTION_ID()"
+        "WHERE state LIKE 'Waiting for table metadata lock%%' AND id <> CONNECTION_ID() AND db = DATABASE()"
     )
     return [f"session {i} (transaction open {age}s: {sql})" for i, age, sql in rows] + [
         f"session {i} (waiting for a metadata lock for {age}s: {sql})" for i, age, sql in waiting
