@@ -192,8 +192,10 @@ def test_blue_green_and_offline_plan_the_sql_as_written(server_url, tmp_path) ->
     _users(server_url)
     project = make_project(tmp_path / "proj", server_url, autoBackup=False)
     write_native(project, "1", "phone", ADD_PHONE, None)  # no header: the request's strategy applies
+    from migration_manager.service.migrate import apply  # the apply the offline and blue-green deployments run
+
     for name in ("blue-green", "offline"):
-        report = service.apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy=name))
+        report = apply(service.ApplyRequest(project_dir=project, env="dev", dry_run=True, strategy=name))
         plan = report.migrations[0].strategy
         assert plan.statements == [] and plan.note.startswith(f"{name}: the SQL as written")
     with pytest.raises(StrategyRefused, match="Unknown strategy 'fast'"):

@@ -73,8 +73,9 @@ class PhaseRunner:
                 down_script=migration.down.source if migration.down else None,
                 **row_fields,
             )
-            self.history.insert(row)
-            self.history.update(migration.version, phase=EXPAND, phases=plan.model_dump_json())
+            with self.engine.transaction():  # never a row without its phase: that would read as an ordinary dirty one
+                self.history.insert(row)
+                self.history.update(migration.version, phase=EXPAND, phases=plan.model_dump_json())
             state = {"checkpoint": None}
         done = resuming.statements_done if resuming else 0
         self._run_steps(migration.version, migration.label, steps, done, state["checkpoint"], EXPAND)
