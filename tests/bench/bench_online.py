@@ -67,13 +67,16 @@ def measure(url: str, rows: int, per_s: float, change) -> dict:
     """Run `change()` while the writer process writes; its latencies during the change and the change's time (the
     writes are stamped with the wall clock, which both processes share)."""
     stop, latencies = multiprocessing.Event(), multiprocessing.Queue()
-    process = multiprocessing.Process(target=writer, args=(url, rows, per_s, stop, latencies))
+    # daemon: a change that raises must not leave the writer running (and this process waiting for it)
+    process = multiprocessing.Process(target=writer, args=(url, rows, per_s, stop, latencies), daemon=True)
     process.start()
     time.sleep(1.0)  # the writer's connection warmed up: its first writes are not the change's
     began, wall = time.perf_counter(), time.time()
-    change()
+    try:
+        change()
+    finally:
+        stop.set()
     took, ended = time.perf_counter() - began, time.time()
-    stop.set()
     stamped, failed = latencies.get(timeout=60)
     process.join()
     timed = sorted(ms for at, ms in stamped if wall <= at <= ended + 0.001) or [0.0]
