@@ -50,7 +50,7 @@ async def test_a_failed_test_is_an_error_with_a_next_step(tmp_path: Path, pg_url
     text = text_of(result)
     assert result.is_error and result.structured_content["outcome"] == "failed"
     assert "Next step:" in text and "the test tool" in text
-    assert "Nonems" not in text and "apply not run" in text  # the migration that never ran on the copy
+    assert "Nonems" not in text and "not applied" in text  # the migration that never ran on the copy
     assert dbcheck.user_tables(pg_url) == set()  # the environment itself was not changed
 
 

@@ -311,7 +311,8 @@ async def test_test_tool_rehearses_on_a_copy_and_leaves_the_environment_alone(
     report = result.structured_content
     assert report["outcome"] == "passed" and report["copy_dropped"] is True
     assert [m["version"] for m in report["migrations"]] == ["20240102000000"]
-    assert "test on a copy of dev: PASSED" in text_of(result) and "roll back on the copy" in text_of(result)
+    text = text_of(result)  # the terminal's words: the copy first, the outcome last
+    assert "Test on a copy of dev" in text and "\nPASSED " in text and "roll back on the copy" in text
     assert status.structured_content["current_version"] == "20240101000000"
     assert "phone" not in {c for c in _sqlite_columns(tmp_path / "dev.db", "users")}
 

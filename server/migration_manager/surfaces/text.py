@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..analysis.model import Finding
-from ..reports import BackupReport, Check, MigrationRun, RollbackPlan, StatusReport, ValidateReport
+from ..reports import BackupReport, Check, MigrationRun, RollbackPlan, StatusReport, TestReport, ValidateReport
 
 Paint = Callable[[str, str], str]  # (text, style) -> the text as shown; style "" is plain text
 
@@ -87,6 +87,82 @@ def validate_lines(r: ValidateReport, paint: Paint = plain, limit: int | None = 
     lines = [f"{paint('Validate', 'bold')} {paint(f'{r.environment} ({r.database})', '')}"]
     lines += [check_line(c, paint) for c in r.checks] + findings_lines(r.findings, paint, limit)
     return lines + [paint(*VERDICT[r.verdict])]
+
+
+# ---- test (a rehearsal on a copy) -----------------------------------------------------------
+def test_blocks(r: TestReport, paint: Paint = plain, limit: int | None = None) -> list[Block]:
+    """The rehearsal: the copy, the versions it went through, each step and migration (at most `limit`
+    migrations, failures first), the tables' rows and checksums, the checks, the notes and the outcome."""
+    b = paint
+    blocks: list[Block] = [
+        f"{b(f'Test on a copy of {r.environment}', 'bold')} ({b(r.database, '')}, {b(r.server_version, '')})"
+    ]
+    if r.copy_name:
+        blocks.append(f"Copy: {b(f'{r.copy_name} — {r.copy_method}', '')}")
+    before = r.version_before or "(none)"
+    blocks.append(f"Version {before} → {r.version_tested or '(not reached)'} → back to {before}")
+    blocks.append(step_rows(r.steps, paint, "Steps"))
+    shown = r.migrations if limit is None else first_that_matter(r.migrations, limit)
+    migrations = Rows("Migrations", ("migration", "apply", "rollback", "error"), right=("apply", "rollback"))
+    for m in shown:
+        migrations.rows.append(
+            (
+                b(f"{m.version}_{m.name}", ""),
+                seconds(m.apply_ms) if m.applied else b("not applied", "red"),
+                seconds(m.rollback_ms) if m.rolled_back else b("—", "yellow"),
+                b((m.error or "")[:80], ""),
+            )
+        )
+    blocks += [migrations, *more(len(r.migrations), len(shown), "migration(s)")]
+    if r.tables:
+        blocks += _test_tables(r, paint, limit)
+    blocks += [check_line(c, paint) for c in (r.checks if limit is None else first_that_matter(r.checks, limit))]
+    blocks += [f"  {b('note:', 'yellow')} {b(note, '')}" for note in r.notes]
+    dropped = "yes" if r.copy_dropped else b("NO", "red")
+    blocks.append(f"Copy dropped: {dropped}   Total: {seconds(r.total_ms)}")
+    colour = {"failed": "red", "passed": "green"}.get(r.outcome, "yellow")
+    return blocks + [f"{b(r.outcome.upper(), 'bold ' + colour)} {b(r.message, '')}"]
+
+
+test_blocks.__test__ = False  # a presenter, not a pytest test
+
+
+def _test_tables(r: TestReport, paint: Paint, limit: int | None) -> list[Block]:
+    table = Rows(
+        "Tables (rows; ✓ = checksum equal to the original)",
+        ("table", "touched", "rows before", "after apply", "after rollback"),
+        right=("rows before", "after apply", "after rollback"),
+    )
+
+    def cell(rows: int | None, same: bool | None) -> str:
+        mark = "" if same is None else " " + (paint("✓", "green") if same else paint("✗", "red"))
+        return (paint("gone", "dim") if rows is None else f"{rows:,}") + mark
+
+    shown = r.tables if limit is None else r.tables[:limit]
+    for t in shown:
+        table.rows.append(
+            (
+                paint(t.table, ""),
+                "yes" if t.touched else "",
+                f"{t.rows_before:,}",
+                cell(t.rows_after_apply, t.unchanged_after_apply),
+                cell(t.rows_after_rollback, t.restored_after_rollback),
+            )
+        )
+    return [table, *more(len(r.tables), len(shown), "table(s)")]
+
+
+def step_rows(steps: list, paint: Paint = plain, title: str = "") -> Rows:
+    """The steps of a rehearsal or a deployment: done or failed, how long, what each did."""
+    rows = Rows(title, ("", "step", "duration", "detail"), right=("duration",))
+    for s in steps:
+        mark = paint("✓", "green") if s.ok else paint("✗", "red")
+        rows.rows.append((mark, paint(s.name, ""), seconds(s.duration_ms), paint(s.detail[:90], "")))
+    return rows
+
+
+def seconds(ms: int | None) -> str:
+    return "" if ms is None else f"{ms / 1000:.3f}s"
 
 
 # ---- backups -------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from ...errors import MigrationError
 from ...reports import (
     AnalyzeReport,
     BackupReport,
-    Check,
     CompareReport,
     CreateReport,
     HistoryReport,
@@ -36,6 +35,8 @@ from ..text import (
     finding_lines,
     rollback_plan_lines,
     status_blocks,
+    step_rows,
+    test_blocks,
     validate_lines,
 )
 
@@ -413,13 +414,7 @@ class Renderer:
         """offline and blue-green: each step with its time, the checks, then the outcome (downtime, freeze)."""
         self.out.print(f"[bold]{r.action}[/] on {r.environment}", markup=True)
         if r.steps:
-            steps = Table(box=box.SIMPLE_HEAD)
-            for column, justify in (("", "left"), ("step", "left"), ("duration", "right"), ("detail", "left")):
-                steps.add_column(column, justify=justify)
-            for s in r.steps:
-                mark = "[green]✓[/]" if s.ok else "[red]✗[/]"
-                steps.add_row(mark, escape(s.name), _seconds(s.duration_ms), escape(s.detail[:90]))
-            self.out.print(steps)
+            self.out.print(_table(step_rows(r.steps, _paint)))
         for c in r.checks:
             mark = "[yellow]⚠[/]" if c.warning else "[green]✓[/]" if c.ok else "[red]✗[/]"
             self.out.print(f"  {mark} {escape(c.name)}: {escape(c.detail)}")
@@ -430,62 +425,7 @@ class Renderer:
             self.out.print(f"[bold]Next step:[/] {escape(r.error.next_step)}")
 
     def _test(self, r: TestReport) -> None:
-        self.out.print(f"[bold]Test on a copy of {r.environment}[/] ({r.database}, {r.server_version})")
-        if r.copy_name:
-            self.out.print(f"Copy: {r.copy_name} — {r.copy_method}", markup=False)
-        self.out.print(
-            f"Version {r.version_before or '(none)'} → {r.version_tested or '(not reached)'} → "
-            f"back to {r.version_before or '(none)'}"
-        )
-        steps = Table(title="Steps", title_justify="left", box=box.SIMPLE_HEAD)
-        for column, justify in (("", "left"), ("step", "left"), ("duration", "right"), ("detail", "left")):
-            steps.add_column(column, justify=justify)
-        for s in r.steps:
-            steps.add_row("[green]✓[/]" if s.ok else "[red]✗[/]", s.name, _seconds(s.duration_ms), s.detail[:90])
-        self.out.print(steps)
-        migrations = Table(title="Migrations", title_justify="left", box=box.SIMPLE_HEAD)
-        for column, justify in (("migration", "left"), ("apply", "right"), ("rollback", "right"), ("error", "left")):
-            migrations.add_column(column, justify=justify)
-        for m in r.migrations:
-            migrations.add_row(
-                f"{m.version}_{m.name}",
-                _seconds(m.apply_ms) if m.applied else "[red]not applied[/]",
-                _seconds(m.rollback_ms) if m.rolled_back else "[yellow]—[/]",
-                (m.error or "")[:80],
-            )
-        self.out.print(migrations)
-        if r.tables:
-            self.out.print(self._test_tables(r))
-        for check in r.checks:
-            self.out.print(f"  {_check_mark(check)} {check.name}: ", end="")
-            self.out.print(check.detail, markup=False)
-        for note in r.notes:
-            self.out.print(f"  [yellow]note:[/] {note}")
-        self.out.print(f"Copy dropped: {'yes' if r.copy_dropped else '[red]NO[/]'}   Total: {_seconds(r.total_ms)}")
-        colour = {"failed": "red", "passed": "green"}.get(r.outcome, "yellow")
-        self.out.print(f"[bold {colour}]{r.outcome.upper()}[/] ", end="")
-        self.out.print(r.message, markup=False)
-
-    def _test_tables(self, r: TestReport) -> Table:
-        table = Table(
-            title="Tables (rows; ✓ = checksum equal to the original)", title_justify="left", box=box.SIMPLE_HEAD
-        )
-        for column in ("table", "touched", "rows before", "after apply", "after rollback"):
-            table.add_column(column, justify="left" if column in ("table", "touched") else "right")
-
-        def cell(rows: int | None, same: bool | None) -> str:
-            mark = "" if same is None else " [green]✓[/]" if same else " [red]✗[/]"
-            return ("[dim]gone[/]" if rows is None else f"{rows:,}") + mark
-
-        for t in r.tables:
-            table.add_row(
-                t.table,
-                "yes" if t.touched else "",
-                f"{t.rows_before:,}",
-                cell(t.rows_after_apply, t.unchanged_after_apply),
-                cell(t.rows_after_rollback, t.restored_after_rollback),
-            )
-        return table
+        self._blocks(test_blocks(r, _paint))
 
 
 def _table(rows: Rows) -> Table:
@@ -500,10 +440,6 @@ def _table(rows: Rows) -> Table:
 def _paint(text: str, style: str) -> str:
     """The shared presenters' text as rich markup: escaped, and coloured where they say."""
     return f"[{style}]{escape(text)}[/]" if style else escape(text)
-
-
-def _seconds(ms: int | None) -> str:
-    return "" if ms is None else f"{ms / 1000:.3f}s"
 
 
 def _script_text(run) -> str:
@@ -539,10 +475,6 @@ def _with_archive_sql(sql: str, index: int, archives: list) -> str:
         if s.action == "restore" and s.statement_index == index and s.sql
     ]
     return ";\n".join([*before, sql, *after])
-
-
-def _check_mark(check: Check) -> str:
-    return "[red]✗[/]" if not check.ok else "[yellow]⚠[/]" if check.warning else "[green]✓[/]"
 
 
 def strategy_lines(run) -> list[str]:

@@ -25,7 +25,16 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field, create_model
 
 from ...reports import AnalyzeReport, BackupReport, RunReport, StatusReport, TestReport, ValidateReport
-from ..text import backup_blocks, first_that_matter, lines_of, more, rollback_plan_lines, status_blocks, validate_lines
+from ..text import (
+    backup_blocks,
+    first_that_matter,
+    lines_of,
+    more,
+    rollback_plan_lines,
+    status_blocks,
+    test_blocks,
+    validate_lines,
+)
 
 REPORTS_URI = "migrations://reports"
 STRUCTURED_BUDGET = 24_000  # bytes of JSON; sent twice (structured + text copy), well under ~25k tokens
@@ -266,30 +275,10 @@ def run_text(r: RunReport) -> str:
 
 
 def test_text(r: TestReport) -> str:
-    lines = [
-        f"test on a copy of {r.environment}: {r.outcome.upper()} in {r.total_ms / 1000:.2f}s"
-        + (f" ({r.copy_method})" if r.copy_method else "")
-    ]
-    lines += [f"  [{'ok' if s.ok else 'FAIL'}] {s.name}: {s.duration_ms / 1000:.3f}s {s.detail[:120]}" for s in r.steps]
-    shown = first_that_matter(r.migrations, SUMMARY_ITEMS)
-    lines += [
-        f"  {m.version}_{m.name}: apply {_ms(m.apply_ms)}, rollback {_ms(m.rollback_ms)}"
-        + (f": {m.error}" if m.error else "")
-        for m in shown
-    ]
-    lines += more(len(r.migrations), len(shown), "migration(s)")
-    lines += [
-        f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in first_that_matter(r.checks, SUMMARY_ITEMS)
-    ]
-    lines += [f"  note: {n}" for n in r.notes[:SUMMARY_ITEMS]]
-    lines.append(r.message)
+    lines = lines_of(test_blocks(r, limit=SUMMARY_ITEMS))
     if r.outcome == "failed":
         lines.append(
             "Next step: fix the migration or the data the failed step names, then call the test tool again "
             "(the environment itself was not changed)."
         )
     return "\n".join(lines)
-
-
-def _ms(value: int | None) -> str:
-    return "not run" if value is None else f"{value} ms"
