@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dbcheck import connect, execute, make_project, throwaway_database, write_native
 from migration_manager import service
+from migration_manager.service.migrate import apply
 
 COLUMN = {
     "postgres": "ALTER TABLE items ADD COLUMN token integer NOT NULL DEFAULT (random() * 1000)::integer",
@@ -98,9 +99,9 @@ def run_case(server: str, rows: int, per_s: float, sql: str, strategy: str) -> d
         write_native(project, "1", "change", sql, None)
 
         def change() -> None:
-            report = service.apply(
-                service.ApplyRequest(project_dir=project, env="dev", approved=True, strategy=strategy)
-            )
+            # The apply itself (service.migrate.apply): `offline` here is the plain ALTER as written, without the
+            # offline deployment's stop and start commands around it.
+            report = apply(service.ApplyRequest(project_dir=project, env="dev", approved=True, strategy=strategy))
             assert report.outcome == "done", report.error
             if strategy == "online":
                 done = service.complete(service.CompleteRequest(project_dir=project, env="dev", approved=True))
