@@ -336,9 +336,9 @@ def _copy(engine, shadow, policy, checkpoint, record, progress) -> int:
 
 
 def _verify(engine, shadow, policy, progress, report: ShadowReport, rounds: int = 3) -> None:
-    """Compare old and new batch by batch; copy a differing batch again; give up after `rounds` passes."""
+    """Compare old and new batch by batch, then copy each differing batch again and compare it again (only it: the
+    triggers keep the others equal); give up after `rounds` tries of a batch that keeps differing."""
     sql = dialect_part(engine.dialect, "shadow")
-    quoted, key = sql.quote(shadow.table), [sql.quote(c) for c in shadow.key]
     differing: list[tuple[str, list[Any]]] = []
 
     def compare(where: str, params: list[Any]) -> int:
@@ -347,38 +347,49 @@ def _verify(engine, shadow, policy, progress, report: ShadowReport, rounds: int 
             differing.append((where, list(params)))
         return rows
 
-    last: list[tuple[str, list[Any]]] = []
+    report.rows_verified = _compare_all(engine, shadow, policy, progress, compare)
     for _round in range(rounds):
-        done = run_in_batches(
-            engine,
-            range_step(engine, quoted, key, compare),  # a fresh pass: a step remembers where it ended
-            table=shadow.table,
-            start=Checkpoint(),
-            total=engine.table_stats(shadow.table).rows,
-            signals=signals_for(engine),
-            record=lambda _c: None,
-            policy=policy,
-            progress=lambda p: progress("verify", p),
-        )
-        # Rows of the copy beyond the table's last key are in no batch when the last batch ended on that key.
-        beyond = ([key_after(key, engine.param)], list(done.after)) if done.after is not None else (["1 = 1"], [])
-        with engine.transaction():
-            report.rows_verified = done.rows + compare(beyond[0][0], beyond[1])
         if not differing:
             return
         report.batches_recopied += len(differing)
-        last = list(differing)
+        again, last = list(differing), list(differing)
+        differing.clear()
         with sql.copying(engine):
-            for where, params in differing:
+            for where, params in again:
                 with engine.transaction():
                     sql.recopy_range(engine, shadow, where, params)
-        differing.clear()
+        for where, params in again:
+            with engine.transaction():  # one snapshot for both tables (REPEATABLE READ on MariaDB)
+                compare(where, params)
+    if not differing:
+        return
     raise ShadowFailed(
-        f"The copy of {shadow.table} still differed from the table after {rounds} verify passes "
+        f"The copy of {shadow.table} still differed from the table after {rounds} copies of the differing batches "
         f"(last in: {'; '.join(f'{where} {params}' for where, params in last[:3])}).",
         state=f"The table is unchanged; the copy {shadow.new} and its triggers are in place.",
         next_step="Run apply again to resume (the copy is verified again), or roll the migration back to drop it.",
     )
+
+
+def _compare_all(engine, shadow: Shadow, policy, progress, compare) -> int:
+    """One pass over every key range (the batches, then the rows beyond the table's last key, in no batch when the
+    last batch ended on that key); returns the rows compared."""
+    sql = dialect_part(engine.dialect, "shadow")
+    key = [sql.quote(c) for c in shadow.key]
+    done = run_in_batches(
+        engine,
+        range_step(engine, sql.quote(shadow.table), key, compare),
+        table=shadow.table,
+        start=Checkpoint(),
+        total=engine.table_stats(shadow.table).rows,
+        signals=signals_for(engine),
+        record=lambda _c: None,
+        policy=policy,
+        progress=lambda p: progress("verify", p),
+    )
+    where, params = (key_after(key, engine.param), list(done.after)) if done.after is not None else ("1 = 1", [])
+    with engine.transaction():
+        return done.rows + compare(where, params)
 
 
 @dataclass(frozen=True)
