@@ -59,7 +59,8 @@ def mode_for(engine: Engine, script: Script) -> tuple[str, str | None]:
         return "python", None
     if not engine.caps.transactional_ddl:
         return "per-statement", (
-            "DDL commits implicitly on this server: statement by statement, progress recorded after each"
+            "DDL commits implicitly on this server: statement by statement, progress recorded after each "
+            "(where statements only add tables, columns or indexes, the schema shows it)"
         )
     if script.no_transaction:
         return "per-statement", "the file asks for no transaction: statement by statement, progress recorded after each"
