@@ -270,6 +270,32 @@ async def test_the_mcp_switch_tool_switches_and_returns(blue_url: str, tmp_path:
     assert back.structured_content["freeze_ms"] is not None
 
 
+@pytest.mark.anyio
+async def test_service_apply_and_the_mcp_dry_run_with_blue_green_go_to_green(blue_url: str, tmp_path: Path) -> None:
+    """No caller migrates blue by asking for blue-green: service.apply prepares green, the dry run shows green's."""
+    from mcp import Client
+    from migration_manager.surfaces.mcp.server import build_server
+
+    project = make_project(tmp_path / "proj", blue_url, autoBackup=False)
+    write_native(project, "1", "events", "CREATE TABLE events (id bigint PRIMARY KEY)", None)
+    apply_ok(project)
+    write_native(project, "2", "note", "ALTER TABLE events ADD COLUMN note text", None)
+    green_db = blue_url.rsplit("/", 1)[1] + "_green"
+    async with Client(build_server(project)) as client:
+        preview = await client.call_tool("dry_run", {"env": "dev", "strategy": "blue-green"})
+    shown = preview.structured_content
+    assert shown["outcome"] == "dry-run" and shown["database"].endswith(green_db), shown["message"]
+    assert f"the statements shown run on green, {green_db}; blue is not migrated" in shown["message"]
+    assert shown["migrations"][0]["strategy"]["note"].startswith("blue-green: the SQL as written, on the green copy")
+
+    done = service.apply(ApplyRequest(project_dir=project, env="dev", strategy="blue-green"))
+    assert done.outcome == "done" and done.database.endswith(green_db), done.message
+    assert "Next: `db-migrate switch --env dev`" in done.message
+    assert query(blue_url, "SELECT version FROM schema_migrations") == [("1",)]  # blue was not migrated
+    assert query(blue_url + "_green", "SELECT version FROM schema_migrations ORDER BY version") == [("1",), ("2",)]
+    assert complete(SwitchRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
+
+
 def test_a_switch_whose_replication_is_gone_lifts_the_freeze_and_complete_cleans_up(
     blue_url: str, tmp_path: Path
 ) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dbcheck import apply_ok, execute, history, kind, make_project, query, user_tables, write_native
+from dbcheck import execute, history, kind, make_project, query, user_tables, write_native
+from migration_manager import service
 from migration_manager.errors import ApprovalRequired, ConfigError
 from migration_manager.service import ApplyRequest
 from migration_manager.strategies.offline import offline
@@ -25,6 +26,14 @@ def _events(project: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+def _apply_first(project: Path) -> None:
+    """The migration a test starts from, by the plain apply (service.apply would stop and start the application:
+    the offline deployment is what the test runs next)."""
+    from migration_manager.service.migrate import apply
+
+    assert apply(ApplyRequest(project_dir=project, env="dev", approved=True)).outcome == "done"
+
+
 def _run(project: Path, **fields):
     return offline(ApplyRequest(project_dir=project, env="dev", **fields))
 
@@ -32,7 +41,7 @@ def _run(project: Path, **fields):
 def test_offline_stops_backs_up_applies_validates_and_starts(any_url: str, tmp_path: Path) -> None:
     project = _project(tmp_path, any_url)
     write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY, name varchar(40))", None)
-    apply_ok(project)
+    _apply_first(project)
     execute(any_url, "INSERT INTO people VALUES (1, 'ada')")
     write_native(project, "2", "email", "ALTER TABLE people ADD COLUMN email varchar(80)", None)
 
@@ -90,7 +99,7 @@ def test_a_failed_validation_rolls_the_migration_back(url_fixture: str, tmp_path
     write_native(
         project, "1", "tables", ["CREATE TABLE a (id integer PRIMARY KEY)", "CREATE TABLE b (id integer)"], None
     )
-    apply_ok(project)
+    _apply_first(project)
     body = (
         "BEGIN INSERT INTO b VALUES (new.id); END"
         if kind(url) == "sqlite"
@@ -154,6 +163,13 @@ def test_apply_runs_the_offline_deployment_where_its_commands_are_configured(sql
     with pytest.raises(ConfigError, match="needs a replication module for sqlite"):
         apply_with_strategy(ApplyRequest(project_dir=plain, env="dev", strategy="blue-green"))
 
+    write_native(project, "2", "pets", "CREATE TABLE pets (id integer PRIMARY KEY)", None)
+    via_service = service.apply(ApplyRequest(project_dir=project, env="dev"))  # the same deployment, as a RunReport
+    assert via_service.outcome == "done" and "Downtime" in via_service.message, via_service.message
+    assert _events(project) == ["stop", "start-dev", "stop", "start-dev"]
+    with pytest.raises(ConfigError, match="offline.stop and offline.start"):
+        service.apply(ApplyRequest(project_dir=plain, env="dev", strategy="offline"))
+
 
 def test_db_migrate_apply_runs_the_offline_deployment(sqlite_url: str, tmp_path: Path, capsys) -> None:
     import json
@@ -183,7 +199,7 @@ def test_with_autobackup_off_offline_backs_up_and_restores_a_half_applied_migrat
 ) -> None:
     project = _project(tmp_path, mysql_url, autoBackup=False)
     write_native(project, "1", "people", "CREATE TABLE people (id integer PRIMARY KEY)", None)
-    apply_ok(project)
+    _apply_first(project)
     execute(mysql_url, "INSERT INTO people VALUES (1)")
     # MariaDB commits the CREATE TABLE before the INSERT fails: only a backup takes it back
     write_native(project, "2", "half", ["CREATE TABLE pets (id integer)", "INSERT INTO people VALUES (1)"], None)

@@ -132,8 +132,8 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
             state="Nothing was run.",
             next_step="`db-migrate switch`, `switch --back` or `complete` it first.",
         )
-    preview = apply(
-        request.model_copy(update={"dry_run": True, "url": sides.blue_url, "env": None, "strategy": AS_WRITTEN}),
+    preview = apply(  # what green will get: green starts as a copy of blue (strategy blue-green: as written)
+        request.model_copy(update={"dry_run": True, "url": sides.blue_url, "env": None, "strategy": "blue-green"}),
         progress,
     )
     report.apply = preview
@@ -154,7 +154,8 @@ def prepare(request: ApplyRequest, progress: Progress | None = None) -> BlueGree
         report.outcome = "dry-run"
         report.message = (
             f"Dry run: would copy blue into {green_database} {how}, apply {len(preview.migrations)} migration(s) "
-            "there and test it. Nothing was changed."
+            f"there (the statements shown run on green, {green_database}; blue is not migrated) and test it, then "
+            f"wait for `db-migrate switch --env {sides.name}`. Nothing was changed."
         )
         return report
     sides.state = BlueGreenState(

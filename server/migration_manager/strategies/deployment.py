@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ..errors import MigrationError
 from ..migrations.plan import make_plan
-from ..reports import RunReport
+from ..reports import BlueGreenReport, RunReport
 from ..service.context import Progress, connect, open_project
 from ..service.migrate import ApplyRequest, apply
 from ..service.strategy_runs import CompleteRequest, complete
@@ -50,9 +50,10 @@ def apply_with_strategy(request: ApplyRequest, progress: Progress | None = None)
 
 
 def apply_as_run(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
-    """apply_with_strategy for a surface that shows RunReports (the MCP apply tool): an offline or blue-green
-    deployment answers with the RunReport of the apply it ran (blue-green: green's), carrying the deployment's
-    outcome, message and error (the message says the downtime, or that green is ready to switch to)."""
+    """apply_with_strategy as a RunReport (service.apply, the MCP apply and dry_run tools): an offline or blue-green
+    deployment answers with the RunReport of the apply it ran or previewed (blue-green: green's database), carrying
+    the deployment's outcome, message and error (the message says the downtime, or that green is ready to switch
+    to; a dry run says what runs where)."""
     report = apply_with_strategy(request, progress)
     if isinstance(report, RunReport):
         return report
@@ -60,6 +61,9 @@ def apply_as_run(request: ApplyRequest, progress: Progress | None = None) -> Run
     if run is None:  # refused before any apply ran
         raise MigrationError(report.message, state="Nothing was run.")
     update = {"outcome": report.outcome, "message": report.message, "error": report.error or run.error}
+    update["environment"] = report.environment
+    if isinstance(report, BlueGreenReport) and report.green:
+        update["database"] = report.green  # the statements are green's (its dry run reads blue, which green copies)
     return run.model_copy(update=update)
 
 

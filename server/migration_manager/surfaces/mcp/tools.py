@@ -7,7 +7,7 @@ in a module `server.py` imports) with `EnvArg` and typed arguments and honest an
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
@@ -70,12 +70,6 @@ StrategyArg = Annotated[
 ]
 
 
-def deployment_module() -> Any:
-    from ...strategies import deployment  # imported on the first apply, like the service package
-
-    return deployment
-
-
 @tool(title="Migration status", annotations=READ_ONLY)
 async def status(ctx: Context, env: EnvArg = None) -> Annotated[CallToolResult, bounded_output(StatusReport)]:
     """Show which migrations are applied and pending on an environment, the current version, and any
@@ -113,7 +107,8 @@ async def dry_run(
     ctx: Context, env: EnvArg = None, to_version: ToVersionArg = None, strategy: StrategyArg = None
 ) -> Annotated[CallToolResult, bounded_output(RunReport)]:
     """Show exactly what `apply` would run: the pending migrations in order, each statement, whether it runs
-    in a transaction, the findings, whether approval will be needed, and the plan id. Changes nothing."""
+    in a transaction, the findings, whether approval will be needed, and the plan id. With the blue-green strategy
+    the statements are what the green copy would get (database: green); blue is never migrated. Changes nothing."""
     request = service.ApplyRequest(
         **target_of(ctx, env), to_version=version_arg(to_version), strategy=strategy, dry_run=True
     )
@@ -136,9 +131,9 @@ async def apply(
     nothing changes. Run dry_run first and show the plan to the user."""
     request = service.ApplyRequest(**target_of(ctx, env), to_version=version_arg(to_version), strategy=strategy)
     cli = cli_command(env, "apply", to=to_version) + (f" --strategy {strategy}" if strategy else "")
-    # offline and blue-green drive the whole deployment; the report is the RunReport of the apply they ran
-    use_case = deployment_module().apply_as_run
-    report = await approve_then_call(ctx, use_case, request, plan, approval, ask=approval_for, cli=cli)
+    # service.apply: offline and blue-green drive the whole deployment; the report is the RunReport of the apply
+    # they ran (blue-green: green's)
+    report = await approve_then_call(ctx, service.apply, request, plan, approval, ask=approval_for, cli=cli)
     return tool_result(ctx, report, run_text(report))
 
 
