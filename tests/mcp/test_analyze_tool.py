@@ -34,7 +34,7 @@ async def test_analyze_returns_findings_with_counts_and_changes_nothing(pg_proje
     [finding] = [f for f in migration["findings"] if f["rule"] == "unique-duplicates"]
     assert finding["counts"] == {"duplicate_groups": 10, "duplicate_rows": 20, "null_key_rows": 0}
     assert report["needs_approval"] and report["summary"]["danger"] == 1
-    assert "unique-duplicates (statement 1)" in text_of(result)
+    assert "danger unique-duplicates" in text_of(result) and " #1: " in text_of(result)  # the terminal's words
     assert query(pg_url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'users_email'") == [(0,)]
 
 

@@ -9,7 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..analysis.model import Finding
-from ..reports import BackupReport, Check, MigrationRun, RollbackPlan, StatusReport, TestReport, ValidateReport
+from ..reports import (
+    AnalyzeReport,
+    BackupReport,
+    Check,
+    MigrationRun,
+    RollbackPlan,
+    StatusReport,
+    TestReport,
+    ValidateReport,
+)
 
 Paint = Callable[[str, str], str]  # (text, style) -> the text as shown; style "" is plain text
 
@@ -28,13 +37,25 @@ class Rows:
     right: tuple[str, ...] = ()  # the columns aligned right (durations, counts)
 
 
-Block = str | Rows  # what a presenter returns: lines, and tables where the terminal draws one
+@dataclass
+class Code:
+    """SQL or Python the terminal highlights (a probe, a safe rewrite, a watch query); the MCP summary leaves
+    it out: the structured report carries it."""
+
+    text: str
+    lexer: str = "sql"
+    indent: int = 6
+
+
+Block = str | Rows | Code  # what a presenter returns: lines, tables and code where the terminal draws them
 
 
 def lines_of(blocks: list[Block]) -> list[str]:
-    """Blocks as plain lines: a table is its title, its header and one line per row."""
+    """Blocks as plain lines: a table is its title, its header and one line per row; code is left out."""
     lines: list[str] = []
     for block in blocks:
+        if isinstance(block, Code):
+            continue
         if isinstance(block, str):
             lines.append(block)
         elif block.rows:
@@ -69,6 +90,94 @@ def findings_lines(findings: list[Finding], paint: Paint = plain, limit: int | N
     """Every finding, or at most `limit` (errors and dangers first) and how many more there are."""
     shown = findings if limit is None else first_that_matter(findings, limit)
     return [line for f in shown for line in finding_lines(f, paint)] + more(len(findings), len(shown), "finding(s)")
+
+
+# ---- analyze --------------------------------------------------------------------------------
+def analyze_blocks(r: AnalyzeReport, paint: Paint = plain, limit: int | None = None) -> list[Block]:
+    """Each pending migration (at most `limit`) with its statements, strategy and findings (their probe and
+    safe rewrite as code), the performance impact, what needs approval and the next step."""
+    b = paint
+    counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
+    blocks: list[Block] = [
+        f"{b('Analysis', 'bold')} of {len(r.migrations)} pending migration(s) on {b(r.environment, '')} "
+        f"({b(f'{r.database}, {r.server_version}', '')}): {counts}"
+    ]
+    shown = r.migrations if limit is None else first_that_matter(r.migrations, limit)
+    for m in shown:
+        blocks.append(f"  {b(f'{m.version}_{m.name}', 'bold')} {b(f'[{m.mode}]', '')}")
+        blocks += [
+            f"    {s.index}. {b(s.sql.splitlines()[0][:110], '')}  {b(', '.join(s.operations), 'dim')}"
+            for s in m.statements
+        ]
+        if m.strategy_refused:
+            blocks.append(f"    {b('strategy refused:', 'red')} {b(m.strategy_refused, '')}")
+        blocks += strategy_lines(m, paint)
+        for f in m.findings:
+            blocks += finding_lines(f, paint)
+            if f.probe_sql and f.severity != "info":
+                blocks.append(Code(f.probe_sql))
+            if f.safe_rewrite and f.severity != "info":
+                blocks += ["      safe rewrite:", Code(f.safe_rewrite)] if limit is None else []
+    blocks += more(len(r.migrations), len(shown), "migration(s)")
+    if r.impact:
+        blocks += impact_blocks(r.impact, paint, limit)
+    blocks += [f"{b('approval:', 'yellow')} {b(reason, '')}" for reason in r.approval_reasons]
+    return blocks + [f"{b('Next:', 'bold')} {b(r.next_action, '')}"]
+
+
+IMPACT_COLOUR = {"high": "red", "medium": "yellow", "low": "green"}
+
+
+def impact_blocks(items: list, paint: Paint = plain, limit: int | None = None) -> list[Block]:
+    """The performance impact: a row per statement (lock, what it blocks, rows, size, time, extra disk), then
+    why for each that is not low or has advice, and how to watch its locks."""
+    table = Rows(
+        "Performance impact",
+        ("statement", "lock", "blocks", "rows", "size", "est. time", "extra disk", "impact"),
+    )
+    shown = items if limit is None else sorted(items, key=lambda i: i.impact == "low")[:limit]
+    for i in shown:
+        size = "" if i.table_bytes is None else f"{(i.table_bytes + (i.index_bytes or 0)) / 1_048_576:,.1f} MB"
+        table.rows.append(
+            (
+                f"{paint(f'{i.migration} #{i.statement_index}', '')} {paint(i.statement.splitlines()[0][:40], '')}",
+                paint(f"{i.algorithm + ', ' if i.algorithm else ''}{i.lock}", ""),
+                paint(i.blocks, ""),
+                "" if i.rows is None else f"{i.rows:,}",
+                size,
+                f"{i.estimated_seconds:,.2f} s",
+                f"{i.extra_disk_bytes / 1_048_576:,.1f} MB" if i.extra_disk_bytes else "",
+                paint(i.impact, IMPACT_COLOUR[i.impact]),
+            )
+        )
+    blocks: list[Block] = [table, *more(len(items), len(shown), "statement(s) in the impact table")]
+    for i in items if limit is None else [i for i in shown if i.impact != "low"]:
+        if i.impact == "low" and not i.recommendations:
+            continue
+        blocks.append(
+            f"  {paint(f'{i.migration} #{i.statement_index}', '')} {paint(i.impact, IMPACT_COLOUR[i.impact])}: "
+            f"{paint(f'{i.explanation} ({i.estimate_basis}, {i.server})', '')}"
+        )
+        blocks += [f"      → {paint(advice, '')}" for advice in i.recommendations]
+        blocks += [f"      on {paint(f'{version}: {differs}', '')}" for version, differs in i.other_versions.items()]
+        if i.impact != "low":
+            blocks += ["      watch its locks while it runs:", Code(i.watch_query)] if limit is None else []
+    return blocks
+
+
+def strategy_lines(run, paint: Paint = plain) -> list[str]:
+    """Per statement, the strategy it gets and why, and what `complete` runs later (online, shadow, auto)."""
+    plan = run.strategy
+    if plan is None or plan.strategy == "offline":
+        return []
+    if not plan.statements:
+        return [f"    strategy {plan.strategy}: {paint(plan.note, '')}"] if plan.note else []
+    lines = [f"    strategy {plan.strategy} ({paint(plan.chosen_by, '')}):"]
+    lines += [f"      {s.index}. {s.how}: {paint(s.reason, '')}" for s in plan.statements]
+    later = plan.phases()["complete"]
+    if later:
+        lines.append(f"    then `db-migrate complete {run.version}` runs: " + paint("; ".join(later), ""))
+    return lines
 
 
 # ---- validate -------------------------------------------------------------------------------

@@ -29,13 +29,16 @@ from ...reports import (
 from ..text import MARK as STATE_MARKS
 from ..text import (
     Block,
+    Code,
     Rows,
+    analyze_blocks,
     archive_lines,
     backup_blocks,
     finding_lines,
     rollback_plan_lines,
     status_blocks,
     step_rows,
+    strategy_lines,
     test_blocks,
     validate_lines,
 )
@@ -207,6 +210,8 @@ class Renderer:
         for block in blocks:
             if isinstance(block, str):
                 self.out.print(block)
+            elif isinstance(block, Code):
+                self.out.print(_syntax(block.text, block.lexer, padding=(0, block.indent), word_wrap=True))
             elif block.rows:
                 self.out.print(_table(block))
 
@@ -288,7 +293,7 @@ class Renderer:
         ]
         if run.mode_reason:
             lines.append(f"    outside a transaction: {escape(run.mode_reason)}")
-        return lines + strategy_lines(run) + archive_lines(run, _paint)
+        return lines + strategy_lines(run, _paint) + archive_lines(run, _paint)
 
     def _migration_sql(self, run) -> None:
         if run.python_source:
@@ -306,65 +311,7 @@ class Renderer:
         self._print_lines(finding_lines(f, _paint))
 
     def _analyze(self, r: AnalyzeReport) -> None:
-        counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
-        self.out.print(
-            f"[bold]Analysis[/] of {len(r.migrations)} pending migration(s) on {r.environment} "
-            f"({r.database}, {r.server_version}): {counts}"
-        )
-        for m in r.migrations:
-            self.out.print(f"  [bold]{m.version}_{m.name}[/] [{m.mode}]")
-            for s in m.statements:
-                self.out.print(
-                    f"    {s.index}. {escape(s.sql.splitlines()[0][:110])}  [dim]{', '.join(s.operations)}[/]"
-                )
-            if m.strategy_refused:
-                self.out.print(f"    [red]strategy refused:[/] {escape(m.strategy_refused)}")
-            self._print_lines(strategy_lines(m))
-            for f in m.findings:
-                self._finding(f)
-                if f.probe_sql and f.severity != "info":
-                    self.out.print(_syntax(f.probe_sql, "sql", padding=(0, 6), word_wrap=True))
-                if f.safe_rewrite and f.severity != "info":
-                    self.out.print("      safe rewrite:")
-                    self.out.print(_syntax(f.safe_rewrite, "sql", padding=(0, 6), word_wrap=True))
-        if r.impact:
-            self._impact(r.impact)
-        for reason in r.approval_reasons:
-            self.out.print(f"[yellow]approval:[/] {escape(reason)}")
-        self.out.print(f"[bold]Next:[/] {r.next_action}")
-
-    def _impact(self, items: list) -> None:
-        table = Table(title="Performance impact", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in ("statement", "lock", "blocks", "rows", "size", "est. time", "extra disk", "impact"):
-            table.add_column(column)
-        colour = {"high": "red", "medium": "yellow", "low": "green"}
-        for i in items:
-            size = "" if i.table_bytes is None else f"{(i.table_bytes + (i.index_bytes or 0)) / 1_048_576:,.1f} MB"
-            table.add_row(
-                f"{i.migration} #{i.statement_index} {escape(i.statement.splitlines()[0][:40])}",
-                f"{i.algorithm + ', ' if i.algorithm else ''}{i.lock}",
-                i.blocks,
-                "" if i.rows is None else f"{i.rows:,}",
-                size,
-                f"{i.estimated_seconds:,.2f} s",
-                f"{i.extra_disk_bytes / 1_048_576:,.1f} MB" if i.extra_disk_bytes else "",
-                f"[{colour[i.impact]}]{i.impact}[/]",
-            )
-        self.out.print(table)
-        for i in items:
-            if i.impact == "low" and not i.recommendations:
-                continue
-            self.out.print(
-                f"  {i.migration} #{i.statement_index} [{colour[i.impact]}]{i.impact}[/]: "
-                f"{escape(i.explanation)} ({escape(i.estimate_basis)}, {i.server})"
-            )
-            for advice in i.recommendations:
-                self.out.print(f"      → {advice}", markup=False)
-            for version, differs in i.other_versions.items():
-                self.out.print(f"      on {version}: {differs}", markup=False)
-            if i.impact != "low":
-                self.out.print("      watch its locks while it runs:")
-                self.out.print(_syntax(i.watch_query, "sql", padding=(0, 6), word_wrap=True))
+        self._blocks(analyze_blocks(r, _paint))
 
     def _create(self, r: CreateReport) -> None:
         self.out.print(
@@ -475,18 +422,3 @@ def _with_archive_sql(sql: str, index: int, archives: list) -> str:
         if s.action == "restore" and s.statement_index == index and s.sql
     ]
     return ";\n".join([*before, sql, *after])
-
-
-def strategy_lines(run) -> list[str]:
-    """Per statement, the strategy it gets and why, and what `complete` runs later (online, shadow, auto)."""
-    plan = run.strategy
-    if plan is None or plan.strategy == "offline":
-        return []
-    if not plan.statements:
-        return [f"    strategy {plan.strategy}: {escape(plan.note)}"] if plan.note else []
-    lines = [f"    strategy {plan.strategy} ({escape(plan.chosen_by)}):"]
-    lines += [f"      {s.index}. {s.how}: {escape(s.reason)}" for s in plan.statements]
-    later = plan.phases()["complete"]
-    if later:
-        lines.append(f"    then `db-migrate complete {run.version}` runs: " + escape("; ".join(later)))
-    return lines

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, create_model
 
 from ...reports import AnalyzeReport, BackupReport, RunReport, StatusReport, TestReport, ValidateReport
 from ..text import (
+    analyze_blocks,
     backup_blocks,
     first_that_matter,
     lines_of,
@@ -243,14 +244,7 @@ def validate_text(r: ValidateReport) -> str:
 
 
 def analyze_text(r: AnalyzeReport) -> str:
-    counts = ", ".join(f"{n} {s}" for s, n in r.summary.items() if n) or "no findings"
-    lines = [f"{r.environment} ({r.server_version}): {len(r.migrations)} pending migration(s) analyzed, {counts}"]
-    for m in r.migrations[:SUMMARY_ITEMS]:
-        lines.append(f"  {m.version}_{m.name} [{m.mode}], {len(m.statements)} statement(s)")
-        lines += [f"    {f.severity} {f.rule} (statement {f.statement_index}): {f.message}" for f in m.findings]
-    lines += more(len(r.migrations), SUMMARY_ITEMS, "migration(s)")
-    lines += [f"  approval needed: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
-    return "\n".join(lines + [f"Next: {r.next_action}"])
+    return "\n".join(lines_of(analyze_blocks(r, limit=SUMMARY_ITEMS)))
 
 
 def run_text(r: RunReport) -> str:
