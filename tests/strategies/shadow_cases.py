@@ -42,7 +42,9 @@ def seed(url: str, rows: int = 3000) -> dict[int, tuple[int, str]]:
     )
     values = ", ".join(f"({i}, 'n{i}', {1 + i % 10})" for i in range(1, rows + 1))
     execute(url, f"INSERT INTO orders (amount, note, parent_id) VALUES {values}")
-    execute(url, "INSERT INTO items (id, order_id) VALUES " + ", ".join(f"({i}, {i})" for i in range(1, min(rows, 50) + 1)))
+    execute(
+        url, "INSERT INTO items (id, order_id) VALUES " + ", ".join(f"({i}, {i})" for i in range(1, min(rows, 50) + 1))
+    )
     return rows_of(url, "orders")
 
 
