@@ -3,6 +3,7 @@ rolls back clean. The writer writes throughout; no row is lost, duplicated or st
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import textwrap
 
 from shadow_cases import ALTER, AMOUNT_TYPE, POLICY, amount_type, expected, rows_of, seed, writing
 
-from dbcheck import connect, kind, query, tables, wait_for
+from dbcheck import apply_ok, connect, history, kind, make_project, query, tables, wait_for, write_native
 from migration_manager.dialects import dialect_part, open_engine
 from migration_manager.strategies import shadow
 
@@ -112,3 +113,49 @@ def _long_transaction(url: str):
         conn.autocommit(False)
         conn.cursor().execute("SELECT 1 FROM orders WHERE id = -1 LOCK IN SHARE MODE")
     return conn
+
+
+# apply in a process of its own, its shadow copy slowed to 20-row batches so the test can kill it halfway.
+SLOW_APPLY = textwrap.dedent(
+    """
+    import sys, time
+    from functools import partial
+    from pathlib import Path
+    from migration_manager import service
+    from migration_manager.strategies import batches, shadow
+
+    def slow(*args, **kwargs):
+        step = batches.range_step(*args, **kwargs)
+        return lambda after, size: (time.sleep(0.02), step(after, size))[1]
+
+    shadow.range_step = slow
+    shadow.BatchPolicy = partial(batches.BatchPolicy, first_size=20, max_size=20)
+    service.apply(service.ApplyRequest(project_dir=Path(sys.argv[1]), env="dev", approved=True))
+    """
+)
+
+
+def test_a_killed_apply_resumes_its_copy_from_the_recorded_checkpoint(server_url, tmp_path):
+    seeded = seed(server_url)
+    project = make_project(tmp_path / "proj", server_url, autoBackup=False)
+    path = write_native(project, "1", "retype", ALTER[kind(server_url)], "SELECT 1")
+    path.write_text("-- strategy: shadow\n" + path.read_text())
+    with writing(server_url, tmp_path) as writer:
+        run = subprocess.Popen([sys.executable, "-c", SLOW_APPLY, str(project)])
+        wait_for(lambda: _recorded_rows(server_url) >= 300 or run.poll() is not None, "a recorded checkpoint")
+        _kill(run)
+        recorded = _recorded_rows(server_url)
+        assert 300 <= recorded < len(seeded)
+        apply_ok(project)  # resumes: the rows before the checkpoint are not copied again
+        writer.wait_for_writes(50)
+    assert history(server_url)["1"][0] == "expanded"
+    assert rows_of(server_url, "orders") == expected(seeded, writer)
+    assert amount_type(server_url) == AMOUNT_TYPE[kind(server_url)][1]
+
+
+def _recorded_rows(url: str) -> int:
+    try:
+        found = query(url, "SELECT checkpoint FROM schema_migrations WHERE version = '1'")
+    except Exception:  # noqa: BLE001 - the history (or its strategy columns) does not exist yet
+        return 0
+    return json.loads(found[0][0])["rows"] if found and found[0][0] else 0
