@@ -70,7 +70,7 @@ def strategies(conn, shown: list[Migration], analyzed: list[AnalyzedMigration], 
     """Each migration's strategy per statement and why, or why its strategy refuses it (apply would stop there)."""
     from ..strategies import Chooser, StrategyRefused
 
-    chooser = Chooser(conn.engine, conn.project.settings.strategy, requested)
+    chooser = Chooser(conn.engine, conn.project.settings.strategy, requested, conn.project.settings.online)
     for migration, report in zip(shown, analyzed):
         try:
             report.strategy = chooser.plan(migration)

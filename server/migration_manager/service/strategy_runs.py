@@ -27,7 +27,7 @@ STOPPED = ("running", "failed")
 def plan_strategies(conn: Connection, selected: list[Migration], runs: list[MigrationRun], requested: str | None):
     """Give each run its strategy plan (a resumed migration keeps the plan it started with); raises
     StrategyRefused before anything runs."""
-    chooser = Chooser(conn.engine, conn.project.settings.strategy, requested)
+    chooser = Chooser(conn.engine, conn.project.settings.strategy, requested, conn.project.settings.online)
     for migration, run in zip(selected, runs):
         plan = recorded_plan(conn, migration.version) or chooser.plan(migration)
         run.strategy = plan

@@ -57,8 +57,9 @@ def _name(text: str) -> str:
 class Chooser:
     """Plans every migration of one command on one live database (the schema and server read once)."""
 
-    def __init__(self, engine: Any, setting: str, requested: str | None = None) -> None:
+    def __init__(self, engine: Any, setting: str, requested: str | None = None, online: Any = None) -> None:
         self.engine, self.setting, self.requested = engine, setting, requested
+        self.online = online  # OnlineSettings: the lock timeout and batch target the steps' stall is bounded by
         self._planners: dict[str, Planner] = {}
         self._schema = None  # the live schema, read once
 
@@ -77,7 +78,9 @@ class Chooser:
             return self._without_online(plan, name, statements)
         plan.statements = [planner.statement(i, sql) for i, sql in enumerate(statements, start=1)]
         plan.app_must = app_must(plan)
-        return plan
+        from ..analysis.impact.steps import StepPredictor  # each step's lock and stall, shown by analyze / dry run
+
+        return StepPredictor(planner.server, planner.snapshot, self.online).annotate(plan)
 
     def _without_online(self, plan: StrategyPlan, name: str, statements: list[str]) -> StrategyPlan:
         """A database with no online forms (SQLite: one writer at a time, no concurrent DDL): auto runs the SQL as

@@ -32,6 +32,24 @@ class Backfill(BaseModel):
         return f"backfill {self.table}.{self.column} = {self.value} where NULL, in primary-key batches"
 
 
+class StepLock(BaseModel):
+    """The lock model's prediction for one step (analysis/impact/steps.py): its lock, what it blocks, how long a read
+    or write can wait on it."""
+
+    step: str = Field(description="what runs (a shadow copy has several sub-steps)")
+    table: str | None = None
+    lock: str
+    algorithm: str | None = None
+    blocks: str = Field(description="what waits while it holds its lock: reads and writes / writes / nothing")
+    blocks_reads: bool
+    blocks_writes: bool
+    queues_behind_transactions: bool = Field(
+        description="it waits for open transactions on the table, and reads/writes queue behind it meanwhile"
+    )
+    stall_ms: int | None = Field(description="the longest a read or write waits on it; None: the whole statement")
+    stall: str = Field(description="why that long")
+
+
 class Step(BaseModel):
     """One SQL statement, one batched backfill, or one shadow-copy phase of an ALTER TABLE (strategies/shadow.py:
     start in the expand phase, drop the old table in complete, swap back or drop the copy in undo)."""
@@ -39,6 +57,7 @@ class Step(BaseModel):
     sql: str | None = None
     backfill: Backfill | None = None
     shadow: str | None = Field(None, description="the ALTER TABLE run through a shadow copy")
+    locks: list[StepLock] = Field(default_factory=list, description="its predicted locks and stall (analyze, dry run)")
 
     def describe(self) -> str:
         if self.shadow is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ...analysis.locks import LockImpact, Server
+from ...analysis.model import Operation
 
 RANK = ["INSTANT", "NOCOPY", "INPLACE", "COPY"]
 # Older servers whose lock behaviour differs from today's in ways worth telling (the impact report shows them).
@@ -269,3 +270,9 @@ HANDLERS = {
     "update": _dml,
     "delete": _dml,
 }
+
+
+def create_trigger(table: str) -> LockImpact:
+    """CREATE TRIGGER (and DROP TRIGGER) on `table`: an exclusive metadata lock, brief (the parser does not read it;
+    the shadow copy's sync triggers are claimed here)."""
+    return _exclusive("CREATE TRIGGER")(Operation(kind="other", table=table), None, True, None)

@@ -8,6 +8,7 @@ also waits behind open transactions on the table, and everything after it queues
 from __future__ import annotations
 
 from ...analysis.locks import LockImpact, Server
+from ...analysis.model import Operation
 
 AE, SUE, SHARE, SRE, RS = "ACCESS EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE", "ROW SHARE"
 READ, WRITE = "ACCESS SHARE", "ROW EXCLUSIVE"
@@ -376,3 +377,12 @@ HANDLERS = {
     "set_lock_timeout": _session_setting,
     "set_statement_timeout": _session_setting,
 }
+
+
+def create_trigger(table: str) -> LockImpact:
+    """CREATE TRIGGER (and DROP TRIGGER) on `table`: SHARE ROW EXCLUSIVE, catalog only (the parser does not read it;
+    the shadow copy's sync triggers are claimed here)."""
+    op = Operation(kind="other", table=table)
+    return _claim(
+        op, SRE, "SHARE ROW EXCLUSIVE: reads go on, writes wait; catalog only; queues behind open transactions"
+    )
