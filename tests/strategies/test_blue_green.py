@@ -249,7 +249,11 @@ def test_switch_needs_approval_and_refuses_ddl_made_on_blue_during_the_window(bl
 
 
 @pytest.mark.anyio
-async def test_the_mcp_switch_tool_switches_and_returns(blue_url: str, tmp_path: Path) -> None:
+async def test_the_mcp_switch_tool_switches_and_returns_and_complete_ends_the_deployment(
+    blue_url: str, tmp_path: Path
+) -> None:
+    import mcp_types as types
+
     from mcp import Client
     from migration_manager.surfaces.mcp.server import build_server
 
@@ -266,8 +270,29 @@ async def test_the_mcp_switch_tool_switches_and_returns(blue_url: str, tmp_path:
         assert not there.is_error and there.structured_content["active"] == "green"
         assert there.structured_content["green"].endswith("_green")
         back = await client.call_tool("switch", {"env": "dev", "back": True})
+        unasked = await client.call_tool("complete", {"env": "dev"})  # this client shows no dialog
     assert not back.is_error and back.structured_content["active"] == "blue"
     assert back.structured_content["freeze_ms"] is not None
+    assert unasked.is_error and "`db-migrate --env dev complete`" in unasked.content[0].text
+    assert BlueGreenState.path(project, "dev").exists()  # nothing was dropped
+
+    shown: list[str] = []
+
+    async def human(context: object, params: types.ElicitRequestParams) -> types.ElicitResult:
+        shown.append(params.message)
+        return types.ElicitResult(action="accept", content={"approve": True})
+
+    async with Client(build_server(project), elicitation_callback=human) as client:
+        ended = await client.call_tool("complete", {"env": "dev"})  # ends the deployment, as the CLI's complete
+    assert not ended.is_error and ended.structured_content["outcome"] == "done", ended.content[0].text
+    assert "Green was dropped" in ended.structured_content["message"]
+    assert (
+        len(shown) == 1 and "Complete the blue-green deployment" in shown[0] and "drops the green database" in shown[0]
+    )
+    assert not BlueGreenState.path(project, "dev").exists()
+    assert (
+        query(f"{blue_url.rsplit('/', 1)[0]}/postgres", "SELECT 1 FROM pg_database WHERE datname LIKE '%_green'") == []
+    )
 
 
 @pytest.mark.anyio

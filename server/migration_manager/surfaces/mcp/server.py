@@ -13,7 +13,8 @@ Results are bounded in size, with the full report as a resource (results.py).
 
 This module only wires: `build_server` makes the server with its state (the project folder and the kept
 reports) as the typed lifespan context, and registers the module-level tools that `@tool(...)` recorded
-(tools.py, backup_tools.py; see tools.py for adding one), the resources and the prompts.
+(tools.py, backup_tools.py, blue_green_tools.py, strategy_tools.py; see tools.py for adding one), the resources
+and the prompts.
 
 Run: `migration-manager-mcp` (stdio, for Claude Code / .mcp.json) or
 `MM_MCP_TOKEN=... migration-manager-mcp --transport http --port 8765` (127.0.0.1 only).
@@ -38,18 +39,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from ... import __version__
-from . import backup_tools, tools  # noqa: F401 - importing them records their tools (calls.TOOLS)
-from .blue_green_tools import register_blue_green_tools
-from .calls import (
-    CHANGES_DB,
-    TOOLS,
-)
+from . import backup_tools, blue_green_tools, strategy_tools, tools  # noqa: F401 - importing them records their tools
+from .calls import TOOLS
 from .prompts import register_prompts
 from .resources import register_completions, register_resources
 from .results import (
     ServerState,
 )
-from .strategy_tools import register_strategy_tools
 
 TOKEN_VAR = "MM_MCP_TOKEN"
 PROJECT_VAR = "MM_PROJECT_DIR"
@@ -130,8 +126,6 @@ def build_server(project_dir: Path | None = None) -> MigrationServer:
     for fn, options in TOOLS:
         server.tool(**options)(fn)
     register_resources(server, state)
-    register_blue_green_tools(server, destructive=CHANGES_DB)
-    register_strategy_tools(server, destructive=CHANGES_DB)
     register_prompts(server)
     register_completions(server, state)
     return server
