@@ -21,6 +21,7 @@ from migration_manager.dialects import open_engine
 from migration_manager.dialects.mysql.locks import create_trigger as mysql_trigger
 from migration_manager.dialects.postgres.locks import create_trigger as postgres_trigger
 from migration_manager.strategies.model import Step
+from migration_manager.surfaces.text import strategy_lines
 
 ADD_PHONE = "ALTER TABLE users ADD COLUMN phone VARCHAR(20) NOT NULL DEFAULT 'none'"
 ADD_CHECK = "ALTER TABLE users ADD CONSTRAINT users_n_positive CHECK (n > 0)"
@@ -100,7 +101,12 @@ def test_postgres_shadow_triggers_block_writes_only_and_the_swap_blocks_both(pg_
     create, triggers, batches, swap = plan.statements[0].expand[0].locks
     assert (create.blocks_reads, create.blocks_writes) == (False, False)
     assert triggers.lock == postgres_trigger("users").lock and triggers.stall_ms == 200
-    assert (batches.blocks_writes, batches.stall_ms) == (False, 300)
+    assert (batches.blocks_writes, batches.stall_ms) == (False, 300) and "DELETE" in batches.blocks
+    with psycopg.connect(pg_url) as session:  # a copy batch reads its range FOR KEY SHARE
+        session.execute("SELECT * FROM users WHERE id < 100 FOR KEY SHARE")
+        assert not _pg_blocked(pg_url, "UPDATE users SET name = 'x' WHERE id = 5")
+        assert _pg_blocked(pg_url, "DELETE FROM users WHERE id = 5")
+        session.rollback()
     execute(pg_url, "CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'")
     trigger = "CREATE TRIGGER sync AFTER INSERT OR UPDATE OR DELETE ON users FOR EACH ROW EXECUTE FUNCTION noop()"
     assert _pg_probe(pg_url, trigger) == (triggers.blocks_reads, triggers.blocks_writes) == (False, True)
@@ -192,3 +198,16 @@ def test_mariadb_shadow_swap_and_triggers_queue_behind_open_transactions(mysql_u
     trigger = "CREATE TRIGGER sync AFTER INSERT ON users FOR EACH ROW SET @x = 1"
     assert _mysql_queues(mysql_url, database, trigger) == (triggers.blocks_reads, triggers.blocks_writes)
     assert _mysql_queues(mysql_url, database, swap.step.removeprefix("swap: ")) == (True, True)
+
+
+def test_analyze_shows_each_step_s_lock_and_stall(pg_url, tmp_path) -> None:
+    _users(pg_url)
+    _plan(tmp_path, pg_url, [ADD_PHONE])
+    report = service.analyze(service.AnalyzeRequest(project_dir=tmp_path / "proj", env="dev"))
+    (statement,) = report.migrations[0].strategy.statements
+    first = statement.expand[0].locks[0]
+    assert (first.lock, first.blocks_reads, first.stall_ms) == ("ACCESS EXCLUSIVE", True, 500)
+    assert report.model_dump(mode="json")["migrations"][0]["strategy"]["statements"][0]["complete"][0]["locks"]
+    text = "\n".join(line for line in strategy_lines(report.migrations[0]) if isinstance(line, str))
+    assert "apply: ALTER TABLE" in text and "stall <= 500 ms" in text
+    assert "complete: ALTER TABLE" in text and "VALIDATE CONSTRAINT" in text and "stall none" in text

@@ -5,6 +5,7 @@ looks, so the two can no longer drift apart (the MCP rollback plan once left out
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from ..reports import (
     Check,
     MigrationRun,
     RollbackPlan,
+    RunReport,
     StatusReport,
     TestReport,
     ValidateReport,
@@ -45,6 +47,7 @@ class Code:
     text: str
     lexer: str = "sql"
     indent: int = 6
+    wrap: bool = True
 
 
 Block = str | Rows | Code  # what a presenter returns: lines, tables and code where the terminal draws them
@@ -87,9 +90,121 @@ def finding_lines(f: Finding, paint: Paint = plain) -> list[str]:
 
 
 def findings_lines(findings: list[Finding], paint: Paint = plain, limit: int | None = None) -> list[str]:
-    """Every finding, or at most `limit` (errors and dangers first) and how many more there are."""
-    shown = findings if limit is None else first_that_matter(findings, limit)
-    return [line for f in shown for line in finding_lines(f, paint)] + more(len(findings), len(shown), "finding(s)")
+    """Every finding; or (a summary) at most `limit` of those that are not mere information, errors and
+    dangers first, and the count of each severity."""
+    if limit is None:
+        return [line for f in findings for line in finding_lines(f, paint)]
+    notable = [f for f in findings if f.severity != "info"]
+    shown = first_that_matter(notable, limit)
+    lines = [line for f in shown for line in finding_lines(f, paint)] + more(len(notable), len(shown), "finding(s)")
+    severities = Counter(f.severity for f in findings)
+    return lines + (["  findings in all: " + ", ".join(f"{n} {s}" for s, n in severities.items())] if findings else [])
+
+
+# ---- a run (apply, rollback, complete; planned or done) --------------------------------------
+SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
+RUN_STATUS = {
+    "applied": ("applied", "green"),
+    "rolled-back": ("rolled back", "green"),
+    "failed": ("FAILED", "red"),
+    "planned": ("planned", "dim"),
+}
+
+
+def run_blocks(r: RunReport, paint: Paint = plain, limit: int | None = None) -> list[Block]:
+    """A run: its versions, the rollback plan, each migration (at most `limit`, failures first) with its SQL
+    when planned or failed, the findings, what needed approval, the backup and the outcome."""
+    b = paint
+    title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}
+    blocks: list[Block] = [
+        f"{b(title.get(r.outcome, r.action.capitalize()), 'bold')} on {b(f'{r.environment} ({r.database})', '')}  "
+        f"version {r.version_before or '(none)'} → {r.version_after or '(none)'}"
+    ]
+    if r.rollback_plan and (limit is None or r.outcome != "done"):  # a summary of a done run: what it did
+        blocks += rollback_plan_lines(r.rollback_plan, paint, limit)
+    shown = r.migrations if limit is None else first_that_matter(r.migrations, limit)
+    for run in shown:
+        blocks += migration_lines(run, paint)
+        if r.outcome in ("dry-run", "needs-approval") or run.status == "failed":
+            blocks += migration_sql(run, paint)
+    blocks += more(len(r.migrations), len(shown), "migration(s)")
+    if limit is not None and r.migrations:
+        statuses = ", ".join(f"{n} {s}" for s, n in Counter(m.status for m in r.migrations).items())
+        blocks.append(f"  in all: {len(r.migrations)} migration(s): {statuses}")
+    blocks += findings_lines(r.findings, paint, limit)
+    reasons = r.approval_reasons if limit is None else r.approval_reasons[:limit]
+    blocks += [f"{b('approval:', 'yellow')} {b(reason, '')}" for reason in reasons]
+    blocks += more(len(r.approval_reasons), len(reasons), "approval reason(s)")
+    if r.backup_id:
+        blocks.append(f"Backup: {r.backup_id}")
+    if r.failure_recovery:
+        blocks.append(f"{b('autoOnFailure:', 'bold')} {b(r.failure_recovery, '')}")
+    blocks.append(b(r.message, {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")))
+    if r.error:
+        blocks.append(f"{b('Database state:', 'bold')} {b(r.error.state, '')}")
+        blocks.append(f"{b('Next step:', 'bold')} {b(r.error.next_step, '')}")
+    return blocks
+
+
+def migration_lines(run: MigrationRun, paint: Paint = plain) -> list[str]:
+    """One migration of a run: direction, mode, status and time; why it runs outside a transaction; its
+    strategy and what it archives."""
+    took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
+    source = f", DOWN from {run.script_source}" if run.script_source else ""
+    empty = " (no statements: recorded, nothing runs)" if not run.statements and run.mode != "python" else ""
+    lines = [
+        f"  {run.direction.upper()} {run.version}_{paint(run.name, '')} {paint(f'[{run.mode}{source}]', '')} "
+        f"{paint(*RUN_STATUS[run.status])}{took}{empty}"
+    ]
+    if run.mode_reason:
+        lines.append(f"    outside a transaction: {paint(run.mode_reason, '')}")
+    return lines + strategy_lines(run, paint) + archive_lines(run, paint)
+
+
+def migration_sql(run: MigrationRun, paint: Paint = plain) -> list[Block]:
+    """What a migration runs, as code (a transaction's BEGIN and COMMIT around it), and its statements' errors."""
+    if run.python_source:
+        return [Code(run.python_source, "python", indent=4, wrap=False)]
+    text = script_text(run)
+    if run.mode == "transaction":
+        text = f"BEGIN;\n{text}\n-- + history row\nCOMMIT;"
+    errors = [paint(f"    statement {s.index}: {s.error}", "red") for s in run.statements if s.error]
+    return [Code(text, indent=4), *errors]
+
+
+def script_text(run: MigrationRun) -> str:
+    """The statements as they run; a long script shows its first and last SHOWN_AT_EACH_END only (a bulk load's
+    400k INSERTs were minutes of highlighting that nobody reads)."""
+
+    def text(statement) -> str:
+        return _with_archive_sql(statement.sql, statement.index, run.archives) + ";"
+
+    statements = run.statements
+    if len(statements) <= 2 * SHOWN_AT_EACH_END:
+        return "\n".join(map(text, statements))
+    hidden = len(statements) - 2 * SHOWN_AT_EACH_END
+    return "\n".join(
+        [
+            *map(text, statements[:SHOWN_AT_EACH_END]),
+            f"-- ... {hidden:,} more statements, not shown (all in the file; --json lists each)",
+            *map(text, statements[-SHOWN_AT_EACH_END:]),
+        ]
+    )
+
+
+def _with_archive_sql(sql: str, index: int, archives: list) -> str:
+    """A statement with the archive SQL the runner runs before it and the restore SQL after it."""
+    before = [
+        f"-- archive {s.target}\n" + ";\n".join(s.sql)
+        for s in archives
+        if s.action == "archive" and s.statement_index == index and s.sql
+    ]
+    after = [
+        f"-- put back {s.target}\n" + ";\n".join(s.sql)
+        for s in archives
+        if s.action == "restore" and s.statement_index == index and s.sql
+    ]
+    return ";\n".join([*before, sql, *after])
 
 
 # ---- analyze --------------------------------------------------------------------------------
@@ -173,10 +288,27 @@ def strategy_lines(run, paint: Paint = plain) -> list[str]:
     if not plan.statements:
         return [f"    strategy {plan.strategy}: {paint(plan.note, '')}"] if plan.note else []
     lines = [f"    strategy {plan.strategy} ({paint(plan.chosen_by, '')}):"]
-    lines += [f"      {s.index}. {s.how}: {paint(s.reason, '')}" for s in plan.statements]
+    for s in plan.statements:
+        lines.append(f"      {s.index}. {s.how}: {paint(s.reason, '')}")
+        lines += step_lock_lines(s, paint) if s.how != "as written" else []
     later = plan.phases()["complete"]
     if later:
         lines.append(f"    then `db-migrate complete {run.version}` runs: " + paint("; ".join(later), ""))
+    return lines
+
+
+def step_lock_lines(statement, paint: Paint = plain) -> list[str]:
+    """Each step's predicted lock and stall (analysis/impact/steps.py), phase by phase."""
+    lines = []
+    for phase, steps in (("apply", statement.expand), ("complete", statement.complete)):
+        for lock in (lock for step in steps for lock in step.locks):
+            what = " ".join(lock.step.split())
+            wait = {None: "the whole statement", 0: "none"}.get(lock.stall_ms, f"<= {lock.stall_ms} ms")
+            lines.append(
+                f"         {phase}: {what[:70]}{'…' if len(what) > 70 else ''} — {paint(lock.lock, '')}, "
+                f"blocks {lock.blocks.split(';')[0].removesuffix(' (reads and writes go on)')}; "
+                f"stall {paint(wait, 'yellow' if lock.stall_ms != 0 else '')}"
+            )
     return lines
 
 

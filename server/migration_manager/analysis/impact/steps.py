@@ -83,18 +83,25 @@ class StepPredictor:
         batch = f"UPDATE {fill.table} SET {fill.column} = {fill.value} WHERE {fill.column} IS NULL"
         return self._batch(f"each backfill batch: {batch} (one primary-key range)", self.claim(batch))
 
-    def _batch(self, what: str, claim: LockImpact, table: str | None = None, target_ms: int | None = None) -> StepLock:
+    def _batch(
+        self,
+        what: str,
+        claim: LockImpact,
+        table: str | None = None,
+        target_ms: int | None = None,
+        waits: str = "a write to a row of the batch",
+    ) -> StepLock:
         target = target_ms or self.online.batchTargetMs
         return StepLock(
             step=what,
             table=table or claim.table,
             lock=claim.lock,
-            blocks="nothing at table level; a write to a row of the running batch waits for its commit",
+            blocks=f"nothing at table level; {waits} waits for the batch's commit",
             blocks_reads=False,
             blocks_writes=False,
             queues_behind_transactions=False,
             stall_ms=target,
-            stall=f"at most ~{target} ms for a write to a row of the batch (the batch's target time)",
+            stall=f"at most ~{target} ms for {waits} (the batch's target time)",
         )
 
     # ---- shadow copy -----------------------------------------------------------------------------------
@@ -108,25 +115,39 @@ class StepPredictor:
             else f"RENAME TABLE {q(table)} TO {old}, {copy} TO {q(table)}"
         )
         cut = "the cut-over's lock timeout, retried with backoff"
+        triggers = dialects.dialect_part(self.dialect, "locks").create_trigger(table)
         if phase == "apply":
-            trigger = dialects.dialect_part(self.dialect, "locks").create_trigger(table)
             create = f"CREATE TABLE {copy} (LIKE {q(table)} INCLUDING ALL)" if self.dialect == "postgres" else ""
             return [
-                _prediction(
-                    "create the copy", self.claim(create or f"CREATE TABLE {copy} LIKE {q(table)}"), False, None, ""
-                ),
-                _prediction("create the sync triggers", trigger, True, SWAP_LOCK_TIMEOUT_MS, cut),
+                _unused(f"create the copy {copy}", self.claim(create or f"CREATE TABLE {copy} LIKE {q(table)}")),
+                _prediction("create the sync triggers", triggers, True, SWAP_LOCK_TIMEOUT_MS, cut),
                 self._batch(
                     "each copy batch: a primary-key range of the table, read with row locks, into the copy",
                     self.claim(f"INSERT INTO {copy} SELECT * FROM {q(table)}"),
                     table,
                     round(dialects.dialect_part(self.dialect, "shadow").COPY_BATCH_S * 1000),
+                    # PostgreSQL reads the batch FOR KEY SHARE (other updates go on), MariaDB LOCK IN SHARE MODE
+                    "a DELETE or key change of a row of the batch"
+                    if self.dialect == "postgres"
+                    else "a write to a row of the batch",
                 ),
                 _prediction(f"swap: {swap}", self.claim(swap), True, SWAP_LOCK_TIMEOUT_MS, cut),
             ]
         if phase == "complete":
-            return [_prediction(f"drop the old table {old}", self.claim(f"DROP TABLE {old}"), False, None, "")]
+            return [
+                _prediction("drop the reverse triggers", triggers, True, SWAP_LOCK_TIMEOUT_MS, cut),
+                _unused(f"drop the old table {old}", self.claim(f"DROP TABLE {old}")),
+            ]
         return [_prediction(f"swap back: {swap}", self.claim(swap), True, SWAP_LOCK_TIMEOUT_MS, cut)]
+
+
+def _unused(what: str, claim: LockImpact) -> StepLock:
+    """A step on the shadow copy or the old table: its lock holds a table the application no longer (or not yet)
+    uses, so nobody waits on it unless it also locks another table."""
+    if claim.other_tables:
+        return _prediction(what, claim, True, None, "")
+    step = _prediction(what, claim, False, None, "")
+    return step.model_copy(update={"stall_ms": 0, "stall": f"none: it locks only {claim.table}, which nobody uses"})
 
 
 def _prediction(what: str, claim: LockImpact, queues: bool, bound_ms: int | None, bound_by: str) -> StepLock:
