@@ -20,7 +20,6 @@ from ...reports import (
     CreateReport,
     HistoryReport,
     RestoreReport,
-    RollbackPlan,
     RunReport,
     StatusReport,
     TestReport,
@@ -32,18 +31,15 @@ from ..text import (
     Code,
     Rows,
     analyze_blocks,
-    archive_lines,
     backup_blocks,
     finding_lines,
-    rollback_plan_lines,
+    run_blocks,
     status_blocks,
     step_rows,
-    strategy_lines,
     test_blocks,
     validate_lines,
 )
 
-SHOWN_AT_EACH_END = 50  # statements of a long script a plan shows from its start and from its end
 MARK = {state: f"[{style}]{mark}[/]" for state, (mark, style) in STATE_MARKS.items()}
 
 
@@ -207,13 +203,18 @@ class Renderer:
 
     def _blocks(self, blocks: list[Block]) -> None:
         """A shared presenter's lines (already painted) and its tables, drawn with rich."""
+        lines: list[str] = []  # printed together: one rich call per line costs ~0.2 ms (many migrations)
         for block in blocks:
             if isinstance(block, str):
-                self.out.print(block)
-            elif isinstance(block, Code):
-                self.out.print(_syntax(block.text, block.lexer, padding=(0, block.indent), word_wrap=True))
+                lines.append(block)
+                continue
+            self._print_lines(lines)
+            lines = []
+            if isinstance(block, Code):
+                self.out.print(_syntax(block.text, block.lexer, padding=(0, block.indent), word_wrap=block.wrap))
             elif block.rows:
                 self.out.print(_table(block))
+        self._print_lines(lines)
 
     def _history(self, r: HistoryReport) -> None:
         self.out.print(f"[bold]History[/] {r.environment} ({r.database}): {len(r.rows)} row(s)")
@@ -242,70 +243,11 @@ class Renderer:
         self._print_lines(validate_lines(r, _paint))
 
     def _run(self, r: RunReport) -> None:
-        title = {"dry-run": f"Dry run of {r.action}", "needs-approval": f"Plan (approval needed) for {r.action}"}
-        self.out.print(
-            f"[bold]{title.get(r.outcome, r.action.capitalize())}[/] on {r.environment} ({r.database})  "
-            f"version {r.version_before or '(none)'} → {r.version_after or '(none)'}"
-        )
-        if r.rollback_plan:
-            self._rollback_plan(r.rollback_plan)
-        lines: list[str] = []  # printed together: one rich call per migration costs ~0.2 ms each
-        for run in r.migrations:
-            lines += self._migration_lines(run)
-            if r.outcome in ("dry-run", "needs-approval") or run.status == "failed":
-                self._print_lines(lines)
-                lines = []
-                self._migration_sql(run)
-        self._print_lines(lines)
-        for finding in r.findings:
-            self._finding(finding)
-        for reason in r.approval_reasons:
-            self.out.print(f"[yellow]approval:[/] {reason}")
-        if r.backup_id:
-            self.out.print(f"Backup: {r.backup_id}")
-        if r.failure_recovery:
-            self.out.print(f"[bold]autoOnFailure:[/] {r.failure_recovery}")
-        colour = {"failed": "red", "needs-approval": "yellow"}.get(r.outcome, "green")
-        self.out.print(f"[{colour}]{r.message}[/]", markup=True)
-        if r.error:
-            self.out.print(f"[bold]Database state:[/] {r.error.state}\n[bold]Next step:[/] {r.error.next_step}")
-
-    def _rollback_plan(self, p: RollbackPlan) -> None:
-        self.out.print("\n".join(rollback_plan_lines(p, _paint)))
+        self._blocks(run_blocks(r, _paint))
 
     def _print_lines(self, lines: list[str]) -> None:
         if lines:
             self.out.print("\n".join(lines))
-
-    def _migration_lines(self, run) -> list[str]:
-        status = {
-            "applied": "[green]applied[/]",
-            "rolled-back": "[green]rolled back[/]",
-            "failed": "[red]FAILED[/]",
-            "planned": "[dim]planned[/]",
-        }[run.status]
-        took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
-        source = f", DOWN from {run.script_source}" if run.script_source else ""
-        empty = " (no statements: recorded, nothing runs)" if not run.statements and run.mode != "python" else ""
-        lines = [
-            f"  {run.direction.upper()} {run.version}_{escape(run.name)} {escape(f'[{run.mode}{source}]')} "
-            f"{status}{took}{empty}"
-        ]
-        if run.mode_reason:
-            lines.append(f"    outside a transaction: {escape(run.mode_reason)}")
-        return lines + strategy_lines(run, _paint) + archive_lines(run, _paint)
-
-    def _migration_sql(self, run) -> None:
-        if run.python_source:
-            self.out.print(_syntax(run.python_source, "python", line_numbers=False, padding=(0, 4)))
-            return
-        text = _script_text(run)
-        if run.mode == "transaction":
-            text = f"BEGIN;\n{text}\n-- + history row\nCOMMIT;"
-        self.out.print(_syntax(text, "sql", padding=(0, 4), word_wrap=True))
-        for statement in run.statements:
-            if statement.error:
-                self.out.print(f"    [red]statement {statement.index}: {statement.error}[/]", markup=True)
 
     def _finding(self, f: Finding) -> None:
         self._print_lines(finding_lines(f, _paint))
@@ -387,38 +329,3 @@ def _table(rows: Rows) -> Table:
 def _paint(text: str, style: str) -> str:
     """The shared presenters' text as rich markup: escaped, and coloured where they say."""
     return f"[{style}]{escape(text)}[/]" if style else escape(text)
-
-
-def _script_text(run) -> str:
-    """The statements as they run; a long script shows its first and last SHOWN_AT_EACH_END only (a bulk load's
-    400k INSERTs were minutes of highlighting that nobody reads)."""
-
-    def text(statement) -> str:
-        return _with_archive_sql(statement.sql, statement.index, run.archives) + ";"
-
-    statements = run.statements
-    if len(statements) <= 2 * SHOWN_AT_EACH_END:
-        return "\n".join(map(text, statements))
-    hidden = len(statements) - 2 * SHOWN_AT_EACH_END
-    return "\n".join(
-        [
-            *map(text, statements[:SHOWN_AT_EACH_END]),
-            f"-- ... {hidden:,} more statements, not shown (all in the file; --json lists each)",
-            *map(text, statements[-SHOWN_AT_EACH_END:]),
-        ]
-    )
-
-
-def _with_archive_sql(sql: str, index: int, archives: list) -> str:
-    """A statement with the archive SQL the runner runs before it and the restore SQL after it."""
-    before = [
-        f"-- archive {s.target}\n" + ";\n".join(s.sql)
-        for s in archives
-        if s.action == "archive" and s.statement_index == index and s.sql
-    ]
-    after = [
-        f"-- put back {s.target}\n" + ";\n".join(s.sql)
-        for s in archives
-        if s.action == "restore" and s.statement_index == index and s.sql
-    ]
-    return ";\n".join([*before, sql, *after])

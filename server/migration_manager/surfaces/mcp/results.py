@@ -15,7 +15,7 @@ import functools
 import itertools
 import json
 import re
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,7 @@ from ..text import (
     backup_blocks,
     first_that_matter,
     lines_of,
-    more,
-    rollback_plan_lines,
+    run_blocks,
     status_blocks,
     test_blocks,
     validate_lines,
@@ -248,24 +247,7 @@ def analyze_text(r: AnalyzeReport) -> str:
 
 
 def run_text(r: RunReport) -> str:
-    statuses = ", ".join(f"{n} {s}" for s, n in Counter(m.status for m in r.migrations).items())
-    lines = [
-        f"{r.action} on {r.environment}: {r.outcome} (plan {r.plan_id}); "
-        f"version {r.version_before or '(none)'} -> {r.version_after or '(none)'}; "
-        f"{len(r.migrations)} migration(s)" + (f": {statuses}" if statuses else "")
-    ]
-    shown = first_that_matter(r.migrations, SUMMARY_ITEMS)
-    lines += [f"  {m.version}_{m.name} [{m.direction}] {m.status}" + (f": {m.error}" if m.error else "") for m in shown]
-    lines += more(len(r.migrations), len(shown), "migration(s)")
-    severities = Counter(f.severity for f in r.findings)
-    if severities:
-        lines.append("  findings: " + ", ".join(f"{n} {s}" for s, n in severities.items()))
-    if r.rollback_plan and r.outcome in ("dry-run", "needs-approval", "failed"):
-        lines += rollback_plan_lines(r.rollback_plan, limit=SUMMARY_ITEMS)
-    label = "approved" if r.outcome in ("done", "failed") else "approval needed"
-    lines += [f"  {label}: {reason}" for reason in r.approval_reasons[:SUMMARY_ITEMS]]
-    lines += more(len(r.approval_reasons), SUMMARY_ITEMS, "approval reason(s)")
-    return "\n".join(lines + ([r.message] if r.message else []))
+    return "\n".join(lines_of(run_blocks(r, limit=SUMMARY_ITEMS)))
 
 
 def test_text(r: TestReport) -> str:
