@@ -98,6 +98,14 @@ class StrategyPlan(BaseModel):
     def has_contract(self) -> bool:
         return any(s.complete for s in self.statements)
 
+    def stored_json(self) -> str:
+        """The plan as the history row keeps it: without the steps' lock predictions (analyze shows them; a row's
+        TEXT column need not hold them)."""
+        steps = {"__all__": {"locks"}}
+        return self.model_dump_json(
+            exclude={"statements": {"__all__": {"expand": steps, "complete": steps, "undo": steps}}}
+        )
+
     def phases(self) -> dict[str, list[str]]:
         expand = [step.describe() for s in self.statements for step in s.expand]
         complete = [step.describe() for s in self.statements for step in s.complete]

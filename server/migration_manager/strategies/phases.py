@@ -75,7 +75,7 @@ class PhaseRunner:
             )
             with self.engine.transaction():  # never a row without its phase: that would read as an ordinary dirty one
                 self.history.insert(row)
-                self.history.update(migration.version, phase=EXPAND, phases=plan.model_dump_json())
+                self.history.update(migration.version, phase=EXPAND, phases=plan.stored_json())
             state = {"checkpoint": None}
         done = resuming.statements_done if resuming else 0
         self._run_steps(migration.version, migration.label, steps, done, state["checkpoint"], EXPAND)
