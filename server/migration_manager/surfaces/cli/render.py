@@ -168,11 +168,7 @@ class Renderer:
         shown once they have taken CHECKS_SHOWN_AFTER_S (a quick run never flashes one), gone when done."""
         if not self.err.is_terminal:
             return
-        if self._checking is None:
-            self._checking = _checks_bar(self.err)
-            self._checking.add_task("", total=event.migration_total)
-            self._checking.start()
-        task = self._checking.task_ids[0]
+        task = self._bar_task(event.migration_total)
         self._checking.update(task, completed=event.migration_index - 1, description=event.message)
 
     def _batch_progress(self, event: Any) -> None:
@@ -183,14 +179,18 @@ class Renderer:
                 self._batch_tenth = tenth
                 self.err.file.write(f"    {event.message}\n")
             return
-        if self._checking is None:
-            self._checking = _checks_bar(self.err)
-            self._checking.add_task("", total=event.statement_total)
-            self._checking.start()
-        task = self._checking.task_ids[0]
+        task = self._bar_task(event.statement_total)
         self._checking.update(
             task, completed=event.statement_index, total=event.statement_total, description=event.message
         )
+
+    def _bar_task(self, total: int) -> Any:
+        """The task of the progress bar, the bar started on the first event (one bar at a time)."""
+        if self._checking is None:
+            self._checking = _checks_bar(self.err)
+            self._checking.add_task("", total=total)
+            self._checking.start()
+        return self._checking.task_ids[0]
 
     def _end_checking(self) -> None:
         if self._checking is not None:

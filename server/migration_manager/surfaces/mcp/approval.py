@@ -19,7 +19,7 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from ...reports import RunReport, StatusReport
-from ..text import archive_lines, rollback_plan_lines
+from ..text import migration_lines, rollback_plan_lines
 from .calls import ProgressBridge, call_service, service_package, target_of, version_arg
 
 PlanIdArg = Annotated[
@@ -64,8 +64,7 @@ def plan_text(plan: RunReport, reasons: list[str]) -> str:
         f"plan {plan.plan_id}, version {plan.version_before or '(none)'}:",
     ]
     for run in plan.migrations:
-        lines.append(f"  {run.version}_{run.name} [{run.direction}, {run.mode}]")
-        lines += archive_lines(run)
+        lines += migration_lines(run)  # the terminal's line: direction, mode, strategy, what it archives
         lines += [f"    {i}. {_preview(s.sql)}" for i, s in enumerate(run.statements[:12], start=1)]
         if len(run.statements) > 12:
             lines.append(f"    … {len(run.statements) - 12} more statement(s)")
