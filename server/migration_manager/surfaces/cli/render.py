@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ...analysis.model import Finding
 from ...errors import MigrationError
 from ...reports import (
     AnalyzeReport,
@@ -32,7 +31,6 @@ from ..text import (
     Rows,
     analyze_blocks,
     backup_blocks,
-    finding_lines,
     run_blocks,
     status_blocks,
     step_rows,
@@ -240,7 +238,7 @@ class Renderer:
         self.out.print(table)
 
     def _validate(self, r: ValidateReport) -> None:
-        self._print_lines(validate_lines(r, _paint))
+        self._blocks(validate_lines(r, _paint))
 
     def _run(self, r: RunReport) -> None:
         self._blocks(run_blocks(r, _paint))
@@ -248,9 +246,6 @@ class Renderer:
     def _print_lines(self, lines: list[str]) -> None:
         if lines:
             self.out.print("\n".join(lines))
-
-    def _finding(self, f: Finding) -> None:
-        self._print_lines(finding_lines(f, _paint))
 
     def _analyze(self, r: AnalyzeReport) -> None:
         self._blocks(analyze_blocks(r, _paint))
