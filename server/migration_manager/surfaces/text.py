@@ -128,7 +128,7 @@ def run_blocks(r: RunReport, paint: Paint = plain, limit: int | None = None) -> 
         if r.outcome in ("dry-run", "needs-approval") or run.status == "failed":
             blocks += migration_sql(run, paint)
     blocks += more(len(r.migrations), len(shown), "migration(s)")
-    if limit is not None and r.migrations:
+    if len(shown) < len(r.migrations):  # a summary that left some out says what they all did
         statuses = ", ".join(f"{n} {s}" for s, n in Counter(m.status for m in r.migrations).items())
         blocks.append(f"  in all: {len(r.migrations)} migration(s): {statuses}")
     blocks += findings_lines(r.findings, paint, limit)
@@ -304,9 +304,11 @@ def step_lock_lines(statement, paint: Paint = plain) -> list[str]:
         for lock in (lock for step in steps for lock in step.locks):
             what = " ".join(lock.step.split())
             wait = {None: "the whole statement", 0: "none"}.get(lock.stall_ms, f"<= {lock.stall_ms} ms")
+            queued = lock.queues_behind_transactions and not (lock.blocks_reads or lock.blocks_writes)
             lines.append(
                 f"         {phase}: {what[:70]}{'…' if len(what) > 70 else ''} — {paint(lock.lock, '')}, "
-                f"blocks {lock.blocks.split(';')[0].removesuffix(' (reads and writes go on)')}; "
+                f"blocks {lock.blocks.split(';')[0].removesuffix(' (reads and writes go on)')}"
+                f"{' while it runs, but queues behind open transactions' if queued else ''}; "
                 f"stall {paint(wait, 'yellow' if lock.stall_ms != 0 else '')}"
             )
     return lines
