@@ -1,6 +1,10 @@
 """Plain-text presenters of the reports, written once for every surface: the MCP tools send their lines as they
 are (dialogs, summaries), the terminal renderer passes a `paint` that escapes and colours them. One wording, two
-looks, so the two can no longer drift apart (the MCP rollback plan once left out the archive tables)."""
+looks, so the two can no longer drift apart (the MCP rollback plan once left out the archive tables).
+
+A presenter returns blocks: lines, `Rows` (a table: rich draws it in the terminal, `lines_of` writes it as a header
+and a line per row) and `Code` (SQL the terminal highlights; MCP leaves it to the structured report). A `limit`
+makes the MCP summary of a long report: the first items that matter, and how many more there are."""
 
 from __future__ import annotations
 
