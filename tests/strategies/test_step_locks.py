@@ -141,7 +141,7 @@ def _mysql_queues(url: str, database: str, step_sql: str) -> tuple[bool, bool]:
         step = threading.Thread(target=migrator.cursor().execute, args=(step_sql,))
         step.start()
         deadline = time.monotonic() + 10
-        while not _waiting(other):
+        while not _waiting(other, database):
             assert time.monotonic() < deadline, "the step never waited"
             time.sleep(0.02)
         blocked = _waits(other, "SELECT count(*) FROM users"), _waits(other, "UPDATE users SET name = 'x' WHERE id = 7")
@@ -153,9 +153,13 @@ def _mysql_queues(url: str, database: str, step_sql: str) -> tuple[bool, bool]:
     return blocked
 
 
-def _waiting(session) -> bool:
+def _waiting(session, database: str) -> bool:
+    """Whether a session of this database waits for a metadata lock (other tests share the server)."""
     with session.cursor() as cur:
-        cur.execute("SELECT 1 FROM information_schema.PROCESSLIST WHERE state = 'Waiting for table metadata lock'")
+        cur.execute(
+            "SELECT 1 FROM information_schema.PROCESSLIST WHERE state = 'Waiting for table metadata lock' AND db = %s",
+            (database,),
+        )
         return bool(cur.fetchall())
 
 
@@ -168,6 +172,14 @@ def test_mariadb_online_steps_queue_behind_open_transactions_as_predicted(mysql_
     (predicted,) = alter.locks
     assert predicted.algorithm and predicted.queues_behind_transactions and predicted.stall_ms == 500
     assert _mysql_queues(mysql_url, database, alter.sql) == (True, True)  # the reads and writes that queue behind it
+    index = next(s for s in steps if s.sql and "CREATE INDEX" in s.sql)
+    (predicted,) = index.locks  # LOCK=NONE: nothing blocked while it builds, yet its metadata lock queues
+    assert (predicted.blocks_reads, predicted.blocks_writes, predicted.queues_behind_transactions) == (
+        False,
+        False,
+        True,
+    )
+    assert _mysql_queues(mysql_url, database, index.sql) == (True, True)
     backfill = next(s for s in steps if s.backfill is not None)
     fill, (batch,) = backfill.backfill, backfill.locks
     assert (batch.blocks_reads, batch.blocks_writes, batch.queues_behind_transactions) == (False, False, False)
