@@ -36,14 +36,19 @@ class StepPredictor:
     def annotate(self, plan: StrategyPlan) -> StrategyPlan:
         """Each step of `plan` with its predicted locks (`Step.locks`), in place. The steps are replayed on a copy
         of the schema in the order they run, so each is judged on the schema it meets (SET NOT NULL after its CHECK
-        was validated needs no scan); undo steps on the schema after apply."""
+        was validated needs no scan); undo steps on the schema after apply. A statement run as written is the impact
+        report's (it is only replayed), and a plan that rewrites nothing is left as it is."""
+        if not plan.rewrites:
+            return plan
         live, replay = self.schema, Replay(self.schema.copy())
-        phases = [("apply", s.expand) for s in plan.statements] + [("complete", s.complete) for s in plan.statements]
+        phases = [(s.how, "apply", s.expand) for s in plan.statements]
+        phases += [(s.how, "complete", s.complete) for s in plan.statements]
         try:
-            for phase, steps in phases:
+            for how, phase, steps in phases:
                 for step in steps:
                     self.schema = replay.schema
-                    step.locks = self.step(step, phase)
+                    if how != "as written":
+                        step.locks = self.step(step, phase)
                     if step.sql:
                         replay.run([replay.schema.resolve(op) for op in statement_operations(step.sql, self.dialect)])
             self.schema = live
