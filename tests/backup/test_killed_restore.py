@@ -155,4 +155,4 @@ def test_status_withholds_the_versions_of_a_half_loaded_history(mysql_url: str, 
         return "\n".join(block.text for block in result.content if block.type == "text")
 
     mcp_text = anyio.run(mcp_status)
-    assert "version unknown, the history table is being restored" in mcp_text and "add_tags" not in mcp_text
+    assert "Current version unknown (the history table is being restored" in mcp_text and "add_tags" not in mcp_text
