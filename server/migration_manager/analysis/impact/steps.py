@@ -112,29 +112,20 @@ class StepPredictor:
     # ---- shadow copy -----------------------------------------------------------------------------------
     def _shadow(self, alter: str, phase: str) -> list[StepLock]:
         table = next((op.table for op in statement_operations(alter, self.dialect) if op.table), "t")
-        q = dialects.dialect_part(self.dialect, "shadow").quote
-        copy, old = q(f"_mm_new_{table}"), q(f"_mm_old_{table}")
-        swap = (
-            f"ALTER TABLE {q(table)} RENAME TO {old}"
-            if self.dialect == "postgres"
-            else f"RENAME TABLE {q(table)} TO {old}, {copy} TO {q(table)}"
-        )
+        shadow = dialects.dialect_part(self.dialect, "shadow")
+        copy, old, swap = shadow.quote(f"_mm_new_{table}"), shadow.quote(f"_mm_old_{table}"), shadow.swap_sql(table)
         cut = "the cut-over's lock timeout, retried with backoff"
         triggers = dialects.dialect_part(self.dialect, "locks").create_trigger(table)
         if phase == "apply":
-            create = f"CREATE TABLE {copy} (LIKE {q(table)} INCLUDING ALL)" if self.dialect == "postgres" else ""
             return [
-                _unused(f"create the copy {copy}", self.claim(create or f"CREATE TABLE {copy} LIKE {q(table)}")),
+                _unused(f"create the copy {copy}", self.claim(shadow.copy_table_sql(table))),
                 _prediction("create the sync triggers", triggers, True, SWAP_LOCK_TIMEOUT_MS, cut),
                 self._batch(
                     "each copy batch: a primary-key range of the table, read with row locks, into the copy",
-                    self.claim(f"INSERT INTO {copy} SELECT * FROM {q(table)}"),
+                    self.claim(f"INSERT INTO {copy} SELECT * FROM {shadow.quote(table)}"),
                     table,
-                    round(dialects.dialect_part(self.dialect, "shadow").COPY_BATCH_S * 1000),
-                    # PostgreSQL reads the batch FOR KEY SHARE (other updates go on), MariaDB LOCK IN SHARE MODE
-                    "a DELETE or key change of a row of the batch"
-                    if self.dialect == "postgres"
-                    else "a write to a row of the batch",
+                    round(shadow.COPY_BATCH_S * 1000),
+                    shadow.BATCH_WAITS,
                 ),
                 _prediction(f"swap: {swap}", self.claim(swap), True, SWAP_LOCK_TIMEOUT_MS, cut),
             ]

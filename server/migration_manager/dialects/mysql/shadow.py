@@ -48,6 +48,19 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+# What the lock predictions (analysis/impact/steps.py) judge: the statements that take this database's locks.
+BATCH_WAITS = "a write to a row of the batch"  # the batch reads LOCK IN SHARE MODE
+
+
+def copy_table_sql(table: str) -> str:
+    return f"CREATE TABLE {quote(f'_mm_new_{table}')} LIKE {quote(table)}"
+
+
+def swap_sql(table: str) -> str:
+    old, copy = quote(f"_mm_old_{table}"), quote(f"_mm_new_{table}")
+    return f"RENAME TABLE {quote(table)} TO {old}, {copy} TO {quote(table)}"
+
+
 def stored_name(engine, written: str) -> str:
     return written[1:-1].replace("``", "`") if written.startswith("`") else written
 

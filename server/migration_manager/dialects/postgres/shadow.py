@@ -32,6 +32,18 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# What the lock predictions (analysis/impact/steps.py) judge: the statements that take this database's locks.
+BATCH_WAITS = "a DELETE or key change of a row of the batch"  # the batch reads FOR KEY SHARE: other updates go on
+
+
+def copy_table_sql(table: str) -> str:
+    return f"CREATE TABLE {quote(f'_mm_new_{table}')} (LIKE {quote(table)} INCLUDING ALL)"
+
+
+def swap_sql(table: str) -> str:
+    return f"ALTER TABLE {quote(table)} RENAME TO {quote(f'_mm_old_{table}')}"
+
+
 def stored_name(engine, written: str) -> str:
     return written[1:-1].replace('""', '"') if written.startswith('"') else written.lower()
 
