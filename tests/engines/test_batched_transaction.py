@@ -77,3 +77,35 @@ def test_failing_record_commits_nothing(engine, pg_url: str) -> None:
         )
     assert user_tables(pg_url) == set()
     assert engine.query("SELECT 1") == [(1,)]  # not left inside the failed transaction
+
+
+def test_failing_statement_is_named_however_fast_the_server_answers(engine, pg_url: str) -> None:
+    """A server may answer a statement before its execute returns (a busy client: here a thread holding the GIL):
+    the error then comes out of that statement's own execute, and it is still that statement's failure, not a
+    history write's (seen under load as "Recording ... in the history table failed")."""
+    import threading
+
+    from migration_manager.dialects.base import BatchFailed
+
+    engine.execute("CREATE TABLE knob (id integer PRIMARY KEY)")
+    engine.execute("INSERT INTO knob VALUES (1)")
+    statements = ["CREATE TABLE h1 (id integer)", "CREATE TABLE h2 (id integer)", "INSERT INTO knob VALUES (1)"]
+    busy = threading.Event()
+
+    def spin() -> None:
+        while not busy.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        named = []
+        for _ in range(150):
+            with pytest.raises(BatchFailed) as failed:
+                engine.run_transaction([*statements, "CREATE TABLE h3 (id integer)"], lambda: None)
+            named.append((failed.value.index, failed.value.cause.sqlstate))
+    finally:
+        busy.set()
+        spinner.join()
+    assert set(named) == {(3, "23505")}  # unique_violation, on statement 3 every time
+    assert user_tables(pg_url) == {"knob"}

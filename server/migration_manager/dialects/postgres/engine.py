@@ -100,6 +100,10 @@ class PostgresEngine(EngineDefaults):
                     pipeline.sync()
                 except psycopg.Error as exc:  # raised by the sync, or by a later execute that read the error
                     failed = next((i for i, c in enumerate(cursors, start=1) if c.pgresult is None), None)
+                    if failed is None and len(cursors) < len(statements):
+                        # Read while the statement was being sent (its cursor never came back): a fast server's
+                        # error for it, every earlier statement having succeeded.
+                        failed = len(cursors) + 1
                     if failed is None:
                         raise
                     raise BatchFailed(failed, exc) from exc
