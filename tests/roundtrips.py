@@ -12,6 +12,8 @@ import socket
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
+from dbcheck import Project
+
 
 class RoundTripCounter:
     def __init__(self, url: str) -> None:
@@ -57,3 +59,20 @@ class RoundTripCounter:
                         with self._lock:
                             self.turns += 1
                     client_turn = key.fileobj is client
+
+
+def three_statements(i: int) -> str:
+    return (
+        f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\n"
+        f"ALTER TABLE t{i} ADD COLUMN note varchar(80);\nCREATE INDEX t{i}_label ON t{i} (label);"
+    )
+
+
+def counted_apply(project: Project, counter: RoundTripCounter, first: int, last: int) -> int:
+    """Apply migrations first..last (each CREATE TABLE + ALTER + CREATE INDEX) through `counter`: the turns taken."""
+    for i in range(first, last + 1):
+        project.native(f"{i:03d}", f"table_{i}", three_statements(i), f"DROP TABLE t{i};")
+    before = counter.turns
+    done = project.run("apply", url=counter.url(project.url))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return counter.turns - before

@@ -7,23 +7,7 @@ import psycopg
 import pytest
 
 from dbcheck import Project, events, history, query, user_tables
-from roundtrips import RoundTripCounter
-
-
-def three_statements(i: int) -> str:
-    return (
-        f"CREATE TABLE t{i} (id integer PRIMARY KEY, label varchar(40) NOT NULL);\n"
-        f"ALTER TABLE t{i} ADD COLUMN note varchar(80);\nCREATE INDEX t{i}_label ON t{i} (label);"
-    )
-
-
-def counted_apply(project: Project, counter: RoundTripCounter, first: int, last: int) -> int:
-    for i in range(first, last + 1):
-        project.native(f"{i:03d}", f"table_{i}", three_statements(i), f"DROP TABLE t{i};")
-    before = counter.turns
-    done = project.run("apply", url=counter.url(project.url))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return counter.turns - before
+from roundtrips import RoundTripCounter, counted_apply
 
 
 def test_postgres_migration_takes_two_round_trips(pg_url: str, project: Project) -> None:
