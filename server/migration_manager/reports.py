@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -44,6 +44,21 @@ def outcome_exit_code(outcome: str, error: ErrorReport | None = None) -> int:
     if outcome == "failed":
         return error.exit_code if error else StatementFailed.exit_code
     return ApprovalRequired.exit_code if outcome == "needs-approval" else 0
+
+
+Outcome = Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"]
+RunError = Annotated[
+    ErrorReport | None,
+    Field(description="error (kind), message, state, next_step and exit_code when outcome is failed"),
+]
+
+
+class OutcomeReport(Report):
+    """A report of a run (apply, rollback, a deployment): its exit code comes from its outcome and error."""
+
+    @property
+    def exit_code(self) -> int:
+        return outcome_exit_code(self.outcome, self.error)
 
 
 class MigrationInfo(BaseModel):
@@ -257,7 +272,7 @@ class RollbackPlan(BaseModel):
     notes: list[str] = Field(default_factory=list, description="what was skipped or could not be measured, and why")
 
 
-class RunReport(Report):
+class RunReport(OutcomeReport):
     """apply and rollback (also their dry runs)."""
 
     action: Literal["apply", "rollback", "resolve", "baseline", "complete"]
@@ -265,7 +280,7 @@ class RunReport(Report):
     database: str
     dry_run: bool = False
     plan_id: str = Field(description="hash of the exact plan; an approval is bound to it")
-    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"]
+    outcome: Outcome
     lock_wait_ms: int = Field(0, description="how long this run waited for another run's migration lock")
     needs_approval: bool = False
     approval_reasons: list[str] = Field(default_factory=list)
@@ -284,13 +299,7 @@ class RunReport(Report):
         description="rollback: per migration, can it roll back, what its DOWN destroys, the backup, the estimated time",
     )
     message: str = ""
-    error: ErrorReport | None = Field(
-        None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
-    )
-
-    @property
-    def exit_code(self) -> int:
-        return outcome_exit_code(self.outcome, self.error)
+    error: RunError = None
 
 
 class CreateReport(Report):
@@ -343,13 +352,13 @@ class StrategyStep(BaseModel):
     detail: str = ""
 
 
-class OfflineReport(Report):
+class OfflineReport(OutcomeReport):
     """apply with the offline strategy: the application stopped around backup, apply and validation."""
 
     action: Literal["offline"] = "offline"
     environment: str
     database: str
-    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"] = "done"
+    outcome: Outcome = "done"
     plan_id: str = ""
     needs_approval: bool = False
     approval_reasons: list[str] = Field(default_factory=list)
@@ -359,13 +368,7 @@ class OfflineReport(Report):
     downtime_ms: int | None = Field(None, description="from the start of offline.stop to the end of offline.start")
     recovery: str | None = Field(None, description="how a failure after the stop was undone (rollback.autoOnFailure)")
     message: str = ""
-    error: ErrorReport | None = Field(
-        None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
-    )
-
-    @property
-    def exit_code(self) -> int:
-        return outcome_exit_code(self.outcome, self.error)
+    error: RunError = None
 
 
 class TableCount(BaseModel):
@@ -374,12 +377,12 @@ class TableCount(BaseModel):
     green: int
 
 
-class BlueGreenReport(Report):
+class BlueGreenReport(OutcomeReport):
     """apply --strategy blue-green (prepare a migrated green), switch, switch --back and complete."""
 
     action: Literal["blue-green", "switch", "switch-back", "complete"]
     environment: str
-    outcome: Literal["dry-run", "done", "nothing-to-do", "needs-approval", "failed"] = "done"
+    outcome: Outcome = "done"
     active: Literal["blue", "green"] | None = None
     blue: str = Field("", description="blue's URL, redacted")
     green: str = Field("", description="green's URL, redacted")
@@ -395,13 +398,7 @@ class BlueGreenReport(Report):
     freeze_ms: int | None = Field(None, description="switch: writes refused, from the freeze to the flip")
     sessions_ended: list[str] = Field(default_factory=list, description="switch: sessions ended by the freeze")
     message: str = ""
-    error: ErrorReport | None = Field(
-        None, description="error (kind), message, state, next_step and exit_code when outcome is failed"
-    )
-
-    @property
-    def exit_code(self) -> int:
-        return outcome_exit_code(self.outcome, self.error)
+    error: RunError = None
 
 
 # ---- backups and restores (service/backups.py) --------------------------------------------
