@@ -127,8 +127,9 @@ def run_blocks(r: RunReport, paint: Paint = plain, limit: int | None = None) -> 
     if r.rollback_plan and (limit is None or r.outcome != "done"):  # a summary of a done run: what it did
         blocks += rollback_plan_lines(r.rollback_plan, paint, limit)
     shown = r.migrations if limit is None else first_that_matter(r.migrations, limit)
+    explained: set[str] = set()  # a reason shared by many migrations (every MariaDB DDL one) is said once
     for run in shown:
-        blocks += migration_lines(run, paint)
+        blocks += migration_lines(run, paint, explained)
         if r.outcome in ("dry-run", "needs-approval") or run.status == "failed":
             blocks += migration_sql(run, paint)
     blocks += more(len(r.migrations), len(shown), "migration(s)")
@@ -150,9 +151,9 @@ def run_blocks(r: RunReport, paint: Paint = plain, limit: int | None = None) -> 
     return blocks
 
 
-def migration_lines(run: MigrationRun, paint: Paint = plain) -> list[str]:
-    """One migration of a run: direction, mode, status and time; why it runs outside a transaction; its
-    strategy and what it archives."""
+def migration_lines(run: MigrationRun, paint: Paint = plain, explained: set[str] | None = None) -> list[str]:
+    """One migration of a run: direction, mode, status and time; why it runs outside a transaction (unless that
+    reason is in `explained`, the reasons already given above it: added to it); its strategy and what it archives."""
     took = f" in {run.duration_ms / 1000:.2f}s" if run.duration_ms is not None else ""
     source = f", DOWN from {run.script_source}" if run.script_source else ""
     empty = " (no statements: recorded, nothing runs)" if not run.statements and run.mode != "python" else ""
@@ -160,8 +161,10 @@ def migration_lines(run: MigrationRun, paint: Paint = plain) -> list[str]:
         f"  {run.direction.upper()} {run.version}_{paint(run.name, '')} {paint(f'[{run.mode}{source}]', '')} "
         f"{paint(*RUN_STATUS[run.status])}{took}{empty}"
     ]
-    if run.mode_reason:
+    if run.mode_reason and run.mode_reason not in (explained or ()):
         lines.append(f"    outside a transaction: {paint(run.mode_reason, '')}")
+        if explained is not None:
+            explained.add(run.mode_reason)
     return lines + strategy_lines(run, paint) + archive_lines(run, paint)
 
 
