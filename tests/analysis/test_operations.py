@@ -198,6 +198,39 @@ def test_unreadable_sql_is_other_not_a_crash():
     assert ops("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$") == [{"kind": "other"}]
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+@pytest.mark.parametrize(
+    "unreadable",
+    ["CREATE TABLE q (a text DEFAULT 'unterminated)", "ALTER TABLE t ADD COLUMN c int DEFAULT ("],
+    ids=["token_error", "parse_error"],
+)
+def test_a_statement_after_one_sqlglot_gives_up_on_reads_as_on_its_own(dialect, unreadable):
+    """sqlglot's tokenizer and parser are reused from statement to statement: one left mid-statement by an
+    error must not leak into the next."""
+    assert ops(unreadable, dialect) == [{"kind": "other"}]
+    table = f"after_{dialect}_{len(unreadable)}"  # a text of its own: not served from the parse cache
+    assert ops(f"ALTER TABLE {table} ADD COLUMN c text DEFAULT 'x' NOT NULL", dialect) == [
+        {
+            "kind": "add_column",
+            "table": table,
+            "column": "c",
+            "new_type": "TEXT",
+            "nullable": False,
+            "default": "'x'",
+            "default_volatile": False,
+        }
+    ]
+
+
+def test_names_made_up_for_unnamed_aliases_start_afresh_in_every_statement():
+    """sqlglot's SQL generator is reused too, and it numbers the aliases it makes up (_t0, _t1...)."""
+    wheres = [
+        ops(f"DELETE FROM {table} WHERE id IN (SELECT a FROM (VALUES (1)) AS (a))")[0]["where"]
+        for table in ("first_delete", "second_delete")
+    ]
+    assert wheres == ["id IN (SELECT a FROM (VALUES (1)) AS _t0(a))"] * 2
+
+
 def test_script_numbers_statements_from_one():
     found = script_operations(["SET lock_timeout = '1s'", "ALTER TABLE t DROP COLUMN a, DROP COLUMN b"], "postgres")
     assert [(o.statement_index, o.kind) for o in found] == [

@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from functools import cache, lru_cache
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.generator import Generator
+from sqlglot.helper import name_sequence
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.parser import Parser
+from sqlglot.tokens import Tokenizer
 
 from ... import dialects
 from ..model import ColumnSpec, Operation
@@ -85,7 +89,7 @@ def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
     cache smaller than the plan would miss on every one of them."""
     reader = _sqlglot_dialect(dialect)
     try:
-        tree = sqlglot.parse_one(text, read=reader)
+        tree = _parse_one(text, reader)
     except (ParseError, TokenError, ValueError):
         tree = None
     if tree is None or isinstance(tree, exp.Command):
@@ -101,6 +105,61 @@ def _sqlglot_dialect(dialect: str) -> Dialect:
     """One Dialect object per name: given a name, sqlglot builds a new one for every parse and every
     `.sql()` call (a third of the time of reading a short statement)."""
     return Dialect.get_or_raise(dialect)
+
+
+class _Reused(threading.local):
+    """One sqlglot tokenizer, parser and generator per dialect, built on first use: `parse_one` and `.sql()`
+    build new ones on every call, a quarter of the time of reading a short statement. Each keeps only the
+    state of the statement in hand, which `tokenize`, `parse` and `generate` reset before they start (so one
+    left mid-statement by a TokenError or ParseError reads the next afresh); but not across threads (the
+    MCP server analyses on worker threads), hence one set per thread.
+    Keyed by the dialect's id: sqlglot hashes a Dialect in Python, which costs as much as the lookup saves.
+    Every Dialect here comes from `_sqlglot_dialect`, which keeps it for good, so no other object takes its id."""
+
+    def __init__(self) -> None:
+        self.tokenizers: dict[int, Tokenizer] = {}
+        self.parsers: dict[int, Parser] = {}
+        self.generators: dict[int, Generator] = {}
+
+
+_reused = _Reused()
+
+
+def _tokenizer(dialect: Dialect) -> Tokenizer:
+    tokenizer = _reused.tokenizers.get(id(dialect))
+    if tokenizer is None:
+        tokenizer = _reused.tokenizers[id(dialect)] = dialect.tokenizer()
+    return tokenizer
+
+
+def _parser(dialect: Dialect) -> Parser:
+    parser = _reused.parsers.get(id(dialect))
+    if parser is None:
+        parser = _reused.parsers[id(dialect)] = dialect.parser()
+    return parser
+
+
+def _generator(dialect: Dialect) -> Generator:
+    generator = _reused.generators.get(id(dialect))
+    if generator is None:
+        generator = _reused.generators[id(dialect)] = dialect.generator()
+    # The one state `generate` does not reset: the names it makes up for unnamed aliases (_t0, _t1, ...),
+    # which a new generator would start again from _t0.
+    generator._next_name = name_sequence("_t")
+    return generator
+
+
+def _parse_one(text: str, dialect: Dialect) -> exp.Expression:
+    """`sqlglot.parse_one(text, read=dialect)` on this thread's tokenizer and parser."""
+    trees = _parser(dialect).parse(_tokenizer(dialect).tokenize(text), text)
+    if not trees or trees[0] is None:
+        raise ParseError(f"No expression was parsed from '{text}'")
+    return exp.Block(expressions=trees) if len(trees) > 1 else trees[0]
+
+
+def _sql(node: exp.Expression, dialect: Dialect, copy: bool = True) -> str:
+    """`node.sql(dialect, copy=copy)` on this thread's generator."""
+    return _generator(dialect).generate(node, copy=copy)
 
 
 # ---- sqlglot trees -------------------------------------------------------------------------
@@ -125,7 +184,7 @@ def _from_tree(tree: exp.Expression, dialect: Dialect) -> list[Operation]:
                 kind="update" if isinstance(tree, exp.Update) else "delete",
                 **_name(tree.this),
                 columns=assigned,
-                where=where.this.sql(dialect) if where else None,
+                where=_sql(where.this, dialect) if where else None,
             )
         ]
     if isinstance(tree, exp.Insert):
@@ -193,7 +252,7 @@ def _bare_dropped_column(action: exp.Expression, dialect: Dialect) -> str | None
     if not (isinstance(action, exp.Command) and action.this.upper() == "DROP"):
         return None
     try:
-        dropped = sqlglot.parse_one(str(action.expression).strip(), read=dialect)
+        dropped = _parse_one(str(action.expression).strip(), dialect)
     except (ParseError, TokenError, ValueError):
         return None
     return dropped.name if isinstance(dropped, exp.Column) else None
@@ -217,8 +276,8 @@ def _alter_column(action: exp.AlterColumn, base: dict, dialect: Dialect) -> Oper
             "alter_column_type",
             base,
             column=column,
-            new_type=action.args["dtype"].sql(dialect),
-            using=using.sql(dialect) if isinstance(using, exp.Expression) else None,
+            new_type=_sql(action.args["dtype"], dialect),
+            using=_sql(using, dialect) if isinstance(using, exp.Expression) else None,
         )
     if action.args.get("allow_null") is False:
         return _op("set_not_null", base, column=column)
@@ -227,7 +286,7 @@ def _alter_column(action: exp.AlterColumn, base: dict, dialect: Dialect) -> Oper
     if action.args.get("default") is not None:
         default = action.args["default"]
         return _op(
-            "set_default", base, column=column, default=default.sql(dialect), default_volatile=_is_volatile(default)
+            "set_default", base, column=column, default=_sql(default, dialect), default_volatile=_is_volatile(default)
         )
     if action.args.get("drop"):
         return _op("drop_default", base, column=column)
@@ -288,7 +347,7 @@ def _constraint(item: exp.Expression, base: dict, dialect: Dialect) -> list[Oper
             )
         ]
     if isinstance(item, exp.CheckColumnConstraint):
-        return [_op("add_constraint", base, constraint_type="check", check=item.this.sql(dialect))]
+        return [_op("add_constraint", base, constraint_type="check", check=_sql(item.this, dialect))]
     if isinstance(item, exp.UniqueColumnConstraint):
         schema = item.this
         columns = [c.name for c in schema.expressions] if isinstance(schema, exp.Schema) else []
@@ -347,10 +406,10 @@ def _create(tree: exp.Create, dialect: Dialect) -> list[Operation]:
                 columns=[c.name for c in plain],
                 expression_index=len(plain) != len(ordered),
                 unique=bool(tree.args.get("unique")),
-                expressions=[o.this.sql(dialect, copy=False) for o in ordered],  # see _column_spec
+                expressions=[_sql(o.this, dialect, copy=False) for o in ordered],  # see _column_spec
                 concurrently=bool(tree.args.get("concurrently")),
                 if_not_exists=bool(tree.args.get("exists")),
-                where=where.this.sql(dialect) if where else None,
+                where=_sql(where.this, dialect) if where else None,
                 detail=using.name if using else None,
             )
         ]
@@ -415,7 +474,7 @@ def _inline_constraints(columns: list[exp.ColumnDef], table: exp.Table, dialect:
                         constraint_type="check",
                         constraint_name=name,
                         columns=[column.name],
-                        check=kind.this.sql(dialect),
+                        check=_sql(kind.this, dialect),
                     )
                 )
     return found
@@ -451,7 +510,7 @@ def _setting(item: exp.Expression, dialect: Dialect) -> Operation:
     value = (
         assignment.expression.name
         if isinstance(assignment.expression, exp.Literal)
-        else assignment.expression.sql(dialect)
+        else _sql(assignment.expression, dialect)
     )
     kind = (
         "set_lock_timeout"
@@ -491,9 +550,9 @@ def _column_spec(column: exp.ColumnDef, dialect: Dialect) -> ColumnSpec:
     # never read again, and the tree is thrown away once read.
     return ColumnSpec(
         name=column.name,
-        type=dtype.sql(dialect, copy=False) if dtype else "",
+        type=_sql(dtype, dialect, copy=False) if dtype else "",
         nullable=nullable,
-        default=default.sql(dialect) if default is not None else None,
+        default=_sql(default, dialect) if default is not None else None,
         primary_key=primary,
         unique=any(isinstance(k, exp.UniqueColumnConstraint) for k in kinds),
         key_name=key_name,
@@ -532,7 +591,7 @@ def _fallback(text: str, dialect: str) -> list[Operation]:
     if options:  # CREATE INDEX ... ALGORITHM=INPLACE LOCK=NONE: read it without the options
         stripped = _MYSQL_INDEX_OPTIONS.sub("", text)
         try:
-            tree = sqlglot.parse_one(stripped, read=_sqlglot_dialect(dialect))
+            tree = _parse_one(stripped, _sqlglot_dialect(dialect))
         except (ParseError, TokenError, ValueError):
             return []
         if isinstance(tree, exp.Command):
