@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from .analysis.impact import StatementImpact
 from .analysis.model import Finding
@@ -17,6 +17,10 @@ from .strategies.model import StrategyPlan
 class Report(BaseModel):
     """Every report knows the exit code it means, so a surface only presents it (not serialized: the code is the
     CLI's, the report's fields say the same)."""
+
+    # A report's validator and serializer are built when the report is first made or dumped, not at import: a
+    # command makes one of the ~12 (the parts they hold are built at import, once, and shared by the reports).
+    model_config = ConfigDict(defer_build=True)
 
     @property
     def exit_code(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 OUTSIDE_WINDOW = "override the maintenance window (human only)"
 APPROVED = "set only by a human-facing surface after the human said yes"
@@ -19,6 +19,10 @@ APPROVED_PLAN = "when set, the approval holds only for this plan"
 
 class TargetRequest(BaseModel):
     """Which project and database a command works on."""
+
+    # A request's validator is built when the request is first made, not at import: a run makes one of the ~14
+    # (`described` reads only the fields, which are known at import).
+    model_config = ConfigDict(defer_build=True)
 
     project_dir: Path = Field(default_factory=Path.cwd, description="project folder (default: current directory)")
     env: str | None = Field(

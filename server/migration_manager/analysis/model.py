@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from ..archive import ArchiveStep
@@ -91,6 +91,10 @@ class Operation(BaseModel):
     `Operation(kind="add_column", ...)` builds the kind's own class (analysis/operations/add_column.py), which
     overrides the behaviour below that applies to it; these defaults are those of an operation that changes
     nothing the analysis follows (a SET, say)."""
+
+    # Each kind's validator is built on its first use, not at import: a run meets a few of the ~25 kinds, and
+    # building them all cost ~60 ms of every start (the MCP server's JSON schemas build theirs when asked).
+    model_config = ConfigDict(defer_build=True)
 
     kind: OperationKind
     statement_index: int = Field(1, description="1-based position of the statement in its script")
