@@ -151,7 +151,13 @@ def _generator(dialect: Dialect) -> Generator:
 
 def _parse_one(text: str, dialect: Dialect) -> exp.Expression:
     """`sqlglot.parse_one(text, read=dialect)` on this thread's tokenizer and parser."""
-    trees = _parser(dialect).parse(_tokenizer(dialect).tokenize(text), text)
+    tokenizer, parser = _tokenizer(dialect), _parser(dialect)
+    try:
+        trees = parser.parse(tokenizer.tokenize(text), text)
+    finally:
+        # Both would hold the statement's text and tokens until the next parse: a bulk statement's are large.
+        tokenizer.tokenize("")
+        parser.reset()
     if not trees or trees[0] is None:
         raise ParseError(f"No expression was parsed from '{text}'")
     return exp.Block(expressions=trees) if len(trees) > 1 else trees[0]
