@@ -10,11 +10,13 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import BackupFailed
 from ..urls import DatabaseURL, redact
+from . import Dump, DumpCommand
 
 
 def find_tool(names: Sequence[str], *, purpose: str, install: str) -> str:
@@ -31,17 +33,74 @@ def find_tool(names: Sequence[str], *, purpose: str, install: str) -> str:
     )
 
 
-def tool_version(path: str) -> str:
-    try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return Path(path).name
-    return (out.stdout.strip().splitlines() or [Path(path).name])[0]
-
-
 def shown(argv: Sequence[str]) -> str:
     """The command as recorded in the manifest: the tool's name, not its full path."""
     return shlex.join([Path(argv[0]).name, *argv[1:]])
+
+
+class StartedDump:
+    """A dump tool running in the background (apply's checks run meanwhile), and its `--version` beside it for
+    the manifest. `wait()` gives the Dump or raises the BackupFailed that running it in the foreground would;
+    `kill()` stops both (a plan that stops before its first statement)."""
+
+    def __init__(self, command: DumpCommand, url: DatabaseURL) -> None:
+        self.command, self.url = command, url
+        # stderr goes to a file, not a pipe: nobody reads it while the checks run, and a tool that wrote more
+        # than a pipe holds (64 KiB of warnings) would stop there until it is read.
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._dump = subprocess.Popen(
+                command.argv,
+                env=os.environ | command.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise failure(command.what, str(exc), url, "Nothing was changed.") from None
+        self._version = _start_version(command.argv[0])
+
+    def wait(self) -> Dump:
+        try:
+            if self._dump.wait() != 0:
+                self._stderr.seek(0)
+                detail = self._stderr.read().decode(errors="replace")
+                raise failure(self.command.what, detail, self.url, "Nothing was changed.")
+            return Dump(self.command.file, self._version_text(), shown(self.command.argv), self.command.format)
+        finally:
+            self.kill()  # the version's process, when the dump failed or the wait was interrupted (Ctrl-C)
+
+    def kill(self) -> None:
+        for process in (self._dump, self._version):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        self._stderr.close()
+
+    def _version_text(self) -> str:
+        name = Path(self.command.argv[0]).name
+        if self._version is None:
+            return name
+        try:
+            out, _ = self._version.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            return name
+        return (out.strip().splitlines() or [name])[0]
+
+
+def _start_version(path: str) -> subprocess.Popen | None:
+    try:
+        return subprocess.Popen(
+            [path, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+    except OSError:
+        return None  # the manifest then names the tool without its version
+
+
+def run_dump(command: DumpCommand, url: DatabaseURL) -> Dump:
+    """Run the dump in the foreground (`backup create`, rollback): the same command apply starts beside its checks."""
+    return StartedDump(command, url).wait()
 
 
 def run_tool(

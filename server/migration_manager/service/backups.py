@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..backup import module_for, restore_mark
+from ..backup import Dump, module_for, restore_mark
 from ..backup.manifest import Manifest, sha256_of, size_of
 from ..backup.store import BackupStore, expiry
+from ..backup.tools import StartedDump
 from ..config import Target
 from ..errors import BackupFailed, ConfigError, RestoreFailed
 from ..history import EVENT_COLUMNS, utcnow
@@ -84,23 +87,67 @@ def take_backup(
     progress: Progress | None = None,
 ) -> Manifest:
     """Back up the target (whole, or only `tables`) and write its manifest. Raises BackupFailed."""
-    project, engine = conn.project, conn.engine
-    module = module_for(engine.dialect)
-    tables = tables if tables is not None and module.TABLE_SCOPE else None
-    store = store_of(project)
-    created_at = utcnow()
-    backup_id = store.new_id(project.target.name, created_at)
-    folder = store.prepare(backup_id, needed_bytes=module.size(engine))
-    if progress:
-        progress(ProgressEvent(phase="backup", message=f"Backing up {project.target.display_url} ({backup_id})"))
-    try:
+    new = NewBackup.prepare(conn, tables)
+    new.announce(progress)
+    with new.discarded_on_failure():
+        dump = module_for(conn.engine.dialect).backup(conn.engine, new.folder, new.dumped_tables())
+        return new.save(dump, reason=reason, version_before=version_before, version_after=version_after)
+
+
+@dataclass
+class NewBackup:
+    """A backup's folder, made and checked for space, before its dump is written into it."""
+
+    conn: Connection
+    store: BackupStore
+    id: str
+    folder: Path
+    created_at: datetime
+    tables: list[str] | None  # the scope: None for the whole database
+
+    @classmethod
+    def prepare(cls, conn: Connection, tables: list[str] | None) -> NewBackup:
+        """Raises BackupFailed (unwritable backupDir, not enough space)."""
+        module = module_for(conn.engine.dialect)
+        store, created_at = store_of(conn.project), utcnow()
+        backup_id = store.new_id(conn.project.target.name, created_at)
+        folder = store.prepare(backup_id, needed_bytes=module.size(conn.engine))
+        return cls(conn, store, backup_id, folder, created_at, tables if module.TABLE_SCOPE else None)
+
+    def announce(self, progress: Progress | None) -> None:
+        if progress:
+            where = self.conn.project.target.display_url
+            progress(ProgressEvent(phase="backup", message=f"Backing up {where} ({self.id})"))
+
+    def dumped_tables(self) -> list[str] | None:
         # Tables the migration will create are listed in the manifest (a restore drops them) but
         # cannot be dumped yet.
-        existing = set(engine.tables())
-        dump = module.backup(engine, folder, None if tables is None else [t for t in tables if t in existing])
-        path = folder / dump.file
+        if self.tables is None:
+            return None
+        existing = set(self.conn.engine.tables())
+        return [t for t in self.tables if t in existing]
+
+    @contextmanager
+    def discarded_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:  # disk full or folder gone while writing
+            self.store.discard(self.id)
+            raise BackupFailed(
+                f"Could not write the backup to {self.store.root}: {exc.strerror or exc}.",
+                state="Nothing was changed.",
+                next_step="Free some space or set backupDir to a writable, larger disk.",
+            ) from None
+        except BaseException:
+            self.store.discard(self.id)  # never leave a half-written backup that looks usable
+            raise
+
+    def save(self, dump: Dump, *, reason: str, version_before: str | None, version_after: str | None) -> Manifest:
+        """The manifest, written last: a folder without one is not listed as a backup."""
+        project, engine = self.conn.project, self.conn.engine
+        path = self.folder / dump.file
         manifest = Manifest(
-            id=backup_id,
+            id=self.id,
             environment=project.target.name,
             database=project.target.display_url,
             dialect=engine.dialect,
@@ -111,26 +158,16 @@ def take_backup(
             tool=dump.tool,
             command=redact(dump.command),
             format=dump.format,
-            scope="tables" if tables is not None else "whole",
-            tables=tables or [],
+            scope="tables" if self.tables is not None else "whole",
+            tables=self.tables or [],
             file=dump.file,
             size_bytes=size_of(path),
             sha256=sha256_of(path),
-            created_at=created_at,
-            expires_at=expiry(created_at, project.settings.rollback.keepBackups),
+            created_at=self.created_at,
+            expires_at=expiry(self.created_at, project.settings.rollback.keepBackups),
         )
-        store.save(manifest)
-    except OSError as exc:  # disk full or folder gone while writing
-        store.discard(backup_id)
-        raise BackupFailed(
-            f"Could not write the backup to {store.root}: {exc.strerror or exc}.",
-            state="Nothing was changed.",
-            next_step="Free some space or set backupDir to a writable, larger disk.",
-        ) from None
-    except BaseException:
-        store.discard(backup_id)  # never leave a half-written backup that looks usable
-        raise
-    return manifest
+        self.store.save(manifest)
+        return manifest
 
 
 # ---- restore -------------------------------------------------------------------------------
@@ -328,7 +365,8 @@ def current_version(conn: Connection) -> str | None:
 
 # ---- the pre-migration backup (autoBackup) -------------------------------------------------
 def backup_before_change(conn: Connection, report, scripts: list, progress: Progress | None) -> Manifest | None:
-    """apply / rollback: back up after the approval gate, before anything changes (autoBackup).
+    """rollback: back up after the approval gate, before anything changes (autoBackup; apply starts its backup
+    beside its checks instead: backup_beside_checks).
 
     Raises BackupFailed (tool missing, disk full, unwritable backupDir): the command stops with
     nothing changed. Only the tables the scripts touch are backed up when the analysis proves
@@ -345,6 +383,75 @@ def backup_before_change(conn: Connection, report, scripts: list, progress: Prog
     )
     report.backup_id = manifest.id
     return manifest
+
+
+@contextmanager
+def backup_beside_checks(conn: Connection, scripts: list, *, start: bool) -> Iterator[PreChangeBackup]:
+    """apply: the pre-change backup (autoBackup) starts as soon as the plan is known (`start`: there is something
+    to run, not a dry run) and its dump runs in its own process while the checks run; `finish()` waits for it just
+    before the first statement. A plan that stops before that (nothing to do, refused, approval, an exception,
+    Ctrl-C) kills the dump and discards its folder: no half backup is ever listed."""
+    backup = PreChangeBackup(conn)
+    if start and conn.project.settings.autoBackup:
+        backup.start(touched_tables(conn, scripts))
+    try:
+        yield backup
+    finally:
+        backup.cancel()
+
+
+class PreChangeBackup:
+    """The backup apply takes before any change. Only the tables the scripts touch are backed up when the
+    analysis proves they touch nothing else (touched_tables); otherwise the whole database.
+
+    A failure to start it (tool missing, disk full, unwritable backupDir) is kept and raised by `finish()`, after
+    the checks and the gate, so that the errors the checks find are reported first. `finish()` raises BackupFailed
+    (that, or the dump failed): the command stops with nothing changed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.new: NewBackup | None = None
+        self.running: StartedDump | None = None
+        self.dump: Dump | None = None
+        self.refused: BackupFailed | None = None
+        self.manifest: Manifest | None = None
+
+    def start(self, tables: list[str] | None) -> None:
+        engine = self.conn.engine
+        module = module_for(engine.dialect)
+        try:
+            self.new = NewBackup.prepare(self.conn, tables)
+            with self.new.discarded_on_failure():
+                dumped = self.new.dumped_tables()
+                if hasattr(module, "dump_command"):  # a client tool: it runs beside the checks
+                    self.running = StartedDump(module.dump_command(engine, self.new.folder, dumped), engine.url)
+                else:  # SQLite's online backup API works through the engine's own connection: now, in full
+                    self.dump = module.backup(engine, self.new.folder, dumped)
+        except BackupFailed as exc:
+            self.new, self.refused = None, exc
+
+    def finish(self, report, progress: Progress | None) -> Manifest | None:
+        """Wait for the dump and write its manifest (None with autoBackup off); sets report.backup_id."""
+        if self.refused is not None:
+            raise self.refused
+        if self.new is None:
+            return None
+        self.new.announce(progress)
+        with self.new.discarded_on_failure():
+            dump = self.dump if self.dump is not None else self.running.wait()
+            self.manifest = self.new.save(
+                dump, reason=report.action, version_before=report.version_before, version_after=report.version_after
+            )
+        report.backup_id = self.manifest.id
+        return self.manifest
+
+    def cancel(self) -> None:
+        """Stop the dump and discard its folder, unless finish() wrote the manifest."""
+        if self.manifest is not None or self.new is None:
+            return
+        if self.running is not None:
+            self.running.kill()
+        self.new.store.discard(self.new.id)
 
 
 def touched_tables(conn: Connection, scripts: list) -> list[str] | None:

@@ -1,5 +1,6 @@
 """Use cases that change the database: apply, rollback, resolve. All run the safety pipeline:
-connect -> lock -> plan (history, checksums, conflicts) -> analyze -> gate -> backup -> run -> record.
+connect -> lock -> plan (history, checksums, conflicts) -> analyze -> gate -> backup -> run -> record
+(apply starts the backup's dump with the plan, beside the analysis, and waits for it after the gate).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import ErrorReport, MigrationRun, RunReport
 from ..requests import ApplyRequest, RollbackRequest
-from .backups import backup_before_change, current_version, refuse_partly_restored
+from .backups import backup_before_change, backup_beside_checks, current_version, refuse_partly_restored
 from .context import Connection, Progress, check_steps, connect, open_project
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
@@ -70,22 +71,26 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         plan_strategies(conn, selected, runs, request.strategy)
         report = start_report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
-        step()
-        report.findings = syntax_findings(conn, selected, "up")
-        step()
-        report.findings += schema_findings(conn, plan, pending)
-        step()
-        report.findings += findings_for(conn, pending, "up")
-        if not runs:
-            report.outcome, report.message = "nothing-to-do", "Database is up to date."
-            return report
-        if refuse_errors(report):
-            return report
-        plan_archives(conn, runs, [m.up for m in selected])
-        mark_archived(report)
-        if _stop_for_approval(conn, report, request, []):
-            return report
-        backup = backup_before_change(conn, report, [m.up for m in selected], progress)
+        # The backup's dump runs in its own process while the checks run here. The migration lock is held throughout
+        # and nothing changes before pre_change.finish() waits for it: it shows the database as before the change.
+        scripts = [m.up for m in selected]
+        with backup_beside_checks(conn, scripts, start=bool(runs) and not request.dry_run) as pre_change:
+            step()
+            report.findings = syntax_findings(conn, selected, "up")
+            step()
+            report.findings += schema_findings(conn, plan, pending)
+            step()
+            report.findings += findings_for(conn, pending, "up")
+            if not runs:
+                report.outcome, report.message = "nothing-to-do", "Database is up to date."
+                return report
+            if refuse_errors(report):
+                return report
+            plan_archives(conn, runs, scripts)
+            mark_archived(report)
+            if _stop_for_approval(conn, report, request, []):
+                return report
+            backup = pre_change.finish(report, progress)
         execute_runs(
             conn,
             report,

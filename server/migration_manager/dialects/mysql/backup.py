@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from ...backup import Dump, restore_mark
+from ...backup import Dump, DumpCommand, restore_mark
 from ...backup import point_in_time as pitr
 from ...backup.manifest import Manifest
-from ...backup.tools import find_tool, run_tool, shown, tool_version
+from ...backup.tools import find_tool, run_dump, run_tool
 from ...urls import DatabaseURL
 from ..base import Engine
 from . import DIALECT
@@ -37,6 +37,10 @@ def size(engine: Engine) -> int:
 
 
 def backup(engine: Engine, folder: Path, tables: list[str] | None) -> Dump:
+    return run_dump(dump_command(engine, folder, tables), engine.url)
+
+
+def dump_command(engine: Engine, folder: Path, tables: list[str] | None) -> DumpCommand:
     dump = find_tool(DUMP_TOOLS, purpose="back up MariaDB/MySQL", install=INSTALL)
     name = "dump.sql"
     # --single-transaction: a consistent snapshot of InnoDB tables without locking writers.
@@ -53,14 +57,7 @@ def backup(engine: Engine, folder: Path, tables: list[str] | None) -> Dump:
         engine.url.database,
         *(tables or []),
     ]
-    run_tool(
-        argv,
-        engine.url,
-        env=password_env(engine.url),
-        what=f"back up the database with {Path(dump).name}",
-        state="Nothing was changed.",
-    )
-    return Dump(name, tool_version(dump), shown(argv), "sql")
+    return DumpCommand(argv, password_env(engine.url), f"back up the database with {Path(dump).name}", name, "sql")
 
 
 def restore(engine: Engine, path: Path, manifest: Manifest, *, into_empty: bool) -> None:

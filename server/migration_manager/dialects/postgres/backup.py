@@ -11,11 +11,11 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from ...backup import Dump
+from ...backup import Dump, DumpCommand
 from ...backup import point_in_time as pitr
 from ...backup.manifest import Manifest
 from ...backup.store import default_jobs
-from ...backup.tools import find_tool, pipe_tools, run_tool, shown, tool_version
+from ...backup.tools import find_tool, pipe_tools, run_dump
 from ...urls import DatabaseURL
 from ..base import Engine
 from . import DIALECT
@@ -34,6 +34,10 @@ def size(engine: Engine) -> int:
 
 
 def backup(engine: Engine, folder: Path, tables: list[str] | None) -> Dump:
+    return run_dump(dump_command(engine, folder, tables), engine.url)
+
+
+def dump_command(engine: Engine, folder: Path, tables: list[str] | None) -> DumpCommand:
     pg_dump = find_tool(["pg_dump"], purpose="back up PostgreSQL", install=INSTALL)
     parallel = size(engine) >= PARALLEL_FROM_BYTES
     name, layout = ("dump.pgdir", ["-Fd", "-j", str(default_jobs())]) if parallel else ("dump.pgc", ["-Fc"])
@@ -45,14 +49,13 @@ def backup(engine: Engine, folder: Path, tables: list[str] | None) -> Dump:
         *_table_args(engine, tables),
         f"--dbname={conninfo(engine.url)}",
     ]
-    run_tool(
+    return DumpCommand(
         argv,
-        engine.url,
-        env=password_env(engine.url),
-        what="back up the database with pg_dump",
-        state="Nothing was changed.",
+        password_env(engine.url),
+        "back up the database with pg_dump",
+        name,
+        "directory" if parallel else "custom",
     )
-    return Dump(name, tool_version(pg_dump), shown(argv), "directory" if parallel else "custom")
 
 
 def restore(engine: Engine, path: Path, manifest: Manifest, *, into_empty: bool) -> None:
