@@ -204,3 +204,15 @@ def test_mariadb_session_transaction_statements_are_refused(
         assert f"20240101000000_tx.sql line 3: `{statement}` " in out and why in out, (args, out)
         assert "Traceback" not in out
     assert query(mysql_url, "SELECT id FROM t") == [] and nothing_recorded(mysql_url)
+
+
+def test_the_terminal_shows_a_refused_statement_as_written_not_as_emoji(pg_url: str, project: Project) -> None:
+    """rich turns ':smile:' into an emoji unless told not to: the server's message quoting the SQL was shown with
+    one in place of the text the file holds."""
+    project.url = pg_url
+    write(project, "INSERT INTO missing_notes VALUES (':smile:');", "SELECT 1;")
+    done = project.run("apply", "--yes")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and 'relation "missing_notes" does not exist' in out, out
+    assert "VALUES (':smile:')" in out and "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}" not in out, out
+    assert nothing_recorded(pg_url)

@@ -78,8 +78,10 @@ class Renderer:
         self.json = json_output
         # Piped output (CI logs, the demo) gets a wide page instead of rich's 80-column default.
         width = None if sys.stdout.isatty() else 130
-        self.out = Console(highlight=False, width=width)
-        self.err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
+        # emoji=False: rich would show a ':smile:' in the SQL or a server message as an emoji, not as written (and
+        # loads its emoji table, ~4 ms, on the first line printed).
+        self.out = Console(highlight=False, emoji=False, width=width)
+        self.err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 130)
         self.status_rows: int | None = None  # applied rows `status` lists (the newest); None: all
         self._checking: Any = None  # the rich progress bar of validate's checks while they run
 
