@@ -92,8 +92,8 @@ class Operation(BaseModel):
     overrides the behaviour below that applies to it; these defaults are those of an operation that changes
     nothing the analysis follows (a SET, say)."""
 
-    # Each kind's validator is built on its first use, not at import: a run meets a few of the ~25 kinds, and
-    # building them all cost ~60 ms of every start (the MCP server's JSON schemas build theirs when asked).
+    # A kind's validator is built when the kind is first made, not with its class: Operation itself and the kinds
+    # that share a module with the one a run meets are never made by most runs (~2.5 ms each to build).
     model_config = ConfigDict(defer_build=True)
 
     kind: OperationKind
@@ -199,11 +199,11 @@ class Operation(BaseModel):
 
 @cache
 def _kind_class(kind: str | None) -> type[Operation]:
-    """The class of a kind of operation (analysis/operations.KINDS, imported on first use: the service and the
+    """The class of a kind of operation (analysis/operations.kind_class, imported on first use: the service and the
     CLI start without the SQL parser, which that package loads)."""
-    from .operations import KINDS
+    from .operations import kind_class
 
-    return KINDS.get(kind, Operation)
+    return kind_class(kind)
 
 
 def presence(present: bool, wanted: bool, what: str) -> Effect:
