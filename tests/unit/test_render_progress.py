@@ -13,9 +13,8 @@ from migration_manager.surfaces.cli import render
 
 
 def terminal_renderer() -> tuple[render.Renderer, io.StringIO]:
-    renderer, screen = render.Renderer(json_output=False), io.StringIO()
-    renderer.err = Console(file=screen, force_terminal=True, width=120)
-    return renderer, screen
+    screen = io.StringIO()
+    return render.Renderer(json_output=False, err=Console(file=screen, force_terminal=True, width=120)), screen
 
 
 def check(index: int, name: str) -> ProgressEvent:

@@ -74,14 +74,16 @@ def _syntax(code: str, lexer: str, **options: Any):
 
 
 class Renderer:
-    def __init__(self, json_output: bool) -> None:
+    def __init__(self, json_output: bool, err: Console | None = None) -> None:
         self.json = json_output
         # Piped output (CI logs, the demo) gets a wide page instead of rich's 80-column default.
         width = None if sys.stdout.isatty() else 130
         # emoji=False: rich would show a ':smile:' in the SQL or a server message as an emoji, not as written (and
         # loads its emoji table, ~4 ms, on the first line printed).
         self.out = Console(highlight=False, emoji=False, width=width)
-        self.err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 130)
+        self.err = err or Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 130)
+        # Asked once: rich works it out anew on every call (~13 us), and an apply asks for every progress line.
+        self.err_is_terminal = self.err.is_terminal
         self.status_rows: int | None = None  # applied rows `status` lists (the newest); None: all
         self._checking: Any = None  # the rich progress bar of validate's checks while they run
 
@@ -156,7 +158,7 @@ class Renderer:
         else:
             where = f"[{event.migration_index}/{event.migration_total}] " if event.migration_total else ""
             text = f"  → {where}{event.message}"
-        if not self.err.is_terminal:
+        if not self.err_is_terminal:
             # A log or a pipe gets plain lines: rich's rendering costs ~0.2 ms a line, which an apply
             # of many small migrations would spend on progress alone.
             self.err.file.write(text + "\n")
@@ -166,14 +168,14 @@ class Renderer:
     def _check_progress(self, event: Any) -> None:
         """The checks of validate and apply (seconds each on a file of 400k statements) as a bar on a terminal,
         shown once they have taken CHECKS_SHOWN_AFTER_S (a quick run never flashes one), gone when done."""
-        if not self.err.is_terminal:
+        if not self.err_is_terminal:
             return
         task = self._bar_task(event.migration_total)
         self._checking.update(task, completed=event.migration_index - 1, description=event.message)
 
     def _batch_progress(self, event: Any) -> None:
         """A backfill or a shadow copy (many batches): a bar on a terminal, a line per tenth of the rows elsewhere."""
-        if not self.err.is_terminal:
+        if not self.err_is_terminal:
             tenth = 10 * event.statement_index // max(event.statement_total, 1)
             if tenth != getattr(self, "_batch_tenth", None):
                 self._batch_tenth = tenth
