@@ -6,13 +6,17 @@ import subprocess
 import sys
 
 
+def printed_by(code: str) -> str:
+    """What `code` prints in a new interpreter: nothing it did not import itself is loaded there."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_the_service_and_the_cli_load_without_sqlglot() -> None:
     code = (
         "import sys, migration_manager.surfaces.cli.app, migration_manager.surfaces.cli.render, migration_manager.service; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlglot', 'pglast')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert printed_by(code) == "[]"
 
 
 def test_the_cli_loads_neither_yaml_nor_pygments_until_used() -> None:
@@ -23,8 +27,7 @@ def test_the_cli_loads_neither_yaml_nor_pygments_until_used() -> None:
         "migration_manager.config; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'pygments')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert printed_by(code) == "[]"
 
 
 def test_an_operation_kind_is_defined_only_when_a_statement_of_it_is_read() -> None:
@@ -35,5 +38,4 @@ def test_an_operation_kind_is_defined_only_when_a_statement_of_it_is_read() -> N
         "statement_operations('CREATE TABLE t (id int)', 'postgres'); "
         "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('migration_manager.analysis.operations.')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['create_table', 'parse']"
+    assert printed_by(code) == "['create_table', 'parse']"
