@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from backup_helpers import fingerprint, history_rows, make_project, run_sql, write_migration
@@ -110,10 +111,11 @@ def test_a_plan_that_stops_for_approval_leaves_no_backup_until_approved(
     asked = apply(ApplyRequest(project_dir=project, env="dev"))
 
     assert asked.outcome == "needs-approval" and asked.backup_id is None
-    assert backup_folders(project) == []  # SQLite's backup, taken whole at the start, is discarded too
-    assert all(dump._dump.returncode is not None for dump in started)  # finished or killed, and reaped
+    assert backup_folders(project) == []
+    assert started == []  # requireApproval stops this plan whatever the checks find: no dump to start and kill
     done = apply(ApplyRequest(project_dir=project, env="dev", approved=True, approved_plan_id=asked.plan_id))
     assert done.outcome == "done" and done.backup_id
+    assert len(started) == (0 if any_url.startswith("sqlite") else 1)  # the approved run's dump, beside its checks
     listed = backup(BackupRequest(project_dir=project, env="dev", action="list")).backups
     assert [m.id for m in listed] == [done.backup_id]
 
@@ -151,3 +153,24 @@ def test_a_backup_that_cannot_start_does_not_hide_the_errors_the_checks_find(
 
     assert report.outcome == "failed" and report.error.error == "validation_failed"
     assert backup_folders(project) == []
+
+
+def test_a_backup_not_started_beside_the_checks_is_taken_before_the_first_statement(
+    tool_url: tuple[str, str], tmp_path: Path, started: list[StartedDump]
+) -> None:
+    """finish() never lets a change start without its backup, whatever start said."""
+    from migration_manager.service.backups import backup_beside_checks
+    from migration_manager.service.context import connect, open_project
+
+    _, url = tool_url
+    project_dir = make_project(tmp_path / "proj", url)
+    write_migration(project_dir, "20240101000000", "create_t", *CREATE_T)
+    project = open_project(ApplyRequest(project_dir=project_dir, env="dev"))
+    migrations = project.read_migrations()
+    report = SimpleNamespace(action="apply", version_before=None, version_after="20240101000000", backup_id=None)
+    with connect(project, lock=True) as conn:
+        with backup_beside_checks(conn, [m.up for m in migrations], start=False) as pre_change:
+            assert started == [] and backup_folders(project_dir) == []
+            manifest = pre_change.finish(report, None)
+    assert manifest is not None and report.backup_id == manifest.id and len(started) == 1
+    assert [folder.name for folder in backup_folders(project_dir)] == [manifest.id]

@@ -391,9 +391,9 @@ def backup_beside_checks(conn: Connection, scripts: list, *, start: bool) -> Ite
     to run, not a dry run) and its dump runs in its own process while the checks run; `finish()` waits for it just
     before the first statement. A plan that stops before that (nothing to do, refused, approval, an exception,
     Ctrl-C) kills the dump and discards its folder: no half backup is ever listed."""
-    backup = PreChangeBackup(conn)
+    backup = PreChangeBackup(conn, scripts)
     if start and conn.project.settings.autoBackup:
-        backup.start(touched_tables(conn, scripts))
+        backup.start()
     try:
         yield backup
     finally:
@@ -408,19 +408,20 @@ class PreChangeBackup:
     the checks and the gate, so that the errors the checks find are reported first. `finish()` raises BackupFailed
     (that, or the dump failed): the command stops with nothing changed."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, scripts: list) -> None:
         self.conn = conn
+        self.scripts = scripts
         self.new: NewBackup | None = None
         self.running: StartedDump | None = None
         self.dump: Dump | None = None
         self.refused: BackupFailed | None = None
         self.manifest: Manifest | None = None
 
-    def start(self, tables: list[str] | None) -> None:
+    def start(self) -> None:
         engine = self.conn.engine
         module = module_for(engine.dialect)
         try:
-            self.new = NewBackup.prepare(self.conn, tables)
+            self.new = NewBackup.prepare(self.conn, touched_tables(self.conn, self.scripts))
             with self.new.discarded_on_failure():
                 dumped = self.new.dumped_tables()
                 if hasattr(module, "dump_command"):  # a client tool: it runs beside the checks
@@ -432,6 +433,8 @@ class PreChangeBackup:
 
     def finish(self, report, progress: Progress | None) -> Manifest | None:
         """Wait for the dump and write its manifest (None with autoBackup off); sets report.backup_id."""
+        if self.new is None and self.refused is None and self.conn.project.settings.autoBackup:
+            self.start()  # not started beside the checks (the plan looked sure to stop for approval): now, whole
         if self.refused is not None:
             raise self.refused
         if self.new is None:

@@ -74,7 +74,12 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         # The backup's dump runs in its own process while the checks run here. The migration lock is held throughout
         # and nothing changes before pre_change.finish() waits for it: it shows the database as before the change.
         scripts = [m.up for m in selected]
-        with backup_beside_checks(conn, scripts, start=bool(runs) and not request.dry_run) as pre_change:
+        # A plan that stops for approval whatever the checks find (requireApproval, not approved yet) leaves the dump
+        # to the approved run: the CLI's y/N and the MCP approval would otherwise start it twice.
+        asks_first = conn.project.target.require_approval and not request.approved
+        with backup_beside_checks(
+            conn, scripts, start=bool(runs) and not request.dry_run and not asks_first
+        ) as pre_change:
             step()
             report.findings = syntax_findings(conn, selected, "up")
             step()
