@@ -175,8 +175,8 @@ def test_rollback_of_a_postgres_index_backs_up_only_the_indexed_table(pg_url: st
 
 def test_dropping_an_unknown_or_other_schema_index_backs_up_everything(pg_url: str, tmp_path: Path) -> None:
     from migration_manager.migrations.formats.common import sql_script
-    from migration_manager.service.backups import touched_tables
     from migration_manager.service.context import connect
+    from migration_manager.service.pre_change_backup import touched_tables
 
     seed(pg_url)
     project = make_project(tmp_path / "proj", pg_url)
@@ -203,8 +203,8 @@ def test_a_plan_that_only_creates_and_fills_new_tables_backs_up_only_the_history
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     from migration_manager.migrations.formats.common import sql_script
-    from migration_manager.service.backups import touched_tables
     from migration_manager.service.context import connect
+    from migration_manager.service.pre_change_backup import touched_tables
 
     url = request.getfixturevalue("pg_url" if kind == "postgres" else "mysql_url")
     seed(url)

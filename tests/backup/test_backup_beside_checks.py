@@ -37,7 +37,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[StartedDump]:
             super().__init__(*args, **kwargs)
             seen.append(self)
 
-    monkeypatch.setattr("migration_manager.service.backups.StartedDump", Recorded)
+    monkeypatch.setattr("migration_manager.service.pre_change_backup.StartedDump", Recorded)
     return seen
 
 
@@ -159,8 +159,8 @@ def test_a_backup_not_started_beside_the_checks_is_taken_before_the_first_statem
     tool_url: tuple[str, str], tmp_path: Path, started: list[StartedDump]
 ) -> None:
     """finish() never lets a change start without its backup, whatever start said."""
-    from migration_manager.service.backups import backup_beside_checks
     from migration_manager.service.context import connect, open_project
+    from migration_manager.service.pre_change_backup import backup_beside_checks
 
     _, url = tool_url
     project_dir = make_project(tmp_path / "proj", url)

@@ -64,7 +64,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     from migration_manager.dialects.postgres.engine import PostgresEngine
     from migration_manager.dialects.sqlite import schema as schema_sqlite
     from migration_manager.dialects.sqlite.engine import SQLiteEngine
-    from migration_manager.service import backups
+    from migration_manager.service import pre_change_backup
 
     record = Sent()
 
@@ -102,7 +102,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
     for module in (schema_postgres, schema_mysql, schema_sqlite):
         spy_call(module, "read")
     spy_call(stats, "throughput")
-    spy_call(backups, "take_backup")
+    spy_call(pre_change_backup, "take_backup")
     return record
 
 

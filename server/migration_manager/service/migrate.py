@@ -15,8 +15,9 @@ from ..migrations.model import Migration, Script
 from ..migrations.plan import Plan, make_plan
 from ..reports import ErrorReport, MigrationRun, RunReport
 from ..requests import ApplyRequest, RollbackRequest
-from .backups import backup_before_change, backup_beside_checks, current_version, refuse_partly_restored
+from .backups import current_version, refuse_partly_restored
 from .context import Connection, Progress, check_steps, connect, open_project
+from .pre_change_backup import backup_before_change, backup_beside_checks
 from .recovery import recover
 from .rollback_plan import EMERGENCY_NOTE, Undo, emergency_reasons, plan_rollback, refuse_unavailable, undo_for
 from .runner import Runner, committed_statements, outside_statement_failure, plan_run

@@ -229,7 +229,7 @@ def _backup_plan(conn: Connection, ready: list[Migration]) -> BackupPlan:
     if not conn.project.settings.autoBackup:
         return BackupPlan(will_back_up=False, why="no backup: autoBackup is off")
     from ..backup import module_for
-    from .backups import touched_tables
+    from .pre_change_backup import touched_tables
 
     engine = conn.engine
     try:
