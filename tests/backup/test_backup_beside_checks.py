@@ -174,3 +174,32 @@ def test_a_backup_not_started_beside_the_checks_is_taken_before_the_first_statem
             manifest = pre_change.finish(report, None)
     assert manifest is not None and report.backup_id == manifest.id and len(started) == 1
     assert [folder.name for folder in backup_folders(project_dir)] == [manifest.id]
+
+
+def test_a_large_database_is_dumped_after_the_gate_not_beside_the_checks(
+    tool_url: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: list[StartedDump]
+) -> None:
+    """Over BESIDE_CHECKS_MAX_BYTES (here: any size) no dump runs while the checks run; the backup is taken before
+    the first statement all the same, and a plan refused by the checks started none."""
+    from migration_manager.service import migrate, pre_change_backup
+
+    _, url = tool_url
+    monkeypatch.setattr(pre_change_backup, "BESIDE_CHECKS_MAX_BYTES", 0)
+    project = make_project(tmp_path / "proj", url)
+    write_migration(project, "20240101000000", "broken", *REFUSED)
+    refused = apply(ApplyRequest(project_dir=project, env="dev"))
+    assert refused.outcome == "failed" and started == [] and backup_folders(project) == []
+
+    (project / "migrations" / "20240101000000_broken.sql").unlink()
+    write_migration(project, "20240101000001", "create_t", *CREATE_T)
+    dumps_during_the_rules: list[int] = []
+    rules = migrate.findings_for
+
+    def counted_rules(*args, **kwargs):
+        dumps_during_the_rules.append(len(started))
+        return rules(*args, **kwargs)
+
+    monkeypatch.setattr(migrate, "findings_for", counted_rules)
+    done = apply(ApplyRequest(project_dir=project, env="dev"))
+    assert done.outcome == "done" and done.backup_id and dumps_during_the_rules == [0] and len(started) == 1
+    assert [folder.name for folder in backup_folders(project)] == [done.backup_id]

@@ -15,6 +15,12 @@ from ..errors import BackupFailed
 from .backups import NewBackup, take_backup
 from .context import Connection, Progress
 
+# The dump starts beside the checks only for a database under this size: its dump takes about as long as the
+# checks, which is what the overlap saves. A larger one's dump takes far longer than the checks (the most starting
+# early can save), and a plan that then stops for approval would have loaded the server with a dump it throws
+# away: it starts after the gate, as rollback's does.
+BESIDE_CHECKS_MAX_BYTES = 256 << 20
+
 
 def backup_before_change(conn: Connection, report, scripts: list, progress: Progress | None) -> Manifest | None:
     """rollback: back up after the approval gate, before anything changes (autoBackup; apply starts its backup
@@ -40,11 +46,13 @@ def backup_before_change(conn: Connection, report, scripts: list, progress: Prog
 @contextmanager
 def backup_beside_checks(conn: Connection, scripts: list, *, start: bool) -> Iterator[PreChangeBackup]:
     """apply: the pre-change backup (autoBackup) starts as soon as the plan is known (`start`: there is something
-    to run, not a dry run) and its dump runs in its own process while the checks run; `finish()` waits for it just
-    before the first statement. A plan that stops before that (nothing to do, refused, approval, an exception,
-    Ctrl-C) kills the dump and discards its folder: no half backup is ever listed."""
+    to run, not a dry run; and the database is small) and its dump runs in its own process while the checks run;
+    `finish()` waits for it just before the first statement (or takes it then, when it did not start here). A plan
+    that stops before that (nothing to do, refused, approval, an exception, Ctrl-C) kills the dump and discards its
+    folder: no half backup is ever listed."""
     backup = PreChangeBackup(conn, scripts)
-    if start and conn.project.settings.autoBackup:
+    engine = conn.engine
+    if start and conn.project.settings.autoBackup and module_for(engine.dialect).size(engine) < BESIDE_CHECKS_MAX_BYTES:
         backup.start()
     try:
         yield backup
