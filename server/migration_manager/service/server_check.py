@@ -15,7 +15,7 @@ dropped.
 from __future__ import annotations
 
 import re
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from itertools import groupby
 
 from .. import clone
@@ -81,8 +81,7 @@ class Replay:
             self.flagged.setdefault((finding.migration, finding.statement_index), []).append(finding)
 
     def run(self, migrations: list[Migration], direction: str) -> None:
-        engine = open_engine(self.copy.url)
-        try:
+        with closing(open_engine(self.copy.url)) as engine:
             engine.set_session_timeouts(STATEMENT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS)
             outside = _outside_names(engine)
             for migration in migrations:
@@ -98,8 +97,6 @@ class Replay:
                     return
                 self._script(engine, migration.version, script, outside)
             self._stop("the replay did not reach it")
-        finally:
-            engine.close()
 
     def _script(self, engine: Engine, version: str, script: Script, outside: re.Pattern[str] | None) -> None:
         numbered = list(enumerate(script.statements, start=1))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Literal
@@ -197,11 +197,8 @@ def _copy_with_freeze(sides: Sides) -> bool:
     """True when logical replication is off and the environment accepts the fallback: a copy of a frozen blue."""
     if sides.environment.blueGreenWithoutReplication != "freeze-writes":
         return False
-    engine = open_engine(sides.blue_url)
-    try:
+    with closing(open_engine(sides.blue_url)) as engine:
         return sides.replication.replication_off(engine) is not None
-    finally:
-        engine.close()
 
 
 def _copy_frozen(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
@@ -223,11 +220,8 @@ def _copy_frozen(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
 def _refuse_what_replication_cannot_carry(sides: Sides, preview: RunReport) -> None:
     from ..analysis.operations import script_operations
 
-    engine = open_engine(sides.blue_url)
-    try:
+    with closing(open_engine(sides.blue_url)) as engine:
         found = sides.replication.problems(engine, sides.history_tables)
-    finally:
-        engine.close()
     breaking = {"drop_table", "rename_table", "drop_column", "rename_column"}
     for run in preview.migrations:
         for op in script_operations([s.sql for s in run.statements], sides.project.dialect):
@@ -261,8 +255,7 @@ def _green_database(sides: Sides) -> str:
 
 def _clone(sides: Sides, step: Steps) -> None:
     replication, green = sides.replication, parse_url(sides.green_url)
-    engine = open_engine(sides.blue_url)
-    try:
+    with closing(open_engine(sides.blue_url)) as engine:
         history = tuple(t for t in sides.history_tables if engine.table_exists(t))
         with step("clone blue's schema and history into green") as done:
             done.detail = replication.create_copy(sides.blue, green.database, history)
@@ -270,8 +263,6 @@ def _clone(sides: Sides, step: Steps) -> None:
         names = replication.tables(engine, sides.history_tables)
         columns_of = {t: replication.columns(engine, t) for t in names}
         sides.state.blue_schema = replication.schema_fingerprint(engine, sides.history_tables)
-    finally:
-        engine.close()
     with step("replicate blue -> green (publication, slot, subscription with copy_data)") as done:
         replication.make_slot(sides.blue_url, sides.state.forward, columns_of)
         replication.subscribe(sides.blue_url, sides.green_url, sides.state.forward, copy_data=True)
@@ -505,11 +496,8 @@ def _switch_back(sides: Sides, report: BlueGreenReport, step: Steps) -> None:
     replication, state = sides.replication, sides.state
     green_server = parse_url(sides.green_url)
     with step("wait until blue reads green's changes"):
-        green = open_engine(sides.green_url)
-        try:
+        with closing(open_engine(sides.green_url)) as green:
             replication.wait_streaming(green, state.reverse, CATCH_UP_S)
-        finally:
-            green.close()
     frozen_at = time.monotonic()
     with step("freeze writes on green") as done:
         report.sessions_ended = replication.freeze(
@@ -543,8 +531,7 @@ def _record(sides: Sides, report: BlueGreenReport) -> None:
     """The switch in the event log of the side that serves now (the audit trail follows the data)."""
     from ..history import History
 
-    engine = open_engine(sides.green_url if sides.state.active == "green" else sides.blue_url)
-    try:
+    with closing(open_engine(sides.green_url if sides.state.active == "green" else sides.blue_url)) as engine:
         history = History(engine, sides.project.settings.historyTable)
         rows = history.rows()
         version = max(rows, key=lambda v: rows[v].applied_at) if rows else "0"
@@ -557,8 +544,6 @@ def _record(sides: Sides, report: BlueGreenReport) -> None:
             author=sides.project.author(),
             detail=f"active: {sides.state.active}; writes frozen {report.freeze_ms} ms",
         )
-    finally:
-        engine.close()
 
 
 # ---- complete ---------------------------------------------------------------------------------------
@@ -652,11 +637,8 @@ def status(request: TargetRequest) -> BlueGreenStatus | None:
     if direction is not None:
         found.replicating = direction[0]
         try:
-            engine = open_engine(direction[1])
-            try:
+            with closing(open_engine(direction[1])) as engine:
                 found.lag_bytes = sides.replication.lag_bytes(engine, direction[2])
-            finally:
-                engine.close()
         except MigrationError:  # the side is unreachable: status still answers, without the lag
             pass
     return found

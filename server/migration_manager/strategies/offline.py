@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from ..config import OfflineSettings, in_maintenance_window
 from ..dialects import open_engine
@@ -237,8 +237,7 @@ class LiveState:
         self.project = project
         self.migrations = [m for m in project.read_migrations() if m.version in versions]
         test_request = TestRequest(**request.model_dump(include={"project_dir", "env", "url", "migrations_dir"}))
-        engine = open_engine(project.target.url)
-        try:
+        with closing(open_engine(project.target.url)) as engine:
             history = History(engine, project.settings.historyTable)
             self.exclude = (history.table, history.log_table)
             self.schema = read_schema(engine, exclude=self.exclude)
@@ -249,8 +248,6 @@ class LiveState:
             self.rehearsal = Rehearsal(test_request, self.checks, self.migrations, self.exclude, None)
             self.picture = self.rehearsal.picture(engine)
             self.known_problems = frozenset(constraint_problems(engine))
-        finally:
-            engine.close()
         self.checks.tables = [
             TableResult(table=t, touched=t in self.rehearsal.touched, rows_before=self.picture.rows(t) or 0)
             for t in sorted(self.picture.prints)
@@ -259,12 +256,9 @@ class LiveState:
     def checks_after(self, result: RunReport) -> list[Check]:
         from ..analysis.schema import read_schema
 
-        engine = open_engine(self.project.target.url)
-        try:
+        with closing(open_engine(self.project.target.url)) as engine:
             expected = self._schema_check(read_schema(engine, exclude=self.exclude), result)
             self.rehearsal.validate_after_apply(engine, self.picture, self.known_problems)
-        finally:
-            engine.close()
         return [expected, *self.checks.checks]
 
     def _schema_check(self, live, result: RunReport) -> Check:

@@ -7,6 +7,8 @@ skips the rows.
 
 from __future__ import annotations
 
+from contextlib import closing
+
 from ...clone import ScratchCopy, with_database
 from ...errors import CopyFailed, MigrationError
 from ...urls import DatabaseURL, redact
@@ -145,11 +147,8 @@ def database_names(admin: Engine) -> list[str]:
 
 
 def drop(source: DatabaseURL, name: str) -> None:
-    admin = admin_session(source)
-    try:
+    with closing(admin_session(source)) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {quote(name)}")
-    finally:
-        admin.close()
 
 
 def fingerprint(engine: Engine, table: str, columns: list[str]) -> str:

@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 from ...errors import CopyFailed, MigrationError
@@ -106,11 +107,8 @@ def schema_fingerprint(engine: Engine, exclude: tuple[str, ...]) -> str:
 # ---- the green database ----------------------------------------------------------------------
 def create_copy(source: DatabaseURL, name: str, data_tables: tuple[str, ...]) -> str:
     """The schema only: the rows (the history's too) come with the position in subscribe()."""
-    admin = admin_session(source)
-    try:
+    with closing(admin_session(source)) as admin:
         admin.execute(f"CREATE DATABASE {quote(name)}")
-    finally:
-        admin.close()
     try:
         _pipe(source, ["--no-data", "--routines", "--triggers"], name)
     except BaseException:
@@ -124,23 +122,17 @@ def drop_database(server: DatabaseURL, name: str) -> None:
 
 
 def database_exists(server: DatabaseURL, name: str) -> bool:
-    admin = admin_session(server)
-    try:
+    with closing(admin_session(server)) as admin:
         return bool(admin.query("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [name]))
-    finally:
-        admin.close()
 
 
 # ---- replication -------------------------------------------------------------------------------
 def make_slot(source_url: str, name: str, columns_of: dict[str, list[str]]) -> None:
     """Where replay starts: the marker table, and the source's binary-log position now (kept in the follower's
     file until subscribe() starts it). The follower replays whole rows (columns_of is PostgreSQL's)."""
-    source = open_engine(source_url)
-    try:
+    with closing(open_engine(source_url)) as source:
         source.execute(f"CREATE TABLE IF NOT EXISTS {MARKER} (id varchar(40) PRIMARY KEY)")
         position = _position(source)
-    finally:
-        source.close()
     _write_state(name, {"source": parse_url(source_url).database, "position": position})
 
 
@@ -230,8 +222,7 @@ def freeze(server: DatabaseURL, database: str, bound_s: float, exclude: tuple[st
     """Triggers refuse every write to the database's tables but `exclude` (the tool's history: only the tool
     writes it), each waiting for the table's running transactions at most `bound_s`; then every other session
     using the database is ended."""
-    engine = open_engine(_with_database(server, database))
-    try:
+    with closing(open_engine(_with_database(server, database))) as engine:
         engine.execute(f"SET SESSION lock_wait_timeout = {max(1, round(bound_s))}")
         _off_the_binary_log(engine)
         for table in tables(engine, exclude):
@@ -251,13 +242,10 @@ def freeze(server: DatabaseURL, database: str, bound_s: float, exclude: tuple[st
             except Exception:  # noqa: BLE001 - it ended on its own meanwhile
                 pass
         return [f"{session} ({what})" for session, what in ended]
-    finally:
-        engine.close()
 
 
 def unfreeze(server: DatabaseURL, database: str) -> None:
-    engine = open_engine(_with_database(server, database))
-    try:
+    with closing(open_engine(_with_database(server, database))) as engine:
         _off_the_binary_log(engine)
         for (trigger,) in engine.query(
             "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE() "
@@ -265,8 +253,6 @@ def unfreeze(server: DatabaseURL, database: str) -> None:
             [FREEZE_TRIGGER.replace("_", "\\_") + "%"],
         ):
             engine.execute(f"DROP TRIGGER IF EXISTS {quote(trigger)}")
-    finally:
-        engine.close()
 
 
 def copy_sequences(source: Engine, target: Engine) -> int:

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import closing
 from urllib.parse import urlsplit, urlunsplit
 
 from ...clone import ScratchCopy, with_database
@@ -128,11 +129,8 @@ def _conninfo(source: DatabaseURL, database: str) -> str:
 
 
 def drop(source: DatabaseURL, name: str) -> None:
-    admin = admin_session(source)
-    try:
+    with closing(admin_session(source)) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
-    finally:
-        admin.close()
 
 
 def database_names(admin: Engine) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from contextlib import closing
 from urllib.parse import quote as url_quote
 
 from ...errors import CopyFailed, MigrationError
@@ -110,11 +111,8 @@ def schema_fingerprint(engine: Engine, exclude: tuple[str, ...]) -> str:
 def create_copy(source: DatabaseURL, name: str, data_tables: tuple[str, ...]) -> str:
     """A new database `name` beside `source` with its schema (and the rows of `data_tables`: the history);
     the rows of everything else come from replication. Returns how it was made."""
-    admin = admin_session(source)
-    try:
+    with closing(admin_session(source)) as admin:
         admin.execute(f"CREATE DATABASE {quote(name)}")
-    finally:
-        admin.close()
     try:
         # No publication or subscription of blue's: green gets its own.
         _dump_restore(source, name, ["--schema-only", "--no-publications", "--no-subscriptions"])
@@ -160,8 +158,7 @@ def _tool_url(url: DatabaseURL, database: str) -> str:
 
 def create_frozen_copy(source: DatabaseURL, name: str) -> str:
     """A full copy of a source nobody writes to (frozen): TEMPLATE when no session is connected, else a dump."""
-    admin = admin_session(source)
-    try:
+    with closing(admin_session(source)) as admin:
         try:
             admin.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(source.database)}")
             return "CREATE DATABASE ... TEMPLATE (file-level copy; blue's writes frozen)"
@@ -169,8 +166,6 @@ def create_frozen_copy(source: DatabaseURL, name: str) -> str:
             if getattr(exc, "sqlstate", None) != OBJECT_IN_USE:
                 raise
         admin.execute(f"CREATE DATABASE {quote(name)}")
-    finally:
-        admin.close()
     try:
         _dump_restore(source, name, ["--no-publications", "--no-subscriptions"])
     except BaseException:
@@ -180,46 +175,34 @@ def create_frozen_copy(source: DatabaseURL, name: str) -> str:
 
 
 def drop_database(server: DatabaseURL, name: str) -> None:
-    admin = admin_session(server)
-    try:
+    with closing(admin_session(server)) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
-    finally:
-        admin.close()
 
 
 def database_exists(server: DatabaseURL, name: str) -> bool:
-    admin = admin_session(server)
-    try:
+    with closing(admin_session(server)) as admin:
         return bool(admin.query("SELECT 1 FROM pg_database WHERE datname = %s", [name]))
-    finally:
-        admin.close()
 
 
 # ---- replication -------------------------------------------------------------------------------
 def make_slot(source_url: str, name: str, columns_of: dict[str, list[str]]) -> None:
     """The publication and slot alone: changes are kept from this moment until a subscription reads them."""
-    source = open_engine(source_url)
-    try:
+    with closing(open_engine(source_url)) as source:
         _writable(source)
         listed = ", ".join(f"{quote(t)} ({', '.join(map(quote, cols))})" for t, cols in sorted(columns_of.items()))
         source.execute(f"CREATE PUBLICATION {quote(name)}" + (f" FOR TABLE {listed}" if listed else ""))
         source.query("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [name])
-    finally:
-        source.close()
 
 
 def subscribe(source_url: str, target_url: str, name: str, *, copy_data: bool) -> None:
     """Subscribe the target to a slot made by make_slot; copy_data: copy the rows first (else it has them)."""
-    target = open_engine(target_url)
-    try:
+    with closing(open_engine(target_url)) as target:
         _writable(target)
         target.execute(
             f"CREATE SUBSCRIPTION {quote(name)} CONNECTION {_literal(_conninfo(parse_url(source_url)))} "
             f"PUBLICATION {quote(name)} WITH (create_slot = false, slot_name = {_literal(name)}, "
             f"copy_data = {'true' if copy_data else 'false'})"
         )
-    finally:
-        target.close()
 
 
 def stop(source_url: str, target_url: str, name: str) -> None:
@@ -238,13 +221,10 @@ def stop(source_url: str, target_url: str, name: str) -> None:
                 target.execute(f"DROP SUBSCRIPTION {quote(name)}")
         finally:
             target.close()
-    source = open_engine(source_url)
-    try:
+    with closing(open_engine(source_url)) as source:
         _writable(source)
         _drop_slot(source, name)
         source.execute(f"DROP PUBLICATION IF EXISTS {quote(name)}")
-    finally:
-        source.close()
 
 
 def _drop_slot(source: Engine, name: str) -> None:
@@ -261,8 +241,7 @@ def _drop_slot(source: Engine, name: str) -> None:
 
 def wait_synced(target_url: str, name: str, timeout_s: float) -> None:
     """Until the subscription's initial copy of every table is done."""
-    target = open_engine(target_url)
-    try:
+    with closing(open_engine(target_url)) as target:
         deadline = time.monotonic() + timeout_s
         while True:
             pending = target.query(
@@ -279,8 +258,6 @@ def wait_synced(target_url: str, name: str, timeout_s: float) -> None:
                     next_step="Look at the server log for replication errors; `db-migrate complete` drops green.",
                 )
             time.sleep(POLL_S * 10)
-    finally:
-        target.close()
 
 
 def lag_bytes(source: Engine, name: str) -> int | None:
@@ -339,8 +316,7 @@ def freeze(server: DatabaseURL, database: str, bound_s: float, exclude: tuple[st
     ended (it would keep writing with its old setting). Returns the sessions ended. `exclude` is for databases
     that freeze per table: here the whole database is read-only for new sessions, the tool's own writes included
     (it sets default_transaction_read_only off where it writes)."""
-    admin = admin_session(server)
-    try:
+    with closing(admin_session(server)) as admin:
         admin.execute(f"ALTER DATABASE {quote(database)} SET default_transaction_read_only = on")
         deadline = time.monotonic() + bound_s
         busy = "state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')"
@@ -350,8 +326,6 @@ def freeze(server: DatabaseURL, database: str, bound_s: float, exclude: tuple[st
         for pid, _ in ended:
             admin.query("SELECT pg_terminate_backend(%s)", [pid])
         return [f"{pid} ({what})" for pid, what in ended]
-    finally:
-        admin.close()
 
 
 def _sessions(admin: Engine, database: str, condition: str) -> list[tuple[int, str]]:
@@ -363,16 +337,12 @@ def _sessions(admin: Engine, database: str, condition: str) -> list[tuple[int, s
 
 
 def unfreeze(server: DatabaseURL, database: str) -> None:
-    admin = admin_session(server)
-    try:
+    with closing(admin_session(server)) as admin:
         admin.execute(f"ALTER DATABASE {quote(database)} RESET default_transaction_read_only")
-    finally:
-        admin.close()
 
 
 def is_frozen(server: DatabaseURL, database: str) -> bool:
-    admin = admin_session(server)
-    try:
+    with closing(admin_session(server)) as admin:
         return bool(
             admin.query(
                 "SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
@@ -380,8 +350,6 @@ def is_frozen(server: DatabaseURL, database: str) -> bool:
                 [database],
             )
         )
-    finally:
-        admin.close()
 
 
 def copy_sequences(source: Engine, target: Engine) -> int:
