@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field
 
 from ..errors import MigrationError
 
+# How long a shadow swap's renames (and its triggers' creation) wait for their lock before they back off and retry:
+# never long, since every writer queues behind a waiting rename (pgroll: 500 ms; below the 500 ms stall we promise).
+# The cut-over uses it (shadow.CutoverPolicy) and the lock prediction says it (analysis/impact/steps.py).
+SWAP_LOCK_TIMEOUT_MS = 200
+
 # How one statement runs: as written; the server's own non-blocking form of it; expand now, contract at
 # `complete`; or a shadow copy of its table.
 How = Literal["as written", "native online", "expand/contract", "shadow"]

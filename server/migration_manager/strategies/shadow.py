@@ -30,6 +30,7 @@ from ..dialects import dialect_part
 from ..dialects.base import Engine
 from ..errors import MigrationError
 from .batches import BatchPolicy, BatchProgress, Checkpoint, key_after, range_step, run_in_batches, signals_for
+from .model import SWAP_LOCK_TIMEOUT_MS
 
 Phase = Literal["none", "copying", "swapped"]
 NEW, OLD, SPARE = "_mm_new_", "_mm_old_", "_mm_spare_"
@@ -396,7 +397,7 @@ def _compare_all(engine, shadow: Shadow, policy, progress, compare) -> int:
 class CutoverPolicy:
     """How the renames wait for their lock: never long (every writer queues behind a waiting rename)."""
 
-    lock_timeout_ms: int = 200  # pgroll 500 ms; below the 500 ms stall we promise
+    lock_timeout_ms: int = SWAP_LOCK_TIMEOUT_MS
     tries: int = 20
     first_pause_s: float = 0.2  # backoff doubles up to max_pause_s, with jitter (Reshape, pgroll)
     max_pause_s: float = 3.0

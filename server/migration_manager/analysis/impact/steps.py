@@ -17,13 +17,11 @@ from __future__ import annotations
 
 from ... import dialects
 from ...config import OnlineSettings
-from ...strategies.model import Backfill, Step, StepLock, StrategyPlan
+from ...strategies.model import SWAP_LOCK_TIMEOUT_MS, Backfill, Step, StepLock, StrategyPlan
 from ..locks import LockImpact, Server, combine, lock_impact
 from ..operations import statement_operations
 from ..schema import Snapshot
 from ..simulate import Replay
-
-SWAP_LOCK_TIMEOUT_MS = 200  # strategies/shadow.CutoverPolicy.lock_timeout_ms (not imported: it loads the service)
 
 
 class StepPredictor:
