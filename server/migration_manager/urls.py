@@ -54,8 +54,8 @@ def parse_url(url: str) -> DatabaseURL:
     if not url or "://" not in url:
         raise ConfigError(
             f"'{redact(url or '')}' is not a database URL.",
-            next_step="Use e.g. postgresql://user@host:5432/db, mysql://root@127.0.0.1:3306/db, "
-            "sqlite:///path/to/file.db or mongodb://host:27017/db.",
+            next_step="Use e.g. postgresql://user@host:5432/db, mysql://root@127.0.0.1:3306/db or "
+            "sqlite:///path/to/file.db.",
         )
     parts = urlsplit(url)
     schemes = _schemes()
@@ -63,7 +63,8 @@ def parse_url(url: str) -> DatabaseURL:
     if found is None:
         raise ConfigError(
             f"Unsupported database scheme '{parts.scheme}' in {redact(url)}.",
-            next_step="Supported: " + ", ".join(sorted(schemes)) + ".",
+            # The schemes of a database without a dialect yet (OTHER_SCHEMES) parse, but are not offered here.
+            next_step="Supported: " + ", ".join(sorted(s for s in schemes if s not in OTHER_SCHEMES)) + ".",
         )
     dialect = None if isinstance(found, str) else found
     kind = dialect.name if dialect else found
