@@ -5,7 +5,7 @@ Each module offers the same three functions, chosen by the engine's dialect:
 * `backup(engine, folder, tables)`: write a dump into `folder` (whole database, or only `tables`)
   and return a `Dump` saying which file, tool, command and format;
 * `dump_command(engine, folder, tables)` (PostgreSQL, MariaDB/MySQL: a client tool does the dump): the
-  `DumpCommand` that `backup` runs, so that apply can start it beside its checks (backup/tools.start_dump).
+  `DumpCommand` that `backup` runs, so that apply can start it beside its checks (backup/tools.StartedDump).
   SQLite has none: its online backup API works through the engine's own connection, so it stays synchronous;
 * `restore(engine, path, manifest, into_empty)`: put the dump back. Into the database it came
   from, everything the backup covers is replaced, so the result is exactly the backed-up state

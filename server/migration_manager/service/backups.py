@@ -86,7 +86,7 @@ def take_backup(
     progress: Progress | None = None,
 ) -> Manifest:
     """Back up the target (whole, or only `tables`) and write its manifest. Raises BackupFailed."""
-    new = NewBackup.prepare(conn, tables)
+    new = NewBackup.prepare(conn, tables, module_for(conn.engine.dialect).size(conn.engine))
     new.announce(progress)
     with new.discarded_on_failure():
         dump = module_for(conn.engine.dialect).backup(conn.engine, new.folder, new.dumped_tables())
@@ -105,12 +105,13 @@ class NewBackup:
     tables: list[str] | None  # the scope: None for the whole database
 
     @classmethod
-    def prepare(cls, conn: Connection, tables: list[str] | None) -> NewBackup:
-        """Raises BackupFailed (unwritable backupDir, not enough space)."""
+    def prepare(cls, conn: Connection, tables: list[str] | None, size_bytes: int) -> NewBackup:
+        """`size_bytes`: the database's size, the room the folder needs. Raises BackupFailed (unwritable
+        backupDir, not enough space)."""
         module = module_for(conn.engine.dialect)
         store, created_at = store_of(conn.project), utcnow()
         backup_id = store.new_id(conn.project.target.name, created_at)
-        folder = store.prepare(backup_id, needed_bytes=module.size(conn.engine))
+        folder = store.prepare(backup_id, needed_bytes=size_bytes)
         return cls(conn, store, backup_id, folder, created_at, tables if module.TABLE_SCOPE else None)
 
     def announce(self, progress: Progress | None) -> None:

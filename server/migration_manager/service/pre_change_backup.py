@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 
 from ..backup import Dump, module_for
 from ..backup.manifest import Manifest
@@ -51,9 +52,8 @@ def backup_beside_checks(conn: Connection, scripts: list, *, start: bool) -> Ite
     that stops before that (nothing to do, refused, approval, an exception, Ctrl-C) kills the dump and discards its
     folder: no half backup is ever listed."""
     backup = PreChangeBackup(conn, scripts)
-    engine = conn.engine
-    if start and conn.project.settings.autoBackup and module_for(engine.dialect).size(engine) < BESIDE_CHECKS_MAX_BYTES:
-        backup.start()
+    if start and conn.project.settings.autoBackup:
+        backup.start(beside_checks=True)
     try:
         yield backup
     finally:
@@ -77,11 +77,20 @@ class PreChangeBackup:
         self.refused: BackupFailed | None = None
         self.manifest: Manifest | None = None
 
-    def start(self) -> None:
+    @cached_property
+    def size_bytes(self) -> int:
+        """Asked once: it decides whether the dump may run beside the checks, and the disk needs that much room."""
+        return module_for(self.conn.engine.dialect).size(self.conn.engine)
+
+    def start(self, *, beside_checks: bool = False) -> None:
+        """Start the dump; `beside_checks`: only for a database under BESIDE_CHECKS_MAX_BYTES (finish() starts a
+        larger one)."""
+        if beside_checks and self.size_bytes >= BESIDE_CHECKS_MAX_BYTES:
+            return
         engine = self.conn.engine
         module = module_for(engine.dialect)
         try:
-            self.new = NewBackup.prepare(self.conn, touched_tables(self.conn, self.scripts))
+            self.new = NewBackup.prepare(self.conn, touched_tables(self.conn, self.scripts), self.size_bytes)
             with self.new.discarded_on_failure():
                 dumped = self.new.dumped_tables()
                 if hasattr(module, "dump_command"):  # a client tool: it runs beside the checks
@@ -94,7 +103,7 @@ class PreChangeBackup:
     def finish(self, report, progress: Progress | None) -> Manifest | None:
         """Wait for the dump and write its manifest (None with autoBackup off); sets report.backup_id."""
         if self.new is None and self.refused is None and self.conn.project.settings.autoBackup:
-            self.start()  # not started beside the checks (the plan looked sure to stop for approval): now, whole
+            self.start()  # not started beside the checks (a large database, or a plan sure to stop for approval)
         if self.refused is not None:
             raise self.refused
         if self.new is None:
