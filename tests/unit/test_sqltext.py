@@ -325,3 +325,28 @@ def test_mysql_fast_split_matches_the_lexer_on_random_scripts() -> None:
     for _ in range(20_000):
         sql = "".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 12)))
         assert [s for s in _split_mysql_semicolons(sql) if s.strip()] == lexer_only(sql), sql
+
+
+def test_postgres_text_between_parsed_statements_splits_as_the_lexer_splits() -> None:
+    """The text pglast leaves between statements (usually ";\\n") is split with str.split when nothing in it can
+    open a string, a comment or a parenthesis: the same pieces as the lexer's, on random text."""
+    import random
+
+    from migration_manager.migrations.sqltext import _split_like_psql
+
+    def lexer_only(sql: str) -> list[str]:
+        statements, current, depth = [], "", 0
+        for kind, text in tokens(sql, "postgres"):
+            if kind == "punct" and text == ";" and depth == 0:
+                statements, current = [*statements, current], ""
+                continue
+            current += text
+            if kind == "punct" and text in "()":
+                depth = depth + 1 if text == "(" else max(depth - 1, 0)
+        return [*statements, current]
+
+    pieces = [";", ";\n", " ", "\n", "\t", "\u00a0", "x", "end", ")", "(", "'", '"', "$a$", "-", "--", "/", "/*", "é"]
+    chooser = random.Random(15)
+    for _ in range(20_000):
+        sql = "".join(chooser.choice(pieces) for _ in range(chooser.randint(0, 10)))
+        assert _split_like_psql(sql) == lexer_only(sql), sql

@@ -107,6 +107,8 @@ _TX_WORDS = {
     "xa",
 }
 _FIRST_WORD = re.compile(r"\s*(\w*)")
+# A character that may open a PostgreSQL string, identifier, $$ body, comment or parenthesis (_split_like_psql).
+_OPENS_SOMETHING = re.compile(r"['\"`$(/-]")
 # One MySQL statement up to its ';' when nothing in it is left open: the lexer's strings, comments and backticks,
 # any other character but ';'. Possessive (*+, ++): each string ends where the lexer ends it, and no ';' inside a
 # string or a comment can end the statement on a second try when the first finds none.
@@ -158,14 +160,15 @@ def _single_spaced(statement: str, dialect: str) -> bool:
     )
 
 
-def _may_be_transaction_control(statement: str) -> bool:
+def may_be_transaction_control(statement: str) -> bool:
+    """False when the first word says the statement is no transaction control (most are not: one look)."""
     first = _FIRST_WORD.match(statement)[1].lower()
     return first in _TX_WORDS or not first  # no word first (a comment?): only normalize can tell
 
 
 def is_transaction_control(statement: str, dialect: str) -> bool:
     """BEGIN/COMMIT the runner does itself: left out of the script."""
-    if not _may_be_transaction_control(statement):
+    if not may_be_transaction_control(statement):
         return False
     text = normalize(statement, dialect)
     return bool(_TX_CONTROL.match(text) or dialect == "sqlite" and _TX_SQLITE_BEGIN.match(text))
@@ -174,7 +177,7 @@ def is_transaction_control(statement: str, dialect: str) -> bool:
 def refused_transaction_control(statement: str, dialect: str, *, one_transaction: bool) -> str | None:
     """Why the runner cannot do what this transaction-control statement asks (None: it can, or it is none).
     `one_transaction`: the script runs in one transaction of the runner, which savepoints can live in."""
-    if not _may_be_transaction_control(statement):
+    if not may_be_transaction_control(statement):
         return None
     text = normalize(statement, dialect)
     if _TX_ROLLBACK.match(text):
@@ -234,6 +237,10 @@ def _split_postgres(sql: str) -> list[str]:
 
 def _split_like_psql(sql: str) -> list[str]:
     """Text pglast left out, split as psql would send it: at a ';' outside parentheses."""
+    if not _OPENS_SOMETHING.search(sql):
+        # Usually the ";\n" between two statements pglast placed: no string, comment or parenthesis in it, so
+        # every ';' ends a statement (the tokens below would say the same, ~5 us slower each; two per statement).
+        return sql.split(";")
     statements, current, depth = [], "", 0
     for kind, text in tokens(sql, "postgres"):
         if kind == "punct" and text == ";" and depth == 0:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ... import dialects
 from ...errors import MigrationFileError
 from ..model import Migration, Script
-from ..sqltext import is_transaction_control, normalize, refused_transaction_control, split
+from ..sqltext import is_transaction_control, may_be_transaction_control, normalize, refused_transaction_control, split
 from ..syntax import statement_lines
 
 CHECKSUM_ALGORITHM = "v1"  # never change silently: a new algorithm gets a new prefix
@@ -35,7 +35,11 @@ def runnable_script(
     runner cannot do as written (ROLLBACK, ...) refuses the file, naming the line: never run something else."""
     # Without transactional DDL (MariaDB/MySQL) each statement runs on its own: no transaction for a savepoint.
     one_transaction = not no_transaction and dialects.get(dialect).transactional_ddl
+    kept = []
     for index, statement in enumerate(statements):
+        if not may_be_transaction_control(statement):  # most statements: their first word says so (~3 us less)
+            kept.append(statement)
+            continue
         why = refused_transaction_control(statement, dialect, one_transaction=one_transaction)
         if why:
             _, line = statement_lines(Script(statements=tuple(statements), source=source), path)[index]
@@ -46,8 +50,9 @@ def runnable_script(
                 next_step="Remove that statement (and any it was meant to undo): a migration is committed only when "
                 "every statement succeeds, else rolled back (per statement on MariaDB/MySQL).",
             )
-    kept = tuple(s for s in statements if not is_transaction_control(s, dialect))
-    return Script(statements=kept, source=source, no_transaction=no_transaction)
+        if not is_transaction_control(statement, dialect):
+            kept.append(statement)
+    return Script(statements=tuple(kept), source=source, no_transaction=no_transaction)
 
 
 def checksum(script: Script, dialect: str) -> str:
