@@ -39,3 +39,15 @@ def test_an_operation_kind_is_defined_only_when_a_statement_of_it_is_read() -> N
         "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('migration_manager.analysis.operations.')))"
     )
     assert printed_by(code) == "['create_table', 'parse']"
+
+
+def test_the_parts_of_the_other_reports_are_not_built_at_import() -> None:
+    """status', test's, analyze's... rows and steps are built when first made: an apply never makes them, and built
+    them at import (~13 validators; issue 11, apply speed). A run's parts are built at import: every run makes them."""
+    code = (
+        "import migration_manager.surfaces.cli.app, migration_manager.surfaces.cli.render, migration_manager.service; "
+        "from migration_manager import reports as r; "
+        "print([m.__name__ for m in (r.MigrationInfo, r.Check, r.TestStep, r.AnalyzedMigration) if m.__pydantic_complete__]"
+        ", r.MigrationRun.__pydantic_complete__)"
+    )
+    assert printed_by(code) == "[] True"
