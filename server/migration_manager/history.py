@@ -109,10 +109,28 @@ class History:
         found = self.engine.query(f"SELECT {', '.join(COLUMNS)} FROM {self.table}")
         return {r[0]: HistoryRow(**dict(zip(COLUMNS, r)) | {"applied_at": as_utc(r[3])}) for r in found}
 
-    def insert(self, row: HistoryRow) -> None:
-        values = [getattr(row, c) for c in COLUMNS]
-        placeholders = ", ".join([self._p] * len(COLUMNS))
-        self.engine.execute(f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) VALUES ({placeholders})", values)
+    def insert(self, row: HistoryRow, *, by_server: bool = False) -> None:
+        """by_server: applied_at and duration_ms from the server's clock, written before the transaction has run
+        (a record sent ahead of its statements: Engine.run_transactions)."""
+        timed = self._server_times({"applied_at": "started", "duration_ms": "elapsed_ms"}, by_server)
+        values = [getattr(row, c) for c in COLUMNS if c not in timed]
+        self.engine.execute(
+            f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) VALUES ({self._values(COLUMNS, timed)})", values
+        )
+
+    def durations(self, versions: list[str]) -> dict[str, int]:
+        """duration_ms of these versions' rows, as recorded (by the server's clock, for those sent together)."""
+        marks = ", ".join([self._p] * len(versions))
+        found = self.engine.query(f"SELECT version, duration_ms FROM {self.table} WHERE version IN ({marks})", versions)
+        return dict(found)
+
+    def _server_times(self, columns: dict[str, str], by_server: bool) -> dict[str, str]:
+        """column -> the server clock's SQL for it (ServerClock's field named in `columns`); {} unless by_server."""
+        clock = self.engine.caps.server_clock if by_server else None
+        return {column: getattr(clock, field) for column, field in columns.items()} if clock else {}
+
+    def _values(self, columns: tuple[str, ...], timed: dict[str, str]) -> str:
+        return ", ".join(timed.get(c, self._p) for c in columns)
 
     def update(self, version: str, **changes: Any) -> None:
         sets = ", ".join(f"{k} = {self._p}" for k in changes)
@@ -158,11 +176,17 @@ class History:
         author: str | None = None,
         statements_done: int | None = None,
         detail: str | None = None,
+        by_server: bool = False,
     ) -> None:
-        values = [version, name, action, outcome, utcnow(), duration_ms, author, statements_done, detail]
-        placeholders = ", ".join([self._p] * len(EVENT_COLUMNS))
+        """by_server: its time and duration_ms from the server's clock (see insert)."""
+        timed = self._server_times({"at": "now", "duration_ms": "elapsed_ms"}, by_server)
+        given = dict(
+            zip(EVENT_COLUMNS, [version, name, action, outcome, utcnow(), duration_ms, author, statements_done, detail])
+        )
+        values = [v for c, v in given.items() if c not in timed]
         self.engine.execute(
-            f"INSERT INTO {self.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})", values
+            f"INSERT INTO {self.log_table} ({', '.join(EVENT_COLUMNS)}) VALUES ({self._values(EVENT_COLUMNS, timed)})",
+            values,
         )
 
     def events(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -42,7 +42,9 @@ class Dialect:
     # duplicates: COUNT(DISTINCT key) before the GROUP BY (cheaper when none)
     distinct_check_first: ClassVar[bool] = False
     sorted_grouping: ClassVar[str | None] = None  # SELECT modifier: group many keys by sorting (MySQL SQL_BIG_RESULT)
-    pipelined: ClassVar[bool] = False  # run_transaction sends a transaction's statements together (pipeline mode)
+    # run_transactions sends transactions together (pipeline mode), their records timed by the server's clock
+    pipelined: ClassVar[bool] = False
+    server_clock: ClassVar[ServerClock | None] = None
     server_parser: ClassVar[bool] = False  # the syntax check parses with the server's own parser: never wrong
     file_database: ClassVar[bool] = False  # the database is a local file: a missing one reads as empty
     primary_key_not_null: ClassVar[bool] = True  # a PRIMARY KEY column is NOT NULL without saying so
@@ -117,11 +119,31 @@ class TableStats:
 
 
 class BatchFailed(Exception):
-    """Statement `index` (1-based) of a batch failed with `cause`; none after it ran."""
+    """Transaction `transaction` (0-based) of a batch failed with `cause` at its statement `index` (1-based; 0: in
+    its record's writes or its COMMIT): it is rolled back, every transaction before it committed, none after it ran."""
 
-    def __init__(self, index: int, cause: BaseException) -> None:
+    def __init__(self, index: int, cause: BaseException, transaction: int = 0) -> None:
         super().__init__(str(cause))
-        self.index, self.cause = index, cause
+        self.index, self.cause, self.transaction = index, cause, transaction
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One transaction of run_transactions: its statements, then `record()`'s writes (the history row and event),
+    then COMMIT."""
+
+    statements: Sequence[str]
+    record: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class ServerClock:
+    """SQL for the server's own clock, which a record sent ahead of its statements writes (run_transactions: the
+    client cannot time a transaction it has not seen run): when the transaction started, and how long it has run."""
+
+    started: str
+    elapsed_ms: str
+    now: str
 
 
 @runtime_checkable
@@ -140,9 +162,18 @@ class Engine(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """BEGIN ... COMMIT, or ROLLBACK when the block raises."""
 
+    def run_transactions(
+        self, transactions: Sequence[Transaction], committed: Callable[[int], None] | None = None
+    ) -> None:
+        """Where caps.pipelined: every transaction (BEGIN, its statements, its record's writes, COMMIT) sent without
+        waiting for the one before; the server stops at the first error and runs nothing after it. `committed(n)`:
+        the first n have committed (called as their results come back). Raises BatchFailed naming the transaction
+        and the statement that failed."""
+
     def run_transaction(self, statements: Sequence[str], record: Callable[[], None]) -> None:
         """Where caps.pipelined: BEGIN and the statements in one round trip, then `record()`'s writes and COMMIT in
-        one more. Raises BatchFailed naming the first statement that failed (then nothing is committed)."""
+        one more, sent once every statement has succeeded (so a session lost before that never committed). Raises
+        BatchFailed naming the first statement that failed (then nothing is committed)."""
 
     def record_together(self, record: Callable[[], None]) -> None:
         """`record()`'s writes in one transaction; where the server allows it (MariaDB/MySQL), sent with BEGIN and

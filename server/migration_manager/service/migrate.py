@@ -31,6 +31,7 @@ from .safety import (
     syntax_findings,
     window_open,
 )
+from .sent_together import on_new_tables
 from .strategy_runs import (
     plan_strategies,
     plan_undo_of_expanded,
@@ -107,11 +108,34 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
                     selected[i], run, backup_id=report.backup_id, next_up=_as_written(selected, runs, i + 1)
                 )
             ),
+            _sent_together(conn, selected, runs, report),
         )
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
         report.version_after = current_version(conn)
         return report
+
+
+def _sent_together(conn: Connection, selected: list[Migration], runs: list[MigrationRun], report: RunReport):
+    """execute_runs' `together`: from run `index`, the migrations on tables this apply creates that the runner can
+    send together (sent_together.py), applied so: how many; 0 when fewer than two (they run one by one)."""
+    if not conn.engine.caps.pipelined:
+        return None
+    quick = on_new_tables(selected, conn.engine.dialect, set(conn.engine.tables()))
+
+    def together(runner: Runner, index: int) -> int:
+        span = []
+        while index + len(span) < len(runs):
+            at = index + len(span)
+            if not (quick[at] and runner.sendable(selected[at], runs[at])):
+                break
+            span.append((selected[at], runs[at]))
+        if len(span) < 2:
+            return 0
+        runner.apply_together(span, report.backup_id)
+        return len(span)
+
+    return together
 
 
 def _as_written(selected: list[Migration], runs: list[MigrationRun], index: int) -> Migration | None:
@@ -336,25 +360,34 @@ def _stop_for_approval(conn: Connection, report: RunReport, request, destructive
     return stop_for_approval(conn, report, request)
 
 
-def execute_runs(conn: Connection, report: RunReport, progress: Progress | None, step) -> None:
-    """`step(runner, run, index)` for each run of the report in order; the first failure stops, is logged and reported."""
+def execute_runs(conn: Connection, report: RunReport, progress: Progress | None, step, together=None) -> None:
+    """`step(runner, run, index)` for each run of the report in order; the first failure stops, is logged and reported.
+    `together(runner, index)`: applies the runs from `index` that go together and says how many (0: none; then
+    `step`); when it raises, the failed run is the first it left unapplied (those before it are applied)."""
     settings = conn.project.settings
     # Every statement waits at most ddlLockTimeoutMs for a table lock, so a DDL queued behind a
     # long transaction never stalls the traffic queued behind it (retried with backoff instead).
     conn.engine.set_session_timeouts(settings.ddlLockTimeoutMs, settings.statementTimeoutMs)
     author = conn.project.author()
-    total = len(report.migrations)
-    for index, run in enumerate(report.migrations):
+    total, index = len(report.migrations), 0
+    while index < total:
+        run = report.migrations[index]
         runner = Runner(conn, author, progress, (index + 1, total))
         started = time.monotonic()
         try:
             try:
+                done = together(runner, index) if together else 0
+                if done:
+                    index += done
+                    continue
                 step(runner, run, index)
+                index += 1
             except MigrationError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a driver error outside a statement (history, session)
                 raise outside_statement_failure(conn, run, exc) from None
         except MigrationError as exc:
+            run = next(r for r in report.migrations[index:] if r.status != "applied")
             run.status, run.error = "planned" if isinstance(exc, Cancelled) else "failed", exc.message
             run.duration_ms = int((time.monotonic() - started) * 1000)  # lock-wait retries included
             _log_failure(conn, run, report.action, author, exc)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from ..dialects.base import BatchFailed, Engine
+from ..dialects.base import BatchFailed, Engine, Transaction
 from ..errors import Cancelled, ConnectionLost, MigrationError, StatementFailed
 from ..history import APPLIED, HistoryRow, utcnow
 from ..migrations.model import Migration, Script
@@ -126,6 +126,55 @@ class Runner:
         self.archiver.publish()
         run.status = "applied"
         run.duration_ms = _ms(started)
+
+    def sendable(self, migration: Migration, run: MigrationRun) -> bool:
+        """May `run` go in apply_together: one transaction as written, nothing to do between its statements."""
+        plain = run.mode == "transaction" and (run.strategy is None or not run.strategy.rewrites)
+        return plain and self._batchable(migration.up, run, _archiver(self.conn, run))
+
+    def apply_together(self, items: Sequence[tuple[Migration, MigrationRun]], backup_id: str | None) -> None:
+        """Consecutive migrations sent together (Engine.run_transactions): each in its own transaction with its
+        history row and event (timed by the server's clock), sent without waiting for the one before. Only for
+        migrations on tables the same apply created (service/sent_together.py): they take milliseconds and no
+        lock anyone else holds (so there is no lock wait to retry), and each is announced as the one before it
+        commits. A failure raises as apply() does, for the first migration not applied; the ones before it are
+        applied."""
+        transactions = []
+        for migration, run in items:
+            row = self._new_row(migration, backup_id)
+            row.statements_done = row.statements_total
+            transactions.append(Transaction([s.sql for s in run.statements], partial(self._record_sent, run, row)))
+        runs = [run for _, run in items]
+        announced = 0
+
+        def committed(count: int) -> None:  # the first `count` committed: the next one runs now
+            nonlocal announced
+            for offset in range(announced, min(count + 1, len(runs))):
+                self._announce(runs[offset], offset)
+            announced = max(announced, count + 1)
+
+        committed(0)
+        try:
+            self.engine.run_transactions(transactions, committed)
+        except BatchFailed as exc:
+            self._applied(runs[: exc.transaction])
+            run, later = runs[exc.transaction], len(runs) - exc.transaction - 1
+            if exc.index == 0:  # its history record or its COMMIT
+                raise outside_statement_failure(self.conn, run, exc.cause) from None
+            raise self._batch_failed(run, exc, later) from None
+        self._applied(runs)
+
+    def _record_sent(self, run: MigrationRun, row: HistoryRow) -> None:
+        self.history.insert(row, by_server=True)
+        self._log_ok(run, "apply", row.author, time.monotonic(), by_server=True)
+
+    def _applied(self, runs: list[MigrationRun]) -> None:
+        """Runs sent together that committed: applied, with the durations their history rows recorded."""
+        durations = self.history.durations([r.version for r in runs]) if runs else {}
+        for run in runs:
+            for statement in run.statements:
+                statement.status = "done"
+            run.status, run.duration_ms = "applied", durations.get(run.version)
 
     def _apply_in_transaction(self, migration: Migration, run: MigrationRun, row: HistoryRow, started: float) -> None:
         # The history row and the log event commit with the migration: one commit per migration, and
@@ -242,7 +291,14 @@ class Runner:
         run.duration_ms = _ms(started)
 
     def _log_ok(
-        self, run: MigrationRun, action: str, author: str | None, started: float, detail: str | None = None
+        self,
+        run: MigrationRun,
+        action: str,
+        author: str | None,
+        started: float,
+        detail: str | None = None,
+        *,
+        by_server: bool = False,
     ) -> None:
         self.history.log(
             run.version,
@@ -253,12 +309,13 @@ class Runner:
             author=author,
             statements_done=len(run.statements),
             detail=detail,
+            by_server=by_server,
         )
 
     # ---- statements --------------------------------------------------------------------
     def _in_transaction(self, script: Script, run: MigrationRun, record: Callable[[], None]) -> None:
         """The script and its history record (`record`) in one transaction."""
-        if self._batchable(script, run):
+        if self._batchable(script, run, self.archiver):
             self._run_batch(run, record)
             return
         with self.engine.transaction():
@@ -266,7 +323,7 @@ class Runner:
             self._run_script(script, run)
             record()
 
-    def _batchable(self, script: Script, run: MigrationRun) -> bool:
+    def _batchable(self, script: Script, run: MigrationRun, archiver) -> bool:
         """Nothing has to happen between the statements (no archive to take or put back, nobody who may cancel
         between two of them), so the engine may send them together."""
         return (
@@ -274,14 +331,13 @@ class Runner:
             and not script.is_python
             and bool(run.statements)
             and getattr(self.progress, "cancelled", None) is None
-            and self.archiver.idle(run.statements)
+            and archiver.idle(run.statements)
         )
 
     def _run_batch(self, run: MigrationRun, record: Callable[[], None]) -> None:
         """Every statement in one round trip, the record and COMMIT in one more (PostgreSQL: 2 instead of one
         per statement, BEGIN, history row, event and COMMIT). A failure names its statement as one by one does."""
-        for statement in run.statements:
-            self._emit("statement", _preview(statement.sql), statement.index, len(run.statements))
+        self._announce(run)
 
         def all_done_then_record() -> None:
             for statement in run.statements:
@@ -294,6 +350,25 @@ class Runner:
             for done in run.statements[: exc.index - 1]:
                 done.status = "done"
             raise self._statement_failed(run, run.statements[exc.index - 1], exc.cause) from None
+
+    def _announce(self, run: MigrationRun, offset: int | None = None) -> None:
+        """The progress events of a migration whose statements are sent together; `offset`: its place in a batch of
+        migrations (apply_together), which says it (else apply() has said it)."""
+        if offset is not None:
+            self._emit("migration", f"Applying {run.version}_{run.name} ({run.mode}, sent together)", at=offset)
+        for statement in run.statements:
+            self._emit("statement", _preview(statement.sql), statement.index, len(run.statements), at=offset or 0)
+
+    def _batch_failed(self, run: MigrationRun, exc: BatchFailed, later: int) -> StatementFailed:
+        """The failure of statement exc.index of `run` sent together with `later` migrations after it (every
+        statement before it ran), as one by one reports it; raises ConnectionLost when the session ended."""
+        for done in run.statements[: exc.index - 1]:
+            done.status = "done"
+        failed = run.statements[exc.index - 1]
+        if not connection_alive(self.conn):
+            failed.status = "failed"
+            raise lost_while_sent(self.conn, run, failed, exc.cause, later) from None
+        return self._statement_failed(run, failed, exc.cause)
 
     def _run_script(self, script: Script, run: MigrationRun) -> None:
         """Inside the migration's transaction: the caller records it."""
@@ -602,13 +677,14 @@ class Runner:
     def _python_in_transaction(self, script: Script) -> bool:
         return self.engine.caps.transactional_ddl and not script.no_transaction
 
-    def _emit(self, phase: str, message: str, index: int = 0, total: int = 0) -> None:
+    def _emit(self, phase: str, message: str, index: int = 0, total: int = 0, *, at: int = 0) -> None:
+        """at: the event of the migration `at` places after this runner's (sent together)."""
         if self.progress:
             self.progress(
                 ProgressEvent(
                     phase=phase,
                     message=message,
-                    migration_index=self.position[0],
+                    migration_index=self.position[0] + at,
                     migration_total=self.position[1],
                     statement_index=index,
                     statement_total=total,
@@ -666,6 +742,25 @@ def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> Conn
         f"{where}: {redact(' '.join(str(exc).split()))}",
         state=state,
         next_step=step,
+    )
+
+
+def lost_while_sent(
+    conn: Connection, run: MigrationRun, statement: StatementRun, exc: BaseException, later: int
+) -> ConnectionLost:
+    """The session ended while `run` and `later` migrations after it had been sent together with their COMMITs: the
+    server may have committed some before it went away, but each transaction holds its history row too."""
+    them = f"{run.version}_{run.name}" + (f" and the {later} migration(s) sent after it" if later else "")
+    return ConnectionLost(
+        f"The connection to {conn.project.target.display_url} was lost while running {run.version}_{run.name} at "
+        f"statement {statement.index} of {len(run.statements)}: {redact(' '.join(str(exc).split()))}",
+        state=(
+            f"The migrations before it are applied and recorded. {them[0].upper()}{them[1:]} each ran in one "
+            "transaction with its history row: each is either applied and recorded, or not applied at all. "
+            "Nothing is dirty."
+        ),
+        next_step="Check that the server is up, then `db-migrate status` (it lists which are applied), then run the "
+        "command again for the rest.",
     )
 
 

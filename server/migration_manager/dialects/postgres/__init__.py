@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from ..base import Dialect
+from ..base import Dialect, ServerClock
 
 
 class Postgres(Dialect):
@@ -20,6 +20,12 @@ class Postgres(Dialect):
     aggregate_filter = True
     distinct_check_first = True
     pipelined = True
+    # transaction_timestamp() is when the transaction began, clock_timestamp() the time now
+    server_clock = ServerClock(
+        started="transaction_timestamp()",
+        elapsed_ms="(extract(epoch FROM clock_timestamp() - transaction_timestamp()) * 1000)::bigint",
+        now="clock_timestamp()",
+    )
     server_parser = True
     concurrent_index = True
     not_valid_constraints = True

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ...urls import DatabaseURL
-from ..base import BatchFailed, TableStats
+from ..base import BatchFailed, TableStats, Transaction
 from ..common import EngineDefaults, connection_failed, lock_key, poll_lock
 from . import DIALECT
 
@@ -34,6 +34,21 @@ HINT = "Check host, port, database name, user and password (PGPASSWORD or the UR
 def _short(sql: str | None, limit: int = 100) -> str:
     flat = " ".join((sql or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _batch_failure(sent: list[list], transactions: Sequence[Transaction], exc: BaseException) -> BatchFailed | None:
+    """Where a batch stopped: the first transaction whose COMMIT did not come back, at the first of its statements
+    with no result (None: every transaction committed)."""
+    for number, (cursors, commit) in enumerate(sent):
+        if commit is not None and commit.pgresult is not None:
+            continue
+        failed = next((i for i, c in enumerate(cursors, start=1) if c.pgresult is None), None)
+        if failed is None and len(cursors) < len(transactions[number].statements):
+            # Read while the statement was being sent (its cursor never came back): a fast server's error for it,
+            # every earlier statement having succeeded.
+            failed = len(cursors) + 1
+        return BatchFailed(failed or 0, exc, number)
+    return None
 
 
 def connect(url: DatabaseURL) -> PostgresEngine:
@@ -80,6 +95,55 @@ class PostgresEngine(EngineDefaults):
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():
             yield
+
+    def run_transactions(
+        self, transactions: Sequence[Transaction], committed: Callable[[int], None] | None = None
+    ) -> None:
+        # Pipeline mode with one Sync at the end: each transaction (BEGIN, its statements, its record's writes,
+        # COMMIT) is sent without waiting for the one before, so the server runs one while the client sends the
+        # next. At the first error the server skips everything up to the Sync: no later transaction starts. A flush
+        # request after each statement makes the server send its result as soon as it has run: the results come
+        # back while the rest is being sent (`committed` hears of them then), and a session that ends mid-batch
+        # still names the statement it was running.
+        import psycopg
+
+        sent: list[list] = []  # per transaction: [its statements' cursors, its COMMIT's cursor]
+        told = 0
+
+        def tell() -> None:
+            nonlocal told
+            done = told
+            while done < len(sent) and sent[done][1] is not None and sent[done][1].pgresult is not None:
+                done += 1
+            if committed is not None and done > told:
+                committed(done)
+            told = done
+
+        try:
+            with self.conn.pipeline() as pipeline:
+                try:
+                    for transaction in transactions:
+                        cursors: list = []
+                        sent.append([cursors, None])
+                        self.conn.execute("BEGIN")
+                        for sql in transaction.statements:
+                            cursors.append(self.conn.execute(sql))
+                            self.conn.pgconn.send_flush_request()
+                        transaction.record()
+                        sent[-1][1] = self.conn.execute("COMMIT")
+                        self.conn.pgconn.send_flush_request()
+                        tell()
+                    pipeline.sync()
+                except psycopg.Error as exc:
+                    failure = _batch_failure(sent, transactions, exc)
+                    tell()
+                    if failure is None:  # every COMMIT came back: all of it is committed, whatever came after
+                        return
+                    raise failure from exc
+            tell()
+        except BaseException:
+            self._rollback_open_transaction()
+            raise
 
     def run_transaction(self, statements: Sequence[str], record: Callable[[], None]) -> None:
         # Pipeline mode: BEGIN and every statement go in one round trip, each still its own query (the server stops
