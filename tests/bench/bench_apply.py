@@ -15,7 +15,8 @@ wall clock from spawn to exit, a fresh database each run) versus
 status: `db-migrate status` with H history rows (and the H matching files on disk, as in a real
 project) versus `SELECT * FROM schema_migrations` through the client.
 
-Medians of --runs runs; each figure printed with its ratio to the client baseline and the goal (<= 1.5x).
+Medians of --runs runs (the three take turns within each run); each figure printed with its ratio to the client
+baseline and the goal (<= 1.5x).
 The status floor: a Python process that imports its models costs ~0.4 s before it reads a file, which is
 already ~3x `psql -c 'SELECT ...'`; 10,000 files cost ~0.2-0.3 ms each to read, split and checksum.
 """
@@ -211,47 +212,38 @@ def _run(command: list[str]) -> float:
     return elapsed
 
 
-def timed_fresh(db, runs: int, body: Callable[[str], list[str]], prepare: Callable[[str], None] | None = None) -> float:
-    """Median wall time of `body(db_name)` on a fresh database per run; its median CPU time (user + sys of the
-    command and its children: steadier than the wall clock on a busy machine) goes to CPU_TIMES[body]."""
-    times, cpu = [], []
+def timed_fresh(db, runs: int, bodies: dict[str, Callable[[str], list[str]]]) -> dict[str, float]:
+    """Median wall time of each `body(db_name)`, on a fresh database per run, with its median CPU time (user + sys
+    of the command and its children: steadier than the wall clock on a busy machine) as `<name>_cpu`. The bodies
+    take turns within each run, so a machine that slows down or speeds up during the bench weighs on all alike."""
+    times: dict[str, list[float]] = {name: [] for name in bodies}
+    cpu: dict[str, list[float]] = {name: [] for name in bodies}
     for _ in range(runs):
-        name = db.create()
-        try:
-            if prepare:
-                prepare(name)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            times.append(_run(body(name)))
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-        finally:
-            db.drop(name)
-    CPU_TIMES[body] = statistics.median(cpu)
-    return statistics.median(times)
-
-
-CPU_TIMES: dict[Callable, float] = {}
+        for name, body in bodies.items():
+            database = db.create()
+            try:
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                times[name].append(_run(body(database)))
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            finally:
+                db.drop(database)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return medians | {f"{name}_cpu": statistics.median(values) for name, values in cpu.items()}
 
 
 def bench_apply(db, folder: Path, count: int, runs: int) -> dict[str, float]:
     """Median seconds of `db-migrate apply`, the client and (when installed) Alembic on `count` migrations."""
     migrations = folder / f"apply_{count}"
     script = write_migrations(migrations, count)
-
-    def ours(name: str) -> list[str]:
-        return [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"]
-
-    times = {"ours": timed_fresh(db, runs, ours), "ours_cpu": CPU_TIMES[ours]}
-    times["client"] = timed_fresh(db, runs, lambda name: db.client_script(name, script))
+    bodies = {
+        "ours": lambda name: [DB_MIGRATE, "--url", db.url(name), "--dir", str(migrations), "apply"],
+        "client": lambda name: db.client_script(name, script),
+    }
     if importlib.util.find_spec("alembic"):
         alembic = write_alembic(folder / f"alembic_{count}", count)
-
-        def upgrade(name: str) -> list[str]:
-            return alembic_upgrade(alembic, db.sqlalchemy_url(name))
-
-        times["alembic"] = timed_fresh(db, runs, upgrade)
-        times["alembic_cpu"] = CPU_TIMES[upgrade]
-    return times
+        bodies["alembic"] = lambda name: alembic_upgrade(alembic, db.sqlalchemy_url(name))
+    return timed_fresh(db, runs, bodies)
 
 
 def bench_status(db, folder: Path, count: int, runs: int) -> tuple[float, float]:

@@ -93,8 +93,9 @@ class Operation(BaseModel):
     nothing the analysis follows (a SET, say)."""
 
     # A kind's validator is built when the kind is first made, not with its class: Operation itself and the kinds
-    # that share a module with the one a run meets are never made by most runs (~2.5 ms each to build).
-    model_config = ConfigDict(defer_build=True)
+    # that share a module with the one a run meets are never made by most runs (~2.5 ms each to build). Frozen: the
+    # parser keeps what it read and hands the same operations to every caller (parse._placed); a change is a copy.
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: OperationKind
     statement_index: int = Field(1, description="1-based position of the statement in its script")

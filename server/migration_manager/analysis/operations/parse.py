@@ -68,11 +68,24 @@ def script_operations(statements: Sequence[str], dialect: str) -> list[Operation
 
 
 def statement_operations(sql: str, dialect: str, index: int = 1) -> list[Operation]:
+    if len(sql) > _KEPT_UP_TO:  # a bulk load's long INSERT: read again rather than kept a second time
+        return list(_placed.__wrapped__(sql, dialect, index))
+    return list(_placed(sql, dialect, index))
+
+
+_KEPT_UP_TO = 4096  # characters
+
+
+@lru_cache(maxsize=65536)
+def _placed(sql: str, dialect: str, index: int) -> tuple[Operation, ...]:
+    """The operations of `sql` as statement `index` of its script. Kept, like _operations: an apply asks for every
+    statement of the plan four times (backup scope, schema replay, rules, archive plan), and a copy costs ~10 us.
+    Shared by every caller: an Operation is frozen, so no caller can change what another one reads."""
     text = sql.strip().rstrip(";").strip()
     bulk_row = _INSERT_VALUES.match(text)
     # A bulk load's rows are not parsed: each one is hundreds of microseconds of sqlglot for a table name.
     ops = _insert_into(bulk_row["name"], dialect) if bulk_row else _operations(text, dialect)
-    return [op.model_copy(update={"statement": text, "statement_index": index}) for op in ops]
+    return tuple(op.model_copy(update={"statement": text, "statement_index": index}) for op in ops)
 
 
 @lru_cache(maxsize=1024)
