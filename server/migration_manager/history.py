@@ -132,9 +132,12 @@ class History:
     def _values(self, columns: tuple[str, ...], timed: dict[str, str]) -> str:
         return ", ".join(timed.get(c, self._p) for c in columns)
 
-    def update(self, version: str, **changes: Any) -> None:
-        sets = ", ".join(f"{k} = {self._p}" for k in changes)
-        self.engine.execute(f"UPDATE {self.table} SET {sets} WHERE version = {self._p}", [*changes.values(), version])
+    def update(self, version: str, *, by_server: bool = False, **changes: Any) -> None:
+        """by_server: applied_at and duration_ms (when changed) from the server's clock (see insert)."""
+        timed = self._server_times({"applied_at": "now", "duration_ms": "elapsed_ms"}, by_server)
+        sets = ", ".join(f"{k} = {timed.get(k, self._p)}" for k in changes)
+        values = [v for k, v in changes.items() if k not in timed]
+        self.engine.execute(f"UPDATE {self.table} SET {sets} WHERE version = {self._p}", [*values, version])
 
     def delete(self, version: str) -> None:
         self.engine.execute(f"DELETE FROM {self.table} WHERE version = {self._p}", [version])

@@ -45,6 +45,8 @@ class Dialect:
     # run_transactions sends transactions together (pipeline mode), their records timed by the server's clock
     pipelined: ClassVar[bool] = False
     server_clock: ClassVar[ServerClock | None] = None
+    # run_then_record sends statements and a transaction of writes as one query (MariaDB/MySQL multi-statements)
+    multi_statements: ClassVar[bool] = False
     server_parser: ClassVar[bool] = False  # the syntax check parses with the server's own parser: never wrong
     file_database: ClassVar[bool] = False  # the database is a local file: a missing one reads as empty
     primary_key_not_null: ClassVar[bool] = True  # a PRIMARY KEY column is NOT NULL without saying so
@@ -174,6 +176,11 @@ class Engine(Protocol):
         """Where caps.pipelined: BEGIN and the statements in one round trip, then `record()`'s writes and COMMIT in
         one more, sent once every statement has succeeded (so a session lost before that never committed). Raises
         BatchFailed naming the first statement that failed (then nothing is committed)."""
+
+    def run_then_record(self, statements: Sequence[str], record: Callable[[], None]) -> None:
+        """Where caps.multi_statements: the statements, then `record()`'s writes in one transaction, all in one round
+        trip; the server stops at the first error. Raises BatchFailed naming the statement that failed (every one
+        before it ran: on MariaDB/MySQL each DDL statement committed on its own), or the record's own error."""
 
     def record_together(self, record: Callable[[], None]) -> None:
         """`record()`'s writes in one transaction; where the server allows it (MariaDB/MySQL), sent with BEGIN and

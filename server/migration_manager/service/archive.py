@@ -404,7 +404,16 @@ def _keeps(archive: ArchiveStep, loss) -> bool:
 
 
 def _may_matter(conn: Connection, runs: list[MigrationRun], scripts: list[Script]) -> bool:
-    if any(MAY_DESTROY.search(s.sql) for run in runs for s in run.statements):
+    """A statement that destroys what an archive keeps (read, where the text may: the checks have read them all
+    already), or an archive this plan may put back. Else no replay: an ALTER that only adds costs nothing here."""
+    dialect = conn.engine.dialect
+    if any(
+        op.destructive
+        for run in runs
+        for s in run.statements
+        if MAY_DESTROY.search(s.sql)
+        for op in statement_operations(s.sql, dialect, s.index)
+    ):
         return True
     return any(pending_archives(conn, run.version, run.direction) for run in runs)
 

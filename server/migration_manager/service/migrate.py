@@ -98,6 +98,7 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             if _stop_for_approval(conn, report, request, []):
                 return report
             backup = pre_change.finish(report, progress)
+        quick = _quick(conn, selected)
         execute_runs(
             conn,
             report,
@@ -105,10 +106,14 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
             lambda runner, run, i: (
                 start_phases(runner, selected[i], run, report.backup_id)
                 or runner.apply(
-                    selected[i], run, backup_id=report.backup_id, next_up=_as_written(selected, runs, i + 1)
+                    selected[i],
+                    run,
+                    backup_id=report.backup_id,
+                    next_up=_as_written(selected, runs, i + 1),
+                    quick=quick[i],
                 )
             ),
-            _sent_together(conn, selected, runs, report),
+            _sent_together(conn, selected, runs, report, quick),
         )
         if report.outcome == "failed" and project.settings.rollback.autoOnFailure and not _cancelled(report):
             recover(conn, report, backup, lambda: _undo_completed(conn, report, selected, progress))
@@ -116,12 +121,21 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         return report
 
 
-def _sent_together(conn: Connection, selected: list[Migration], runs: list[MigrationRun], report: RunReport):
-    """execute_runs' `together`: from run `index`, the migrations on tables this apply creates that the runner can
-    send together (sent_together.py), applied so: how many; 0 when fewer than two (they run one by one)."""
+def _quick(conn: Connection, selected: list[Migration]) -> list[bool]:
+    """Per migration: does it only change tables this apply created (sent_together.py), where the server can take
+    more than one migration or statement per round trip."""
+    if not (conn.engine.caps.pipelined or conn.engine.caps.multi_statements):
+        return [False] * len(selected)
+    return on_new_tables(selected, conn.engine.dialect, set(conn.engine.tables()))
+
+
+def _sent_together(
+    conn: Connection, selected: list[Migration], runs: list[MigrationRun], report: RunReport, quick: list[bool]
+):
+    """execute_runs' `together`: from run `index`, the quick migrations the runner can send together, applied so:
+    how many; 0 when fewer than two (they run one by one)."""
     if not conn.engine.caps.pipelined:
         return None
-    quick = on_new_tables(selected, conn.engine.dialect, set(conn.engine.tables()))
 
     def together(runner: Runner, index: int) -> int:
         span = []

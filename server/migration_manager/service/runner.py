@@ -111,9 +111,12 @@ class Runner:
         start_at: int | None = None,
         backup_id: str | None = None,
         next_up: Migration | None = None,
+        quick: bool = False,
     ) -> None:
         """start_at=None: a fresh run (inserts the history row); a number: resume the dirty row from there.
-        next_up: the migration this command applies next, whose "running" row may commit with this one's record."""
+        next_up: the migration this command applies next, whose "running" row may commit with this one's record.
+        quick: it only changes tables this apply created (service/sent_together.py): where each statement commits
+        on its own, its statements and record may go in one round trip (_run_at_once)."""
         started = time.monotonic()
         row = self._new_row(migration, backup_id)
         self._emit("migration", f"Applying {migration.label} ({run.mode})")
@@ -122,7 +125,8 @@ class Runner:
         if run.mode == "transaction" or (run.mode == "python" and self._python_in_transaction(migration.up)):
             self._with_retries(run, lambda: self._apply_in_transaction(migration, run, row, started))
         else:
-            self._apply_per_statement(migration, run, row, started, start_at, self._started_ahead(next_up, backup_id))
+            ahead = self._started_ahead(next_up, backup_id)
+            self._apply_per_statement(migration, run, row, started, start_at, ahead, quick)
         self.archiver.publish()
         run.status = "applied"
         run.duration_ms = _ms(started)
@@ -218,6 +222,7 @@ class Runner:
         started: float,
         start_at: int | None,
         ahead: HistoryRow | None,
+        quick: bool = False,
     ) -> None:
         if start_at is None:
             start_at, row.status = 1, "running"
@@ -227,7 +232,7 @@ class Runner:
         else:  # resolve --retry: the dirty row is there already, possibly failed at statement 1
             self.history.update(migration.version, status="running", error=None, statements_done=start_at - 1)
 
-        def finish() -> None:
+        def finish(by_server: bool = False) -> None:
             self.history.update(
                 migration.version,
                 status=APPLIED,
@@ -235,13 +240,14 @@ class Runner:
                 duration_ms=_ms(started),
                 statements_done=row.statements_total,
                 error=None,
+                by_server=by_server,
             )
-            self._log_ok(run, "apply", row.author, started)
+            self._log_ok(run, "apply", row.author, started, by_server=by_server)
             if ahead is not None:
                 self.history.insert(ahead)
 
         try:
-            self._run_recorded(migration.up, run, start_at, finish)
+            self._run_recorded(migration.up, run, start_at, finish, at_once=quick)
         except StatementFailed as exc:
             self.archiver.publish()  # committed archives are real: the report shows them
             self._record_failure(exc, migration.version, "failed")
@@ -382,10 +388,13 @@ class Runner:
         if run.statements:
             self._restore_after(run, run.statements[-1], at_end=True)
 
-    def _run_recorded(self, script: Script, run: MigrationRun, start_at: int, finish: Callable[[], None]) -> None:
+    def _run_recorded(
+        self, script: Script, run: MigrationRun, start_at: int, finish: Callable[..., None], *, at_once: bool = False
+    ) -> None:
         """Per-statement mode: each statement commits on its own and its progress is recorded after it; the
         last one's record is `finish` (final history change and event, one commit). A DML statement commits
-        in one transaction with its record, so it is never left "may or may not have completed"."""
+        in one transaction with its record, so it is never left "may or may not have completed".
+        at_once: a quick migration (apply's), which _run_at_once may send in one round trip."""
         self.committed = start_at - 1
         if script.is_python:
             self._run_python(script, run)
@@ -394,6 +403,9 @@ class Runner:
         for statement in run.statements[: len(run.statements) - len(todo)]:
             statement.status = "skipped"
         unrecorded = self._unrecorded(script, run)
+        if at_once and self._sendable_at_once(script, run, todo, unrecorded):
+            self._run_at_once(run, partial(self._finish_with_restores, run, partial(finish, by_server=True)))
+            return
         for statement in todo:
             last = statement is todo[-1]
             if last:
@@ -420,6 +432,39 @@ class Runner:
             with self.engine.transaction():
                 finish()
         self.archiver.drop_restored()  # after the final record committed: a DROP commits on MariaDB
+
+    def _sendable_at_once(self, script: Script, run: MigrationRun, todo: list, unrecorded: set[int]) -> bool:
+        """All of it to run, no progress record between its statements, no DML (it commits with its record), nothing
+        to archive, nobody who may cancel between two statements, and a server that takes it as one query."""
+        return (
+            self.engine.caps.multi_statements
+            and not script.is_python
+            and len(todo) == len(run.statements) > 0
+            and all(s.index in unrecorded for s in todo[:-1])
+            and not any(is_dml(s.sql) for s in todo)
+            and getattr(self.progress, "cancelled", None) is None
+            and self.archiver.idle(run.statements)
+        )
+
+    def _run_at_once(self, run: MigrationRun, finish: Callable[[], None]) -> None:
+        """Every statement, then the final record, in one round trip (Engine.run_then_record; one by one, each is
+        one). Timed by the server's clock: the record is written before the statements have run."""
+        self._announce(run)
+        try:
+            self.engine.run_then_record([s.sql for s in run.statements], finish)
+        except BatchFailed as exc:
+            for done in run.statements[: exc.index - 1]:
+                done.status = "done"
+            self.committed = exc.index - 1
+            raise self._statement_failed(run, run.statements[exc.index - 1], exc.cause) from None
+        except Exception:  # the final record failed: every statement had run, and committed
+            for statement in run.statements:
+                statement.status = "done"
+            self.committed = len(run.statements)
+            raise
+        for statement in run.statements:
+            statement.status = "done"
+        self.committed = len(run.statements)
 
     def _unrecorded(self, script: Script, run: MigrationRun) -> set[int]:
         """The statements whose progress record is left out (each is a commit: on MariaDB a third of a small

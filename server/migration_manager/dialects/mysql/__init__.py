@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from ..base import Dialect
+from ..base import Dialect, ServerClock
 
 LOCK_WAIT_ERRORS = {1205, 3572}  # lock wait timeout, NOWAIT
 STATEMENT_TIMEOUT_ERRORS = {1969, 3024}  # MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME
@@ -17,6 +17,13 @@ class MySQL(Dialect):
     identifier_quote = "`"
     serial_types = {"SERIAL": "UBIGINT"}  # BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE
     lock_kind = "GET_LOCK"
+    multi_statements = True
+    # run_then_record sets @mm_started first: the time its statements began (UTC, as the history keeps times)
+    server_clock = ServerClock(
+        started="@mm_started",
+        elapsed_ms="TIMESTAMPDIFF(MICROSECOND, @mm_started, UTC_TIMESTAMP(6)) DIV 1000",
+        now="UTC_TIMESTAMP(6)",
+    )
     client_tool = "mariadb"
     sorted_grouping = "SQL_BIG_RESULT"
     schema_is_database = True

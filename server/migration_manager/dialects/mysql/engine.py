@@ -9,11 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...urls import DatabaseURL
-from ..base import TableStats
+from ..base import BatchFailed, TableStats
 from ..common import EngineDefaults, connection_failed, poll_lock
 from . import DIALECT
 
 HINT = "Check host, port, database name, user and password; is the server running?"
+
+
+# When run_then_record's statements began, for a record timed by the server's clock (Dialect.server_clock)
+_STARTED = "SET @mm_started = UTC_TIMESTAMP(6)"
 
 
 def connect(url: DatabaseURL) -> MySQLEngine:
@@ -83,22 +87,32 @@ class MySQLEngine(EngineDefaults):
         # One multi-statement query: the server runs BEGIN, the writes and COMMIT in order and stops at the first
         # error (then nothing is committed: the transaction is rolled back here). A session that dies mid-way
         # never ran the COMMIT, and the server rolls the rest back.
+        self.run_then_record([], record)
+
+    def run_then_record(self, statements: Sequence[str], record: Callable[[], None]) -> None:
+        # One multi-statement query: the statements, then BEGIN, the record's writes and COMMIT. The server runs them
+        # in order and stops at the first error: each statement before it committed on its own (DDL commits
+        # implicitly, as one by one), nothing after it ran. "\n;\n": a statement's last line may be a comment.
         self._queued = []
         try:
             record()
-            script = ";\n".join(["BEGIN", *self._queued, "COMMIT"])
+            script = "\n;\n".join([_STARTED, *statements, "BEGIN", *self._queued, "COMMIT"])
         finally:
             self._queued = None
+        results = -1  # _STARTED's comes first
         try:
             with self.conn.cursor() as cur:
                 cur.execute(script)
+                results += 1
                 while cur.nextset():  # each statement's result; an error is raised as it is read
-                    pass
-        except BaseException:
+                    results += 1
+        except BaseException as exc:
             try:
                 self.conn.rollback()
             except Exception:  # noqa: BLE001 - the session is gone (the server rolled back): the first error matters
                 pass
+            if 0 <= results < len(statements) and isinstance(exc, Exception):
+                raise BatchFailed(results + 1, exc) from exc
             raise
 
     def _scoped(self, name: str) -> str:
