@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 
 def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
+    from ..analysis.operations import read_ahead  # sqlglot, which status and history never load
     from .archive import mark_archived, plan_archives  # reads SQL with sqlglot, which status and history never load
 
     step = check_steps(
@@ -73,6 +74,11 @@ def apply(request: ApplyRequest, progress: Progress | None = None) -> RunReport:
         plan_strategies(conn, selected, runs, request.strategy)
         report = start_report(conn, "apply", runs, plan.current_version, request.dry_run)
         report.version_after = selected[-1].version if selected else plan.current_version
+        # Every check reads the statements: read them first, on both CPUs (the backup's dump starts after it).
+        read_ahead(
+            [sql for m in selected for script in (m.up, m.down) if script for sql in script.statements],
+            conn.engine.dialect,
+        )
         # The backup's dump runs in its own process while the checks run here. The migration lock is held throughout
         # and nothing changes before pre_change.finish() waits for it: it shows the database as before the change.
         scripts = [m.up for m in selected]

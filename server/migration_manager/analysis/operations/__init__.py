@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 from ..model import Operation
-from .parse import script_operations, statement_operations
+from .parse import read_ahead, script_operations, statement_operations
 
 # Where each kind's class is: (module of this package, class). A module is imported when its kind is first made,
 # not with the package: each class re-collects the 35 fields it inherits from Operation (pydantic, ~1 ms a class)
@@ -51,4 +51,4 @@ def kind_class(kind: str | None) -> type[Operation]:
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
-__all__ = ["KINDS", "kind_class", "script_operations", "statement_operations"]
+__all__ = ["KINDS", "kind_class", "read_ahead", "script_operations", "statement_operations"]

@@ -11,6 +11,8 @@ Pure text in, data out: nothing here touches a database.
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import re
 import threading
 from collections.abc import Sequence
@@ -81,7 +83,7 @@ def _placed(sql: str, dialect: str, index: int) -> tuple[Operation, ...]:
     """The operations of `sql` as statement `index` of its script. Kept, like _operations: an apply asks for every
     statement of the plan four times (backup scope, schema replay, rules, archive plan), and a copy costs ~10 us.
     Shared by every caller: an Operation is frozen, so no caller can change what another one reads."""
-    text = sql.strip().rstrip(";").strip()
+    text = _text(sql)
     bulk_row = _INSERT_VALUES.match(text)
     # A bulk load's rows are not parsed: each one is hundreds of microseconds of sqlglot for a table name.
     ops = _insert_into(bulk_row["name"], dialect) if bulk_row else _operations(text, dialect)
@@ -100,6 +102,11 @@ def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
     rules, DOWN check, backup scope), and sqlglot's parse is the costly part. Callers get copies.
     The cache holds every statement of a large plan: each pass reads them in the same order, so a
     cache smaller than the plan would miss on every one of them."""
+    ahead = _read_ahead.pop((text, dialect), None)
+    return ahead if ahead is not None else _parse(text, dialect)
+
+
+def _parse(text: str, dialect: str) -> tuple[Operation, ...]:
     reader = _sqlglot_dialect(dialect)
     try:
         tree = _parse_one(text, reader)
@@ -111,6 +118,52 @@ def _operations(text: str, dialect: str) -> tuple[Operation, ...]:
         # Names as the server resolves them: PostgreSQL folds unquoted names to lower case, and so on.
         ops = _from_tree(normalize_identifiers(tree, dialect=reader), reader)
     return tuple(ops or [Operation(kind="other")])
+
+
+# ---- reading ahead on the other CPU ------------------------------------------------------------------------
+_read_ahead: dict[tuple[str, str], tuple[Operation, ...]] = {}  # what read_ahead's child read, until asked
+READ_AHEAD_FROM = 256  # statements not read yet: below, a fork and its pickles cost more than half the parse
+
+
+def read_ahead(statements: Sequence[str], dialect: str) -> None:
+    """Read `statements` before the checks ask for them, on two CPUs: a forked copy of this process parses the second
+    half while this one parses the first, and sends back what it read (the parse is most of the checks' time on a
+    plan of many statements). Only where that pays and is safe: enough statements not read yet, os.fork, and no
+    other thread (a fork copies only the calling thread: one that held a lock would leave it held in the copy; the
+    MCP server runs several, the CLI one). Whatever the child does not send back is read here when asked."""
+    todo = list(dict.fromkeys(_text(sql) for sql in statements if len(sql) <= _KEPT_UP_TO))
+    todo = [text for text in todo if not _INSERT_VALUES.match(text)]  # a bulk row: read by name, cheaply
+    if len(todo) < READ_AHEAD_FROM or not hasattr(os, "fork") or threading.active_count() > 1:
+        return
+    mine, theirs = todo[: len(todo) // 2], todo[len(todo) // 2 :]
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the copy: parse, send, leave without running anything of the parent's (no atexit, no flush)
+        code = 1
+        try:
+            os.close(reader)
+            with os.fdopen(writer, "wb") as out:
+                pickle.dump([_parse(text, dialect) for text in theirs], out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    try:
+        for text in mine:
+            _operations(text, dialect)
+        with os.fdopen(reader, "rb") as sent:
+            read = pickle.load(sent)
+    except (EOFError, pickle.UnpicklingError):  # the child failed: the checks read its half themselves
+        read = []
+    finally:
+        os.waitpid(child, 0)
+    _read_ahead.clear()
+    _read_ahead.update(((text, dialect), ops) for text, ops in zip(theirs, read))
+
+
+def _text(sql: str) -> str:
+    """A statement as the parse cache keys it."""
+    return sql.strip().rstrip(";").strip()
 
 
 @cache
