@@ -226,6 +226,8 @@ def test_only_migrations_on_tables_the_plan_created_go_together() -> None:
     ) == [True, False]  # the lock on live: someone else may hold it
     assert _verdicts("CREATE TABLE a (id integer, l integer REFERENCES live (id))", existing=live) == [False]
     assert _verdicts("CREATE TABLE a (id integer PRIMARY KEY, up integer REFERENCES a (id))") == [True]
+    assert _verdicts("CREATE TABLE a (id integer) INHERITS (live)", existing=live) == [False]  # locks live
+    assert _verdicts("CREATE TABLE a PARTITION OF live FOR VALUES IN (1)", existing=live) == [False]
     assert _verdicts("CREATE TABLE a AS SELECT * FROM live", "ALTER TABLE a ADD COLUMN b integer", existing=live) == [
         False,
         False,  # a copy of live's rows: not empty

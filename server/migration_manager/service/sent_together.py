@@ -9,6 +9,8 @@ small migrations on a fresh database (CI, a new environment) is the case that ne
 
 from __future__ import annotations
 
+import re
+
 from ..analysis.model import Operation
 from ..migrations.model import Migration
 
@@ -35,6 +37,10 @@ _ON_THE_TABLE_ONLY = frozenset(
 )
 
 
+# CREATE TABLE ... INHERITS (parent) / PARTITION OF parent / (LIKE other): it reads or locks another table
+_ANOTHER_TABLE = re.compile(r"\b(INHERITS|PARTITION\s+OF|LIKE)\b", re.IGNORECASE)
+
+
 def on_new_tables(migrations: list[Migration], dialect: str, existing: set[str]) -> list[bool]:
     """Per migration: True when each of its statements changes only a table an earlier statement of the plan
     created empty (CREATE TABLE with its columns, of a name not in `existing`: the live tables), and any table it
@@ -57,6 +63,8 @@ def _on_created(op: Operation, created: set[str], existing: set[str]) -> bool:
     if op.kind not in _ON_THE_TABLE_ONLY or op.unread or op.table is None or op.schema_name is not None:
         return False
     if op.kind == "create_table":  # empty only when it lists its columns (not AS SELECT / LIKE), and is new
+        if _ANOTHER_TABLE.search(op.statement):  # a child or partition locks its parent
+            return False
         new = bool(op.column_specs) and op.table not in created and op.table not in existing
         return new and all(_references_created(c, created | {op.table}) for c in op.constraints)
     return op.table in created and _references_created(op, created)
