@@ -14,29 +14,11 @@ import re
 from ..analysis.model import Operation
 from ..migrations.model import Migration
 
-# Schema changes that cost the same on an empty table whatever else the database holds. Not here: anything that
-# reads or writes rows (INSERT ... SELECT, UPDATE, DELETE), CREATE TABLE ... AS, views (they read other tables),
-# and what the analysis cannot read.
-_ON_THE_TABLE_ONLY = frozenset(
-    {
-        "create_table",
-        "add_column",
-        "drop_column",
-        "rename_column",
-        "alter_column_type",
-        "set_not_null",
-        "drop_not_null",
-        "set_default",
-        "drop_default",
-        "add_constraint",
-        "drop_constraint",
-        "validate_constraint",
-        "create_index",
-        "drop_index",
-    }
-)
-
-
+# Schema changes (Operation.is_ddl) cost the same on an empty table whatever else the database holds, except these:
+# views read other tables, and a renamed table's new name is not followed here. Not DDL: anything that reads or
+# writes rows (INSERT ... SELECT, UPDATE, DELETE) or changes the session. Nor CREATE TABLE ... AS, nor what the
+# analysis cannot read (unread).
+_READS_OTHERS = frozenset({"create_view", "drop_view", "rename_table"})
 # CREATE TABLE ... INHERITS (parent) / PARTITION OF parent / (LIKE other): it reads or locks another table
 _ANOTHER_TABLE = re.compile(r"\b(INHERITS|PARTITION\s+OF|LIKE)\b", re.IGNORECASE)
 
@@ -60,7 +42,7 @@ def on_new_tables(migrations: list[Migration], dialect: str, existing: set[str])
 
 
 def _on_created(op: Operation, created: set[str], existing: set[str]) -> bool:
-    if op.kind not in _ON_THE_TABLE_ONLY or op.unread or op.table is None or op.schema_name is not None:
+    if not op.is_ddl or op.kind in _READS_OTHERS or op.unread or op.table is None or op.schema_name is not None:
         return False
     if op.kind == "create_table":  # empty only when it lists its columns (not AS SELECT / LIKE), and is new
         if _ANOTHER_TABLE.search(op.statement):  # a child or partition locks its parent
