@@ -12,7 +12,7 @@ import socket
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
-from dbcheck import Project
+from dbcheck import Project, events, history, user_tables
 
 
 class RoundTripCounter:
@@ -76,3 +76,19 @@ def counted_apply(project: Project, counter: RoundTripCounter, first: int, last:
     done = project.run("apply", url=counter.url(project.url))
     assert done.returncode == 0, done.stdout + done.stderr
     return counter.turns - before
+
+
+def one_then_eleven(project: Project, url: str) -> tuple[int, int]:
+    """The round trips of applying one migration, then eleven (`counted_apply`), after a first apply that created
+    the history tables; checks that all 13 are applied and recorded."""
+    counter = RoundTripCounter(url)
+    try:
+        counted_apply(project, counter, 1, 1)  # creates the history tables: not counted
+        one = counted_apply(project, counter, 2, 2)
+        eleven = counted_apply(project, counter, 3, 13)
+    finally:
+        counter.close()
+    assert user_tables(url) == {f"t{i}" for i in range(1, 14)}
+    assert all(row[:3] == ("applied", 3, 3) for row in history(url).values()) and len(history(url)) == 13
+    assert events(url) == [(f"{i:03d}", "apply", "ok") for i in range(1, 14)]
+    return one, eleven
