@@ -193,6 +193,15 @@ def test_validate_ticks_only_what_it_checked(sqlite_url: str, project: Project) 
     assert not re.search(r"✓ (every migration has a DOWN|SQL parses)", text), text
 
 
+def test_a_broken_down_file_is_named_as_itself(sqlite_url: str, project: Project) -> None:
+    # golang-migrate: the DOWN is its own file, and the line counted is that file's: name it, not the UP.
+    project.url = sqlite_url
+    (project.migrations / "1_t.up.sql").write_text("CREATE TABLE t (id integer);\n")
+    (project.migrations / "1_t.down.sql").write_text("-- undo\nALTER TABLE t DROP INDEX t_idx;\n")
+    parses = {c["name"]: c for c in as_json(project.run("validate", "--json"))["checks"]}["SQL parses (sqlite)"]
+    assert not parses["ok"] and parses["detail"].startswith("1_t.down.sql: DOWN statement 1 (line 2)"), parses
+
+
 def test_global_options_work_after_the_command(sqlite_url: str, project: Project) -> None:
     project.native("1", "a", "CREATE TABLE a (id integer);")
     done = project.run("apply", "--url", sqlite_url, "--json")

@@ -251,9 +251,14 @@ def _unique_versions(migrations: list[Migration]) -> Check:
 
 
 def _syntax(migrations: list[Migration], dialect: str, unreadable: int) -> Check:
-    from ..migrations.syntax import syntax_errors
+    from ..migrations.syntax import syntax_problems
 
-    problems = [f"{m.path.name}: {p}" for m in migrations for p in syntax_errors(m, dialect)]
+    # A DOWN of its own file (golang-migrate's .down.sql, Flyway's U__) is named as that file: its line is counted there.
+    problems = [
+        f"{(m.down_path if p.direction == 'down' and m.down_path else m.path).name}: {p.describe()}"
+        for m in migrations
+        for p in syntax_problems(m, dialect)
+    ]
     if unreadable:  # their SQL was never read: it cannot be said to parse
         problems.append(_not_checked(unreadable))
     return Check(name=f"SQL parses ({dialect})", ok=not problems, detail="; ".join(problems) or "ok")
