@@ -96,6 +96,50 @@ def test_probes_on_one_table_share_one_scan():
     assert after - before == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "dml",
+    [
+        "UPDATE t AS x SET b = s.b FROM src s WHERE x.id = s.id",  # its row joined to another table's
+        "WITH gone AS (SELECT id FROM src) DELETE FROM t WHERE id IN (SELECT id FROM gone)",
+        "DELETE FROM t x WHERE EXISTS (SELECT 1 FROM src s WHERE s.id = x.id)",  # the alias inside a subquery
+    ],
+)
+def test_a_data_change_that_reads_another_table_counts_as_the_whole_table(dml):
+    # Its WHERE alone is no condition on t: probed as written, the scan failed and took the DROP COLUMN's
+    # figure with it ("unknown number of non-null values", "UPDATE of an unknown number of rows").
+    seed = [
+        "CREATE TABLE t (id int, a text, b text)",
+        "INSERT INTO t SELECT g, CASE WHEN g % 2 = 0 THEN 'x' END, NULL FROM generate_series(1, 30) g",
+        "CREATE TABLE src (id int, b text)",
+    ]
+    with seeded_database("postgres", seed) as url:
+        findings = analyze(url, ["ALTER TABLE t DROP COLUMN a", dml, "ALTER TABLE t ADD COLUMN c int"])
+    assert one(findings, "drop-column").counts["non_null_values"] == 15
+    assert not [f for f in findings if f.rule == "ddl-with-big-dml"], findings  # 30 rows at most: not big
+    with seeded_database(
+        "postgres", [*seed, "INSERT INTO t SELECT g, NULL, NULL FROM generate_series(31, 10030) g"]
+    ) as url:
+        big = one(analyze(url, [dml, "ALTER TABLE t ADD COLUMN c int"]), "ddl-with-big-dml")
+    assert "up to 10,030 rows of t" in big.message, big.message
+
+
+@pytest.mark.postgres
+def test_a_figure_the_server_cannot_compute_leaves_the_others_of_its_table_measured():
+    # The subquery reads a table the plan creates first: that one count fails on the live server, alone.
+    seed = ["CREATE TABLE t (id int, a text)", "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 20) g"]
+    with seeded_database("postgres", seed) as url:
+        findings = analyze(
+            url,
+            [
+                "CREATE TABLE keep (t_id int)",
+                "DELETE FROM t WHERE id NOT IN (SELECT t_id FROM keep)",
+                "ALTER TABLE t DROP COLUMN a",
+            ],
+        )
+    assert one(findings, "drop-column").counts["non_null_values"] == 20
+
+
 def _sequential_scans(url: str, other_than: int | None = None) -> int:
     """pg_stat_user_tables.seq_scan of t; with `other_than`, waits (briefly) for the count to move, since
     a session that just ended may still be flushing its statistics."""

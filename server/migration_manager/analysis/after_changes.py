@@ -59,22 +59,37 @@ def _parse(statement: str, dialect: str) -> exp.Expression | None:
 
 def _own_rows_only(tree: exp.Expression | None) -> exp.Expression | None:
     """The UPDATE/DELETE with its own columns unqualified, or None when it reads another table's row
-    (FROM, USING, JOIN) or stops early (LIMIT): then no probe of one table can follow it."""
+    (FROM, USING, JOIN, a WITH query) or stops early (LIMIT): then no probe of one table can follow it.
+    Also None when a subquery names the row by the statement's alias (`DELETE FROM t x WHERE EXISTS
+    (... x.id ...)`): a probe reads the table by its name, where that alias names nothing."""
     if not isinstance(tree, (exp.Update, exp.Delete)) or any(
-        tree.args.get(a) for a in ("from", "from_", "using", "joins", "limit", "order", "tables")
+        tree.args.get(a) for a in ("from", "from_", "using", "joins", "limit", "order", "tables", "with", "with_")
     ):
         return None
-    own = (
-        {tree.this.name.lower(), (tree.this.alias or tree.this.name).lower()}
-        if isinstance(tree.this, exp.Table)
-        else set()
-    )
+    name = tree.this.name.lower() if isinstance(tree.this, exp.Table) else ""
+    alias = (tree.this.alias or tree.this.name).lower() if isinstance(tree.this, exp.Table) else ""
+    own = {name, alias} - {""}
     tree = tree.copy()
-    for column in [c for c in tree.find_all(exp.Column) if c.find_ancestor(exp.Select) is None and c.table]:
+    for column in [c for c in tree.find_all(exp.Column) if c.table]:
+        if column.find_ancestor(exp.Select) is not None:
+            if alias != name and column.table.lower() == alias:
+                return None
+            continue
         if column.table.lower() not in own:
             return None
         column.set("table", None)
     return tree
+
+
+def own_rows_where(statement: str, dialect: str) -> exp.Expression | None:
+    """The WHERE of an UPDATE/DELETE as a condition on its own table's rows (TRUE without one), or None
+    when it reads another table's row or the parser cannot read it: no count of one table says how many
+    rows it changes."""
+    tree = _own_rows_only(_parse(statement, dialect))
+    if tree is None:
+        return None
+    where = tree.args.get("where")
+    return exp.true() if where is None else where.this
 
 
 def _assignments(update: exp.Update, alias: str | None) -> dict[str, exp.Expression]:

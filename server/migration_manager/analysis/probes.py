@@ -99,6 +99,10 @@ def _count_ifs(engine, table: str, probes: list[Probe], estimate: int, clock: _C
     sample = _sample(engine, estimate, clock.budget)
     source = engine.caps.quote(table) + (f" {sample[0]}" if sample else "")
     rows = _bounded(engine, f"SELECT {', '.join(columns)} FROM {source}", clock)
+    if rows is None and len(probes) > 1 and clock.remaining_ms() > 0:
+        # The server refused the scan (a timeout spends the budget): one figure it cannot compute (a subquery
+        # on a table the plan creates first) must not leave this table's other figures unmeasured.
+        return {k: m for p in probes for k, m in _count_ifs(engine, table, [p], estimate, clock).items()}
     if rows is None:
         return {p.name: Measure(None, rows=estimate, exact=False, sql=_listing(p, dialect)) for p in probes}
     values = dict(zip(columns, (int(v or 0) for v in rows[0])))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ..after_changes import own_rows_where
 from ..context import OperationContext
 from ..model import Finding
 from ..probes import Measure, Probe
@@ -43,8 +44,11 @@ class DDLWithBigDML(Rule):
         )
 
     def probes(self, ctx: OperationContext) -> list[Probe]:
-        where = exp.condition(ctx.op.where, dialect=ctx.dialect) if ctx.op.where else exp.true()
-        return [self.count_if(ctx, where)]
+        # A WHERE that reads another table (UPDATE ... FROM, a WITH query, an alias in a subquery) cannot be
+        # counted on this table alone: its rows are the upper bound (the query would fail, and with it every
+        # other figure of this table's one scan).
+        where = own_rows_where(ctx.op.statement, ctx.dialect)
+        return [self.count_if(ctx, exp.true() if where is None else where)]
 
     def check(self, ctx: OperationContext, measured: dict[str, Measure]) -> Finding | None:
         measure = measured.get(self.key(ctx))
@@ -53,6 +57,8 @@ class DDLWithBigDML(Rule):
         ddl = [o for o in ctx.script if o.is_ddl and o.table and o.kind != "create_table"]
         statements = ", ".join(sorted({str(o.statement_index) for o in ddl}))
         rows = "an unknown number of" if measure.value is None else f"{measure.value:,}"
+        if measure.value is not None and own_rows_where(ctx.op.statement, ctx.dialect) is None:
+            rows = f"up to {rows}"  # its WHERE reads another table: the table's rows were counted
         return self.finding(
             ctx,
             f"{ctx.op.kind.upper()} of {rows} rows of {ctx.op.table} runs in the same "
