@@ -133,3 +133,26 @@ def test_mixed_formats_apply_in_version_order(any_url: str, project: Project) ->
     assert report.version_after == "20240106000000"
     status = service.status(service.TargetRequest(project_dir=project.root, url=any_url))
     assert status.current_version == "20240106000000" and not status.pending
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("000007_mood.up.sql", "000007_mood.down.sql"), ("V7__mood.sql", "U7__mood.sql")],
+    ids=["golang-migrate", "flyway"],
+)
+def test_a_file_of_its_own_says_no_transaction(pg_url: str, project: Project, names: tuple[str, str]) -> None:
+    """`-- no-transaction` in a golang-migrate or Flyway file is honoured as in a native file's header: PostgreSQL
+    refuses to use an enum value added in the same transaction ("unsafe use of new value")."""
+    project.url = pg_url
+    query(pg_url, "CREATE TYPE mood AS ENUM ('sad')")
+    query(pg_url, "CREATE TABLE feelings (m mood)")
+    up, down = names
+    project.write(up, "-- no-transaction\nALTER TYPE mood ADD VALUE 'ok';\nINSERT INTO feelings VALUES ('ok');\n")
+    project.write(down, "-- no-transaction\nDELETE FROM feelings WHERE m = 'ok';\n")
+    report = service.apply(service.ApplyRequest(project_dir=project.root, url=pg_url))
+    assert report.outcome == "done", report.message
+    assert report.migrations[0].mode == "per-statement" and "no transaction" in report.migrations[0].mode_reason
+    assert query(pg_url, "SELECT m::text FROM feelings") == [("ok",)]
+    rolled = service.rollback(service.RollbackRequest(project_dir=project.root, url=pg_url, steps=1))
+    assert rolled.outcome == "done", rolled.message
+    assert query(pg_url, "SELECT count(*) FROM feelings") == [(0,)] and history(pg_url) == {}

@@ -55,6 +55,12 @@ def runnable_script(
     return Script(statements=tuple(kept), source=source, no_transaction=no_transaction)
 
 
+def file_script(text: str, dialect: str, path: Path) -> Script:
+    """One direction that is a file of its own (golang-migrate's .up.sql/.down.sql, Flyway's V/U files), with its
+    own `-- no-transaction` line, as a native file's header says it for both of its sections."""
+    return sql_script(text, dialect, no_transaction=bool(_NO_TRANSACTION.search(text)), path=path)
+
+
 def checksum(script: Script, dialect: str) -> str:
     """sha256 of the normalized UP: comment or whitespace edits do not change it."""
     if script.is_python:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...errors import MigrationFileError
 from ..model import Migration
-from .common import build, headers, sql_script
+from .common import build, file_script, headers
 
 NAME = re.compile(r"^(?P<kind>[VUR])(?P<version>[\d._]*)__(?P<name>.+)\.sql$")
 
@@ -31,7 +31,7 @@ def read(path: Path, text: str, dialect: str) -> Migration:
             next_step="Turn it into a versioned migration (V<n>__name.sql).",
         )
     version = found["version"].replace("_", ".")
-    up = sql_script(text, dialect, path=path)
+    up = file_script(text, dialect, path)
     undo = next(path.parent.glob(f"U{found['version']}__*.sql"), None)
-    down = sql_script(undo.read_text(), dialect, path=undo) if undo else None
+    down = file_script(undo.read_text(), dialect, undo) if undo else None
     return build(path, "flyway", version, found["name"], up, down, dialect, headers(text), down_path=undo)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model import Migration
-from .common import build, headers, sql_script, version_and_name
+from .common import build, file_script, headers, version_and_name
 
 
 def matches(path: Path, text: str) -> bool:
@@ -18,9 +18,9 @@ def is_companion(path: Path) -> bool:
 
 def read(path: Path, text: str, dialect: str) -> Migration:
     version, name = version_and_name(path.name[: -len(".up.sql")], path)
-    up = sql_script(text, dialect, path=path)
+    up = file_script(text, dialect, path)
     down_path = path.with_name(path.name[: -len(".up.sql")] + ".down.sql")
-    down = sql_script(down_path.read_text(), dialect, path=down_path) if down_path.exists() else None
+    down = file_script(down_path.read_text(), dialect, down_path) if down_path.exists() else None
     return build(
         path,
         "golang-migrate",
