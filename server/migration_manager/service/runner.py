@@ -330,11 +330,14 @@ class Runner:
             record()
 
     def _batchable(self, script: Script, run: MigrationRun, archiver) -> bool:
-        """Nothing has to happen between the statements (no archive to take or put back, nobody who may cancel
-        between two of them), so the engine may send them together."""
+        """The engine may send the statements together (pipeline mode) and nothing has to happen between them."""
+        return self.engine.caps.pipelined and self._nothing_between(script, run, archiver)
+
+    def _nothing_between(self, script: Script, run: MigrationRun, archiver) -> bool:
+        """SQL statements between which nothing has to happen: no archive to take or put back, nobody who may
+        cancel between two of them."""
         return (
-            self.engine.caps.pipelined
-            and not script.is_python
+            not script.is_python
             and bool(run.statements)
             and getattr(self.progress, "cancelled", None) is None
             and archiver.idle(run.statements)
@@ -353,9 +356,7 @@ class Runner:
         try:
             self.engine.run_transaction([s.sql for s in run.statements], all_done_then_record)
         except BatchFailed as exc:
-            for done in run.statements[: exc.index - 1]:
-                done.status = "done"
-            raise self._statement_failed(run, run.statements[exc.index - 1], exc.cause) from None
+            raise self._statement_failed(run, _ran_until(run, exc), exc.cause) from None
 
     def _announce(self, run: MigrationRun, offset: int | None = None) -> None:
         """The progress events of a migration whose statements are sent together; `offset`: its place in a batch of
@@ -368,9 +369,7 @@ class Runner:
     def _batch_failed(self, run: MigrationRun, exc: BatchFailed, later: int) -> StatementFailed:
         """The failure of statement exc.index of `run` sent together with `later` migrations after it (every
         statement before it ran), as one by one reports it; raises ConnectionLost when the session ended."""
-        for done in run.statements[: exc.index - 1]:
-            done.status = "done"
-        failed = run.statements[exc.index - 1]
+        failed = _ran_until(run, exc)
         if not connection_alive(self.conn):
             failed.status = "failed"
             raise lost_while_sent(self.conn, run, failed, exc.cause, later) from None
@@ -434,16 +433,14 @@ class Runner:
         self.archiver.drop_restored()  # after the final record committed: a DROP commits on MariaDB
 
     def _sendable_at_once(self, script: Script, run: MigrationRun, todo: list, unrecorded: set[int]) -> bool:
-        """All of it to run, no progress record between its statements, no DML (it commits with its record), nothing
-        to archive, nobody who may cancel between two statements, and a server that takes it as one query."""
+        """A server that takes it as one query, nothing to do between its statements (_nothing_between), all of it to
+        run, no progress record between its statements, and no DML (it commits with its record)."""
         return (
             self.engine.caps.multi_statements
-            and not script.is_python
-            and len(todo) == len(run.statements) > 0
+            and self._nothing_between(script, run, self.archiver)
+            and len(todo) == len(run.statements)
             and all(s.index in unrecorded for s in todo[:-1])
             and not any(is_dml(s.sql) for s in todo)
-            and getattr(self.progress, "cancelled", None) is None
-            and self.archiver.idle(run.statements)
         )
 
     def _run_at_once(self, run: MigrationRun, finish: Callable[[], None]) -> None:
@@ -453,10 +450,8 @@ class Runner:
         try:
             self.engine.run_then_record([s.sql for s in run.statements], finish)
         except BatchFailed as exc:
-            for done in run.statements[: exc.index - 1]:
-                done.status = "done"
             self.committed = exc.index - 1
-            raise self._statement_failed(run, run.statements[exc.index - 1], exc.cause) from None
+            raise self._statement_failed(run, _ran_until(run, exc), exc.cause) from None
         except Exception:  # the final record failed: every statement had run, and committed
             for statement in run.statements:
                 statement.status = "done"
@@ -788,6 +783,13 @@ def connection_lost(conn: Connection, run: MigrationRun, exc: Exception) -> Conn
         state=state,
         next_step=step,
     )
+
+
+def _ran_until(run: MigrationRun, exc: BatchFailed) -> StatementRun:
+    """Statements sent together that stopped at statement exc.index: those before it are done; that one."""
+    for done in run.statements[: exc.index - 1]:
+        done.status = "done"
+    return run.statements[exc.index - 1]
 
 
 def lost_while_sent(

@@ -93,13 +93,14 @@ class MySQLEngine(EngineDefaults):
         # One multi-statement query: the statements, then BEGIN, the record's writes and COMMIT. The server runs them
         # in order and stops at the first error: each statement before it committed on its own (DDL commits
         # implicitly, as one by one), nothing after it ran. "\n;\n": a statement's last line may be a comment.
+        started = [_STARTED] if statements else []  # only a record sent with its statements is timed by the server
         self._queued = []
         try:
             record()
-            script = "\n;\n".join([_STARTED, *statements, "BEGIN", *self._queued, "COMMIT"])
+            script = "\n;\n".join([*started, *statements, "BEGIN", *self._queued, "COMMIT"])
         finally:
             self._queued = None
-        results = -1  # _STARTED's comes first
+        results = -len(started)  # _STARTED's result comes first
         try:
             with self.conn.cursor() as cur:
                 cur.execute(script)

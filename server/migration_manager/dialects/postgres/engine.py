@@ -40,15 +40,19 @@ def _batch_failure(sent: list[list], transactions: Sequence[Transaction], exc: B
     """Where a batch stopped: the first transaction whose COMMIT did not come back, at the first of its statements
     with no result (None: every transaction committed)."""
     for number, (cursors, commit) in enumerate(sent):
-        if commit is not None and commit.pgresult is not None:
-            continue
-        failed = next((i for i, c in enumerate(cursors, start=1) if c.pgresult is None), None)
-        if failed is None and len(cursors) < len(transactions[number].statements):
-            # Read while the statement was being sent (its cursor never came back): a fast server's error for it,
-            # every earlier statement having succeeded.
-            failed = len(cursors) + 1
-        return BatchFailed(failed or 0, exc, number)
+        if commit is None or commit.pgresult is None:
+            return BatchFailed(_failed_statement(cursors, len(transactions[number].statements)) or 0, exc, number)
     return None
+
+
+def _failed_statement(cursors: list, count: int) -> int | None:
+    """The statement (1-based) of `count` sent whose result never came back, the first; None: all of them ran."""
+    failed = next((i for i, c in enumerate(cursors, start=1) if c.pgresult is None), None)
+    if failed is None and len(cursors) < count:
+        # Read while the statement was being sent (its cursor never came back): a fast server's error for it,
+        # every earlier statement having succeeded.
+        failed = len(cursors) + 1
+    return failed
 
 
 def connect(url: DatabaseURL) -> PostgresEngine:
@@ -163,11 +167,7 @@ class PostgresEngine(EngineDefaults):
                         self.conn.pgconn.send_flush_request()
                     pipeline.sync()
                 except psycopg.Error as exc:  # raised by the sync, or by a later execute that read the error
-                    failed = next((i for i, c in enumerate(cursors, start=1) if c.pgresult is None), None)
-                    if failed is None and len(cursors) < len(statements):
-                        # Read while the statement was being sent (its cursor never came back): a fast server's
-                        # error for it, every earlier statement having succeeded.
-                        failed = len(cursors) + 1
+                    failed = _failed_statement(cursors, len(statements))
                     if failed is None:
                         raise
                     raise BatchFailed(failed, exc) from exc
